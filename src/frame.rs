@@ -1,0 +1,1096 @@
+//! frame: the packet and flow tables. This is the one place that names columns and their types
+//! ([`PACKET_SCHEMA`], [`FLOW_SCHEMA`]); it turns decoded packets into a Polars `DataFrame`,
+//! derives the flow table from it, and reads/writes the Parquet cache.
+//!
+//! Addresses, MACs, names and other repeated text are Polars `Categorical` columns: each row holds
+//! a 4-byte code into one shared dictionary, so 10M rows of addresses cost 40 MB per column and
+//! group-bys hash integers, while every user-facing path (filters against text literals, display,
+//! JSON/CSV) sees text. Small fixed vocabularies (link type, transport, application, TCP flags) are
+//! `Enum`s with 1–2 byte codes. See the README's design section for the measurement behind this.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, LazyLock};
+
+use polars::prelude::*;
+use polars_arrow::bitmap::MutableBitmap;
+
+use crate::decode::{self, Addr, App, Fragment, L4, Packet, Stack};
+use crate::error::{Error, Result};
+use crate::stream::{Segment, Tracker};
+
+/// Column names, so other modules never spell them by hand.
+pub mod col {
+    pub const FILE: &str = "file";
+    pub const FRAME: &str = "frame";
+    pub const TS: &str = "ts";
+    pub const WIRE_LEN: &str = "wire_len";
+    pub const CAP_LEN: &str = "cap_len";
+    pub const TRUNCATED: &str = "truncated";
+    pub const LINK_TYPE: &str = "link_type";
+    pub const PROTOCOLS: &str = "protocols";
+    pub const SRC_MAC: &str = "src_mac";
+    pub const DST_MAC: &str = "dst_mac";
+    pub const VLAN: &str = "vlan";
+    pub const VLAN_INNER: &str = "vlan_inner";
+    pub const ETHER_TYPE: &str = "ether_type";
+    pub const IP_VERSION: &str = "ip_version";
+    pub const SRC_IP: &str = "src_ip";
+    pub const DST_IP: &str = "dst_ip";
+    pub const TTL: &str = "ttl";
+    pub const IP_PROTO: &str = "ip_proto";
+    pub const FRAG: &str = "frag";
+    pub const L4: &str = "l4";
+    pub const SRC_PORT: &str = "src_port";
+    pub const DST_PORT: &str = "dst_port";
+    pub const TCP_FLAGS: &str = "tcp_flags";
+    pub const TCP_FLAGS_STR: &str = "tcp_flags_str";
+    pub const TCP_SEQ: &str = "tcp_seq";
+    pub const TCP_ACK: &str = "tcp_ack";
+    pub const TCP_WINDOW: &str = "tcp_window";
+    pub const ICMP_TYPE: &str = "icmp_type";
+    pub const ICMP_CODE: &str = "icmp_code";
+    pub const PAYLOAD_LEN: &str = "payload_len";
+    pub const APP: &str = "app";
+    pub const DNS_QNAME: &str = "dns_qname";
+    pub const DNS_QTYPE: &str = "dns_qtype";
+    pub const DNS_RCODE: &str = "dns_rcode";
+    pub const DNS_RESPONSE: &str = "dns_response";
+    pub const DNS_ANSWERS: &str = "dns_answers";
+    pub const HTTP_METHOD: &str = "http_method";
+    pub const HTTP_HOST: &str = "http_host";
+    pub const HTTP_PATH: &str = "http_path";
+    pub const HTTP_STATUS: &str = "http_status";
+    pub const TLS_SNI: &str = "tls_sni";
+    pub const TLS_VERSION: &str = "tls_version";
+    pub const ARP_OP: &str = "arp_op";
+    pub const ARP_SENDER_IP: &str = "arp_sender_ip";
+    pub const ARP_TARGET_IP: &str = "arp_target_ip";
+    pub const FLOW_ID: &str = "flow_id";
+    pub const ERROR: &str = "error";
+}
+
+/// One column: its name, the type as users see it, and what it holds.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnDef {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub meaning: &'static str,
+}
+
+const fn c(name: &'static str, kind: &'static str, meaning: &'static str) -> ColumnDef {
+    ColumnDef { name, kind, meaning }
+}
+
+/// The packet table: one row per packet, in file order.
+pub const PACKET_SCHEMA: &[ColumnDef] = &[
+    c(col::FILE, "text", "capture file name"),
+    c(
+        col::FRAME,
+        "u32",
+        "frame number in the file, 1-based as tshark numbers them",
+    ),
+    c(col::TS, "datetime[ns, UTC]", "capture timestamp"),
+    c(col::WIRE_LEN, "u32", "length of the frame on the wire (bytes)"),
+    c(
+        col::CAP_LEN,
+        "u32",
+        "bytes captured (less than wire_len when the snap length cut the frame)",
+    ),
+    c(col::TRUNCATED, "bool", "cap_len < wire_len"),
+    c(
+        col::LINK_TYPE,
+        "enum",
+        "link layer: ethernet, linux_sll, linux_sll2, raw, ipv4, ipv6, null, loop, unsupported",
+    ),
+    c(
+        col::PROTOCOLS,
+        "text",
+        "protocol stack as tshark's frame.protocols names it, e.g. eth:vlan:ip:udp:dns",
+    ),
+    c(col::SRC_MAC, "text", "source MAC address"),
+    c(col::DST_MAC, "text", "destination MAC address"),
+    c(col::VLAN, "u16", "outer 802.1Q/802.1ad VLAN id"),
+    c(col::VLAN_INNER, "u16", "inner VLAN id (QinQ)"),
+    c(
+        col::ETHER_TYPE,
+        "u16",
+        "ether type of the payload after any VLAN tags (2048 IPv4, 34525 IPv6, 2054 ARP)",
+    ),
+    c(
+        col::IP_VERSION,
+        "u8",
+        "4 or 6; null when the frame has no readable IP header",
+    ),
+    c(
+        col::SRC_IP,
+        "text",
+        "source IP address (outer header; ICMP-quoted headers are not used)",
+    ),
+    c(col::DST_IP, "text", "destination IP address"),
+    c(col::TTL, "u8", "IPv4 TTL or IPv6 hop limit"),
+    c(
+        col::IP_PROTO,
+        "u8",
+        "IP protocol number after IPv6 extension headers (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6)",
+    ),
+    c(
+        col::FRAG,
+        "enum",
+        "IP fragments: 'fragment' (not yet a whole datagram) or 'reassembled' (completes one); null if not fragmented",
+    ),
+    c(
+        col::L4,
+        "enum",
+        "transport: tcp, udp, icmp, icmpv6, igmp, gre, esp, sctp, other",
+    ),
+    c(col::SRC_PORT, "u16", "TCP/UDP source port"),
+    c(col::DST_PORT, "u16", "TCP/UDP destination port"),
+    c(
+        col::TCP_FLAGS,
+        "u8",
+        "TCP flags byte (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128)",
+    ),
+    c(
+        col::TCP_FLAGS_STR,
+        "enum",
+        "TCP flags as letters S F R P A U E C, e.g. SA for SYN-ACK",
+    ),
+    c(col::TCP_SEQ, "u32", "TCP sequence number"),
+    c(col::TCP_ACK, "u32", "TCP acknowledgment number"),
+    c(col::TCP_WINDOW, "u16", "TCP window (unscaled)"),
+    c(col::ICMP_TYPE, "u8", "ICMP / ICMPv6 type"),
+    c(col::ICMP_CODE, "u8", "ICMP / ICMPv6 code"),
+    c(col::PAYLOAD_LEN, "u32", "transport payload bytes on the wire"),
+    c(
+        col::APP,
+        "enum",
+        "application protocol, from the payload first and the ports second; 'unknown' when neither says",
+    ),
+    c(col::DNS_QNAME, "text", "DNS/mDNS/LLMNR query name"),
+    c(col::DNS_QTYPE, "text", "DNS query type (A, AAAA, PTR, ...)"),
+    c(col::DNS_RCODE, "text", "DNS response code (NOERROR, NXDOMAIN, ...)"),
+    c(col::DNS_RESPONSE, "bool", "true for a DNS response, false for a query"),
+    c(col::DNS_ANSWERS, "u16", "DNS answer record count"),
+    c(col::HTTP_METHOD, "text", "HTTP request method"),
+    c(col::HTTP_HOST, "text", "HTTP Host header"),
+    c(col::HTTP_PATH, "text", "HTTP request target"),
+    c(col::HTTP_STATUS, "u16", "HTTP response status code"),
+    c(col::TLS_SNI, "text", "TLS server name (SNI) from a ClientHello"),
+    c(
+        col::TLS_VERSION,
+        "text",
+        "TLS version of a hello: highest offered (ClientHello) or chosen (ServerHello)",
+    ),
+    c(col::ARP_OP, "u8", "ARP operation (1 request, 2 reply)"),
+    c(col::ARP_SENDER_IP, "text", "ARP sender protocol address"),
+    c(col::ARP_TARGET_IP, "text", "ARP target protocol address"),
+    c(
+        col::FLOW_ID,
+        "u64",
+        "id of the packet's bidirectional flow (same both ways); joins to flows().flow_id",
+    ),
+    c(
+        col::ERROR,
+        "text",
+        "why decoding stopped early (malformed or unsupported); null when the packet decoded fully",
+    ),
+];
+
+/// Flow table column names.
+pub mod fcol {
+    pub const FLOW_ID: &str = "flow_id";
+    pub const FILE: &str = "file";
+    pub const L4: &str = "l4";
+    pub const IP_VERSION: &str = "ip_version";
+    pub const SRC_IP: &str = "src_ip";
+    pub const SRC_PORT: &str = "src_port";
+    pub const DST_IP: &str = "dst_ip";
+    pub const DST_PORT: &str = "dst_port";
+    pub const APP: &str = "app";
+    pub const FIRST_TS: &str = "first_ts";
+    pub const LAST_TS: &str = "last_ts";
+    pub const DURATION_S: &str = "duration_s";
+    pub const FIRST_FRAME: &str = "first_frame";
+    pub const LAST_FRAME: &str = "last_frame";
+    pub const PACKETS: &str = "packets";
+    pub const BYTES: &str = "bytes";
+    pub const PKTS_FWD: &str = "packets_fwd";
+    pub const PKTS_REV: &str = "packets_rev";
+    pub const BYTES_FWD: &str = "bytes_fwd";
+    pub const BYTES_REV: &str = "bytes_rev";
+    pub const PAYLOAD_FWD: &str = "payload_fwd";
+    pub const PAYLOAD_REV: &str = "payload_rev";
+    pub const SYN: &str = "syn";
+    pub const SYN_ACK: &str = "syn_ack";
+    pub const RST_FWD: &str = "rst_fwd";
+    pub const RST_REV: &str = "rst_rev";
+    pub const FIN_FWD: &str = "fin_fwd";
+    pub const FIN_REV: &str = "fin_rev";
+    pub const STATE: &str = "state";
+    pub const CONN_STATE: &str = "conn_state";
+}
+
+/// The flow table: one row per bidirectional conversation (5-tuple) of IP packets.
+pub const FLOW_SCHEMA: &[ColumnDef] = &[
+    c(fcol::FLOW_ID, "u64", "flow id (packets().flow_id)"),
+    c(fcol::FILE, "text", "capture file name"),
+    c(fcol::L4, "enum", "transport protocol"),
+    c(fcol::IP_VERSION, "u8", "4 or 6"),
+    c(
+        fcol::SRC_IP,
+        "text",
+        "originator address: sender of the first packet (the SYN sender when the first packet is a SYN-ACK's peer)",
+    ),
+    c(fcol::SRC_PORT, "u16", "originator port"),
+    c(fcol::DST_IP, "text", "responder address"),
+    c(fcol::DST_PORT, "u16", "responder port"),
+    c(
+        fcol::APP,
+        "enum",
+        "application protocol of the flow's first packet with a recognised payload (else by port)",
+    ),
+    c(fcol::FIRST_TS, "datetime[ns, UTC]", "first packet time"),
+    c(fcol::LAST_TS, "datetime[ns, UTC]", "last packet time"),
+    c(fcol::DURATION_S, "f64", "last_ts - first_ts in seconds"),
+    c(fcol::FIRST_FRAME, "u32", "frame number of the first packet"),
+    c(fcol::LAST_FRAME, "u32", "frame number of the last packet"),
+    c(fcol::PACKETS, "u64", "packets both ways"),
+    c(fcol::BYTES, "u64", "wire bytes both ways"),
+    c(fcol::PKTS_FWD, "u64", "packets originator -> responder"),
+    c(fcol::PKTS_REV, "u64", "packets responder -> originator"),
+    c(fcol::BYTES_FWD, "u64", "wire bytes originator -> responder"),
+    c(fcol::BYTES_REV, "u64", "wire bytes responder -> originator"),
+    c(
+        fcol::PAYLOAD_FWD,
+        "u64",
+        "transport payload bytes originator -> responder",
+    ),
+    c(
+        fcol::PAYLOAD_REV,
+        "u64",
+        "transport payload bytes responder -> originator",
+    ),
+    c(fcol::SYN, "u32", "SYNs (without ACK) from the originator"),
+    c(fcol::SYN_ACK, "u32", "SYN-ACKs from the responder"),
+    c(fcol::RST_FWD, "u32", "RSTs from the originator"),
+    c(fcol::RST_REV, "u32", "RSTs from the responder"),
+    c(fcol::FIN_FWD, "u32", "FINs from the originator"),
+    c(fcol::FIN_REV, "u32", "FINs from the responder"),
+    c(
+        fcol::STATE,
+        "text",
+        "TCP summary: attempted (SYN, no answer), rejected (SYN answered by RST), established, closed (FIN both ways), reset, midstream (no SYN seen); udp/icmp/other: one_way or two_way",
+    ),
+    c(
+        fcol::CONN_STATE,
+        "text",
+        "Zeek-style conn_state: S0, REJ, S1, SF, RSTO, RSTR, RSTOS0, SH, OTH",
+    ),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Dictionaries
+
+const FRAG_NAMES: [&str; 2] = ["fragment", "reassembled"];
+
+static LINK_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(decode::LINK_NAMES.iter().copied()));
+static L4_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(L4::ALL.iter().map(|l| l.name())));
+static APP_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(App::ALL.iter().map(|a| a.name())));
+static FRAG_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(FRAG_NAMES.iter().copied()));
+static FLAGS_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| (0..=255u8).map(decode::tcp_flags_text).collect());
+static FLAGS_DTYPE: LazyLock<DataType> = LazyLock::new(|| {
+    // Several flag bytes share no letters (e.g. only the NS-less reserved bits); make them unique.
+    let mut seen = std::collections::HashSet::new();
+    let names: Vec<String> = FLAGS_NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if seen.insert(n.clone()) {
+                n.clone()
+            } else {
+                format!("{n}#{i}")
+            }
+        })
+        .collect();
+    enum_dtype(names.iter().map(String::as_str))
+});
+
+fn enum_dtype<'a>(names: impl IntoIterator<Item = &'a str>) -> DataType {
+    let fc = FrozenCategories::new(names).expect("enum names are unique");
+    DataType::Enum(fc.clone(), fc.mapping().clone())
+}
+
+/// The shared dictionary behind every text column.
+static GLOBAL_MAPPING: LazyLock<Arc<CategoricalMapping>> = LazyLock::new(|| Categories::global().mapping());
+
+fn cat_dtype() -> DataType {
+    DataType::Categorical(Categories::global(), GLOBAL_MAPPING.clone())
+}
+
+/// The dtype of a schema column, for empty frames and checks.
+pub fn text_dtype() -> DataType {
+    cat_dtype()
+}
+
+/// Codes for repeated values, cached per thread so each distinct address or stack is formatted
+/// once, not once per packet.
+pub struct Interner {
+    mapping: Arc<CategoricalMapping>,
+    addrs: HashMap<Addr, u32>,
+    macs: HashMap<[u8; 6], u32>,
+    stacks: HashMap<u128, u32>,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        Interner {
+            mapping: GLOBAL_MAPPING.clone(),
+            addrs: HashMap::new(),
+            macs: HashMap::new(),
+            stacks: HashMap::new(),
+        }
+    }
+}
+
+impl Interner {
+    pub fn text(&self, s: &str) -> u32 {
+        // The dictionary only fails past 2^32 distinct strings.
+        self.mapping.insert_cat(s).unwrap_or(0)
+    }
+
+    fn addr(&mut self, a: Addr) -> u32 {
+        if let Some(&c) = self.addrs.get(&a) {
+            return c;
+        }
+        let c = self.text(&a.to_ip().to_string());
+        self.addrs.insert(a, c);
+        c
+    }
+
+    fn mac(&mut self, m: [u8; 6]) -> u32 {
+        if let Some(&c) = self.macs.get(&m) {
+            return c;
+        }
+        let c = self.text(&decode::mac_text(&m));
+        self.macs.insert(m, c);
+        c
+    }
+
+    fn stack(&mut self, s: &Stack) -> Option<u32> {
+        if s.is_empty() {
+            return None;
+        }
+        let k = s.key();
+        if let Some(&c) = self.stacks.get(&k) {
+            return Some(c);
+        }
+        let c = self.text(&s.text());
+        self.stacks.insert(k, c);
+        Some(c)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Column builders
+
+/// A nullable primitive column being built.
+#[derive(Default)]
+struct Col<T> {
+    values: Vec<T>,
+    valid: MutableBitmap,
+    nulls: usize,
+}
+
+impl<T: Copy + Default> Col<T> {
+    fn with_capacity(n: usize) -> Self {
+        Col {
+            values: Vec::with_capacity(n),
+            valid: MutableBitmap::with_capacity(n),
+            nulls: 0,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, v: Option<T>) {
+        match v {
+            Some(x) => {
+                self.values.push(x);
+                self.valid.push(true);
+            }
+            None => {
+                self.values.push(T::default());
+                self.valid.push(false);
+                self.nulls += 1;
+            }
+        }
+    }
+
+    fn set(&mut self, i: usize, v: Option<T>) {
+        let was_null = !self.valid.get(i);
+        match v {
+            Some(x) => {
+                self.values[i] = x;
+                self.valid.set(i, true);
+                if was_null {
+                    self.nulls -= 1;
+                }
+            }
+            None => {
+                self.values[i] = T::default();
+                self.valid.set(i, false);
+                if !was_null {
+                    self.nulls += 1;
+                }
+            }
+        }
+    }
+
+    fn validity(self) -> (Vec<T>, Option<polars_arrow::bitmap::Bitmap>) {
+        let bm = if self.nulls == 0 {
+            None
+        } else {
+            Some(self.valid.freeze())
+        };
+        (self.values, bm)
+    }
+}
+
+fn prim<T: PolarsNumericType>(name: &str, c: Col<T::Native>) -> Column {
+    let (v, bm) = c.validity();
+    ChunkedArray::<T>::from_vec_validity(name.into(), v, bm).into_column()
+}
+
+fn cat32(name: &str, c: Col<u32>, dtype: DataType) -> Column {
+    let (v, bm) = c.validity();
+    let phys = UInt32Chunked::from_vec_validity(name.into(), v, bm);
+    // SAFETY: every code came from `insert_cat` on this dtype's mapping.
+    unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(phys, dtype) }
+        .into_series()
+        .into_column()
+}
+
+fn enum8(name: &str, c: Col<u8>, dtype: &DataType) -> Column {
+    let (v, bm) = c.validity();
+    let phys = UInt8Chunked::from_vec_validity(name.into(), v, bm);
+    // SAFETY: codes are indexes into the enum's own name list.
+    unsafe { Categorical8Chunked::from_cats_and_dtype_unchecked(phys, dtype.clone()) }
+        .into_series()
+        .into_column()
+}
+
+fn enum16(name: &str, c: Col<u16>, dtype: &DataType) -> Column {
+    let (v, bm) = c.validity();
+    let phys = UInt16Chunked::from_vec_validity(name.into(), v, bm);
+    // SAFETY: codes are indexes into the enum's own name list.
+    unsafe { Categorical16Chunked::from_cats_and_dtype_unchecked(phys, dtype.clone()) }
+        .into_series()
+        .into_column()
+}
+
+fn boolean(name: &str, c: Col<bool>) -> Column {
+    let (v, bm) = c.validity();
+    let arr = polars_arrow::array::BooleanArray::new(
+        polars_arrow::datatypes::ArrowDataType::Boolean,
+        v.into_iter().collect(),
+        bm,
+    );
+    BooleanChunked::with_chunk(name.into(), arr).into_column()
+}
+
+/// A fragment row waiting for the sequential reassembly pass.
+pub struct FragRow {
+    row: usize,
+    proto: u8,
+    src: Addr,
+    dst: Addr,
+    frag: Fragment,
+}
+
+/// Packets decoded so far, one vector per column.
+pub struct PacketColumns {
+    frame: Vec<u32>,
+    ts: Vec<i64>,
+    wire_len: Vec<u32>,
+    cap_len: Vec<u32>,
+    link_type: Col<u8>,
+    protocols: Col<u32>,
+    src_mac: Col<u32>,
+    dst_mac: Col<u32>,
+    vlan: Col<u16>,
+    vlan_inner: Col<u16>,
+    ether_type: Col<u16>,
+    ip_version: Col<u8>,
+    src_ip: Col<u32>,
+    dst_ip: Col<u32>,
+    ttl: Col<u8>,
+    ip_proto: Col<u8>,
+    frag: Col<u8>,
+    l4: Col<u8>,
+    src_port: Col<u16>,
+    dst_port: Col<u16>,
+    tcp_flags: Col<u8>,
+    tcp_flags_str: Col<u16>,
+    tcp_seq: Col<u32>,
+    tcp_ack: Col<u32>,
+    tcp_window: Col<u16>,
+    icmp_type: Col<u8>,
+    icmp_code: Col<u8>,
+    payload_len: Col<u32>,
+    app: Col<u8>,
+    dns_qname: Col<u32>,
+    dns_qtype: Col<u32>,
+    dns_rcode: Col<u32>,
+    dns_response: Col<bool>,
+    dns_answers: Col<u16>,
+    http_method: Col<u32>,
+    http_host: Col<u32>,
+    http_path: Col<u32>,
+    http_status: Col<u16>,
+    tls_sni: Col<u32>,
+    tls_version: Col<u32>,
+    arp_op: Col<u8>,
+    arp_sender_ip: Col<u32>,
+    arp_target_ip: Col<u32>,
+    flow_id: Col<u64>,
+    error: Col<u32>,
+    /// Fragments in this batch, for [`Reassembler`].
+    pub frags: Vec<FragRow>,
+    /// HTTP/TLS segments in this batch and their payload bytes, for [`track_streams`].
+    streams: Vec<StreamRow>,
+    stream_bytes: Vec<u8>,
+}
+
+/// A TCP segment of an HTTP or TLS flow waiting for the stream tracker.
+struct StreamRow {
+    row: usize,
+    seg: Segment,
+    bytes: (usize, usize),
+    /// Protocol stack code with the application named (used when a PDU completes here).
+    with_app: Option<u32>,
+}
+
+impl PacketColumns {
+    pub fn with_capacity(n: usize) -> Self {
+        PacketColumns {
+            frame: Vec::with_capacity(n),
+            ts: Vec::with_capacity(n),
+            wire_len: Vec::with_capacity(n),
+            cap_len: Vec::with_capacity(n),
+            link_type: Col::with_capacity(n),
+            protocols: Col::with_capacity(n),
+            src_mac: Col::with_capacity(n),
+            dst_mac: Col::with_capacity(n),
+            vlan: Col::with_capacity(n),
+            vlan_inner: Col::with_capacity(n),
+            ether_type: Col::with_capacity(n),
+            ip_version: Col::with_capacity(n),
+            src_ip: Col::with_capacity(n),
+            dst_ip: Col::with_capacity(n),
+            ttl: Col::with_capacity(n),
+            ip_proto: Col::with_capacity(n),
+            frag: Col::with_capacity(n),
+            l4: Col::with_capacity(n),
+            src_port: Col::with_capacity(n),
+            dst_port: Col::with_capacity(n),
+            tcp_flags: Col::with_capacity(n),
+            tcp_flags_str: Col::with_capacity(n),
+            tcp_seq: Col::with_capacity(n),
+            tcp_ack: Col::with_capacity(n),
+            tcp_window: Col::with_capacity(n),
+            icmp_type: Col::with_capacity(n),
+            icmp_code: Col::with_capacity(n),
+            payload_len: Col::with_capacity(n),
+            app: Col::with_capacity(n),
+            dns_qname: Col::with_capacity(n),
+            dns_qtype: Col::with_capacity(n),
+            dns_rcode: Col::with_capacity(n),
+            dns_response: Col::with_capacity(n),
+            dns_answers: Col::with_capacity(n),
+            http_method: Col::with_capacity(n),
+            http_host: Col::with_capacity(n),
+            http_path: Col::with_capacity(n),
+            http_status: Col::with_capacity(n),
+            tls_sni: Col::with_capacity(n),
+            tls_version: Col::with_capacity(n),
+            arp_op: Col::with_capacity(n),
+            arp_sender_ip: Col::with_capacity(n),
+            arp_target_ip: Col::with_capacity(n),
+            flow_id: Col::with_capacity(n),
+            error: Col::with_capacity(n),
+            frags: Vec::new(),
+            streams: Vec::new(),
+            stream_bytes: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.frame.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.frame.is_empty()
+    }
+
+    /// Append one decoded packet.
+    pub fn push(&mut self, rec: &crate::capture::RawRecord<'_>, frame: u32, p: &Packet, it: &mut Interner) {
+        let row = self.frame.len();
+        self.frame.push(frame);
+        self.ts.push(rec.ts_ns);
+        self.wire_len.push(rec.wire_len);
+        self.cap_len.push(rec.data.len() as u32);
+        self.link_type.push(Some(decode::link_index(rec.link)));
+        // HTTP and TLS are named in the stack only where a message/record completes; the stream
+        // tracker decides that later, so such segments start without the application.
+        let stream_app = matches!(p.app, Some(App::Http | App::Tls)) && p.l4 == Some(L4::Tcp);
+        if stream_app {
+            self.protocols.push(it.stack(&p.stack.without_app()));
+        } else {
+            self.protocols.push(it.stack(&p.stack));
+        }
+        self.src_mac.push(p.src_mac.map(|m| it.mac(m)));
+        self.dst_mac.push(p.dst_mac.map(|m| it.mac(m)));
+        self.vlan.push(p.vlan);
+        self.vlan_inner.push(p.vlan_inner);
+        self.ether_type.push(p.ether_type);
+        self.ip_version.push(p.ip_version);
+        self.src_ip.push(p.src_ip.map(|a| it.addr(a)));
+        self.dst_ip.push(p.dst_ip.map(|a| it.addr(a)));
+        self.ttl.push(p.ttl);
+        self.ip_proto.push(p.ip_proto);
+        self.frag.push(p.fragment.map(|_| 0));
+        self.l4.push(p.l4.map(|l| l as u8));
+        self.src_port.push(p.src_port);
+        self.dst_port.push(p.dst_port);
+        self.tcp_flags.push(p.tcp_flags);
+        self.tcp_flags_str.push(p.tcp_flags.map(u16::from));
+        self.tcp_seq.push(p.tcp_seq);
+        self.tcp_ack.push(p.tcp_ack);
+        self.tcp_window.push(p.tcp_window);
+        self.icmp_type.push(p.icmp_type);
+        self.icmp_code.push(p.icmp_code);
+        self.payload_len.push(p.payload_len);
+        self.app.push(p.app.map(|a| a as u8));
+        let dns = p.dns.as_ref();
+        self.dns_qname
+            .push(dns.and_then(|d| d.qname.as_deref()).map(|s| it.text(s)));
+        self.dns_qtype
+            .push(dns.and_then(|d| d.qtype).map(|t| it.text(&decode::dns_type_name(t))));
+        self.dns_rcode
+            .push(dns.map(|d| it.text(decode::dns_rcode_name(d.rcode))));
+        self.dns_response.push(dns.map(|d| d.response));
+        self.dns_answers.push(dns.map(|d| d.answers));
+        self.http_method.push(p.http_method.as_deref().map(|s| it.text(s)));
+        self.http_host.push(p.http_host.as_deref().map(|s| it.text(s)));
+        self.http_path.push(p.http_path.as_deref().map(|s| it.text(s)));
+        self.http_status.push(p.http_status);
+        self.tls_sni.push(p.tls_sni.as_deref().map(|s| it.text(s)));
+        self.tls_version
+            .push(p.tls_version.map(|v| it.text(&decode::tls_version_name(v))));
+        self.arp_op.push(p.arp_op.map(|o| o.min(255) as u8));
+        self.arp_sender_ip.push(p.arp_sender_ip.map(|a| it.addr(a)));
+        self.arp_target_ip.push(p.arp_target_ip.map(|a| it.addr(a)));
+        self.flow_id.push(p.flow().map(|(id, _)| id));
+        self.error.push(p.error.as_deref().map(|s| it.text(s)));
+        let syn = p.tcp_flags.is_some_and(|f| f & 0x02 != 0);
+        let fin = p.tcp_flags.is_some_and(|f| f & 0x01 != 0);
+        let wire_payload = p.payload_len.unwrap_or(0);
+        if stream_app
+            && (wire_payload > 0 || syn || fin)
+            && let (Some((flow, from_lo)), Some(seq), Some(app)) = (p.flow(), p.tcp_seq, p.app)
+        {
+            let (addr, n) = p.tcp_payload.unwrap_or((0, 0));
+            let base = rec.data.as_ptr() as usize;
+            let start = self.stream_bytes.len();
+            if n > 0 && addr >= base && addr + n <= base + rec.data.len() {
+                self.stream_bytes
+                    .extend_from_slice(&rec.data[addr - base..addr - base + n]);
+            }
+            self.streams.push(StreamRow {
+                row,
+                seg: Segment {
+                    flow,
+                    from_lo,
+                    seq,
+                    syn,
+                    fin,
+                    app,
+                    wire_len: wire_payload,
+                },
+                bytes: (start, self.stream_bytes.len()),
+                with_app: it.stack(&p.stack),
+            });
+        }
+        if let (Some(frag), Some(src), Some(dst), Some(proto)) = (p.fragment, p.src_ip, p.dst_ip, p.ip_proto) {
+            self.frags.push(FragRow {
+                row,
+                proto,
+                src,
+                dst,
+                frag,
+            });
+        }
+    }
+
+    /// Correct the captured length of the last packet (the loader hands decoders only the first
+    /// bytes of very long frames).
+    pub fn set_cap_len_last(&mut self, cap_len: u32) {
+        if let Some(last) = self.cap_len.last_mut() {
+            *last = cap_len;
+        }
+    }
+
+    /// Build the `DataFrame` for one batch of a capture file.
+    pub fn into_frame(self, file_code: u32) -> Result<DataFrame> {
+        let n = self.frame.len();
+        let truncated: BooleanChunked = self
+            .wire_len
+            .iter()
+            .zip(&self.cap_len)
+            .map(|(w, c)| c < w)
+            .collect_ca(col::TRUNCATED.into());
+        let file = Col {
+            values: vec![file_code; n],
+            valid: MutableBitmap::new(),
+            nulls: 0,
+        };
+        let ts = Int64Chunked::from_vec(col::TS.into(), self.ts)
+            .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+            .into_column();
+        let columns = vec![
+            cat32(col::FILE, file, cat_dtype()),
+            UInt32Chunked::from_vec(col::FRAME.into(), self.frame).into_column(),
+            ts,
+            UInt32Chunked::from_vec(col::WIRE_LEN.into(), self.wire_len).into_column(),
+            UInt32Chunked::from_vec(col::CAP_LEN.into(), self.cap_len).into_column(),
+            truncated.into_column(),
+            enum8(col::LINK_TYPE, self.link_type, &LINK_DTYPE),
+            cat32(col::PROTOCOLS, self.protocols, cat_dtype()),
+            cat32(col::SRC_MAC, self.src_mac, cat_dtype()),
+            cat32(col::DST_MAC, self.dst_mac, cat_dtype()),
+            prim::<UInt16Type>(col::VLAN, self.vlan),
+            prim::<UInt16Type>(col::VLAN_INNER, self.vlan_inner),
+            prim::<UInt16Type>(col::ETHER_TYPE, self.ether_type),
+            prim::<UInt8Type>(col::IP_VERSION, self.ip_version),
+            cat32(col::SRC_IP, self.src_ip, cat_dtype()),
+            cat32(col::DST_IP, self.dst_ip, cat_dtype()),
+            prim::<UInt8Type>(col::TTL, self.ttl),
+            prim::<UInt8Type>(col::IP_PROTO, self.ip_proto),
+            enum8(col::FRAG, self.frag, &FRAG_DTYPE),
+            enum8(col::L4, self.l4, &L4_DTYPE),
+            prim::<UInt16Type>(col::SRC_PORT, self.src_port),
+            prim::<UInt16Type>(col::DST_PORT, self.dst_port),
+            prim::<UInt8Type>(col::TCP_FLAGS, self.tcp_flags),
+            enum16(col::TCP_FLAGS_STR, self.tcp_flags_str, &FLAGS_DTYPE),
+            prim::<UInt32Type>(col::TCP_SEQ, self.tcp_seq),
+            prim::<UInt32Type>(col::TCP_ACK, self.tcp_ack),
+            prim::<UInt16Type>(col::TCP_WINDOW, self.tcp_window),
+            prim::<UInt8Type>(col::ICMP_TYPE, self.icmp_type),
+            prim::<UInt8Type>(col::ICMP_CODE, self.icmp_code),
+            prim::<UInt32Type>(col::PAYLOAD_LEN, self.payload_len),
+            enum8(col::APP, self.app, &APP_DTYPE),
+            cat32(col::DNS_QNAME, self.dns_qname, cat_dtype()),
+            cat32(col::DNS_QTYPE, self.dns_qtype, cat_dtype()),
+            cat32(col::DNS_RCODE, self.dns_rcode, cat_dtype()),
+            boolean(col::DNS_RESPONSE, self.dns_response),
+            prim::<UInt16Type>(col::DNS_ANSWERS, self.dns_answers),
+            cat32(col::HTTP_METHOD, self.http_method, cat_dtype()),
+            cat32(col::HTTP_HOST, self.http_host, cat_dtype()),
+            cat32(col::HTTP_PATH, self.http_path, cat_dtype()),
+            prim::<UInt16Type>(col::HTTP_STATUS, self.http_status),
+            cat32(col::TLS_SNI, self.tls_sni, cat_dtype()),
+            cat32(col::TLS_VERSION, self.tls_version, cat_dtype()),
+            prim::<UInt8Type>(col::ARP_OP, self.arp_op),
+            cat32(col::ARP_SENDER_IP, self.arp_sender_ip, cat_dtype()),
+            cat32(col::ARP_TARGET_IP, self.arp_target_ip, cat_dtype()),
+            prim::<UInt64Type>(col::FLOW_ID, self.flow_id),
+            cat32(col::ERROR, self.error, cat_dtype()),
+        ];
+        Ok(DataFrame::new(n, columns)?)
+    }
+}
+
+/// Run the TCP stream tracker over this batch's HTTP/TLS segments (batches in file order) and
+/// name the application on the frames where a message or record completes.
+pub fn track_streams(cols: &mut PacketColumns, tracker: &mut Tracker) {
+    let rows = std::mem::take(&mut cols.streams);
+    let bytes = std::mem::take(&mut cols.stream_bytes);
+    for r in rows {
+        if tracker.segment(&r.seg, &bytes[r.bytes.0..r.bytes.1]) {
+            cols.protocols.set(r.row, r.with_app);
+        }
+    }
+}
+
+/// Finds the frame that completes each fragmented datagram. tshark dissects the reassembled
+/// datagram's upper layers on that frame only, and its endpoint/conversation taps skip IPv6
+/// fragments that do not complete a datagram; the `frag` column carries that distinction.
+#[derive(Default)]
+pub struct Reassembler {
+    open: HashMap<(u8, Addr, Addr, u32), Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    /// Covered byte ranges [start, end).
+    ranges: Vec<(u32, u32)>,
+    total: Option<u32>,
+    first: Option<decode::FirstFragment>,
+}
+
+impl Reassembler {
+    /// Process the fragments of one batch (in file order) and patch the completing rows.
+    pub fn run(&mut self, cols: &mut PacketColumns, it: &mut Interner) {
+        let frags = std::mem::take(&mut cols.frags);
+        for f in frags {
+            let key = (f.proto, f.src, f.dst, f.frag.ident);
+            let st = self.open.entry(key).or_default();
+            st.ranges.push((f.frag.offset, f.frag.offset + f.frag.len));
+            if !f.frag.more {
+                st.total = Some(f.frag.offset + f.frag.len);
+            }
+            if f.frag.offset == 0 {
+                st.first = f.frag.first;
+            }
+            let complete = st.total.is_some_and(|total| {
+                st.ranges.sort_unstable();
+                let mut reach = 0;
+                for &(s, e) in &st.ranges {
+                    if s > reach {
+                        return false;
+                    }
+                    reach = reach.max(e);
+                }
+                reach >= total
+            });
+            if !complete {
+                continue;
+            }
+            let st = self.open.remove(&key).unwrap_or_default();
+            let i = f.row;
+            cols.frag.set(i, Some(1));
+            if let Some(first) = st.first {
+                cols.protocols.set(i, it.stack(&first.stack));
+                cols.l4.set(i, Some(first.l4 as u8));
+                cols.src_port.set(i, first.src_port);
+                cols.dst_port.set(i, first.dst_port);
+                cols.app.set(i, first.app.map(|a| a as u8));
+                let (id, _) = decode::flow_hash(
+                    f.proto,
+                    f.src,
+                    first.src_port.unwrap_or(0),
+                    f.dst,
+                    first.dst_port.unwrap_or(0),
+                );
+                cols.flow_id.set(i, Some(id));
+            }
+        }
+    }
+}
+
+/// A frame with every packet column and no rows (an empty capture).
+pub fn empty_packets() -> Result<DataFrame> {
+    PacketColumns::with_capacity(0).into_frame(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flows
+
+/// The flow table of a packet table, as a lazy query (Polars does the grouping in parallel).
+pub fn flows(packets: LazyFrame) -> LazyFrame {
+    let flags = || col(col::TCP_FLAGS).fill_null(lit(0u8));
+    let has = |bit: u8| (flags().cast(DataType::Int32) / lit(bit as i32) % lit(2)).eq(lit(1));
+    let is_syn = || has(2).and(has(16).not());
+    let is_synack = || has(2).and(has(16));
+    // Originator: the sender of the first packet, unless that packet is a SYN-ACK (the capture
+    // started after the SYN), in which case the receiver.
+    let first_is_synack = is_synack().first();
+    let same_as_first = col(col::SRC_IP)
+        .eq(col(col::SRC_IP).first())
+        .and(col(col::SRC_PORT).eq_missing(col(col::SRC_PORT).first()));
+    let fwd = || {
+        when(first_is_synack.clone())
+            .then(same_as_first.clone().not())
+            .otherwise(same_as_first.clone())
+    };
+    let wire = || col(col::WIRE_LEN).cast(DataType::UInt64);
+    let payload = || col(col::PAYLOAD_LEN).cast(DataType::UInt64).fill_null(lit(0u64));
+    let count = |e: Expr| e.cast(DataType::UInt32).sum();
+    let pick = |a: &str, b: &str| {
+        when(first_is_synack.clone())
+            .then(col(b).first())
+            .otherwise(col(a).first())
+    };
+
+    packets
+        .filter(col(col::FLOW_ID).is_not_null())
+        .group_by([col(col::FLOW_ID)])
+        .agg([
+            col(col::FILE).first().alias(fcol::FILE),
+            col(col::L4).first().alias(fcol::L4),
+            col(col::IP_VERSION).first().alias(fcol::IP_VERSION),
+            pick(col::SRC_IP, col::DST_IP).alias(fcol::SRC_IP),
+            pick(col::SRC_PORT, col::DST_PORT).alias(fcol::SRC_PORT),
+            pick(col::DST_IP, col::SRC_IP).alias(fcol::DST_IP),
+            pick(col::DST_PORT, col::SRC_PORT).alias(fcol::DST_PORT),
+            col(col::APP)
+                .filter(
+                    col(col::PAYLOAD_LEN)
+                        .gt(lit(0u32))
+                        .and(col(col::APP).neq(lit("unknown"))),
+                )
+                .first()
+                .alias("app_payload"),
+            col(col::APP).first().alias("app_first"),
+            col(col::TS).min().alias(fcol::FIRST_TS),
+            col(col::TS).max().alias(fcol::LAST_TS),
+            col(col::FRAME).min().alias(fcol::FIRST_FRAME),
+            col(col::FRAME).max().alias(fcol::LAST_FRAME),
+            len().cast(DataType::UInt64).alias(fcol::PACKETS),
+            wire().sum().alias(fcol::BYTES),
+            count(fwd()).cast(DataType::UInt64).alias(fcol::PKTS_FWD),
+            count(fwd().not()).cast(DataType::UInt64).alias(fcol::PKTS_REV),
+            wire().filter(fwd()).sum().alias(fcol::BYTES_FWD),
+            wire().filter(fwd().not()).sum().alias(fcol::BYTES_REV),
+            payload().filter(fwd()).sum().alias(fcol::PAYLOAD_FWD),
+            payload().filter(fwd().not()).sum().alias(fcol::PAYLOAD_REV),
+            count(is_syn().and(fwd())).alias(fcol::SYN),
+            count(is_synack().and(fwd().not())).alias(fcol::SYN_ACK),
+            count(has(4).and(fwd())).alias(fcol::RST_FWD),
+            count(has(4).and(fwd().not())).alias(fcol::RST_REV),
+            count(has(1).and(fwd())).alias(fcol::FIN_FWD),
+            count(has(1).and(fwd().not())).alias(fcol::FIN_REV),
+        ])
+        .with_columns([
+            coalesce(&[col("app_payload"), col("app_first")]).alias(fcol::APP),
+            ((col(fcol::LAST_TS).cast(DataType::Int64) - col(fcol::FIRST_TS).cast(DataType::Int64))
+                .cast(DataType::Float64)
+                / lit(1e9))
+            .alias(fcol::DURATION_S),
+        ])
+        .with_columns(flow_states())
+        .select(FLOW_SCHEMA.iter().map(|d| col(d.name)).collect::<Vec<_>>())
+        .sort([fcol::FIRST_FRAME], SortMultipleOptions::default())
+}
+
+/// `state` and `conn_state` from the per-flow flag counts.
+fn flow_states() -> Vec<Expr> {
+    let n = |c: &str| col(c).gt(lit(0u32));
+    let tcp = col(fcol::L4).eq(lit("tcp"));
+    let syn = n(fcol::SYN);
+    let synack = n(fcol::SYN_ACK);
+    let rst_o = n(fcol::RST_FWD);
+    let rst_r = n(fcol::RST_REV);
+    let fin_o = n(fcol::FIN_FWD);
+    let fin_r = n(fcol::FIN_REV);
+    let reply = col(fcol::PKTS_REV).gt(lit(0u64));
+    let any_rst = rst_o.clone().or(rst_r.clone());
+
+    let state = when(tcp.clone().not())
+        .then(when(reply.clone()).then(lit("two_way")).otherwise(lit("one_way")))
+        .when(syn.clone().not().and(synack.clone().not()))
+        .then(lit("midstream"))
+        .when(syn.clone().and(synack.clone().not()).and(rst_r.clone()))
+        .then(lit("rejected"))
+        .when(syn.clone().and(synack.clone().not()).and(reply.clone().not()))
+        .then(lit("attempted"))
+        .when(any_rst.clone())
+        .then(lit("reset"))
+        .when(fin_o.clone().and(fin_r.clone()))
+        .then(lit("closed"))
+        .otherwise(lit("established"));
+
+    let conn_state = when(tcp.not())
+        .then(when(reply.clone()).then(lit("SF")).otherwise(lit("S0")))
+        .when(syn.clone().not().and(synack.clone().not()))
+        .then(lit("OTH"))
+        .when(syn.clone().and(synack.clone().not()).and(rst_r.clone()))
+        .then(lit("REJ"))
+        .when(syn.clone().and(synack.clone().not()).and(rst_o.clone()))
+        .then(lit("RSTOS0"))
+        .when(syn.clone().and(synack.clone().not()).and(fin_o.clone()))
+        .then(lit("SH"))
+        .when(syn.clone().and(synack.clone().not()))
+        .then(lit("S0"))
+        .when(rst_o)
+        .then(lit("RSTO"))
+        .when(rst_r)
+        .then(lit("RSTR"))
+        .when(fin_o.and(fin_r))
+        .then(lit("SF"))
+        .otherwise(lit("S1"));
+
+    vec![
+        state.cast(cat_dtype()).alias(fcol::STATE),
+        conn_state.cast(cat_dtype()).alias(fcol::CONN_STATE),
+    ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parquet
+
+pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
+    let tmp = path.with_extension("parquet.tmp");
+    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Lz4Raw)
+        .finish(df)
+        .map_err(|e| Error::Cache {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
+    Ok(())
+}
+
+pub fn read_parquet(path: &Path) -> Result<DataFrame> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    ParquetReader::new(file).finish().map_err(|e| Error::Cache {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+/// Does `df` have exactly the packet schema (names in order)? Guards against stale caches.
+pub fn has_packet_schema(df: &DataFrame) -> bool {
+    df.width() == PACKET_SCHEMA.len()
+        && df
+            .get_column_names()
+            .iter()
+            .zip(PACKET_SCHEMA)
+            .all(|(n, d)| n.as_str() == d.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_frame_has_every_schema_column_in_order() {
+        let df = empty_packets().unwrap();
+        let names: Vec<_> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+        let want: Vec<_> = PACKET_SCHEMA.iter().map(|d| d.name.to_string()).collect();
+        assert_eq!(names, want);
+        assert!(has_packet_schema(&df));
+    }
+
+    #[test]
+    fn schema_kinds_match_dtypes() {
+        let df = empty_packets().unwrap();
+        for d in PACKET_SCHEMA {
+            let dt = df.column(d.name).unwrap().dtype().clone();
+            let ok = match d.kind {
+                "text" => matches!(dt, DataType::Categorical(..)),
+                "enum" => matches!(dt, DataType::Enum(..)),
+                "bool" => dt == DataType::Boolean,
+                "u8" => dt == DataType::UInt8,
+                "u16" => dt == DataType::UInt16,
+                "u32" => dt == DataType::UInt32,
+                "u64" => dt == DataType::UInt64,
+                k if k.starts_with("datetime") => matches!(dt, DataType::Datetime(..)),
+                _ => false,
+            };
+            assert!(ok, "{}: schema says {}, frame has {dt:?}", d.name, d.kind);
+        }
+    }
+}

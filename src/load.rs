@@ -1,0 +1,378 @@
+//! load: capture file -> packet table, using every core. One thread reads records with libpcap
+//! into batches; worker threads decode batches into column chunks; the calling thread puts the
+//! chunks back in file order, finishes IP reassembly and stacks them into one `DataFrame`.
+//! Decoded tables are cached as Parquet and reused while the capture is unchanged.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use polars::prelude::*;
+
+use crate::capture::{CaptureReader, RawRecord};
+use crate::catalog::{CacheEntry, CaptureFile, CaptureMeta};
+use crate::decode::Decoder;
+use crate::error::{Error, Result};
+use crate::frame::{self, Interner, PacketColumns, Reassembler, col};
+use crate::stream::Tracker;
+
+/// Packets per batch handed to a decoder thread.
+const BATCH: usize = 16 * 1024;
+/// Bytes of each packet kept for decoding (headers and the start of the payload are all we read).
+const KEEP_BYTES: usize = 4096;
+
+/// How to load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub cache_dir: PathBuf,
+    pub use_cache: bool,
+    /// Draw a progress bar on stderr (callers pass true only for a terminal).
+    pub progress: bool,
+    /// Decoder threads (0 = one per core).
+    pub threads: usize,
+}
+
+/// A capture's packet table, and where it came from.
+pub struct Loaded {
+    pub capture: CaptureFile,
+    pub packets: DataFrame,
+    pub from_cache: bool,
+    pub elapsed: Duration,
+    /// Set when the file could only be read in part (e.g. it ends inside a record): the packets
+    /// before the problem are kept, and this says what happened.
+    pub warning: Option<String>,
+    pub cache: Option<CacheEntry>,
+}
+
+impl Loaded {
+    /// The flow table (cached next to the packets when the cache is on).
+    pub fn flows(&self) -> Result<DataFrame> {
+        if let Some(entry) = &self.cache
+            && entry.flows.is_file()
+            && let Ok(df) = frame::read_parquet(&entry.flows)
+        {
+            return Ok(df);
+        }
+        let mut df = frame::flows(self.packets.clone().lazy()).collect()?;
+        if let Some(entry) = &self.cache
+            && self.warning.is_none()
+        {
+            let _ = frame::write_parquet(&mut df, &entry.flows);
+        }
+        Ok(df)
+    }
+}
+
+/// Load one capture: from the cache when it is fresh, else decode (and fill the cache).
+pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
+    let started = Instant::now();
+    let cache = if opts.use_cache {
+        CacheEntry::for_capture(&opts.cache_dir, capture).ok()
+    } else {
+        None
+    };
+    if let Some(entry) = &cache
+        && entry.packets.is_file()
+        && let Ok(df) = frame::read_parquet(&entry.packets)
+        && frame::has_packet_schema(&df)
+    {
+        return Ok(Loaded {
+            capture: capture.clone(),
+            packets: df,
+            from_cache: true,
+            elapsed: started.elapsed(),
+            warning: None,
+            cache,
+        });
+    }
+    let (mut df, warning) = decode_file(capture, opts)?;
+    if let Some(entry) = &cache
+        && warning.is_none()
+    {
+        // A cache that cannot be written only costs speed next time; say so, don't fail.
+        let written = std::fs::create_dir_all(&opts.cache_dir)
+            .map_err(|e| Error::io(&opts.cache_dir, e))
+            .and_then(|_| frame::write_parquet(&mut df, &entry.packets))
+            .and_then(|_| meta_of(&df).write(&entry.meta));
+        if let Err(e) = written {
+            eprintln!("netql: warning: cache not written: {e}");
+        }
+    }
+    Ok(Loaded {
+        capture: capture.clone(),
+        packets: df,
+        from_cache: false,
+        elapsed: started.elapsed(),
+        warning,
+        cache,
+    })
+}
+
+/// Packets, bytes, time span and link types of a packet table.
+pub fn meta_of(df: &DataFrame) -> CaptureMeta {
+    let packets = df.height() as u64;
+    let bytes = df
+        .column(col::WIRE_LEN)
+        .ok()
+        .and_then(|c| c.as_materialized_series().cast(&DataType::UInt64).ok())
+        .and_then(|s| s.u64().ok().and_then(|c| c.sum()))
+        .unwrap_or(0);
+    let ts = df
+        .column(col::TS)
+        .ok()
+        .and_then(|c| c.as_materialized_series().to_physical_repr().i64().ok().cloned());
+    let (first_ts, last_ts) = ts.map(|t| (t.min(), t.max())).unwrap_or((None, None));
+    let link_types = df
+        .column(col::LINK_TYPE)
+        .ok()
+        .and_then(|c| c.as_materialized_series().unique_stable().ok())
+        .map(|s| s.iter().filter_map(|v| v.get_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    CaptureMeta {
+        packets,
+        bytes,
+        first_ts,
+        last_ts,
+        link_types,
+    }
+}
+
+/// Raw records waiting for a decoder: their bytes back to back, and where each one is.
+#[derive(Default)]
+struct Batch {
+    seq: usize,
+    first_frame: u32,
+    data: Vec<u8>,
+    recs: Vec<Rec>,
+}
+
+#[derive(Clone, Copy)]
+struct Rec {
+    ts_ns: i64,
+    start: u32,
+    keep: u32,
+    caplen: u32,
+    wire_len: u32,
+    link: u16,
+}
+
+impl Batch {
+    fn push(&mut self, r: &RawRecord<'_>) {
+        let keep = r.data.len().min(KEEP_BYTES);
+        let start = self.data.len() as u32;
+        self.data.extend_from_slice(&r.data[..keep]);
+        self.recs.push(Rec {
+            ts_ns: r.ts_ns,
+            start,
+            keep: keep as u32,
+            caplen: r.data.len() as u32,
+            wire_len: r.wire_len,
+            link: r.link,
+        });
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.recs.clear();
+    }
+}
+
+/// Decode a capture file into its packet table, without the cache.
+pub fn decode_file(capture: &CaptureFile, opts: &LoadOptions) -> Result<(DataFrame, Option<String>)> {
+    let mut reader = CaptureReader::open(&capture.path)?;
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    } else {
+        opts.threads
+    };
+    let bar = progress_bar(opts.progress, capture);
+    let file_code = Interner::default().text(&capture.name);
+
+    let (batch_tx, batch_rx) = sync_channel::<Batch>(threads * 2);
+    let batch_rx = Arc::new(Mutex::new(batch_rx));
+    let (pool_tx, pool_rx) = channel::<Batch>();
+    let (out_tx, out_rx) = channel::<(usize, PacketColumns)>();
+
+    let (read_result, frames) = std::thread::scope(|s| {
+        for _ in 0..threads {
+            let rx = Arc::clone(&batch_rx);
+            let out = out_tx.clone();
+            let pool = pool_tx.clone();
+            s.spawn(move || decode_worker(rx, out, pool));
+        }
+        drop(out_tx);
+        drop(pool_tx);
+        let collector = s.spawn(move || collect(out_rx, file_code));
+        let read_result = read_batches(&mut reader, batch_tx, pool_rx, &bar);
+        let frames = collector
+            .join()
+            .unwrap_or_else(|_| Err(Error::Other("decoder thread panicked".into())));
+        (read_result, frames)
+    });
+    bar.finish_and_clear();
+    let frames = frames?;
+    let delivered = match read_result {
+        Ok(n) => {
+            let df = stack(frames)?;
+            debug_assert_eq!(df.height() as u64, n);
+            return Ok((df, None));
+        }
+        Err(e) => e,
+    };
+    // The file broke part way: keep what was read if there is anything, else fail.
+    let df = stack(frames)?;
+    if df.height() == 0 {
+        return Err(delivered);
+    }
+    let msg = format!("{delivered} (kept the {} packets before the problem)", df.height());
+    Ok((df, Some(msg)))
+}
+
+fn progress_bar(show: bool, capture: &CaptureFile) -> ProgressBar {
+    if !show || capture.size < 32 << 20 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(capture.size);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("decoding {}", capture.name));
+    bar
+}
+
+/// Runs on the calling thread: libpcap records into batches for the decoders.
+fn read_batches(
+    reader: &mut CaptureReader,
+    tx: SyncSender<Batch>,
+    pool: Receiver<Batch>,
+    bar: &ProgressBar,
+) -> Result<u64> {
+    let mut seq = 0usize;
+    let mut frame: u64 = 0;
+    let fresh = |pool: &Receiver<Batch>| {
+        pool.try_recv().unwrap_or_else(|_| Batch {
+            data: Vec::with_capacity(BATCH * 800),
+            recs: Vec::with_capacity(BATCH),
+            ..Default::default()
+        })
+    };
+    let mut batch = fresh(&pool);
+    let mut bytes: u64 = 0;
+    let mut send_failed = false;
+    let result = reader.for_each(|rec| {
+        if batch.recs.is_empty() {
+            batch.seq = seq;
+            batch.first_frame = (frame + 1) as u32;
+        }
+        batch.push(&rec);
+        frame += 1;
+        bytes += rec.data.len() as u64 + 16;
+        if batch.recs.len() == BATCH {
+            let full = std::mem::replace(&mut batch, fresh(&pool));
+            seq += 1;
+            bar.set_position(bytes);
+            if tx.send(full).is_err() {
+                send_failed = true;
+                return false;
+            }
+        }
+        true
+    });
+    if !batch.recs.is_empty() && !send_failed {
+        let _ = tx.send(batch);
+    }
+    drop(tx);
+    result
+}
+
+fn decode_worker(
+    rx: Arc<Mutex<Receiver<Batch>>>,
+    out: std::sync::mpsc::Sender<(usize, PacketColumns)>,
+    pool: std::sync::mpsc::Sender<Batch>,
+) {
+    let mut decoder = Decoder::default();
+    let mut interner = Interner::default();
+    loop {
+        let next = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        let Ok(mut batch) = next else { return };
+        let mut cols = PacketColumns::with_capacity(batch.recs.len());
+        for (i, r) in batch.recs.iter().enumerate() {
+            let rec = RawRecord {
+                ts_ns: r.ts_ns,
+                wire_len: r.wire_len,
+                link: r.link,
+                data: &batch.data[r.start as usize..(r.start + r.keep) as usize],
+            };
+            let p = decoder.decode(&rec);
+            cols.push(&rec, batch.first_frame + i as u32, p, &mut interner);
+            if r.caplen != r.keep {
+                cols.set_cap_len_last(r.caplen);
+            }
+        }
+        let seq = batch.seq;
+        batch.clear();
+        let _ = pool.send(batch);
+        if out.send((seq, cols)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Puts chunks back in file order, runs reassembly, builds one DataFrame per chunk.
+fn collect(rx: Receiver<(usize, PacketColumns)>, file_code: u32) -> Result<Vec<DataFrame>> {
+    let mut pending: BTreeMap<usize, PacketColumns> = BTreeMap::new();
+    let mut next = 0usize;
+    let mut frames = Vec::new();
+    let mut reasm = Reassembler::default();
+    let mut streams = Tracker::default();
+    let mut interner = Interner::default();
+    for (seq, cols) in rx {
+        pending.insert(seq, cols);
+        while let Some(mut cols) = pending.remove(&next) {
+            reasm.run(&mut cols, &mut interner);
+            frame::track_streams(&mut cols, &mut streams);
+            frames.push(cols.into_frame(file_code)?);
+            next += 1;
+        }
+    }
+    Ok(frames)
+}
+
+/// One frame from the chunks, with contiguous columns.
+fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
+    let mut it = frames.into_iter();
+    let Some(mut df) = it.next() else {
+        return frame::empty_packets();
+    };
+    for f in it {
+        df.vstack_mut_owned(f)?;
+    }
+    df.rechunk_mut_par();
+    Ok(df)
+}
+
+/// Scan a capture's facts for the listing, from the cache when present.
+pub fn capture_meta(capture: &CaptureFile, opts: &LoadOptions) -> Result<CaptureMeta> {
+    let entry = if opts.use_cache {
+        CacheEntry::for_capture(&opts.cache_dir, capture).ok()
+    } else {
+        None
+    };
+    if let Some(e) = &entry
+        && let Some(m) = CaptureMeta::read(&e.meta)
+    {
+        return Ok(m);
+    }
+    let m = CaptureMeta::scan(&capture.path)?;
+    if let Some(e) = &entry {
+        let _ = m.write(&e.meta);
+    }
+    Ok(m)
+}

@@ -1,0 +1,264 @@
+//! render: results -> text for people (tables) or machines (JSON, NDJSON, CSV, Markdown).
+//! Every front-end prints through here, so the same result reads the same everywhere.
+
+use polars::prelude::*;
+use serde_json::{Map, Value};
+use tabled::builder::Builder;
+use tabled::settings::{Alignment, Style, object::Columns};
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Ndjson,
+    Csv,
+    Markdown,
+}
+
+/// A table of strings with a header row, drawn for a terminal.
+pub fn text_table(headers: &[&str], rows: &[Vec<String>], right_align: &[usize]) -> String {
+    let mut b = Builder::default();
+    b.push_record(headers.iter().map(|h| h.to_string()));
+    for r in rows {
+        b.push_record(r.iter().cloned());
+    }
+    let mut t = b.build();
+    t.with(Style::rounded());
+    for &i in right_align {
+        t.modify(Columns::one(i), Alignment::right());
+    }
+    t.to_string()
+}
+
+/// The same rows as a GitHub-flavoured Markdown table.
+pub fn markdown_table(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let mut b = Builder::default();
+    b.push_record(headers.iter().map(|h| h.to_string()));
+    for r in rows {
+        b.push_record(r.iter().map(|c| c.replace('|', "\\|")));
+    }
+    let mut t = b.build();
+    t.with(Style::markdown());
+    t.to_string()
+}
+
+/// Text of one cell as a person reads it (no quotes around strings, empty for null).
+pub fn cell_text(v: &AnyValue<'_>) -> String {
+    match v {
+        AnyValue::Null => String::new(),
+        AnyValue::Float64(f) => format_float(*f),
+        AnyValue::Float32(f) => format_float(*f as f64),
+        other => other.str_value().into_owned(),
+    }
+}
+
+fn format_float(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{f:.0}")
+    } else {
+        let s = format!("{f:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// JSON value of one cell: numbers stay numbers, text stays text, times become RFC 3339.
+pub fn cell_json(v: &AnyValue<'_>) -> Value {
+    match v {
+        AnyValue::Null => Value::Null,
+        AnyValue::Boolean(b) => Value::Bool(*b),
+        AnyValue::UInt8(x) => Value::from(*x),
+        AnyValue::UInt16(x) => Value::from(*x),
+        AnyValue::UInt32(x) => Value::from(*x),
+        AnyValue::UInt64(x) => Value::from(*x),
+        AnyValue::Int8(x) => Value::from(*x),
+        AnyValue::Int16(x) => Value::from(*x),
+        AnyValue::Int32(x) => Value::from(*x),
+        AnyValue::Int64(x) => Value::from(*x),
+        AnyValue::Float32(x) => serde_json::Number::from_f64(*x as f64).map_or(Value::Null, Value::Number),
+        AnyValue::Float64(x) => serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number),
+        AnyValue::Datetime(ns, unit, _) | AnyValue::DatetimeOwned(ns, unit, _) => {
+            let ns = match unit {
+                TimeUnit::Nanoseconds => *ns,
+                TimeUnit::Microseconds => ns * 1_000,
+                TimeUnit::Milliseconds => ns * 1_000_000,
+            };
+            Value::String(rfc3339_ns(ns))
+        }
+        other => Value::String(other.str_value().into_owned()),
+    }
+}
+
+/// Rows of a frame as JSON objects keyed by column name.
+pub fn frame_json_rows(df: &DataFrame) -> Vec<Value> {
+    let cols = df.columns();
+    (0..df.height())
+        .map(|i| {
+            let mut m = Map::new();
+            for c in cols {
+                let v = c.get(i).unwrap_or(AnyValue::Null);
+                m.insert(c.name().to_string(), cell_json(&v));
+            }
+            Value::Object(m)
+        })
+        .collect()
+}
+
+/// A frame as text in the chosen format. Tables show at most `max_rows` rows and then say how
+/// many more there are.
+pub fn frame(df: &DataFrame, format: Format, max_rows: usize) -> String {
+    match format {
+        Format::Json => {
+            let rows = frame_json_rows(df);
+            serde_json::to_string_pretty(&Value::Array(rows)).unwrap_or_default()
+        }
+        Format::Ndjson => frame_json_rows(df)
+            .iter()
+            .map(|v| v.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Format::Csv => frame_csv(df),
+        Format::Table | Format::Markdown => {
+            let headers: Vec<&str> = df.get_column_names().iter().map(|s| s.as_str()).collect();
+            let shown = df.height().min(max_rows);
+            let rows: Vec<Vec<String>> = (0..shown)
+                .map(|i| {
+                    df.columns()
+                        .iter()
+                        .map(|c| cell_text(&c.get(i).unwrap_or(AnyValue::Null)))
+                        .collect()
+                })
+                .collect();
+            let numeric: Vec<usize> = df
+                .columns()
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.dtype().is_primitive_numeric())
+                .map(|(i, _)| i)
+                .collect();
+            let mut out = if format == Format::Table {
+                text_table(&headers, &rows, &numeric)
+            } else {
+                markdown_table(&headers, &rows)
+            };
+            let more = df.height() - shown;
+            if more > 0 {
+                out.push_str(&format!("\n… {more} more rows ({} in all)", df.height()));
+            }
+            out
+        }
+    }
+}
+
+fn frame_csv(df: &DataFrame) -> String {
+    let mut w = csv_escape_row(df.get_column_names().iter().map(|s| s.to_string()));
+    for i in 0..df.height() {
+        w.push('\n');
+        w.push_str(&csv_escape_row(
+            df.columns()
+                .iter()
+                .map(|c| cell_text(&c.get(i).unwrap_or(AnyValue::Null))),
+        ));
+    }
+    w
+}
+
+fn csv_escape_row(cells: impl Iterator<Item = String>) -> String {
+    cells
+        .map(|c| {
+            if c.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `2024-03-01T00:00:00.123456789Z`
+pub fn rfc3339_ns(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let frac = ns.rem_euclid(1_000_000_000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
+}
+
+/// Exact epoch seconds with nine decimals, as tshark prints `frame.time_epoch`.
+pub fn epoch_text(ns: i64) -> String {
+    let sign = if ns < 0 { "-" } else { "" };
+    let a = ns.unsigned_abs();
+    format!("{sign}{}.{:09}", a / 1_000_000_000, a % 1_000_000_000)
+}
+
+/// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `1.2 MB`-style sizes.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1000.0 && u < UNITS.len() - 1 {
+        v /= 1000.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// `3.25 s`, `1 h 02 min`-style durations.
+pub fn human_duration(ns: i64) -> String {
+    let s = ns as f64 / 1e9;
+    if s < 120.0 {
+        format!("{s:.3} s")
+    } else if s < 7200.0 {
+        format!("{} min {:02} s", (s / 60.0) as i64, (s % 60.0) as i64)
+    } else if s < 3.0 * 86400.0 {
+        format!("{} h {:02} min", (s / 3600.0) as i64, ((s % 3600.0) / 60.0) as i64)
+    } else {
+        format!("{:.1} days", s / 86400.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_matches_known_instants() {
+        assert_eq!(rfc3339_ns(0), "1970-01-01T00:00:00.000000000Z");
+        // wikipedia.pcap's first frame, 2011-03-18T19:06:07.096535 UTC
+        assert_eq!(rfc3339_ns(1_300_475_167_096_535_000), "2011-03-18T19:06:07.096535000Z");
+        assert_eq!(epoch_text(1_300_475_167_096_535_000), "1300475167.096535000");
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_it() {
+        assert_eq!(
+            csv_escape_row(["a,b".to_string(), "x\"y".into(), "z".into()].into_iter()),
+            "\"a,b\",\"x\"\"y\",z"
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! summary: the totals of one capture: packets, bytes, time span and frames per protocol under
+//! tshark's names (a frame counts once for every protocol anywhere in its stack, as
+//! `tshark -Y proto` counts it).
+
+use std::collections::BTreeMap;
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::frame::col;
+use crate::render;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub file: String,
+    pub packets: u64,
+    /// Sum of wire lengths.
+    pub bytes: u64,
+    /// RFC 3339, UTC, nanoseconds; null for an empty capture.
+    pub first_ts: Option<String>,
+    pub last_ts: Option<String>,
+    /// Frames per protocol name.
+    pub protocols: BTreeMap<String, u64>,
+    /// Frames that carry a decode error.
+    pub errors: u64,
+    pub truncated: u64,
+    #[serde(skip)]
+    pub first_ns: Option<i64>,
+    #[serde(skip)]
+    pub last_ns: Option<i64>,
+}
+
+/// Compute the summary of a packet table.
+pub fn summarize(file: &str, packets: &DataFrame) -> Result<Summary> {
+    let totals = packets
+        .clone()
+        .lazy()
+        .select([
+            len().cast(DataType::UInt64).alias("packets"),
+            col(col::WIRE_LEN).cast(DataType::UInt64).sum().alias("bytes"),
+            col(col::TS).min().cast(DataType::Int64).alias("first"),
+            col(col::TS).max().cast(DataType::Int64).alias("last"),
+            col(col::ERROR)
+                .is_not_null()
+                .cast(DataType::UInt64)
+                .sum()
+                .alias("errors"),
+            col(col::TRUNCATED).cast(DataType::UInt64).sum().alias("truncated"),
+        ])
+        .collect()?;
+    let get_u64 = |name: &str| -> u64 {
+        totals
+            .column(name)
+            .ok()
+            .and_then(|c| c.get(0).ok())
+            .and_then(|v| v.extract::<u64>())
+            .unwrap_or(0)
+    };
+    let get_i64 = |name: &str| -> Option<i64> {
+        totals
+            .column(name)
+            .ok()
+            .and_then(|c| c.get(0).ok())
+            .and_then(|v| v.extract::<i64>())
+    };
+    let first_ns = get_i64("first");
+    let last_ns = get_i64("last");
+
+    // Few distinct stacks exist, so count per stack first and split the text afterwards.
+    let stacks = packets
+        .clone()
+        .lazy()
+        .group_by([col(col::PROTOCOLS)])
+        .agg([len().cast(DataType::UInt64).alias("n")])
+        .collect()?;
+    let mut protocols: BTreeMap<String, u64> = BTreeMap::new();
+    let names = stacks.column(col::PROTOCOLS)?;
+    let counts = stacks.column("n")?;
+    for i in 0..stacks.height() {
+        let n = counts.get(i)?.extract::<u64>().unwrap_or(0);
+        let v = names.get(i)?;
+        if v.is_null() {
+            continue;
+        }
+        let text = v.str_value().into_owned();
+        let mut seen: Vec<&str> = Vec::new();
+        for tok in text.split(':') {
+            if !seen.contains(&tok) {
+                seen.push(tok);
+                *protocols.entry(tok.to_string()).or_default() += n;
+            }
+        }
+    }
+    Ok(Summary {
+        file: file.to_string(),
+        packets: get_u64("packets"),
+        bytes: get_u64("bytes"),
+        first_ts: first_ns.map(render::rfc3339_ns),
+        last_ts: last_ns.map(render::rfc3339_ns),
+        protocols,
+        errors: get_u64("errors"),
+        truncated: get_u64("truncated"),
+        first_ns,
+        last_ns,
+    })
+}
+
+/// The summary as a short report for a terminal.
+pub fn report(s: &Summary) -> String {
+    let mut out = String::new();
+    let span = match (s.first_ns, s.last_ns) {
+        (Some(a), Some(b)) => format!(
+            "{} → {} ({})",
+            render::rfc3339_ns(a),
+            render::rfc3339_ns(b),
+            render::human_duration(b - a)
+        ),
+        _ => "no packets".to_string(),
+    };
+    out.push_str(&format!(
+        "{}\n  packets {}   bytes {} ({})\n  time    {}\n",
+        s.file,
+        s.packets,
+        s.bytes,
+        render::human_bytes(s.bytes),
+        span
+    ));
+    if s.errors > 0 || s.truncated > 0 {
+        out.push_str(&format!(
+            "  frames with decode errors {}   truncated by snap length {}\n",
+            s.errors, s.truncated
+        ));
+    }
+    if !s.protocols.is_empty() {
+        let mut rows: Vec<(&String, &u64)> = s.protocols.iter().collect();
+        rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        let table: Vec<Vec<String>> = rows
+            .iter()
+            .map(|(name, n)| {
+                let pct = if s.packets > 0 {
+                    **n as f64 * 100.0 / s.packets as f64
+                } else {
+                    0.0
+                };
+                vec![name.to_string(), n.to_string(), format!("{pct:.1}%")]
+            })
+            .collect();
+        out.push_str(&render::text_table(&["protocol", "frames", "share"], &table, &[1, 2]));
+        out.push('\n');
+    }
+    out
+}

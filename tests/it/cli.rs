@@ -1,0 +1,212 @@
+//! The binary as a user runs it: summary, captures, schema, cache, the bundled sample.
+
+use netql::catalog::CaptureFile;
+use netql::load::{LoadOptions, load};
+use serde_json::Value;
+
+use crate::common::{netql, sample, shared_captures, stderr, stdout};
+
+#[test]
+fn bundled_sample_is_made_by_netql() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("again.pcap");
+    let o = netql(&["sample", out.to_str().unwrap()], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(sample()).unwrap(),
+        "captures/sample.pcap is `netql sample` output"
+    );
+}
+
+#[test]
+fn summary_json_of_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = netql(&["summary", sample().to_str().unwrap(), "--format", "json"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    for key in ["file", "packets", "bytes", "first_ts", "last_ts", "protocols"] {
+        assert!(v.get(key).is_some(), "missing {key}: {v}");
+    }
+    assert_eq!(v["file"], "sample.pcap");
+    assert_eq!(v["packets"], 253);
+    assert_eq!(v["protocols"]["dns"], 6);
+    assert_eq!(v["protocols"]["arp"], 2);
+    assert_eq!(v["first_ts"], "2024-05-01T10:00:00.000000000Z");
+}
+
+#[test]
+fn summary_table_reads_like_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = netql(&["summary", sample().to_str().unwrap()], dir.path());
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(out.contains("sample.pcap"), "{out}");
+    assert!(out.contains("packets 253"), "{out}");
+    assert!(out.contains("│ tcp"), "{out}");
+}
+
+#[test]
+fn captures_lists_newest_first_and_latest_resolves_to_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let caps = dir.path().join("caps");
+    std::fs::create_dir(&caps).unwrap();
+    std::fs::copy(sample(), caps.join("older.pcap")).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    netql::sample::write(&caps.join("newer.pcap")).unwrap();
+    std::fs::write(caps.join("notes.txt"), "not a capture").unwrap();
+    let o = netql(
+        &["--captures", caps.to_str().unwrap(), "captures", "--format", "json"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["newer.pcap", "older.pcap"]);
+    assert_eq!(v[0]["packets"], 253);
+    assert_eq!(v[0]["link_types"][0], "ethernet");
+
+    let o = netql(
+        &[
+            "--captures",
+            caps.to_str().unwrap(),
+            "summary",
+            "latest",
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    let s: Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(s["file"], "newer.pcap");
+
+    let o = netql(&["--captures", caps.to_str().unwrap(), "captures"], dir.path());
+    assert!(stdout(&o).contains("newer.pcap"));
+}
+
+#[test]
+fn schema_lists_every_column_with_a_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = netql(&["schema", "--format", "json"], dir.path());
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let packets = v["packets"].as_array().unwrap();
+    assert_eq!(packets.len(), netql::frame::PACKET_SCHEMA.len());
+    for c in packets.iter().chain(v["flows"].as_array().unwrap()) {
+        assert!(!c["meaning"].as_str().unwrap().is_empty(), "{c}");
+    }
+    let names: Vec<&str> = packets.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    for must in [
+        "frame",
+        "ts",
+        "src_ip",
+        "dst_port",
+        "tcp_flags_str",
+        "app",
+        "dns_qname",
+        "http_host",
+        "tls_sni",
+        "error",
+    ] {
+        assert!(names.contains(&must), "{must} missing");
+    }
+}
+
+#[test]
+fn second_load_comes_from_the_parquet_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = LoadOptions {
+        cache_dir: dir.path().join("cache"),
+        use_cache: true,
+        progress: false,
+        threads: 2,
+    };
+    let cap = CaptureFile::stat(&sample()).unwrap();
+    let first = load(&cap, &opts).unwrap();
+    assert!(!first.from_cache);
+    let second = load(&cap, &opts).unwrap();
+    assert!(second.from_cache, "unchanged capture must not be decoded again");
+    assert!(
+        first.packets.equals_missing(&second.packets),
+        "cache round trip changes nothing"
+    );
+
+    // A changed capture is decoded again.
+    let copy = dir.path().join("copy.pcap");
+    std::fs::copy(sample(), &copy).unwrap();
+    let c1 = load(&CaptureFile::stat(&copy).unwrap(), &opts).unwrap();
+    assert!(!c1.from_cache);
+    let mut bytes = std::fs::read(&copy).unwrap();
+    bytes.truncate(bytes.len() - 60);
+    std::fs::write(&copy, &bytes).unwrap();
+    let c2 = load(&CaptureFile::stat(&copy).unwrap(), &opts).unwrap();
+    assert!(!c2.from_cache, "a modified capture is decoded again");
+}
+
+#[test]
+fn flows_summarise_tcp_state() {
+    let Some(dir) = shared_captures() else { return };
+    let opts = LoadOptions {
+        cache_dir: std::env::temp_dir(),
+        use_cache: false,
+        progress: false,
+        threads: 2,
+    };
+    // synscan: 1000 probed ports on one host; open 22, 53, 80.
+    let l = load(&CaptureFile::stat(&dir.join("synscan.pcapng")).unwrap(), &opts).unwrap();
+    let flows = l.flows().unwrap();
+    let state = flows
+        .column("state")
+        .unwrap()
+        .as_materialized_series()
+        .cast(&polars::prelude::DataType::String)
+        .unwrap();
+    let count = |s: &str| state.str().unwrap().iter().filter(|v| *v == Some(s)).count();
+    eprintln!(
+        "synscan states: attempted {} rejected {} reset {} established {}",
+        count("attempted"),
+        count("rejected"),
+        count("reset"),
+        count("established")
+    );
+    assert!(
+        count("attempted") >= 900,
+        "most probes get no answer: {}",
+        count("attempted")
+    );
+    assert_eq!(count("rejected"), 5, "five closed ports answered RST-ACK");
+    let total: u64 = flows
+        .column("packets")
+        .unwrap()
+        .as_materialized_series()
+        .u64()
+        .unwrap()
+        .iter()
+        .flatten()
+        .sum();
+    assert_eq!(total, 2011, "every TCP packet belongs to one flow");
+
+    // echo-connections: 500 complete connections to port 7000.
+    let l = load(&CaptureFile::stat(&dir.join("echo-connections.pcap")).unwrap(), &opts).unwrap();
+    let flows = l.flows().unwrap();
+    assert_eq!(flows.height(), 500);
+    let dport = flows
+        .column("dst_port")
+        .unwrap()
+        .as_materialized_series()
+        .u16()
+        .unwrap()
+        .clone();
+    assert!(dport.iter().all(|p| p == Some(7000)), "the originator is the client");
+    let state = flows
+        .column("state")
+        .unwrap()
+        .as_materialized_series()
+        .cast(&polars::prelude::DataType::String)
+        .unwrap();
+    assert!(state.str().unwrap().iter().all(|s| s == Some("closed")), "{state:?}");
+}
