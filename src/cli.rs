@@ -186,3 +186,583 @@ pub fn schema(format: SummaryFormat) -> Result<Outcome> {
     }
     Ok(Outcome::Success)
 }
+
+pub fn interfaces(format: SummaryFormat) -> Result<Outcome> {
+    let list = netql::live::list_interfaces()?;
+    match format {
+        SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&list)?),
+        SummaryFormat::Table => {
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|i| {
+                    vec![
+                        i.name.clone(),
+                        i.addresses.join("\n"),
+                        i.flags.join(", "),
+                        i.description.clone().unwrap_or_default(),
+                    ]
+                })
+                .collect();
+            println!(
+                "{}",
+                render::text_table(&["interface", "addresses", "flags", "description"], &rows, &[])
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+/// `netql capture` options (see `netql capture --help`).
+#[derive(Debug, clap::Args)]
+pub struct CaptureArgs {
+    /// Interface to capture on (`netql interfaces` lists them; `any` means all).
+    #[arg(short = 'i', long = "interface", value_name = "IFACE")]
+    pub interface: String,
+    /// BPF capture filter in tcpdump syntax, e.g. "tcp port 443 or udp port 53".
+    #[arg(long, value_name = "BPF")]
+    pub filter: Option<String>,
+    /// Stop after this long: 500ms, 60s, 5m, 1h.
+    #[arg(long, value_name = "TIME", value_parser = netql::live::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Stop after writing this many packets.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
+    /// Bytes kept of each packet.
+    #[arg(long, value_name = "N", default_value_t = netql::live::MAX_SNAPLEN,
+          value_parser = clap::value_parser!(u32).range(1..=netql::live::MAX_SNAPLEN as i64))]
+    pub snaplen: u32,
+    /// Start a new file before one would grow past this size: 500kB, 100MB, 10MiB, 1GB.
+    #[arg(long, value_name = "SIZE", value_parser = netql::live::parse_size, conflicts_with = "rotate_time")]
+    pub rotate_size: Option<u64>,
+    /// Start a new file when a packet arrives and the current file is this old: 30s, 5m, 1h.
+    #[arg(long, value_name = "TIME", value_parser = netql::live::parse_duration)]
+    pub rotate_time: Option<std::time::Duration>,
+    /// Kernel capture buffer; raise it if the report shows drops.
+    #[arg(long, value_name = "SIZE", default_value = "32MiB", value_parser = parse_buffer_size)]
+    pub buffer_size: u32,
+    /// Folder for the pcap files (default: the captures folder).
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: Option<std::path::PathBuf>,
+    /// Format of the final report.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: SummaryFormat,
+}
+
+fn parse_buffer_size(text: &str) -> std::result::Result<u32, String> {
+    let n = netql::live::parse_size(text)?;
+    u32::try_from(n)
+        .ok()
+        .filter(|&n| n <= i32::MAX as u32)
+        .ok_or_else(|| format!("{text:?}: at most 2GB"))
+}
+
+pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Outcome> {
+    use netql::live::{CaptureOptions, Rotate, run_capture};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    let opts = CaptureOptions {
+        interface: args.interface.clone(),
+        filter: args.filter.clone(),
+        out_dir: args.out_dir.clone().unwrap_or_else(|| ctx.cfg.captures_dir.clone()),
+        duration: args.duration,
+        count: args.count,
+        snaplen: args.snaplen,
+        buffer_size: args.buffer_size,
+        rotate: match (args.rotate_size, args.rotate_time) {
+            (Some(size), _) => Rotate::Size(size),
+            (None, Some(age)) => Rotate::Time(age),
+            (None, None) => Rotate::Never,
+        },
+    };
+
+    // Ctrl-C and SIGTERM only raise a flag; the capture loop sees it within its read timeout,
+    // then flushes and closes the file. A second signal ends the process at once (exit 130/143).
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut hooks = Vec::new();
+    for (sig, code) in [(signal_hook::consts::SIGINT, 130), (signal_hook::consts::SIGTERM, 143)] {
+        hooks.push(signal_hook::flag::register_conditional_shutdown(
+            sig,
+            code,
+            Arc::clone(&stop),
+        )?);
+        hooks.push(signal_hook::flag::register(sig, Arc::clone(&stop))?);
+    }
+
+    let bar = if ctx.opts.progress {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(250));
+        bar
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let iface = &opts.interface;
+    let result = run_capture(&opts, &stop, |p| {
+        let drops = match p.dropped {
+            Some(d) if d > 0 => format!(", {d} dropped by the kernel"),
+            _ => String::new(),
+        };
+        bar.set_message(format!(
+            "capturing on {iface}: {} packets, {} -> {} ({} file{}), {:.0} s{drops}  (Ctrl-C stops)",
+            p.packets,
+            render::human_bytes(p.bytes),
+            p.current_file.display(),
+            p.files,
+            if p.files == 1 { "" } else { "s" },
+            p.elapsed.as_secs_f64(),
+        ));
+    });
+    bar.finish_and_clear();
+    for id in hooks {
+        signal_hook::low_level::unregister(id);
+    }
+    let report = result?;
+
+    match args.format {
+        SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        SummaryFormat::Table => {
+            let opt = |v: Option<u64>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
+            println!(
+                "wrote {} packets ({}) in {:.1} s to {} file{}:",
+                report.packets,
+                render::human_bytes(report.bytes),
+                report.elapsed.as_secs_f64(),
+                report.files.len(),
+                if report.files.len() == 1 { "" } else { "s" }
+            );
+            for f in &report.files {
+                println!("  {}", f.display());
+            }
+            println!(
+                "kernel: {} received, {} dropped, {} dropped by the interface",
+                opt(report.received),
+                opt(report.dropped),
+                opt(report.if_dropped)
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Queries: run, check, analyze, queries
+
+use std::sync::Arc;
+
+use netql::analyze::{self, Analysis, Reported};
+use netql::bindings::Severity;
+use netql::engine::{Captures, Limits, Output, ScriptEngine};
+use netql::queries::{self, Query};
+use netql::render::Format;
+
+impl Ctx {
+    pub fn engine(&self) -> ScriptEngine {
+        let limits = Limits {
+            max_operations: self.cfg.max_operations,
+            timeout: self.cfg.timeout,
+            ..Limits::default()
+        };
+        ScriptEngine::new(limits, Some(&self.cfg.queries_dir))
+    }
+}
+
+/// Load captures by name; report the ones that fail. Returns the loaded ones and whether any
+/// failed.
+fn load_many(ctx: &Ctx, specs: &[String]) -> (Vec<load::Loaded>, bool) {
+    let specs: Vec<String> = if specs.is_empty() {
+        vec!["latest".into()]
+    } else {
+        specs.to_vec()
+    };
+    let (files, mut failed) = resolve_each(ctx, &specs);
+    let mut out = Vec::new();
+    for cap in files {
+        match load::load(&cap, &ctx.opts) {
+            Ok(l) => {
+                if let Some(w) = &l.warning {
+                    eprintln!("netql: error: {}: {w}", cap.path.display());
+                    failed = true;
+                }
+                out.push(l);
+            }
+            Err(e) => {
+                eprintln!("netql: error: {e}");
+                failed = true;
+            }
+        }
+    }
+    (out, failed)
+}
+
+pub struct RunArgs {
+    pub query: Option<String>,
+    pub expr: Option<String>,
+    pub captures: Vec<String>,
+    pub params: Vec<String>,
+    pub format: Format,
+    pub max_rows: Option<usize>,
+}
+
+pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Outcome> {
+    let (query, captures) = match (&a.expr, &a.query) {
+        (Some(src), first) => {
+            // With -e, every positional argument is a capture.
+            let mut caps = a.captures.clone();
+            if let Some(f) = first {
+                caps.insert(0, f.clone());
+            }
+            (Query::parse("script", src, None), caps)
+        }
+        (None, Some(name)) => (queries::find(&ctx.cfg.queries_dir, name)?, a.captures.clone()),
+        (None, None) => anyhow::bail!("give a query name, a .rhai file, or -e 'script'"),
+    };
+    let params = query.bind(&queries::parse_params(&a.params)?)?;
+    let (loaded, failed) = load_many(ctx, &captures);
+    if loaded.is_empty() {
+        return Ok(Outcome::Error);
+    }
+    let data = Arc::new(Captures::new(loaded));
+    let result = match ctx.engine().run(&query.source, data, &params) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("netql: error in {}: {e}", query.name);
+            return Ok(Outcome::Error);
+        }
+    };
+    let text = netql::render::output(&result, a.format, a.max_rows.unwrap_or(ctx.cfg.max_rows));
+    if !text.is_empty() {
+        println!("{text}");
+    }
+    for f in &result.failures {
+        eprintln!("netql: assertion failed: {f}");
+    }
+    Ok(if failed {
+        Outcome::Error
+    } else if !result.failures.is_empty() {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CheckFormat {
+    Table,
+    Json,
+}
+
+pub struct CheckArgs {
+    pub items: Vec<String>,
+    pub fail_on: Severity,
+    pub junit: Option<std::path::PathBuf>,
+    pub format: CheckFormat,
+    pub params: Vec<String>,
+}
+
+struct CheckResult {
+    query: String,
+    capture: String,
+    status: &'static str,
+    failing: Vec<Reported>,
+    other: Vec<Reported>,
+    failures: Vec<String>,
+    error: Option<String>,
+    elapsed_ms: u128,
+}
+
+pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<Outcome> {
+    // Positional items are queries (names or .rhai files) or captures.
+    let known: Vec<String> = queries::list(&ctx.cfg.queries_dir)
+        .into_iter()
+        .map(|q| q.name)
+        .collect();
+    let (mut qs, mut caps) = (Vec::new(), Vec::new());
+    for item in &a.items {
+        if item.ends_with(".rhai") || known.contains(item) {
+            qs.push(item.clone());
+        } else {
+            caps.push(item.clone());
+        }
+    }
+    if qs.is_empty() {
+        qs = queries::SECURITY_SUITE.iter().map(|s| s.to_string()).collect();
+    }
+    let given = queries::parse_params(&a.params)?;
+    let engine = ctx.engine();
+    let (loaded, mut any_error) = load_many(ctx, &caps);
+    let mut results = Vec::new();
+    for l in loaded {
+        let capture = l.capture.name.clone();
+        let data = Arc::new(Captures::new(vec![l]));
+        for name in &qs {
+            let started = std::time::Instant::now();
+            let mut r = CheckResult {
+                query: name.clone(),
+                capture: capture.clone(),
+                status: "pass",
+                failing: Vec::new(),
+                other: Vec::new(),
+                failures: Vec::new(),
+                error: None,
+                elapsed_ms: 0,
+            };
+            let outcome = queries::find(&ctx.cfg.queries_dir, name)
+                .map_err(|e| e.to_string())
+                .and_then(|q| {
+                    // Only parameters the query declares are passed on.
+                    let mine: Vec<(String, String)> = given
+                        .iter()
+                        .filter(|(k, _)| q.params.iter().any(|p| &p.name == k))
+                        .cloned()
+                        .collect();
+                    let p = q.bind(&mine).map_err(|e| e.to_string())?;
+                    engine.run(&q.source, data.clone(), &p).map_err(|e| e.to_string())
+                });
+            match outcome {
+                Ok(res) => {
+                    if let Output::Findings(fs) = res.output {
+                        for f in fs {
+                            let rep = Reported {
+                                query: name.clone(),
+                                finding: f,
+                            };
+                            if rep.finding.severity >= a.fail_on {
+                                r.failing.push(rep);
+                            } else {
+                                r.other.push(rep);
+                            }
+                        }
+                    }
+                    r.failures = res.failures;
+                    if !r.failing.is_empty() || !r.failures.is_empty() {
+                        r.status = "fail";
+                    }
+                }
+                Err(e) => {
+                    r.status = "error";
+                    r.error = Some(e);
+                    any_error = true;
+                }
+            }
+            r.elapsed_ms = started.elapsed().as_millis();
+            results.push(r);
+        }
+    }
+    let failed = results.iter().any(|r| r.status == "fail");
+    match a.format {
+        CheckFormat::Json => {
+            let v = serde_json::json!({
+                "passed": !failed && !any_error,
+                "fail_on": a.fail_on.name(),
+                "results": results.iter().map(|r| serde_json::json!({
+                    "query": r.query, "capture": r.capture, "status": r.status,
+                    "findings": r.failing.iter().chain(&r.other).map(analyze::finding_json).collect::<Vec<_>>(),
+                    "failing_findings": r.failing.len(),
+                    "failures": r.failures, "error": r.error, "elapsed_ms": r.elapsed_ms as u64,
+                })).collect::<Vec<_>>(),
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        CheckFormat::Table => {
+            let rows: Vec<Vec<String>> = results
+                .iter()
+                .map(|r| {
+                    let detail = if let Some(e) = &r.error {
+                        e.lines().next().unwrap_or("").to_string()
+                    } else if r.status == "fail" {
+                        let mut parts: Vec<String> = r
+                            .failing
+                            .iter()
+                            .map(|f| format!("[{}] {}", f.finding.severity.name(), f.finding.title))
+                            .collect();
+                        parts.extend(r.failures.iter().map(|f| format!("assert: {f}")));
+                        parts.join("; ")
+                    } else {
+                        format!("{} finding(s) below {}", r.other.len(), a.fail_on.name())
+                    };
+                    vec![r.status.to_uppercase(), r.query.clone(), r.capture.clone(), detail]
+                })
+                .collect();
+            println!(
+                "{}",
+                netql::render::text_table(&["status", "query", "capture", "detail"], &rows, &[])
+            );
+            println!(
+                "{} passed, {} failed, {} errors (failing at {} and above)",
+                results.iter().filter(|r| r.status == "pass").count(),
+                results.iter().filter(|r| r.status == "fail").count(),
+                results.iter().filter(|r| r.status == "error").count(),
+                a.fail_on.name()
+            );
+        }
+    }
+    if let Some(path) = &a.junit {
+        std::fs::write(path, junit_xml(&results, a.fail_on))?;
+    }
+    Ok(if any_error {
+        Outcome::Error
+    } else if failed {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    })
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn junit_xml(results: &[CheckResult], fail_on: Severity) -> String {
+    let failures = results.iter().filter(|r| r.status == "fail").count();
+    let errors = results.iter().filter(|r| r.status == "error").count();
+    let total_ms: u128 = results.iter().map(|r| r.elapsed_ms).sum();
+    let mut x = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"netql check\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">\n  <testsuite name=\"netql\" tests=\"{}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{:.3}\">\n",
+        results.len(),
+        total_ms as f64 / 1000.0,
+        results.len(),
+        total_ms as f64 / 1000.0
+    );
+    for r in results {
+        x.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
+            xml_escape(&r.capture),
+            xml_escape(&r.query),
+            r.elapsed_ms as f64 / 1000.0
+        ));
+        match r.status {
+            "fail" => {
+                let mut body: Vec<String> = r
+                    .failing
+                    .iter()
+                    .map(|f| format!("[{}] {}", f.finding.severity.name(), f.finding.title))
+                    .collect();
+                body.extend(r.failures.iter().map(|f| format!("assertion failed: {f}")));
+                x.push_str(&format!(
+                    "\n      <failure message=\"{} finding(s) at {} or above\" type=\"finding\">{}</failure>\n    ",
+                    r.failing.len() + r.failures.len(),
+                    fail_on.name(),
+                    xml_escape(&body.join("\n"))
+                ));
+            }
+            "error" => {
+                x.push_str(&format!(
+                    "\n      <error message=\"query failed\" type=\"error\">{}</error>\n    ",
+                    xml_escape(r.error.as_deref().unwrap_or(""))
+                ));
+            }
+            _ => {}
+        }
+        x.push_str("</testcase>\n");
+    }
+    x.push_str("  </testsuite>\n</testsuites>\n");
+    x
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AnalyzeFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+pub fn analyze_cmd(ctx: &Ctx, specs: &[String], format: AnalyzeFormat, fail_on: Option<Severity>) -> Result<Outcome> {
+    let (loaded, failed) = load_many(ctx, specs);
+    if loaded.is_empty() {
+        return Ok(Outcome::Error);
+    }
+    let engine = ctx.engine();
+    let several = loaded.len() > 1;
+    let mut per_capture: Vec<Analysis> = Vec::new();
+    let all = Arc::new(Captures::new(loaded));
+    if several {
+        for l in &all.loaded {
+            let one = Arc::new(Captures::new(vec![l.clone_shallow()]));
+            per_capture.push(analyze::analyze(one, &engine, &ctx.cfg.queries_dir));
+        }
+    }
+    let overall = analyze::analyze(all, &engine, &ctx.cfg.queries_dir);
+    let fmt = match format {
+        AnalyzeFormat::Table => Format::Table,
+        AnalyzeFormat::Json => Format::Json,
+        AnalyzeFormat::Markdown => Format::Markdown,
+    };
+    match format {
+        AnalyzeFormat::Json => {
+            let mut v = overall.to_json();
+            if several {
+                v["captures"] = serde_json::Value::Array(per_capture.iter().map(|a| a.to_json()).collect());
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        _ => {
+            for a in &per_capture {
+                println!("{}", netql::render::analysis(a, fmt));
+            }
+            if several {
+                println!(
+                    "{}",
+                    if fmt == Format::Markdown {
+                        "---\n"
+                    } else {
+                        "==== All captures together ====\n"
+                    }
+                );
+            }
+            println!("{}", netql::render::analysis(&overall, fmt));
+        }
+    }
+    let tripped = fail_on.is_some_and(|f| overall.findings.iter().any(|r| r.finding.severity >= f));
+    Ok(if failed || !overall.errors.is_empty() {
+        Outcome::Error
+    } else if tripped {
+        Outcome::Failure
+    } else {
+        Outcome::Success
+    })
+}
+
+pub fn list_queries(ctx: &Ctx, format: SummaryFormat) -> Result<Outcome> {
+    let qs = queries::list(&ctx.cfg.queries_dir);
+    match format {
+        SummaryFormat::Json => {
+            let v: Vec<serde_json::Value> = qs
+                .iter()
+                .map(|q| {
+                    serde_json::json!({
+                        "name": q.name, "description": q.description,
+                        "params": q.params.iter().map(|p| serde_json::json!({"name": p.name, "default": p.default, "description": p.description})).collect::<Vec<_>>(),
+                        "source": q.origin.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "built in".into()),
+                    })
+                })
+                .collect();
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        SummaryFormat::Table => {
+            let rows: Vec<Vec<String>> = qs
+                .iter()
+                .map(|q| {
+                    let params = q
+                        .params
+                        .iter()
+                        .map(|p| format!("{}={}", p.name, p.default))
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    vec![q.name.clone(), q.description.clone(), params]
+                })
+                .collect();
+            println!(
+                "{}",
+                netql::render::text_table(&["query", "description", "parameters"], &rows, &[])
+            );
+        }
+    }
+    Ok(Outcome::Success)
+}

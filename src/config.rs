@@ -14,6 +14,20 @@ use crate::error::{Error, Result};
 pub struct RawConfig {
     #[serde(default)]
     pub captures: RawCaptures,
+    #[serde(default)]
+    pub queries: RawQueries,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawQueries {
+    /// Folder of query scripts (canned ones are also built in).
+    pub dir: Option<PathBuf>,
+    /// Script limits.
+    pub max_operations: Option<u64>,
+    pub timeout_s: Option<f64>,
+    /// Rows shown in tables before "N more rows".
+    pub max_rows: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -33,6 +47,10 @@ pub struct Config {
     pub captures_dir: PathBuf,
     pub cache_dir: PathBuf,
     pub use_cache: bool,
+    pub queries_dir: PathBuf,
+    pub max_operations: u64,
+    pub timeout: std::time::Duration,
+    pub max_rows: usize,
 }
 
 /// Command-line overrides; `None` leaves the file/env value alone.
@@ -91,10 +109,15 @@ impl Config {
             .unwrap_or_else(default_cache_dir);
         let env_no_cache = std::env::var("NETQL_NO_CACHE").is_ok_and(|v| v == "1" || v == "true");
         let use_cache = !ov.no_cache && !env_no_cache && raw.captures.cache.unwrap_or(true);
+        let queries_dir = raw.queries.dir.unwrap_or_else(|| PathBuf::from("queries"));
         Config {
             captures_dir,
             cache_dir,
             use_cache,
+            queries_dir,
+            max_operations: raw.queries.max_operations.unwrap_or(5_000_000),
+            timeout: std::time::Duration::from_secs_f64(raw.queries.timeout_s.unwrap_or(60.0).max(0.1)),
+            max_rows: raw.queries.max_rows.unwrap_or(40),
         }
     }
 }

@@ -455,6 +455,8 @@ pub struct Packet {
     pub arp_op: Option<u16>,
     pub arp_sender_ip: Option<Addr>,
     pub arp_target_ip: Option<Addr>,
+    /// A clear-text credential seen in this packet, described without the secret itself.
+    pub credential: Option<String>,
     pub error: Option<String>,
     /// The record holds fewer bytes than the wire did (snap length): running out of bytes is
     /// then expected, not an error.
@@ -1067,6 +1069,7 @@ fn app_layer(p: &mut Packet, l4: L4, payload: &[u8], payload_len: u32) {
         }
         App::Http => parse_http(p, payload),
         App::Tls => parse_tls(p, payload),
+        App::Ftp | App::Pop | App::Imap | App::Smtp | App::Telnet => p.credential = login_command(app, payload),
         _ => {}
     }
 }
@@ -1097,6 +1100,41 @@ fn parse_dns(msg: &[u8]) -> Option<Dns> {
     }
 }
 
+/// Login commands of line-based protocols, described without the password.
+fn login_command(app: App, b: &[u8]) -> Option<String> {
+    let line_end = b
+        .iter()
+        .position(|&c| c == b'\r' || c == b'\n')
+        .unwrap_or(b.len().min(256));
+    let line = std::str::from_utf8(&b[..line_end]).ok()?.trim();
+    let upper = line.to_ascii_uppercase();
+    let word = |i: usize| line.split_whitespace().nth(i).unwrap_or("");
+    match app {
+        App::Ftp | App::Pop => {
+            if upper.starts_with("USER ") {
+                Some(format!("{} USER {}", app.name().to_ascii_uppercase(), word(1)))
+            } else if upper.starts_with("PASS ") {
+                Some(format!(
+                    "{} PASS ({} chars)",
+                    app.name().to_ascii_uppercase(),
+                    line.len().saturating_sub(5)
+                ))
+            } else {
+                None
+            }
+        }
+        App::Imap => (word(1).eq_ignore_ascii_case("LOGIN")).then(|| format!("IMAP LOGIN {}", word(2))),
+        App::Smtp => upper
+            .starts_with("AUTH ")
+            .then(|| format!("SMTP AUTH {}", word(1).to_ascii_uppercase())),
+        App::Telnet => {
+            let text = String::from_utf8_lossy(b).to_ascii_lowercase();
+            (text.contains("login:") || text.contains("password:")).then(|| "Telnet login prompt".to_string())
+        }
+        _ => None,
+    }
+}
+
 fn parse_http(p: &mut Packet, b: &[u8]) {
     let mut headers = [httparse::EMPTY_HEADER; 32];
     if b.starts_with(b"HTTP/") {
@@ -1116,6 +1154,13 @@ fn parse_http(p: &mut Packet, b: &[u8]) {
         .find(|h| h.name.eq_ignore_ascii_case("host"))
         .and_then(|h| std::str::from_utf8(h.value).ok())
         .map(|s| s.trim().to_string());
+    p.credential = req
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("authorization"))
+        .and_then(|h| std::str::from_utf8(h.value).ok())
+        .and_then(basic_auth_user)
+        .map(|user| format!("HTTP Basic user={user}"));
 }
 
 fn parse_tls(p: &mut Packet, b: &[u8]) {
@@ -1162,6 +1207,18 @@ fn parse_tls(p: &mut Packet, b: &[u8]) {
         p.tls_version = Some(best);
         return;
     }
+}
+
+/// The user name of an `Authorization: Basic ...` value (the password is not kept).
+fn basic_auth_user(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD.decode(token.trim()).ok()?;
+    let text = String::from_utf8_lossy(&raw);
+    Some(text.split_once(':').map(|(u, _)| u).unwrap_or(&text).to_string())
 }
 
 /// `TLS 1.2`-style name of a TLS version number.
@@ -1326,6 +1383,11 @@ mod tests {
         assert_eq!(p.http_method.as_deref(), Some("GET"));
         assert_eq!(p.http_path.as_deref(), Some("/index.html"));
         assert_eq!(p.http_host.as_deref(), Some("example.org"));
+        assert_eq!(
+            p.credential.as_deref(),
+            Some("HTTP Basic user=alice"),
+            "no password kept"
+        );
     }
 
     #[test]

@@ -28,6 +28,10 @@ pub enum Error {
     #[error("cache {path}: {reason}")]
     Cache { path: PathBuf, reason: String },
 
+    /// Live capture: the interface, its permissions, the filter, or writing the files.
+    #[error("{0}")]
+    Live(String),
+
     #[error("polars: {0}")]
     Polars(#[from] polars::prelude::PolarsError),
 

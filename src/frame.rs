@@ -66,6 +66,7 @@ pub mod col {
     pub const ARP_OP: &str = "arp_op";
     pub const ARP_SENDER_IP: &str = "arp_sender_ip";
     pub const ARP_TARGET_IP: &str = "arp_target_ip";
+    pub const CREDENTIAL: &str = "credential";
     pub const FLOW_ID: &str = "flow_id";
     pub const ERROR: &str = "error";
 }
@@ -552,6 +553,7 @@ pub struct PacketColumns {
     arp_op: Col<u8>,
     arp_sender_ip: Col<u32>,
     arp_target_ip: Col<u32>,
+    credential: Col<u32>,
     flow_id: Col<u64>,
     error: Col<u32>,
     /// Fragments in this batch, for [`Reassembler`].
@@ -616,6 +618,7 @@ impl PacketColumns {
             arp_op: Col::with_capacity(n),
             arp_sender_ip: Col::with_capacity(n),
             arp_target_ip: Col::with_capacity(n),
+            credential: Col::with_capacity(n),
             flow_id: Col::with_capacity(n),
             error: Col::with_capacity(n),
             frags: Vec::new(),
@@ -690,6 +693,7 @@ impl PacketColumns {
         self.arp_op.push(p.arp_op.map(|o| o.min(255) as u8));
         self.arp_sender_ip.push(p.arp_sender_ip.map(|a| it.addr(a)));
         self.arp_target_ip.push(p.arp_target_ip.map(|a| it.addr(a)));
+        self.credential.push(p.credential.as_deref().map(|s| it.text(s)));
         self.flow_id.push(p.flow().map(|(id, _)| id));
         self.error.push(p.error.as_deref().map(|s| it.text(s)));
         let syn = p.tcp_flags.is_some_and(|f| f & 0x02 != 0);
@@ -803,6 +807,7 @@ impl PacketColumns {
             prim::<UInt8Type>(col::ARP_OP, self.arp_op),
             cat32(col::ARP_SENDER_IP, self.arp_sender_ip, cat_dtype()),
             cat32(col::ARP_TARGET_IP, self.arp_target_ip, cat_dtype()),
+            cat32(col::CREDENTIAL, self.credential, cat_dtype()),
             prim::<UInt64Type>(col::FLOW_ID, self.flow_id),
             cat32(col::ERROR, self.error, cat_dtype()),
         ];
@@ -891,6 +896,39 @@ impl Reassembler {
 /// A frame with every packet column and no rows (an empty capture).
 pub fn empty_packets() -> Result<DataFrame> {
     PacketColumns::with_capacity(0).into_frame(0)
+}
+
+/// A flow table with no rows. Polars cannot type some aggregations over zero rows, so the
+/// schema comes from the flow of one made-up TCP packet, which is then dropped.
+pub fn empty_flows() -> Result<DataFrame> {
+    let mut cols = PacketColumns::with_capacity(1);
+    let p = Packet {
+        ip_version: Some(4),
+        src_ip: Some(Addr::v4([0, 0, 0, 1])),
+        dst_ip: Some(Addr::v4([0, 0, 0, 2])),
+        ip_proto: Some(6),
+        l4: Some(L4::Tcp),
+        src_port: Some(1),
+        dst_port: Some(2),
+        tcp_flags: Some(2),
+        payload_len: Some(0),
+        app: Some(App::Unknown),
+        ..Default::default()
+    };
+    let rec = crate::capture::RawRecord {
+        ts_ns: 0,
+        wire_len: 0,
+        link: 1,
+        data: &[],
+    };
+    cols.push(&rec, 1, &p, &mut Interner::default());
+    let df = flows(cols.into_frame(0)?.lazy()).collect()?;
+    Ok(df.clear())
+}
+
+/// Does the packet table hold any packet that belongs to a flow?
+pub fn has_flows(packets: &DataFrame) -> bool {
+    packets.column(col::FLOW_ID).is_ok_and(|c| c.null_count() < c.len())
 }
 
 // ---------------------------------------------------------------------------------------------

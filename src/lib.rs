@@ -5,14 +5,19 @@
 //!                     config and error are used by all; nothing flows backwards
 //! ```
 
+pub mod analyze;
+pub mod bindings;
 pub mod capture;
 pub mod catalog;
 pub mod config;
 pub mod decode;
+pub mod engine;
 pub mod error;
 pub mod frame;
+pub mod live;
 pub mod load;
 pub mod pcapwrite;
+pub mod queries;
 pub mod render;
 pub mod sample;
 pub mod stream;

@@ -48,6 +48,18 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// A copy sharing the same column buffers (cheap: Polars columns are reference counted).
+    pub fn clone_shallow(&self) -> Loaded {
+        Loaded {
+            capture: self.capture.clone(),
+            packets: self.packets.clone(),
+            from_cache: self.from_cache,
+            elapsed: self.elapsed,
+            warning: self.warning.clone(),
+            cache: self.cache.clone(),
+        }
+    }
+
     /// The flow table (cached next to the packets when the cache is on).
     pub fn flows(&self) -> Result<DataFrame> {
         if let Some(entry) = &self.cache
@@ -56,7 +68,11 @@ impl Loaded {
         {
             return Ok(df);
         }
-        let mut df = frame::flows(self.packets.clone().lazy()).collect()?;
+        let mut df = if frame::has_flows(&self.packets) {
+            frame::flows(self.packets.clone().lazy()).collect()?
+        } else {
+            frame::empty_flows()?
+        };
         if let Some(entry) = &self.cache
             && self.warning.is_none()
         {

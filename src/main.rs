@@ -59,6 +59,65 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: cli::SummaryFormat,
     },
+    /// The canned suite as a readable report: packets, protocol share, top devices, security
+    /// findings with evidence, and a verdict.
+    Analyze {
+        /// `latest` (default), `all`, or capture files/names.
+        #[arg(value_name = "CAPTURE")]
+        files: Vec<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: cli::AnalyzeFormat,
+        /// Exit 1 when a finding at or above this severity is found.
+        #[arg(long, value_enum)]
+        fail_on: Option<netql::bindings::Severity>,
+    },
+    /// Run a query (canned name or .rhai file) or an ad-hoc script (-e) over captures.
+    Run {
+        /// Query name or script file; with -e, the first capture.
+        query: Option<String>,
+        /// Captures (default: latest).
+        #[arg(value_name = "CAPTURE")]
+        files: Vec<String>,
+        /// The script text itself.
+        #[arg(short = 'e', long = "expr", value_name = "SCRIPT")]
+        expr: Option<String>,
+        /// Query parameter, name=value (repeatable).
+        #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: netql::render::Format,
+        /// Rows shown in tables before "N more rows".
+        #[arg(long)]
+        max_rows: Option<usize>,
+    },
+    /// CI gate: run queries over captures; exit 1 when a finding at or above --fail-on (or a
+    /// failed assert) turns up, 2 on errors.
+    Check {
+        /// Queries (names or .rhai files; default: the security suite) and captures (default: latest).
+        items: Vec<String>,
+        #[arg(long, value_enum, default_value = "medium")]
+        fail_on: netql::bindings::Severity,
+        /// Also write a JUnit XML report to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: cli::CheckFormat,
+        /// Query parameter, name=value (passed to the queries that declare it).
+        #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+        params: Vec<String>,
+    },
+    /// The canned queries with their parameters.
+    Queries {
+        #[arg(long, value_enum, default_value = "table")]
+        format: cli::SummaryFormat,
+    },
+    /// The interfaces live capture can use, with their addresses and flags.
+    Interfaces {
+        #[arg(long, value_enum, default_value = "table")]
+        format: cli::SummaryFormat,
+    },
+    /// Capture packets from an interface into pcap files (needs root or CAP_NET_RAW).
+    Capture(cli::CaptureArgs),
     /// Write the bundled sample capture (web, DNS and a small port scan) to FILE.
     #[command(hide = true)]
     Sample { file: PathBuf },
@@ -86,6 +145,44 @@ fn main() -> ExitCode {
             Command::Summary { files, format } => cli::summary(&ctx, &files, format),
             Command::Captures { format } => cli::captures(&ctx, format),
             Command::Schema { format } => cli::schema(format),
+            Command::Analyze { files, format, fail_on } => cli::analyze_cmd(&ctx, &files, format, fail_on),
+            Command::Run {
+                query,
+                files,
+                expr,
+                params,
+                format,
+                max_rows,
+            } => cli::run(
+                &ctx,
+                cli::RunArgs {
+                    query,
+                    expr,
+                    captures: files,
+                    params,
+                    format,
+                    max_rows,
+                },
+            ),
+            Command::Check {
+                items,
+                fail_on,
+                junit,
+                format,
+                params,
+            } => cli::check(
+                &ctx,
+                cli::CheckArgs {
+                    items,
+                    fail_on,
+                    junit,
+                    format,
+                    params,
+                },
+            ),
+            Command::Queries { format } => cli::list_queries(&ctx, format),
+            Command::Interfaces { format } => cli::interfaces(format),
+            Command::Capture(args) => cli::capture(&ctx, &args),
             Command::Sample { file } => netql::sample::write(&file)
                 .map(|_| cli::Outcome::Success)
                 .map_err(anyhow::Error::from),

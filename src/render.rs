@@ -49,6 +49,10 @@ pub fn cell_text(v: &AnyValue<'_>) -> String {
         AnyValue::Null => String::new(),
         AnyValue::Float64(f) => format_float(*f),
         AnyValue::Float32(f) => format_float(*f as f64),
+        AnyValue::List(s) => {
+            let items: Vec<String> = s.iter().map(|v| cell_text(&v)).collect();
+            format!("[{}]", items.join(", "))
+        }
         other => other.str_value().into_owned(),
     }
 }
@@ -85,6 +89,7 @@ pub fn cell_json(v: &AnyValue<'_>) -> Value {
             };
             Value::String(rfc3339_ns(ns))
         }
+        AnyValue::List(s) => Value::Array(s.iter().map(|v| cell_json(&v)).collect()),
         other => Value::String(other.str_value().into_owned()),
     }
 }
@@ -260,5 +265,229 @@ mod tests {
             csv_escape_row(["a,b".to_string(), "x\"y".into(), "z".into()].into_iter()),
             "\"a,b\",\"x\"\"y\",z"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Script results, findings and analysis reports
+
+use crate::analyze::{Analysis, Reported, finding_json};
+use crate::engine::{FindingOut, Output, RunResult, cited_frames};
+
+/// A script's result in the chosen format.
+pub fn output(r: &RunResult, format: Format, max_rows: usize) -> String {
+    let mut out = match &r.output {
+        Output::Table(df) => frame(df, format, max_rows),
+        Output::Value(v) => match format {
+            Format::Table | Format::Markdown => value_text(v),
+            _ => serde_json::to_string_pretty(v).unwrap_or_default(),
+        },
+        Output::Findings(fs) => {
+            let reported: Vec<Reported> = fs
+                .iter()
+                .map(|f| Reported {
+                    query: String::new(),
+                    finding: f.clone(),
+                })
+                .collect();
+            findings(&reported, format, max_rows)
+        }
+        Output::Nothing => match format {
+            Format::Json | Format::Ndjson => "null".into(),
+            _ => String::new(),
+        },
+    };
+    if !r.failures.is_empty() && matches!(format, Format::Table | Format::Markdown) {
+        for f in &r.failures {
+            out.push_str(&format!("\nFAILED: {f}"));
+        }
+    }
+    out
+}
+
+fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Object(m) => {
+            let rows: Vec<Vec<String>> = m.iter().map(|(k, v)| vec![k.clone(), value_text(v)]).collect();
+            text_table(&["key", "value"], &rows, &[])
+        }
+        other => other.to_string(),
+    }
+}
+
+fn severity_tag(f: &FindingOut) -> String {
+    format!("[{}]", f.severity.name().to_uppercase())
+}
+
+/// Findings with their evidence, for people (table/markdown) or machines (json/ndjson/csv).
+pub fn findings(fs: &[Reported], format: Format, max_rows: usize) -> String {
+    match format {
+        Format::Json => {
+            serde_json::to_string_pretty(&Value::Array(fs.iter().map(finding_json).collect())).unwrap_or_default()
+        }
+        Format::Ndjson => fs
+            .iter()
+            .map(|f| finding_json(f).to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Format::Csv => {
+            let mut s = String::from("query,severity,title,src,frames");
+            for r in fs {
+                let j = finding_json(r);
+                let frames = j["frames"]
+                    .as_array()
+                    .map(|a| a.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "))
+                    .unwrap_or_default();
+                s.push('\n');
+                s.push_str(&csv_escape_row(
+                    [
+                        r.query.clone(),
+                        r.finding.severity.name().to_string(),
+                        r.finding.title.clone(),
+                        src_text(&j["src"]),
+                        frames,
+                    ]
+                    .into_iter(),
+                ));
+            }
+            s
+        }
+        Format::Table | Format::Markdown => {
+            if fs.is_empty() {
+                return "No findings.".into();
+            }
+            let mut out = String::new();
+            for r in fs {
+                let f = &r.finding;
+                if format == Format::Markdown {
+                    out.push_str(&format!("- **{}** {}\n", f.severity.name().to_uppercase(), f.title));
+                } else {
+                    out.push_str(&format!("{} {}\n", severity_tag(f), f.title));
+                }
+                if let Some(ev) = &f.evidence {
+                    out.push_str(&evidence_line(ev, f.evidence_total, format));
+                    if ev.height() > 1 || r.query.is_empty() {
+                        let shown = frame(ev, format, max_rows.min(10));
+                        for line in shown.lines() {
+                            out.push_str("    ");
+                            out.push_str(line);
+                            out.push('\n');
+                        }
+                    }
+                }
+            }
+            out
+        }
+    }
+}
+
+fn src_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// `evidence: frames 12, 13, 14 … in sample.pcap`
+fn evidence_line(ev: &DataFrame, total: usize, format: Format) -> String {
+    let frames = cited_frames(ev);
+    let file = ev
+        .column("file")
+        .ok()
+        .and_then(|c| c.get(0).ok())
+        .map(|v| cell_text(&v))
+        .unwrap_or_default();
+    let mut list: Vec<String> = frames.iter().take(12).map(|f| f.to_string()).collect();
+    if frames.len() > 12 {
+        list.push("…".into());
+    }
+    let pad = if format == Format::Markdown { "  " } else { "    " };
+    if list.is_empty() {
+        format!("{pad}evidence: {total} row(s)\n")
+    } else {
+        format!("{pad}evidence: frames {} in {file}\n", list.join(", "))
+    }
+}
+
+/// The analysis as a report a person reads (table/markdown) or as JSON.
+pub fn analysis(a: &Analysis, format: Format) -> String {
+    match format {
+        Format::Json | Format::Ndjson => serde_json::to_string_pretty(&a.to_json()).unwrap_or_default(),
+        Format::Csv => findings(&a.findings, Format::Csv, 0),
+        Format::Table | Format::Markdown => {
+            let md = format == Format::Markdown;
+            let h = |t: &str| {
+                if md {
+                    format!("\n## {t}\n\n")
+                } else {
+                    format!("\n{t}\n")
+                }
+            };
+            let mut out = String::new();
+            let title = if a.files.len() == 1 {
+                a.files[0].clone()
+            } else {
+                format!("{} captures", a.files.len())
+            };
+            out.push_str(&if md {
+                format!("# netql analysis: {title}\n\n")
+            } else {
+                format!("netql analysis: {title}\n")
+            });
+            let span = match (a.first_ns, a.last_ns) {
+                (Some(x), Some(y)) => format!("{} to {} ({})", rfc3339_ns(x), rfc3339_ns(y), human_duration(y - x)),
+                _ => "no packets".into(),
+            };
+            out.push_str(&format!(
+                "  {} packets, {} over {}\n",
+                a.packets,
+                human_bytes(a.bytes),
+                span
+            ));
+            if a.files.len() > 1 {
+                out.push_str(&format!("  files: {}\n", a.files.join(", ")));
+            }
+            if let Some(p) = &a.protocols {
+                out.push_str(&h("Protocols"));
+                let p = p
+                    .select(["protocol", "frames", "frames_pct", "bytes", "bytes_pct"])
+                    .unwrap_or_else(|_| p.clone());
+                out.push_str(&frame(&p, format, 12));
+                out.push('\n');
+            }
+            if let Some(t) = &a.talkers {
+                out.push_str(&h("Top devices"));
+                out.push_str(&frame(t, format, 5));
+                out.push('\n');
+            }
+            let issues = a
+                .findings
+                .iter()
+                .filter(|r| r.finding.severity > crate::bindings::Severity::Info)
+                .count();
+            out.push_str(&h(&format!("Security status: {issues} finding(s)")));
+            if issues == 0 {
+                out.push_str("  No scans, spoofing, clear-text logins, beaconing or odd ports found.\n");
+            }
+            let mut ordered: Vec<Reported> = a.findings.clone();
+            ordered.sort_by_key(|r| r.finding.severity == crate::bindings::Severity::Info);
+            let text = findings(&ordered, format, 10);
+            if !a.findings.is_empty() {
+                for line in text.lines() {
+                    out.push_str("  ");
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+            for (q, e) in &a.errors {
+                out.push_str(&format!("  (query {q} failed: {e})\n"));
+            }
+            out.push_str(&h("Verdict"));
+            out.push_str(&format!("  {}\n", a.verdict()));
+            out
+        }
     }
 }

@@ -313,7 +313,7 @@ pub fn packets() -> Vec<(i64, Vec<u8>)> {
     let req =
         b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\nUser-Agent: netql-sample/1.0\r\nAccept: */*\r\n\r\n";
     web.c2s(&mut out, t + 21 * ms, PSHACK, req);
-    let body = "<html><body>".to_string() + &"netql sample page. ".repeat(60) + "</body></html>";
+    let body = format!("<html><body>{}</body></html>", "netql sample page. ".repeat(60));
     let resp = format!(
         "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\n\r\n{}",
         body.len(),

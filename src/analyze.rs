@@ -1,0 +1,192 @@
+//! analyze: the canned suite over a set of captures — totals, protocol share, top devices, every
+//! security query's findings, and a plain-language verdict. Front-ends render the result.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use polars::prelude::*;
+use serde_json::{Map, Value, json};
+
+use crate::bindings::Severity;
+use crate::engine::{Captures, FindingOut, Output, ScriptEngine, cited_frames};
+use crate::queries::{self, Query};
+use crate::render;
+use crate::summary::{self, Summary};
+
+/// One finding with the query that produced it.
+#[derive(Debug, Clone)]
+pub struct Reported {
+    pub query: String,
+    pub finding: FindingOut,
+}
+
+/// The analysis of one capture or a set of captures.
+#[derive(Debug, Clone)]
+pub struct Analysis {
+    /// File names covered.
+    pub files: Vec<String>,
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+    pub protocols: Option<DataFrame>,
+    pub talkers: Option<DataFrame>,
+    pub findings: Vec<Reported>,
+    /// Queries that failed to run: (query, message).
+    pub errors: Vec<(String, String)>,
+    pub elapsed: Duration,
+}
+
+impl Analysis {
+    /// The highest severity among findings above `info`.
+    pub fn worst(&self) -> Option<Severity> {
+        self.findings
+            .iter()
+            .map(|r| r.finding.severity)
+            .filter(|s| *s > Severity::Info)
+            .max()
+    }
+
+    pub fn count(&self, sev: Severity) -> usize {
+        self.findings.iter().filter(|r| r.finding.severity == sev).count()
+    }
+
+    /// A sentence a person can act on.
+    pub fn verdict(&self) -> String {
+        let issues: Vec<&Reported> = self
+            .findings
+            .iter()
+            .filter(|r| r.finding.severity > Severity::Info)
+            .collect();
+        if self.packets == 0 {
+            return "The capture holds no packets, so there is nothing to judge.".into();
+        }
+        match self.worst() {
+            None => format!(
+                "No signs of scanning, spoofing, clear-text logins or beaconing in {} packets. The traffic looks normal.",
+                self.packets
+            ),
+            Some(worst) => {
+                let mut kinds: Vec<String> = Vec::new();
+                for r in &issues {
+                    let k = r.query.replace('_', " ");
+                    if !kinds.contains(&k) {
+                        kinds.push(k);
+                    }
+                }
+                let lead = match worst {
+                    Severity::Critical | Severity::High => "Attention needed",
+                    Severity::Medium => "Suspicious activity",
+                    _ => "Minor observations only",
+                };
+                format!(
+                    "{lead}: {} finding(s) ({} high or critical, {} medium, {} low) from {}. Review the evidence frames above.",
+                    issues.len(),
+                    self.count(Severity::High) + self.count(Severity::Critical),
+                    self.count(Severity::Medium),
+                    self.count(Severity::Low),
+                    kinds.join(", ")
+                )
+            }
+        }
+    }
+
+    /// What `analyze --format json` prints for this analysis.
+    pub fn to_json(&self) -> Value {
+        let findings: Vec<Value> = self.findings.iter().map(finding_json).collect();
+        let table = |df: &Option<DataFrame>| {
+            df.as_ref()
+                .map(|d| Value::Array(render::frame_json_rows(d)))
+                .unwrap_or(Value::Null)
+        };
+        json!({
+            "files": self.files,
+            "packets": self.packets,
+            "bytes": self.bytes,
+            "first_ts": self.first_ns.map(render::rfc3339_ns),
+            "last_ts": self.last_ns.map(render::rfc3339_ns),
+            "protocols": table(&self.protocols),
+            "top_talkers": table(&self.talkers),
+            "findings": findings,
+            "errors": self.errors.iter().map(|(q, m)| json!({"query": q, "error": m})).collect::<Vec<_>>(),
+            "verdict": self.verdict(),
+            "worst_severity": self.worst().map(|s| s.name()),
+            "elapsed_ms": self.elapsed.as_millis() as u64,
+        })
+    }
+}
+
+/// A finding as JSON: query, severity, title, the scanner/source address (`src`) where the
+/// query names one, the facts, the evidence rows and the frames they cite.
+pub fn finding_json(r: &Reported) -> Value {
+    let f = &r.finding;
+    let mut o = Map::new();
+    o.insert("query".into(), json!(r.query));
+    o.insert("severity".into(), json!(f.severity.name()));
+    o.insert("title".into(), json!(f.title));
+    o.insert("src".into(), f.facts.get("src").cloned().unwrap_or(Value::Null));
+    if let Some(file) = f.facts.get("file") {
+        o.insert("file".into(), file.clone());
+    }
+    o.insert("facts".into(), Value::Object(f.facts.clone()));
+    if let Some(ev) = &f.evidence {
+        o.insert("frames".into(), json!(cited_frames(ev)));
+        o.insert("evidence".into(), Value::Array(render::frame_json_rows(ev)));
+        o.insert("evidence_rows".into(), json!(f.evidence_total));
+    }
+    Value::Object(o)
+}
+
+/// Run the suite over `data`.
+pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::path::Path) -> Analysis {
+    let started = std::time::Instant::now();
+    let df = data.packets_df();
+    let files: Vec<String> = data.loaded.iter().map(|l| l.capture.name.clone()).collect();
+    let s: Option<Summary> = summary::summarize("", &df).ok();
+    let mut a = Analysis {
+        files,
+        packets: s.as_ref().map_or(0, |s| s.packets),
+        bytes: s.as_ref().map_or(0, |s| s.bytes),
+        first_ns: s.as_ref().and_then(|s| s.first_ns),
+        last_ns: s.as_ref().and_then(|s| s.last_ns),
+        protocols: None,
+        talkers: None,
+        findings: Vec::new(),
+        errors: Vec::new(),
+        elapsed: Duration::ZERO,
+    };
+    let run = |name: &str, params: &[(String, String)]| -> Result<Output, String> {
+        let q: Query = queries::find(queries_dir, name).map_err(|e| e.to_string())?;
+        let p = q.bind(params).map_err(|e| e.to_string())?;
+        engine
+            .run(&q.source, data.clone(), &p)
+            .map(|r| r.output)
+            .map_err(|e| e.to_string())
+    };
+    match run("protocol_share", &[("limit".into(), "12".into())]) {
+        Ok(Output::Table(t)) => a.protocols = Some(t),
+        Ok(_) => {}
+        Err(e) => a.errors.push(("protocol_share".into(), e)),
+    }
+    match run("top_talkers", &[("limit".into(), "5".into())]) {
+        Ok(Output::Table(t)) => a.talkers = Some(t),
+        Ok(_) => {}
+        Err(e) => a.errors.push(("top_talkers".into(), e)),
+    }
+    for name in queries::SECURITY_SUITE {
+        match run(name, &[]) {
+            Ok(Output::Findings(fs)) => {
+                a.findings.extend(fs.into_iter().map(|f| Reported {
+                    query: name.to_string(),
+                    finding: f,
+                }));
+            }
+            Ok(_) => {}
+            Err(e) => a.errors.push((name.to_string(), e)),
+        }
+    }
+    // Worst first, then in suite order.
+    a.findings.sort_by(|x, y| y.finding.severity.cmp(&x.finding.severity));
+    a.elapsed = started.elapsed();
+    a
+}

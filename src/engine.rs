@@ -1,0 +1,712 @@
+//! engine: the sandboxed Rhai engine. It registers the bindings, enforces the limits (operations,
+//! call depth, string/array/map sizes, wall-clock time), allows `import` only of scripts in
+//! `queries/`, and turns what a script returns into an [`Output`]: a table, a value, a map or
+//! findings with their evidence rows. Rhai has no file, process or network access of its own,
+//! and `eval` is switched off.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use polars::prelude::*;
+use rhai::{Dynamic, Engine, EvalAltResult, Map as RMap, Module, ModuleResolver, Position, Scope, Shared};
+use serde_json::{Map, Value};
+
+use crate::bindings::{self, DataSource, Failures, Finding, FindingRows, Frame, Severity};
+use crate::frame::col as pcol;
+use crate::render;
+
+/// Limits on what one script may do.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_operations: u64,
+    pub max_call_levels: usize,
+    pub max_string_size: usize,
+    pub max_array_size: usize,
+    pub max_map_size: usize,
+    pub timeout: Duration,
+    /// Evidence rows kept per finding.
+    pub evidence_rows: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_operations: 5_000_000,
+            max_call_levels: 48,
+            max_string_size: 1 << 20,
+            max_array_size: 100_000,
+            max_map_size: 10_000,
+            timeout: Duration::from_secs(60),
+            evidence_rows: 50,
+        }
+    }
+}
+
+/// A script problem, with where it happened.
+#[derive(Debug, Clone)]
+pub struct ScriptError {
+    pub message: String,
+    /// 1-based; None when the error has no position (e.g. raised inside Polars).
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// The offending source line and a caret under the column.
+    pub snippet: Option<String>,
+}
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{} (line {l}, column {c})", self.message)?,
+            _ => write!(f, "{}", self.message)?,
+        }
+        if let Some(s) = &self.snippet {
+            write!(f, "\n{s}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+impl ScriptError {
+    fn new(message: String, pos: Position, source: &str) -> ScriptError {
+        let (line, column) = (pos.line(), pos.position());
+        let snippet = line.and_then(|l| {
+            let text = source.lines().nth(l.checked_sub(1)?)?;
+            let c = column.unwrap_or(1).max(1);
+            let gutter = format!("{l}");
+            Some(format!(
+                "{:w$} |\n{gutter} | {text}\n{:w$} | {}^",
+                "",
+                "",
+                " ".repeat(c - 1),
+                w = gutter.len()
+            ))
+        });
+        ScriptError {
+            message,
+            line,
+            column,
+            snippet,
+        }
+    }
+
+    fn plain(message: impl Into<String>) -> ScriptError {
+        ScriptError {
+            message: message.into(),
+            line: None,
+            column: None,
+            snippet: None,
+        }
+    }
+
+    fn from_eval(e: &EvalAltResult, source: &str) -> ScriptError {
+        let pos = e.position();
+        let message = match e {
+            EvalAltResult::ErrorTooManyOperations(_) => {
+                "script stopped: it ran more operations than allowed (a runaway loop?)".to_string()
+            }
+            EvalAltResult::ErrorTerminated(v, _) => format!("script stopped: {v}"),
+            EvalAltResult::ErrorStackOverflow(_) => {
+                "script stopped: calls nested too deeply (runaway recursion?)".to_string()
+            }
+            EvalAltResult::ErrorDataTooLarge(what, _) => format!("script stopped: {what} grew past its limit"),
+            EvalAltResult::ErrorRuntime(v, _) => v.to_string(),
+            other => {
+                // Rhai appends " (line x, position y)" to some messages; we print our own.
+                let s = other.to_string();
+                match s.rfind(" (line ") {
+                    Some(i) if s.ends_with(')') => s[..i].to_string(),
+                    _ => s,
+                }
+            }
+        };
+        ScriptError::new(message, pos, source)
+    }
+}
+
+/// One finding, with its evidence collected.
+#[derive(Debug, Clone)]
+pub struct FindingOut {
+    pub severity: Severity,
+    pub title: String,
+    pub facts: Map<String, Value>,
+    pub evidence: Option<DataFrame>,
+    /// Evidence rows before the row limit.
+    pub evidence_total: usize,
+}
+
+/// What a script produced.
+#[derive(Debug, Clone)]
+pub enum Output {
+    Table(DataFrame),
+    Value(Value),
+    Findings(Vec<FindingOut>),
+    Nothing,
+}
+
+/// The result of a run.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub output: Output,
+    /// Messages of failed `assert(...)`/`expect_empty(...)` calls.
+    pub failures: Vec<String>,
+    pub elapsed: Duration,
+}
+
+/// Script parameters (`--param k=v`, canned query defaults).
+pub type Params = Vec<(String, Dynamic)>;
+
+/// Parse a parameter value written on a command line: integer, float, bool, or text.
+pub fn param_value(s: &str) -> Dynamic {
+    if let Ok(i) = s.parse::<i64>() {
+        Dynamic::from(i)
+    } else if let Ok(f) = s.parse::<f64>() {
+        Dynamic::from(f)
+    } else if let Ok(b) = s.parse::<bool>() {
+        Dynamic::from(b)
+    } else {
+        Dynamic::from(s.trim_matches('"').to_string())
+    }
+}
+
+/// Loads `import "name"` only from the queries folder, by plain name.
+struct QueriesResolver {
+    dir: Option<PathBuf>,
+}
+
+impl ModuleResolver for QueriesResolver {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        _: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<Shared<Module>, Box<EvalAltResult>> {
+        let name = path.strip_suffix(".rhai").unwrap_or(path);
+        let plain = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        let not_found = || Box::new(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos));
+        if !plain {
+            return Err(Box::new(EvalAltResult::ErrorInModule(
+                path.to_string(),
+                "imports name a script in queries/ (letters, digits, _ and - only)".into(),
+                pos,
+            )));
+        }
+        let dir = self.dir.as_ref().ok_or_else(not_found)?;
+        let file = dir.join(format!("{name}.rhai"));
+        let text = std::fs::read_to_string(&file).map_err(|_| not_found())?;
+        let ast = engine
+            .compile(&text)
+            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(path.to_string(), e.into(), pos)))?;
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)?;
+        Ok(module.into())
+    }
+}
+
+/// Builds sandboxed engines for one data set.
+pub struct ScriptEngine {
+    pub limits: Limits,
+    pub queries_dir: Option<PathBuf>,
+}
+
+/// Polars prints some internal warnings (e.g. "groups may be out of bounds" for filtered
+/// aggregations over empty groups) straight to stderr; they say nothing to a netql user, so they
+/// are shown only with NETQL_DEBUG set.
+pub fn quiet_polars_warnings() {
+    fn warn(msg: &str, kind: polars::error::PolarsWarning) {
+        if std::env::var_os("NETQL_DEBUG").is_some() {
+            eprintln!("polars {kind:?}: {msg}");
+        }
+    }
+    polars::error::set_warning_function(warn);
+}
+
+impl ScriptEngine {
+    pub fn new(limits: Limits, queries_dir: Option<&Path>) -> ScriptEngine {
+        quiet_polars_warnings();
+        ScriptEngine {
+            limits,
+            queries_dir: queries_dir.map(Path::to_path_buf),
+        }
+    }
+
+    /// A fresh Rhai engine with the sandbox and the bindings, reading `data`.
+    fn engine(&self, data: Arc<dyn DataSource>, failures: Failures, deadline: Option<Instant>) -> Engine {
+        let mut e = Engine::new();
+        let l = &self.limits;
+        e.set_max_operations(l.max_operations);
+        e.set_max_call_levels(l.max_call_levels);
+        e.set_max_expr_depths(64, 64);
+        e.set_max_string_size(l.max_string_size);
+        e.set_max_array_size(l.max_array_size);
+        e.set_max_map_size(l.max_map_size);
+        e.set_max_modules(16);
+        e.disable_symbol("eval");
+        // `&&`/`||` are fixed boolean operators in Rhai; map them to `&`/`|` (same precedence,
+        // overloadable) so `col("a") == 1 && col("b") > 2` builds one Polars expression.
+        #[allow(deprecated)] // "volatile", not deprecated (see its doc)
+        e.on_parse_token(|tok, _, _| match tok {
+            rhai::Token::And => rhai::Token::Ampersand,
+            rhai::Token::Or => rhai::Token::Pipe,
+            other => other,
+        });
+        // print/debug never reach stdout (it may be a protocol channel).
+        e.on_print(|s| eprintln!("{s}"));
+        e.on_debug(|s, _, _| eprintln!("{s}"));
+        if let Some(deadline) = deadline {
+            let timeout = l.timeout;
+            e.on_progress(move |ops| {
+                if ops % 4096 == 0 && Instant::now() > deadline {
+                    Some(Dynamic::from(format!(
+                        "time limit of {} s exceeded",
+                        timeout.as_secs_f64()
+                    )))
+                } else {
+                    None
+                }
+            });
+        }
+        e.set_module_resolver(QueriesResolver {
+            dir: self.queries_dir.clone(),
+        });
+        bindings::register(&mut e, data, failures);
+        e
+    }
+
+    /// Compile only: syntax errors with line and column.
+    pub fn compile(&self, source: &str) -> Result<(), ScriptError> {
+        let e = self.engine(Arc::new(NoData), Failures::default(), None);
+        e.compile(source)
+            .map(|_| ())
+            .map_err(|err| ScriptError::new(err.err_type().to_string(), err.position(), source))
+    }
+
+    /// Run a script over `data` with `params` bound as variables.
+    pub fn run(&self, source: &str, data: Arc<dyn DataSource>, params: &Params) -> Result<RunResult, ScriptError> {
+        let started = Instant::now();
+        let failures: Failures = Arc::new(Mutex::new(Vec::new()));
+        let engine = self.engine(data, failures.clone(), Some(started + self.limits.timeout));
+        let ast = engine
+            .compile(source)
+            .map_err(|err| ScriptError::new(err.err_type().to_string(), err.position(), source))?;
+        let mut scope = Scope::new();
+        for (k, v) in params {
+            scope.push_dynamic(k.as_str(), v.clone());
+        }
+        let value: Dynamic = engine
+            .eval_ast_with_scope(&mut scope, &ast)
+            .map_err(|e| ScriptError::from_eval(&e, source))?;
+        let output = self.output(value)?;
+        let failures = failures.lock().map(|v| v.clone()).unwrap_or_default();
+        Ok(RunResult {
+            output,
+            failures,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    fn output(&self, v: Dynamic) -> Result<Output, ScriptError> {
+        if v.is_unit() {
+            return Ok(Output::Nothing);
+        }
+        if v.is::<Frame>() {
+            let f = v.cast::<Frame>();
+            return collect(f.0).map(Output::Table);
+        }
+        if v.is::<Finding>() || v.is::<FindingRows>() {
+            return Ok(Output::Findings(self.findings(v)?));
+        }
+        if v.is_array() {
+            let items = v.cast::<rhai::Array>();
+            if !items.is_empty()
+                && items
+                    .iter()
+                    .all(|d| d.is::<Finding>() || d.is::<FindingRows>() || d.is_array())
+            {
+                let mut all = Vec::new();
+                for d in items {
+                    all.extend(self.findings(d)?);
+                }
+                return Ok(Output::Findings(all));
+            }
+            return Ok(Output::Value(Value::Array(
+                items.iter().map(|d| self.to_json(d)).collect::<Result<_, _>>()?,
+            )));
+        }
+        if v.is_map()
+            && v.clone()
+                .cast::<RMap>()
+                .values()
+                .any(|d| d.is::<Finding>() || d.is::<FindingRows>())
+        {
+            let mut all = Vec::new();
+            for (_, d) in v.cast::<RMap>() {
+                all.extend(self.findings(d)?);
+            }
+            return Ok(Output::Findings(all));
+        }
+        Ok(Output::Value(self.to_json(&v)?))
+    }
+
+    /// Findings from a Finding, a per-row template, or a (nested) array of those.
+    fn findings(&self, d: Dynamic) -> Result<Vec<FindingOut>, ScriptError> {
+        if d.is::<Finding>() {
+            let f = d.cast::<Finding>();
+            let (evidence, total) = match f.evidence {
+                Some(lf) => {
+                    let df = collect(lf)?;
+                    let total = df.height();
+                    (Some(df.head(Some(self.limits.evidence_rows))), total)
+                }
+                None => (None, 0),
+            };
+            let mut facts = Map::new();
+            for (k, v) in f.facts {
+                facts.insert(k.to_string(), self.to_json(&v)?);
+            }
+            return Ok(vec![FindingOut {
+                severity: f.severity,
+                title: f.title,
+                facts,
+                evidence,
+                evidence_total: total,
+            }]);
+        }
+        if d.is::<FindingRows>() {
+            let fr = d.cast::<FindingRows>();
+            let df = collect(fr.table)?;
+            let rows = render::frame_json_rows(&df);
+            let mut out = Vec::new();
+            for (i, row) in rows.into_iter().enumerate() {
+                let Value::Object(facts) = row else { continue };
+                let severity = facts
+                    .get("severity")
+                    .and_then(|v| v.as_str())
+                    .and_then(Severity::parse)
+                    .unwrap_or(fr.severity);
+                let title = fill_template(&fr.title, &facts);
+                let evidence = df.slice(i as i64, 1);
+                out.push(FindingOut {
+                    severity,
+                    title,
+                    facts,
+                    evidence: Some(evidence),
+                    evidence_total: 1,
+                });
+            }
+            return Ok(out);
+        }
+        if d.is_array() {
+            let mut out = Vec::new();
+            for x in d.cast::<rhai::Array>() {
+                out.extend(self.findings(x)?);
+            }
+            return Ok(out);
+        }
+        Err(ScriptError::plain(format!(
+            "expected findings, found a {}",
+            d.type_name()
+        )))
+    }
+
+    fn to_json(&self, d: &Dynamic) -> Result<Value, ScriptError> {
+        if d.is::<Frame>() {
+            let df = collect(d.clone().cast::<Frame>().0)?;
+            return Ok(Value::Array(render::frame_json_rows(&df)));
+        }
+        if d.is_unit() {
+            return Ok(Value::Null);
+        }
+        if let Ok(i) = d.as_int() {
+            return Ok(Value::from(i));
+        }
+        if let Ok(f) = d.as_float() {
+            return Ok(serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number));
+        }
+        if let Ok(b) = d.as_bool() {
+            return Ok(Value::Bool(b));
+        }
+        if d.is_string() {
+            return Ok(Value::String(d.clone().into_string().unwrap_or_default()));
+        }
+        if d.is_array() {
+            let a = d.clone().cast::<rhai::Array>();
+            return Ok(Value::Array(
+                a.iter().map(|x| self.to_json(x)).collect::<Result<_, _>>()?,
+            ));
+        }
+        if d.is_map() {
+            let m = d.clone().cast::<RMap>();
+            let mut out = Map::new();
+            for (k, v) in m {
+                out.insert(k.to_string(), self.to_json(&v)?);
+            }
+            return Ok(Value::Object(out));
+        }
+        Ok(Value::String(d.to_string()))
+    }
+}
+
+/// `Port scan from {src}` with `{name}` replaced by the row's values.
+fn fill_template(t: &str, facts: &Map<String, Value>) -> String {
+    let mut out = String::new();
+    let mut rest = t;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.find('}') {
+            Some(j) => {
+                let key = &after[..j];
+                match facts.get(key) {
+                    Some(Value::String(s)) => out.push_str(s),
+                    Some(Value::Array(a)) => {
+                        let items: Vec<String> = a
+                            .iter()
+                            .take(12)
+                            .map(|v| v.to_string().trim_matches('"').to_string())
+                            .collect();
+                        out.push_str(&items.join(", "));
+                        if a.len() > 12 {
+                            out.push_str(&format!(", … ({} in all)", a.len()));
+                        }
+                    }
+                    Some(v) => out.push_str(&v.to_string()),
+                    None => {
+                        out.push('{');
+                        out.push_str(key);
+                        out.push('}');
+                    }
+                }
+                rest = &after[j + 1..];
+            }
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn collect(lf: LazyFrame) -> Result<DataFrame, ScriptError> {
+    lf.collect().map_err(|e| ScriptError::plain(polars_message(&e)))
+}
+
+/// Polars errors without the long hint blocks, and with a pointer to the schema.
+fn polars_message(e: &PolarsError) -> String {
+    let s = e.to_string();
+    let first = s.lines().next().unwrap_or("").to_string();
+    match e {
+        PolarsError::ColumnNotFound(_) => format!("{first} (netql schema lists the columns)"),
+        _ => first,
+    }
+}
+
+/// Data for compile-only checks: empty tables with the real schemas.
+pub struct NoData;
+
+impl DataSource for NoData {
+    fn packets(&self) -> Result<LazyFrame, String> {
+        crate::frame::empty_packets()
+            .map(|df| df.lazy())
+            .map_err(|e| e.to_string())
+    }
+    fn flows(&self) -> Result<LazyFrame, String> {
+        crate::frame::empty_flows()
+            .map(|df| df.lazy())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// Loaded captures as the data behind `packets()` and `flows()`.
+pub struct Captures {
+    pub loaded: Vec<crate::load::Loaded>,
+    packets: std::sync::OnceLock<DataFrame>,
+    flows: Mutex<Option<DataFrame>>,
+}
+
+impl Captures {
+    pub fn new(loaded: Vec<crate::load::Loaded>) -> Captures {
+        Captures {
+            loaded,
+            packets: std::sync::OnceLock::new(),
+            flows: Mutex::new(None),
+        }
+    }
+
+    /// Packets of all captures (rows keep their `file` column).
+    pub fn packets_df(&self) -> DataFrame {
+        self.packets
+            .get_or_init(|| {
+                let mut it = self.loaded.iter();
+                let Some(first) = it.next() else {
+                    return crate::frame::empty_packets().unwrap_or_default();
+                };
+                let mut df = first.packets.clone();
+                for l in it {
+                    let _ = df.vstack_mut(&l.packets);
+                }
+                df
+            })
+            .clone()
+    }
+
+    pub fn packet_count(&self) -> usize {
+        self.loaded.iter().map(|l| l.packets.height()).sum()
+    }
+}
+
+impl DataSource for Captures {
+    fn packets(&self) -> Result<LazyFrame, String> {
+        Ok(self.packets_df().lazy())
+    }
+
+    fn flows(&self) -> Result<LazyFrame, String> {
+        let mut guard = self.flows.lock().map_err(|_| "flows lock poisoned".to_string())?;
+        if let Some(df) = guard.as_ref() {
+            return Ok(df.clone().lazy());
+        }
+        let mut parts = Vec::new();
+        for l in &self.loaded {
+            parts.push(l.flows().map_err(|e| e.to_string())?);
+        }
+        let df = match parts.len() {
+            0 => crate::frame::empty_flows().map_err(|e| e.to_string())?,
+            _ => {
+                let mut it = parts.into_iter();
+                let mut df = it.next().unwrap_or_default();
+                for p in it {
+                    df.vstack_mut(&p).map_err(|e| e.to_string())?;
+                }
+                df
+            }
+        };
+        *guard = Some(df.clone());
+        Ok(df.lazy())
+    }
+}
+
+/// Frame numbers the evidence of a finding cites (for reports): the `frames` list column when
+/// present, else the `frame` column.
+pub fn cited_frames(df: &DataFrame) -> Vec<u64> {
+    let mut out = Vec::new();
+    if let Ok(c) = df.column("frames") {
+        for i in 0..df.height() {
+            if let Ok(AnyValue::List(s)) = c.get(i) {
+                if let Ok(s) = s.cast(&DataType::UInt64) {
+                    out.extend(
+                        s.u64()
+                            .map(|ca| ca.iter().flatten().collect::<Vec<_>>())
+                            .unwrap_or_default(),
+                    );
+                }
+            }
+        }
+    } else if let Ok(c) = df.column(pcol::FRAME) {
+        if let Ok(s) = c.as_materialized_series().cast(&DataType::UInt64) {
+            out.extend(
+                s.u64()
+                    .map(|ca| ca.iter().flatten().collect::<Vec<_>>())
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eng() -> ScriptEngine {
+        ScriptEngine::new(
+            Limits {
+                timeout: Duration::from_secs(5),
+                ..Limits::default()
+            },
+            None,
+        )
+    }
+
+    fn run(src: &str) -> Result<RunResult, ScriptError> {
+        eng().run(src, Arc::new(NoData), &Vec::new())
+    }
+
+    #[test]
+    fn infinite_loop_is_stopped() {
+        let e = run("let x = 0; loop { x += 1; }").unwrap_err();
+        assert!(
+            e.message.contains("operations") || e.message.contains("time limit"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn deep_recursion_is_stopped() {
+        let e = run("fn f(n) { f(n + 1) } f(0)").unwrap_err();
+        assert!(e.message.contains("nested too deeply"), "{e}");
+    }
+
+    #[test]
+    fn huge_strings_are_stopped() {
+        let e = run(r#"let s = "x"; loop { s += s; }"#).unwrap_err();
+        assert!(
+            e.message.contains("grew past its limit") || e.message.contains("operations"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn eval_and_file_access_are_not_available() {
+        assert!(run(r#"eval("1 + 1")"#).is_err());
+        let e = run(r#"import "../../etc/passwd" as p; 1"#).unwrap_err();
+        assert!(e.message.contains("queries/") || e.message.contains("not found"), "{e}");
+        // Rhai has no file or process functions at all.
+        assert!(run(r#"open_file("/etc/passwd")"#).is_err());
+    }
+
+    #[test]
+    fn syntax_error_has_line_column_and_caret() {
+        let e = eng().compile("let a = 1;\nlet b = (2 + ;\n").unwrap_err();
+        assert_eq!(e.line, Some(2));
+        let shown = e.to_string();
+        assert!(shown.contains("line 2"), "{shown}");
+        assert!(shown.contains("^"), "{shown}");
+    }
+
+    #[test]
+    fn and_or_build_polars_expressions() {
+        let r = run(r#"packets().filter(col("dst_port") == 443 && col("l4") == "tcp" || !(col("ttl") > 3)).count()"#)
+            .unwrap();
+        assert!(matches!(r.output, Output::Value(Value::Number(_))));
+        // Plain booleans still work.
+        let r = run("true && false || true").unwrap();
+        assert!(matches!(r.output, Output::Value(Value::Bool(true))));
+    }
+
+    #[test]
+    fn unknown_column_names_the_schema() {
+        let e = run(r#"packets().select(["no_such_col"])"#).unwrap_err();
+        assert!(e.message.contains("no_such_col"), "{e}");
+    }
+
+    #[test]
+    fn entropy_of_text() {
+        assert_eq!(bindings::entropy("aaaa"), 0.0);
+        assert!((bindings::entropy("abcd") - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn template_fills_from_facts() {
+        let mut m = Map::new();
+        m.insert("src".into(), Value::String("10.0.0.1".into()));
+        m.insert("ports".into(), Value::from(42));
+        assert_eq!(
+            fill_template("scan from {src}: {ports} ports {x}", &m),
+            "scan from 10.0.0.1: 42 ports {x}"
+        );
+    }
+}

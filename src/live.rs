@@ -1,0 +1,654 @@
+//! live: capture from a network interface with libpcap and write classic pcap files into a folder,
+//! rotating them by size or age. This module owns the capture loop (open, filter, read, write,
+//! rotate, stop, kernel statistics) and the interface listing; the front-ends (`netql capture`,
+//! `netql interfaces`, later `watch` and the MCP server) only pass options, a stop flag and a
+//! progress callback, and print what comes back. It never installs signal handlers and never
+//! prints: the caller decides what stops a capture and how progress is shown.
+//!
+//! libpcap writes the files (`pcap_dump`), so they are exactly what tcpdump would write, and a
+//! stopped capture is always a complete file: every exit path flushes and closes it.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// libpcap's read timeout: how long `next_packet` waits on an idle interface before it returns,
+/// so the loop sees the stop flag, the deadline and the progress tick within this time.
+const READ_TIMEOUT_MS: i32 = 100;
+/// How often progress is reported and the current file flushed to disk.
+const TICK: Duration = Duration::from_millis(250);
+/// After a stop request, packets already in the kernel ring are still written, for at most this long.
+const DRAIN_LIMIT: Duration = Duration::from_secs(1);
+/// Largest snapshot length libpcap accepts (MAXIMUM_SNAPLEN); also the default, as in tcpdump.
+pub const MAX_SNAPLEN: u32 = 262_144;
+/// Default kernel ring size. libpcap's 2 MiB holds only ~32 packets on `lo` (64 KiB MTU, so
+/// 64 KiB frames) and drops under any burst; 32 MiB keeps up with the rates benches/capture.rs measures.
+pub const DEFAULT_BUFFER: u32 = 32 << 20;
+/// Bytes of a classic pcap file header and of each record header.
+const FILE_HEADER: u64 = 24;
+const RECORD_HEADER: u64 = 16;
+
+/// When to start a new file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rotate {
+    /// One file for the whole capture.
+    #[default]
+    Never,
+    /// Before a packet would make the file larger than this many bytes (a file always takes at
+    /// least one packet, so a single huge packet can still exceed it).
+    Size(u64),
+    /// When a packet arrives and the file is at least this old (no empty files on an idle link).
+    Time(Duration),
+}
+
+/// What to capture, where to write it, and when to stop.
+#[derive(Debug, Clone)]
+pub struct CaptureOptions {
+    /// Interface name as `netql interfaces` lists it (e.g. `eth0`, `lo`, `any`).
+    pub interface: String,
+    /// BPF filter, tcpdump syntax; `None` captures everything.
+    pub filter: Option<String>,
+    /// Folder for the pcap files; created if missing.
+    pub out_dir: PathBuf,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Stop after writing this many packets.
+    pub count: Option<u64>,
+    /// Bytes kept of each packet (1..=[`MAX_SNAPLEN`]).
+    pub snaplen: u32,
+    /// Kernel buffer size in bytes.
+    pub buffer_size: u32,
+    pub rotate: Rotate,
+}
+
+impl CaptureOptions {
+    /// Capture everything on `interface` into `out_dir` until stopped, in one file.
+    pub fn new(interface: impl Into<String>, out_dir: impl Into<PathBuf>) -> Self {
+        CaptureOptions {
+            interface: interface.into(),
+            filter: None,
+            out_dir: out_dir.into(),
+            duration: None,
+            count: None,
+            snaplen: MAX_SNAPLEN,
+            buffer_size: DEFAULT_BUFFER,
+            rotate: Rotate::Never,
+        }
+    }
+}
+
+/// Handed to the progress callback about four times a second.
+#[derive(Debug, Clone)]
+pub struct Progress {
+    pub packets: u64,
+    /// Captured bytes written (packet data, without pcap headers).
+    pub bytes: u64,
+    /// Files opened so far (including the current one).
+    pub files: usize,
+    pub current_file: PathBuf,
+    pub elapsed: Duration,
+    /// Packets the kernel dropped so far (no room in the buffer), if libpcap can tell.
+    pub dropped: Option<u64>,
+}
+
+/// Why the capture ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    Count,
+    Duration,
+    /// The caller's stop flag (Ctrl-C, SIGTERM, a client's cancel).
+    Stopped,
+}
+
+/// The result of a capture.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaptureReport {
+    /// Files written, in order.
+    pub files: Vec<PathBuf>,
+    /// Packets written.
+    pub packets: u64,
+    /// Captured bytes written (packet data, without pcap headers).
+    pub bytes: u64,
+    /// Kernel statistics from `pcap_stats` (`None` if libpcap could not give them). On Linux,
+    /// `received` counts packets that passed the filter, including both copies of a loopback
+    /// packet (libpcap keeps one), so it can exceed `packets`.
+    pub received: Option<u64>,
+    /// Dropped for lack of buffer space: packets matching the filter that are missing from the files.
+    pub dropped: Option<u64>,
+    /// Dropped by the interface or its driver.
+    pub if_dropped: Option<u64>,
+    pub stopped: StopReason,
+    #[serde(skip)]
+    pub elapsed: Duration,
+}
+
+/// A capture device as `netql interfaces` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct InterfaceInfo {
+    pub name: String,
+    pub description: Option<String>,
+    /// `address/prefix` (just the address when the netmask is unknown or not contiguous).
+    pub addresses: Vec<String>,
+    /// Any of `up`, `running`, `loopback`, `wireless`.
+    pub flags: Vec<String>,
+    pub loopback: bool,
+}
+
+/// The devices libpcap can capture on, in libpcap's order (most useful first).
+pub fn list_interfaces() -> Result<Vec<InterfaceInfo>> {
+    let devices =
+        pcap::Device::list().map_err(|e| Error::Live(format!("cannot list capture interfaces: {}", reason(&e))))?;
+    Ok(devices.into_iter().map(interface_info).collect())
+}
+
+fn interface_info(d: pcap::Device) -> InterfaceInfo {
+    let f = &d.flags;
+    let flags: Vec<String> = [
+        (f.is_up(), "up"),
+        (f.is_running(), "running"),
+        (f.is_loopback(), "loopback"),
+        (f.is_wireless(), "wireless"),
+    ]
+    .into_iter()
+    .filter(|(on, _)| *on)
+    .map(|(_, name)| name.to_string())
+    .collect();
+    let addresses = d
+        .addresses
+        .iter()
+        .map(|a| match a.netmask.and_then(|m| prefix_len(a.addr, m)) {
+            Some(p) => format!("{}/{p}", a.addr),
+            None => a.addr.to_string(),
+        })
+        .collect();
+    InterfaceInfo {
+        loopback: f.is_loopback(),
+        name: d.name,
+        description: d.desc,
+        addresses,
+        flags,
+    }
+}
+
+/// Prefix length of a contiguous netmask of the same family as `addr`.
+fn prefix_len(addr: IpAddr, mask: IpAddr) -> Option<u32> {
+    let (ones, bits) = match (addr, mask) {
+        (IpAddr::V4(_), IpAddr::V4(m)) => {
+            let m = u32::from(m);
+            (m.leading_ones(), m.count_ones())
+        }
+        (IpAddr::V6(_), IpAddr::V6(m)) => {
+            let m = u128::from(m);
+            (m.leading_ones(), m.count_ones())
+        }
+        _ => return None,
+    };
+    (ones == bits).then_some(ones)
+}
+
+/// Capture until `opts.count` packets are written, `opts.duration` has passed, or `stop` becomes
+/// true; `on_progress` is called about four times a second. On every return, error or not, the
+/// files written so far are flushed and closed, so they are valid pcaps.
+pub fn run_capture(
+    opts: &CaptureOptions,
+    stop: &AtomicBool,
+    mut on_progress: impl FnMut(&Progress),
+) -> Result<CaptureReport> {
+    let mut cap = open(opts)?;
+    std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::io(&opts.out_dir, e))?;
+    let start = Instant::now();
+    let mut w = Writer::new(&opts.interface, &opts.out_dir, opts.rotate);
+    w.open_next(&cap)?;
+    let mut last_tick = start;
+    on_progress(&w.progress(start, None));
+
+    let done = |w: &Writer| opts.count.is_some_and(|c| w.packets >= c);
+    let stopped = loop {
+        if done(&w) {
+            break StopReason::Count;
+        }
+        if stop.load(Ordering::Relaxed) {
+            break StopReason::Stopped;
+        }
+        if opts.duration.is_some_and(|d| start.elapsed() >= d) {
+            break StopReason::Duration;
+        }
+        let got = w.read_one(&mut cap)?;
+        // An idle timeout is a good moment to flush; under load the tick does it.
+        if !got || last_tick.elapsed() >= TICK {
+            if last_tick.elapsed() >= TICK {
+                last_tick = Instant::now();
+                let dropped = cap.stats().ok().map(|s| s.dropped as u64);
+                on_progress(&w.progress(start, dropped));
+            }
+            w.flush()?;
+        }
+    };
+
+    if stopped != StopReason::Count {
+        // Packets that reached the kernel before the stop are part of the capture: read what is
+        // already queued without waiting for more.
+        cap = cap
+            .setnonblock()
+            .map_err(|e| Error::Live(format!("capture on {}: {}", opts.interface, reason(&e))))?;
+        let until = Instant::now() + DRAIN_LIMIT;
+        while !done(&w) && Instant::now() < until {
+            if !w.read_one(&mut cap)? {
+                break;
+            }
+        }
+    }
+    let stats = cap.stats().ok();
+    w.close()?;
+    let elapsed = start.elapsed();
+    on_progress(&w.progress(start, stats.map(|s| s.dropped as u64)));
+    Ok(CaptureReport {
+        files: w.files,
+        packets: w.packets,
+        bytes: w.bytes,
+        received: stats.map(|s| s.received as u64),
+        dropped: stats.map(|s| s.dropped as u64),
+        if_dropped: stats.map(|s| s.if_dropped as u64),
+        stopped,
+        elapsed,
+    })
+}
+
+/// Open and activate the device, then set the filter; errors say what to do about them.
+fn open(opts: &CaptureOptions) -> Result<pcap::Capture<pcap::Active>> {
+    let iface = opts.interface.as_str();
+    let snaplen = opts.snaplen.clamp(1, MAX_SNAPLEN) as i32;
+    let buffer = opts.buffer_size.min(i32::MAX as u32) as i32;
+    let mut cap = pcap::Capture::from_device(iface)
+        .map(|c| {
+            c.snaplen(snaplen)
+                .timeout(READ_TIMEOUT_MS)
+                .buffer_size(buffer)
+                // Hand each packet over as it arrives instead of when a kernel block fills, so
+                // the counter moves and a stop loses nothing still waiting in a half-full block.
+                .immediate_mode(true)
+        })
+        .and_then(|c| c.open())
+        .map_err(|e| open_error(iface, &e))?;
+    if let Some(f) = &opts.filter {
+        cap.filter(f, true)
+            .map_err(|e| Error::Live(format!("bad capture filter {f:?}: {}", reason(&e))))?;
+    }
+    Ok(cap)
+}
+
+/// Turn libpcap's activation error into advice. libpcap's status code is not exposed by the
+/// `pcap` crate, so this goes by the device list and the message text.
+fn open_error(iface: &str, e: &pcap::Error) -> Error {
+    let why = reason(e);
+    let lower = why.to_ascii_lowercase();
+    let listed = pcap::Device::list().ok().map(|l| l.iter().any(|d| d.name == iface));
+    if lower.contains("no such device") || listed == Some(false) {
+        Error::Live(format!(
+            "no capture interface named {iface:?} (libpcap: {why}); `netql interfaces` lists the ones there are"
+        ))
+    } else if lower.contains("permission") || lower.contains("not permitted") {
+        Error::Live(format!(
+            "not allowed to capture on {iface} (libpcap: {why}). Live capture needs root or the CAP_NET_RAW \
+             capability: run as root, or grant it once with `sudo setcap cap_net_raw=eip \"$(command -v netql)\"`"
+        ))
+    } else {
+        Error::Live(format!("cannot capture on {iface}: {why}"))
+    }
+}
+
+fn reason(e: &pcap::Error) -> String {
+    match e {
+        pcap::Error::PcapError(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// The current pcap file and the totals over all files.
+struct Writer {
+    iface: String,
+    dir: PathBuf,
+    rotate: Rotate,
+    file: Option<pcap::Savefile>,
+    /// Bytes in the current file (header + records), as libpcap writes them.
+    size: u64,
+    in_file: u64,
+    opened: Instant,
+    files: Vec<PathBuf>,
+    packets: u64,
+    bytes: u64,
+}
+
+impl Writer {
+    fn new(iface: &str, dir: &Path, rotate: Rotate) -> Self {
+        Writer {
+            iface: iface.to_string(),
+            dir: dir.to_path_buf(),
+            rotate,
+            file: None,
+            size: 0,
+            in_file: 0,
+            opened: Instant::now(),
+            files: Vec::new(),
+            packets: 0,
+            bytes: 0,
+        }
+    }
+
+    fn current(&self) -> PathBuf {
+        self.files.last().cloned().unwrap_or_default()
+    }
+
+    /// Close the current file (if any) and start the next one.
+    fn open_next(&mut self, cap: &pcap::Capture<pcap::Active>) -> Result<()> {
+        self.close()?;
+        let path = reserve_name(&self.dir, SystemTime::now())?;
+        // The pcap crate unwraps `to_str()` on the path: refuse a non-UTF-8 path instead of panicking.
+        let Some(text) = path.to_str() else {
+            let _ = std::fs::remove_file(&path);
+            return Err(Error::Live(format!("{}: path is not UTF-8", path.display())));
+        };
+        let file = cap.savefile(text).map_err(|e| {
+            let _ = std::fs::remove_file(&path);
+            Error::Live(format!(
+                "{}: cannot create capture file: {}",
+                path.display(),
+                reason(&e)
+            ))
+        })?;
+        self.file = Some(file);
+        self.size = FILE_HEADER;
+        self.in_file = 0;
+        self.opened = Instant::now();
+        self.files.push(path);
+        Ok(())
+    }
+
+    fn needs_rotation(&self, caplen: u64) -> bool {
+        if self.in_file == 0 {
+            return false;
+        }
+        match self.rotate {
+            Rotate::Never => false,
+            Rotate::Size(max) => self.size + RECORD_HEADER + caplen > max,
+            Rotate::Time(age) => self.opened.elapsed() >= age,
+        }
+    }
+
+    /// Read one packet and write it; `Ok(false)` when none came within the read timeout.
+    fn read_one(&mut self, cap: &mut pcap::Capture<pcap::Active>) -> Result<bool> {
+        let p = match cap.next_packet() {
+            Ok(p) => p,
+            Err(pcap::Error::TimeoutExpired) => return Ok(false),
+            Err(e) => return Err(self.failed(&e)),
+        };
+        let caplen = p.header.caplen as u64;
+        if self.needs_rotation(caplen) {
+            // The packet borrows the capture, and a new file needs the capture: copy it first
+            // (once per file, so the cost does not matter).
+            let header = *p.header;
+            let data = p.data.to_vec();
+            self.open_next(cap)?;
+            self.write(&pcap::Packet {
+                header: &header,
+                data: &data,
+            });
+        } else {
+            self.write(&p);
+        }
+        Ok(true)
+    }
+
+    fn write(&mut self, p: &pcap::Packet<'_>) {
+        if let Some(f) = &mut self.file {
+            f.write(p);
+            let caplen = p.header.caplen as u64;
+            self.size += RECORD_HEADER + caplen;
+            self.in_file += 1;
+            self.packets += 1;
+            self.bytes += caplen;
+        }
+    }
+
+    /// Push buffered records to the file, so readers (and a crash) see everything up to now.
+    /// `pcap_dump` reports no errors; this is where a full disk shows up.
+    fn flush(&mut self) -> Result<()> {
+        if let Some(f) = &mut self.file {
+            f.flush()
+                .map_err(|e| Error::Live(format!("{}: cannot write: {}", self.current().display(), reason(&e))))?;
+        }
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<()> {
+        let flushed = self.flush();
+        // Dropping the savefile closes it (pcap_dump_close).
+        self.file = None;
+        flushed
+    }
+
+    /// Close what was written and describe a failure during the capture.
+    fn failed(&mut self, e: &pcap::Error) -> Error {
+        let _ = self.close();
+        let kept = match self.files.len() {
+            0 => String::new(),
+            1 => format!(" ({} packets kept in {})", self.packets, self.current().display()),
+            n => format!(
+                " ({} packets kept in {n} files up to {})",
+                self.packets,
+                self.current().display()
+            ),
+        };
+        Error::Live(format!("capture on {} stopped: {}{kept}", self.iface, reason(e)))
+    }
+
+    fn progress(&self, start: Instant, dropped: Option<u64>) -> Progress {
+        Progress {
+            packets: self.packets,
+            bytes: self.bytes,
+            files: self.files.len(),
+            current_file: self.current(),
+            elapsed: start.elapsed(),
+            dropped,
+        }
+    }
+}
+
+/// Create `capture_YYYYMMDD_HHMMSS.pcap` (UTC) in `dir`, or `..._1.pcap`, `..._2.pcap`, ... when
+/// that name is taken. The file is created here (exclusively) so two captures never share a name.
+fn reserve_name(dir: &Path, now: SystemTime) -> Result<PathBuf> {
+    let base = format!("capture_{}", file_stamp(now));
+    for n in 0..10_000u32 {
+        let name = if n == 0 {
+            format!("{base}.pcap")
+        } else {
+            format!("{base}_{n}.pcap")
+        };
+        let path = dir.join(name);
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(_) => return Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(&path, e)),
+        }
+    }
+    Err(Error::Live(format!("{}: no free name for {base}.pcap", dir.display())))
+}
+
+/// `YYYYMMDD_HHMMSS` in UTC.
+pub fn file_stamp(t: SystemTime) -> String {
+    let ns = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0);
+    // `2024-05-01T10:00:00.000000000Z` -> `20240501_100000`
+    crate::render::rfc3339_ns(ns)
+        .chars()
+        .take(19)
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .map(|c| if c == 'T' { '_' } else { c })
+        .collect()
+}
+
+/// `500ms`, `60s`, `5m`, `1h`, `1.5s` (a unit is required; zero is refused).
+pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
+    let bad = || format!("{text:?} is not a duration: use a number and a unit, e.g. 500ms, 60s, 5m, 1h");
+    let (num, unit) = split_number(text).ok_or_else(bad)?;
+    let unit_ns: u64 = match unit.to_ascii_lowercase().as_str() {
+        "ms" => 1_000_000,
+        "s" | "sec" | "secs" => 1_000_000_000,
+        "m" | "min" | "mins" => 60_000_000_000,
+        "h" | "hr" | "hrs" => 3_600_000_000_000,
+        _ => return Err(bad()),
+    };
+    let ns = scale(num, unit_ns).ok_or_else(bad)?;
+    if ns == 0 {
+        return Err(format!("{text:?}: a duration must be more than zero"));
+    }
+    Ok(Duration::from_nanos(ns))
+}
+
+/// `500kB`, `100MB`, `1GB` (powers of 1000), `10KiB`, `10MiB`, `1GiB` (powers of 1024), `2000`
+/// or `2000B` (bytes). Units are not case-sensitive; zero is refused.
+pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
+    let bad = || format!("{text:?} is not a size: use a number and a unit, e.g. 500kB, 100MB, 10MiB, 1GB");
+    let (num, unit) = split_number(text).ok_or_else(bad)?;
+    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    let n = scale(num, mult).ok_or_else(bad)?;
+    if n == 0 {
+        return Err(format!("{text:?}: a size must be more than zero"));
+    }
+    Ok(n)
+}
+
+/// Split `12.5MB` into (`12.5`, `MB`); `None` without leading digits.
+fn split_number(text: &str) -> Option<(&str, &str)> {
+    let t = text.trim();
+    let at = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(at);
+    (!num.is_empty()).then(|| (num, unit.trim()))
+}
+
+/// `num` (integer or decimal) times `unit`, exactly for integers; `None` on overflow or bad text.
+fn scale(num: &str, unit: u64) -> Option<u64> {
+    if num.contains('.') {
+        let v: f64 = num.parse().ok()?;
+        let r = (v * unit as f64).round();
+        (r.is_finite() && r >= 0.0 && r < u64::MAX as f64).then_some(r as u64)
+    } else {
+        num.parse::<u64>().ok()?.checked_mul(unit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration(" 2 min "), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("10S"), Ok(Duration::from_secs(10)));
+        for bad in [
+            "",
+            "60",
+            "s",
+            "5 parsecs",
+            "-1s",
+            "1.2.3s",
+            "0s",
+            "99999999999999999999h",
+        ] {
+            assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
+        }
+        assert!(
+            parse_duration("60").unwrap_err().contains("60s"),
+            "the error shows an example"
+        );
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("100MB"), Ok(100_000_000));
+        assert_eq!(parse_size("10MiB"), Ok(10 << 20));
+        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
+        assert_eq!(parse_size("500kB"), Ok(500_000));
+        assert_eq!(parse_size("2kb"), Ok(2_000));
+        assert_eq!(parse_size("1.5KiB"), Ok(1536));
+        assert_eq!(parse_size("2000"), Ok(2000));
+        assert_eq!(parse_size("2000B"), Ok(2000));
+        for bad in ["", "MB", "10 furlongs", "10k", "0MB", "-5MB", "99999999999TiB"] {
+            assert!(parse_size(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn file_names_are_utc_stamps() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_557_600 + 3 * 3600 + 4 * 60 + 5);
+        assert_eq!(file_stamp(t), "20240501_130405");
+    }
+
+    #[test]
+    fn taken_names_get_a_suffix() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_557_600);
+        let names: Vec<String> = (0..3)
+            .map(|_| crate::catalog::file_name(&reserve_name(dir.path(), t).unwrap()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "capture_20240501_100000.pcap",
+                "capture_20240501_100000_1.pcap",
+                "capture_20240501_100000_2.pcap"
+            ]
+        );
+    }
+
+    #[test]
+    fn prefixes() {
+        let v4 = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(prefix_len(v4("10.0.0.1"), v4("255.255.255.0")), Some(24));
+        assert_eq!(prefix_len(v4("127.0.0.1"), v4("255.0.0.0")), Some(8));
+        assert_eq!(
+            prefix_len(v4("::1"), v4("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")),
+            Some(128)
+        );
+        assert_eq!(prefix_len(v4("10.0.0.1"), v4("255.0.255.0")), None);
+        assert_eq!(prefix_len(v4("10.0.0.1"), v4("::")), None);
+    }
+
+    #[test]
+    fn rotation_by_size_keeps_files_under_the_limit() {
+        let mut w = Writer::new(
+            "lo",
+            Path::new("."),
+            Rotate::Size(FILE_HEADER + 2 * (RECORD_HEADER + 100)),
+        );
+        assert!(!w.needs_rotation(10_000), "an empty file takes any packet");
+        w.in_file = 1;
+        w.size = FILE_HEADER + RECORD_HEADER + 100;
+        assert!(!w.needs_rotation(100));
+        assert!(w.needs_rotation(101));
+    }
+}
