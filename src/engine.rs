@@ -5,6 +5,7 @@
 //! and `eval` is switched off.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -233,7 +234,13 @@ impl ScriptEngine {
     }
 
     /// A fresh Rhai engine with the sandbox and the bindings, reading `data`.
-    fn engine(&self, data: Arc<dyn DataSource>, failures: Failures, deadline: Option<Instant>) -> Engine {
+    fn engine(
+        &self,
+        data: Arc<dyn DataSource>,
+        failures: Failures,
+        deadline: Option<Instant>,
+        cancel: Option<Arc<AtomicBool>>,
+    ) -> Engine {
         let mut e = Engine::new();
         let l = &self.limits;
         e.set_max_operations(l.max_operations);
@@ -255,17 +262,22 @@ impl ScriptEngine {
         // print/debug never reach stdout (it may be a protocol channel).
         e.on_print(|s| eprintln!("{s}"));
         e.on_debug(|s, _, _| eprintln!("{s}"));
-        if let Some(deadline) = deadline {
+        if deadline.is_some() || cancel.is_some() {
             let timeout = l.timeout;
             e.on_progress(move |ops| {
-                if ops % 4096 == 0 && Instant::now() > deadline {
-                    Some(Dynamic::from(format!(
+                if ops % 1024 != 0 {
+                    return None;
+                }
+                if cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+                    return Some(Dynamic::from("cancelled".to_string()));
+                }
+                if deadline.is_some_and(|d| Instant::now() > d) {
+                    return Some(Dynamic::from(format!(
                         "time limit of {} s exceeded",
                         timeout.as_secs_f64()
-                    )))
-                } else {
-                    None
+                    )));
                 }
+                None
             });
         }
         e.set_module_resolver(QueriesResolver {
@@ -275,9 +287,23 @@ impl ScriptEngine {
         e
     }
 
+    /// Names of every function a script can call (for completion and help).
+    pub fn function_names(&self) -> Vec<String> {
+        let e = self.engine(Arc::new(NoData), Failures::default(), None, None);
+        let mut names: Vec<String> = e
+            .gen_fn_signatures(false)
+            .into_iter()
+            .filter_map(|sig| sig.split('(').next().map(|n| n.trim().to_string()))
+            .filter(|n| n.chars().next().is_some_and(|c| c.is_ascii_alphabetic()))
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+
     /// Compile only: syntax errors with line and column.
     pub fn compile(&self, source: &str) -> Result<(), ScriptError> {
-        let e = self.engine(Arc::new(NoData), Failures::default(), None);
+        let e = self.engine(Arc::new(NoData), Failures::default(), None, None);
         e.compile(source)
             .map(|_| ())
             .map_err(|err| ScriptError::new(err.err_type().to_string(), err.position(), source))
@@ -285,9 +311,21 @@ impl ScriptEngine {
 
     /// Run a script over `data` with `params` bound as variables.
     pub fn run(&self, source: &str, data: Arc<dyn DataSource>, params: &Params) -> Result<RunResult, ScriptError> {
+        self.run_cancellable(source, data, params, None)
+    }
+
+    /// Like [`run`](Self::run); setting `cancel` stops the script at its next step (Ctrl-C in
+    /// the shell, a cancelled MCP request). A Polars query already running finishes first.
+    pub fn run_cancellable(
+        &self,
+        source: &str,
+        data: Arc<dyn DataSource>,
+        params: &Params,
+        cancel: Option<Arc<AtomicBool>>,
+    ) -> Result<RunResult, ScriptError> {
         let started = Instant::now();
         let failures: Failures = Arc::new(Mutex::new(Vec::new()));
-        let engine = self.engine(data, failures.clone(), Some(started + self.limits.timeout));
+        let engine = self.engine(data, failures.clone(), Some(started + self.limits.timeout), cancel);
         let ast = engine
             .compile(source)
             .map_err(|err| ScriptError::new(err.err_type().to_string(), err.position(), source))?;
@@ -691,6 +729,25 @@ mod tests {
     fn unknown_column_names_the_schema() {
         let e = run(r#"packets().select(["no_such_col"])"#).unwrap_err();
         assert!(e.message.contains("no_such_col"), "{e}");
+    }
+
+    #[test]
+    fn cancel_flag_stops_a_script() {
+        let cancel = Arc::new(AtomicBool::new(true));
+        let e = eng()
+            .run_cancellable("loop {}", Arc::new(NoData), &Vec::new(), Some(cancel))
+            .unwrap_err();
+        assert!(e.message.contains("cancelled"), "{e}");
+    }
+
+    #[test]
+    fn function_names_include_the_query_language() {
+        let names = eng().function_names();
+        for n in [
+            "packets", "flows", "col", "filter", "group_by", "agg", "in_cidr", "finding",
+        ] {
+            assert!(names.iter().any(|x| x == n), "{n} missing");
+        }
     }
 
     #[test]
