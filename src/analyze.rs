@@ -186,7 +186,7 @@ pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::pa
         }
     }
     // Worst first, then in suite order.
-    a.findings.sort_by(|x, y| y.finding.severity.cmp(&x.finding.severity));
+    a.findings.sort_by_key(|r| std::cmp::Reverse(r.finding.severity));
     a.elapsed = started.elapsed();
     a
 }

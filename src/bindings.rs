@@ -605,9 +605,7 @@ fn register_exprs(engine: &mut Engine) {
 /// Integers widened to i64 (floats and others unchanged), so sums cannot overflow a u32.
 fn widen(e: Expr) -> Expr {
     fn wide(dt: &DataType) -> DataType {
-        if dt.is_integer() {
-            DataType::Int64
-        } else if dt.is_bool() {
+        if dt.is_integer() || dt.is_bool() {
             DataType::Int64
         } else {
             dt.clone()
@@ -908,10 +906,8 @@ fn register_findings(engine: &mut Engine, failures: Failures) {
     );
     let f = failures.clone();
     engine.register_fn("assert", move |ok: bool, msg: ImmutableString| {
-        if !ok {
-            if let Ok(mut v) = f.lock() {
-                v.push(msg.to_string());
-            }
+        if !ok && let Ok(mut v) = f.lock() {
+            v.push(msg.to_string());
         }
         ok
     });
@@ -926,10 +922,10 @@ fn register_findings(engine: &mut Engine, failures: Failures) {
                 .and_then(|c| c.get(0).ok())
                 .and_then(|v| v.extract::<i64>())
                 .unwrap_or(0);
-            if rows > 0 {
-                if let Ok(mut v) = f.lock() {
-                    v.push(format!("{msg} ({rows} rows)"));
-                }
+            if rows > 0
+                && let Ok(mut v) = f.lock()
+            {
+                v.push(format!("{msg} ({rows} rows)"));
             }
             Ok(rows == 0)
         },

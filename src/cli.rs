@@ -292,7 +292,8 @@ pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Outcome> {
     let bar = if ctx.opts.progress {
         let bar = indicatif::ProgressBar::new_spinner();
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg}")
+            // wide_msg cuts the line to the terminal's width, so it is redrawn in place.
+            indicatif::ProgressStyle::with_template("{spinner} {wide_msg}")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
         );
         bar.enable_steady_tick(std::time::Duration::from_millis(250));
@@ -307,13 +308,12 @@ pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Outcome> {
             _ => String::new(),
         };
         bar.set_message(format!(
-            "capturing on {iface}: {} packets, {} -> {} ({} file{}), {:.0} s{drops}  (Ctrl-C stops)",
+            "{iface}: {} packets, {} in {:.0} s{drops} -> {} (file {}); Ctrl-C stops",
             p.packets,
             render::human_bytes(p.bytes),
-            p.current_file.display(),
-            p.files,
-            if p.files == 1 { "" } else { "s" },
             p.elapsed.as_secs_f64(),
+            netql::catalog::file_name(&p.current_file),
+            p.files,
         ));
     });
     bar.finish_and_clear();

@@ -1375,7 +1375,7 @@ mod tests {
         let mut out = Vec::new();
         b.write(
             &mut out,
-            b"GET /index.html HTTP/1.1\r\nHost: example.org\r\nUser-Agent: x\r\n\r\n",
+            b"GET /index.html HTTP/1.1\r\nHost: example.org\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n",
         )
         .unwrap();
         let p = decode(&out, linktype::ETHERNET);

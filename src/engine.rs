@@ -630,29 +630,25 @@ impl DataSource for Captures {
 /// Frame numbers the evidence of a finding cites (for reports): the `frames` list column when
 /// present, else the `frame` column.
 pub fn cited_frames(df: &DataFrame) -> Vec<u64> {
-    let mut out = Vec::new();
-    if let Ok(c) = df.column("frames") {
-        for i in 0..df.height() {
-            if let Ok(AnyValue::List(s)) = c.get(i) {
-                if let Ok(s) = s.cast(&DataType::UInt64) {
-                    out.extend(
-                        s.u64()
-                            .map(|ca| ca.iter().flatten().collect::<Vec<_>>())
-                            .unwrap_or_default(),
-                    );
-                }
-            }
-        }
-    } else if let Ok(c) = df.column(pcol::FRAME) {
-        if let Ok(s) = c.as_materialized_series().cast(&DataType::UInt64) {
-            out.extend(
-                s.u64()
-                    .map(|ca| ca.iter().flatten().collect::<Vec<_>>())
-                    .unwrap_or_default(),
-            );
-        }
+    let numbers = |s: &Series| -> Vec<u64> {
+        s.cast(&DataType::UInt64)
+            .ok()
+            .and_then(|s| s.u64().ok().map(|ca| ca.iter().flatten().collect()))
+            .unwrap_or_default()
+    };
+    let Ok(c) = df.column("frames").or_else(|_| df.column(pcol::FRAME)) else {
+        return Vec::new();
+    };
+    match c.dtype() {
+        DataType::List(_) => (0..df.height())
+            .filter_map(|i| match c.get(i) {
+                Ok(AnyValue::List(s)) => Some(numbers(&s)),
+                _ => None,
+            })
+            .flatten()
+            .collect(),
+        _ => numbers(c.as_materialized_series()),
     }
-    out
 }
 
 #[cfg(test)]

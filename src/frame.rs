@@ -187,6 +187,11 @@ pub const PACKET_SCHEMA: &[ColumnDef] = &[
     c(col::ARP_SENDER_IP, "text", "ARP sender protocol address"),
     c(col::ARP_TARGET_IP, "text", "ARP target protocol address"),
     c(
+        col::CREDENTIAL,
+        "text",
+        "clear-text login seen in this packet (HTTP Basic user, FTP/POP3 USER/PASS, IMAP LOGIN, SMTP AUTH, Telnet prompt); passwords are never stored",
+    ),
+    c(
         col::FLOW_ID,
         "u64",
         "id of the packet's bidirectional flow (same both ways); joins to flows().flow_id",

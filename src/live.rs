@@ -9,6 +9,7 @@
 //! stopped capture is always a complete file: every exit path flushes and closes it.
 
 use std::net::IpAddr;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -17,9 +18,9 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 
-/// libpcap's read timeout: how long `next_packet` waits on an idle interface before it returns,
-/// so the loop sees the stop flag, the deadline and the progress tick within this time.
-const READ_TIMEOUT_MS: i32 = 100;
+/// How long the loop waits for packets on an idle interface before it looks at the stop flag,
+/// the deadline and the progress tick again.
+const IDLE_WAIT: Duration = Duration::from_millis(100);
 /// How often progress is reported and the current file flushed to disk.
 const TICK: Duration = Duration::from_millis(250);
 /// After a stop request, packets already in the kernel ring are still written, for at most this long.
@@ -103,7 +104,7 @@ pub enum StopReason {
     Count,
     Duration,
     /// The caller's stop flag (Ctrl-C, SIGTERM, a client's cancel).
-    Stopped,
+    StopRequest,
 }
 
 /// The result of a capture.
@@ -123,7 +124,7 @@ pub struct CaptureReport {
     pub dropped: Option<u64>,
     /// Dropped by the interface or its driver.
     pub if_dropped: Option<u64>,
-    pub stopped: StopReason,
+    pub stopped_by: StopReason,
     #[serde(skip)]
     pub elapsed: Duration,
 }
@@ -214,29 +215,25 @@ pub fn run_capture(
             break StopReason::Count;
         }
         if stop.load(Ordering::Relaxed) {
-            break StopReason::Stopped;
+            break StopReason::StopRequest;
         }
         if opts.duration.is_some_and(|d| start.elapsed() >= d) {
             break StopReason::Duration;
         }
-        let got = w.read_one(&mut cap)?;
-        // An idle timeout is a good moment to flush; under load the tick does it.
-        if !got || last_tick.elapsed() >= TICK {
-            if last_tick.elapsed() >= TICK {
-                last_tick = Instant::now();
-                let dropped = cap.stats().ok().map(|s| s.dropped as u64);
-                on_progress(&w.progress(start, dropped));
-            }
+        if !w.read_one(&mut cap)? {
+            wait_for_packets(&cap, IDLE_WAIT);
+        }
+        if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
             w.flush()?;
+            let dropped = cap.stats().ok().map(|s| s.dropped as u64);
+            on_progress(&w.progress(start, dropped));
         }
     };
 
     if stopped != StopReason::Count {
-        // Packets that reached the kernel before the stop are part of the capture: read what is
-        // already queued without waiting for more.
-        cap = cap
-            .setnonblock()
-            .map_err(|e| Error::Live(format!("capture on {}: {}", opts.interface, reason(&e))))?;
+        // Packets that reached the kernel before the stop are part of the capture: write what is
+        // already queued (the handle is non-blocking, so this never waits for more).
         let until = Instant::now() + DRAIN_LIMIT;
         while !done(&w) && Instant::now() < until {
             if !w.read_one(&mut cap)? {
@@ -255,12 +252,16 @@ pub fn run_capture(
         received: stats.map(|s| s.received as u64),
         dropped: stats.map(|s| s.dropped as u64),
         if_dropped: stats.map(|s| s.if_dropped as u64),
-        stopped,
+        stopped_by: stopped,
         elapsed,
     })
 }
 
 /// Open and activate the device, then set the filter; errors say what to do about them.
+///
+/// The handle is non-blocking and the loop waits in `poll` itself: in blocking mode libpcap 1.10
+/// on Linux (TPACKET_V2, which immediate mode uses) polls again after each read timeout instead of
+/// returning, so `next_packet` would sleep until the next packet and never see a stop request.
 fn open(opts: &CaptureOptions) -> Result<pcap::Capture<pcap::Active>> {
     let iface = opts.interface.as_str();
     let snaplen = opts.snaplen.clamp(1, MAX_SNAPLEN) as i32;
@@ -268,14 +269,15 @@ fn open(opts: &CaptureOptions) -> Result<pcap::Capture<pcap::Active>> {
     let mut cap = pcap::Capture::from_device(iface)
         .map(|c| {
             c.snaplen(snaplen)
-                .timeout(READ_TIMEOUT_MS)
                 .buffer_size(buffer)
                 // Hand each packet over as it arrives instead of when a kernel block fills, so
                 // the counter moves and a stop loses nothing still waiting in a half-full block.
                 .immediate_mode(true)
         })
         .and_then(|c| c.open())
-        .map_err(|e| open_error(iface, &e))?;
+        .map_err(|e| open_error(iface, &e))?
+        .setnonblock()
+        .map_err(|e| Error::Live(format!("cannot capture on {iface}: {}", reason(&e))))?;
     if let Some(f) = &opts.filter {
         cap.filter(f, true)
             .map_err(|e| Error::Live(format!("bad capture filter {f:?}: {}", reason(&e))))?;
@@ -291,7 +293,7 @@ fn open_error(iface: &str, e: &pcap::Error) -> Error {
     let listed = pcap::Device::list().ok().map(|l| l.iter().any(|d| d.name == iface));
     if lower.contains("no such device") || listed == Some(false) {
         Error::Live(format!(
-            "no capture interface named {iface:?} (libpcap: {why}); `netql interfaces` lists the ones there are"
+            "no capture interface named {iface:?}; `netql interfaces` lists the ones there are"
         ))
     } else if lower.contains("permission") || lower.contains("not permitted") {
         Error::Live(format!(
@@ -300,6 +302,21 @@ fn open_error(iface: &str, e: &pcap::Error) -> Error {
         ))
     } else {
         Error::Live(format!("cannot capture on {iface}: {why}"))
+    }
+}
+
+/// Sleep until the capture socket has packets queued, `timeout` passes, or a signal arrives.
+fn wait_for_packets(cap: &pcap::Capture<pcap::Active>, timeout: Duration) {
+    let mut fd = libc::pollfd {
+        fd: cap.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: `fd` is one valid pollfd that outlives the call. Errors (EINTR from Ctrl-C) and
+    // error events need no handling here: the caller re-checks its flags and the next read
+    // reports what went wrong with the socket.
+    unsafe {
+        libc::poll(&mut fd, 1, timeout.as_millis() as libc::c_int);
     }
 }
 
@@ -381,7 +398,7 @@ impl Writer {
         }
     }
 
-    /// Read one packet and write it; `Ok(false)` when none came within the read timeout.
+    /// Read one packet and write it; `Ok(false)` when none is queued.
     fn read_one(&mut self, cap: &mut pcap::Capture<pcap::Active>) -> Result<bool> {
         let p = match cap.next_packet() {
             Ok(p) => p,

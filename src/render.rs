@@ -1,6 +1,8 @@
 //! render: results -> text for people (tables) or machines (JSON, NDJSON, CSV, Markdown).
 //! Every front-end prints through here, so the same result reads the same everywhere.
 
+use crate::analyze::{Analysis, Reported, finding_json};
+use crate::engine::{FindingOut, Output, RunResult, cited_frames};
 use polars::prelude::*;
 use serde_json::{Map, Value};
 use tabled::builder::Builder;
@@ -247,32 +249,8 @@ pub fn human_duration(ns: i64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rfc3339_matches_known_instants() {
-        assert_eq!(rfc3339_ns(0), "1970-01-01T00:00:00.000000000Z");
-        // wikipedia.pcap's first frame, 2011-03-18T19:06:07.096535 UTC
-        assert_eq!(rfc3339_ns(1_300_475_167_096_535_000), "2011-03-18T19:06:07.096535000Z");
-        assert_eq!(epoch_text(1_300_475_167_096_535_000), "1300475167.096535000");
-    }
-
-    #[test]
-    fn csv_quotes_what_needs_it() {
-        assert_eq!(
-            csv_escape_row(["a,b".to_string(), "x\"y".into(), "z".into()].into_iter()),
-            "\"a,b\",\"x\"\"y\",z"
-        );
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Script results, findings and analysis reports
-
-use crate::analyze::{Analysis, Reported, finding_json};
-use crate::engine::{FindingOut, Output, RunResult, cited_frames};
 
 /// A script's result in the chosen format.
 pub fn output(r: &RunResult, format: Format, max_rows: usize) -> String {
@@ -489,5 +467,26 @@ pub fn analysis(a: &Analysis, format: Format) -> String {
             out.push_str(&format!("  {}\n", a.verdict()));
             out
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_matches_known_instants() {
+        assert_eq!(rfc3339_ns(0), "1970-01-01T00:00:00.000000000Z");
+        // wikipedia.pcap's first frame, 2011-03-18T19:06:07.096535 UTC
+        assert_eq!(rfc3339_ns(1_300_475_167_096_535_000), "2011-03-18T19:06:07.096535000Z");
+        assert_eq!(epoch_text(1_300_475_167_096_535_000), "1300475167.096535000");
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_it() {
+        assert_eq!(
+            csv_escape_row(["a,b".to_string(), "x\"y".into(), "z".into()].into_iter()),
+            "\"a,b\",\"x\"\"y\",z"
+        );
     }
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::common::shared_captures;
 
-const PROTOS: [&str; 21] = [
+pub const PROTOS: [&str; 21] = [
     "eth",
     "vlan",
     "ieee8021ad",
@@ -43,7 +43,7 @@ const PROTOS: [&str; 21] = [
 ];
 
 /// (file, protocol) -> (netql's count, tshark's count, reason)
-fn deliberate() -> HashMap<(&'static str, &'static str), (u64, u64, &'static str)> {
+pub fn deliberate() -> HashMap<(&'static str, &'static str), (u64, u64, &'static str)> {
     let mut m = HashMap::new();
     m.insert(
         ("get-to-ssh-server.pcap", "http"),

@@ -3,4 +3,7 @@
 mod cli;
 mod common;
 mod conformance;
+mod formats;
 mod linktypes;
+mod live;
+mod queries;

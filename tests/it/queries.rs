@@ -1,0 +1,686 @@
+//! The query engine on real captures: canned queries against tshark's truth, scan detection on
+//! real and generated scans, quiet on benign traffic, and the run/check/analyze commands.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use netql::catalog::CaptureFile;
+use netql::engine::{Captures, Limits, Output, ScriptEngine};
+use netql::load::{LoadOptions, load};
+use netql::queries;
+use serde_json::Value;
+
+use crate::common::{netql, sample, shared_captures, stderr, stdout};
+use crate::conformance::{PROTOS, deliberate};
+
+fn opts() -> LoadOptions {
+    LoadOptions {
+        cache_dir: std::env::temp_dir(),
+        use_cache: false,
+        progress: false,
+        threads: 2,
+    }
+}
+
+fn engine() -> ScriptEngine {
+    ScriptEngine::new(
+        Limits::default(),
+        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("queries").as_path()),
+    )
+}
+
+fn data(path: &Path) -> Arc<Captures> {
+    Arc::new(Captures::new(vec![
+        load(&CaptureFile::stat(path).unwrap(), &opts()).unwrap(),
+    ]))
+}
+
+/// Run a canned query with parameters and return its table as JSON rows.
+fn table(d: &Arc<Captures>, name: &str, params: &[(&str, &str)]) -> Vec<Value> {
+    let q = queries::find(Path::new("queries"), name).unwrap();
+    let given: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let r = engine()
+        .run(&q.source, d.clone(), &q.bind(&given).unwrap())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    match r.output {
+        Output::Table(df) => netql::render::frame_json_rows(&df),
+        other => panic!("{name} returned {other:?}"),
+    }
+}
+
+/// Findings of a canned query as (severity, title, facts) JSON objects.
+fn findings(d: &Arc<Captures>, name: &str, params: &[(&str, &str)]) -> Vec<Value> {
+    let q = queries::find(Path::new("queries"), name).unwrap();
+    let given: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let r = engine()
+        .run(&q.source, d.clone(), &q.bind(&given).unwrap())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    match r.output {
+        Output::Findings(fs) => fs
+            .into_iter()
+            .map(|f| {
+                let rep = netql::analyze::Reported {
+                    query: name.into(),
+                    finding: f,
+                };
+                netql::analyze::finding_json(&rep)
+            })
+            .collect(),
+        other => panic!("{name} returned {other:?}"),
+    }
+}
+
+fn truth(dir: &Path, name: &str) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("truth").join(format!("{name}.json"))).unwrap()).unwrap()
+}
+
+fn readable_captures(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pcap" || e == "pcapng"))
+        .filter(|p| !p.ends_with("shb-option-too-long.pcapng"))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn share_talkers_and_conversations_equal_tshark() {
+    let Some(dir) = shared_captures() else { return };
+    let dels = deliberate();
+    let mut problems = Vec::new();
+    for path in readable_captures(&dir) {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let t = truth(&dir, &name);
+        let d = data(&path);
+
+        let share: HashMap<String, u64> = table(&d, "protocol_share", &[("limit", "1000")])
+            .into_iter()
+            .map(|r| {
+                (
+                    r["protocol"].as_str().unwrap().to_string(),
+                    r["frames"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        for p in PROTOS {
+            let mine = share.get(p).copied().unwrap_or(0);
+            let want = match dels.get(&(name.as_str(), p)) {
+                Some(&(m, _, _)) => m,
+                None => t["frames_with"][p].as_u64().unwrap_or(0),
+            };
+            if mine != want {
+                problems.push(format!("{name} protocol_share {p}: {mine} != {want}"));
+            }
+        }
+
+        let talkers = table(&d, "top_talkers", &[("limit", "100000")]);
+        let n_truth = t["endpoints_ipv4"]["count"].as_u64().unwrap() + t["endpoints_ipv6"]["count"].as_u64().unwrap();
+        if talkers.len() as u64 != n_truth {
+            problems.push(format!("{name} top_talkers: {} addresses != {n_truth}", talkers.len()));
+        }
+        let by_addr: HashMap<&str, &Value> = talkers.iter().map(|r| (r["address"].as_str().unwrap(), r)).collect();
+        for fam in ["endpoints_ipv4", "endpoints_ipv6"] {
+            for e in t[fam]["top10_by_packets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .chain(t[fam]["top10_by_bytes"].as_array().unwrap())
+            {
+                let a = e["addr"].as_str().unwrap();
+                let got = by_addr
+                    .get(a)
+                    .map(|r| (r["packets"].as_u64().unwrap(), r["bytes"].as_u64().unwrap()));
+                let want = (e["packets"].as_u64().unwrap(), e["bytes"].as_u64().unwrap());
+                if got != Some(want) {
+                    problems.push(format!("{name} top_talkers {a}: {got:?} != {want:?}"));
+                }
+            }
+        }
+        // The default output is tshark's top 10 order (packets, bytes, address) for one family.
+        if t["endpoints_ipv6"]["count"] == 0 {
+            let top: Vec<String> = table(&d, "top_talkers", &[])
+                .iter()
+                .map(|r| r["address"].as_str().unwrap().to_string())
+                .collect();
+            let want: Vec<String> = t["endpoints_ipv4"]["top10_by_packets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["addr"].as_str().unwrap().to_string())
+                .collect();
+            if top != want {
+                problems.push(format!("{name} top 10 order {top:?} != {want:?}"));
+            }
+        }
+
+        let convs = table(&d, "conversations", &[("limit", "100000")]);
+        let n_truth =
+            t["conversations_ipv4"]["count"].as_u64().unwrap() + t["conversations_ipv6"]["count"].as_u64().unwrap();
+        if convs.len() as u64 != n_truth {
+            problems.push(format!("{name} conversations: {} != {n_truth}", convs.len()));
+        }
+        let mut by_pair: HashMap<(String, String), &Value> = HashMap::new();
+        for r in &convs {
+            let (a, b) = (
+                r["a"].as_str().unwrap().to_string(),
+                r["b"].as_str().unwrap().to_string(),
+            );
+            by_pair.insert(if a <= b { (a, b) } else { (b, a) }, r);
+        }
+        for fam in ["conversations_ipv4", "conversations_ipv6"] {
+            for c in t[fam]["list"].as_array().unwrap() {
+                let (a, b) = (
+                    c["a"].as_str().unwrap().to_string(),
+                    c["b"].as_str().unwrap().to_string(),
+                );
+                let key = if a <= b {
+                    (a.clone(), b.clone())
+                } else {
+                    (b.clone(), a.clone())
+                };
+                let Some(r) = by_pair.get(&key) else {
+                    problems.push(format!("{name} conversation {a} <-> {b} missing"));
+                    continue;
+                };
+                let got = (r["frames"].as_u64().unwrap(), r["bytes"].as_u64().unwrap());
+                let want = (c["frames"].as_u64().unwrap(), c["bytes"].as_u64().unwrap());
+                // Direction counts, seen from tshark's `a`.
+                let a_to_b = if r["a"].as_str() == Some(a.as_str()) {
+                    r["frames_a_to_b"].as_u64()
+                } else {
+                    r["frames_b_to_a"].as_u64()
+                };
+                if got != want || (a != b && a_to_b != c["frames_a_to_b"].as_u64()) {
+                    problems.push(format!("{name} conversation {a} <-> {b}: {got:?} != {want:?}"));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn every_canned_query_runs_on_real_captures() {
+    let Some(dir) = shared_captures() else { return };
+    let files = [
+        "wikipedia.pcap",
+        "synscan.pcapng",
+        "nmap-vsn.pcap",
+        "dns-edns-ecs.pcap",
+        "empty.pcap",
+        "linuxsll-arp.pcap",
+    ];
+    for f in files {
+        let d = data(&dir.join(f));
+        for q in queries::list(Path::new("queries")) {
+            let p = q.bind(&[]).unwrap();
+            if let Err(e) = engine().run(&q.source, d.clone(), &p) {
+                panic!("{} on {f}: {e}", q.name);
+            }
+        }
+    }
+    // The bandwidth buckets add up to the capture.
+    let d = data(&dir.join("cwd-navigation.pcap"));
+    let rows = table(&d, "bandwidth", &[]);
+    let total: u64 = rows.iter().map(|r| r["packets"].as_u64().unwrap()).sum();
+    assert_eq!(total, 8317);
+    assert!(
+        rows.len() > 10 && rows.len() <= 121,
+        "auto interval: {} rows",
+        rows.len()
+    );
+}
+
+fn scan_titles(d: &Arc<Captures>) -> Vec<String> {
+    findings(d, "port_scan", &[])
+        .iter()
+        .map(|f| f["title"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn port_scan_finds_the_real_scans() {
+    let Some(dir) = shared_captures() else { return };
+    let cases = [
+        (
+            "synscan.pcapng",
+            "TCP port scan from 172.16.0.8 against 64.13.134.52: 1000 ports (3 open",
+        ),
+        (
+            "tcp_0_1000_20190821.pcap",
+            "TCP port scan from 172.31.15.102 against 198.124.152.15: 1001 ports",
+        ),
+        (
+            "udp_0_1000_20190821.pcap",
+            "UDP port scan from 172.31.15.102 against 198.124.152.15: 1001 ports",
+        ),
+        (
+            "nmap-vsn.pcap",
+            "ARP sweep from 192.168.1.71: who-has for 245 addresses",
+        ),
+        (
+            "activeosfingerprinting.pcapng",
+            "odd-flag TCP probes (stealth scan / OS fingerprinting) from 172.16.16.128 to 172.16.16.150",
+        ),
+    ];
+    for (file, want) in cases {
+        let titles = scan_titles(&data(&dir.join(file)));
+        assert!(
+            titles.iter().any(|t| t.starts_with(want)),
+            "{file}: expected {want:?}, got {titles:?}"
+        );
+    }
+    // Evidence cites the scanner, the frames and the file.
+    let fs = findings(&data(&dir.join("synscan.pcapng")), "port_scan", &[]);
+    assert_eq!(fs[0]["src"], "172.16.0.8");
+    assert_eq!(fs[0]["file"], "synscan.pcapng");
+    assert_eq!(fs[0]["frames"].as_array().unwrap().len(), 20);
+    assert_eq!(fs[0]["severity"], "high");
+}
+
+#[test]
+fn port_scan_is_quiet_on_benign_captures() {
+    let Some(dir) = shared_captures() else { return };
+    for f in [
+        "wikipedia.pcap",
+        "http_espn.pcapng",
+        "tls-1.2-stream-keylog.pcap",
+        "openjdk-25.0.2-zeek.org.pcap",
+        "quic_win11_firefox_google.pcap",
+        "quic_handshake_truncated.pcap",
+        "echo-connections.pcap",
+        "1000-requests-one-dropped-response.pcap",
+    ] {
+        let titles = scan_titles(&data(&dir.join(f)));
+        assert!(titles.is_empty(), "{f}: {titles:?}");
+    }
+}
+
+#[test]
+fn port_scan_finds_every_scan_the_generator_injects() {
+    let gen_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/gen_pcap.py");
+    if !gen_script.is_file() {
+        eprintln!("\n*** SKIPPED: {} not found ***\n", gen_script.display());
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pcap = tmp.path().join("gen.pcap");
+    let st = std::process::Command::new("python3")
+        .arg(&gen_script)
+        .args(["--packets", "30000", "--seed", "7", "--out"])
+        .arg(&pcap)
+        .status()
+        .expect("python3 runs the generator");
+    assert!(st.success());
+    let truth: Value =
+        serde_json::from_str(&std::fs::read_to_string(tmp.path().join("gen.pcap.truth.json")).unwrap()).unwrap();
+    let fs = findings(&data(&pcap), "port_scan", &[]);
+    let facts: Vec<&Value> = fs.iter().map(|f| &f["facts"]).collect();
+    for scan in truth["scans"].as_array().unwrap() {
+        let src = scan["src"].as_str().unwrap();
+        let hit = facts
+            .iter()
+            .find(|f| f["src"] == src)
+            .unwrap_or_else(|| panic!("no finding for {scan}: {fs:?}"));
+        let kind = hit["kind"].as_str().unwrap();
+        match scan["type"].as_str().unwrap() {
+            "vertical_tcp_syn" => {
+                assert_eq!(kind, "TCP port scan");
+                assert_eq!(hit["dst"], scan["dst"]);
+                assert_eq!(hit["ports"], scan["ports"]);
+                assert_eq!(
+                    hit["open"].as_u64().unwrap(),
+                    scan["open_ports"].as_array().unwrap().len() as u64
+                );
+            }
+            "horizontal_tcp_syn_sweep" => {
+                assert_eq!(kind, "horizontal sweep");
+                assert_eq!(hit["port"], scan["dst_port"]);
+                assert_eq!(hit["hosts"], scan["targets"]);
+                assert_eq!(hit["open"], scan["targets_open"]);
+            }
+            "udp_scan" => {
+                assert_eq!(kind, "UDP port scan");
+                assert_eq!(hit["ports"], scan["ports"]);
+                assert_eq!(hit["unreachable"], scan["response_packets"]);
+            }
+            "slow_tcp_syn" => {
+                assert_eq!(kind, "slow TCP port scan");
+                assert_eq!(hit["ports"], scan["ports"]);
+            }
+            other => panic!("unknown scan type {other}"),
+        }
+    }
+    assert_eq!(
+        fs.len(),
+        truth["scans"].as_array().unwrap().len(),
+        "no other scans reported: {fs:?}"
+    );
+}
+
+#[test]
+fn security_queries_find_what_they_look_for() {
+    let Some(dir) = shared_captures() else { return };
+    // FTP logins in clear text (the password itself is never shown).
+    let fs = findings(
+        &data(&dir.join("var-services-std-ports.pcap")),
+        "cleartext_credentials",
+        &[],
+    );
+    assert_eq!(fs.len(), 1, "{fs:?}");
+    let t = fs[0]["title"].as_str().unwrap();
+    assert!(
+        t.contains("FTP USER jsiwek") && t.contains("FTP PASS (12 chars)"),
+        "{t}"
+    );
+    // A backdoor-looking port.
+    let fs = findings(&data(&dir.join("timestamp.pcap")), "unusual_ports", &[]);
+    assert!(
+        fs.iter()
+            .any(|f| f["severity"] == "medium" && f["title"].as_str().unwrap().contains(":12345")),
+        "{fs:?}"
+    );
+    // DNS overview of a DNS-heavy capture.
+    let fs = findings(&data(&dir.join("dns-edns-ecs.pcap")), "dns_summary", &[]);
+    assert_eq!(fs[0]["severity"], "info");
+    assert!(fs[0]["title"].as_str().unwrap().starts_with("DNS: "), "{fs:?}");
+    // Nothing to report on a plain web capture.
+    let d = data(&dir.join("wikipedia.pcap"));
+    for q in ["arp_spoof", "cleartext_credentials", "beaconing", "long_connections"] {
+        assert!(findings(&d, q, &[]).is_empty(), "{q} on wikipedia.pcap");
+    }
+}
+
+/// ARP spoofing, DGA-like DNS and beaconing on captures this test writes.
+#[test]
+fn arp_spoofing_dns_tunnelling_and_beaconing_on_made_captures() {
+    use etherparse::PacketBuilder;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut recs: Vec<(i64, Vec<u8>)> = Vec::new();
+    let arp_reply = |mac: [u8; 6], ip: [u8; 4]| {
+        let mut v = vec![0xff; 6];
+        v.extend_from_slice(&mac);
+        v.extend_from_slice(&[0x08, 0x06, 0, 1, 0x08, 0, 6, 4, 0, 2]);
+        v.extend_from_slice(&mac);
+        v.extend_from_slice(&ip);
+        v.extend_from_slice(&[0; 6]);
+        v.extend_from_slice(&[10, 0, 0, 9]);
+        v.resize(60, 0);
+        v
+    };
+    let s = 1_000_000_000i64;
+    recs.push((0, arp_reply([2, 0, 0, 0, 0, 1], [10, 0, 0, 1])));
+    recs.push((s, arp_reply([2, 0, 0, 0, 0, 0x66], [10, 0, 0, 1])));
+    // DNS look-ups of random-looking names (tunnelling/DGA).
+    for i in 0..30u16 {
+        let mut x: u32 = 0x9e37_79b9 ^ (i as u32 + 1).wrapping_mul(2_654_435_761);
+        let letters: String = (0..28)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                b"abcdefghijklmnopqrstuvwxyz0123456789"[(x % 36) as usize] as char
+            })
+            .collect();
+        let label = format!("{letters}{i}x9q");
+        let name = format!("{label}.evil.example");
+        let mut q = simple_dns::Packet::new_query(i);
+        q.questions.push(simple_dns::Question::new(
+            simple_dns::Name::new_unchecked(&name),
+            simple_dns::TYPE::TXT.into(),
+            simple_dns::CLASS::IN.into(),
+            false,
+        ));
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4([10, 0, 0, 9], [10, 0, 0, 53], 64)
+            .udp(40000 + i, 53)
+            .write(&mut v, &q.build_bytes_vec().unwrap())
+            .unwrap();
+        recs.push((2 * s + i as i64 * s / 10, v));
+    }
+    // A check-in every 60 s to one server.
+    for i in 0..12i64 {
+        let mut v = Vec::new();
+        PacketBuilder::ethernet2([2; 6], [4; 6])
+            .ipv4([10, 0, 0, 9], [203, 0, 113, 7], 64)
+            .tcp(50000 + i as u16, 8081, 1, 1000)
+            .syn()
+            .write(&mut v, &[])
+            .unwrap();
+        recs.push((10 * s + i * 60 * s + (i % 3) * s / 5, v));
+    }
+    recs.sort_by_key(|r| r.0);
+    let path = tmp.path().join("made.pcap");
+    netql::pcapwrite::write_file(&path, 1, &recs).unwrap();
+    let d = data(&path);
+
+    let fs = findings(&d, "arp_spoof", &[]);
+    assert_eq!(fs.len(), 1, "{fs:?}");
+    assert!(
+        fs[0]["title"]
+            .as_str()
+            .unwrap()
+            .contains("10.0.0.1 is claimed by 2 MAC addresses"),
+        "{fs:?}"
+    );
+
+    let fs = findings(&d, "dns_summary", &[]);
+    let odd = fs
+        .iter()
+        .find(|f| {
+            f["title"]
+                .as_str()
+                .unwrap()
+                .starts_with("Suspicious DNS names from 10.0.0.9:")
+        })
+        .expect("DGA-like names found");
+    assert_eq!(odd["severity"], "high");
+    assert!(odd["facts"]["names"].as_u64().unwrap() >= 25, "{odd}");
+
+    let fs = findings(&d, "beaconing", &[]);
+    assert_eq!(fs.len(), 1, "{fs:?}");
+    assert!(
+        fs[0]["title"].as_str().unwrap().contains("12 connections every 60"),
+        "{fs:?}"
+    );
+}
+
+#[test]
+fn run_prints_tables_json_and_errors_with_carets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = sample();
+    let o = netql(
+        &[
+            "run",
+            "top_talkers",
+            s.to_str().unwrap(),
+            "--format",
+            "json",
+            "--param",
+            "limit=2",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["address"], "192.168.56.10");
+    assert_eq!(v[0]["packets"], 251);
+
+    let o = netql(
+        &[
+            "run",
+            "-e",
+            "packets().filter(col(\"dns_response\") == false).count()",
+            s.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    assert_eq!(stdout(&o).trim(), "3");
+
+    // A bad script: exit 2, message with line, column and a caret.
+    let o = netql(
+        &[
+            "run",
+            "-e",
+            "let x = packets();\nx.filter(col(\"dst_port\") == 53 &&)",
+            s.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.contains("line 2") && e.contains('^'), "{e}");
+
+    // A runaway script is stopped with a clear message.
+    let o = netql(&["run", "-e", "loop { }", s.to_str().unwrap()], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("runaway"), "{}", stderr(&o));
+
+    // Unknown parameter.
+    let o = netql(
+        &["run", "top_talkers", s.to_str().unwrap(), "--param", "nope=1"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no parameter 'nope'"), "{}", stderr(&o));
+}
+
+#[test]
+fn check_exit_codes_and_junit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = sample();
+    let junit = tmp.path().join("report.xml");
+    let o = netql(
+        &[
+            "check",
+            "port_scan",
+            s.to_str().unwrap(),
+            "--junit",
+            junit.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the sample's port scan fails the check: {}",
+        stdout(&o)
+    );
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["passed"], false);
+    assert_eq!(v["results"][0]["status"], "fail");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        xml.contains("<testcase classname=\"sample.pcap\" name=\"port_scan\"") && xml.contains("<failure"),
+        "{xml}"
+    );
+
+    let o = netql(
+        &["check", "port_scan", s.to_str().unwrap(), "--fail-on", "critical"],
+        tmp.path(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+
+    // Saved scripts with assertions.
+    let ok = tmp.path().join("ok.rhai");
+    std::fs::write(&ok, "assert(packets().count() == 253, \"sample has 253 packets\");\nexpect_empty(packets().filter(col(\"error\").is_not_null()), \"no decode errors\");\n").unwrap();
+    let o = netql(&["check", ok.to_str().unwrap(), s.to_str().unwrap()], tmp.path());
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let bad = tmp.path().join("bad.rhai");
+    std::fs::write(
+        &bad,
+        "expect_empty(packets().filter(col(\"dst_port\") == 22), \"nobody talks SSH\");\n",
+    )
+    .unwrap();
+    let o = netql(&["check", bad.to_str().unwrap(), s.to_str().unwrap()], tmp.path());
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stdout(&o).contains("nobody talks SSH"), "{}", stdout(&o));
+    let broken = tmp.path().join("broken.rhai");
+    std::fs::write(&broken, "packets(.count()").unwrap();
+    let o = netql(&["check", broken.to_str().unwrap(), s.to_str().unwrap()], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn analyze_reports_in_every_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = sample();
+    let o = netql(&["analyze", s.to_str().unwrap()], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    for part in [
+        "netql analysis: sample.pcap",
+        "253 packets",
+        "Protocols",
+        "Top devices",
+        "Security status",
+        "[HIGH] TCP port scan from 192.168.56.66",
+        "evidence: frames",
+        "Verdict",
+        "Attention needed",
+    ] {
+        assert!(text.contains(part), "missing {part:?} in\n{text}");
+    }
+    let o = netql(&["analyze", s.to_str().unwrap(), "--format", "json"], tmp.path());
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let f = &v["findings"][0];
+    assert_eq!(f["query"], "port_scan");
+    assert_eq!(f["severity"], "high");
+    assert_eq!(f["src"], "192.168.56.66");
+    assert!(f["title"].as_str().unwrap().contains("100 ports"));
+    let o = netql(&["analyze", s.to_str().unwrap(), "--format", "markdown"], tmp.path());
+    assert!(stdout(&o).contains("## Security status"), "{}", stdout(&o));
+    let o = netql(&["analyze", s.to_str().unwrap(), "--fail-on", "high"], tmp.path());
+    assert_eq!(o.status.code(), Some(1));
+}
+
+#[test]
+fn analyze_all_reports_each_capture_and_the_set() {
+    let Some(dir) = shared_captures() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let caps = tmp.path().join("caps");
+    std::fs::create_dir(&caps).unwrap();
+    std::fs::copy(dir.join("wikipedia.pcap"), caps.join("wikipedia.pcap")).unwrap();
+    std::fs::copy(sample(), caps.join("sample.pcap")).unwrap();
+    let o = netql(
+        &[
+            "--captures",
+            caps.to_str().unwrap(),
+            "analyze",
+            "all",
+            "--format",
+            "json",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["packets"], 253 + 136);
+    assert_eq!(v["captures"].as_array().unwrap().len(), 2);
+    let per: Vec<u64> = v["captures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["packets"].as_u64().unwrap())
+        .collect();
+    assert!(per.contains(&253) && per.contains(&136));
+    assert!(
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["src"] == "192.168.56.66")
+    );
+}
