@@ -16,6 +16,43 @@ pub struct RawConfig {
     pub captures: RawCaptures,
     #[serde(default)]
     pub queries: RawQueries,
+    #[serde(default)]
+    pub agent: RawAgent,
+    #[serde(default)]
+    pub mcp: RawMcp,
+}
+
+/// `[mcp]`: what `netql mcp` lets a client do beyond reading captures.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMcp {
+    /// Let MCP clients record from an interface with the capture_live tool (off by default).
+    pub allow_live_capture: Option<bool>,
+    /// Longest capture_live run, in seconds.
+    pub max_capture_seconds: Option<u64>,
+    /// Most packets one capture_live run may write.
+    pub max_capture_packets: Option<u64>,
+    /// Interface capture_live uses when the client names none.
+    pub interface: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAgent {
+    /// Claude model id.
+    pub model: Option<String>,
+    /// Output tokens per API response.
+    pub max_tokens: Option<u32>,
+    /// Tool-call rounds allowed per question.
+    pub max_tool_rounds: Option<u32>,
+    /// Output tokens allowed per question over all rounds.
+    pub max_question_tokens: Option<u64>,
+    /// Messages API base URL (ANTHROPIC_BASE_URL overrides it).
+    pub api_base_url: Option<String>,
+    /// Seconds before one API request is abandoned.
+    pub timeout_s: Option<f64>,
+    /// Retries of 429/529/5xx answers.
+    pub max_retries: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,7 +88,47 @@ pub struct Config {
     pub max_operations: u64,
     pub timeout: std::time::Duration,
     pub max_rows: usize,
+    /// The config file that was read, if any (passed on to child processes).
+    pub config_file: Option<PathBuf>,
+    pub agent: AgentSettings,
+    pub mcp: McpSettings,
 }
+
+/// Resolved `[mcp]` settings.
+#[derive(Debug, Clone)]
+pub struct McpSettings {
+    pub allow_live_capture: bool,
+    pub max_capture_seconds: u64,
+    pub max_capture_packets: u64,
+    pub interface: Option<String>,
+}
+
+/// Resolved agent settings. The API key is read from the environment (or config/.env) and is
+/// never printed; `Debug` hides it.
+#[derive(Clone)]
+pub struct AgentSettings {
+    pub model: String,
+    pub max_tokens: u32,
+    pub max_tool_rounds: u32,
+    pub max_question_tokens: u64,
+    pub base_url: String,
+    pub timeout: std::time::Duration,
+    pub max_retries: u32,
+    pub api_key: Option<String>,
+}
+
+impl std::fmt::Debug for AgentSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentSettings")
+            .field("model", &self.model)
+            .field("base_url", &self.base_url)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The default Claude model (configurable in [agent] model).
+pub const DEFAULT_MODEL: &str = "claude-sonnet-5-5";
 
 /// Command-line overrides; `None` leaves the file/env value alone.
 #[derive(Debug, Default, Clone)]
@@ -89,7 +166,11 @@ impl Config {
         if env_file.is_file() {
             let _ = dotenvy::from_path(&env_file);
         }
-        Ok(Self::resolve(raw, ov))
+        let mut cfg = Self::resolve(raw, ov);
+        if file.is_file() {
+            cfg.config_file = Some(file);
+        }
+        Ok(cfg)
     }
 
     /// Merge file values, environment and CLI flags; later sources win.
@@ -110,6 +191,27 @@ impl Config {
         let env_no_cache = std::env::var("NETQL_NO_CACHE").is_ok_and(|v| v == "1" || v == "true");
         let use_cache = !ov.no_cache && !env_no_cache && raw.captures.cache.unwrap_or(true);
         let queries_dir = raw.queries.dir.unwrap_or_else(|| PathBuf::from("queries"));
+        let env_text = |k: &str| {
+            std::env::var(k)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let a = raw.agent;
+        let agent = AgentSettings {
+            model: env_text("NETQL_MODEL")
+                .or(a.model)
+                .unwrap_or_else(|| DEFAULT_MODEL.to_string()),
+            max_tokens: a.max_tokens.unwrap_or(4096),
+            max_tool_rounds: a.max_tool_rounds.unwrap_or(12),
+            max_question_tokens: a.max_question_tokens.unwrap_or(40_000),
+            base_url: env_text("ANTHROPIC_BASE_URL")
+                .or(a.api_base_url)
+                .unwrap_or_else(|| crate::anthropic::DEFAULT_BASE_URL.to_string()),
+            timeout: std::time::Duration::from_secs_f64(a.timeout_s.unwrap_or(120.0).max(1.0)),
+            max_retries: a.max_retries.unwrap_or(3),
+            api_key: env_text("ANTHROPIC_API_KEY"),
+        };
         Config {
             captures_dir,
             cache_dir,
@@ -118,6 +220,14 @@ impl Config {
             max_operations: raw.queries.max_operations.unwrap_or(5_000_000),
             timeout: std::time::Duration::from_secs_f64(raw.queries.timeout_s.unwrap_or(60.0).max(0.1)),
             max_rows: raw.queries.max_rows.unwrap_or(40),
+            config_file: None,
+            agent,
+            mcp: McpSettings {
+                allow_live_capture: raw.mcp.allow_live_capture.unwrap_or(false),
+                max_capture_seconds: raw.mcp.max_capture_seconds.unwrap_or(60).max(1),
+                max_capture_packets: raw.mcp.max_capture_packets.unwrap_or(100_000).max(1),
+                interface: raw.mcp.interface.filter(|i| !i.trim().is_empty()),
+            },
         }
     }
 }

@@ -5,7 +5,10 @@
 //!                     config and error are used by all; nothing flows backwards
 //! ```
 
+pub mod agent;
 pub mod analyze;
+pub mod anthropic;
+pub mod bench;
 pub mod bindings;
 pub mod capture;
 pub mod catalog;

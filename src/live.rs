@@ -220,7 +220,7 @@ pub fn run_capture(
         if opts.duration.is_some_and(|d| start.elapsed() >= d) {
             break StopReason::Duration;
         }
-        if !w.read_one(&mut cap)? {
+        if w.read_one(&mut cap, None)? == Read::Nothing {
             wait_for_packets(&cap, IDLE_WAIT);
         }
         if last_tick.elapsed() >= TICK {
@@ -233,10 +233,12 @@ pub fn run_capture(
 
     if stopped != StopReason::Count {
         // Packets that reached the kernel before the stop are part of the capture: write what is
-        // already queued (the handle is non-blocking, so this never waits for more).
+        // already queued (the handle is non-blocking, so this never waits), up to the first
+        // packet stamped after the stop, so a busy link does not keep the capture going.
+        let cutoff = SystemTime::now();
         let until = Instant::now() + DRAIN_LIMIT;
         while !done(&w) && Instant::now() < until {
-            if !w.read_one(&mut cap)? {
+            if w.read_one(&mut cap, Some(cutoff))? != Read::Written {
                 break;
             }
         }
@@ -327,6 +329,16 @@ fn reason(e: &pcap::Error) -> String {
     }
 }
 
+/// What one read did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Read {
+    Written,
+    /// No packet queued.
+    Nothing,
+    /// The packet is stamped after the cutoff and was not written.
+    Late,
+}
+
 /// The current pcap file and the totals over all files.
 struct Writer {
     iface: String,
@@ -398,13 +410,24 @@ impl Writer {
         }
     }
 
-    /// Read one packet and write it; `Ok(false)` when none is queued.
-    fn read_one(&mut self, cap: &mut pcap::Capture<pcap::Active>) -> Result<bool> {
+    /// Read one queued packet and write it, unless it is stamped after `cutoff`.
+    fn read_one(&mut self, cap: &mut pcap::Capture<pcap::Active>, cutoff: Option<SystemTime>) -> Result<Read> {
         let p = match cap.next_packet() {
             Ok(p) => p,
-            Err(pcap::Error::TimeoutExpired) => return Ok(false),
+            // What a non-blocking handle says when nothing is queued.
+            Err(pcap::Error::TimeoutExpired) => return Ok(Read::Nothing),
             Err(e) => return Err(self.failed(&e)),
         };
+        if let Some(cut) = cutoff {
+            // The handle uses libpcap's default microsecond precision: tv_usec is microseconds.
+            let ts = p.header.ts;
+            let at = SystemTime::UNIX_EPOCH
+                + Duration::from_secs(ts.tv_sec.max(0) as u64)
+                + Duration::from_micros(ts.tv_usec.max(0) as u64);
+            if at > cut {
+                return Ok(Read::Late);
+            }
+        }
         let caplen = p.header.caplen as u64;
         if self.needs_rotation(caplen) {
             // The packet borrows the capture, and a new file needs the capture: copy it first
@@ -419,7 +442,7 @@ impl Writer {
         } else {
             self.write(&p);
         }
-        Ok(true)
+        Ok(Read::Written)
     }
 
     fn write(&mut self, p: &pcap::Packet<'_>) {

@@ -118,12 +118,57 @@ enum Command {
     },
     /// Capture packets from an interface into pcap files (needs root or CAP_NET_RAW).
     Capture(cli::CaptureArgs),
+    /// Ask the agent one question about your captures; the answer goes to stdout.
+    /// Without ANTHROPIC_API_KEY it answers the common asks offline.
+    Ask {
+        question: Vec<String>,
+        /// Do not call the Anthropic API even when a key is set.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Talk with the agent about your captures (Ctrl-C cancels an answer, Ctrl-D leaves).
+    Chat {
+        #[arg(long)]
+        offline: bool,
+    },
     /// Write the bundled sample capture (web, DNS and a small port scan) to FILE.
     #[command(hide = true)]
     Sample { file: PathBuf },
+    /// Benchmark netql against the libpcap floor and tshark on generated captures
+    /// (release build: `cargo run --release -- bench`).
+    Bench {
+        /// Packet counts of the generated files.
+        #[arg(long, value_delimiter = ',', default_value = "1000000,10000000")]
+        packets: Vec<u64>,
+        /// Where generated files, the floor binary and results go (outside the repository).
+        #[arg(long, default_value = "/tmp/netql-bench")]
+        dir: PathBuf,
+        /// The shared folder holding bench/gen_pcap.py and bench/pcap_floor.c.
+        #[arg(long, default_value = "../shared")]
+        shared: PathBuf,
+        /// Runs per measurement (median reported; big files get at most 2).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Skip tshark.
+        #[arg(long)]
+        no_tshark: bool,
+        /// Skip the canned-suite timings.
+        #[arg(long)]
+        no_suite: bool,
+    },
+    /// One measured task of `netql bench` (run as a child process).
+    #[command(hide = true)]
+    BenchWorker { kind: String, file: PathBuf },
 }
 
 fn main() -> ExitCode {
+    // Like other command-line tools, stop quietly when the reader of our output goes away
+    // (`netql ... | head`) instead of panicking on a broken pipe.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = Args::parse();
     let ov = Overrides {
         config_file: args.config.clone(),
@@ -183,6 +228,36 @@ fn main() -> ExitCode {
             Command::Queries { format } => cli::list_queries(&ctx, format),
             Command::Interfaces { format } => cli::interfaces(format),
             Command::Capture(args) => cli::capture(&ctx, &args),
+            Command::Bench {
+                packets,
+                dir,
+                shared,
+                runs,
+                no_tshark,
+                no_suite,
+            } => {
+                let o = netql::bench::BenchOptions {
+                    sizes: packets,
+                    dir,
+                    shared,
+                    runs,
+                    tshark: !no_tshark,
+                    suite: !no_suite,
+                };
+                netql::bench::run(&o).map_err(anyhow::Error::from).and_then(|v| {
+                    let text = serde_json::to_string_pretty(&v)?;
+                    let out = o.dir.join("results.json");
+                    std::fs::write(&out, &text)?;
+                    println!("{text}");
+                    eprintln!("results written to {}", out.display());
+                    Ok(cli::Outcome::Success)
+                })
+            }
+            Command::BenchWorker { kind, file } => netql::bench::worker(&kind, &file)
+                .map(|_| cli::Outcome::Success)
+                .map_err(anyhow::Error::from),
+            Command::Ask { question, offline } => cli::ask(&ctx, &question.join(" "), offline),
+            Command::Chat { offline } => cli::chat(&ctx, offline),
             Command::Sample { file } => netql::sample::write(&file)
                 .map(|_| cli::Outcome::Success)
                 .map_err(anyhow::Error::from),

@@ -1,5 +1,6 @@
 //! End-to-end tests: one test binary, one module per theme.
 
+// mod agent; (enabled once `netql mcp` lands)
 mod cli;
 mod common;
 mod conformance;

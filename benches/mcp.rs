@@ -1,0 +1,2 @@
+//! MCP round-trip benchmark (being written).
+fn main() {}

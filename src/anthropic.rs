@@ -1,0 +1,297 @@
+//! anthropic: the Claude Messages API over reqwest (no SDK). Requests and content blocks stay
+//! JSON values, so blocks we do not interpret (thinking, redacted_thinking, server tools) are
+//! passed back to the API unchanged. Transient failures (429, 529, 5xx, timeouts) are retried
+//! with backoff that honours `retry-after`; the others become one clear sentence. The API key
+//! is sent in a header and never printed or logged.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+pub const API_VERSION: &str = "2023-06-01";
+
+/// Why a request failed, in words a user can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the Anthropic API rejected the key (401 authentication_error): check ANTHROPIC_API_KEY in config/.env")]
+    Unauthorized,
+    #[error("the Anthropic API refused access (403 permission_error): {0}")]
+    Forbidden(String),
+    #[error(
+        "the Anthropic API does not know this model or path (404 not_found_error): {0}; set [agent] model in config/netql.toml"
+    )]
+    NotFound(String),
+    #[error("the request was too large (413): {0}")]
+    TooLarge(String),
+    #[error("the Anthropic API rejected the request (400 invalid_request_error): {0}")]
+    BadRequest(String),
+    #[error("the Anthropic API is still busy after {attempts} attempts ({status} {kind}): {message}")]
+    Exhausted {
+        attempts: u32,
+        status: u16,
+        kind: String,
+        message: String,
+    },
+    #[error("spend limit reached (429, not retried): {0}")]
+    SpendLimit(String),
+    #[error("cannot reach the Anthropic API at {url}: {message}")]
+    Network { url: String, message: String },
+    #[error("unexpected answer from the Anthropic API ({status}): {message}")]
+    Other { status: u16, message: String },
+}
+
+/// Connection settings.
+#[derive(Clone)]
+pub struct ClientConfig {
+    pub base_url: String,
+    pub api_key: String,
+    pub timeout: Duration,
+    pub max_retries: u32,
+    /// Upper bound of one backoff sleep.
+    pub max_backoff: Duration,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    // Never show the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"<redacted>")
+            .field("timeout", &self.timeout)
+            .field("max_retries", &self.max_retries)
+            .finish()
+    }
+}
+
+/// A Messages API client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    cfg: ClientConfig,
+}
+
+/// A parsed response: the raw content blocks plus what the loop needs.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub content: Vec<Value>,
+    pub stop_reason: String,
+    pub usage: Value,
+    pub raw: Value,
+}
+
+impl Response {
+    /// All text blocks joined.
+    pub fn text(&self) -> String {
+        self.content
+            .iter()
+            .filter(|b| b["type"] == "text")
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The `tool_use` blocks: (id, name, input).
+    pub fn tool_uses(&self) -> Vec<(String, String, Value)> {
+        self.content
+            .iter()
+            .filter(|b| b["type"] == "tool_use")
+            .map(|b| {
+                (
+                    b["id"].as_str().unwrap_or_default().to_string(),
+                    b["name"].as_str().unwrap_or_default().to_string(),
+                    b["input"].clone(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Client {
+    pub fn new(cfg: ClientConfig) -> Result<Client, ApiError> {
+        let http = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(Duration::from_secs(15))
+            .user_agent(concat!("netql/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Network {
+                url: cfg.base_url.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Client { http, cfg })
+    }
+
+    fn url(&self) -> String {
+        format!("{}/v1/messages", self.cfg.base_url.trim_end_matches('/'))
+    }
+
+    /// POST /v1/messages with retries.
+    pub async fn messages(&self, body: &Value) -> Result<Response, ApiError> {
+        let url = self.url();
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let sent = self
+                .http
+                .post(&url)
+                .header("x-api-key", &self.cfg.api_key)
+                .header("anthropic-version", API_VERSION)
+                .header("content-type", "application/json")
+                .json(body)
+                .send()
+                .await;
+            let resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    // Connection problems and timeouts are worth another try.
+                    if attempt <= self.cfg.max_retries {
+                        tokio::time::sleep(self.backoff(attempt, None)).await;
+                        continue;
+                    }
+                    return Err(ApiError::Network {
+                        url,
+                        message: e.without_url().to_string(),
+                    });
+                }
+            };
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<f64>().ok())
+                .map(|s| Duration::from_secs_f64(s.clamp(0.0, 600.0)));
+            let text = resp.text().await.unwrap_or_default();
+            let body_json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            if (200..300).contains(&status) {
+                return parse_response(body_json).ok_or(ApiError::Other {
+                    status,
+                    message: "the response is not a Messages API message".into(),
+                });
+            }
+            let kind = body_json["error"]["type"].as_str().unwrap_or("").to_string();
+            let message = body_json["error"]["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| short(&text));
+            let spend_cap = body_json["error"]["details"]["error_code"] == "enforced_spend_limit_reached";
+            match status {
+                401 => return Err(ApiError::Unauthorized),
+                403 => return Err(ApiError::Forbidden(message)),
+                404 => return Err(ApiError::NotFound(message)),
+                413 => return Err(ApiError::TooLarge(message)),
+                400 | 422 => return Err(ApiError::BadRequest(message)),
+                429 if spend_cap => return Err(ApiError::SpendLimit(message)),
+                408 | 409 | 429 | 500..=599 => {
+                    if attempt <= self.cfg.max_retries {
+                        tokio::time::sleep(self.backoff(attempt, retry_after)).await;
+                        continue;
+                    }
+                    return Err(ApiError::Exhausted {
+                        attempts: attempt,
+                        status,
+                        kind,
+                        message,
+                    });
+                }
+                _ => return Err(ApiError::Other { status, message }),
+            }
+        }
+    }
+
+    /// `retry-after` when the server gives one, else exponential backoff with jitter.
+    fn backoff(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(d) = retry_after {
+            return d.min(self.cfg.max_backoff.max(d.min(Duration::from_secs(60))));
+        }
+        let base = Duration::from_millis(500) * 2u32.saturating_pow(attempt.saturating_sub(1));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let jitter = Duration::from_millis((nanos % 250) as u64);
+        (base + jitter).min(self.cfg.max_backoff)
+    }
+}
+
+fn short(s: &str) -> String {
+    let s = s.trim();
+    if s.len() > 200 {
+        format!("{}…", &s[..s.char_indices().nth(200).map_or(s.len(), |(i, _)| i)])
+    } else {
+        s.to_string()
+    }
+}
+
+fn parse_response(v: Value) -> Option<Response> {
+    if v["type"] != "message" {
+        return None;
+    }
+    Some(Response {
+        content: v["content"].as_array().cloned().unwrap_or_default(),
+        stop_reason: v["stop_reason"].as_str().unwrap_or("").to_string(),
+        usage: v["usage"].clone(),
+        raw: v,
+    })
+}
+
+/// The request body for one turn. System prompt and tools carry `cache_control`, so the
+/// unchanged prefix of a conversation is read from Anthropic's prompt cache.
+pub fn request_body(model: &str, max_tokens: u32, system: &str, tools: &[Value], messages: &[Value]) -> Value {
+    let mut tools: Vec<Value> = tools.to_vec();
+    if let Some(last) = tools.last_mut() {
+        last["cache_control"] = json!({"type": "ephemeral"});
+    }
+    json!({
+        "model": model,
+        "max_tokens": max_tokens,
+        "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
+        "tools": tools,
+        "tool_choice": {"type": "auto"},
+        "messages": messages,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_is_never_shown() {
+        let cfg = ClientConfig {
+            base_url: "http://x".into(),
+            api_key: "sk-ant-secret".into(),
+            timeout: Duration::from_secs(1),
+            max_retries: 0,
+            max_backoff: Duration::from_secs(1),
+        };
+        assert!(!format!("{cfg:?}").contains("secret"));
+        let c = Client::new(cfg).unwrap();
+        assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn request_caches_system_and_tools() {
+        let tools = vec![
+            json!({"name": "a", "input_schema": {"type": "object"}}),
+            json!({"name": "b", "input_schema": {"type": "object"}}),
+        ];
+        let b = request_body("m", 100, "sys", &tools, &[json!({"role": "user", "content": "hi"})]);
+        assert_eq!(b["tool_choice"]["type"], "auto");
+        assert!(b["tools"][1]["cache_control"].is_object());
+        assert!(b["tools"][0].get("cache_control").is_none());
+        assert!(b["system"][0]["cache_control"].is_object());
+    }
+
+    #[test]
+    fn tool_uses_are_read_by_type_not_position() {
+        let r = parse_response(json!({
+            "type": "message", "stop_reason": "tool_use", "usage": {},
+            "content": [{"type": "thinking", "thinking": "", "signature": "s"}, {"type": "text", "text": "ok"},
+                        {"type": "tool_use", "id": "toolu_1", "name": "list_captures", "input": {}}]
+        }))
+        .unwrap();
+        assert_eq!(r.tool_uses()[0].1, "list_captures");
+        assert_eq!(r.text(), "ok");
+    }
+}

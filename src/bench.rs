@@ -1,0 +1,278 @@
+//! bench: `netql bench` measures netql against its anchors in one run: the libpcap read floor
+//! (`../shared/bench/pcap_floor.c`), tshark's passes, and netql's load, flows, canned suite (from
+//! pcap and from the Parquet cache) and the IP-column representation. Files come from the seeded
+//! generator `../shared/bench/gen_pcap.py`. Every measured program runs as its own process, so
+//! wall time and peak RSS (from wait4) are its alone.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use polars::prelude::*;
+use serde_json::{Value, json};
+
+use crate::catalog::CaptureFile;
+use crate::error::{Error, Result};
+use crate::frame::col;
+use crate::load::{LoadOptions, decode_file};
+
+/// One measured run.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    pub wall: Duration,
+    /// Peak resident set of the process (KiB).
+    pub max_rss_kib: u64,
+}
+
+/// Run a command, wait for it with wait4, and return its wall time and peak RSS.
+pub fn measure(cmd: &mut Command) -> Result<Sample> {
+    let started = Instant::now();
+    let child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Other(format!("cannot start {cmd:?}: {e}")))?;
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: rusage is plain old data; wait4 fills it for our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = started.elapsed();
+    if rc < 0 {
+        return Err(Error::Other(format!("wait4 failed for {cmd:?}")));
+    }
+    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) <= 1) {
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        return Err(Error::Other(format!("{cmd:?} failed: {}", err.trim())));
+    }
+    Ok(Sample {
+        wall,
+        max_rss_kib: usage.ru_maxrss as u64,
+    })
+}
+
+fn median(mut v: Vec<Sample>) -> Sample {
+    v.sort_by_key(|s| s.wall);
+    let m = v[v.len() / 2];
+    Sample {
+        wall: m.wall,
+        max_rss_kib: v.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub sizes: Vec<u64>,
+    pub dir: PathBuf,
+    pub shared: PathBuf,
+    pub runs: usize,
+    pub tshark: bool,
+    pub suite: bool,
+}
+
+/// Generate (once) the file with `n` packets.
+fn generated(o: &BenchOptions, n: u64) -> Result<PathBuf> {
+    let name = if n.is_multiple_of(1_000_000) {
+        format!("{}m.pcap", n / 1_000_000)
+    } else {
+        format!("{n}.pcap")
+    };
+    let path = o.dir.join(name);
+    if path.is_file() && path.with_extension("pcap.truth.json").is_file() {
+        return Ok(path);
+    }
+    let script = o.shared.join("bench/gen_pcap.py");
+    eprintln!("generating {} with {} ...", path.display(), script.display());
+    let st = Command::new("python3")
+        .arg(&script)
+        .args(["--packets", &n.to_string(), "--seed", "1", "--out"])
+        .arg(&path)
+        .status()
+        .map_err(|e| Error::Other(format!("python3 {}: {e}", script.display())))?;
+    if !st.success() {
+        return Err(Error::Other("the generator failed".into()));
+    }
+    Ok(path)
+}
+
+fn floor_binary(o: &BenchOptions) -> Result<PathBuf> {
+    let bin = o.dir.join("pcap_floor");
+    if !bin.is_file() {
+        let src = o.shared.join("bench/pcap_floor.c");
+        let st = Command::new("cc")
+            .args(["-O2", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .arg("-lpcap")
+            .status()
+            .map_err(|e| Error::Other(format!("cc: {e}")))?;
+        if !st.success() {
+            return Err(Error::Other("cannot build pcap_floor".into()));
+        }
+    }
+    Ok(bin)
+}
+
+/// Run the whole benchmark and return its figures as JSON (also printed as a table).
+pub fn run(o: &BenchOptions) -> Result<Value> {
+    std::fs::create_dir_all(&o.dir).map_err(|e| Error::io(&o.dir, e))?;
+    let me = std::env::current_exe().map_err(|e| Error::Other(e.to_string()))?;
+    let floor = floor_binary(o)?;
+    let mut results = Vec::new();
+    for &n in &o.sizes {
+        let file = generated(o, n)?;
+        // Warm the page cache so every reader starts equal.
+        let _ = Command::new("cat")
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .status();
+        let mut rows: Vec<(String, Sample)> = Vec::new();
+        let mut timed = |label: &str, runs: usize, mk: &dyn Fn() -> Command| -> Result<()> {
+            let mut v = Vec::new();
+            for _ in 0..runs.max(1) {
+                v.push(measure(&mut mk())?);
+            }
+            let m = median(v);
+            eprintln!(
+                "  {label:<44} {:>8.2} s  {:>8} MiB",
+                m.wall.as_secs_f64(),
+                m.max_rss_kib / 1024
+            );
+            rows.push((label.to_string(), m));
+            Ok(())
+        };
+        eprintln!("{} ({} packets)", file.display(), n);
+        let big = n >= 5_000_000;
+        let runs = if big { o.runs.min(2) } else { o.runs };
+        timed("libpcap floor (pcap_floor.c)", runs, &|| {
+            let mut c = Command::new(&floor);
+            c.arg(&file);
+            c
+        })?;
+        timed("netql load: packets table", runs, &|| {
+            let mut c = Command::new(&me);
+            c.args(["--quiet", "bench-worker", "load"]).arg(&file);
+            c
+        })?;
+        timed("netql load: packets + flows tables", runs, &|| {
+            let mut c = Command::new(&me);
+            c.args(["--quiet", "bench-worker", "flows"]).arg(&file);
+            c
+        })?;
+        if o.suite {
+            let cache = o.dir.join("cache");
+            timed("netql analyze (whole suite) from pcap", 1, &|| {
+                let mut c = Command::new(&me);
+                c.args(["--quiet", "--no-cache", "analyze", "--format", "json"])
+                    .arg(&file);
+                c
+            })?;
+            // Fill the cache (packets + flows), then time the suite from it.
+            let mut fill = Command::new(&me);
+            fill.args(["--quiet", "--cache-dir"])
+                .arg(&cache)
+                .args(["run", "-e", "flows().count()"])
+                .arg(&file);
+            measure(&mut fill)?;
+            timed("netql analyze (whole suite) from cache", runs, &|| {
+                let mut c = Command::new(&me);
+                c.args(["--quiet", "--cache-dir"])
+                    .arg(&cache)
+                    .args(["analyze", "--format", "json"])
+                    .arg(&file);
+                c
+            })?;
+        }
+        if o.tshark {
+            for stat in ["io,phs", "endpoints,ip", "conv,ip"] {
+                timed(&format!("tshark -q -z {stat}"), 1, &|| {
+                    let mut c = Command::new("tshark");
+                    c.args(["-n", "-r"]).arg(&file).args(["-q", "-z", stat]);
+                    c
+                })?;
+            }
+        }
+        let ip = ip_representation(&file)?;
+        let floor_s = rows[0].1.wall.as_secs_f64();
+        let entries: Vec<Value> = rows
+            .iter()
+            .map(|(label, s)| {
+                json!({
+                    "what": label,
+                    "wall_s": (s.wall.as_secs_f64() * 1000.0).round() / 1000.0,
+                    "packets_per_s": (n as f64 / s.wall.as_secs_f64()).round(),
+                    "x_floor": ((s.wall.as_secs_f64() / floor_s) * 100.0).round() / 100.0,
+                    "peak_rss_mib": s.max_rss_kib / 1024,
+                    "rss_bytes_per_packet": (s.max_rss_kib as f64 * 1024.0 / n as f64).round(),
+                })
+            })
+            .collect();
+        results.push(json!({"file": file, "packets": n, "runs": runs, "results": entries, "ip_columns": ip}));
+    }
+    Ok(
+        json!({"netql": env!("CARGO_PKG_VERSION"), "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "sizes": results}),
+    )
+}
+
+/// Work done inside a measured child process.
+pub fn worker(kind: &str, file: &Path) -> Result<()> {
+    let cap = CaptureFile::stat(file)?;
+    let opts = LoadOptions {
+        cache_dir: std::env::temp_dir(),
+        use_cache: false,
+        progress: false,
+        threads: 0,
+    };
+    let started = Instant::now();
+    let (df, _) = decode_file(&cap, &opts)?;
+    let load = started.elapsed();
+    let mut out = json!({"packets": df.height(), "load_s": load.as_secs_f64(), "frame_bytes": df.estimated_size()});
+    if kind == "flows" {
+        let t = Instant::now();
+        let flows = crate::frame::flows(df.clone().lazy()).collect()?;
+        out["flows"] = json!(flows.height());
+        out["flows_s"] = json!(t.elapsed().as_secs_f64());
+    }
+    println!("{out}");
+    Ok(())
+}
+
+/// The measurement behind storing addresses as Categorical: memory per row and group-by time of
+/// the decoded `src_ip` column, against the same addresses as a plain string column.
+fn ip_representation(file: &Path) -> Result<Value> {
+    let cap = CaptureFile::stat(file)?;
+    let opts = LoadOptions {
+        cache_dir: std::env::temp_dir(),
+        use_cache: false,
+        progress: false,
+        threads: 0,
+    };
+    let (df, _) = decode_file(&cap, &opts)?;
+    let cat = df.column(col::SRC_IP)?.clone();
+    let t = Instant::now();
+    let text = cat.cast(&DataType::String)?;
+    let to_text = t.elapsed();
+    let group = |c: &Column| -> Result<Duration> {
+        let frame = DataFrame::new(c.len(), vec![c.clone()])?;
+        let t = Instant::now();
+        let g = frame.lazy().group_by([col(col::SRC_IP)]).agg([len()]).collect()?;
+        let _ = g.height();
+        Ok(t.elapsed())
+    };
+    let (g_cat, g_text) = (group(&cat)?, group(&text)?);
+    let rows = df.height().max(1) as f64;
+    Ok(json!({
+        "rows": df.height(),
+        "categorical_bytes_per_row": (cat.as_materialized_series().estimated_size() as f64 / rows * 10.0).round() / 10.0,
+        "string_bytes_per_row": (text.as_materialized_series().estimated_size() as f64 / rows * 10.0).round() / 10.0,
+        "group_by_categorical_ms": g_cat.as_secs_f64() * 1000.0,
+        "group_by_string_ms": g_text.as_secs_f64() * 1000.0,
+        "materialise_strings_ms": to_text.as_secs_f64() * 1000.0,
+        "frame_bytes_per_row": (df.estimated_size() as f64 / rows).round(),
+    }))
+}

@@ -1,0 +1,281 @@
+//! The agent against a fake Messages API on 127.0.0.1 (the real API cannot be reached from
+//! here): real reqwest client, real `netql mcp` child, scripted conversations, errors and
+//! retries; and the offline mode on the bundled sample.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::{sample, stderr, stdout};
+
+/// One scripted answer: status, extra headers, JSON body.
+type Reply = (u16, Vec<(String, String)>, Value);
+
+/// A fake Anthropic Messages API: answers requests from a script and records them.
+struct FakeApi {
+    url: String,
+    seen: Arc<Mutex<Vec<(Vec<(String, String)>, Value)>>>,
+    problems: Arc<Mutex<Vec<String>>>,
+}
+
+fn message(content: Value, stop: &str) -> Value {
+    json!({"id": "msg_test", "type": "message", "role": "assistant", "model": "claude-sonnet-5-5",
+           "content": content, "stop_reason": stop, "stop_sequence": null,
+           "usage": {"input_tokens": 100, "output_tokens": 20, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}})
+}
+
+fn api_error(status: u16, kind: &str, msg: &str) -> Reply {
+    (status, vec![], json!({"type": "error", "error": {"type": kind, "message": msg}, "request_id": "req_test"}))
+}
+
+impl FakeApi {
+    fn start(script: Vec<Reply>) -> FakeApi {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let problems = Arc::new(Mutex::new(Vec::new()));
+        let script = Arc::new(Mutex::new(script.into_iter()));
+        let (s2, p2) = (seen.clone(), problems.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let (s3, p3, sc) = (s2.clone(), p2.clone(), script.clone());
+                std::thread::spawn(move || serve(stream, s3, p3, sc));
+            }
+        });
+        FakeApi { url, seen, problems }
+    }
+
+    fn requests(&self) -> Vec<(Vec<(String, String)>, Value)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+fn serve(
+    stream: TcpStream,
+    seen: Arc<Mutex<Vec<(Vec<(String, String)>, Value)>>>,
+    problems: Arc<Mutex<Vec<String>>>,
+    script: Arc<Mutex<std::vec::IntoIter<Reply>>>,
+) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut out = stream;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut headers = Vec::new();
+        let mut len = 0usize;
+        loop {
+            let mut h = String::new();
+            reader.read_line(&mut h).unwrap();
+            let h = h.trim_end().to_string();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = h.split_once(':') {
+                let (k, v) = (k.trim().to_ascii_lowercase(), v.trim().to_string());
+                if k == "content-length" {
+                    len = v.parse().unwrap();
+                }
+                headers.push((k, v));
+            }
+        }
+        let mut body = vec![0u8; len];
+        reader.read_exact(&mut body).unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        check_request(&line, &headers, &body, &problems);
+        seen.lock().unwrap().push((headers, body));
+        let (status, extra, reply) = script.lock().unwrap().next().unwrap_or_else(|| api_error(500, "api_error", "script ran out"));
+        let text = reply.to_string();
+        let mut resp = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\nrequest-id: req_test\r\ncontent-length: {}\r\n",
+            text.len()
+        );
+        for (k, v) in extra {
+            resp.push_str(&format!("{k}: {v}\r\n"));
+        }
+        resp.push_str("\r\n");
+        resp.push_str(&text);
+        if out.write_all(resp.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// What the real API would reject: missing headers, wrong shapes, unanswered tool_use blocks.
+fn check_request(line: &str, headers: &[(String, String)], body: &Value, problems: &Mutex<Vec<String>>) {
+    let mut p = Vec::new();
+    if !line.starts_with("POST /v1/messages ") {
+        p.push(format!("request line {line:?}"));
+    }
+    let h = |k: &str| headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    if h("x-api-key").as_deref() != Some("sk-ant-test") {
+        p.push("x-api-key missing or wrong".into());
+    }
+    if h("anthropic-version").as_deref() != Some("2023-06-01") {
+        p.push("anthropic-version missing".into());
+    }
+    for k in ["model", "max_tokens", "messages", "tools", "system"] {
+        if body.get(k).is_none() {
+            p.push(format!("body lacks {k}"));
+        }
+    }
+    if body["tool_choice"]["type"] != "auto" && body["tool_choice"]["type"] != "none" {
+        p.push(format!("tool_choice {}", body["tool_choice"]));
+    }
+    let tools: Vec<&str> = body["tools"].as_array().map(|t| t.iter().filter_map(|x| x["name"].as_str()).collect()).unwrap_or_default();
+    for needed in ["list_captures", "describe_schema", "run_script", "run_query", "analyze", "list_queries"] {
+        if !tools.contains(&needed) {
+            p.push(format!("tool {needed} not offered"));
+        }
+    }
+    if body["tools"].as_array().and_then(|t| t.last()).is_some_and(|t| t["cache_control"].is_null()) {
+        p.push("tools not cached".into());
+    }
+    let msgs = body["messages"].as_array().cloned().unwrap_or_default();
+    for (i, m) in msgs.iter().enumerate() {
+        let want = if i % 2 == 0 { "user" } else { "assistant" };
+        if m["role"] != want {
+            p.push(format!("message {i} has role {}", m["role"]));
+        }
+        if m["role"] == "assistant" {
+            let ids: Vec<&str> = m["content"].as_array().map(|c| c.iter().filter(|b| b["type"] == "tool_use").filter_map(|b| b["id"].as_str()).collect()).unwrap_or_default();
+            if ids.is_empty() {
+                continue;
+            }
+            let Some(next) = msgs.get(i + 1) else {
+                p.push("tool_use without a following user turn".into());
+                continue;
+            };
+            let answered: Vec<&str> = next["content"].as_array().map(|c| c.iter().filter(|b| b["type"] == "tool_result").filter_map(|b| b["tool_use_id"].as_str()).collect()).unwrap_or_default();
+            for id in ids {
+                if !answered.contains(&id) {
+                    p.push(format!("tool_use {id} not answered"));
+                }
+            }
+        }
+    }
+    problems.lock().unwrap().extend(p);
+}
+
+/// A temp captures folder with the sample, and the command to run netql against `api`.
+fn netql_with(api: Option<&FakeApi>, args: &[&str], dir: &Path) -> std::process::Output {
+    let caps = dir.join("caps");
+    if !caps.is_dir() {
+        std::fs::create_dir_all(&caps).unwrap();
+        std::fs::copy(sample(), caps.join("sample.pcap")).unwrap();
+    }
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_netql"));
+    cmd.args(["--captures", caps.to_str().unwrap(), "--cache-dir", dir.join("cache").to_str().unwrap()])
+        .args(args)
+        .current_dir(dir)
+        .env_remove("NETQL_CONFIG")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("ANTHROPIC_BASE_URL");
+    if let Some(api) = api {
+        cmd.env("ANTHROPIC_API_KEY", "sk-ant-test").env("ANTHROPIC_BASE_URL", &api.url);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn a_conversation_with_tools_a_failed_script_and_a_fix() {
+    let api = FakeApi::start(vec![
+        (200, vec![], message(json!([
+            {"type": "thinking", "thinking": "", "signature": "sig-1"},
+            {"type": "text", "text": "Let me analyze the latest capture."},
+            {"type": "tool_use", "id": "toolu_01", "name": "analyze", "input": {"mode": "latest"}}]), "tool_use")),
+        (200, vec![], message(json!([
+            {"type": "tool_use", "id": "toolu_02", "name": "run_script", "input": {"script": "packets().group_by([\"src_ip\"]).agg([count()]).sort(\"count\", true).head(3", "captures": ["latest"]}}]), "tool_use")),
+        (200, vec![], message(json!([
+            {"type": "tool_use", "id": "toolu_03", "name": "run_script", "input": {"script": "packets().group_by([\"src_ip\"]).agg([count()]).sort(\"count\", true).head(3)", "captures": ["latest"]}}]), "tool_use")),
+        (200, vec![], message(json!([{"type": "text", "text": "sample.pcap holds 253 packets. 192.168.56.66 scanned 192.168.56.10 (frames 43-…). Recommendation: block it."}]), "end_turn")),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let o = netql_with(Some(&api), &["ask", "analyze", "latest", "capture"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("192.168.56.66 scanned"), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("→ analyze") && err.contains("→ run_script"), "tool lines: {err}");
+    let problems = api.problems.lock().unwrap().clone();
+    assert!(problems.is_empty(), "{problems:?}");
+
+    let reqs = api.requests();
+    assert_eq!(reqs.len(), 4);
+    let last = &reqs[3].1["messages"];
+    // The thinking block went back unchanged.
+    assert_eq!(last[1]["content"][0], json!({"type": "thinking", "thinking": "", "signature": "sig-1"}));
+    // The analyze result reached the model, the bad script came back as an error with its
+    // position, and the fixed one succeeded.
+    let r1 = &last[2]["content"][0];
+    assert_eq!(r1["tool_use_id"], "toolu_01");
+    assert!(r1["content"].as_str().unwrap().contains("192.168.56.66"), "{r1}");
+    let r2 = &last[4]["content"][0];
+    assert_eq!(r2["is_error"], true);
+    assert!(r2["content"].as_str().unwrap().contains("line 1"), "{r2}");
+    let r3 = &last[6]["content"][0];
+    assert!(r3.get("is_error").is_none() || r3["is_error"] == false, "{r3}");
+    assert!(r3["content"].as_str().unwrap().contains("192.168.56.10"), "{r3}");
+}
+
+#[test]
+fn rate_limits_and_overload_are_retried() {
+    let api = FakeApi::start(vec![
+        {
+            let (s, _, b) = api_error(429, "rate_limit_error", "slow down");
+            (s, vec![("retry-after".into(), "1".into())], b)
+        },
+        api_error(529, "overloaded_error", "Overloaded"),
+        (200, vec![], message(json!([{"type": "text", "text": "All good."}]), "end_turn")),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let o = netql_with(Some(&api), &["ask", "hello"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "All good.");
+    assert!(started.elapsed() >= Duration::from_secs(1), "retry-after was honoured");
+    assert_eq!(api.requests().len(), 3);
+}
+
+#[test]
+fn auth_errors_are_one_clear_line() {
+    let api = FakeApi::start(vec![api_error(401, "authentication_error", "invalid x-api-key")]);
+    let tmp = tempfile::tempdir().unwrap();
+    let o = netql_with(Some(&api), &["ask", "hello"], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(err.contains("401") && err.contains("ANTHROPIC_API_KEY"), "{err}");
+    assert!(!err.contains("sk-ant-test"), "the key is never printed");
+    assert_eq!(api.requests().len(), 1, "401 is not retried");
+
+    let api = FakeApi::start(vec![api_error(404, "not_found_error", "model: claude-nope")]);
+    let o = netql_with(Some(&api), &["ask", "hello"], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("model"), "{}", stderr(&o));
+}
+
+#[test]
+fn offline_mode_answers_the_common_asks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], &[&str]); 6] = [
+        (&["ask", "analyze latest"], &["Capture: sample.pcap", "253 packets", "Protocols", "Top active devices", "TCP port scan from 192.168.56.66", "Recommendations"]),
+        (&["ask", "analyze all"], &["sample.pcap", "Security status"]),
+        (&["ask", "list captures"], &["1 capture(s)", "sample.pcap", "253 packets"]),
+        (&["ask", "top talkers"], &["192.168.56.10", "251"]),
+        (&["ask", "any scans?"], &["scan finding", "192.168.56.66"]),
+        (&["ask", "write me a poem"], &["Running offline", "analyze latest", "ANTHROPIC_API_KEY"]),
+    ];
+    for (args, wants) in cases {
+        let o = netql_with(None, args, tmp.path());
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let out = stdout(&o);
+        for w in wants {
+            assert!(out.contains(w), "{args:?}: missing {w:?} in\n{out}");
+        }
+    }
+}
