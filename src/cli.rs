@@ -930,3 +930,15 @@ pub fn chat(ctx: &Ctx, offline: bool) -> Result<Outcome> {
     rt.block_on(session.close());
     Ok(Outcome::Success)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Shell
+
+/// `netql shell`: the interactive query shell, or a script from stdin when it is not a terminal.
+pub fn shell(ctx: &Ctx, files: &[String]) -> Result<Outcome> {
+    Ok(match netql::shell::run(&ctx.cfg, &ctx.opts, ctx.engine(), files)? {
+        netql::shell::Status::Ok => Outcome::Success,
+        netql::shell::Status::Failed => Outcome::Failure,
+        netql::shell::Status::Error => Outcome::Error,
+    })
+}

@@ -343,18 +343,19 @@ pub fn text_dtype() -> DataType {
 /// once, not once per packet.
 pub struct Interner {
     mapping: Arc<CategoricalMapping>,
-    addrs: HashMap<Addr, u32>,
-    macs: HashMap<[u8; 6], u32>,
-    stacks: HashMap<u128, u32>,
+    // polars' fast hasher: these lookups run once or twice per packet.
+    addrs: PlHashMap<Addr, u32>,
+    macs: PlHashMap<[u8; 6], u32>,
+    stacks: PlHashMap<u128, u32>,
 }
 
 impl Default for Interner {
     fn default() -> Self {
         Interner {
             mapping: GLOBAL_MAPPING.clone(),
-            addrs: HashMap::new(),
-            macs: HashMap::new(),
-            stacks: HashMap::new(),
+            addrs: PlHashMap::default(),
+            macs: PlHashMap::default(),
+            stacks: PlHashMap::default(),
         }
     }
 }

@@ -19,11 +19,14 @@ pub mod error;
 pub mod frame;
 pub mod live;
 pub mod load;
+pub mod mcp;
 pub mod pcapwrite;
 pub mod queries;
 pub mod render;
 pub mod sample;
+pub mod shell;
 pub mod stream;
 pub mod summary;
+pub mod watch;
 
 pub use error::{Error, Result};

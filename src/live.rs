@@ -1,9 +1,10 @@
 //! live: capture from a network interface with libpcap and write classic pcap files into a folder,
 //! rotating them by size or age. This module owns the capture loop (open, filter, read, write,
 //! rotate, stop, kernel statistics) and the interface listing; the front-ends (`netql capture`,
-//! `netql interfaces`, later `watch` and the MCP server) only pass options, a stop flag and a
-//! progress callback, and print what comes back. It never installs signal handlers and never
-//! prints: the caller decides what stops a capture and how progress is shown.
+//! `netql interfaces`, `netql watch` and the MCP server) only pass options, a stop flag and a
+//! progress callback (or a [`LiveSink`], which also sees every packet), and print what comes back.
+//! It never installs signal handlers and never prints: the caller decides what stops a capture and
+//! how progress is shown.
 //!
 //! libpcap writes the files (`pcap_dump`), so they are exactly what tcpdump would write, and a
 //! stopped capture is always a complete file: every exit path flushes and closes it.
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
+use crate::capture::RawRecord;
 use crate::error::{Error, Result};
 
 /// How long the loop waits for packets on an idle interface before it looks at the stop flag,
@@ -193,21 +195,61 @@ fn prefix_len(addr: IpAddr, mask: IpAddr) -> Option<u32> {
     (ones == bits).then_some(ones)
 }
 
+/// What the capture loop hands its caller besides the report: every packet it keeps, and
+/// progress about four times a second.
+pub trait LiveSink {
+    /// One packet, in capture order, right after it was written (when saving). `ts_ns` has
+    /// microsecond precision (the handle's, as in the files); `link` is the LINKTYPE_* number.
+    fn packet(&mut self, rec: &RawRecord<'_>);
+    /// The first call comes once the interface is open and filtering and (when saving) the file
+    /// exists; the last one after the capture has stopped and the file is closed.
+    fn progress(&mut self, p: &Progress);
+}
+
+/// A progress callback as a sink that ignores the packets.
+struct ProgressOnly<F>(F);
+
+impl<F: FnMut(&Progress)> LiveSink for ProgressOnly<F> {
+    fn packet(&mut self, _: &RawRecord<'_>) {}
+    fn progress(&mut self, p: &Progress) {
+        (self.0)(p)
+    }
+}
+
 /// Capture until `opts.count` packets are written, `opts.duration` has passed, or `stop` becomes
 /// true; `on_progress` is called about four times a second. On every return, error or not, the
 /// files written so far are flushed and closed, so they are valid pcaps.
 pub fn run_capture(
     opts: &CaptureOptions,
     stop: &AtomicBool,
-    mut on_progress: impl FnMut(&Progress),
+    on_progress: impl FnMut(&Progress),
+) -> Result<CaptureReport> {
+    run_live(opts, true, stop, &mut ProgressOnly(on_progress))
+}
+
+/// The capture loop behind [`run_capture`], also handing every packet to `sink`. With `save`
+/// false nothing touches the disk (`opts.out_dir` and `opts.rotate` are ignored and the report
+/// lists no files); `count`, `packets` and `bytes` then count the packets handed to the sink.
+pub fn run_live(
+    opts: &CaptureOptions,
+    save: bool,
+    stop: &AtomicBool,
+    sink: &mut dyn LiveSink,
 ) -> Result<CaptureReport> {
     let mut cap = open(opts)?;
-    std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::io(&opts.out_dir, e))?;
+    if save {
+        std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::io(&opts.out_dir, e))?;
+    }
     let start = Instant::now();
     let mut w = Writer::new(&opts.interface, &opts.out_dir, opts.rotate);
-    w.open_next(&cap)?;
+    // libpcap reports the DLT; as for files, it equals the LINKTYPE for every type the decoder
+    // reads (the old RAW numbers are decoded under both).
+    w.link = cap.get_datalink().0 as u16;
+    if save {
+        w.open_next(&cap)?;
+    }
     let mut last_tick = start;
-    on_progress(&w.progress(start, None));
+    sink.progress(&w.progress(start, None));
 
     let done = |w: &Writer| opts.count.is_some_and(|c| w.packets >= c);
     let stopped = loop {
@@ -220,14 +262,14 @@ pub fn run_capture(
         if opts.duration.is_some_and(|d| start.elapsed() >= d) {
             break StopReason::Duration;
         }
-        if w.read_one(&mut cap, None)? == Read::Nothing {
+        if w.read_one(&mut cap, None, sink)? == Read::Nothing {
             wait_for_packets(&cap, IDLE_WAIT);
         }
         if last_tick.elapsed() >= TICK {
             last_tick = Instant::now();
             w.flush()?;
             let dropped = cap.stats().ok().map(|s| s.dropped as u64);
-            on_progress(&w.progress(start, dropped));
+            sink.progress(&w.progress(start, dropped));
         }
     };
 
@@ -238,7 +280,7 @@ pub fn run_capture(
         let cutoff = SystemTime::now();
         let until = Instant::now() + DRAIN_LIMIT;
         while !done(&w) && Instant::now() < until {
-            if w.read_one(&mut cap, Some(cutoff))? != Read::Written {
+            if w.read_one(&mut cap, Some(cutoff), sink)? != Read::Written {
                 break;
             }
         }
@@ -246,7 +288,7 @@ pub fn run_capture(
     let stats = cap.stats().ok();
     w.close()?;
     let elapsed = start.elapsed();
-    on_progress(&w.progress(start, stats.map(|s| s.dropped as u64)));
+    sink.progress(&w.progress(start, stats.map(|s| s.dropped as u64)));
     Ok(CaptureReport {
         files: w.files,
         packets: w.packets,
@@ -352,6 +394,8 @@ struct Writer {
     files: Vec<PathBuf>,
     packets: u64,
     bytes: u64,
+    /// LINKTYPE_* of the capture handle, for the records handed to the sink.
+    link: u16,
 }
 
 impl Writer {
@@ -367,6 +411,7 @@ impl Writer {
             files: Vec::new(),
             packets: 0,
             bytes: 0,
+            link: 0,
         }
     }
 
@@ -410,17 +455,22 @@ impl Writer {
         }
     }
 
-    /// Read one queued packet and write it, unless it is stamped after `cutoff`.
-    fn read_one(&mut self, cap: &mut pcap::Capture<pcap::Active>, cutoff: Option<SystemTime>) -> Result<Read> {
+    /// Read one queued packet, write it and hand it to `sink`, unless it is stamped after `cutoff`.
+    fn read_one(
+        &mut self,
+        cap: &mut pcap::Capture<pcap::Active>,
+        cutoff: Option<SystemTime>,
+        sink: &mut dyn LiveSink,
+    ) -> Result<Read> {
         let p = match cap.next_packet() {
             Ok(p) => p,
             // What a non-blocking handle says when nothing is queued.
             Err(pcap::Error::TimeoutExpired) => return Ok(Read::Nothing),
             Err(e) => return Err(self.failed(&e)),
         };
+        // The handle uses libpcap's default microsecond precision: tv_usec is microseconds.
+        let ts = p.header.ts;
         if let Some(cut) = cutoff {
-            // The handle uses libpcap's default microsecond precision: tv_usec is microseconds.
-            let ts = p.header.ts;
             let at = SystemTime::UNIX_EPOCH
                 + Duration::from_secs(ts.tv_sec.max(0) as u64)
                 + Duration::from_micros(ts.tv_usec.max(0) as u64);
@@ -428,6 +478,7 @@ impl Writer {
                 return Ok(Read::Late);
             }
         }
+        let ts_ns = ts.tv_sec * 1_000_000_000 + ts.tv_usec * 1_000;
         let caplen = p.header.caplen as u64;
         if self.needs_rotation(caplen) {
             // The packet borrows the capture, and a new file needs the capture: copy it first
@@ -439,21 +490,33 @@ impl Writer {
                 header: &header,
                 data: &data,
             });
+            sink.packet(&self.record(ts_ns, header.len, &data));
         } else {
             self.write(&p);
+            sink.packet(&self.record(ts_ns, p.header.len, p.data));
         }
         Ok(Read::Written)
     }
 
+    fn record<'a>(&self, ts_ns: i64, wire_len: u32, data: &'a [u8]) -> RawRecord<'a> {
+        RawRecord {
+            ts_ns,
+            wire_len,
+            link: self.link,
+            data,
+        }
+    }
+
+    /// Write a packet to the current file (when saving) and count it.
     fn write(&mut self, p: &pcap::Packet<'_>) {
         if let Some(f) = &mut self.file {
             f.write(p);
-            let caplen = p.header.caplen as u64;
-            self.size += RECORD_HEADER + caplen;
-            self.in_file += 1;
-            self.packets += 1;
-            self.bytes += caplen;
         }
+        let caplen = p.header.caplen as u64;
+        self.size += RECORD_HEADER + caplen;
+        self.in_file += 1;
+        self.packets += 1;
+        self.bytes += caplen;
     }
 
     /// Push buffered records to the file, so readers (and a crash) see everything up to now.

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use netql::config::{Config, Overrides};
 
 mod cli;
+mod watch_cli;
 
 #[derive(Parser)]
 #[command(
@@ -118,6 +119,15 @@ enum Command {
     },
     /// Capture packets from an interface into pcap files (needs root or CAP_NET_RAW).
     Capture(cli::CaptureArgs),
+    /// Run detections (port scans, ARP spoofing, clear-text logins) over live traffic and print
+    /// each new finding once; --save also writes the capture (needs root or CAP_NET_RAW).
+    Watch(watch_cli::WatchArgs),
+    /// The interactive query shell; with stdin not a terminal, runs the script read from stdin.
+    Shell {
+        /// Captures to load (default: latest).
+        #[arg(value_name = "CAPTURE")]
+        files: Vec<String>,
+    },
     /// Ask the agent one question about your captures; the answer goes to stdout.
     /// Without ANTHROPIC_API_KEY it answers the common asks offline.
     Ask {
@@ -130,6 +140,17 @@ enum Command {
     Chat {
         #[arg(long)]
         offline: bool,
+    },
+    /// Serve the captures to MCP clients (Claude Desktop, Claude Code, ...) over stdio, or over
+    /// streamable HTTP with --http.
+    Mcp {
+        /// Serve streamable HTTP at http://ADDR/mcp instead of stdio: HOST, HOST:PORT or :PORT
+        /// (default host 127.0.0.1, default port 8765).
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1")]
+        http: Option<String>,
+        /// Allow --http on a non-loopback address (0.0.0.0, ::, a LAN address); the server has no authentication.
+        #[arg(long, requires = "http")]
+        allow_remote: bool,
     },
     /// Write the bundled sample capture (web, DNS and a small port scan) to FILE.
     #[command(hide = true)]
@@ -228,6 +249,8 @@ fn main() -> ExitCode {
             Command::Queries { format } => cli::list_queries(&ctx, format),
             Command::Interfaces { format } => cli::interfaces(format),
             Command::Capture(args) => cli::capture(&ctx, &args),
+            Command::Watch(args) => watch_cli::watch(&ctx, &args),
+            Command::Shell { files } => cli::shell(&ctx, &files),
             Command::Bench {
                 packets,
                 dir,
@@ -258,6 +281,13 @@ fn main() -> ExitCode {
                 .map_err(anyhow::Error::from),
             Command::Ask { question, offline } => cli::ask(&ctx, &question.join(" "), offline),
             Command::Chat { offline } => cli::chat(&ctx, offline),
+            Command::Mcp { http, allow_remote } => netql::mcp::serve(
+                ctx.cfg.clone(),
+                ctx.opts.clone(),
+                netql::mcp::ServeOptions { http, allow_remote },
+            )
+            .map(|_| cli::Outcome::Success)
+            .map_err(anyhow::Error::from),
             Command::Sample { file } => netql::sample::write(&file)
                 .map(|_| cli::Outcome::Success)
                 .map_err(anyhow::Error::from),

@@ -7,4 +7,7 @@ mod conformance;
 mod formats;
 mod linktypes;
 mod live;
+mod mcp;
 mod queries;
+mod shell;
+mod watch;

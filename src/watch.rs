@@ -1,0 +1,683 @@
+//! watch: detections over live traffic. The capture loop of [`live`] hands every packet here; it
+//! is decoded at once into a pending column chunk (one [`Decoder`] and [`Interner`] for the whole
+//! session). Every tick the pending chunk becomes a DataFrame — IP reassembly and TCP stream
+//! tracking carry their state across ticks, as the loader's do across batches — and joins a
+//! rolling window of chunks; chunks whose newest packet is older than the window are dropped, and
+//! the selected queries run over the window (flows are computed from the window's packets). Each
+//! finding is reported once, the first time its identity (query, kind, addresses, ports) turns
+//! up; see [`finding_key`]. Like `live`, this module never prints and installs no signal
+//! handlers: the caller gets [`WatchEvent`]s and decides how to show them.
+//!
+//! Frame numbers count from 1 over the whole session, so with saving on they are the frame numbers
+//! of the saved file; the `file` column names that file (else `live:IFACE`).
+
+use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use polars::prelude::*;
+
+use crate::analyze::Reported;
+use crate::bindings::DataSource;
+use crate::capture::RawRecord;
+use crate::decode::Decoder;
+use crate::engine::{FindingOut, Output, Params, ScriptEngine};
+use crate::error::{Error, Result};
+use crate::frame::{self, Interner, PacketColumns, Reassembler, col};
+use crate::live::{self, CaptureOptions, CaptureReport, LiveSink, Progress};
+use crate::queries::Query;
+use crate::stream::Tracker;
+
+/// The queries `netql watch` runs unless told otherwise.
+pub const DEFAULT_QUERIES: &[&str] = &["port_scan", "arp_spoof", "cleartext_credentials"];
+/// Bytes of each packet kept for decoding, as the loader keeps (headers and the payload's start).
+const KEEP_BYTES: usize = 4096;
+/// A finding that is still in the window and has changed (e.g. a scan that grew) is mentioned
+/// again at most this often, as a [`WatchEvent::StillActive`].
+pub const UPDATE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// What to watch and how.
+#[derive(Debug, Clone)]
+pub struct WatchOptions {
+    /// Interface, filter, duration, snap length, buffer; `out_dir` is where a saved capture goes.
+    pub capture: CaptureOptions,
+    /// Also write the packets to `capture_YYYYMMDD_HHMMSS.pcap` in `capture.out_dir`.
+    pub save: bool,
+    /// Packets older than this leave the window the queries see.
+    pub window: Duration,
+    /// How often the queries run (when packets came or left since the last run).
+    pub every: Duration,
+    /// The queries with their parameters bound.
+    pub queries: Vec<(Query, Params)>,
+}
+
+/// What happens during a watch, in order.
+#[derive(Debug)]
+pub enum WatchEvent<'a> {
+    /// The interface is open and filtering (and the saved file exists): packets count from now.
+    Started {
+        interface: &'a str,
+        saving: Option<&'a Path>,
+    },
+    /// A finding seen for the first time.
+    Finding { finding: &'a Reported, detected_at_ns: i64 },
+    /// A finding reported earlier, still in the window and changed since it was last shown (at
+    /// most once per [`UPDATE_INTERVAL`]).
+    StillActive { finding: &'a Reported, first_seen_ns: i64 },
+    /// A query failed (or the window could not be built); the others keep running. The same
+    /// message from the same query is reported once until it changes.
+    Error { query: Option<&'a str>, message: &'a str },
+}
+
+/// The result of a watch.
+#[derive(Debug, Clone)]
+pub struct WatchReport {
+    /// What the capture loop did (packets seen, kernel drops, the saved file).
+    pub capture: CaptureReport,
+    /// Every finding reported, once each, as first reported.
+    pub findings: Vec<Reported>,
+    /// Error events.
+    pub errors: usize,
+    /// Query runs.
+    pub runs: u64,
+}
+
+/// Watch until `opts.capture.duration` passes or `stop` is set; `on_event` sees the start, each
+/// new finding and errors as they happen. Capture errors (no such interface, no permission, a
+/// filter libpcap rejects) come back as errors before any event.
+pub fn run_watch(
+    opts: &WatchOptions,
+    engine: &ScriptEngine,
+    stop: &AtomicBool,
+    on_event: impl FnMut(WatchEvent<'_>),
+) -> Result<WatchReport> {
+    let mut s = Session {
+        window: RollingWindow::new(&format!("live:{}", opts.capture.interface), opts.window),
+        detector: Detector::new(opts.queries.clone(), opts.window),
+        engine,
+        interface: opts.capture.interface.clone(),
+        every: opts.every,
+        last_run: Instant::now(),
+        started: false,
+        on_event,
+        findings: Vec::new(),
+        errors: 0,
+        runs: 0,
+    };
+    let capture = live::run_live(&opts.capture, opts.save, stop, &mut s)?;
+    // Whatever arrived since the last tick.
+    s.tick();
+    Ok(WatchReport {
+        capture,
+        findings: s.findings,
+        errors: s.errors,
+        runs: s.runs,
+    })
+}
+
+/// The capture loop's sink: decode packets, tick, report.
+struct Session<'a, F> {
+    window: RollingWindow,
+    detector: Detector,
+    engine: &'a ScriptEngine,
+    interface: String,
+    every: Duration,
+    last_run: Instant,
+    started: bool,
+    on_event: F,
+    findings: Vec<Reported>,
+    errors: usize,
+    runs: u64,
+}
+
+impl<F: FnMut(WatchEvent<'_>)> Session<'_, F> {
+    fn tick(&mut self) {
+        self.last_run = Instant::now();
+        let now = now_ns();
+        let changed = match self.window.advance(now) {
+            Ok(c) => c,
+            Err(e) => {
+                self.errors += 1;
+                let message = format!("cannot build the packet window: {e}");
+                (self.on_event)(WatchEvent::Error {
+                    query: None,
+                    message: &message,
+                });
+                return;
+            }
+        };
+        if !changed || self.window.is_empty() {
+            return;
+        }
+        let data: Arc<dyn DataSource> = match self.window.data() {
+            Ok(d) => Arc::new(d),
+            Err(e) => {
+                self.errors += 1;
+                let message = format!("cannot build the packet window: {e}");
+                (self.on_event)(WatchEvent::Error {
+                    query: None,
+                    message: &message,
+                });
+                return;
+            }
+        };
+        self.runs += 1;
+        let r = self.detector.run(self.engine, data, now);
+        for (query, message) in &r.errors {
+            self.errors += 1;
+            (self.on_event)(WatchEvent::Error {
+                query: Some(query),
+                message,
+            });
+        }
+        for f in r.new {
+            (self.on_event)(WatchEvent::Finding {
+                finding: &f,
+                detected_at_ns: now,
+            });
+            self.findings.push(f);
+        }
+        for (f, first_seen_ns) in &r.still_active {
+            (self.on_event)(WatchEvent::StillActive {
+                finding: f,
+                first_seen_ns: *first_seen_ns,
+            });
+        }
+    }
+}
+
+impl<F: FnMut(WatchEvent<'_>)> LiveSink for Session<'_, F> {
+    fn packet(&mut self, rec: &RawRecord<'_>) {
+        self.window.push(rec);
+    }
+
+    fn progress(&mut self, p: &Progress) {
+        if !self.started {
+            self.started = true;
+            let saving = (!p.current_file.as_os_str().is_empty()).then_some(p.current_file.as_path());
+            if let Some(path) = saving {
+                self.window.set_file(&crate::catalog::file_name(path));
+            }
+            (self.on_event)(WatchEvent::Started {
+                interface: &self.interface,
+                saving,
+            });
+            self.last_run = Instant::now();
+            return;
+        }
+        if self.last_run.elapsed() >= self.every {
+            self.tick();
+        }
+    }
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rolling window
+
+/// Decoded packets of the last `window`, in chunks of one tick each.
+pub struct RollingWindow {
+    decoder: Decoder,
+    interner: Interner,
+    reasm: Reassembler,
+    streams: Tracker,
+    pending: PacketColumns,
+    /// Packets seen so far (the last frame number given out).
+    seen: u64,
+    file_code: u32,
+    /// Chunks, oldest first, with the timestamp of their newest packet.
+    chunks: VecDeque<(DataFrame, i64)>,
+    window_ns: i64,
+}
+
+impl RollingWindow {
+    /// An empty window whose `file` column says `file` (until [`set_file`](Self::set_file)).
+    pub fn new(file: &str, window: Duration) -> RollingWindow {
+        let interner = Interner::default();
+        RollingWindow {
+            decoder: Decoder::default(),
+            file_code: interner.text(file),
+            interner,
+            reasm: Reassembler::default(),
+            streams: Tracker::default(),
+            pending: PacketColumns::with_capacity(1024),
+            seen: 0,
+            chunks: VecDeque::new(),
+            window_ns: i64::try_from(window.as_nanos()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// Name the `file` of the chunks built from now on.
+    pub fn set_file(&mut self, name: &str) {
+        self.file_code = self.interner.text(name);
+    }
+
+    /// Decode one packet into the pending chunk; it is numbered after the previous one.
+    pub fn push(&mut self, rec: &RawRecord<'_>) {
+        self.seen += 1;
+        let keep = rec.data.len().min(KEEP_BYTES);
+        let short = RawRecord {
+            data: &rec.data[..keep],
+            ..*rec
+        };
+        let p = self.decoder.decode(&short);
+        // Frame numbers are u32 in the table, as in files; a session past 4 billion packets wraps.
+        self.pending.push(&short, self.seen as u32, p, &mut self.interner);
+        if keep != rec.data.len() {
+            self.pending.set_cap_len_last(rec.data.len() as u32);
+        }
+    }
+
+    /// Packets seen since the start.
+    pub fn packets_seen(&self) -> u64 {
+        self.seen
+    }
+
+    /// Rows in the window (pending packets not counted).
+    pub fn len(&self) -> usize {
+        self.chunks.iter().map(|(df, _)| df.height()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Turn the pending packets into a chunk and drop the chunks whose newest packet is older
+    /// than `now_ns` minus the window. True when the window changed.
+    pub fn advance(&mut self, now_ns: i64) -> Result<bool> {
+        let mut changed = false;
+        if !self.pending.is_empty() {
+            let mut cols = std::mem::replace(&mut self.pending, PacketColumns::with_capacity(1024));
+            self.reasm.run(&mut cols, &mut self.interner);
+            frame::track_streams(&mut cols, &mut self.streams);
+            let df = cols.into_frame(self.file_code)?;
+            let newest = df
+                .column(col::TS)?
+                .as_materialized_series()
+                .to_physical_repr()
+                .i64()?
+                .max()
+                .unwrap_or(now_ns);
+            self.chunks.push_back((df, newest));
+            changed = true;
+        }
+        let oldest_kept = now_ns.saturating_sub(self.window_ns);
+        while self.chunks.front().is_some_and(|(_, newest)| *newest < oldest_kept) {
+            self.chunks.pop_front();
+            changed = true;
+        }
+        Ok(changed)
+    }
+
+    /// The window's packets in one frame.
+    pub fn packets(&self) -> Result<DataFrame> {
+        let mut it = self.chunks.iter();
+        let Some((first, _)) = it.next() else {
+            return frame::empty_packets();
+        };
+        let mut df = first.clone();
+        for (c, _) in it {
+            df.vstack_mut(c)?;
+        }
+        Ok(df)
+    }
+
+    /// The window as the data behind `packets()` and `flows()`.
+    pub fn data(&self) -> Result<WindowData> {
+        Ok(WindowData::new(self.packets()?))
+    }
+}
+
+/// A packet table as a [`DataSource`]; its flows are computed on first use.
+pub struct WindowData {
+    packets: DataFrame,
+    flows: Mutex<Option<DataFrame>>,
+}
+
+impl WindowData {
+    pub fn new(packets: DataFrame) -> WindowData {
+        WindowData {
+            packets,
+            flows: Mutex::new(None),
+        }
+    }
+}
+
+impl DataSource for WindowData {
+    fn packets(&self) -> std::result::Result<LazyFrame, String> {
+        Ok(self.packets.clone().lazy())
+    }
+
+    fn flows(&self) -> std::result::Result<LazyFrame, String> {
+        let mut guard = self.flows.lock().map_err(|_| "flows lock poisoned".to_string())?;
+        if let Some(df) = guard.as_ref() {
+            return Ok(df.clone().lazy());
+        }
+        let df = if frame::has_flows(&self.packets) {
+            frame::flows(self.packets.clone().lazy())
+                .collect()
+                .map_err(|e| e.to_string())?
+        } else {
+            frame::empty_flows().map_err(|e| e.to_string())?
+        };
+        *guard = Some(df.clone());
+        Ok(df.lazy())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// New findings only
+
+/// Facts that say *what* a finding is about rather than how big it is. Two findings of one query
+/// with the same values for these are the same finding (a scan that grew is not a new scan).
+const IDENTITY_FACTS: &[&str] = &[
+    "kind", "src", "src_port", "dst", "dst_port", "port", "ip", "target", "protocol", "l4", "app", "name",
+];
+
+/// The identity of a finding: the query and the [`IDENTITY_FACTS`] it has, or its title when it
+/// has none of them.
+pub fn finding_key(query: &str, f: &FindingOut) -> String {
+    let mut key = query.to_string();
+    let mut any = false;
+    for k in IDENTITY_FACTS {
+        if let Some(v) = f.facts.get(*k) {
+            key.push_str(&format!("|{k}={v}"));
+            any = true;
+        }
+    }
+    if !any {
+        key.push_str("|title=");
+        key.push_str(&f.title);
+    }
+    key
+}
+
+struct Seen {
+    first_ns: i64,
+    /// Last run that found it.
+    present_ns: i64,
+    /// When it was last shown (reported or updated), and its title then.
+    shown_ns: i64,
+    title: String,
+}
+
+/// What one run of the queries found.
+#[derive(Default)]
+pub struct RunFindings {
+    pub new: Vec<Reported>,
+    /// Known findings worth mentioning again, with when they were first seen.
+    pub still_active: Vec<(Reported, i64)>,
+    /// (query, message), new messages only.
+    pub errors: Vec<(String, String)>,
+}
+
+/// Runs the queries and remembers what has been reported.
+pub struct Detector {
+    queries: Vec<(Query, Params)>,
+    seen: HashMap<String, Seen>,
+    last_error: HashMap<String, String>,
+    window_ns: i64,
+}
+
+impl Detector {
+    pub fn new(queries: Vec<(Query, Params)>, window: Duration) -> Detector {
+        Detector {
+            queries,
+            seen: HashMap::new(),
+            last_error: HashMap::new(),
+            window_ns: i64::try_from(window.as_nanos()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// Run every query over `data` at time `now_ns`. A finding absent for a whole window is
+    /// forgotten, so if it comes back (new activity) it is reported again.
+    pub fn run(&mut self, engine: &ScriptEngine, data: Arc<dyn DataSource>, now_ns: i64) -> RunFindings {
+        let forget_before = now_ns.saturating_sub(self.window_ns);
+        self.seen.retain(|_, s| s.present_ns >= forget_before);
+        let mut out = RunFindings::default();
+        let update_ns = UPDATE_INTERVAL.as_nanos() as i64;
+        for (q, params) in &self.queries {
+            let found = match engine.run(&q.source, data.clone(), params) {
+                Ok(r) => {
+                    self.last_error.remove(&q.name);
+                    match r.output {
+                        Output::Findings(fs) => fs,
+                        _ => Vec::new(),
+                    }
+                }
+                Err(e) => {
+                    let msg = e.to_string();
+                    if self.last_error.get(&q.name) != Some(&msg) {
+                        self.last_error.insert(q.name.clone(), msg.clone());
+                        out.errors.push((q.name.clone(), msg));
+                    }
+                    continue;
+                }
+            };
+            for f in found {
+                let key = finding_key(&q.name, &f);
+                let rep = Reported {
+                    query: q.name.clone(),
+                    finding: f,
+                };
+                match self.seen.get_mut(&key) {
+                    None => {
+                        self.seen.insert(
+                            key,
+                            Seen {
+                                first_ns: now_ns,
+                                present_ns: now_ns,
+                                shown_ns: now_ns,
+                                title: rep.finding.title.clone(),
+                            },
+                        );
+                        out.new.push(rep);
+                    }
+                    Some(s) => {
+                        if s.present_ns == now_ns {
+                            continue; // the same identity twice in one run
+                        }
+                        s.present_ns = now_ns;
+                        if s.title != rep.finding.title && now_ns - s.shown_ns >= update_ns {
+                            s.shown_ns = now_ns;
+                            s.title = rep.finding.title.clone();
+                            out.still_active.push((rep, s.first_ns));
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Bind `params` (`name=value`) to each query that declares them; a name no query declares is
+/// an error (most likely a typo).
+pub fn bind_all(queries: Vec<Query>, params: &[(String, String)]) -> Result<Vec<(Query, Params)>> {
+    for (k, _) in params {
+        if !queries.iter().any(|q| q.params.iter().any(|p| &p.name == k)) {
+            let names: Vec<&str> = queries.iter().map(|q| q.name.as_str()).collect();
+            return Err(Error::Other(format!(
+                "no watched query has a parameter '{k}' (queries: {})",
+                names.join(", ")
+            )));
+        }
+    }
+    queries
+        .into_iter()
+        .map(|q| {
+            let mine: Vec<(String, String)> = params
+                .iter()
+                .filter(|(k, _)| q.params.iter().any(|p| &p.name == k))
+                .cloned()
+                .collect();
+            let p = q.bind(&mine)?;
+            Ok((q, p))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::CaptureReader;
+    use crate::catalog::CaptureFile;
+    use crate::engine::Limits;
+    use crate::load::{LoadOptions, decode_file};
+
+    fn sample() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/sample.pcap")
+    }
+
+    /// Feed the sample capture through a window, ticking every `every` packets.
+    fn window_of_sample(every: usize) -> (RollingWindow, i64) {
+        let mut w = RollingWindow::new("sample.pcap", Duration::from_secs(1 << 30));
+        let mut r = CaptureReader::open(&sample()).unwrap();
+        let mut n = 0;
+        let mut last = 0;
+        r.for_each(|rec| {
+            w.push(&rec);
+            last = rec.ts_ns;
+            n += 1;
+            if n % every == 0 {
+                w.advance(rec.ts_ns).unwrap();
+            }
+            true
+        })
+        .unwrap();
+        w.advance(last).unwrap();
+        (w, last)
+    }
+
+    #[test]
+    fn window_in_ticks_equals_the_loaded_capture() {
+        let cap = CaptureFile::stat(&sample()).unwrap();
+        let opts = LoadOptions {
+            cache_dir: std::env::temp_dir(),
+            use_cache: false,
+            progress: false,
+            threads: 1,
+        };
+        let (loaded, _) = decode_file(&cap, &opts).unwrap();
+        for every in [1, 7, 100, 1_000_000] {
+            let (w, _) = window_of_sample(every);
+            let df = w.packets().unwrap();
+            assert_eq!(w.packets_seen(), loaded.height() as u64);
+            assert!(
+                df.equals_missing(&loaded),
+                "ticking every {every} packets gives a different table"
+            );
+        }
+    }
+
+    #[test]
+    fn old_chunks_leave_the_window_and_frames_keep_counting() {
+        let mut w = RollingWindow::new("live:lo", Duration::from_secs(5));
+        let data = [0u8; 60];
+        let rec = |ts_ns| RawRecord {
+            ts_ns,
+            wire_len: 60,
+            link: 1,
+            data: &data,
+        };
+        let t0 = 1_700_000_000_000_000_000i64;
+        assert!(!w.advance(t0).unwrap(), "nothing pending, nothing to drop");
+        w.push(&rec(t0));
+        w.push(&rec(t0 + 1));
+        assert!(w.advance(t0 + 1).unwrap());
+        assert_eq!(w.len(), 2);
+        w.push(&rec(t0 + 4_000_000_000));
+        assert!(w.advance(t0 + 4_000_000_000).unwrap());
+        assert_eq!(w.len(), 3);
+        // 6 s later the first chunk (newest packet at t0 + 1 ns) is older than the window.
+        assert!(w.advance(t0 + 6_000_000_000).unwrap());
+        assert_eq!(w.len(), 1);
+        let frames: Vec<u32> = w
+            .packets()
+            .unwrap()
+            .column(col::FRAME)
+            .unwrap()
+            .u32()
+            .unwrap()
+            .into_no_null_iter()
+            .collect();
+        assert_eq!(frames, [3]);
+        assert!(w.advance(t0 + 20_000_000_000).unwrap());
+        assert!(w.is_empty());
+        assert_eq!(w.packets_seen(), 3);
+    }
+
+    #[test]
+    fn a_finding_is_new_once_until_it_leaves_the_window() {
+        let engine = ScriptEngine::new(Limits::default(), None);
+        let q = crate::queries::find(Path::new("/nonexistent"), "port_scan").unwrap();
+        let queries = bind_all(vec![q], &[]).unwrap();
+        let mut d = Detector::new(queries, Duration::from_secs(60));
+        let (w, last) = window_of_sample(500);
+        let data: Arc<dyn DataSource> = Arc::new(w.data().unwrap());
+        let first = d.run(&engine, data.clone(), last);
+        assert!(first.errors.is_empty(), "{:?}", first.errors);
+        assert!(!first.new.is_empty(), "the sample holds a port scan");
+        assert!(first.new.iter().all(|r| r.query == "port_scan"));
+        let again = d.run(&engine, data.clone(), last + 1_000_000_000);
+        assert!(again.new.is_empty(), "reported twice");
+        assert!(again.still_active.is_empty(), "nothing changed");
+        // Gone for a whole window (an empty window), then back: new again.
+        let empty: Arc<dyn DataSource> = Arc::new(WindowData::new(frame::empty_packets().unwrap()));
+        assert!(d.run(&engine, empty, last + 2_000_000_000).new.is_empty());
+        let back = d.run(&engine, data, last + 200_000_000_000);
+        assert_eq!(back.new.len(), first.new.len());
+    }
+
+    #[test]
+    fn keys_ignore_counts_but_not_addresses() {
+        let f = |ports: i64, src: &str| {
+            let mut facts = serde_json::Map::new();
+            facts.insert("kind".into(), "TCP port scan".into());
+            facts.insert("src".into(), src.into());
+            facts.insert("dst".into(), "10.0.0.2".into());
+            facts.insert("ports".into(), ports.into());
+            FindingOut {
+                severity: crate::bindings::Severity::Medium,
+                title: format!("scan of {ports} ports"),
+                facts,
+                evidence: None,
+                evidence_total: 0,
+            }
+        };
+        assert_eq!(
+            finding_key("port_scan", &f(20, "10.0.0.1")),
+            finding_key("port_scan", &f(90, "10.0.0.1"))
+        );
+        assert_ne!(
+            finding_key("port_scan", &f(20, "10.0.0.1")),
+            finding_key("port_scan", &f(20, "10.0.0.3"))
+        );
+        let mut bare = f(1, "x");
+        bare.facts.clear();
+        assert!(finding_key("q", &bare).ends_with("title=scan of 1 ports"));
+    }
+
+    #[test]
+    fn params_go_to_the_queries_that_declare_them() {
+        let dir = Path::new("/nonexistent");
+        let qs: Vec<Query> = DEFAULT_QUERIES
+            .iter()
+            .map(|n| crate::queries::find(dir, n).unwrap())
+            .collect();
+        let bound = bind_all(qs.clone(), &[("min_ports".into(), "40".into())]).unwrap();
+        let scan = bound.iter().find(|(q, _)| q.name == "port_scan").unwrap();
+        let v = scan.1.iter().find(|(k, _)| k == "min_ports").unwrap();
+        assert_eq!(v.1.as_int().unwrap(), 40);
+        let err = bind_all(qs, &[("min_prots".into(), "40".into())]).unwrap_err();
+        assert!(err.to_string().contains("min_prots"), "{err}");
+    }
+}
