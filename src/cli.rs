@@ -180,7 +180,7 @@ pub fn schema(format: SummaryFormat) -> Result<Outcome> {
                     .map(|d| vec![d.name.to_string(), d.kind.to_string(), d.meaning.to_string()])
                     .collect();
                 println!("{title}: {} columns", s.len());
-                println!("{}", render::text_table(&["column", "type", "meaning"], &rows, &[]));
+                println!("{}", render::text_table_wrapped(&["column", "type", "meaning"], &rows, 2, 72));
             }
         }
     }
@@ -760,7 +760,7 @@ pub fn list_queries(ctx: &Ctx, format: SummaryFormat) -> Result<Outcome> {
                 .collect();
             println!(
                 "{}",
-                netql::render::text_table(&["query", "description", "parameters"], &rows, &[])
+                netql::render::text_table_wrapped(&["query", "description", "parameters"], &rows, 1, 60)
             );
         }
     }

@@ -33,6 +33,19 @@ pub fn text_table(headers: &[&str], rows: &[Vec<String>], right_align: &[usize])
     t.to_string()
 }
 
+/// Like [`text_table`], with column `wrap_col` wrapped at `width` characters (long descriptions).
+pub fn text_table_wrapped(headers: &[&str], rows: &[Vec<String>], wrap_col: usize, width: usize) -> String {
+    let mut b = Builder::default();
+    b.push_record(headers.iter().map(|h| h.to_string()));
+    for r in rows {
+        b.push_record(r.iter().cloned());
+    }
+    let mut t = b.build();
+    t.with(Style::rounded());
+    t.modify(Columns::one(wrap_col), tabled::settings::Width::wrap(width).keep_words(true));
+    t.to_string()
+}
+
 /// The same rows as a GitHub-flavoured Markdown table.
 pub fn markdown_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut b = Builder::default();
@@ -196,6 +209,13 @@ pub fn rfc3339_ns(ns: i64) -> String {
         (rem % 3600) / 60,
         rem % 60
     )
+}
+
+/// `2024-05-01 10:00:00.123 UTC`: a timestamp for people (milliseconds are enough to read).
+pub fn human_time(ns: i64) -> String {
+    let full = rfc3339_ns(ns);
+    // 2024-05-01T10:00:00.123456789Z -> 2024-05-01 10:00:00.123 UTC
+    format!("{} {} UTC", &full[..10], &full[11..23])
 }
 
 /// Exact epoch seconds with nine decimals, as tshark prints `frame.time_epoch`.
@@ -416,7 +436,7 @@ pub fn analysis(a: &Analysis, format: Format) -> String {
                 format!("netql analysis: {title}\n")
             });
             let span = match (a.first_ns, a.last_ns) {
-                (Some(x), Some(y)) => format!("{} to {} ({})", rfc3339_ns(x), rfc3339_ns(y), human_duration(y - x)),
+                (Some(x), Some(y)) => format!("{} to {} ({})", human_time(x), human_time(y), human_duration(y - x)),
                 _ => "no packets".into(),
             };
             out.push_str(&format!(

@@ -112,8 +112,8 @@ pub fn report(s: &Summary) -> String {
     let span = match (s.first_ns, s.last_ns) {
         (Some(a), Some(b)) => format!(
             "{} → {} ({})",
-            render::rfc3339_ns(a),
-            render::rfc3339_ns(b),
+            render::human_time(a),
+            render::human_time(b),
             render::human_duration(b - a)
         ),
         _ => "no packets".to_string(),
