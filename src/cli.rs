@@ -180,7 +180,10 @@ pub fn schema(format: SummaryFormat) -> Result<Outcome> {
                     .map(|d| vec![d.name.to_string(), d.kind.to_string(), d.meaning.to_string()])
                     .collect();
                 println!("{title}: {} columns", s.len());
-                println!("{}", render::text_table_wrapped(&["column", "type", "meaning"], &rows, 2, 72));
+                println!(
+                    "{}",
+                    render::text_table_wrapped(&["column", "type", "meaning"], &rows, 2, 72)
+                );
             }
         }
     }

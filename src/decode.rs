@@ -463,6 +463,8 @@ pub struct Packet {
     pub cut: bool,
     /// Address and length of the captured TCP payload inside the record (for stream tracking).
     pub tcp_payload: Option<(usize, usize)>,
+    /// The same for a QUIC Initial's UDP payload (for the QUIC handshake tracker).
+    pub quic_initial: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -806,6 +808,9 @@ fn transport(p: &mut Packet, s: &LaxSlicedPacket<'_>, pl: &LaxIpPayloadSlice<'_>
             let payload_len = (u.length() as u32).saturating_sub(8);
             p.payload_len = Some(payload_len);
             app_layer(p, L4::Udp, u.payload(), payload_len);
+            if p.app == Some(App::Quic) && crate::quic::is_initial_v1(u.payload()) {
+                p.quic_initial = Some((u.payload().as_ptr() as usize, u.payload().len()));
+            }
         }
         Some(TransportSlice::Icmpv4(i)) => {
             p.stack.push(Proto::Icmp);

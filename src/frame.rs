@@ -567,6 +567,18 @@ pub struct PacketColumns {
     /// HTTP/TLS segments in this batch and their payload bytes, for [`track_streams`].
     streams: Vec<StreamRow>,
     stream_bytes: Vec<u8>,
+    /// QUIC Initials in this batch, for [`track_quic`].
+    quic: Vec<QuicRow>,
+}
+
+/// A QUIC Initial waiting for the handshake tracker.
+struct QuicRow {
+    row: usize,
+    flow: u64,
+    from_lo: bool,
+    bytes: (usize, usize),
+    /// Protocol stack code with `tls` added (used when a hello completes here).
+    with_tls: Option<u32>,
 }
 
 /// A TCP segment of an HTTP or TLS flow waiting for the stream tracker.
@@ -630,6 +642,7 @@ impl PacketColumns {
             frags: Vec::new(),
             streams: Vec::new(),
             stream_bytes: Vec::new(),
+            quic: Vec::new(),
         }
     }
 
@@ -731,6 +744,23 @@ impl PacketColumns {
                 with_app: it.stack(&p.stack),
             });
         }
+        if let (Some((addr, n)), Some((flow, from_lo))) = (p.quic_initial, p.flow()) {
+            let base = rec.data.as_ptr() as usize;
+            if addr >= base && addr + n <= base + rec.data.len() {
+                let start = self.stream_bytes.len();
+                self.stream_bytes
+                    .extend_from_slice(&rec.data[addr - base..addr - base + n]);
+                let mut with_tls = p.stack;
+                with_tls.push(crate::decode::Proto::App(App::Tls));
+                self.quic.push(QuicRow {
+                    row,
+                    flow,
+                    from_lo,
+                    bytes: (start, self.stream_bytes.len()),
+                    with_tls: it.stack(&with_tls),
+                });
+            }
+        }
         if let (Some(frag), Some(src), Some(dst), Some(proto)) = (p.fragment, p.src_ip, p.dst_ip, p.ip_proto) {
             self.frags.push(FragRow {
                 row,
@@ -825,10 +855,27 @@ impl PacketColumns {
 /// name the application on the frames where a message or record completes.
 pub fn track_streams(cols: &mut PacketColumns, tracker: &mut Tracker) {
     let rows = std::mem::take(&mut cols.streams);
-    let bytes = std::mem::take(&mut cols.stream_bytes);
     for r in rows {
-        if tracker.segment(&r.seg, &bytes[r.bytes.0..r.bytes.1]) {
+        if tracker.segment(&r.seg, &cols.stream_bytes[r.bytes.0..r.bytes.1]) {
             cols.protocols.set(r.row, r.with_app);
+        }
+    }
+}
+
+/// Read the TLS handshake inside this batch's QUIC Initials (batches in file order): tshark
+/// names `tls` on the frame where a ClientHello or ServerHello completes, and we keep its SNI
+/// and version.
+pub fn track_quic(cols: &mut PacketColumns, quic: &mut crate::quic::Tracker, it: &mut Interner) {
+    let bytes = std::mem::take(&mut cols.stream_bytes);
+    for q in std::mem::take(&mut cols.quic) {
+        if let Some(hello) = quic.packet(q.flow, q.from_lo, &bytes[q.bytes.0..q.bytes.1]) {
+            cols.protocols.set(q.row, q.with_tls);
+            if let Some(sni) = hello.sni {
+                cols.tls_sni.set(q.row, Some(it.text(&sni)));
+            }
+            if let Some(v) = hello.version {
+                cols.tls_version.set(q.row, Some(it.text(&decode::tls_version_name(v))));
+            }
         }
     }
 }

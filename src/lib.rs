@@ -22,6 +22,7 @@ pub mod load;
 pub mod mcp;
 pub mod pcapwrite;
 pub mod queries;
+pub mod quic;
 pub mod render;
 pub mod sample;
 pub mod shell;

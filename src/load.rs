@@ -348,12 +348,14 @@ fn collect(rx: Receiver<(usize, PacketColumns)>, file_code: u32) -> Result<Vec<D
     let mut frames = Vec::new();
     let mut reasm = Reassembler::default();
     let mut streams = Tracker::default();
+    let mut quic = crate::quic::Tracker::default();
     let mut interner = Interner::default();
     for (seq, cols) in rx {
         pending.insert(seq, cols);
         while let Some(mut cols) = pending.remove(&next) {
             reasm.run(&mut cols, &mut interner);
             frame::track_streams(&mut cols, &mut streams);
+            frame::track_quic(&mut cols, &mut quic, &mut interner);
             frames.push(cols.into_frame(file_code)?);
             next += 1;
         }

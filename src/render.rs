@@ -42,7 +42,10 @@ pub fn text_table_wrapped(headers: &[&str], rows: &[Vec<String>], wrap_col: usiz
     }
     let mut t = b.build();
     t.with(Style::rounded());
-    t.modify(Columns::one(wrap_col), tabled::settings::Width::wrap(width).keep_words(true));
+    t.modify(
+        Columns::one(wrap_col),
+        tabled::settings::Width::wrap(width).keep_words(true),
+    );
     t.to_string()
 }
 

@@ -14,11 +14,13 @@ use crate::common::{sample, stderr, stdout};
 
 /// One scripted answer: status, extra headers, JSON body.
 type Reply = (u16, Vec<(String, String)>, Value);
+/// Requests the fake received: headers and JSON body.
+type Seen = Arc<Mutex<Vec<(Vec<(String, String)>, Value)>>>;
 
 /// A fake Anthropic Messages API: answers requests from a script and records them.
 struct FakeApi {
     url: String,
-    seen: Arc<Mutex<Vec<(Vec<(String, String)>, Value)>>>,
+    seen: Seen,
     problems: Arc<Mutex<Vec<String>>>,
 }
 
@@ -29,7 +31,11 @@ fn message(content: Value, stop: &str) -> Value {
 }
 
 fn api_error(status: u16, kind: &str, msg: &str) -> Reply {
-    (status, vec![], json!({"type": "error", "error": {"type": kind, "message": msg}, "request_id": "req_test"}))
+    (
+        status,
+        vec![],
+        json!({"type": "error", "error": {"type": kind, "message": msg}, "request_id": "req_test"}),
+    )
 }
 
 impl FakeApi {
@@ -57,7 +63,7 @@ impl FakeApi {
 
 fn serve(
     stream: TcpStream,
-    seen: Arc<Mutex<Vec<(Vec<(String, String)>, Value)>>>,
+    seen: Seen,
     problems: Arc<Mutex<Vec<String>>>,
     script: Arc<Mutex<std::vec::IntoIter<Reply>>>,
 ) {
@@ -90,7 +96,11 @@ fn serve(
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         check_request(&line, &headers, &body, &problems);
         seen.lock().unwrap().push((headers, body));
-        let (status, extra, reply) = script.lock().unwrap().next().unwrap_or_else(|| api_error(500, "api_error", "script ran out"));
+        let (status, extra, reply) = script
+            .lock()
+            .unwrap()
+            .next()
+            .unwrap_or_else(|| api_error(500, "api_error", "script ran out"));
         let text = reply.to_string();
         let mut resp = format!(
             "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\nrequest-id: req_test\r\ncontent-length: {}\r\n",
@@ -128,13 +138,27 @@ fn check_request(line: &str, headers: &[(String, String)], body: &Value, problem
     if body["tool_choice"]["type"] != "auto" && body["tool_choice"]["type"] != "none" {
         p.push(format!("tool_choice {}", body["tool_choice"]));
     }
-    let tools: Vec<&str> = body["tools"].as_array().map(|t| t.iter().filter_map(|x| x["name"].as_str()).collect()).unwrap_or_default();
-    for needed in ["list_captures", "describe_schema", "run_script", "run_query", "analyze", "list_queries"] {
+    let tools: Vec<&str> = body["tools"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|x| x["name"].as_str()).collect())
+        .unwrap_or_default();
+    for needed in [
+        "list_captures",
+        "describe_schema",
+        "run_script",
+        "run_query",
+        "analyze",
+        "list_queries",
+    ] {
         if !tools.contains(&needed) {
             p.push(format!("tool {needed} not offered"));
         }
     }
-    if body["tools"].as_array().and_then(|t| t.last()).is_some_and(|t| t["cache_control"].is_null()) {
+    if body["tools"]
+        .as_array()
+        .and_then(|t| t.last())
+        .is_some_and(|t| t["cache_control"].is_null())
+    {
         p.push("tools not cached".into());
     }
     let msgs = body["messages"].as_array().cloned().unwrap_or_default();
@@ -144,7 +168,15 @@ fn check_request(line: &str, headers: &[(String, String)], body: &Value, problem
             p.push(format!("message {i} has role {}", m["role"]));
         }
         if m["role"] == "assistant" {
-            let ids: Vec<&str> = m["content"].as_array().map(|c| c.iter().filter(|b| b["type"] == "tool_use").filter_map(|b| b["id"].as_str()).collect()).unwrap_or_default();
+            let ids: Vec<&str> = m["content"]
+                .as_array()
+                .map(|c| {
+                    c.iter()
+                        .filter(|b| b["type"] == "tool_use")
+                        .filter_map(|b| b["id"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
             if ids.is_empty() {
                 continue;
             }
@@ -152,7 +184,15 @@ fn check_request(line: &str, headers: &[(String, String)], body: &Value, problem
                 p.push("tool_use without a following user turn".into());
                 continue;
             };
-            let answered: Vec<&str> = next["content"].as_array().map(|c| c.iter().filter(|b| b["type"] == "tool_result").filter_map(|b| b["tool_use_id"].as_str()).collect()).unwrap_or_default();
+            let answered: Vec<&str> = next["content"]
+                .as_array()
+                .map(|c| {
+                    c.iter()
+                        .filter(|b| b["type"] == "tool_result")
+                        .filter_map(|b| b["tool_use_id"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
             for id in ids {
                 if !answered.contains(&id) {
                     p.push(format!("tool_use {id} not answered"));
@@ -171,14 +211,20 @@ fn netql_with(api: Option<&FakeApi>, args: &[&str], dir: &Path) -> std::process:
         std::fs::copy(sample(), caps.join("sample.pcap")).unwrap();
     }
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_netql"));
-    cmd.args(["--captures", caps.to_str().unwrap(), "--cache-dir", dir.join("cache").to_str().unwrap()])
-        .args(args)
-        .current_dir(dir)
-        .env_remove("NETQL_CONFIG")
-        .env_remove("ANTHROPIC_API_KEY")
-        .env_remove("ANTHROPIC_BASE_URL");
+    cmd.args([
+        "--captures",
+        caps.to_str().unwrap(),
+        "--cache-dir",
+        dir.join("cache").to_str().unwrap(),
+    ])
+    .args(args)
+    .current_dir(dir)
+    .env_remove("NETQL_CONFIG")
+    .env_remove("ANTHROPIC_API_KEY")
+    .env_remove("ANTHROPIC_BASE_URL");
     if let Some(api) = api {
-        cmd.env("ANTHROPIC_API_KEY", "sk-ant-test").env("ANTHROPIC_BASE_URL", &api.url);
+        cmd.env("ANTHROPIC_API_KEY", "sk-ant-test")
+            .env("ANTHROPIC_BASE_URL", &api.url);
     }
     cmd.output().unwrap()
 }
@@ -186,22 +232,53 @@ fn netql_with(api: Option<&FakeApi>, args: &[&str], dir: &Path) -> std::process:
 #[test]
 fn a_conversation_with_tools_a_failed_script_and_a_fix() {
     let api = FakeApi::start(vec![
-        (200, vec![], message(json!([
+        (
+            200,
+            vec![],
+            message(
+                json!([
             {"type": "thinking", "thinking": "", "signature": "sig-1"},
             {"type": "text", "text": "Let me analyze the latest capture."},
-            {"type": "tool_use", "id": "toolu_01", "name": "analyze", "input": {"mode": "latest"}}]), "tool_use")),
-        (200, vec![], message(json!([
-            {"type": "tool_use", "id": "toolu_02", "name": "run_script", "input": {"script": "packets().group_by([\"src_ip\"]).agg([count()]).sort(\"count\", true).head(3", "captures": ["latest"]}}]), "tool_use")),
-        (200, vec![], message(json!([
-            {"type": "tool_use", "id": "toolu_03", "name": "run_script", "input": {"script": "packets().group_by([\"src_ip\"]).agg([count()]).sort(\"count\", true).head(3)", "captures": ["latest"]}}]), "tool_use")),
-        (200, vec![], message(json!([{"type": "text", "text": "sample.pcap holds 253 packets. 192.168.56.66 scanned 192.168.56.10 (frames 43-…). Recommendation: block it."}]), "end_turn")),
+            {"type": "tool_use", "id": "toolu_01", "name": "analyze", "input": {"mode": "latest"}}]),
+                "tool_use",
+            ),
+        ),
+        (
+            200,
+            vec![],
+            message(
+                json!([
+            {"type": "tool_use", "id": "toolu_02", "name": "run_script", "input": {"script": "packets().group_by([\"src_ip\"]).agg([count()]).sort(\"count\", true).head(3", "captures": ["latest"]}}]),
+                "tool_use",
+            ),
+        ),
+        (
+            200,
+            vec![],
+            message(
+                json!([
+            {"type": "tool_use", "id": "toolu_03", "name": "run_script", "input": {"script": "packets().group_by([\"src_ip\"]).agg([count()]).sort(\"count\", true).head(3)", "captures": ["latest"]}}]),
+                "tool_use",
+            ),
+        ),
+        (
+            200,
+            vec![],
+            message(
+                json!([{"type": "text", "text": "sample.pcap holds 253 packets. 192.168.56.66 scanned 192.168.56.10 (frames 43-…). Recommendation: block it."}]),
+                "end_turn",
+            ),
+        ),
     ]);
     let tmp = tempfile::tempdir().unwrap();
     let o = netql_with(Some(&api), &["ask", "analyze", "latest", "capture"], tmp.path());
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("192.168.56.66 scanned"), "{}", stdout(&o));
     let err = stderr(&o);
-    assert!(err.contains("→ analyze") && err.contains("→ run_script"), "tool lines: {err}");
+    assert!(
+        err.contains("→ analyze") && err.contains("→ run_script"),
+        "tool lines: {err}"
+    );
     let problems = api.problems.lock().unwrap().clone();
     assert!(problems.is_empty(), "{problems:?}");
 
@@ -209,7 +286,10 @@ fn a_conversation_with_tools_a_failed_script_and_a_fix() {
     assert_eq!(reqs.len(), 4);
     let last = &reqs[3].1["messages"];
     // The thinking block went back unchanged.
-    assert_eq!(last[1]["content"][0], json!({"type": "thinking", "thinking": "", "signature": "sig-1"}));
+    assert_eq!(
+        last[1]["content"][0],
+        json!({"type": "thinking", "thinking": "", "signature": "sig-1"})
+    );
     // The analyze result reached the model, the bad script came back as an error with its
     // position, and the fixed one succeeded.
     let r1 = &last[2]["content"][0];
@@ -231,7 +311,11 @@ fn rate_limits_and_overload_are_retried() {
             (s, vec![("retry-after".into(), "1".into())], b)
         },
         api_error(529, "overloaded_error", "Overloaded"),
-        (200, vec![], message(json!([{"type": "text", "text": "All good."}]), "end_turn")),
+        (
+            200,
+            vec![],
+            message(json!([{"type": "text", "text": "All good."}]), "end_turn"),
+        ),
     ]);
     let tmp = tempfile::tempdir().unwrap();
     let started = Instant::now();
@@ -263,12 +347,28 @@ fn auth_errors_are_one_clear_line() {
 fn offline_mode_answers_the_common_asks() {
     let tmp = tempfile::tempdir().unwrap();
     let cases: [(&[&str], &[&str]); 6] = [
-        (&["ask", "analyze latest"], &["Capture: sample.pcap", "253 packets", "Protocols", "Top active devices", "TCP port scan from 192.168.56.66", "Recommendations"]),
+        (
+            &["ask", "analyze latest"],
+            &[
+                "Capture: sample.pcap",
+                "253 packets",
+                "Protocols",
+                "Top active devices",
+                "TCP port scan from 192.168.56.66",
+                "Recommendations",
+            ],
+        ),
         (&["ask", "analyze all"], &["sample.pcap", "Security status"]),
-        (&["ask", "list captures"], &["1 capture(s)", "sample.pcap", "253 packets"]),
+        (
+            &["ask", "list captures"],
+            &["1 capture(s)", "sample.pcap", "253 packets"],
+        ),
         (&["ask", "top talkers"], &["192.168.56.10", "251"]),
         (&["ask", "any scans?"], &["scan finding", "192.168.56.66"]),
-        (&["ask", "write me a poem"], &["Running offline", "analyze latest", "ANTHROPIC_API_KEY"]),
+        (
+            &["ask", "write me a poem"],
+            &["Running offline", "analyze latest", "ANTHROPIC_API_KEY"],
+        ),
     ];
     for (args, wants) in cases {
         let o = netql_with(None, args, tmp.path());

@@ -4,8 +4,6 @@
 //! Deliberate differences (each one is asserted, not skipped):
 //! - get-to-ssh-server.pcap: an HTTP GET sent to port 22. tshark names it `ssh` by port; netql
 //!   reads the payload first and names it `http` (the rule: payload first, ports second).
-//! - quic_*.pcap: tshark decrypts QUIC Initial packets and counts the TLS handshake inside them as
-//!   `tls`; netql does not decrypt QUIC, so those frames are `quic` only.
 //! - shb-option-too-long.pcapng: unreadable for both; netql must fail with a clear error.
 
 use std::collections::{BTreeMap, HashMap};
@@ -52,14 +50,6 @@ pub fn deliberate() -> HashMap<(&'static str, &'static str), (u64, u64, &'static
     m.insert(
         ("get-to-ssh-server.pcap", "ssh"),
         (1, 2, "the HTTP GET to port 22 is http to netql"),
-    );
-    m.insert(
-        ("quic_handshake_truncated.pcap", "tls"),
-        (0, 1, "no QUIC Initial decryption"),
-    );
-    m.insert(
-        ("quic_win11_firefox_google.pcap", "tls"),
-        (0, 2, "no QUIC Initial decryption"),
     );
     m
 }

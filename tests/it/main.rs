@@ -1,6 +1,6 @@
 //! End-to-end tests: one test binary, one module per theme.
 
-// mod agent; (enabled once `netql mcp` lands)
+mod agent;
 mod cli;
 mod common;
 mod conformance;

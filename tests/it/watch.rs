@@ -219,6 +219,9 @@ fn watch_reports_a_port_scan_once() {
             "json",
             "--param",
             "min_ports=40",
+            // The scan is a medium finding: below this, so the exit stays 0.
+            "--fail-on",
+            "high",
         ],
         dir.path(),
     );
@@ -301,6 +304,8 @@ fn watch_save_writes_the_capture_it_watched() {
             "json",
             "--param",
             "min_ports=20",
+            "--fail-on",
+            "medium",
         ],
         dir.path(),
     );
@@ -316,7 +321,12 @@ fn watch_save_writes_the_capture_it_watched() {
     scan(PORTS.start + 10..PORTS.end);
     w.wait_finding(Duration::from_secs(10), |f| is_scan_of(f, 20));
     let status = w.stop(Duration::from_secs(10));
-    assert_eq!(status.code(), Some(0), "stderr:\n{}", w.err_lines.join("\n"));
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a medium finding with --fail-on medium; stderr:\n{}",
+        w.err_lines.join("\n")
+    );
 
     let files = pcaps(&dir.path().join("captures"));
     assert_eq!(files.len(), 1, "{files:?}");
