@@ -30,7 +30,7 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(1);
 /// Largest snapshot length libpcap accepts (MAXIMUM_SNAPLEN); also the default, as in tcpdump.
 pub const MAX_SNAPLEN: u32 = 262_144;
 /// Default kernel ring size. libpcap's 2 MiB holds only ~32 packets on `lo` (64 KiB MTU, so
-/// 64 KiB frames) and drops under any burst; 32 MiB keeps up with the rates benches/capture.rs measures.
+/// 64 KiB frames) and drops under any burst; 32 MiB keeps up with the rates tests/bench/capture.rs measures.
 pub const DEFAULT_BUFFER: u32 = 32 << 20;
 /// Bytes of a classic pcap file header and of each record header.
 const FILE_HEADER: u64 = 24;
