@@ -874,6 +874,33 @@ pub fn chat(ctx: &Ctx, offline: bool) -> Result<Outcome> {
         Some(_) => Some(Agent::new(cfg.clone(), &session)?),
         None => None,
     };
+    // Not a terminal: one question per input line, answers in order (for scripts and pipes).
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        use std::io::BufRead;
+        let mut outcome = Outcome::Success;
+        for line in std::io::stdin().lock().lines() {
+            let q = line?;
+            let q = q.trim();
+            if q.is_empty() {
+                continue;
+            }
+            let answer = rt.block_on(async {
+                match agent.as_mut() {
+                    Some(a) => a.ask(&session, q, &mut show_event).await.map_err(|e| e.to_string()),
+                    None => Ok(agent::offline_answer(&session, q, &mut show_event).await),
+                }
+            });
+            match answer {
+                Ok(text) => println!("{}\n", text.trim()),
+                Err(e) => {
+                    eprintln!("netql: error: {e}");
+                    outcome = Outcome::Error;
+                }
+            }
+        }
+        rt.block_on(session.close());
+        return Ok(outcome);
+    }
     let mut editor = Reedline::create();
     if let Some(dir) = dirs::data_dir().map(|d| d.join("netql")) {
         let _ = std::fs::create_dir_all(&dir);

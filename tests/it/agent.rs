@@ -379,3 +379,56 @@ fn offline_mode_answers_the_common_asks() {
         }
     }
 }
+
+#[test]
+fn chat_keeps_the_conversation_across_turns() {
+    let api = FakeApi::start(vec![
+        (
+            200,
+            vec![],
+            message(json!([{"type": "text", "text": "First answer."}]), "end_turn"),
+        ),
+        (
+            200,
+            vec![],
+            message(json!([{"type": "text", "text": "Second answer."}]), "end_turn"),
+        ),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let caps = tmp.path().join("caps");
+    std::fs::create_dir_all(&caps).unwrap();
+    std::fs::copy(sample(), caps.join("sample.pcap")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_netql"))
+        .args([
+            "--captures",
+            caps.to_str().unwrap(),
+            "--cache-dir",
+            tmp.path().join("cache").to_str().unwrap(),
+            "chat",
+        ])
+        .current_dir(tmp.path())
+        .env("ANTHROPIC_API_KEY", "sk-ant-test")
+        .env("ANTHROPIC_BASE_URL", &api.url)
+        .env_remove("NETQL_CONFIG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"what is in the capture?\nand the scanner?\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("First answer.") && out.contains("Second answer."), "{out}");
+    let reqs = api.requests();
+    let second = reqs[1].1["messages"].as_array().unwrap();
+    assert_eq!(second.len(), 3, "question, answer, next question: {second:?}");
+    assert_eq!(second[0]["content"], "what is in the capture?");
+    assert_eq!(second[2]["content"], "and the scanner?");
+    assert!(api.problems.lock().unwrap().is_empty());
+}
