@@ -1,12 +1,14 @@
 //! watch: detections over live traffic. The capture loop of [`live`] hands every packet here; it
 //! is decoded at once into a pending column chunk (one [`Decoder`] and [`Interner`] for the whole
 //! session). Every tick the pending chunk becomes a DataFrame — IP reassembly and TCP stream
-//! tracking carry their state across ticks, as the loader's do across batches — and joins a
-//! rolling window of chunks; chunks whose newest packet is older than the window are dropped, and
-//! the selected queries run over the window (flows are computed from the window's packets). Each
-//! finding is reported once, the first time its identity (query, kind, addresses, ports) turns
-//! up; see [`finding_key`]. Like `live`, this module never prints and installs no signal
-//! handlers: the caller gets [`WatchEvent`]s and decides how to show them.
+//! tracking carry their state across ticks, as the loader's do across batches — and goes to the
+//! detector thread, which keeps a rolling window of chunks, drops those whose newest packet is
+//! older than the window, and runs the selected queries over the window (flows are computed from
+//! the window's packets). The capture thread only reads and decodes, so slow queries delay the
+//! findings, not the reading: chunks that arrive while the queries run are taken together at the
+//! next run. Each finding is reported once, the first time its identity (query, kind, addresses,
+//! ports) turns up; see [`finding_key`]. Like `live`, this module never prints and installs no
+//! signal handlers: the caller gets [`WatchEvent`]s and decides how to show them.
 //!
 //! Frame numbers count from 1 over the whole session, so with saving on they are the frame numbers
 //! of the saved file; the `file` column names that file (else `live:IFACE`).
@@ -14,6 +16,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -85,112 +88,93 @@ pub struct WatchReport {
 }
 
 /// Watch until `opts.capture.duration` passes or `stop` is set; `on_event` sees the start, each
-/// new finding and errors as they happen. Capture errors (no such interface, no permission, a
-/// filter libpcap rejects) come back as errors before any event.
+/// new finding and errors as they happen (findings from the detector thread). Capture errors (no
+/// such interface, no permission, a filter libpcap rejects) come back as errors before any event.
+/// After the stop, the packets not yet looked at get a last run before this returns.
 pub fn run_watch(
     opts: &WatchOptions,
     engine: &ScriptEngine,
     stop: &AtomicBool,
-    on_event: impl FnMut(WatchEvent<'_>),
+    on_event: impl FnMut(WatchEvent<'_>) + Send,
 ) -> Result<WatchReport> {
-    let mut s = Session {
-        window: RollingWindow::new(&format!("live:{}", opts.capture.interface), opts.window),
-        detector: Detector::new(opts.queries.clone(), opts.window),
-        engine,
-        interface: opts.capture.interface.clone(),
-        every: opts.every,
-        last_run: Instant::now(),
-        started: false,
-        on_event,
-        findings: Vec::new(),
-        errors: 0,
-        runs: 0,
+    let on_event = Mutex::new(on_event);
+    let emit = |e: WatchEvent<'_>| {
+        if let Ok(mut f) = on_event.lock() {
+            f(e)
+        }
     };
-    let capture = live::run_live(&opts.capture, opts.save, stop, &mut s)?;
-    // Whatever arrived since the last tick.
-    s.tick();
-    Ok(WatchReport {
-        capture,
-        findings: s.findings,
-        errors: s.errors,
-        runs: s.runs,
+    std::thread::scope(|scope| {
+        let (tx, rx) = channel::<Chunk>();
+        let detector = scope.spawn(|| detect_loop(rx, engine, opts, &emit));
+        let mut s = Session {
+            decoder: LiveDecoder::new(&format!("live:{}", opts.capture.interface)),
+            tx,
+            interface: &opts.capture.interface,
+            every: opts.every,
+            last_tick: Instant::now(),
+            started: false,
+            emit: &emit,
+            errors: 0,
+        };
+        let capture = live::run_live(&opts.capture, opts.save, stop, &mut s);
+        // Whatever arrived since the last tick; then the detector's last run, and its end.
+        s.tick();
+        let errors = s.errors;
+        drop(s);
+        let found = detector
+            .join()
+            .unwrap_or_else(|_| Err(Error::Other("the detector thread panicked".into())));
+        let capture = capture?;
+        let found = found?;
+        Ok(WatchReport {
+            capture,
+            findings: found.findings,
+            errors: errors + found.errors,
+            runs: found.runs,
+        })
     })
 }
 
-/// The capture loop's sink: decode packets, tick, report.
-struct Session<'a, F> {
-    window: RollingWindow,
-    detector: Detector,
-    engine: &'a ScriptEngine,
-    interface: String,
+/// A tick's packets, with the timestamp of the newest one.
+type Chunk = (DataFrame, i64);
+
+/// The capture thread's side: decode packets, hand a chunk to the detector every tick.
+struct Session<'a, E> {
+    decoder: LiveDecoder,
+    tx: Sender<Chunk>,
+    interface: &'a str,
     every: Duration,
-    last_run: Instant,
+    last_tick: Instant,
     started: bool,
-    on_event: F,
-    findings: Vec<Reported>,
+    emit: &'a E,
     errors: usize,
-    runs: u64,
 }
 
-impl<F: FnMut(WatchEvent<'_>)> Session<'_, F> {
+impl<E: Fn(WatchEvent<'_>)> Session<'_, E> {
     fn tick(&mut self) {
-        self.last_run = Instant::now();
-        let now = now_ns();
-        let changed = match self.window.advance(now) {
-            Ok(c) => c,
+        self.last_tick = Instant::now();
+        match self.decoder.chunk() {
+            Ok(Some(chunk)) => {
+                // The detector only goes away after this side is done (or if it panicked,
+                // which the join reports).
+                let _ = self.tx.send(chunk);
+            }
+            Ok(None) => {}
             Err(e) => {
                 self.errors += 1;
-                let message = format!("cannot build the packet window: {e}");
-                (self.on_event)(WatchEvent::Error {
+                let message = format!("cannot build the packet table: {e}");
+                (self.emit)(WatchEvent::Error {
                     query: None,
                     message: &message,
                 });
-                return;
             }
-        };
-        if !changed || self.window.is_empty() {
-            return;
-        }
-        let data: Arc<dyn DataSource> = match self.window.data() {
-            Ok(d) => Arc::new(d),
-            Err(e) => {
-                self.errors += 1;
-                let message = format!("cannot build the packet window: {e}");
-                (self.on_event)(WatchEvent::Error {
-                    query: None,
-                    message: &message,
-                });
-                return;
-            }
-        };
-        self.runs += 1;
-        let r = self.detector.run(self.engine, data, now);
-        for (query, message) in &r.errors {
-            self.errors += 1;
-            (self.on_event)(WatchEvent::Error {
-                query: Some(query),
-                message,
-            });
-        }
-        for f in r.new {
-            (self.on_event)(WatchEvent::Finding {
-                finding: &f,
-                detected_at_ns: now,
-            });
-            self.findings.push(f);
-        }
-        for (f, first_seen_ns) in &r.still_active {
-            (self.on_event)(WatchEvent::StillActive {
-                finding: f,
-                first_seen_ns: *first_seen_ns,
-            });
         }
     }
 }
 
-impl<F: FnMut(WatchEvent<'_>)> LiveSink for Session<'_, F> {
+impl<E: Fn(WatchEvent<'_>)> LiveSink for Session<'_, E> {
     fn packet(&mut self, rec: &RawRecord<'_>) {
-        self.window.push(rec);
+        self.decoder.push(rec);
     }
 
     fn progress(&mut self, p: &Progress) {
@@ -198,19 +182,106 @@ impl<F: FnMut(WatchEvent<'_>)> LiveSink for Session<'_, F> {
             self.started = true;
             let saving = (!p.current_file.as_os_str().is_empty()).then_some(p.current_file.as_path());
             if let Some(path) = saving {
-                self.window.set_file(&crate::catalog::file_name(path));
+                self.decoder.set_file(&crate::catalog::file_name(path));
             }
-            (self.on_event)(WatchEvent::Started {
-                interface: &self.interface,
+            (self.emit)(WatchEvent::Started {
+                interface: self.interface,
                 saving,
             });
-            self.last_run = Instant::now();
+            self.last_tick = Instant::now();
             return;
         }
-        if self.last_run.elapsed() >= self.every {
+        if self.last_tick.elapsed() >= self.every {
             self.tick();
         }
     }
+}
+
+/// What the detector thread reports at the end.
+struct Found {
+    findings: Vec<Reported>,
+    errors: usize,
+    runs: u64,
+}
+
+/// The detector thread: take the chunks (all that are queued), drop what left the window, run
+/// the queries when the window changed. Ends when the capture side hangs up, after a last run.
+fn detect_loop(
+    rx: Receiver<Chunk>,
+    engine: &ScriptEngine,
+    opts: &WatchOptions,
+    emit: &impl Fn(WatchEvent<'_>),
+) -> Result<Found> {
+    let mut window = RollingWindow::new(opts.window);
+    let mut detector = Detector::new(opts.queries.clone(), opts.window);
+    let mut found = Found {
+        findings: Vec::new(),
+        errors: 0,
+        runs: 0,
+    };
+    let mut open = true;
+    while open {
+        let mut changed = match rx.recv_timeout(opts.every) {
+            Ok(c) => window.add(c),
+            // Nothing new; packets may still leave the window.
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => {
+                open = false;
+                false
+            }
+        };
+        // Chunks that queued up while the last run was busy: one run covers them all.
+        loop {
+            match rx.try_recv() {
+                Ok(c) => changed |= window.add(c),
+                Err(std::sync::mpsc::TryRecvError::Empty) => break,
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                    open = false;
+                    break;
+                }
+            }
+        }
+        let now = now_ns();
+        changed |= window.expire(now);
+        if !changed || window.is_empty() {
+            continue;
+        }
+        let data: Arc<dyn DataSource> = match window.data() {
+            Ok(d) => Arc::new(d),
+            Err(e) => {
+                found.errors += 1;
+                let message = format!("cannot build the packet window: {e}");
+                emit(WatchEvent::Error {
+                    query: None,
+                    message: &message,
+                });
+                continue;
+            }
+        };
+        found.runs += 1;
+        let r = detector.run(engine, data, now);
+        for (query, message) in &r.errors {
+            found.errors += 1;
+            emit(WatchEvent::Error {
+                query: Some(query),
+                message,
+            });
+        }
+        for f in r.new {
+            emit(WatchEvent::Finding {
+                finding: &f,
+                detected_at_ns: now,
+            });
+            found.findings.push(f);
+        }
+        for (f, first_seen_ns) in &r.still_active {
+            emit(WatchEvent::StillActive {
+                finding: f,
+                first_seen_ns: *first_seen_ns,
+            });
+        }
+    }
+    Ok(found)
 }
 
 fn now_ns() -> i64 {
@@ -221,10 +292,10 @@ fn now_ns() -> i64 {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The rolling window
+// Decoding and the rolling window
 
-/// Decoded packets of the last `window`, in chunks of one tick each.
-pub struct RollingWindow {
+/// Decodes live packets into table chunks, numbering frames over the whole session.
+pub struct LiveDecoder {
     decoder: Decoder,
     interner: Interner,
     reasm: Reassembler,
@@ -233,16 +304,13 @@ pub struct RollingWindow {
     /// Packets seen so far (the last frame number given out).
     seen: u64,
     file_code: u32,
-    /// Chunks, oldest first, with the timestamp of their newest packet.
-    chunks: VecDeque<(DataFrame, i64)>,
-    window_ns: i64,
 }
 
-impl RollingWindow {
-    /// An empty window whose `file` column says `file` (until [`set_file`](Self::set_file)).
-    pub fn new(file: &str, window: Duration) -> RollingWindow {
+impl LiveDecoder {
+    /// Chunks will say `file` in their `file` column (until [`set_file`](Self::set_file)).
+    pub fn new(file: &str) -> LiveDecoder {
         let interner = Interner::default();
-        RollingWindow {
+        LiveDecoder {
             decoder: Decoder::default(),
             file_code: interner.text(file),
             interner,
@@ -250,8 +318,6 @@ impl RollingWindow {
             streams: Tracker::default(),
             pending: PacketColumns::with_capacity(1024),
             seen: 0,
-            chunks: VecDeque::new(),
-            window_ns: i64::try_from(window.as_nanos()).unwrap_or(i64::MAX),
         }
     }
 
@@ -281,40 +347,68 @@ impl RollingWindow {
         self.seen
     }
 
-    /// Rows in the window (pending packets not counted).
+    /// The pending packets as a table (after reassembly and stream tracking), with the timestamp
+    /// of the newest one; `None` when there are none.
+    pub fn chunk(&mut self) -> Result<Option<(DataFrame, i64)>> {
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let mut cols = std::mem::replace(&mut self.pending, PacketColumns::with_capacity(1024));
+        self.reasm.run(&mut cols, &mut self.interner);
+        frame::track_streams(&mut cols, &mut self.streams);
+        let df = cols.into_frame(self.file_code)?;
+        let newest = df
+            .column(col::TS)?
+            .as_materialized_series()
+            .to_physical_repr()
+            .i64()?
+            .max()
+            .unwrap_or(i64::MIN);
+        Ok(Some((df, newest)))
+    }
+}
+
+/// The chunks of the last `window`, oldest first.
+pub struct RollingWindow {
+    chunks: VecDeque<(DataFrame, i64)>,
+    window_ns: i64,
+}
+
+impl RollingWindow {
+    pub fn new(window: Duration) -> RollingWindow {
+        RollingWindow {
+            chunks: VecDeque::new(),
+            window_ns: i64::try_from(window.as_nanos()).unwrap_or(i64::MAX),
+        }
+    }
+
+    /// Append a chunk (its packets and the timestamp of the newest one). True if it had rows.
+    pub fn add(&mut self, (df, newest): (DataFrame, i64)) -> bool {
+        if df.height() == 0 {
+            return false;
+        }
+        self.chunks.push_back((df, newest));
+        true
+    }
+
+    /// Drop the chunks whose newest packet is older than `now_ns` minus the window. True if any
+    /// were dropped.
+    pub fn expire(&mut self, now_ns: i64) -> bool {
+        let oldest_kept = now_ns.saturating_sub(self.window_ns);
+        let before = self.chunks.len();
+        while self.chunks.front().is_some_and(|(_, newest)| *newest < oldest_kept) {
+            self.chunks.pop_front();
+        }
+        self.chunks.len() != before
+    }
+
+    /// Rows in the window.
     pub fn len(&self) -> usize {
         self.chunks.iter().map(|(df, _)| df.height()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Turn the pending packets into a chunk and drop the chunks whose newest packet is older
-    /// than `now_ns` minus the window. True when the window changed.
-    pub fn advance(&mut self, now_ns: i64) -> Result<bool> {
-        let mut changed = false;
-        if !self.pending.is_empty() {
-            let mut cols = std::mem::replace(&mut self.pending, PacketColumns::with_capacity(1024));
-            self.reasm.run(&mut cols, &mut self.interner);
-            frame::track_streams(&mut cols, &mut self.streams);
-            let df = cols.into_frame(self.file_code)?;
-            let newest = df
-                .column(col::TS)?
-                .as_materialized_series()
-                .to_physical_repr()
-                .i64()?
-                .max()
-                .unwrap_or(now_ns);
-            self.chunks.push_back((df, newest));
-            changed = true;
-        }
-        let oldest_kept = now_ns.saturating_sub(self.window_ns);
-        while self.chunks.front().is_some_and(|(_, newest)| *newest < oldest_kept) {
-            self.chunks.pop_front();
-            changed = true;
-        }
-        Ok(changed)
+        self.chunks.is_empty()
     }
 
     /// The window's packets in one frame.
@@ -538,23 +632,27 @@ mod tests {
     }
 
     /// Feed the sample capture through a window, ticking every `every` packets.
-    fn window_of_sample(every: usize) -> (RollingWindow, i64) {
-        let mut w = RollingWindow::new("sample.pcap", Duration::from_secs(1 << 30));
+    fn window_of_sample(every: usize) -> (LiveDecoder, RollingWindow, i64) {
+        let mut d = LiveDecoder::new("sample.pcap");
+        let mut w = RollingWindow::new(Duration::from_secs(1 << 30));
         let mut r = CaptureReader::open(&sample()).unwrap();
         let mut n = 0;
         let mut last = 0;
         r.for_each(|rec| {
-            w.push(&rec);
+            d.push(&rec);
             last = rec.ts_ns;
             n += 1;
             if n % every == 0 {
-                w.advance(rec.ts_ns).unwrap();
+                assert!(w.add(d.chunk().unwrap().unwrap()));
             }
             true
         })
         .unwrap();
-        w.advance(last).unwrap();
-        (w, last)
+        if let Some(c) = d.chunk().unwrap() {
+            w.add(c);
+        }
+        assert!(!w.expire(last), "a long window keeps everything");
+        (d, w, last)
     }
 
     #[test]
@@ -568,9 +666,9 @@ mod tests {
         };
         let (loaded, _) = decode_file(&cap, &opts).unwrap();
         for every in [1, 7, 100, 1_000_000] {
-            let (w, _) = window_of_sample(every);
+            let (d, w, _) = window_of_sample(every);
             let df = w.packets().unwrap();
-            assert_eq!(w.packets_seen(), loaded.height() as u64);
+            assert_eq!(d.packets_seen(), loaded.height() as u64);
             assert!(
                 df.equals_missing(&loaded),
                 "ticking every {every} packets gives a different table"
@@ -580,7 +678,8 @@ mod tests {
 
     #[test]
     fn old_chunks_leave_the_window_and_frames_keep_counting() {
-        let mut w = RollingWindow::new("live:lo", Duration::from_secs(5));
+        let mut d = LiveDecoder::new("live:lo");
+        let mut w = RollingWindow::new(Duration::from_secs(5));
         let data = [0u8; 60];
         let rec = |ts_ns| RawRecord {
             ts_ns,
@@ -589,16 +688,20 @@ mod tests {
             data: &data,
         };
         let t0 = 1_700_000_000_000_000_000i64;
-        assert!(!w.advance(t0).unwrap(), "nothing pending, nothing to drop");
-        w.push(&rec(t0));
-        w.push(&rec(t0 + 1));
-        assert!(w.advance(t0 + 1).unwrap());
+        assert!(d.chunk().unwrap().is_none(), "nothing pending");
+        assert!(!w.expire(t0), "nothing to drop");
+        d.push(&rec(t0));
+        d.push(&rec(t0 + 1));
+        let (c, newest) = d.chunk().unwrap().unwrap();
+        assert_eq!(newest, t0 + 1);
+        assert!(w.add((c, newest)));
         assert_eq!(w.len(), 2);
-        w.push(&rec(t0 + 4_000_000_000));
-        assert!(w.advance(t0 + 4_000_000_000).unwrap());
+        d.push(&rec(t0 + 4_000_000_000));
+        assert!(w.add(d.chunk().unwrap().unwrap()));
+        assert!(!w.expire(t0 + 4_000_000_000));
         assert_eq!(w.len(), 3);
         // 6 s later the first chunk (newest packet at t0 + 1 ns) is older than the window.
-        assert!(w.advance(t0 + 6_000_000_000).unwrap());
+        assert!(w.expire(t0 + 6_000_000_000));
         assert_eq!(w.len(), 1);
         let frames: Vec<u32> = w
             .packets()
@@ -610,9 +713,9 @@ mod tests {
             .into_no_null_iter()
             .collect();
         assert_eq!(frames, [3]);
-        assert!(w.advance(t0 + 20_000_000_000).unwrap());
+        assert!(w.expire(t0 + 20_000_000_000));
         assert!(w.is_empty());
-        assert_eq!(w.packets_seen(), 3);
+        assert_eq!(d.packets_seen(), 3);
     }
 
     #[test]
@@ -621,7 +724,7 @@ mod tests {
         let q = crate::queries::find(Path::new("/nonexistent"), "port_scan").unwrap();
         let queries = bind_all(vec![q], &[]).unwrap();
         let mut d = Detector::new(queries, Duration::from_secs(60));
-        let (w, last) = window_of_sample(500);
+        let (_, w, last) = window_of_sample(500);
         let data: Arc<dyn DataSource> = Arc::new(w.data().unwrap());
         let first = d.run(&engine, data.clone(), last);
         assert!(first.errors.is_empty(), "{:?}", first.errors);
