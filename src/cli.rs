@@ -18,7 +18,6 @@ pub enum Outcome {
     /// Ran, nothing to report: exit 0.
     Success,
     /// Ran, and a check or finding failed: exit 1.
-    #[allow(dead_code)] // produced by `check` and `analyze`
     Failure,
     /// Part of the work could not be done (e.g. one of several captures is unreadable): exit 2.
     Error,

@@ -5,8 +5,6 @@
 //! malformed packet still yields every field that could be read plus an error text. DNS, HTTP and
 //! TLS are parsed by simple-dns, httparse and tls-parser. Nothing here knows about Polars.
 
-use std::hash::{DefaultHasher, Hash, Hasher};
-
 use etherparse::{
     EtherType, Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, LinkSlice,
     TransportSlice,
@@ -531,10 +529,28 @@ pub fn flow_hash(proto: u8, src: Addr, sport: u16, dst: Addr, dport: u16) -> (u6
     } else {
         (dst, dport, src, sport)
     };
-    let mut h = DefaultHasher::new();
-    (proto, a.v6, a.bytes, ap, b.bytes, bp).hash(&mut h);
+    // A fixed (seedless) mix, so flow ids are the same on every run and machine.
+    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+    let mut h: u64 = 0x9e37_79b9_7f4a_7c15 ^ ((proto as u64) << 8 | a.v6 as u64);
+    for w in [
+        word(&a.bytes[..8]),
+        word(&a.bytes[8..]),
+        word(&b.bytes[..8]),
+        word(&b.bytes[8..]),
+        (ap as u64) << 16 | bp as u64,
+    ] {
+        h = mix(h ^ w);
+    }
     // Keep ids in the positive i64 range so every consumer (JSON, Rhai) reads them the same.
-    (h.finish() >> 1, lo_first)
+    (h >> 1, lo_first)
+}
+
+/// splitmix64's finaliser: every input bit affects every output bit.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
 }
 
 /// Decodes packets; holds nothing but scratch space, so one per thread.

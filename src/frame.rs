@@ -654,8 +654,56 @@ impl PacketColumns {
         self.frame.is_empty()
     }
 
-    /// Append one decoded packet.
+    /// Append one decoded packet (payload bytes the trackers need are copied into the batch).
     pub fn push(&mut self, rec: &crate::capture::RawRecord<'_>, frame: u32, p: &Packet, it: &mut Interner) {
+        self.push_impl(rec, frame, p, it, None);
+    }
+
+    /// Append one decoded packet whose bytes sit at `offset` in a batch buffer the caller keeps
+    /// and later hands to [`track_streams`]/[`track_quic`] (no copy of payloads).
+    pub fn push_at(
+        &mut self,
+        rec: &crate::capture::RawRecord<'_>,
+        frame: u32,
+        p: &Packet,
+        it: &mut Interner,
+        offset: usize,
+    ) {
+        self.push_impl(rec, frame, p, it, Some(offset));
+    }
+
+    /// Where a slice of the record's payload is (for the trackers): in the caller's batch
+    /// buffer, or copied into our own.
+    fn keep_bytes(
+        &mut self,
+        rec: &crate::capture::RawRecord<'_>,
+        at: Option<usize>,
+        addr: usize,
+        n: usize,
+    ) -> Option<(usize, usize)> {
+        let base = rec.data.as_ptr() as usize;
+        if n == 0 || addr < base || addr + n > base + rec.data.len() {
+            return None;
+        }
+        let rel = addr - base;
+        Some(match at {
+            Some(offset) => (offset + rel, offset + rel + n),
+            None => {
+                let start = self.stream_bytes.len();
+                self.stream_bytes.extend_from_slice(&rec.data[rel..rel + n]);
+                (start, self.stream_bytes.len())
+            }
+        })
+    }
+
+    fn push_impl(
+        &mut self,
+        rec: &crate::capture::RawRecord<'_>,
+        frame: u32,
+        p: &Packet,
+        it: &mut Interner,
+        at: Option<usize>,
+    ) {
         let row = self.frame.len();
         self.frame.push(frame);
         self.ts.push(rec.ts_ns);
@@ -723,12 +771,7 @@ impl PacketColumns {
             && let (Some((flow, from_lo)), Some(seq), Some(app)) = (p.flow(), p.tcp_seq, p.app)
         {
             let (addr, n) = p.tcp_payload.unwrap_or((0, 0));
-            let base = rec.data.as_ptr() as usize;
-            let start = self.stream_bytes.len();
-            if n > 0 && addr >= base && addr + n <= base + rec.data.len() {
-                self.stream_bytes
-                    .extend_from_slice(&rec.data[addr - base..addr - base + n]);
-            }
+            let bytes = self.keep_bytes(rec, at, addr, n).unwrap_or((0, 0));
             self.streams.push(StreamRow {
                 row,
                 seg: Segment {
@@ -740,23 +783,19 @@ impl PacketColumns {
                     app,
                     wire_len: wire_payload,
                 },
-                bytes: (start, self.stream_bytes.len()),
+                bytes,
                 with_app: it.stack(&p.stack),
             });
         }
         if let (Some((addr, n)), Some((flow, from_lo))) = (p.quic_initial, p.flow()) {
-            let base = rec.data.as_ptr() as usize;
-            if addr >= base && addr + n <= base + rec.data.len() {
-                let start = self.stream_bytes.len();
-                self.stream_bytes
-                    .extend_from_slice(&rec.data[addr - base..addr - base + n]);
+            if let Some(bytes) = self.keep_bytes(rec, at, addr, n) {
                 let mut with_tls = p.stack;
                 with_tls.push(crate::decode::Proto::App(App::Tls));
                 self.quic.push(QuicRow {
                     row,
                     flow,
                     from_lo,
-                    bytes: (start, self.stream_bytes.len()),
+                    bytes,
                     with_tls: it.stack(&with_tls),
                 });
             }
@@ -853,22 +892,27 @@ impl PacketColumns {
 
 /// Run the TCP stream tracker over this batch's HTTP/TLS segments (batches in file order) and
 /// name the application on the frames where a message or record completes.
-pub fn track_streams(cols: &mut PacketColumns, tracker: &mut Tracker) {
+/// `batch` is the buffer given to [`PacketColumns::push_at`], or None after [`PacketColumns::push`].
+pub fn track_streams(cols: &mut PacketColumns, tracker: &mut Tracker, batch: Option<&[u8]>) {
     let rows = std::mem::take(&mut cols.streams);
+    let own = std::mem::take(&mut cols.stream_bytes);
+    let bytes = batch.unwrap_or(&own);
     for r in rows {
-        if tracker.segment(&r.seg, &cols.stream_bytes[r.bytes.0..r.bytes.1]) {
+        if tracker.segment(&r.seg, bytes.get(r.bytes.0..r.bytes.1).unwrap_or(&[])) {
             cols.protocols.set(r.row, r.with_app);
         }
     }
+    cols.stream_bytes = own;
 }
 
 /// Read the TLS handshake inside this batch's QUIC Initials (batches in file order): tshark
 /// names `tls` on the frame where a ClientHello or ServerHello completes, and we keep its SNI
 /// and version.
-pub fn track_quic(cols: &mut PacketColumns, quic: &mut crate::quic::Tracker, it: &mut Interner) {
-    let bytes = std::mem::take(&mut cols.stream_bytes);
+pub fn track_quic(cols: &mut PacketColumns, quic: &mut crate::quic::Tracker, it: &mut Interner, batch: Option<&[u8]>) {
+    let own = std::mem::take(&mut cols.stream_bytes);
+    let bytes = batch.unwrap_or(&own);
     for q in std::mem::take(&mut cols.quic) {
-        if let Some(hello) = quic.packet(q.flow, q.from_lo, &bytes[q.bytes.0..q.bytes.1]) {
+        if let Some(hello) = quic.packet(q.flow, q.from_lo, bytes.get(q.bytes.0..q.bytes.1).unwrap_or(&[])) {
             cols.protocols.set(q.row, q.with_tls);
             if let Some(sni) = hello.sni {
                 cols.tls_sni.set(q.row, Some(it.text(&sni)));
@@ -987,43 +1031,25 @@ pub fn has_flows(packets: &DataFrame) -> bool {
 // ---------------------------------------------------------------------------------------------
 // Flows
 
-/// The flow table of a packet table, as a lazy query (Polars does the grouping in parallel).
+/// The flow table of a packet table, as a lazy query. Two cheap group-bys: first per flow and
+/// direction (flow id + sender address + sender port), then per flow, pairing the two directions
+/// (the one with the earlier first frame is the originator, unless its first packet is a SYN-ACK:
+/// then the capture started after the SYN and the other side is).
 pub fn flows(packets: LazyFrame) -> LazyFrame {
-    let flags = || col(col::TCP_FLAGS).fill_null(lit(0u8));
-    let has = |bit: u8| (flags().cast(DataType::Int32) / lit(bit as i32) % lit(2)).eq(lit(1));
-    let is_syn = || has(2).and(has(16).not());
-    let is_synack = || has(2).and(has(16));
-    // Originator: the sender of the first packet, unless that packet is a SYN-ACK (the capture
-    // started after the SYN), in which case the receiver.
-    let first_is_synack = is_synack().first();
-    let same_as_first = col(col::SRC_IP)
-        .eq(col(col::SRC_IP).first())
-        .and(col(col::SRC_PORT).eq_missing(col(col::SRC_PORT).first()));
-    let fwd = || {
-        when(first_is_synack.clone())
-            .then(same_as_first.clone().not())
-            .otherwise(same_as_first.clone())
-    };
-    let wire = || col(col::WIRE_LEN).cast(DataType::UInt64);
-    let payload = || col(col::PAYLOAD_LEN).cast(DataType::UInt64).fill_null(lit(0u64));
+    let flags = || col(col::TCP_FLAGS).fill_null(lit(0u8)).cast(DataType::Int32);
+    let has = |bit: i32| (flags() / lit(bit) % lit(2)).eq(lit(1));
     let count = |e: Expr| e.cast(DataType::UInt32).sum();
-    let pick = |a: &str, b: &str| {
-        when(first_is_synack.clone())
-            .then(col(b).first())
-            .otherwise(col(a).first())
-    };
+    let u64sum = |c: &str| col(c).cast(DataType::UInt64).fill_null(lit(0u64)).sum();
 
-    packets
+    let per_direction = packets
         .filter(col(col::FLOW_ID).is_not_null())
-        .group_by([col(col::FLOW_ID)])
+        .group_by([col(col::FLOW_ID), col(col::SRC_IP), col(col::SRC_PORT)])
         .agg([
+            col(col::DST_IP).first().alias("d_ip"),
+            col(col::DST_PORT).first().alias("d_port"),
             col(col::FILE).first().alias(fcol::FILE),
             col(col::L4).first().alias(fcol::L4),
             col(col::IP_VERSION).first().alias(fcol::IP_VERSION),
-            pick(col::SRC_IP, col::DST_IP).alias(fcol::SRC_IP),
-            pick(col::SRC_PORT, col::DST_PORT).alias(fcol::SRC_PORT),
-            pick(col::DST_IP, col::SRC_IP).alias(fcol::DST_IP),
-            pick(col::DST_PORT, col::SRC_PORT).alias(fcol::DST_PORT),
             col(col::APP)
                 .filter(
                     col(col::PAYLOAD_LEN)
@@ -1033,24 +1059,59 @@ pub fn flows(packets: LazyFrame) -> LazyFrame {
                 .first()
                 .alias("app_payload"),
             col(col::APP).first().alias("app_first"),
-            col(col::TS).min().alias(fcol::FIRST_TS),
-            col(col::TS).max().alias(fcol::LAST_TS),
-            col(col::FRAME).min().alias(fcol::FIRST_FRAME),
-            col(col::FRAME).max().alias(fcol::LAST_FRAME),
-            len().cast(DataType::UInt64).alias(fcol::PACKETS),
-            wire().sum().alias(fcol::BYTES),
-            count(fwd()).cast(DataType::UInt64).alias(fcol::PKTS_FWD),
-            count(fwd().not()).cast(DataType::UInt64).alias(fcol::PKTS_REV),
-            wire().filter(fwd()).sum().alias(fcol::BYTES_FWD),
-            wire().filter(fwd().not()).sum().alias(fcol::BYTES_REV),
-            payload().filter(fwd()).sum().alias(fcol::PAYLOAD_FWD),
-            payload().filter(fwd().not()).sum().alias(fcol::PAYLOAD_REV),
-            count(is_syn().and(fwd())).alias(fcol::SYN),
-            count(is_synack().and(fwd().not())).alias(fcol::SYN_ACK),
-            count(has(4).and(fwd())).alias(fcol::RST_FWD),
-            count(has(4).and(fwd().not())).alias(fcol::RST_REV),
-            count(has(1).and(fwd())).alias(fcol::FIN_FWD),
-            count(has(1).and(fwd().not())).alias(fcol::FIN_REV),
+            col(col::TS).min().alias("t0"),
+            col(col::TS).max().alias("t1"),
+            col(col::FRAME).min().alias("f0"),
+            col(col::FRAME).max().alias("f1"),
+            len().cast(DataType::UInt64).alias("n"),
+            u64sum(col::WIRE_LEN).alias("b"),
+            u64sum(col::PAYLOAD_LEN).alias("pl"),
+            count(has(2).and(has(16).not())).alias("syn"),
+            count(has(2).and(has(16))).alias("synack"),
+            count(has(4)).alias("rst"),
+            count(has(1)).alias("fin"),
+            // The first packet of this direction is a SYN-ACK.
+            (has(2).and(has(16))).first().alias("starts_synack"),
+        ]);
+
+    // Per flow: `o` = originator's direction, `r` = responder's (absent for one-way flows).
+    let two = || len().eq(lit(2u32));
+    let swap = || two().and(col("starts_synack").first());
+    let o = |c: &str| when(swap()).then(col(c).last()).otherwise(col(c).first());
+    let r = |c: &str| when(two()).then(when(swap()).then(col(c).first()).otherwise(col(c).last()));
+    let r0 = |c: &str, zero: Expr| r(c).otherwise(zero);
+
+    per_direction
+        .sort([col::FLOW_ID, "f0"], SortMultipleOptions::default())
+        .group_by([col(col::FLOW_ID)])
+        .agg([
+            col(fcol::FILE).first(),
+            col(fcol::L4).first(),
+            col(fcol::IP_VERSION).first(),
+            o(col::SRC_IP).alias(fcol::SRC_IP),
+            o(col::SRC_PORT).alias(fcol::SRC_PORT),
+            o("d_ip").alias(fcol::DST_IP),
+            o("d_port").alias(fcol::DST_PORT),
+            col("app_payload").drop_nulls().first().alias("app_payload"),
+            col("app_first").first().alias("app_first"),
+            col("t0").min().alias(fcol::FIRST_TS),
+            col("t1").max().alias(fcol::LAST_TS),
+            col("f0").min().alias(fcol::FIRST_FRAME),
+            col("f1").max().alias(fcol::LAST_FRAME),
+            col("n").sum().alias(fcol::PACKETS),
+            col("b").sum().alias(fcol::BYTES),
+            o("n").alias(fcol::PKTS_FWD),
+            r0("n", lit(0u64)).alias(fcol::PKTS_REV),
+            o("b").alias(fcol::BYTES_FWD),
+            r0("b", lit(0u64)).alias(fcol::BYTES_REV),
+            o("pl").alias(fcol::PAYLOAD_FWD),
+            r0("pl", lit(0u64)).alias(fcol::PAYLOAD_REV),
+            o("syn").alias(fcol::SYN),
+            r0("synack", lit(0u32)).alias(fcol::SYN_ACK),
+            o("rst").alias(fcol::RST_FWD),
+            r0("rst", lit(0u32)).alias(fcol::RST_REV),
+            o("fin").alias(fcol::FIN_FWD),
+            r0("fin", lit(0u32)).alias(fcol::FIN_REV),
         ])
         .with_columns([
             coalesce(&[col("app_payload"), col("app_first")]).alias(fcol::APP),

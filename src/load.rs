@@ -210,18 +210,16 @@ pub fn decode_file(capture: &CaptureFile, opts: &LoadOptions) -> Result<(DataFra
     let (batch_tx, batch_rx) = sync_channel::<Batch>(threads * 2);
     let batch_rx = Arc::new(Mutex::new(batch_rx));
     let (pool_tx, pool_rx) = channel::<Batch>();
-    let (out_tx, out_rx) = channel::<(usize, PacketColumns)>();
+    let (out_tx, out_rx) = channel::<(PacketColumns, Batch)>();
 
     let (read_result, frames) = std::thread::scope(|s| {
         for _ in 0..threads {
             let rx = Arc::clone(&batch_rx);
             let out = out_tx.clone();
-            let pool = pool_tx.clone();
-            s.spawn(move || decode_worker(rx, out, pool));
+            s.spawn(move || decode_worker(rx, out));
         }
         drop(out_tx);
-        drop(pool_tx);
-        let collector = s.spawn(move || collect(out_rx, file_code));
+        let collector = s.spawn(move || collect(out_rx, pool_tx, file_code));
         let read_result = read_batches(&mut reader, batch_tx, pool_rx, &bar);
         let frames = collector
             .join()
@@ -305,11 +303,7 @@ fn read_batches(
     result
 }
 
-fn decode_worker(
-    rx: Arc<Mutex<Receiver<Batch>>>,
-    out: std::sync::mpsc::Sender<(usize, PacketColumns)>,
-    pool: std::sync::mpsc::Sender<Batch>,
-) {
+fn decode_worker(rx: Arc<Mutex<Receiver<Batch>>>, out: std::sync::mpsc::Sender<(PacketColumns, Batch)>) {
     let mut decoder = Decoder::default();
     let mut interner = Interner::default();
     loop {
@@ -317,7 +311,7 @@ fn decode_worker(
             Ok(guard) => guard.recv(),
             Err(_) => return,
         };
-        let Ok(mut batch) = next else { return };
+        let Ok(batch) = next else { return };
         let mut cols = PacketColumns::with_capacity(batch.recs.len());
         for (i, r) in batch.recs.iter().enumerate() {
             let rec = RawRecord {
@@ -327,35 +321,40 @@ fn decode_worker(
                 data: &batch.data[r.start as usize..(r.start + r.keep) as usize],
             };
             let p = decoder.decode(&rec);
-            cols.push(&rec, batch.first_frame + i as u32, p, &mut interner);
+            cols.push_at(&rec, batch.first_frame + i as u32, p, &mut interner, r.start as usize);
             if r.caplen != r.keep {
                 cols.set_cap_len_last(r.caplen);
             }
         }
-        let seq = batch.seq;
-        batch.clear();
-        let _ = pool.send(batch);
-        if out.send((seq, cols)).is_err() {
+        // The collector reads payloads for the stream trackers straight from the batch, then
+        // gives the batch back to the reader.
+        if out.send((cols, batch)).is_err() {
             return;
         }
     }
 }
 
 /// Puts chunks back in file order, runs reassembly, builds one DataFrame per chunk.
-fn collect(rx: Receiver<(usize, PacketColumns)>, file_code: u32) -> Result<Vec<DataFrame>> {
-    let mut pending: BTreeMap<usize, PacketColumns> = BTreeMap::new();
+fn collect(
+    rx: Receiver<(PacketColumns, Batch)>,
+    pool: std::sync::mpsc::Sender<Batch>,
+    file_code: u32,
+) -> Result<Vec<DataFrame>> {
+    let mut pending: BTreeMap<usize, (PacketColumns, Batch)> = BTreeMap::new();
     let mut next = 0usize;
     let mut frames = Vec::new();
     let mut reasm = Reassembler::default();
     let mut streams = Tracker::default();
     let mut quic = crate::quic::Tracker::default();
     let mut interner = Interner::default();
-    for (seq, cols) in rx {
-        pending.insert(seq, cols);
-        while let Some(mut cols) = pending.remove(&next) {
+    for (cols, batch) in rx {
+        pending.insert(batch.seq, (cols, batch));
+        while let Some((mut cols, mut batch)) = pending.remove(&next) {
             reasm.run(&mut cols, &mut interner);
-            frame::track_streams(&mut cols, &mut streams);
-            frame::track_quic(&mut cols, &mut quic, &mut interner);
+            frame::track_streams(&mut cols, &mut streams, Some(&batch.data));
+            frame::track_quic(&mut cols, &mut quic, &mut interner, Some(&batch.data));
+            batch.clear();
+            let _ = pool.send(batch);
             frames.push(cols.into_frame(file_code)?);
             next += 1;
         }

@@ -300,6 +300,7 @@ pub struct LiveDecoder {
     interner: Interner,
     reasm: Reassembler,
     streams: Tracker,
+    quic: crate::quic::Tracker,
     pending: PacketColumns,
     /// Packets seen so far (the last frame number given out).
     seen: u64,
@@ -316,6 +317,7 @@ impl LiveDecoder {
             interner,
             reasm: Reassembler::default(),
             streams: Tracker::default(),
+            quic: crate::quic::Tracker::default(),
             pending: PacketColumns::with_capacity(1024),
             seen: 0,
         }
@@ -355,7 +357,8 @@ impl LiveDecoder {
         }
         let mut cols = std::mem::replace(&mut self.pending, PacketColumns::with_capacity(1024));
         self.reasm.run(&mut cols, &mut self.interner);
-        frame::track_streams(&mut cols, &mut self.streams);
+        frame::track_streams(&mut cols, &mut self.streams, None);
+        frame::track_quic(&mut cols, &mut self.quic, &mut self.interner, None);
         let df = cols.into_frame(self.file_code)?;
         let newest = df
             .column(col::TS)?
