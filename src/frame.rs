@@ -705,6 +705,7 @@ impl PacketColumns {
         at: Option<usize>,
     ) {
         let row = self.frame.len();
+        let flow = p.flow();
         self.frame.push(frame);
         self.ts.push(rec.ts_ns);
         self.wire_len.push(rec.wire_len);
@@ -761,14 +762,14 @@ impl PacketColumns {
         self.arp_sender_ip.push(p.arp_sender_ip.map(|a| it.addr(a)));
         self.arp_target_ip.push(p.arp_target_ip.map(|a| it.addr(a)));
         self.credential.push(p.credential.as_deref().map(|s| it.text(s)));
-        self.flow_id.push(p.flow().map(|(id, _)| id));
+        self.flow_id.push(flow.map(|(id, _)| id));
         self.error.push(p.error.as_deref().map(|s| it.text(s)));
         let syn = p.tcp_flags.is_some_and(|f| f & 0x02 != 0);
         let fin = p.tcp_flags.is_some_and(|f| f & 0x01 != 0);
         let wire_payload = p.payload_len.unwrap_or(0);
         if stream_app
             && (wire_payload > 0 || syn || fin)
-            && let (Some((flow, from_lo)), Some(seq), Some(app)) = (p.flow(), p.tcp_seq, p.app)
+            && let (Some((flow, from_lo)), Some(seq), Some(app)) = (flow, p.tcp_seq, p.app)
         {
             let (addr, n) = p.tcp_payload.unwrap_or((0, 0));
             let bytes = self.keep_bytes(rec, at, addr, n).unwrap_or((0, 0));
@@ -787,7 +788,7 @@ impl PacketColumns {
                 with_app: it.stack(&p.stack),
             });
         }
-        if let (Some((addr, n)), Some((flow, from_lo))) = (p.quic_initial, p.flow()) {
+        if let (Some((addr, n)), Some((flow, from_lo))) = (p.quic_initial, flow) {
             if let Some(bytes) = self.keep_bytes(rec, at, addr, n) {
                 let mut with_tls = p.stack;
                 with_tls.push(crate::decode::Proto::App(App::Tls));
