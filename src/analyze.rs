@@ -140,9 +140,8 @@ pub fn finding_json(r: &Reported) -> Value {
 /// Run the suite over `data`.
 pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::path::Path) -> Analysis {
     let started = std::time::Instant::now();
-    let df = data.packets_df();
     let files: Vec<String> = data.loaded.iter().map(|l| l.capture.name.clone()).collect();
-    let s: Option<Summary> = summary::summarize("", &df).ok();
+    let s: Option<Summary> = summary::summarize("", data.packets_lazy()).ok();
     let mut a = Analysis {
         files,
         packets: s.as_ref().map_or(0, |s| s.packets),

@@ -602,6 +602,18 @@ fn register_exprs(engine: &mut Engine) {
     engine.register_fn("to_debug", |e: &mut Ex| format!("{}", e.0));
 }
 
+/// Rows of a table. Counted through its first column: polars 0.55 rewrites a bare `len()` over a
+/// union of tables into a UInt128 sum that this build of polars cannot cast.
+pub fn row_count(mut lf: LazyFrame) -> PolarsResult<i64> {
+    let first = lf.collect_schema()?.iter_names().next().cloned();
+    let e = match first {
+        Some(name) => col(name).is_null().count(),
+        None => len(),
+    };
+    let df = lf.select([e.alias("n")]).collect()?;
+    Ok(df.column("n")?.get(0)?.extract::<i64>().unwrap_or(0))
+}
+
 /// Integers widened to i64 (floats and others unchanged), so sums cannot overflow a u32.
 fn widen(e: Expr) -> Expr {
     fn wide(dt: &DataType) -> DataType {
@@ -798,16 +810,7 @@ fn register_frames(engine: &mut Engine) {
         .or_else(perr)
     });
     // Results that end the laziness: a row count and a small look at one value.
-    engine.register_fn("count", |f: Frame| -> RhaiResult<i64> {
-        let df = f.0.select([len().alias("n")]).collect().or_else(perr)?;
-        let v = df
-            .column("n")
-            .ok()
-            .and_then(|c| c.get(0).ok())
-            .and_then(|v| v.extract::<i64>())
-            .unwrap_or(0);
-        Ok(v)
-    });
+    engine.register_fn("count", |f: Frame| -> RhaiResult<i64> { row_count(f.0).or_else(perr) });
     engine.register_fn("is_empty", |f: Frame| -> RhaiResult<bool> {
         let df = f.0.limit(1).collect().or_else(perr)?;
         Ok(df.height() == 0)
@@ -915,13 +918,7 @@ fn register_findings(engine: &mut Engine, failures: Failures) {
     engine.register_fn(
         "expect_empty",
         move |t: Frame, msg: ImmutableString| -> RhaiResult<bool> {
-            let n = t.0.select([len().alias("n")]).collect().or_else(perr)?;
-            let rows = n
-                .column("n")
-                .ok()
-                .and_then(|c| c.get(0).ok())
-                .and_then(|v| v.extract::<i64>())
-                .unwrap_or(0);
+            let rows = row_count(t.0).or_else(perr)?;
             if rows > 0
                 && let Ok(mut v) = f.lock()
             {

@@ -75,7 +75,7 @@ pub fn summary(ctx: &Ctx, specs: &[String], format: SummaryFormat) -> Result<Out
             eprintln!("netql: error: {}: {w}", cap.path.display());
             failed = true;
         }
-        let s = summary::summarize(&cap.name, &loaded.packets)?;
+        let s = summary::summarize(&cap.name, loaded.packets.lazy())?;
         match format {
             SummaryFormat::Json => println!("{}", serde_json::to_string(&s)?),
             SummaryFormat::Table => {

@@ -562,7 +562,6 @@ impl DataSource for NoData {
 /// Loaded captures as the data behind `packets()` and `flows()`.
 pub struct Captures {
     pub loaded: Vec<crate::load::Loaded>,
-    packets: std::sync::OnceLock<DataFrame>,
     flows: Mutex<Option<DataFrame>>,
 }
 
@@ -570,26 +569,26 @@ impl Captures {
     pub fn new(loaded: Vec<crate::load::Loaded>) -> Captures {
         Captures {
             loaded,
-            packets: std::sync::OnceLock::new(),
             flows: Mutex::new(None),
         }
     }
 
-    /// Packets of all captures (rows keep their `file` column).
-    pub fn packets_df(&self) -> DataFrame {
-        self.packets
-            .get_or_init(|| {
-                let mut it = self.loaded.iter();
-                let Some(first) = it.next() else {
-                    return crate::frame::empty_packets().unwrap_or_default();
-                };
-                let mut df = first.packets.clone();
-                for l in it {
-                    let _ = df.vstack_mut(&l.packets);
-                }
-                df
-            })
-            .clone()
+    /// Packets of all captures as one lazy table (rows keep their `file` column).
+    pub fn packets_lazy(&self) -> LazyFrame {
+        let parts: Vec<LazyFrame> = self.loaded.iter().map(|l| l.packets.lazy()).collect();
+        match parts.len() {
+            0 => crate::frame::empty_packets().unwrap_or_default().lazy(),
+            1 => parts.into_iter().next().unwrap_or_default(),
+            _ => concat(
+                parts,
+                UnionArgs {
+                    rechunk: false,
+                    parallel: true,
+                    ..Default::default()
+                },
+            )
+            .unwrap_or_else(|_| crate::frame::empty_packets().unwrap_or_default().lazy()),
+        }
     }
 
     pub fn packet_count(&self) -> usize {
@@ -599,7 +598,7 @@ impl Captures {
 
 impl DataSource for Captures {
     fn packets(&self) -> Result<LazyFrame, String> {
-        Ok(self.packets_df().lazy())
+        Ok(self.packets_lazy())
     }
 
     fn flows(&self) -> Result<LazyFrame, String> {

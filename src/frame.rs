@@ -788,18 +788,18 @@ impl PacketColumns {
                 with_app: it.stack(&p.stack),
             });
         }
-        if let (Some((addr, n)), Some((flow, from_lo))) = (p.quic_initial, flow) {
-            if let Some(bytes) = self.keep_bytes(rec, at, addr, n) {
-                let mut with_tls = p.stack;
-                with_tls.push(crate::decode::Proto::App(App::Tls));
-                self.quic.push(QuicRow {
-                    row,
-                    flow,
-                    from_lo,
-                    bytes,
-                    with_tls: it.stack(&with_tls),
-                });
-            }
+        if let (Some((addr, n)), Some((flow, from_lo))) = (p.quic_initial, flow)
+            && let Some(bytes) = self.keep_bytes(rec, at, addr, n)
+        {
+            let mut with_tls = p.stack;
+            with_tls.push(crate::decode::Proto::App(App::Tls));
+            self.quic.push(QuicRow {
+                row,
+                flow,
+                from_lo,
+                bytes,
+                with_tls: it.stack(&with_tls),
+            });
         }
         if let (Some(frag), Some(src), Some(dst), Some(proto)) = (p.fragment, p.src_ip, p.dst_ip, p.ip_proto) {
             self.frags.push(FragRow {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
+use polars::prelude::{PlRefPath, ScanArgsParquet};
 
 use crate::capture::{CaptureReader, RawRecord};
 use crate::catalog::{CacheEntry, CaptureFile, CaptureMeta};
@@ -35,10 +36,51 @@ pub struct LoadOptions {
     pub threads: usize,
 }
 
+/// A packet table: in memory after decoding, or a Parquet file in the cache that each query
+/// scans for just the columns it uses (a 10M-packet capture is never read whole).
+#[derive(Clone)]
+pub enum PacketTable {
+    Frame(DataFrame),
+    Parquet { path: PathBuf, rows: usize },
+}
+
+impl PacketTable {
+    pub fn lazy(&self) -> LazyFrame {
+        match self {
+            PacketTable::Frame(df) => df.clone().lazy(),
+            PacketTable::Parquet { path, .. } => scan_parquet(path),
+        }
+    }
+
+    pub fn height(&self) -> usize {
+        match self {
+            PacketTable::Frame(df) => df.height(),
+            PacketTable::Parquet { rows, .. } => *rows,
+        }
+    }
+
+    /// The whole table in memory.
+    pub fn frame(&self) -> Result<DataFrame> {
+        match self {
+            PacketTable::Frame(df) => Ok(df.clone()),
+            PacketTable::Parquet { path, .. } => frame::read_parquet(path),
+        }
+    }
+}
+
+fn scan_parquet(path: &std::path::Path) -> LazyFrame {
+    let p = PlRefPath::new(path.to_string_lossy().as_ref());
+    LazyFrame::scan_parquet(p, ScanArgsParquet::default()).unwrap_or_else(|e| {
+        DataFrame::empty()
+            .lazy()
+            .select([lit(NULL).alias(format!("cache unreadable: {e}"))])
+    })
+}
+
 /// A capture's packet table, and where it came from.
 pub struct Loaded {
     pub capture: CaptureFile,
-    pub packets: DataFrame,
+    pub packets: PacketTable,
     pub from_cache: bool,
     pub elapsed: Duration,
     /// Set when the file could only be read in part (e.g. it ends inside a record): the packets
@@ -68,8 +110,17 @@ impl Loaded {
         {
             return Ok(df);
         }
-        let mut df = if frame::has_flows(&self.packets) {
-            frame::flows(self.packets.clone().lazy()).collect()?
+        let has_flows = self
+            .packets
+            .lazy()
+            .select([col(col::FLOW_ID).is_not_null().any(true).alias("any")])
+            .collect()?
+            .column("any")
+            .ok()
+            .and_then(|c| c.get(0).ok())
+            .is_some_and(|v| v == AnyValue::Boolean(true));
+        let mut df = if has_flows {
+            frame::flows(self.packets.lazy()).collect()?
         } else {
             frame::empty_flows()?
         };
@@ -92,12 +143,14 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
     };
     if let Some(entry) = &cache
         && entry.packets.is_file()
-        && let Ok(df) = frame::read_parquet(&entry.packets)
-        && frame::has_packet_schema(&df)
+        && let Some(rows) = cached_rows(&entry.packets)
     {
         return Ok(Loaded {
             capture: capture.clone(),
-            packets: df,
+            packets: PacketTable::Parquet {
+                path: entry.packets.clone(),
+                rows,
+            },
             from_cache: true,
             elapsed: started.elapsed(),
             warning: None,
@@ -119,12 +172,25 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
     }
     Ok(Loaded {
         capture: capture.clone(),
-        packets: df,
+        packets: PacketTable::Frame(df),
         from_cache: false,
         elapsed: started.elapsed(),
         warning,
         cache,
     })
+}
+
+/// Rows of a cached packet table, if the file is readable and has today's schema.
+fn cached_rows(path: &std::path::Path) -> Option<usize> {
+    let mut lf = scan_parquet(path);
+    let schema = lf.collect_schema().ok()?;
+    let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
+    let want: Vec<&str> = frame::PACKET_SCHEMA.iter().map(|d| d.name).collect();
+    if names != want {
+        return None;
+    }
+    let n = lf.select([len().alias("n")]).collect().ok()?;
+    n.column("n").ok()?.get(0).ok()?.extract::<usize>()
 }
 
 /// Packets, bytes, time span and link types of a packet table.

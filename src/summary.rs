@@ -32,10 +32,9 @@ pub struct Summary {
 }
 
 /// Compute the summary of a packet table.
-pub fn summarize(file: &str, packets: &DataFrame) -> Result<Summary> {
+pub fn summarize(file: &str, packets: LazyFrame) -> Result<Summary> {
     let totals = packets
         .clone()
-        .lazy()
         .select([
             len().cast(DataType::UInt64).alias("packets"),
             col(col::WIRE_LEN).cast(DataType::UInt64).sum().alias("bytes"),
@@ -69,8 +68,6 @@ pub fn summarize(file: &str, packets: &DataFrame) -> Result<Summary> {
 
     // Few distinct stacks exist, so count per stack first and split the text afterwards.
     let stacks = packets
-        .clone()
-        .lazy()
         .group_by([col(col::PROTOCOLS)])
         .agg([len().cast(DataType::UInt64).alias("n")])
         .collect()?;
