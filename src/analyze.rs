@@ -140,6 +140,8 @@ pub fn finding_json(r: &Reported) -> Value {
 /// Run the suite over `data`.
 pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::path::Path) -> Analysis {
     let started = std::time::Instant::now();
+    // The suite reads most columns several times: read cached tables once, up front.
+    let data = Arc::new(Captures::new(data.loaded.iter().map(|l| l.materialized()).collect()));
     let files: Vec<String> = data.loaded.iter().map(|l| l.capture.name.clone()).collect();
     let s: Option<Summary> = summary::summarize("", data.packets_lazy()).ok();
     let mut a = Analysis {

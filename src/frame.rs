@@ -9,14 +9,13 @@
 //! `Enum`s with 1–2 byte codes. See the README's design section for the measurement behind this.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, LazyLock};
 
 use polars::prelude::*;
 use polars_arrow::bitmap::MutableBitmap;
 
 use crate::decode::{self, Addr, App, Fragment, L4, Packet, Stack};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::stream::{Segment, Tracker};
 
 /// Column names, so other modules never spell them by hand.
@@ -1179,41 +1178,6 @@ fn flow_states() -> Vec<Expr> {
     ]
 }
 
-// ---------------------------------------------------------------------------------------------
-// Parquet
-
-pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<()> {
-    let tmp = path.with_extension("parquet.tmp");
-    let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Lz4Raw)
-        .finish(df)
-        .map_err(|e| Error::Cache {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e))?;
-    Ok(())
-}
-
-pub fn read_parquet(path: &Path) -> Result<DataFrame> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    ParquetReader::new(file).finish().map_err(|e| Error::Cache {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })
-}
-
-/// Does `df` have exactly the packet schema (names in order)? Guards against stale caches.
-pub fn has_packet_schema(df: &DataFrame) -> bool {
-    df.width() == PACKET_SCHEMA.len()
-        && df
-            .get_column_names()
-            .iter()
-            .zip(PACKET_SCHEMA)
-            .all(|(n, d)| n.as_str() == d.name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1224,7 +1188,6 @@ mod tests {
         let names: Vec<_> = df.get_column_names().iter().map(|s| s.to_string()).collect();
         let want: Vec<_> = PACKET_SCHEMA.iter().map(|d| d.name.to_string()).collect();
         assert_eq!(names, want);
-        assert!(has_packet_schema(&df));
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod analyze;
 pub mod anthropic;
 pub mod bench;
 pub mod bindings;
+pub mod cache;
 pub mod capture;
 pub mod catalog;
 pub mod config;

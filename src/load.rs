@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
-use polars::prelude::{PlRefPath, ScanArgsParquet};
 
+use crate::cache;
 use crate::capture::{CaptureReader, RawRecord};
 use crate::catalog::{CacheEntry, CaptureFile, CaptureMeta};
 use crate::decode::Decoder;
@@ -48,7 +48,12 @@ impl PacketTable {
     pub fn lazy(&self) -> LazyFrame {
         match self {
             PacketTable::Frame(df) => df.clone().lazy(),
-            PacketTable::Parquet { path, .. } => scan_parquet(path),
+            PacketTable::Parquet { path, .. } => cache::scan(path, cache::Table::Packets).unwrap_or_else(|e| {
+                // Checked when loaded; a file removed since then reads as an error.
+                DataFrame::empty()
+                    .lazy()
+                    .select([col(format!("cache unreadable: {e}"))])
+            }),
         }
     }
 
@@ -63,18 +68,9 @@ impl PacketTable {
     pub fn frame(&self) -> Result<DataFrame> {
         match self {
             PacketTable::Frame(df) => Ok(df.clone()),
-            PacketTable::Parquet { path, .. } => frame::read_parquet(path),
+            PacketTable::Parquet { path, .. } => cache::read(path, cache::Table::Packets),
         }
     }
-}
-
-fn scan_parquet(path: &std::path::Path) -> LazyFrame {
-    let p = PlRefPath::new(path.to_string_lossy().as_ref());
-    LazyFrame::scan_parquet(p, ScanArgsParquet::default()).unwrap_or_else(|e| {
-        DataFrame::empty()
-            .lazy()
-            .select([lit(NULL).alias(format!("cache unreadable: {e}"))])
-    })
 }
 
 /// A capture's packet table, and where it came from.
@@ -102,11 +98,23 @@ impl Loaded {
         }
     }
 
+    /// The same capture with its packet table read into memory: worth it before running many
+    /// queries (the canned suite), each of which would otherwise scan the Parquet file again.
+    pub fn materialized(&self) -> Loaded {
+        let mut l = self.clone_shallow();
+        if let PacketTable::Parquet { .. } = &l.packets
+            && let Ok(df) = l.packets.frame()
+        {
+            l.packets = PacketTable::Frame(df);
+        }
+        l
+    }
+
     /// The flow table (cached next to the packets when the cache is on).
     pub fn flows(&self) -> Result<DataFrame> {
         if let Some(entry) = &self.cache
             && entry.flows.is_file()
-            && let Ok(df) = frame::read_parquet(&entry.flows)
+            && let Ok(df) = cache::read(&entry.flows, cache::Table::Flows)
         {
             return Ok(df);
         }
@@ -119,7 +127,7 @@ impl Loaded {
             .ok()
             .and_then(|c| c.get(0).ok())
             .is_some_and(|v| v == AnyValue::Boolean(true));
-        let mut df = if has_flows {
+        let df = if has_flows {
             frame::flows(self.packets.lazy()).collect()?
         } else {
             frame::empty_flows()?
@@ -127,7 +135,7 @@ impl Loaded {
         if let Some(entry) = &self.cache
             && self.warning.is_none()
         {
-            let _ = frame::write_parquet(&mut df, &entry.flows);
+            let _ = cache::write(&df, &entry.flows);
         }
         Ok(df)
     }
@@ -143,7 +151,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
     };
     if let Some(entry) = &cache
         && entry.packets.is_file()
-        && let Some(rows) = cached_rows(&entry.packets)
+        && let Some(rows) = cache::rows(&entry.packets, cache::Table::Packets)
     {
         return Ok(Loaded {
             capture: capture.clone(),
@@ -157,14 +165,14 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
             cache,
         });
     }
-    let (mut df, warning) = decode_file(capture, opts)?;
+    let (df, warning) = decode_file(capture, opts)?;
     if let Some(entry) = &cache
         && warning.is_none()
     {
         // A cache that cannot be written only costs speed next time; say so, don't fail.
         let written = std::fs::create_dir_all(&opts.cache_dir)
             .map_err(|e| Error::io(&opts.cache_dir, e))
-            .and_then(|_| frame::write_parquet(&mut df, &entry.packets))
+            .and_then(|_| cache::write(&df, &entry.packets))
             .and_then(|_| meta_of(&df).write(&entry.meta));
         if let Err(e) = written {
             eprintln!("netql: warning: cache not written: {e}");
@@ -178,19 +186,6 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
         warning,
         cache,
     })
-}
-
-/// Rows of a cached packet table, if the file is readable and has today's schema.
-fn cached_rows(path: &std::path::Path) -> Option<usize> {
-    let mut lf = scan_parquet(path);
-    let schema = lf.collect_schema().ok()?;
-    let names: Vec<&str> = schema.iter_names().map(|n| n.as_str()).collect();
-    let want: Vec<&str> = frame::PACKET_SCHEMA.iter().map(|d| d.name).collect();
-    if names != want {
-        return None;
-    }
-    let n = lf.select([len().alias("n")]).collect().ok()?;
-    n.column("n").ok()?.get(0).ok()?.extract::<usize>()
 }
 
 /// Packets, bytes, time span and link types of a packet table.

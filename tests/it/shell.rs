@@ -417,7 +417,10 @@ fn piped_meta_commands_run_in_order_and_save_writes_files() {
     let csv = std::fs::read_to_string(&out).unwrap();
     assert!(csv.starts_with("frame,dns_qname\n3,www.example.com\n"), "{csv}");
     assert_eq!(csv.lines().count(), 7);
-    let df = netql::frame::read_parquet(&pq).unwrap();
+    use polars::prelude::SerReader;
+    let df = polars::prelude::ParquetReader::new(std::fs::File::open(&pq).unwrap())
+        .finish()
+        .unwrap();
     assert_eq!(df.height(), 6);
 
     // A meta-command error stops the run with status 2.
