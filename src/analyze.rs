@@ -140,8 +140,6 @@ pub fn finding_json(r: &Reported) -> Value {
 /// Run the suite over `data`.
 pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::path::Path) -> Analysis {
     let started = std::time::Instant::now();
-    // The suite reads most columns several times: read cached tables once, up front.
-    let data = Arc::new(Captures::new(data.loaded.iter().map(|l| l.materialized()).collect()));
     let files: Vec<String> = data.loaded.iter().map(|l| l.capture.name.clone()).collect();
     let s: Option<Summary> = summary::summarize("", data.packets_lazy()).ok();
     let mut a = Analysis {
@@ -156,13 +154,22 @@ pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::pa
         errors: Vec::new(),
         elapsed: Duration::ZERO,
     };
+    let debug = std::env::var_os("NETQL_DEBUG").is_some();
+    if debug {
+        eprintln!("analyze: tables ready after {:?}", started.elapsed());
+    }
     let run = |name: &str, params: &[(String, String)]| -> Result<Output, String> {
+        let t = std::time::Instant::now();
         let q: Query = queries::find(queries_dir, name).map_err(|e| e.to_string())?;
         let p = q.bind(params).map_err(|e| e.to_string())?;
-        engine
+        let r = engine
             .run(&q.source, data.clone(), &p)
             .map(|r| r.output)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string());
+        if debug {
+            eprintln!("analyze: {name} took {:?}", t.elapsed());
+        }
+        r
     };
     match run("protocol_share", &[("limit".into(), "12".into())]) {
         Ok(Output::Table(t)) => a.protocols = Some(t),

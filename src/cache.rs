@@ -157,7 +157,25 @@ fn decode_column(c: Column, dtype: &DataType, remap: Option<&[u32]>) -> PolarsRe
             let cat = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(codes, dtype.clone()) };
             Ok(cat.into_series().with_name(name).into_column())
         }
-        DataType::Enum(..) => c.cast(dtype),
+        DataType::Enum(..) => {
+            // Rebuild from the codes (casting integers to an Enum is deprecated in polars).
+            let s = c.as_materialized_series();
+            let series = match dtype.cat_physical()? {
+                CategoricalPhysical::U8 => {
+                    let codes = s.cast(&DataType::UInt8)?.u8()?.clone();
+                    Categorical8Chunked::from_cats_and_dtype(codes, dtype.clone()).into_series()
+                }
+                CategoricalPhysical::U16 => {
+                    let codes = s.cast(&DataType::UInt16)?.u16()?.clone();
+                    Categorical16Chunked::from_cats_and_dtype(codes, dtype.clone()).into_series()
+                }
+                CategoricalPhysical::U32 => {
+                    let codes = s.cast(&DataType::UInt32)?.u32()?.clone();
+                    Categorical32Chunked::from_cats_and_dtype(codes, dtype.clone()).into_series()
+                }
+            };
+            Ok(series.with_name(name).into_column())
+        }
         _ => Ok(c),
     }
 }
