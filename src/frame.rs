@@ -1041,8 +1041,9 @@ pub fn flows(packets: LazyFrame) -> LazyFrame {
     let count = |e: Expr| e.cast(DataType::UInt32).sum();
     let u64sum = |c: &str| col(c).cast(DataType::UInt64).fill_null(lit(0u64)).sum();
 
+    // Packets without a flow (ARP, non-IP) form one null group, dropped after the cheap first
+    // aggregation instead of filtering (and copying) every packet column up front.
     let per_direction = packets
-        .filter(col(col::FLOW_ID).is_not_null())
         .group_by([col(col::FLOW_ID), col(col::SRC_IP), col(col::SRC_PORT)])
         .agg([
             col(col::DST_IP).first().alias("d_ip"),
@@ -1072,7 +1073,8 @@ pub fn flows(packets: LazyFrame) -> LazyFrame {
             count(has(1)).alias("fin"),
             // The first packet of this direction is a SYN-ACK.
             (has(2).and(has(16))).first().alias("starts_synack"),
-        ]);
+        ])
+        .filter(col(col::FLOW_ID).is_not_null());
 
     // Per flow: `o` = originator's direction, `r` = responder's (absent for one-way flows).
     let two = || len().eq(lit(2u32));
