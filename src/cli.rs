@@ -260,8 +260,6 @@ fn parse_buffer_size(text: &str) -> std::result::Result<u32, String> {
 
 pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Outcome> {
     use netql::live::{CaptureOptions, Rotate, run_capture};
-    use std::sync::Arc;
-    use std::sync::atomic::AtomicBool;
 
     let opts = CaptureOptions {
         interface: args.interface.clone(),
@@ -278,18 +276,7 @@ pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Outcome> {
         },
     };
 
-    // Ctrl-C and SIGTERM only raise a flag; the capture loop sees it within its read timeout,
-    // then flushes and closes the file. A second signal ends the process at once (exit 130/143).
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut hooks = Vec::new();
-    for (sig, code) in [(signal_hook::consts::SIGINT, 130), (signal_hook::consts::SIGTERM, 143)] {
-        hooks.push(signal_hook::flag::register_conditional_shutdown(
-            sig,
-            code,
-            Arc::clone(&stop),
-        )?);
-        hooks.push(signal_hook::flag::register(sig, Arc::clone(&stop))?);
-    }
+    let (stop, hooks) = stop_on_signals()?;
 
     let bar = if ctx.opts.progress {
         let bar = indicatif::ProgressBar::new_spinner();
@@ -319,9 +306,7 @@ pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Outcome> {
         ));
     });
     bar.finish_and_clear();
-    for id in hooks {
-        signal_hook::low_level::unregister(id);
-    }
+    drop(hooks);
     let report = result?;
 
     match args.format {
@@ -970,4 +955,32 @@ pub fn shell(ctx: &Ctx, files: &[String]) -> Result<Outcome> {
         netql::shell::Status::Failed => Outcome::Failure,
         netql::shell::Status::Error => Outcome::Error,
     })
+}
+
+/// Signal handlers of a capture: Ctrl-C and SIGTERM only raise the returned flag (the capture
+/// loop sees it within its read timeout, then flushes and closes the file); a second signal ends
+/// the process at once (exit 130/143). Dropping the guard removes the handlers.
+pub fn stop_on_signals() -> Result<(Arc<std::sync::atomic::AtomicBool>, SignalGuard)> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut ids = Vec::new();
+    for (sig, code) in [(signal_hook::consts::SIGINT, 130), (signal_hook::consts::SIGTERM, 143)] {
+        ids.push(signal_hook::flag::register_conditional_shutdown(
+            sig,
+            code,
+            Arc::clone(&stop),
+        )?);
+        ids.push(signal_hook::flag::register(sig, Arc::clone(&stop))?);
+    }
+    Ok((stop, SignalGuard(ids)))
+}
+
+/// Removes the handlers of [`stop_on_signals`] when dropped.
+pub struct SignalGuard(Vec<signal_hook::SigId>);
+
+impl Drop for SignalGuard {
+    fn drop(&mut self) {
+        for id in self.0.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
 }

@@ -56,7 +56,6 @@ const BYTE_BUDGET: usize = 24_000;
 /// Evidence rows kept per finding in results (the `frames` list still cites every row's frames).
 const EVIDENCE_ROWS: usize = 5;
 /// Characters of one cell shown in text tables (JSON rows carry the whole value).
-const CELL_CHARS: usize = 160;
 /// Loaded capture sets and truncated results kept in memory (least recently used goes first).
 const SET_CACHE: usize = 8;
 const RESULT_CACHE: usize = 8;
@@ -730,49 +729,8 @@ struct LiveOutput {
 // ---------------------------------------------------------------------------------------------
 // Text for people and models: sanitised cells, budgets
 
-/// Packet-derived text in a text table: control and bidi characters escaped, long cells cut.
-fn clean_cell(s: &str) -> String {
-    let mut out = String::with_capacity(s.len().min(CELL_CHARS + 8));
-    for (i, c) in s.chars().enumerate() {
-        if i >= CELL_CHARS {
-            out.push('…');
-            break;
-        }
-        match c {
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control()
-                || ('\u{200b}'..='\u{200f}').contains(&c)
-                || ('\u{202a}'..='\u{202e}').contains(&c)
-                || ('\u{2066}'..='\u{2069}').contains(&c) =>
-            {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn table_text(df: &DataFrame) -> String {
-    let headers: Vec<&str> = df.get_column_names().iter().map(|s| s.as_str()).collect();
-    let rows: Vec<Vec<String>> = (0..df.height())
-        .map(|i| {
-            df.columns()
-                .iter()
-                .map(|c| clean_cell(&render::cell_text(&c.get(i).unwrap_or(AnyValue::Null))))
-                .collect()
-        })
-        .collect();
-    let numeric: Vec<usize> = df
-        .columns()
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| c.dtype().is_primitive_numeric())
-        .map(|(i, _)| i)
-        .collect();
-    render::text_table(&headers, &rows, &numeric)
+    render::frame(df, render::Format::Table, df.height())
 }
 
 /// Text cut to the budget at a character boundary, saying so.
@@ -957,7 +915,7 @@ impl NetqlServer {
                         _ => None,
                     };
                     let row = vec![
-                        clean_cell(&f.name),
+                        render::clean_cell(&f.name),
                         render::human_bytes(f.size),
                         m.packets.to_string(),
                         m.first_ts.map(render::rfc3339_ns).unwrap_or_else(|| "-".into()),
@@ -981,12 +939,12 @@ impl NetqlServer {
                 }
                 Err(e) => {
                     let row = vec![
-                        clean_cell(&f.name),
+                        render::clean_cell(&f.name),
                         render::human_bytes(f.size),
                         "?".into(),
                         "-".into(),
                         "-".into(),
-                        format!("unreadable: {}", clean_cell(&e)),
+                        format!("unreadable: {}", render::clean_cell(&e)),
                     ];
                     let info = CaptureInfo {
                         name: f.name.clone(),
@@ -1121,7 +1079,11 @@ impl NetqlServer {
             for c in list {
                 text.push_str(&format!("  {} ({}): {}", c.name, c.kind, c.meaning));
                 if !c.sample_values.is_empty() {
-                    let v: Vec<String> = c.sample_values.iter().map(|v| clean_cell(&v.to_string())).collect();
+                    let v: Vec<String> = c
+                        .sample_values
+                        .iter()
+                        .map(|v| render::clean_cell(&v.to_string()))
+                        .collect();
                     text.push_str(&format!(" — e.g. {}", v.join(", ")));
                 }
                 text.push('\n');
@@ -1587,7 +1549,7 @@ impl NetqlServer {
              Query them with captures [{}] or \"latest\".",
             out.packets,
             render::human_bytes(out.bytes),
-            clean_cell(&out.interface),
+            render::clean_cell(&out.interface),
             report.elapsed.as_secs_f64(),
             out.files.join(", "),
             out.stopped_by,
@@ -2340,9 +2302,9 @@ mod tests {
 
     #[test]
     fn cells_escape_control_characters() {
-        assert_eq!(clean_cell("a\nb\x1b[31m"), "a\\nb\\u{1b}[31m");
-        assert_eq!(clean_cell("x\u{202e}y"), "x\\u{202e}y");
-        assert!(clean_cell(&"z".repeat(500)).ends_with('…'));
+        assert_eq!(render::clean_cell("a\nb\x1b[31m"), "a\\nb\\u{1b}[31m");
+        assert_eq!(render::clean_cell("x\u{202e}y"), "x\\u{202e}y");
+        assert!(render::clean_cell(&"z".repeat(500)).ends_with('…'));
     }
 
     #[test]

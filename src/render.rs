@@ -61,6 +61,34 @@ pub fn markdown_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     t.to_string()
 }
 
+/// Longest cell shown in a table (packet-derived text can be huge).
+pub const CELL_CHARS: usize = 200;
+
+/// Packet-derived text in a text table: control and bidi characters escaped, long cells cut.
+pub fn clean_cell(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(CELL_CHARS + 8));
+    for (i, c) in s.chars().enumerate() {
+        if i >= CELL_CHARS {
+            out.push('…');
+            break;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control()
+                || ('\u{200b}'..='\u{200f}').contains(&c)
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || ('\u{2066}'..='\u{2069}').contains(&c) =>
+            {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Text of one cell as a person reads it (no quotes around strings, empty for null).
 pub fn cell_text(v: &AnyValue<'_>) -> String {
     match v {
@@ -144,11 +172,12 @@ pub fn frame(df: &DataFrame, format: Format, max_rows: usize) -> String {
         Format::Table | Format::Markdown => {
             let headers: Vec<&str> = df.get_column_names().iter().map(|s| s.as_str()).collect();
             let shown = df.height().min(max_rows);
+            // Packet-derived text never reaches a terminal raw (no escape sequences, no bidi tricks).
             let rows: Vec<Vec<String>> = (0..shown)
                 .map(|i| {
                     df.columns()
                         .iter()
-                        .map(|c| cell_text(&c.get(i).unwrap_or(AnyValue::Null)))
+                        .map(|c| clean_cell(&cell_text(&c.get(i).unwrap_or(AnyValue::Null))))
                         .collect()
                 })
                 .collect();
@@ -503,6 +532,14 @@ mod tests {
         // wikipedia.pcap's first frame, 2011-03-18T19:06:07.096535 UTC
         assert_eq!(rfc3339_ns(1_300_475_167_096_535_000), "2011-03-18T19:06:07.096535000Z");
         assert_eq!(epoch_text(1_300_475_167_096_535_000), "1300475167.096535000");
+    }
+
+    #[test]
+    fn packet_text_cannot_drive_the_terminal() {
+        let evil = "evil\u{1b}[31mred\u{202e}txt.exe";
+        let shown = clean_cell(evil);
+        assert!(!shown.contains('\u{1b}') && !shown.contains('\u{202e}'), "{shown}");
+        assert!(shown.starts_with("evil\\u{1b}"), "{shown}");
     }
 
     #[test]

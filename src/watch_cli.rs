@@ -6,8 +6,6 @@
 //! stderr.
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -105,18 +103,8 @@ pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Outcome> {
     };
 
     // As in `netql capture`: Ctrl-C and SIGTERM raise a flag that ends the capture loop (the
-    // saved file is flushed and closed, pending packets get a last run, a summary is printed);
-    // a second signal ends the process at once (exit 130/143).
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut hooks = Vec::new();
-    for (sig, code) in [(signal_hook::consts::SIGINT, 130), (signal_hook::consts::SIGTERM, 143)] {
-        hooks.push(signal_hook::flag::register_conditional_shutdown(
-            sig,
-            code,
-            Arc::clone(&stop),
-        )?);
-        hooks.push(signal_hook::flag::register(sig, Arc::clone(&stop))?);
-    }
+    // saved file is flushed and closed, pending packets get a last run, a summary is printed).
+    let (stop, hooks) = crate::cli::stop_on_signals()?;
 
     let max_rows = ctx.cfg.max_rows;
     let format = args.format;
@@ -166,9 +154,7 @@ pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Outcome> {
             None => eprintln!("netql: error: {message}"),
         },
     });
-    for id in hooks {
-        signal_hook::low_level::unregister(id);
-    }
+    drop(hooks);
     let report = result?;
 
     let c = &report.capture;
