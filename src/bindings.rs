@@ -99,7 +99,29 @@ fn err<T>(msg: impl Into<String>) -> RhaiResult<T> {
 }
 
 fn perr<T>(e: PolarsError) -> RhaiResult<T> {
-    err(format!("polars: {e}"))
+    err(polars_message(&e))
+}
+
+/// A Polars error in a line or two a person (or a model) can act on: the first line, polars'
+/// "did you mean" hint when it has one, never the plan dump that follows.
+pub fn polars_message(e: &PolarsError) -> String {
+    let s = e.to_string();
+    let first = s.lines().next().unwrap_or("").trim();
+    // Unknown columns: drop the long list of valid columns, keep the suggestion.
+    let first = match first.split_once("; valid columns:") {
+        Some((head, _)) => head,
+        None => first,
+    };
+    let hint = s
+        .lines()
+        .find(|l| l.trim_start().starts_with("Did you mean"))
+        .map(str::trim);
+    match (e, hint) {
+        (PolarsError::ColumnNotFound(_), Some(h)) => format!("{first}. {h} (`netql schema` lists the columns)"),
+        (PolarsError::ColumnNotFound(_), None) => format!("{first} (`netql schema` lists the columns)"),
+        (_, Some(h)) => format!("{first}. {h}"),
+        _ => first.to_string(),
+    }
 }
 
 /// Anything a script may pass where an expression is expected: an expression, a column name in

@@ -530,17 +530,8 @@ fn fill_template(t: &str, facts: &Map<String, Value>) -> String {
 }
 
 fn collect(lf: LazyFrame) -> Result<DataFrame, ScriptError> {
-    lf.collect().map_err(|e| ScriptError::plain(polars_message(&e)))
-}
-
-/// Polars errors without the long hint blocks, and with a pointer to the schema.
-fn polars_message(e: &PolarsError) -> String {
-    let s = e.to_string();
-    let first = s.lines().next().unwrap_or("").to_string();
-    match e {
-        PolarsError::ColumnNotFound(_) => format!("{first} (netql schema lists the columns)"),
-        _ => first,
-    }
+    lf.collect()
+        .map_err(|e| ScriptError::plain(bindings::polars_message(&e)))
 }
 
 /// Data for compile-only checks: empty tables with the real schemas.
