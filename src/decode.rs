@@ -6,8 +6,7 @@
 //! TLS are parsed by simple-dns, httparse and tls-parser. Nothing here knows about Polars.
 
 use etherparse::{
-    EtherType, Ipv6ExtensionSlice, LaxIpPayloadSlice, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, LinkSlice,
-    TransportSlice,
+    EtherType, LaxIpPayloadSlice, LaxLinkExtSlice, LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice,
 };
 
 use crate::capture::{RawRecord, linktype};
@@ -735,19 +734,16 @@ fn finish_sliced(p: &mut Packet, s: &LaxSlicedPacket<'_>, ether_type: u16) {
             p.ip_proto = Some(pl.ip_number.0);
             let ext_len = v6.extensions().slice().len() as u32;
             let wire_payload = (h.payload_length() as u32).saturating_sub(ext_len);
-            for ext in v6.extensions().clone() {
-                if let Ipv6ExtensionSlice::Fragment(f) = ext {
-                    let offset = f.fragment_offset().value() as u32 * 8;
-                    if f.more_fragments() || offset > 0 {
-                        p.fragment = Some(Fragment {
-                            ident: f.identification(),
-                            offset,
-                            len: wire_payload,
-                            more: f.more_fragments(),
-                            first: None,
-                        });
-                    }
-                }
+            if let Some((ident, offset, more)) = ipv6_fragment(h.next_header().0, v6.extensions().slice())
+                && (more || offset > 0)
+            {
+                p.fragment = Some(Fragment {
+                    ident,
+                    offset,
+                    len: wire_payload,
+                    more,
+                    first: None,
+                });
             }
             transport(p, s, pl, wire_payload);
         }
@@ -777,6 +773,31 @@ fn finish_sliced(p: &mut Packet, s: &LaxSlicedPacket<'_>, ether_type: u16) {
     {
         p.set_error(format!("{layer:?}: {err}").to_lowercase());
     }
+}
+
+/// The fragment header among IPv6 extension headers: (identification, offset in bytes, more).
+/// Walked here with bounds checks: etherparse 0.21's extension iterator reads past the end of a
+/// cut authentication header (an unchecked index; found by `garbage_never_panics`).
+fn ipv6_fragment(first: u8, exts: &[u8]) -> Option<(u32, u32, bool)> {
+    let (mut next, mut at) = (first, 0usize);
+    for _ in 0..16 {
+        let h = exts.get(at..at + 2)?;
+        match next {
+            // hop-by-hop, routing, destination options, mobility, HIP, shim6: 8-octet units
+            0 | 43 | 60 | 135 | 139 | 140 => at += (h[1] as usize + 1) * 8,
+            // authentication header: 4-octet units
+            51 => at += (h[1] as usize + 2) * 4,
+            44 => {
+                let f = exts.get(at..at + 8)?;
+                let off = u16::from_be_bytes([f[2], f[3]]);
+                let ident = u32::from_be_bytes([f[4], f[5], f[6], f[7]]);
+                return Some((ident, (off >> 3) as u32 * 8, off & 1 == 1));
+            }
+            _ => return None,
+        }
+        next = h[0];
+    }
+    None
 }
 
 /// Transport layer, application detection and ICMP quotes.
@@ -1435,6 +1456,58 @@ mod tests {
         let p = decode(&data, linktype::NULL);
         assert_eq!(p.stack.text(), "null:ip:udp");
         assert_eq!(p.ip_version, Some(4));
+    }
+
+    /// Random bytes (and random bytes behind valid headers) never panic the decoder.
+    #[test]
+    fn garbage_never_panics() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rnd = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let links = [
+            linktype::ETHERNET,
+            linktype::LINUX_SLL,
+            linktype::LINUX_SLL2,
+            linktype::RAW,
+            linktype::NULL,
+            linktype::LOOP,
+            linktype::IPV4,
+            linktype::IPV6,
+            999,
+        ];
+        let mut d = Decoder::default();
+        for i in 0..60_000 {
+            let len = (rnd() % 400) as usize;
+            let mut data: Vec<u8> = (0..len).map(|_| rnd() as u8).collect();
+            // Half the time, make the start look like IPv4/IPv6 over Ethernet so deeper layers run.
+            if i % 2 == 0 && data.len() > 40 {
+                data[12] = 0x08;
+                data[13] = 0x00;
+                data[14] = if i % 4 == 0 { 0x45 } else { 0x60 };
+                if i % 4 == 0 {
+                    data[23] = [6u8, 17, 1, 51, 47][(i / 4) % 5];
+                } else {
+                    // IPv6 with extension headers (hop-by-hop, routing, fragment, AH, ...)
+                    data[12] = 0x86;
+                    data[13] = 0xdd;
+                    data[20] = [0u8, 43, 44, 51, 60, 6, 17, 58][(i / 2) % 8];
+                }
+            }
+            for &link in &links {
+                let rec = RawRecord {
+                    ts_ns: 0,
+                    wire_len: (len as u32).saturating_add((rnd() % 3) as u32),
+                    link,
+                    data: &data,
+                };
+                let p = d.decode(&rec);
+                let _ = p.stack.text();
+            }
+        }
     }
 
     #[test]
