@@ -384,6 +384,9 @@ impl PcapNgReader {
                         .first()
                         .cloned()
                         .ok_or_else(|| bad("simple packet block before any interface".into()))?;
+                    if b.len() < 16 {
+                        return Err(bad("simple packet block too short".into()));
+                    }
                     let wire = self.u32_at(b, 8);
                     let caplen = (wire as usize).min(b.len() - 16);
                     self.data_at = (12, 12 + caplen);

@@ -195,3 +195,62 @@ fn empty_and_header_only_files() {
     assert_eq!(s["packets"], 0);
     assert_eq!(s["first_ts"], Value::Null);
 }
+
+/// A pcapng with two interfaces of different link types and snap lengths: libpcap 1.10 refuses
+/// to mix them, so netql's own block reader takes over and gives each packet its interface's
+/// link type and time resolution.
+#[test]
+fn pcapng_with_mixed_interfaces() {
+    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+        let mut body = body.to_vec();
+        while body.len() % 4 != 0 {
+            body.push(0);
+        }
+        let len = (body.len() + 12) as u32;
+        let mut b = kind.to_le_bytes().to_vec();
+        b.extend_from_slice(&len.to_le_bytes());
+        b.extend_from_slice(&body);
+        b.extend_from_slice(&len.to_le_bytes());
+        b
+    }
+    fn idb(link: u16, snaplen: u32, tsresol: u8) -> Vec<u8> {
+        let mut body = link.to_le_bytes().to_vec();
+        body.extend_from_slice(&[0, 0]);
+        body.extend_from_slice(&snaplen.to_le_bytes());
+        body.extend_from_slice(&[9, 0, 1, 0, tsresol, 0, 0, 0]); // if_tsresol
+        body.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
+        block(1, &body)
+    }
+    fn epb(iface: u32, ts: u64, data: &[u8]) -> Vec<u8> {
+        let mut body = iface.to_le_bytes().to_vec();
+        body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        body.extend_from_slice(&(ts as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+        body.extend_from_slice(data);
+        block(6, &body)
+    }
+    let mut shb = 0x1A2B_3C4Du32.to_le_bytes().to_vec();
+    shb.extend_from_slice(&[1, 0, 0, 0]);
+    shb.extend_from_slice(&u64::MAX.to_le_bytes());
+    let mut file = block(0x0A0D_0D0A, &shb);
+    file.extend(idb(1, 65535, 6)); // Ethernet, microseconds
+    file.extend(idb(101, 2048, 9)); // raw IP, nanoseconds, another snap length
+    let ip = ip_packets(false);
+    let mut eth = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00];
+    eth.extend_from_slice(&ip[0]);
+    file.extend(epb(0, 1_700_000_000_000_000, &eth)); // µs
+    file.extend(epb(1, 1_700_000_001_000_000_000, &ip[1])); // ns
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.pcapng");
+    std::fs::write(&path, &file).unwrap();
+    let (s, o) = summary(&path, dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(s["packets"], 2, "{s}");
+    assert_eq!(s["protocols"]["eth"], 1, "{s}");
+    assert_eq!(s["protocols"]["raw"], 1, "{s}");
+    assert_eq!(s["protocols"]["udp"], 1, "{s}");
+    assert_eq!(s["protocols"]["tcp"], 1, "{s}");
+    assert_eq!(s["first_ts"], "2023-11-14T22:13:20.000000000Z");
+    assert_eq!(s["last_ts"], "2023-11-14T22:13:21.000000000Z");
+}
