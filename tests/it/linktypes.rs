@@ -203,7 +203,7 @@ fn empty_and_header_only_files() {
 fn pcapng_with_mixed_interfaces() {
     fn block(kind: u32, body: &[u8]) -> Vec<u8> {
         let mut body = body.to_vec();
-        while body.len() % 4 != 0 {
+        while !body.len().is_multiple_of(4) {
             body.push(0);
         }
         let len = (body.len() + 12) as u32;
