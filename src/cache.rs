@@ -24,7 +24,7 @@ impl Table {
     fn template(self) -> Result<DataFrame> {
         match self {
             Table::Packets => frame::empty_packets(),
-            Table::Flows => frame::empty_flows(),
+            Table::Flows => crate::flow::empty_flows(),
         }
     }
 }
@@ -261,7 +261,7 @@ mod tests {
             progress: false,
             threads: 2,
         };
-        let (df, _) = crate::load::decode_file(&cap, &opts).unwrap();
+        let df = crate::load::decode_file(&cap, &opts).unwrap().packets;
         let path = dir.path().join("t.parquet");
         write(&df, &path).unwrap();
         let back = read(&path, Table::Packets).unwrap();

@@ -544,7 +544,7 @@ impl DataSource for NoData {
             .map_err(|e| e.to_string())
     }
     fn flows(&self) -> Result<LazyFrame, String> {
-        crate::frame::empty_flows()
+        crate::flow::empty_flows()
             .map(|df| df.lazy())
             .map_err(|e| e.to_string())
     }
@@ -602,7 +602,7 @@ impl DataSource for Captures {
             parts.push(l.flows().map_err(|e| e.to_string())?);
         }
         let df = match parts.len() {
-            0 => crate::frame::empty_flows().map_err(|e| e.to_string())?,
+            0 => crate::flow::empty_flows().map_err(|e| e.to_string())?,
             _ => {
                 let mut it = parts.into_iter();
                 let mut df = it.next().unwrap_or_default();

@@ -300,8 +300,8 @@ pub const FLOW_SCHEMA: &[ColumnDef] = &[
 const FRAG_NAMES: [&str; 2] = ["fragment", "reassembled"];
 
 static LINK_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(decode::LINK_NAMES.iter().copied()));
-static L4_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(L4::ALL.iter().map(|l| l.name())));
-static APP_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(App::ALL.iter().map(|a| a.name())));
+pub(crate) static L4_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(L4::ALL.iter().map(|l| l.name())));
+pub(crate) static APP_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(App::ALL.iter().map(|a| a.name())));
 static FRAG_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(FRAG_NAMES.iter().copied()));
 static FLAGS_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| (0..=255u8).map(decode::tcp_flags_text).collect());
 static FLAGS_DTYPE: LazyLock<DataType> = LazyLock::new(|| {
@@ -329,7 +329,12 @@ fn enum_dtype<'a>(names: impl IntoIterator<Item = &'a str>) -> DataType {
 /// The shared dictionary behind every text column.
 static GLOBAL_MAPPING: LazyLock<Arc<CategoricalMapping>> = LazyLock::new(|| Categories::global().mapping());
 
-fn cat_dtype() -> DataType {
+/// The dictionary behind every text column (for code that builds text columns from codes).
+pub(crate) fn text_mapping() -> Arc<CategoricalMapping> {
+    GLOBAL_MAPPING.clone()
+}
+
+pub(crate) fn cat_dtype() -> DataType {
     DataType::Categorical(Categories::global(), GLOBAL_MAPPING.clone())
 }
 
@@ -402,14 +407,14 @@ impl Interner {
 
 /// A nullable primitive column being built.
 #[derive(Default)]
-struct Col<T> {
+pub(crate) struct Col<T> {
     values: Vec<T>,
     valid: MutableBitmap,
     nulls: usize,
 }
 
 impl<T: Copy + Default> Col<T> {
-    fn with_capacity(n: usize) -> Self {
+    pub(crate) fn with_capacity(n: usize) -> Self {
         Col {
             values: Vec::with_capacity(n),
             valid: MutableBitmap::with_capacity(n),
@@ -418,7 +423,7 @@ impl<T: Copy + Default> Col<T> {
     }
 
     #[inline]
-    fn push(&mut self, v: Option<T>) {
+    pub(crate) fn push(&mut self, v: Option<T>) {
         match v {
             Some(x) => {
                 self.values.push(x);
@@ -462,12 +467,12 @@ impl<T: Copy + Default> Col<T> {
     }
 }
 
-fn prim<T: PolarsNumericType>(name: &str, c: Col<T::Native>) -> Column {
+pub(crate) fn prim<T: PolarsNumericType>(name: &str, c: Col<T::Native>) -> Column {
     let (v, bm) = c.validity();
     ChunkedArray::<T>::from_vec_validity(name.into(), v, bm).into_column()
 }
 
-fn cat32(name: &str, c: Col<u32>, dtype: DataType) -> Column {
+pub(crate) fn cat32(name: &str, c: Col<u32>, dtype: DataType) -> Column {
     let (v, bm) = c.validity();
     let phys = UInt32Chunked::from_vec_validity(name.into(), v, bm);
     // SAFETY: every code came from `insert_cat` on this dtype's mapping.
@@ -476,7 +481,7 @@ fn cat32(name: &str, c: Col<u32>, dtype: DataType) -> Column {
         .into_column()
 }
 
-fn enum8(name: &str, c: Col<u8>, dtype: &DataType) -> Column {
+pub(crate) fn enum8(name: &str, c: Col<u8>, dtype: &DataType) -> Column {
     let (v, bm) = c.validity();
     let phys = UInt8Chunked::from_vec_validity(name.into(), v, bm);
     // SAFETY: codes are indexes into the enum's own name list.
@@ -993,191 +998,6 @@ impl Reassembler {
 /// A frame with every packet column and no rows (an empty capture).
 pub fn empty_packets() -> Result<DataFrame> {
     PacketColumns::with_capacity(0).into_frame(0)
-}
-
-/// A flow table with no rows. Polars cannot type some aggregations over zero rows, so the
-/// schema comes from the flow of one made-up TCP packet, which is then dropped.
-pub fn empty_flows() -> Result<DataFrame> {
-    let mut cols = PacketColumns::with_capacity(1);
-    let p = Packet {
-        ip_version: Some(4),
-        src_ip: Some(Addr::v4([0, 0, 0, 1])),
-        dst_ip: Some(Addr::v4([0, 0, 0, 2])),
-        ip_proto: Some(6),
-        l4: Some(L4::Tcp),
-        src_port: Some(1),
-        dst_port: Some(2),
-        tcp_flags: Some(2),
-        payload_len: Some(0),
-        app: Some(App::Unknown),
-        ..Default::default()
-    };
-    let rec = crate::capture::RawRecord {
-        ts_ns: 0,
-        wire_len: 0,
-        link: 1,
-        data: &[],
-    };
-    cols.push(&rec, 1, &p, &mut Interner::default());
-    let df = flows(cols.into_frame(0)?.lazy()).collect()?;
-    Ok(df.clear())
-}
-
-/// Does the packet table hold any packet that belongs to a flow?
-pub fn has_flows(packets: &DataFrame) -> bool {
-    packets.column(col::FLOW_ID).is_ok_and(|c| c.null_count() < c.len())
-}
-
-// ---------------------------------------------------------------------------------------------
-// Flows
-
-/// The flow table of a packet table, as a lazy query. Two cheap group-bys: first per flow and
-/// direction (flow id + sender address + sender port), then per flow, pairing the two directions
-/// (the one with the earlier first frame is the originator, unless its first packet is a SYN-ACK:
-/// then the capture started after the SYN and the other side is).
-pub fn flows(packets: LazyFrame) -> LazyFrame {
-    let flags = || col(col::TCP_FLAGS).fill_null(lit(0u8)).cast(DataType::Int32);
-    let has = |bit: i32| (flags() / lit(bit) % lit(2)).eq(lit(1));
-    let count = |e: Expr| e.cast(DataType::UInt32).sum();
-    let u64sum = |c: &str| col(c).cast(DataType::UInt64).fill_null(lit(0u64)).sum();
-
-    // Packets without a flow (ARP, non-IP) form one null group, dropped after the cheap first
-    // aggregation instead of filtering (and copying) every packet column up front.
-    let per_direction = packets
-        .group_by([col(col::FLOW_ID), col(col::SRC_IP), col(col::SRC_PORT)])
-        .agg([
-            col(col::DST_IP).first().alias("d_ip"),
-            col(col::DST_PORT).first().alias("d_port"),
-            col(col::FILE).first().alias(fcol::FILE),
-            col(col::L4).first().alias(fcol::L4),
-            col(col::IP_VERSION).first().alias(fcol::IP_VERSION),
-            col(col::APP)
-                .filter(
-                    col(col::PAYLOAD_LEN)
-                        .gt(lit(0u32))
-                        .and(col(col::APP).neq(lit("unknown"))),
-                )
-                .first()
-                .alias("app_payload"),
-            col(col::APP).first().alias("app_first"),
-            col(col::TS).min().alias("t0"),
-            col(col::TS).max().alias("t1"),
-            col(col::FRAME).min().alias("f0"),
-            col(col::FRAME).max().alias("f1"),
-            len().cast(DataType::UInt64).alias("n"),
-            u64sum(col::WIRE_LEN).alias("b"),
-            u64sum(col::PAYLOAD_LEN).alias("pl"),
-            count(has(2).and(has(16).not())).alias("syn"),
-            count(has(2).and(has(16))).alias("synack"),
-            count(has(4)).alias("rst"),
-            count(has(1)).alias("fin"),
-            // The first packet of this direction is a SYN-ACK.
-            (has(2).and(has(16))).first().alias("starts_synack"),
-        ])
-        .filter(col(col::FLOW_ID).is_not_null());
-
-    // Per flow: `o` = originator's direction, `r` = responder's (absent for one-way flows).
-    let two = || len().eq(lit(2u32));
-    let swap = || two().and(col("starts_synack").first());
-    let o = |c: &str| when(swap()).then(col(c).last()).otherwise(col(c).first());
-    let r = |c: &str| when(two()).then(when(swap()).then(col(c).first()).otherwise(col(c).last()));
-    let r0 = |c: &str, zero: Expr| r(c).otherwise(zero);
-
-    per_direction
-        .sort([col::FLOW_ID, "f0"], SortMultipleOptions::default())
-        .group_by([col(col::FLOW_ID)])
-        .agg([
-            col(fcol::FILE).first(),
-            col(fcol::L4).first(),
-            col(fcol::IP_VERSION).first(),
-            o(col::SRC_IP).alias(fcol::SRC_IP),
-            o(col::SRC_PORT).alias(fcol::SRC_PORT),
-            o("d_ip").alias(fcol::DST_IP),
-            o("d_port").alias(fcol::DST_PORT),
-            col("app_payload").drop_nulls().first().alias("app_payload"),
-            col("app_first").first().alias("app_first"),
-            col("t0").min().alias(fcol::FIRST_TS),
-            col("t1").max().alias(fcol::LAST_TS),
-            col("f0").min().alias(fcol::FIRST_FRAME),
-            col("f1").max().alias(fcol::LAST_FRAME),
-            col("n").sum().alias(fcol::PACKETS),
-            col("b").sum().alias(fcol::BYTES),
-            o("n").alias(fcol::PKTS_FWD),
-            r0("n", lit(0u64)).alias(fcol::PKTS_REV),
-            o("b").alias(fcol::BYTES_FWD),
-            r0("b", lit(0u64)).alias(fcol::BYTES_REV),
-            o("pl").alias(fcol::PAYLOAD_FWD),
-            r0("pl", lit(0u64)).alias(fcol::PAYLOAD_REV),
-            o("syn").alias(fcol::SYN),
-            r0("synack", lit(0u32)).alias(fcol::SYN_ACK),
-            o("rst").alias(fcol::RST_FWD),
-            r0("rst", lit(0u32)).alias(fcol::RST_REV),
-            o("fin").alias(fcol::FIN_FWD),
-            r0("fin", lit(0u32)).alias(fcol::FIN_REV),
-        ])
-        .with_columns([
-            coalesce(&[col("app_payload"), col("app_first")]).alias(fcol::APP),
-            ((col(fcol::LAST_TS).cast(DataType::Int64) - col(fcol::FIRST_TS).cast(DataType::Int64))
-                .cast(DataType::Float64)
-                / lit(1e9))
-            .alias(fcol::DURATION_S),
-        ])
-        .with_columns(flow_states())
-        .select(FLOW_SCHEMA.iter().map(|d| col(d.name)).collect::<Vec<_>>())
-        .sort([fcol::FIRST_FRAME], SortMultipleOptions::default())
-}
-
-/// `state` and `conn_state` from the per-flow flag counts.
-fn flow_states() -> Vec<Expr> {
-    let n = |c: &str| col(c).gt(lit(0u32));
-    let tcp = col(fcol::L4).eq(lit("tcp"));
-    let syn = n(fcol::SYN);
-    let synack = n(fcol::SYN_ACK);
-    let rst_o = n(fcol::RST_FWD);
-    let rst_r = n(fcol::RST_REV);
-    let fin_o = n(fcol::FIN_FWD);
-    let fin_r = n(fcol::FIN_REV);
-    let reply = col(fcol::PKTS_REV).gt(lit(0u64));
-    let any_rst = rst_o.clone().or(rst_r.clone());
-
-    let state = when(tcp.clone().not())
-        .then(when(reply.clone()).then(lit("two_way")).otherwise(lit("one_way")))
-        .when(syn.clone().not().and(synack.clone().not()))
-        .then(lit("midstream"))
-        .when(syn.clone().and(synack.clone().not()).and(rst_r.clone()))
-        .then(lit("rejected"))
-        .when(syn.clone().and(synack.clone().not()).and(reply.clone().not()))
-        .then(lit("attempted"))
-        .when(any_rst.clone())
-        .then(lit("reset"))
-        .when(fin_o.clone().and(fin_r.clone()))
-        .then(lit("closed"))
-        .otherwise(lit("established"));
-
-    let conn_state = when(tcp.not())
-        .then(when(reply.clone()).then(lit("SF")).otherwise(lit("S0")))
-        .when(syn.clone().not().and(synack.clone().not()))
-        .then(lit("OTH"))
-        .when(syn.clone().and(synack.clone().not()).and(rst_r.clone()))
-        .then(lit("REJ"))
-        .when(syn.clone().and(synack.clone().not()).and(rst_o.clone()))
-        .then(lit("RSTOS0"))
-        .when(syn.clone().and(synack.clone().not()).and(fin_o.clone()))
-        .then(lit("SH"))
-        .when(syn.clone().and(synack.clone().not()))
-        .then(lit("S0"))
-        .when(rst_o)
-        .then(lit("RSTO"))
-        .when(rst_r)
-        .then(lit("RSTR"))
-        .when(fin_o.and(fin_r))
-        .then(lit("SF"))
-        .otherwise(lit("S1"));
-
-    vec![
-        state.cast(cat_dtype()).alias(fcol::STATE),
-        conn_state.cast(cat_dtype()).alias(fcol::CONN_STATE),
-    ]
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ pub mod config;
 pub mod decode;
 pub mod engine;
 pub mod error;
+pub mod flow;
 pub mod frame;
 pub mod live;
 pub mod load;

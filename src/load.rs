@@ -17,6 +17,7 @@ use crate::capture::{CaptureReader, RawRecord};
 use crate::catalog::{CacheEntry, CaptureFile, CaptureMeta};
 use crate::decode::Decoder;
 use crate::error::{Error, Result};
+use crate::flow::{self, FlowBuilder};
 use crate::frame::{self, Interner, PacketColumns, Reassembler, col};
 use crate::stream::Tracker;
 
@@ -83,7 +84,27 @@ pub struct Loaded {
     /// before the problem are kept, and this says what happened.
     pub warning: Option<String>,
     pub cache: Option<CacheEntry>,
+    /// The flow table when it was built with the packets (a fresh decode).
+    decoded_flows: Option<DataFrame>,
 }
+
+/// The packet columns the flow table is built from.
+const FLOW_INPUTS: [&str; 14] = [
+    col::FILE,
+    col::FRAME,
+    col::TS,
+    col::WIRE_LEN,
+    col::IP_VERSION,
+    col::SRC_IP,
+    col::DST_IP,
+    col::L4,
+    col::SRC_PORT,
+    col::DST_PORT,
+    col::TCP_FLAGS,
+    col::PAYLOAD_LEN,
+    col::APP,
+    col::FLOW_ID,
+];
 
 impl Loaded {
     /// A copy sharing the same column buffers (cheap: Polars columns are reference counted).
@@ -95,6 +116,7 @@ impl Loaded {
             elapsed: self.elapsed,
             warning: self.warning.clone(),
             cache: self.cache.clone(),
+            decoded_flows: self.decoded_flows.clone(),
         }
     }
 
@@ -112,26 +134,22 @@ impl Loaded {
 
     /// The flow table (cached next to the packets when the cache is on).
     pub fn flows(&self) -> Result<DataFrame> {
+        if let Some(df) = &self.decoded_flows {
+            return Ok(df.clone());
+        }
         if let Some(entry) = &self.cache
             && entry.flows.is_file()
             && let Ok(df) = cache::read(&entry.flows, cache::Table::Flows)
         {
             return Ok(df);
         }
-        let has_flows = self
+        // A cached packet table without its flows: read just the columns flows are made of.
+        let inputs = self
             .packets
             .lazy()
-            .select([col(col::FLOW_ID).is_not_null().any(true).alias("any")])
-            .collect()?
-            .column("any")
-            .ok()
-            .and_then(|c| c.get(0).ok())
-            .is_some_and(|v| v == AnyValue::Boolean(true));
-        let df = if has_flows {
-            frame::flows(self.packets.lazy()).collect()?
-        } else {
-            frame::empty_flows()?
-        };
+            .select(FLOW_INPUTS.iter().map(|c| col(*c)).collect::<Vec<_>>())
+            .collect()?;
+        let df = flow::flows_of(&inputs)?;
         if let Some(entry) = &self.cache
             && self.warning.is_none()
         {
@@ -163,28 +181,36 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
             elapsed: started.elapsed(),
             warning: None,
             cache,
+            decoded_flows: None,
         });
     }
-    let (df, warning) = decode_file(capture, opts)?;
+    let Decoded {
+        packets,
+        flows,
+        warning,
+    } = decode_file(capture, opts)?;
     if let Some(entry) = &cache
         && warning.is_none()
     {
         // A cache that cannot be written only costs speed next time; say so, don't fail.
+        // The flows go first: a packets file is only trusted when its flows are there too.
         let written = std::fs::create_dir_all(&opts.cache_dir)
             .map_err(|e| Error::io(&opts.cache_dir, e))
-            .and_then(|_| cache::write(&df, &entry.packets))
-            .and_then(|_| meta_of(&df).write(&entry.meta));
+            .and_then(|_| cache::write(&flows, &entry.flows))
+            .and_then(|_| cache::write(&packets, &entry.packets))
+            .and_then(|_| meta_of(&packets).write(&entry.meta));
         if let Err(e) = written {
             eprintln!("netql: warning: cache not written: {e}");
         }
     }
     Ok(Loaded {
         capture: capture.clone(),
-        packets: PacketTable::Frame(df),
+        packets: PacketTable::Frame(packets),
         from_cache: false,
         elapsed: started.elapsed(),
         warning,
         cache,
+        decoded_flows: Some(flows),
     })
 }
 
@@ -257,8 +283,17 @@ impl Batch {
     }
 }
 
-/// Decode a capture file into its packet table, without the cache.
-pub fn decode_file(capture: &CaptureFile, opts: &LoadOptions) -> Result<(DataFrame, Option<String>)> {
+/// A decoded capture: its packet table, its flow table (built in the same pass), and what went
+/// wrong part way, if anything.
+pub struct Decoded {
+    pub packets: DataFrame,
+    pub flows: DataFrame,
+    /// Set when the file could only be read in part: the packets before the problem are kept.
+    pub warning: Option<String>,
+}
+
+/// Decode a capture file into its packet and flow tables, without the cache.
+pub fn decode_file(capture: &CaptureFile, opts: &LoadOptions) -> Result<Decoded> {
     let mut reader = CaptureReader::open(&capture.path)?;
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -273,7 +308,7 @@ pub fn decode_file(capture: &CaptureFile, opts: &LoadOptions) -> Result<(DataFra
     let (pool_tx, pool_rx) = channel::<Batch>();
     let (out_tx, out_rx) = channel::<(PacketColumns, Batch)>();
 
-    let (read_result, frames) = std::thread::scope(|s| {
+    let (read_result, collected) = std::thread::scope(|s| {
         for _ in 0..threads {
             let rx = Arc::clone(&batch_rx);
             let out = out_tx.clone();
@@ -282,28 +317,32 @@ pub fn decode_file(capture: &CaptureFile, opts: &LoadOptions) -> Result<(DataFra
         drop(out_tx);
         let collector = s.spawn(move || collect(out_rx, pool_tx, file_code));
         let read_result = read_batches(&mut reader, batch_tx, pool_rx, &bar);
-        let frames = collector
+        let collected = collector
             .join()
             .unwrap_or_else(|_| Err(Error::Other("decoder thread panicked".into())));
-        (read_result, frames)
+        (read_result, collected)
     });
     bar.finish_and_clear();
-    let frames = frames?;
-    let delivered = match read_result {
+    let (frames, flows) = collected?;
+    let packets = stack(frames)?;
+    let flows = flows.finish()?;
+    let warning = match read_result {
         Ok(n) => {
-            let df = stack(frames)?;
-            debug_assert_eq!(df.height() as u64, n);
-            return Ok((df, None));
+            debug_assert_eq!(packets.height() as u64, n);
+            None
         }
-        Err(e) => e,
+        // The file broke part way: keep what was read if there is anything, else fail.
+        Err(e) if packets.height() == 0 => return Err(e),
+        Err(e) => Some(format!(
+            "{e} (kept the {} packets before the problem)",
+            packets.height()
+        )),
     };
-    // The file broke part way: keep what was read if there is anything, else fail.
-    let df = stack(frames)?;
-    if df.height() == 0 {
-        return Err(delivered);
-    }
-    let msg = format!("{delivered} (kept the {} packets before the problem)", df.height());
-    Ok((df, Some(msg)))
+    Ok(Decoded {
+        packets,
+        flows,
+        warning,
+    })
 }
 
 fn progress_bar(show: bool, capture: &CaptureFile) -> ProgressBar {
@@ -395,12 +434,13 @@ fn decode_worker(rx: Arc<Mutex<Receiver<Batch>>>, out: std::sync::mpsc::Sender<(
     }
 }
 
-/// Puts chunks back in file order, runs reassembly, builds one DataFrame per chunk.
+/// Puts chunks back in file order, runs reassembly and the stream trackers, builds one DataFrame
+/// per chunk and feeds it to the flow table.
 fn collect(
     rx: Receiver<(PacketColumns, Batch)>,
     pool: std::sync::mpsc::Sender<Batch>,
     file_code: u32,
-) -> Result<Vec<DataFrame>> {
+) -> Result<(Vec<DataFrame>, FlowBuilder)> {
     let mut pending: BTreeMap<usize, (PacketColumns, Batch)> = BTreeMap::new();
     let mut next = 0usize;
     let mut frames = Vec::new();
@@ -408,6 +448,7 @@ fn collect(
     let mut streams = Tracker::default();
     let mut quic = crate::quic::Tracker::default();
     let mut interner = Interner::default();
+    let mut flows = FlowBuilder::default();
     for (cols, batch) in rx {
         pending.insert(batch.seq, (cols, batch));
         while let Some((mut cols, mut batch)) = pending.remove(&next) {
@@ -416,11 +457,13 @@ fn collect(
             frame::track_quic(&mut cols, &mut quic, &mut interner, Some(&batch.data));
             batch.clear();
             let _ = pool.send(batch);
-            frames.push(cols.into_frame(file_code)?);
+            let df = cols.into_frame(file_code)?;
+            flows.add(&df)?;
+            frames.push(df);
             next += 1;
         }
     }
-    Ok(frames)
+    Ok((frames, flows))
 }
 
 /// One frame from the chunks, with contiguous columns.

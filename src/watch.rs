@@ -458,13 +458,7 @@ impl DataSource for WindowData {
         if let Some(df) = guard.as_ref() {
             return Ok(df.clone().lazy());
         }
-        let df = if frame::has_flows(&self.packets) {
-            frame::flows(self.packets.clone().lazy())
-                .collect()
-                .map_err(|e| e.to_string())?
-        } else {
-            frame::empty_flows().map_err(|e| e.to_string())?
-        };
+        let df = crate::flow::flows_of(&self.packets).map_err(|e| e.to_string())?;
         *guard = Some(df.clone());
         Ok(df.lazy())
     }
@@ -667,7 +661,7 @@ mod tests {
             progress: false,
             threads: 1,
         };
-        let (loaded, _) = decode_file(&cap, &opts).unwrap();
+        let loaded = decode_file(&cap, &opts).unwrap().packets;
         for every in [1, 7, 100, 1_000_000] {
             let (d, w, _) = window_of_sample(every);
             let df = w.packets().unwrap();

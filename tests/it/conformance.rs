@@ -178,7 +178,7 @@ fn check_file(path: &Path, truth: &Value, problems: &mut Vec<String>) {
         return;
     }
     let (df, warning) = match result {
-        Ok(x) => x,
+        Ok(d) => (d.packets, d.warning),
         Err(e) => {
             problems.push(format!("{name}: {e}"));
             return;
@@ -324,7 +324,9 @@ fn timestamps_keep_nanoseconds_and_order() {
         let truth: Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("truth").join(format!("{name}.json"))).unwrap())
                 .unwrap();
-        let (df, _) = decode_file(&CaptureFile::stat(&dir.join(name)).unwrap(), &opts()).unwrap();
+        let df = decode_file(&CaptureFile::stat(&dir.join(name)).unwrap(), &opts())
+            .unwrap()
+            .packets;
         let ts = df
             .column("ts")
             .unwrap()

@@ -1,0 +1,569 @@
+//! flow: the flow table, built in one streaming pass over packet-table chunks. The loader feeds
+//! each decoded chunk as it is made, so a capture's flows are ready when its packets are; the
+//! cache and `watch` feed whole tables the same way. A hash map keyed by flow id holds each
+//! flow's two directions; a Polars group-by over 10M packets cost 4 s and 1.6 GB here, this pass
+//! well under a second.
+//!
+//! Rules: a direction is (flow id, sender address, sender port). The direction seen first is the
+//! originator, unless its first packet is a SYN-ACK and the other direction was seen too: then
+//! the capture began after the SYN and the other side is. `state`/`conn_state` follow from the
+//! per-direction SYN, SYN-ACK, RST and FIN counts (see [`crate::frame::FLOW_SCHEMA`]).
+
+use polars::prelude::*;
+use polars_arrow::array::{Array, PrimitiveArray};
+use polars_arrow::types::NativeType;
+
+use crate::decode::{App, L4};
+use crate::error::Result;
+use crate::frame::{self, Col, col, fcol};
+
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+const RST: u8 = 0x04;
+const FIN: u8 = 0x01;
+
+/// One direction of a flow.
+#[derive(Clone)]
+struct Dir {
+    src_ip: Option<u32>,
+    src_port: Option<u16>,
+    dst_ip: Option<u32>,
+    dst_port: Option<u16>,
+    file: Option<u32>,
+    l4: Option<u8>,
+    ip_version: Option<u8>,
+    /// Application of the first packet with a payload and a recognised application.
+    app_payload: Option<u8>,
+    /// Application of the first packet.
+    app_first: Option<u8>,
+    starts_synack: bool,
+    t0: i64,
+    t1: i64,
+    f0: u32,
+    f1: u32,
+    packets: u64,
+    bytes: u64,
+    payload: u64,
+    syn: u32,
+    synack: u32,
+    rst: u32,
+    fin: u32,
+}
+
+/// A flow's directions in the order first seen (more than two only when flow ids collide).
+struct Acc {
+    first: Dir,
+    others: Vec<Dir>,
+}
+
+/// Builds a flow table from packet-table chunks fed in file order.
+#[derive(Default)]
+pub struct FlowBuilder {
+    index: PlHashMap<u64, u32>,
+    flows: Vec<Acc>,
+}
+
+/// One column of a chunk as a single Arrow array of its physical type.
+fn physical<T>(df: &DataFrame, name: &str) -> Result<PrimitiveArray<T::Native>>
+where
+    T: PolarsNumericType,
+    T::Native: NativeType,
+{
+    let c = df.column(name)?.to_physical_repr();
+    let s = c.as_materialized_series().rechunk();
+    let ca = s.unpack::<T>()?;
+    Ok(ca.downcast_as_array().clone())
+}
+
+#[inline]
+fn get<T: NativeType>(a: &PrimitiveArray<T>, i: usize) -> Option<T> {
+    // SAFETY: callers index below the chunk height, which every column shares.
+    unsafe { a.get_unchecked(i) }
+}
+
+impl FlowBuilder {
+    /// Add the packets of one chunk of a packet table (any subset of rows, in file order).
+    pub fn add(&mut self, df: &DataFrame) -> Result<()> {
+        let n = df.height();
+        if n == 0 {
+            return Ok(());
+        }
+        let flow_id = physical::<UInt64Type>(df, col::FLOW_ID)?;
+        if flow_id.null_count() == n {
+            return Ok(());
+        }
+        let file = physical::<UInt32Type>(df, col::FILE)?;
+        let frame_no = physical::<UInt32Type>(df, col::FRAME)?;
+        let ts = physical::<Int64Type>(df, col::TS)?;
+        let wire_len = physical::<UInt32Type>(df, col::WIRE_LEN)?;
+        let ip_version = physical::<UInt8Type>(df, col::IP_VERSION)?;
+        let src_ip = physical::<UInt32Type>(df, col::SRC_IP)?;
+        let dst_ip = physical::<UInt32Type>(df, col::DST_IP)?;
+        let l4 = physical::<UInt8Type>(df, col::L4)?;
+        let src_port = physical::<UInt16Type>(df, col::SRC_PORT)?;
+        let dst_port = physical::<UInt16Type>(df, col::DST_PORT)?;
+        let flags = physical::<UInt8Type>(df, col::TCP_FLAGS)?;
+        let payload_len = physical::<UInt32Type>(df, col::PAYLOAD_LEN)?;
+        let app = physical::<UInt8Type>(df, col::APP)?;
+        let unknown = App::Unknown as u8;
+        for i in 0..n {
+            let Some(id) = get(&flow_id, i) else { continue };
+            let (sip, sport) = (get(&src_ip, i), get(&src_port, i));
+            let f = get(&flags, i).unwrap_or(0);
+            let pl = get(&payload_len, i).unwrap_or(0);
+            let a = get(&app, i);
+            let t = get(&ts, i).unwrap_or(0);
+            let fr = get(&frame_no, i).unwrap_or(0);
+            let synack = f & SYN != 0 && f & ACK != 0;
+            let with_app = if pl > 0 && a.is_some_and(|a| a != unknown) {
+                a
+            } else {
+                None
+            };
+            let dir = match self.index.get(&id) {
+                Some(&k) => {
+                    let acc = &mut self.flows[k as usize];
+                    if acc.first.src_ip == sip && acc.first.src_port == sport {
+                        Some(&mut acc.first)
+                    } else {
+                        acc.others.iter_mut().find(|d| d.src_ip == sip && d.src_port == sport)
+                    }
+                }
+                None => None,
+            };
+            let dir = match dir {
+                Some(d) => d,
+                None => {
+                    let d = Dir {
+                        src_ip: sip,
+                        src_port: sport,
+                        dst_ip: get(&dst_ip, i),
+                        dst_port: get(&dst_port, i),
+                        file: get(&file, i),
+                        l4: get(&l4, i),
+                        ip_version: get(&ip_version, i),
+                        app_payload: None,
+                        app_first: a,
+                        starts_synack: synack,
+                        t0: t,
+                        t1: t,
+                        f0: fr,
+                        f1: fr,
+                        packets: 0,
+                        bytes: 0,
+                        payload: 0,
+                        syn: 0,
+                        synack: 0,
+                        rst: 0,
+                        fin: 0,
+                    };
+                    match self.index.get(&id) {
+                        Some(&k) => {
+                            let acc = &mut self.flows[k as usize];
+                            acc.others.push(d);
+                            acc.others.last_mut().expect("just pushed")
+                        }
+                        None => {
+                            self.index.insert(id, self.flows.len() as u32);
+                            self.flows.push(Acc {
+                                first: d,
+                                others: Vec::new(),
+                            });
+                            &mut self.flows.last_mut().expect("just pushed").first
+                        }
+                    }
+                }
+            };
+            if dir.app_payload.is_none() {
+                dir.app_payload = with_app;
+            }
+            dir.t0 = dir.t0.min(t);
+            dir.t1 = dir.t1.max(t);
+            dir.f0 = dir.f0.min(fr);
+            dir.f1 = dir.f1.max(fr);
+            dir.packets += 1;
+            dir.bytes += u64::from(get(&wire_len, i).unwrap_or(0));
+            dir.payload += u64::from(pl);
+            dir.syn += u32::from(f & SYN != 0 && f & ACK == 0);
+            dir.synack += u32::from(synack);
+            dir.rst += u32::from(f & RST != 0);
+            dir.fin += u32::from(f & FIN != 0);
+        }
+        Ok(())
+    }
+
+    /// Add a whole table, chunk by chunk.
+    pub fn add_table(&mut self, df: &DataFrame) -> Result<()> {
+        let step = 1 << 16;
+        let mut off = 0;
+        while off < df.height() {
+            self.add(&df.slice(off as i64, step))?;
+            off += step;
+        }
+        Ok(())
+    }
+
+    /// Flows seen so far.
+    pub fn len(&self) -> usize {
+        self.flows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.flows.is_empty()
+    }
+
+    /// The flow table, one row per flow in order of first packet.
+    pub fn finish(self) -> Result<DataFrame> {
+        let n = self.flows.len();
+        let mut flow_id = vec![0u64; n];
+        for (&id, &k) in &self.index {
+            flow_id[k as usize] = id;
+        }
+        let mut file = Col::<u32>::with_capacity(n);
+        let mut l4 = Col::<u8>::with_capacity(n);
+        let mut ip_version = Col::<u8>::with_capacity(n);
+        let mut src_ip = Col::<u32>::with_capacity(n);
+        let mut src_port = Col::<u16>::with_capacity(n);
+        let mut dst_ip = Col::<u32>::with_capacity(n);
+        let mut dst_port = Col::<u16>::with_capacity(n);
+        let mut app = Col::<u8>::with_capacity(n);
+        let (mut first_ts, mut last_ts) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut duration = Vec::with_capacity(n);
+        let (mut first_frame, mut last_frame) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let [
+            mut packets,
+            mut bytes,
+            mut pkts_fwd,
+            mut pkts_rev,
+            mut bytes_fwd,
+            mut bytes_rev,
+            mut pl_fwd,
+            mut pl_rev,
+        ] = std::array::from_fn::<Vec<u64>, 8, _>(|_| Vec::with_capacity(n));
+        let [mut syn, mut syn_ack, mut rst_fwd, mut rst_rev, mut fin_fwd, mut fin_rev] =
+            std::array::from_fn::<Vec<u32>, 6, _>(|_| Vec::with_capacity(n));
+        let mut state = Col::<u32>::with_capacity(n);
+        let mut conn_state = Col::<u32>::with_capacity(n);
+        let mapping = frame::text_mapping();
+        let code = |s: &str| mapping.insert_cat(s).unwrap_or(0);
+        let states: Vec<u32> = STATES.iter().map(|s| code(s)).collect();
+        let conn_states: Vec<u32> = CONN_STATES.iter().map(|s| code(s)).collect();
+
+        for acc in self.flows {
+            let mut dirs = Vec::with_capacity(1 + acc.others.len());
+            dirs.push(acc.first);
+            dirs.extend(acc.others);
+            dirs.sort_by_key(|d| d.f0);
+            let two = dirs.len() == 2;
+            let swap = two && dirs[0].starts_synack;
+            let (o, r) = match (two, swap) {
+                (true, true) => (&dirs[1], Some(&dirs[0])),
+                (true, false) => (&dirs[0], Some(&dirs[1])),
+                _ => (&dirs[0], None),
+            };
+            let first = &dirs[0];
+            file.push(first.file);
+            l4.push(first.l4);
+            ip_version.push(first.ip_version);
+            src_ip.push(o.src_ip);
+            src_port.push(o.src_port);
+            dst_ip.push(o.dst_ip);
+            dst_port.push(o.dst_port);
+            app.push(dirs.iter().find_map(|d| d.app_payload).or(first.app_first));
+            let t0 = dirs.iter().map(|d| d.t0).min().unwrap_or(0);
+            let t1 = dirs.iter().map(|d| d.t1).max().unwrap_or(0);
+            first_ts.push(t0);
+            last_ts.push(t1);
+            duration.push((t1 - t0) as f64 / 1e9);
+            first_frame.push(dirs.iter().map(|d| d.f0).min().unwrap_or(0));
+            last_frame.push(dirs.iter().map(|d| d.f1).max().unwrap_or(0));
+            packets.push(dirs.iter().map(|d| d.packets).sum());
+            bytes.push(dirs.iter().map(|d| d.bytes).sum());
+            let rv = |f: fn(&Dir) -> u64| r.map_or(0, f);
+            pkts_fwd.push(o.packets);
+            pkts_rev.push(rv(|d| d.packets));
+            bytes_fwd.push(o.bytes);
+            bytes_rev.push(rv(|d| d.bytes));
+            pl_fwd.push(o.payload);
+            pl_rev.push(rv(|d| d.payload));
+            let counts = Counts {
+                tcp: first.l4 == Some(L4::Tcp as u8),
+                syn: o.syn > 0,
+                synack: r.is_some_and(|d| d.synack > 0),
+                rst_o: o.rst > 0,
+                rst_r: r.is_some_and(|d| d.rst > 0),
+                fin_o: o.fin > 0,
+                fin_r: r.is_some_and(|d| d.fin > 0),
+                reply: r.is_some_and(|d| d.packets > 0),
+            };
+            syn.push(o.syn);
+            syn_ack.push(r.map_or(0, |d| d.synack));
+            rst_fwd.push(o.rst);
+            rst_rev.push(r.map_or(0, |d| d.rst));
+            fin_fwd.push(o.fin);
+            fin_rev.push(r.map_or(0, |d| d.fin));
+            state.push(Some(states[counts.state()]));
+            conn_state.push(Some(conn_states[counts.conn_state()]));
+        }
+
+        let ts = |name: &str, v: Vec<i64>| {
+            Int64Chunked::from_vec(name.into(), v)
+                .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+                .into_column()
+        };
+        let u64c = |name: &str, v: Vec<u64>| UInt64Chunked::from_vec(name.into(), v).into_column();
+        let u32c = |name: &str, v: Vec<u32>| UInt32Chunked::from_vec(name.into(), v).into_column();
+        let cat = frame::cat_dtype;
+        let columns = vec![
+            u64c(fcol::FLOW_ID, flow_id),
+            frame::cat32(fcol::FILE, file, cat()),
+            frame::enum8(fcol::L4, l4, &frame::L4_DTYPE),
+            frame::prim::<UInt8Type>(fcol::IP_VERSION, ip_version),
+            frame::cat32(fcol::SRC_IP, src_ip, cat()),
+            frame::prim::<UInt16Type>(fcol::SRC_PORT, src_port),
+            frame::cat32(fcol::DST_IP, dst_ip, cat()),
+            frame::prim::<UInt16Type>(fcol::DST_PORT, dst_port),
+            frame::enum8(fcol::APP, app, &frame::APP_DTYPE),
+            ts(fcol::FIRST_TS, first_ts),
+            ts(fcol::LAST_TS, last_ts),
+            Float64Chunked::from_vec(fcol::DURATION_S.into(), duration).into_column(),
+            u32c(fcol::FIRST_FRAME, first_frame),
+            u32c(fcol::LAST_FRAME, last_frame),
+            u64c(fcol::PACKETS, packets),
+            u64c(fcol::BYTES, bytes),
+            u64c(fcol::PKTS_FWD, pkts_fwd),
+            u64c(fcol::PKTS_REV, pkts_rev),
+            u64c(fcol::BYTES_FWD, bytes_fwd),
+            u64c(fcol::BYTES_REV, bytes_rev),
+            u64c(fcol::PAYLOAD_FWD, pl_fwd),
+            u64c(fcol::PAYLOAD_REV, pl_rev),
+            u32c(fcol::SYN, syn),
+            u32c(fcol::SYN_ACK, syn_ack),
+            u32c(fcol::RST_FWD, rst_fwd),
+            u32c(fcol::RST_REV, rst_rev),
+            u32c(fcol::FIN_FWD, fin_fwd),
+            u32c(fcol::FIN_REV, fin_rev),
+            frame::cat32(fcol::STATE, state, cat()),
+            frame::cat32(fcol::CONN_STATE, conn_state, cat()),
+        ];
+        Ok(DataFrame::new(n, columns)?)
+    }
+}
+
+/// The flow table of a whole packet table.
+pub fn flows_of(packets: &DataFrame) -> Result<DataFrame> {
+    let mut b = FlowBuilder::default();
+    b.add_table(packets)?;
+    b.finish()
+}
+
+/// An empty flow table with every column typed.
+pub fn empty_flows() -> Result<DataFrame> {
+    FlowBuilder::default().finish()
+}
+
+const STATES: [&str; 8] = [
+    "one_way",
+    "two_way",
+    "midstream",
+    "rejected",
+    "attempted",
+    "reset",
+    "closed",
+    "established",
+];
+const CONN_STATES: [&str; 9] = ["S0", "SF", "OTH", "REJ", "RSTOS0", "SH", "RSTO", "RSTR", "S1"];
+
+/// What a flow's flag counts say, for its state.
+struct Counts {
+    tcp: bool,
+    syn: bool,
+    synack: bool,
+    rst_o: bool,
+    rst_r: bool,
+    fin_o: bool,
+    fin_r: bool,
+    reply: bool,
+}
+
+impl Counts {
+    /// Index into [`STATES`].
+    fn state(&self) -> usize {
+        let attempt = self.syn && !self.synack;
+        match () {
+            _ if !self.tcp => usize::from(self.reply),
+            _ if !self.syn && !self.synack => 2,
+            _ if attempt && self.rst_r => 3,
+            _ if attempt && !self.reply => 4,
+            _ if self.rst_o || self.rst_r => 5,
+            _ if self.fin_o && self.fin_r => 6,
+            _ => 7,
+        }
+    }
+
+    /// Index into [`CONN_STATES`], Zeek's names.
+    fn conn_state(&self) -> usize {
+        let attempt = self.syn && !self.synack;
+        match () {
+            _ if !self.tcp => usize::from(self.reply),
+            _ if !self.syn && !self.synack => 2,
+            _ if attempt && self.rst_r => 3,
+            _ if attempt && self.rst_o => 4,
+            _ if attempt && self.fin_o => 5,
+            _ if attempt => 0,
+            _ if self.rst_o => 6,
+            _ if self.rst_r => 7,
+            _ if self.fin_o && self.fin_r => 1,
+            _ => 8,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::RawRecord;
+    use crate::decode::{Addr, Packet};
+    use crate::frame::{Interner, PacketColumns};
+
+    /// One TCP packet: (time s, from, to, flags, payload bytes).
+    type Tcp = (i64, ([u8; 4], u16), ([u8; 4], u16), u8, u32);
+
+    fn table(packets: &[Tcp]) -> DataFrame {
+        let mut cols = PacketColumns::with_capacity(packets.len());
+        let mut it = Interner::default();
+        for (i, &(t, (src, sport), (dst, dport), flags, payload)) in packets.iter().enumerate() {
+            let p = Packet {
+                ip_version: Some(4),
+                src_ip: Some(Addr::v4(src)),
+                dst_ip: Some(Addr::v4(dst)),
+                ip_proto: Some(6),
+                l4: Some(L4::Tcp),
+                src_port: Some(sport),
+                dst_port: Some(dport),
+                tcp_flags: Some(flags),
+                payload_len: Some(payload),
+                app: Some(if payload > 0 { App::Http } else { App::Unknown }),
+                ..Default::default()
+            };
+            let rec = RawRecord {
+                ts_ns: t * 1_000_000_000,
+                wire_len: 54 + payload,
+                link: 1,
+                data: &[],
+            };
+            cols.push(&rec, i as u32 + 1, &p, &mut it);
+        }
+        cols.into_frame(0).unwrap()
+    }
+
+    fn text(df: &DataFrame, c: &str) -> Vec<String> {
+        let s = df
+            .column(c)
+            .unwrap()
+            .as_materialized_series()
+            .cast(&DataType::String)
+            .unwrap();
+        s.str().unwrap().iter().map(|v| v.unwrap_or("").to_string()).collect()
+    }
+
+    fn u64s(df: &DataFrame, c: &str) -> Vec<u64> {
+        let s = df
+            .column(c)
+            .unwrap()
+            .as_materialized_series()
+            .cast(&DataType::UInt64)
+            .unwrap();
+        s.u64().unwrap().iter().map(|v| v.unwrap_or(0)).collect()
+    }
+
+    const C: [u8; 4] = [10, 0, 0, 1];
+    const S: [u8; 4] = [10, 0, 0, 2];
+
+    #[test]
+    fn handshake_and_close_make_one_closed_flow_from_the_client() {
+        let df = table(&[
+            (0, (C, 40000), (S, 80), SYN, 0),
+            (1, (S, 80), (C, 40000), SYN | ACK, 0),
+            (2, (C, 40000), (S, 80), ACK, 0),
+            (3, (C, 40000), (S, 80), ACK, 100),
+            (4, (S, 80), (C, 40000), ACK, 1000),
+            (5, (C, 40000), (S, 80), FIN | ACK, 0),
+            (6, (S, 80), (C, 40000), FIN | ACK, 0),
+        ]);
+        let f = flows_of(&df).unwrap();
+        assert_eq!(f.height(), 1);
+        assert_eq!(text(&f, fcol::SRC_IP), ["10.0.0.1"]);
+        assert_eq!(u64s(&f, fcol::DST_PORT), [80]);
+        assert_eq!(u64s(&f, fcol::PKTS_FWD), [4]);
+        assert_eq!(u64s(&f, fcol::PKTS_REV), [3]);
+        assert_eq!(u64s(&f, fcol::PAYLOAD_FWD), [100]);
+        assert_eq!(u64s(&f, fcol::PAYLOAD_REV), [1000]);
+        assert_eq!(u64s(&f, fcol::BYTES), [7 * 54 + 1100]);
+        assert_eq!(u64s(&f, fcol::LAST_FRAME), [7]);
+        assert_eq!(text(&f, fcol::APP), ["http"]);
+        assert_eq!(text(&f, fcol::STATE), ["closed"]);
+        assert_eq!(text(&f, fcol::CONN_STATE), ["SF"]);
+        assert_eq!(
+            f.column(fcol::DURATION_S).unwrap().get(0).unwrap(),
+            AnyValue::Float64(6.0)
+        );
+    }
+
+    #[test]
+    fn capture_started_after_the_syn_still_names_the_client() {
+        // The first packet seen is the server's SYN-ACK.
+        let df = table(&[
+            (0, (S, 443), (C, 50000), SYN | ACK, 0),
+            (1, (C, 50000), (S, 443), ACK, 0),
+        ]);
+        let f = flows_of(&df).unwrap();
+        assert_eq!(text(&f, fcol::SRC_IP), ["10.0.0.1"]);
+        assert_eq!(u64s(&f, fcol::SRC_PORT), [50000]);
+        assert_eq!(u64s(&f, fcol::SYN_ACK), [1]);
+        assert_eq!(text(&f, fcol::CONN_STATE), ["S1"]);
+    }
+
+    #[test]
+    fn scan_probes_are_attempted_rejected_or_reset() {
+        let df = table(&[
+            (0, (C, 1000), (S, 22), SYN, 0),
+            (0, (C, 1000), (S, 23), SYN, 0),
+            (0, (S, 23), (C, 1000), RST | ACK, 0),
+            (0, (C, 1000), (S, 80), SYN, 0),
+            (0, (S, 80), (C, 1000), SYN | ACK, 0),
+            (0, (C, 1000), (S, 80), RST, 0),
+        ]);
+        let f = flows_of(&df).unwrap();
+        assert_eq!(text(&f, fcol::STATE), ["attempted", "rejected", "reset"]);
+        assert_eq!(text(&f, fcol::CONN_STATE), ["S0", "REJ", "RSTO"]);
+        assert_eq!(u64s(&f, fcol::DST_PORT), [22, 23, 80]);
+    }
+
+    #[test]
+    fn chunks_give_the_same_table_as_one_pass() {
+        let mut packets = Vec::new();
+        for i in 0..50u16 {
+            packets.push((i as i64, (C, 30000 + i % 7), (S, 80), SYN, 0));
+            packets.push((i as i64, (S, 80), (C, 30000 + i % 7), SYN | ACK, 0));
+            packets.push((i as i64, (C, 30000 + i % 7), (S, 80), ACK, 10));
+        }
+        let df = table(&packets);
+        let whole = flows_of(&df).unwrap();
+        let mut b = FlowBuilder::default();
+        for off in (0..df.height()).step_by(11) {
+            b.add(&df.slice(off as i64, 11)).unwrap();
+        }
+        assert!(whole.equals_missing(&b.finish().unwrap()));
+        assert_eq!(whole.height(), 7);
+    }
+
+    #[test]
+    fn empty_table_has_every_schema_column() {
+        let df = empty_flows().unwrap();
+        let names: Vec<_> = df.get_column_names().iter().map(|s| s.to_string()).collect();
+        let want: Vec<_> = frame::FLOW_SCHEMA.iter().map(|d| d.name.to_string()).collect();
+        assert_eq!(names, want);
+        assert_eq!(flows_of(&crate::frame::empty_packets().unwrap()).unwrap().height(), 0);
+    }
+}
