@@ -1,6 +1,7 @@
 //! load: capture file -> packet table, using every core. One thread reads records with libpcap
 //! into batches; worker threads decode batches into column chunks; the calling thread puts the
-//! chunks back in file order, finishes IP reassembly and stacks them into one `DataFrame`.
+//! chunks back in file order, finishes IP reassembly and stacks them into one `DataFrame`; a
+//! writer thread streams the same chunks into the Parquet cache as they come.
 //! Decoded tables are cached as Parquet and reused while the capture is unchanged.
 
 use std::collections::BTreeMap;
@@ -153,7 +154,7 @@ impl Loaded {
         if let Some(entry) = &self.cache
             && self.warning.is_none()
         {
-            let _ = cache::write(&df, &entry.flows);
+            let _ = cache::write(&df, &entry.flows, cache::Table::Flows);
         }
         Ok(df)
     }
@@ -184,20 +185,35 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
             decoded_flows: None,
         });
     }
-    let Decoded {
-        packets,
-        flows,
-        warning,
-    } = decode_file(capture, opts)?;
-    if let Some(entry) = &cache
+    // A cache that cannot be written only costs speed next time: say so, don't fail.
+    let sink = match &cache {
+        Some(entry) => match std::fs::create_dir_all(&opts.cache_dir)
+            .map_err(|e| Error::io(&opts.cache_dir, e))
+            .and_then(|_| cache::CacheWriter::create(&entry.packets, cache::Table::Packets))
+        {
+            Ok(w) => Some(w),
+            Err(e) => {
+                eprintln!("netql: warning: cache not written: {e}");
+                None
+            }
+        },
+        None => None,
+    };
+    let (
+        Decoded {
+            packets,
+            flows,
+            warning,
+        },
+        sink,
+    ) = decode_into(capture, opts, sink)?;
+    // A capture read only in part is not cached (dropping the writer removes its file).
+    if let (Some(entry), Some(sink)) = (&cache, sink)
         && warning.is_none()
     {
-        // A cache that cannot be written only costs speed next time; say so, don't fail.
         // The flows go first: a packets file is only trusted when its flows are there too.
-        let written = std::fs::create_dir_all(&opts.cache_dir)
-            .map_err(|e| Error::io(&opts.cache_dir, e))
-            .and_then(|_| cache::write(&flows, &entry.flows))
-            .and_then(|_| cache::write(&packets, &entry.packets))
+        let written = cache::write(&flows, &entry.flows, cache::Table::Flows)
+            .and_then(|_| sink.finish())
             .and_then(|_| meta_of(&packets).write(&entry.meta));
         if let Err(e) = written {
             eprintln!("netql: warning: cache not written: {e}");
@@ -294,6 +310,16 @@ pub struct Decoded {
 
 /// Decode a capture file into its packet and flow tables, without the cache.
 pub fn decode_file(capture: &CaptureFile, opts: &LoadOptions) -> Result<Decoded> {
+    decode_into(capture, opts, None).map(|(d, _)| d)
+}
+
+/// Decode, streaming each finished chunk of packets into `sink` (a cache file) on its own thread
+/// as it is made. The sink comes back unless writing it failed (that is reported, not fatal).
+fn decode_into(
+    capture: &CaptureFile,
+    opts: &LoadOptions,
+    sink: Option<cache::CacheWriter>,
+) -> Result<(Decoded, Option<cache::CacheWriter>)> {
     let mut reader = CaptureReader::open(&capture.path)?;
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -308,19 +334,27 @@ pub fn decode_file(capture: &CaptureFile, opts: &LoadOptions) -> Result<Decoded>
     let (pool_tx, pool_rx) = channel::<Batch>();
     let (out_tx, out_rx) = channel::<(PacketColumns, Batch)>();
 
-    let (read_result, collected) = std::thread::scope(|s| {
+    let (read_result, collected, sink) = std::thread::scope(|s| {
         for _ in 0..threads {
             let rx = Arc::clone(&batch_rx);
             let out = out_tx.clone();
             s.spawn(move || decode_worker(rx, out));
         }
         drop(out_tx);
-        let collector = s.spawn(move || collect(out_rx, pool_tx, file_code));
+        let (chunk_tx, writer) = match sink {
+            Some(w) => {
+                let (tx, rx) = sync_channel::<DataFrame>(4);
+                (Some(tx), Some(s.spawn(move || write_chunks(rx, w))))
+            }
+            None => (None, None),
+        };
+        let collector = s.spawn(move || collect(out_rx, pool_tx, file_code, chunk_tx));
         let read_result = read_batches(&mut reader, batch_tx, pool_rx, &bar);
         let collected = collector
             .join()
             .unwrap_or_else(|_| Err(Error::Other("decoder thread panicked".into())));
-        (read_result, collected)
+        let sink = writer.and_then(|w| w.join().ok().flatten());
+        (read_result, collected, sink)
     });
     bar.finish_and_clear();
     let (frames, flows) = collected?;
@@ -338,11 +372,28 @@ pub fn decode_file(capture: &CaptureFile, opts: &LoadOptions) -> Result<Decoded>
             packets.height()
         )),
     };
-    Ok(Decoded {
-        packets,
-        flows,
-        warning,
-    })
+    Ok((
+        Decoded {
+            packets,
+            flows,
+            warning,
+        },
+        sink,
+    ))
+}
+
+/// The cache writer's thread: chunks in, row groups out. On a write error it says so once and
+/// keeps draining, so decoding never waits on a broken cache.
+fn write_chunks(rx: Receiver<DataFrame>, mut w: cache::CacheWriter) -> Option<cache::CacheWriter> {
+    for df in rx.iter() {
+        if let Err(e) = w.push(&df) {
+            eprintln!("netql: warning: cache not written: {e}");
+            drop(w);
+            for _ in rx.iter() {}
+            return None;
+        }
+    }
+    Some(w)
 }
 
 fn progress_bar(show: bool, capture: &CaptureFile) -> ProgressBar {
@@ -440,6 +491,7 @@ fn collect(
     rx: Receiver<(PacketColumns, Batch)>,
     pool: std::sync::mpsc::Sender<Batch>,
     file_code: u32,
+    sink: Option<SyncSender<DataFrame>>,
 ) -> Result<(Vec<DataFrame>, FlowBuilder)> {
     let mut pending: BTreeMap<usize, (PacketColumns, Batch)> = BTreeMap::new();
     let mut next = 0usize;
@@ -459,6 +511,10 @@ fn collect(
             let _ = pool.send(batch);
             let df = cols.into_frame(file_code)?;
             flows.add(&df)?;
+            if let Some(tx) = &sink {
+                // Cheap: the chunk's columns are shared, not copied.
+                let _ = tx.send(df.clone());
+            }
             frames.push(df);
             next += 1;
         }
