@@ -11,7 +11,7 @@ use crate::bindings::Severity;
 use crate::engine::{Captures, FindingOut, Output, ScriptEngine, cited_frames};
 use crate::queries::{self, Query};
 use crate::render;
-use crate::summary::{self, Summary};
+use crate::summary::{self, Totals};
 
 /// One finding with the query that produced it.
 #[derive(Debug, Clone)]
@@ -141,7 +141,7 @@ pub fn finding_json(r: &Reported) -> Value {
 pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::path::Path) -> Analysis {
     let started = std::time::Instant::now();
     let files: Vec<String> = data.loaded.iter().map(|l| l.capture.name.clone()).collect();
-    let s: Option<Summary> = summary::summarize("", data.packets_lazy()).ok();
+    let s: Option<Totals> = summary::totals(data.packets_lazy()).ok();
     let mut a = Analysis {
         files,
         packets: s.as_ref().map_or(0, |s| s.packets),

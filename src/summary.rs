@@ -31,10 +31,19 @@ pub struct Summary {
     pub last_ns: Option<i64>,
 }
 
-/// Compute the summary of a packet table.
-pub fn summarize(file: &str, packets: LazyFrame) -> Result<Summary> {
+/// Packets, bytes, time span, decode errors and truncated frames of a packet table.
+pub struct Totals {
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
+    pub errors: u64,
+    pub truncated: u64,
+}
+
+/// The totals alone: one pass over five columns, no per-protocol counts.
+pub fn totals(packets: LazyFrame) -> Result<Totals> {
     let totals = packets
-        .clone()
         .select([
             len().cast(DataType::UInt64).alias("packets"),
             col(col::WIRE_LEN).cast(DataType::UInt64).sum().alias("bytes"),
@@ -63,9 +72,19 @@ pub fn summarize(file: &str, packets: LazyFrame) -> Result<Summary> {
             .and_then(|c| c.get(0).ok())
             .and_then(|v| v.extract::<i64>())
     };
-    let first_ns = get_i64("first");
-    let last_ns = get_i64("last");
+    Ok(Totals {
+        packets: get_u64("packets"),
+        bytes: get_u64("bytes"),
+        first_ns: get_i64("first"),
+        last_ns: get_i64("last"),
+        errors: get_u64("errors"),
+        truncated: get_u64("truncated"),
+    })
+}
 
+/// Compute the summary of a packet table.
+pub fn summarize(file: &str, packets: LazyFrame) -> Result<Summary> {
+    let t = totals(packets.clone())?;
     // Few distinct stacks exist, so count per stack first and split the text afterwards.
     let stacks = packets
         .group_by([col(col::PROTOCOLS)])
@@ -91,15 +110,15 @@ pub fn summarize(file: &str, packets: LazyFrame) -> Result<Summary> {
     }
     Ok(Summary {
         file: file.to_string(),
-        packets: get_u64("packets"),
-        bytes: get_u64("bytes"),
-        first_ts: first_ns.map(render::rfc3339_ns),
-        last_ts: last_ns.map(render::rfc3339_ns),
+        packets: t.packets,
+        bytes: t.bytes,
+        first_ts: t.first_ns.map(render::rfc3339_ns),
+        last_ts: t.last_ns.map(render::rfc3339_ns),
         protocols,
-        errors: get_u64("errors"),
-        truncated: get_u64("truncated"),
-        first_ns,
-        last_ns,
+        errors: t.errors,
+        truncated: t.truncated,
+        first_ns: t.first_ns,
+        last_ns: t.last_ns,
     })
 }
 

@@ -684,3 +684,46 @@ fn analyze_all_reports_each_capture_and_the_set() {
             .any(|f| f["src"] == "192.168.56.66")
     );
 }
+
+/// Run an ad-hoc script and return its table as JSON rows.
+fn adhoc(d: &Arc<Captures>, src: &str) -> Vec<Value> {
+    let r = engine()
+        .run(src, d.clone(), &Vec::new())
+        .unwrap_or_else(|e| panic!("{src}: {e}"));
+    match r.output {
+        Output::Table(df) => netql::render::frame_json_rows(&df),
+        other => panic!("{src} returned {other:?}"),
+    }
+}
+
+#[test]
+fn collect_gives_the_same_answers_as_the_lazy_plan() {
+    let d = data(&sample());
+    let question = |t: &str| {
+        format!(
+            r#"let t = {t};
+            t.filter(col("dst_port") < 1024)
+             .group_by(["src_ip", "dst_port"]).agg([count().alias("n"), sum("wire_len").alias("b")])
+             .with_column(col("src_ip").to_text().alias("src_ip"))
+             .sort(["n", "dst_port", "src_ip"], [true, false, false])"#
+        )
+    };
+    let tcp = r#"packets().filter(col("l4") == "tcp")"#;
+    let lazy = adhoc(&d, &question(tcp));
+    let collected = adhoc(&d, &question(&format!("{tcp}.collect()")));
+    assert!(lazy.len() > 5, "{lazy:?}");
+    assert_eq!(lazy, collected);
+    // A collected table keeps text columns comparable with text.
+    let r = engine()
+        .run(
+            r#"packets().collect().filter(col("src_ip") == "192.168.56.66").count()"#,
+            d.clone(),
+            &Vec::new(),
+        )
+        .unwrap();
+    assert!(
+        matches!(r.output, Output::Value(Value::Number(ref n)) if n.as_i64() == Some(102)),
+        "{:?}",
+        r.output
+    );
+}
