@@ -249,7 +249,8 @@ fn ip_representation(file: &Path) -> Result<Value> {
         progress: false,
         threads: 0,
     };
-    let df = decode_file(&cap, &opts)?.packets;
+    let table = decode_file(&cap, &opts)?.packets;
+    let df = table.core();
     let cat = df.column(col::SRC_IP)?.clone();
     let t = Instant::now();
     let text = cat.cast(&DataType::String)?;
@@ -270,6 +271,6 @@ fn ip_representation(file: &Path) -> Result<Value> {
         "group_by_categorical_ms": g_cat.as_secs_f64() * 1000.0,
         "group_by_string_ms": g_text.as_secs_f64() * 1000.0,
         "materialise_strings_ms": to_text.as_secs_f64() * 1000.0,
-        "frame_bytes_per_row": (df.estimated_size() as f64 / rows).round(),
+        "frame_bytes_per_row": (table.estimated_size() as f64 / rows).round(),
     }))
 }

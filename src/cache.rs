@@ -386,7 +386,11 @@ mod tests {
             progress: false,
             threads: 2,
         };
-        let df = crate::load::decode_file(&cap, &opts).unwrap().packets;
+        let df = crate::load::decode_file(&cap, &opts)
+            .unwrap()
+            .packets
+            .to_frame()
+            .unwrap();
         let path = dir.path().join("t.parquet");
         write(&df, &path, Table::Packets).unwrap();
         let back = read(&path, Table::Packets).unwrap();
@@ -418,7 +422,11 @@ mod tests {
             progress: false,
             threads: 2,
         };
-        let df = crate::load::decode_file(&cap, &opts).unwrap().packets;
+        let df = crate::load::decode_file(&cap, &opts)
+            .unwrap()
+            .packets
+            .to_frame()
+            .unwrap();
         let path = dir.path().join("s.parquet");
         let mut w = CacheWriter::create(&path, Table::Packets).unwrap();
         // Small row groups and uneven pushes: the text dictionaries span row groups.

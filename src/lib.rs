@@ -30,6 +30,7 @@ pub mod sample;
 pub mod shell;
 pub mod stream;
 pub mod summary;
+pub mod table;
 pub mod watch;
 
 pub use error::{Error, Result};

@@ -1,7 +1,7 @@
 //! load: capture file -> packet table, using every core. One thread reads records with libpcap
 //! into batches; worker threads decode batches into column chunks; the calling thread puts the
-//! chunks back in file order, finishes IP reassembly and stacks them into one `DataFrame`; a
-//! writer thread streams the same chunks into the Parquet cache as they come.
+//! chunks back in file order, finishes IP reassembly and keeps them as one packet table
+//! (`table`); a writer thread streams the same chunks into the Parquet cache as they come.
 //! Decoded tables are cached as Parquet and reused while the capture is unchanged.
 
 use std::collections::BTreeMap;
@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::flow::{self, FlowBuilder};
 use crate::frame::{self, Interner, PacketColumns, Reassembler, col};
 use crate::stream::Tracker;
+use crate::table::{PacketFrame, PacketFrameBuilder};
 
 /// Packets per batch handed to a decoder thread.
 const BATCH: usize = 16 * 1024;
@@ -42,14 +43,14 @@ pub struct LoadOptions {
 /// scans for just the columns it uses (a 10M-packet capture is never read whole).
 #[derive(Clone)]
 pub enum PacketTable {
-    Frame(DataFrame),
+    Frame(PacketFrame),
     Parquet { path: PathBuf, rows: usize },
 }
 
 impl PacketTable {
     pub fn lazy(&self) -> LazyFrame {
         match self {
-            PacketTable::Frame(df) => df.clone().lazy(),
+            PacketTable::Frame(pf) => pf.lazy(),
             PacketTable::Parquet { path, .. } => cache::scan(path, cache::Table::Packets).unwrap_or_else(|e| {
                 // Checked when loaded; a file removed since then reads as an error.
                 DataFrame::empty()
@@ -61,7 +62,7 @@ impl PacketTable {
 
     pub fn height(&self) -> usize {
         match self {
-            PacketTable::Frame(df) => df.height(),
+            PacketTable::Frame(pf) => pf.height(),
             PacketTable::Parquet { rows, .. } => *rows,
         }
     }
@@ -69,7 +70,7 @@ impl PacketTable {
     /// The whole table in memory.
     pub fn frame(&self) -> Result<DataFrame> {
         match self {
-            PacketTable::Frame(df) => Ok(df.clone()),
+            PacketTable::Frame(pf) => pf.to_frame(),
             PacketTable::Parquet { path, .. } => cache::read(path, cache::Table::Packets),
         }
     }
@@ -119,18 +120,6 @@ impl Loaded {
             cache: self.cache.clone(),
             decoded_flows: self.decoded_flows.clone(),
         }
-    }
-
-    /// The same capture with its packet table read into memory: worth it before running many
-    /// queries (the canned suite), each of which would otherwise scan the Parquet file again.
-    pub fn materialized(&self) -> Loaded {
-        let mut l = self.clone_shallow();
-        if let PacketTable::Parquet { .. } = &l.packets
-            && let Ok(df) = l.packets.frame()
-        {
-            l.packets = PacketTable::Frame(df);
-        }
-        l
     }
 
     /// The flow table (cached next to the packets when the cache is on).
@@ -214,7 +203,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
         // The flows go first: a packets file is only trusted when its flows are there too.
         let written = cache::write(&flows, &entry.flows, cache::Table::Flows)
             .and_then(|_| sink.finish())
-            .and_then(|_| meta_of(&packets).write(&entry.meta));
+            .and_then(|_| meta_of(packets.core()).write(&entry.meta));
         if let Err(e) = written {
             eprintln!("netql: warning: cache not written: {e}");
         }
@@ -302,7 +291,7 @@ impl Batch {
 /// A decoded capture: its packet table, its flow table (built in the same pass), and what went
 /// wrong part way, if anything.
 pub struct Decoded {
-    pub packets: DataFrame,
+    pub packets: PacketFrame,
     pub flows: DataFrame,
     /// Set when the file could only be read in part: the packets before the problem are kept.
     pub warning: Option<String>,
@@ -348,7 +337,8 @@ fn decode_into(
             }
             None => (None, None),
         };
-        let collector = s.spawn(move || collect(out_rx, pool_tx, file_code, chunk_tx));
+        let table = PacketFrameBuilder::new(&capture.name);
+        let collector = s.spawn(move || collect(out_rx, pool_tx, file_code, chunk_tx, table));
         let read_result = read_batches(&mut reader, batch_tx, pool_rx, &bar);
         let collected = collector
             .join()
@@ -357,8 +347,8 @@ fn decode_into(
         (read_result, collected, sink)
     });
     bar.finish_and_clear();
-    let (frames, flows) = collected?;
-    let packets = stack(frames)?;
+    let (packets, flows) = collected?;
+    let packets = packets.finish()?;
     let flows = flows.finish()?;
     let warning = match read_result {
         Ok(n) => {
@@ -492,10 +482,10 @@ fn collect(
     pool: std::sync::mpsc::Sender<Batch>,
     file_code: u32,
     sink: Option<SyncSender<DataFrame>>,
-) -> Result<(Vec<DataFrame>, FlowBuilder)> {
+    mut table: PacketFrameBuilder,
+) -> Result<(PacketFrameBuilder, FlowBuilder)> {
     let mut pending: BTreeMap<usize, (PacketColumns, Batch)> = BTreeMap::new();
     let mut next = 0usize;
-    let mut frames = Vec::new();
     let mut reasm = Reassembler::default();
     let mut streams = Tracker::default();
     let mut quic = crate::quic::Tracker::default();
@@ -515,25 +505,11 @@ fn collect(
                 // Cheap: the chunk's columns are shared, not copied.
                 let _ = tx.send(df.clone());
             }
-            frames.push(df);
+            table.push(&df)?;
             next += 1;
         }
     }
-    Ok((frames, flows))
-}
-
-/// One frame from the chunks, with contiguous columns.
-fn stack(frames: Vec<DataFrame>) -> Result<DataFrame> {
-    let mut it = frames.into_iter();
-    let Some(mut df) = it.next() else {
-        return frame::empty_packets();
-    };
-    for f in it {
-        df.vstack_mut_owned(f)?;
-    }
-    // No rechunk: copying every column once more would double the peak memory and cost more
-    // time than the few chunk boundaries (one per 64k packets) cost the queries.
-    Ok(df)
+    Ok((table, flows))
 }
 
 /// Scan a capture's facts for the listing, from the cache when present.

@@ -661,7 +661,7 @@ mod tests {
             progress: false,
             threads: 1,
         };
-        let loaded = decode_file(&cap, &opts).unwrap().packets;
+        let loaded = decode_file(&cap, &opts).unwrap().packets.to_frame().unwrap();
         for every in [1, 7, 100, 1_000_000] {
             let (d, w, _) = window_of_sample(every);
             let df = w.packets().unwrap();

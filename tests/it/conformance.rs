@@ -178,7 +178,7 @@ fn check_file(path: &Path, truth: &Value, problems: &mut Vec<String>) {
         return;
     }
     let (df, warning) = match result {
-        Ok(d) => (d.packets, d.warning),
+        Ok(d) => (d.packets.to_frame().unwrap(), d.warning),
         Err(e) => {
             problems.push(format!("{name}: {e}"));
             return;
@@ -326,7 +326,9 @@ fn timestamps_keep_nanoseconds_and_order() {
                 .unwrap();
         let df = decode_file(&CaptureFile::stat(&dir.join(name)).unwrap(), &opts())
             .unwrap()
-            .packets;
+            .packets
+            .to_frame()
+            .unwrap();
         let ts = df
             .column("ts")
             .unwrap()
