@@ -115,8 +115,13 @@ impl PacketFrame {
             let Ok(values) = self.side.column(name).cloned() else {
                 continue;
             };
-            let index = self.index.clone();
             let dtype = values.dtype().clone();
+            if values.null_count() == values.len() {
+                // Nothing in this capture (no credentials, no errors...): a null literal.
+                rebuilt.push(lit(Null {}).cast(dtype).alias(name));
+                continue;
+            }
+            let index = self.index.clone();
             rebuilt.push(
                 col(col::FRAME)
                     .map(
