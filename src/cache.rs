@@ -374,8 +374,8 @@ pub fn rows(path: &Path, table: Table) -> Option<usize> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn round_trip_keeps_text_enums_and_nulls() {
+    /// A temporary folder and the bundled sample's packet table.
+    fn sample_table() -> (tempfile::TempDir, DataFrame) {
         let dir = tempfile::tempdir().unwrap();
         let cap =
             crate::catalog::CaptureFile::stat(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/captures/sample.pcap")))
@@ -391,6 +391,12 @@ mod tests {
             .packets
             .to_frame()
             .unwrap();
+        (dir, df)
+    }
+
+    #[test]
+    fn round_trip_keeps_text_enums_and_nulls() {
+        let (dir, df) = sample_table();
         let path = dir.path().join("t.parquet");
         write(&df, &path, Table::Packets).unwrap();
         let back = read(&path, Table::Packets).unwrap();
@@ -412,21 +418,7 @@ mod tests {
 
     #[test]
     fn streamed_chunks_make_the_same_table_and_nothing_shows_until_finished() {
-        let dir = tempfile::tempdir().unwrap();
-        let cap =
-            crate::catalog::CaptureFile::stat(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/captures/sample.pcap")))
-                .unwrap();
-        let opts = crate::load::LoadOptions {
-            cache_dir: dir.path().into(),
-            use_cache: false,
-            progress: false,
-            threads: 2,
-        };
-        let df = crate::load::decode_file(&cap, &opts)
-            .unwrap()
-            .packets
-            .to_frame()
-            .unwrap();
+        let (dir, df) = sample_table();
         let path = dir.path().join("s.parquet");
         let mut w = CacheWriter::create(&path, Table::Packets).unwrap();
         // Small row groups and uneven pushes: the text dictionaries span row groups.
