@@ -8,10 +8,11 @@ use polars::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::bindings::Severity;
+use crate::catalog::CaptureMeta;
 use crate::engine::{Captures, FindingOut, Output, ScriptEngine, cited_frames};
 use crate::queries::{self, Query};
 use crate::render;
-use crate::summary::{self, Totals};
+use crate::summary;
 
 /// One finding with the query that produced it.
 #[derive(Debug, Clone)]
@@ -137,17 +138,35 @@ pub fn finding_json(r: &Reported) -> Value {
     Value::Object(o)
 }
 
+/// Packets, bytes and time span of the captures: from what the loads already know (no pass over
+/// 10M rows), else computed.
+fn span(data: &Captures) -> (u64, u64, Option<i64>, Option<i64>) {
+    let metas: Option<Vec<&CaptureMeta>> = data.loaded.iter().map(|l| l.meta.as_ref()).collect();
+    if let Some(ms) = metas.filter(|m| !m.is_empty()) {
+        return (
+            ms.iter().map(|m| m.packets).sum(),
+            ms.iter().map(|m| m.bytes).sum(),
+            ms.iter().filter_map(|m| m.first_ts).min(),
+            ms.iter().filter_map(|m| m.last_ts).max(),
+        );
+    }
+    match summary::totals(data.packets_lazy()) {
+        Ok(t) => (t.packets, t.bytes, t.first_ns, t.last_ns),
+        Err(_) => (0, 0, None, None),
+    }
+}
+
 /// Run the suite over `data`.
 pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::path::Path) -> Analysis {
     let started = std::time::Instant::now();
     let files: Vec<String> = data.loaded.iter().map(|l| l.capture.name.clone()).collect();
-    let s: Option<Totals> = summary::totals(data.packets_lazy()).ok();
+    let (packets, bytes, first_ns, last_ns) = span(&data);
     let mut a = Analysis {
         files,
-        packets: s.as_ref().map_or(0, |s| s.packets),
-        bytes: s.as_ref().map_or(0, |s| s.bytes),
-        first_ns: s.as_ref().and_then(|s| s.first_ns),
-        last_ns: s.as_ref().and_then(|s| s.last_ns),
+        packets,
+        bytes,
+        first_ns,
+        last_ns,
         protocols: None,
         talkers: None,
         findings: Vec::new(),

@@ -350,6 +350,11 @@ pub fn scan(path: &Path, table: Table) -> Result<LazyFrame> {
             continue;
         }
         let remap = maps.iter().find(|(n, _)| n == t.name()).map(|(_, v)| v.clone());
+        if matches!(dtype, DataType::Categorical(..)) && remap.as_ref().is_none_or(|r| r.is_empty()) {
+            // No text in the dictionary: every row is null, so the column need not be read.
+            fixes.push(lit(Null {}).cast(dtype).alias(t.name().clone()));
+            continue;
+        }
         let out = dtype.clone();
         fixes.push(
             col(t.name().clone())

@@ -86,6 +86,9 @@ pub struct Loaded {
     /// before the problem are kept, and this says what happened.
     pub warning: Option<String>,
     pub cache: Option<CacheEntry>,
+    /// Packets, bytes and time span, when known without a scan (decoded now, or the cache's
+    /// meta file when it agrees with the table's row count).
+    pub meta: Option<CaptureMeta>,
     /// The flow table when it was built with the packets (a fresh decode).
     decoded_flows: Option<DataFrame>,
 }
@@ -118,6 +121,7 @@ impl Loaded {
             elapsed: self.elapsed,
             warning: self.warning.clone(),
             cache: self.cache.clone(),
+            meta: self.meta.clone(),
             decoded_flows: self.decoded_flows.clone(),
         }
     }
@@ -161,6 +165,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
         && entry.packets.is_file()
         && let Some(rows) = cache::rows(&entry.packets, cache::Table::Packets)
     {
+        let meta = CaptureMeta::read(&entry.meta).filter(|m| m.packets == rows as u64);
         return Ok(Loaded {
             capture: capture.clone(),
             packets: PacketTable::Parquet {
@@ -171,6 +176,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
             elapsed: started.elapsed(),
             warning: None,
             cache,
+            meta,
             decoded_flows: None,
         });
     }
@@ -196,6 +202,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
         },
         sink,
     ) = decode_into(capture, opts, sink)?;
+    let meta = meta_of(packets.core());
     // A capture read only in part is not cached (dropping the writer removes its file).
     if let (Some(entry), Some(sink)) = (&cache, sink)
         && warning.is_none()
@@ -203,7 +210,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
         // The flows go first: a packets file is only trusted when its flows are there too.
         let written = cache::write(&flows, &entry.flows, cache::Table::Flows)
             .and_then(|_| sink.finish())
-            .and_then(|_| meta_of(packets.core()).write(&entry.meta));
+            .and_then(|_| meta.write(&entry.meta));
         if let Err(e) = written {
             eprintln!("netql: warning: cache not written: {e}");
         }
@@ -215,6 +222,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
         elapsed: started.elapsed(),
         warning,
         cache,
+        meta: Some(meta),
         decoded_flows: Some(flows),
     })
 }

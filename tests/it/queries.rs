@@ -640,6 +640,26 @@ fn analyze_reports_in_every_format() {
     assert_eq!(f["severity"], "high");
     assert_eq!(f["src"], "192.168.56.66");
     assert!(f["title"].as_str().unwrap().contains("100 ports"));
+    // Totals read from the cache's meta file (the first run above wrote it) equal a fresh count.
+    let summary: Value = serde_json::from_str(&stdout(&netql(
+        &["--no-cache", "summary", s.to_str().unwrap(), "--format", "json"],
+        tmp.path(),
+    )))
+    .unwrap();
+    let fresh = netql(
+        &["--no-cache", "analyze", s.to_str().unwrap(), "--format", "json"],
+        tmp.path(),
+    );
+    let fresh: Value = serde_json::from_str(&stdout(&fresh)).unwrap();
+    for (a, b) in [
+        ("packets", "packets"),
+        ("bytes", "bytes"),
+        ("first_ts", "first_ts"),
+        ("last_ts", "last_ts"),
+    ] {
+        assert_eq!(v[a], summary[b], "{a}");
+        assert_eq!(fresh[a], summary[b], "{a}");
+    }
     let o = netql(&["analyze", s.to_str().unwrap(), "--format", "markdown"], tmp.path());
     assert!(stdout(&o).contains("## Security status"), "{}", stdout(&o));
     let o = netql(&["analyze", s.to_str().unwrap(), "--fail-on", "high"], tmp.path());
