@@ -193,7 +193,7 @@ pub const PACKET_SCHEMA: &[ColumnDef] = &[
     c(
         col::FLOW_ID,
         "u64",
-        "id of the packet's bidirectional flow (same both ways); joins to flows().flow_id",
+        "id of the packet's bidirectional flow (same both ways); joins to flows().flow_id; null for non-IP packets and for IPv6 fragments that do not complete a datagram",
     ),
     c(
         col::ERROR,
@@ -435,6 +435,10 @@ impl<T: Copy + Default> Col<T> {
                 self.nulls += 1;
             }
         }
+    }
+
+    fn get(&self, i: usize) -> Option<T> {
+        self.valid.get(i).then(|| self.values[i])
     }
 
     fn set(&mut self, i: usize, v: Option<T>) {
@@ -766,7 +770,11 @@ impl PacketColumns {
         self.arp_sender_ip.push(p.arp_sender_ip.map(|a| it.addr(a)));
         self.arp_target_ip.push(p.arp_target_ip.map(|a| it.addr(a)));
         self.credential.push(p.credential.as_deref().map(|s| it.text(s)));
-        self.flow_id.push(flow.map(|(id, _)| id));
+        // IPv6 fragments belong to no flow until one completes a datagram (the reassembly pass
+        // then gives that frame its flow), as tshark's conversation and endpoint tables count
+        // them; IPv4 fragments all count there.
+        let v6_fragment = p.fragment.is_some() && p.ip_version == Some(6);
+        self.flow_id.push(flow.filter(|_| !v6_fragment).map(|(id, _)| id));
         self.error.push(p.error.as_deref().map(|s| it.text(s)));
         let syn = p.tcp_flags.is_some_and(|f| f & 0x02 != 0);
         let fin = p.tcp_flags.is_some_and(|f| f & 0x01 != 0);
@@ -990,6 +998,9 @@ impl Reassembler {
                     first.dst_port.unwrap_or(0),
                 );
                 cols.flow_id.set(i, Some(id));
+            } else if cols.flow_id.get(i).is_none() {
+                cols.flow_id
+                    .set(i, Some(decode::flow_hash(f.proto, f.src, 0, f.dst, 0).0));
             }
         }
     }
