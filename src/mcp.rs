@@ -835,6 +835,37 @@ struct Call {
 }
 
 impl Call {
+    /// A first call (not a continuation).
+    fn first(
+        tool: &'static str,
+        text: String,
+        captures: Option<Names>,
+        params: Option<Map<String, Value>>,
+        rows: Option<u64>,
+    ) -> Call {
+        Call {
+            tool,
+            text,
+            captures: captures.map(Names::list).unwrap_or_default(),
+            params: params.unwrap_or_default(),
+            offset: 0,
+            max_rows: max_rows(rows),
+            fp: None,
+        }
+    }
+
+    /// The call a request means: the one its cursor continues, else the one `first` makes.
+    fn given_or_continued(
+        tool: &'static str,
+        cursor: Option<String>,
+        first: impl FnOnce() -> std::result::Result<Call, String>,
+    ) -> std::result::Result<Call, String> {
+        match cursor {
+            Some(c) => call_from_cursor(tool, &c),
+            None => first(),
+        }
+    }
+
     fn key(&self, fp: u64) -> u64 {
         let mut h = DefaultHasher::new();
         self.tool.hash(&mut h);
@@ -1730,29 +1761,23 @@ impl NetqlServer {
             Ok(a) => a,
             Err(e) => return Ok(e),
         };
-        let call = match a.cursor {
-            Some(c) => match call_from_cursor("run_query", &c) {
-                Ok(c) => c,
-                Err(e) => return Ok(tool_error(e)),
-            },
-            None => {
-                let Some(name) = a.name.filter(|n| !n.trim().is_empty()) else {
-                    return Ok(tool_error(
-                        "give `name`: a query from list_queries (or `cursor` to continue a result)",
-                    ));
-                };
-                Call {
-                    tool: "run_query",
-                    text: name.trim().to_string(),
-                    captures: a.captures.map(Names::list).unwrap_or_default(),
-                    params: a.params.unwrap_or_default(),
-                    offset: 0,
-                    max_rows: max_rows(a.max_rows),
-                    fp: None,
-                }
-            }
-        };
-        Ok(self.run_call(call, &ctx).await)
+        let call = Call::given_or_continued("run_query", a.cursor, || {
+            let name = a
+                .name
+                .filter(|n| !n.trim().is_empty())
+                .ok_or("give `name`: a query from list_queries (or `cursor` to continue a result)")?;
+            Ok(Call::first(
+                "run_query",
+                name.trim().to_string(),
+                a.captures,
+                a.params,
+                a.max_rows,
+            ))
+        });
+        match call {
+            Ok(call) => Ok(self.run_call(call, &ctx).await),
+            Err(e) => Ok(tool_error(e)),
+        }
     }
 
     #[tool(
@@ -1771,32 +1796,19 @@ impl NetqlServer {
             Ok(a) => a,
             Err(e) => return Ok(e),
         };
-        let call = match a.cursor {
-            Some(c) => match call_from_cursor("run_script", &c) {
-                Ok(c) => c,
-                Err(e) => return Ok(tool_error(e)),
-            },
-            None => {
-                let Some(script) = a.script.filter(|s| !s.trim().is_empty()) else {
-                    return Ok(tool_error(
-                        "give `script`: a Rhai script (describe_schema has the language and examples), or `cursor` to continue a result",
-                    ));
-                };
-                if script.len() > 256 * 1024 {
-                    return Ok(tool_error("the script is longer than 256 KB"));
-                }
-                Call {
-                    tool: "run_script",
-                    text: script,
-                    captures: a.captures.map(Names::list).unwrap_or_default(),
-                    params: a.params.unwrap_or_default(),
-                    offset: 0,
-                    max_rows: max_rows(a.max_rows),
-                    fp: None,
-                }
+        let call = Call::given_or_continued("run_script", a.cursor, || {
+            let script = a.script.filter(|s| !s.trim().is_empty()).ok_or(
+                "give `script`: a Rhai script (describe_schema has the language and examples), or `cursor` to continue a result",
+            )?;
+            if script.len() > 256 * 1024 {
+                return Err("the script is longer than 256 KB".into());
             }
-        };
-        Ok(self.run_call(call, &ctx).await)
+            Ok(Call::first("run_script", script, a.captures, a.params, a.max_rows))
+        });
+        match call {
+            Ok(call) => Ok(self.run_call(call, &ctx).await),
+            Err(e) => Ok(tool_error(e)),
+        }
     }
 
     #[tool(
