@@ -177,6 +177,30 @@ fn a_file_cut_inside_a_record_keeps_the_packets_before_the_cut() {
     assert_eq!(s["packets"], 19, "the 19 whole records are kept: {s}");
     let err = stderr(&o);
     assert!(err.contains("cut.pcap") && err.contains("kept the 19 packets"), "{err}");
+
+    // With the cache on, the packets are streamed into a cache file while decoding; a capture
+    // read only in part must leave no cache file (finished or half-written) behind.
+    let cache = dir.path().join("cache");
+    let o = netql(
+        &[
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            "summary",
+            cut.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let left: Vec<String> = std::fs::read_dir(&cache)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.iter().all(|n| !n.contains("packets")), "{left:?}");
 }
 
 #[test]
