@@ -338,6 +338,11 @@ pub(crate) fn cat_dtype() -> DataType {
     DataType::Categorical(Categories::global(), GLOBAL_MAPPING.clone())
 }
 
+/// The dtype of `tcp_flags_str`.
+pub(crate) fn flags_dtype() -> DataType {
+    FLAGS_DTYPE.clone()
+}
+
 /// The dtype of a schema column, for empty frames and checks.
 pub fn text_dtype() -> DataType {
     cat_dtype()
@@ -492,6 +497,18 @@ pub(crate) fn enum8(name: &str, c: Col<u8>, dtype: &DataType) -> Column {
     unsafe { Categorical8Chunked::from_cats_and_dtype_unchecked(phys, dtype.clone()) }
         .into_series()
         .into_column()
+}
+
+/// The `tcp_flags_str` column made from a `tcp_flags` column: the enum's codes are the flag bytes.
+pub(crate) fn flags_text_of(flags: &Column) -> PolarsResult<Column> {
+    let codes = flags.as_materialized_series().cast(&DataType::UInt16)?;
+    let codes = codes.u16()?.clone().with_name(col::TCP_FLAGS_STR.into());
+    // SAFETY: a u8 flag byte is always below the enum's 256 names.
+    Ok(
+        unsafe { Categorical16Chunked::from_cats_and_dtype_unchecked(codes, FLAGS_DTYPE.clone()) }
+            .into_series()
+            .into_column(),
+    )
 }
 
 fn enum16(name: &str, c: Col<u16>, dtype: &DataType) -> Column {

@@ -1,9 +1,10 @@
 //! table: one capture's packet table in memory. Most packets carry no application facts, so the
 //! sixteen mostly-empty columns (DNS, HTTP, TLS, ARP, credential, error) are held apart: only
 //! the rows that have any of them, plus a bitmap saying which rows those are. `lazy()` puts them
-//! back as columns built on use (a query that never names them never builds them), and the
-//! `file` column, the same on every row, is a literal. Measured on the generated 10M-packet
-//! capture (12 % of packets have a fact): 146 -> 94 bytes per packet.
+//! back as columns built on use (a query that never names them never builds them). Columns that
+//! follow from others are not stored at all: `file` (the same on every row) is a literal, `frame`
+//! is the row number + 1, and `tcp_flags_str` is `tcp_flags` seen as letters. Measured on the
+//! generated 10M-packet capture (12 % of packets have a fact): 146 -> 88 bytes per packet.
 
 use std::sync::Arc;
 
@@ -31,6 +32,9 @@ pub const SPARSE: [&str; 16] = [
     col::CREDENTIAL,
     col::ERROR,
 ];
+
+/// Columns rebuilt from others, never stored.
+const DERIVED: [&str; 3] = [col::FILE, col::FRAME, col::TCP_FLAGS_STR];
 
 /// Which rows have an entry in the side table, and where: a bitmap with a running count per
 /// 64-row word, so a row's entry is found in constant time.
@@ -85,7 +89,7 @@ impl RowIndex {
 #[derive(Clone)]
 pub struct PacketFrame {
     file: PlSmallStr,
-    /// Every column but `file` and [`SPARSE`], in schema order.
+    /// Every column but [`DERIVED`] and [`SPARSE`], in schema order.
     core: DataFrame,
     /// The [`SPARSE`] columns of the rows that have any of them, in row order.
     side: DataFrame,
@@ -97,7 +101,7 @@ impl PacketFrame {
         self.core.height()
     }
 
-    /// The columns stored in full (no `file`, no sparse columns).
+    /// The columns stored in full (no derived or sparse columns).
     pub fn core(&self) -> &DataFrame {
         &self.core
     }
@@ -109,8 +113,16 @@ impl PacketFrame {
 
     /// The whole table, every column in schema order, as a lazy frame.
     pub fn lazy(&self) -> LazyFrame {
-        let mut rebuilt = Vec::with_capacity(SPARSE.len() + 1);
+        let mut rebuilt = Vec::with_capacity(SPARSE.len() + 2);
         rebuilt.push(lit(self.file.as_str()).cast(frame::text_dtype()).alias(col::FILE));
+        rebuilt.push(
+            col(col::TCP_FLAGS)
+                .map(
+                    |flags: Column| frame::flags_text_of(&flags),
+                    |_, f| Ok(Field::new(f.name().clone(), frame::flags_dtype())),
+                )
+                .alias(col::TCP_FLAGS_STR),
+        );
         for name in SPARSE {
             let Ok(values) = self.side.column(name).cloned() else {
                 continue;
@@ -132,7 +144,13 @@ impl PacketFrame {
             );
         }
         let order: Vec<Expr> = PACKET_SCHEMA.iter().map(|c| col(c.name)).collect();
-        self.core.clone().lazy().with_columns(rebuilt).select(order)
+        // Frame n is row n - 1 of one capture's table.
+        self.core
+            .clone()
+            .lazy()
+            .with_row_index(col::FRAME, Some(1))
+            .with_columns(rebuilt)
+            .select(order)
     }
 
     /// The whole table materialised.
@@ -189,7 +207,7 @@ impl PacketFrameBuilder {
             }
         }
         let side = chunk.select(SPARSE)?.filter(&has)?;
-        let core = chunk.drop_many(std::iter::once(col::FILE).chain(SPARSE));
+        let core = chunk.drop_many(DERIVED.into_iter().chain(SPARSE));
         self.rows += chunk.height();
         append(&mut self.side, side)?;
         append(&mut self.core, core)?;
@@ -206,7 +224,7 @@ impl PacketFrameBuilder {
             Some(c) => c,
             None => empty
                 .as_ref()
-                .map(|e| e.drop_many(std::iter::once(col::FILE).chain(SPARSE)))
+                .map(|e| e.drop_many(DERIVED.into_iter().chain(SPARSE)))
                 .unwrap_or_default(),
         };
         let side = match self.side {
