@@ -188,6 +188,14 @@ impl PacketFrameBuilder {
 
     /// Add a chunk with every packet column (as the decoder makes them).
     pub fn push(&mut self, chunk: &DataFrame) -> Result<()> {
+        // Sparse values are found by frame number, so frames must count up from 1 with the rows.
+        let first = chunk.column(col::FRAME)?.u32()?.first();
+        if chunk.height() > 0 && first != Some(self.rows as u32 + 1) {
+            return Err(crate::Error::Other(format!(
+                "packet chunk starts at frame {first:?}, expected {}",
+                self.rows + 1
+            )));
+        }
         let mut has: Option<BooleanChunked> = None;
         for name in SPARSE {
             let present = chunk.column(name)?.is_not_null();
@@ -333,6 +341,9 @@ mod tests {
             .describe_optimized_plan()
             .unwrap();
         assert!(plan.contains(col::DNS_QNAME) && !plan.contains(col::TLS_SNI), "{plan}");
+        // Chunks out of order would misplace sparse values: refused.
+        let mut wrong = PacketFrameBuilder::new(&cap.name);
+        assert!(wrong.push(&full.slice(70, 70)).is_err());
         // No packets: the empty table with the full schema.
         let empty = PacketFrameBuilder::new("x").finish().unwrap().to_frame().unwrap();
         assert_eq!(empty.height(), 0);
