@@ -81,6 +81,24 @@ fn get<T: NativeType>(a: &PrimitiveArray<T>, i: usize) -> Option<T> {
     unsafe { a.get_unchecked(i) }
 }
 
+/// The packet columns [`FlowBuilder::add`] reads: all a table needs to make its flows.
+pub const INPUTS: [&str; 14] = [
+    col::FILE,
+    col::FRAME,
+    col::TS,
+    col::WIRE_LEN,
+    col::IP_VERSION,
+    col::SRC_IP,
+    col::DST_IP,
+    col::L4,
+    col::SRC_PORT,
+    col::DST_PORT,
+    col::TCP_FLAGS,
+    col::PAYLOAD_LEN,
+    col::APP,
+    col::FLOW_ID,
+];
+
 impl FlowBuilder {
     /// Add the packets of one chunk of a packet table (any subset of rows, in file order).
     pub fn add(&mut self, df: &DataFrame) -> Result<()> {
@@ -201,15 +219,6 @@ impl FlowBuilder {
             off += step;
         }
         Ok(())
-    }
-
-    /// Flows seen so far.
-    pub fn len(&self) -> usize {
-        self.flows.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.flows.is_empty()
     }
 
     /// The flow table, one row per flow in order of first packet.

@@ -93,24 +93,6 @@ pub struct Loaded {
     decoded_flows: Option<DataFrame>,
 }
 
-/// The packet columns the flow table is built from.
-const FLOW_INPUTS: [&str; 14] = [
-    col::FILE,
-    col::FRAME,
-    col::TS,
-    col::WIRE_LEN,
-    col::IP_VERSION,
-    col::SRC_IP,
-    col::DST_IP,
-    col::L4,
-    col::SRC_PORT,
-    col::DST_PORT,
-    col::TCP_FLAGS,
-    col::PAYLOAD_LEN,
-    col::APP,
-    col::FLOW_ID,
-];
-
 impl Loaded {
     /// A copy sharing the same column buffers (cheap: Polars columns are reference counted).
     pub fn clone_shallow(&self) -> Loaded {
@@ -141,7 +123,7 @@ impl Loaded {
         let inputs = self
             .packets
             .lazy()
-            .select(FLOW_INPUTS.iter().map(|c| col(*c)).collect::<Vec<_>>())
+            .select(flow::INPUTS.iter().map(|c| col(*c)).collect::<Vec<_>>())
             .collect()?;
         let df = flow::flows_of(&inputs)?;
         if let Some(entry) = &self.cache
