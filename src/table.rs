@@ -189,7 +189,8 @@ impl PacketFrameBuilder {
     /// Add a chunk with every packet column (as the decoder makes them).
     pub fn push(&mut self, chunk: &DataFrame) -> Result<()> {
         // Sparse values are found by frame number, so frames must count up from 1 with the rows.
-        let first = chunk.column(col::FRAME)?.u32()?.first();
+        let frames = chunk.column(col::FRAME)?.u32()?;
+        let first = if frames.is_empty() { None } else { frames.get(0) };
         if chunk.height() > 0 && first != Some(self.rows as u32 + 1) {
             return Err(crate::Error::Other(format!(
                 "packet chunk starts at frame {first:?}, expected {}",
@@ -219,25 +220,13 @@ impl PacketFrameBuilder {
     }
 
     pub fn finish(mut self) -> Result<PacketFrame> {
+        if self.core.is_none() {
+            // No packets: split an empty table, so both parts still carry their columns.
+            self.push(&frame::empty_packets()?)?;
+        }
         self.index.finish(self.rows);
-        let empty = match (&self.core, &self.side) {
-            (Some(_), Some(_)) => None,
-            _ => Some(frame::empty_packets()?),
-        };
-        let core = match self.core {
-            Some(c) => c,
-            None => empty
-                .as_ref()
-                .map(|e| e.drop_many(DERIVED.into_iter().chain(SPARSE)))
-                .unwrap_or_default(),
-        };
-        let side = match self.side {
-            Some(s) => s,
-            None => empty
-                .as_ref()
-                .map(|e| e.select(SPARSE))
-                .transpose()?
-                .unwrap_or_default(),
+        let (Some(core), Some(side)) = (self.core, self.side) else {
+            return Err(crate::Error::Other("packet table without its columns".into()));
         };
         Ok(PacketFrame {
             file: self.file,
