@@ -1206,7 +1206,7 @@ fn parse_http(p: &mut Packet, b: &[u8]) {
 }
 
 fn parse_tls(p: &mut Packet, b: &[u8]) {
-    use tls_parser::{TlsExtension, TlsMessage, TlsMessageHandshake};
+    use tls_parser::TlsMessage;
     // Only handshake records carry the facts we keep.
     if b.len() < 6 || b[0] != 22 {
         return;
@@ -1220,35 +1220,50 @@ fn parse_tls(p: &mut Packet, b: &[u8]) {
         },
     };
     for m in msgs {
-        let (version, ext) = match m {
-            TlsMessage::Handshake(TlsMessageHandshake::ClientHello(ch)) => (ch.version.0, ch.ext),
-            TlsMessage::Handshake(TlsMessageHandshake::ServerHello(sh)) => (sh.version.0, sh.ext),
-            _ => continue,
-        };
-        let mut best = version;
-        if let Some(ext) = ext
-            && let Ok((_, exts)) = tls_parser::parse_tls_extensions(ext)
+        if let TlsMessage::Handshake(hs) = &m
+            && let Some((sni, version)) = hello_facts(hs)
         {
-            for e in exts {
-                match e {
-                    TlsExtension::SNI(names) => {
-                        if let Some((_, name)) = names.first() {
-                            p.tls_sni = Some(String::from_utf8_lossy(name).into_owned());
-                        }
+            if sni.is_some() {
+                p.tls_sni = sni;
+            }
+            p.tls_version = Some(version);
+            return;
+        }
+    }
+}
+
+/// The SNI and the TLS version of a ClientHello (highest offered) or ServerHello (chosen); None
+/// for other handshake messages. Shared by TLS over TCP and QUIC's CRYPTO frames.
+pub(crate) fn hello_facts(hs: &tls_parser::TlsMessageHandshake) -> Option<(Option<String>, u16)> {
+    use tls_parser::{TlsExtension, TlsMessageHandshake};
+    let (version, ext) = match hs {
+        TlsMessageHandshake::ClientHello(ch) => (ch.version.0, ch.ext),
+        TlsMessageHandshake::ServerHello(sh) => (sh.version.0, sh.ext),
+        _ => return None,
+    };
+    let mut sni = None;
+    let mut best = version;
+    if let Some(ext) = ext
+        && let Ok((_, exts)) = tls_parser::parse_tls_extensions(ext)
+    {
+        for e in exts {
+            match e {
+                TlsExtension::SNI(names) => {
+                    if let Some((_, name)) = names.first() {
+                        sni = Some(String::from_utf8_lossy(name).into_owned());
                     }
-                    TlsExtension::SupportedVersions(vs) => {
-                        // Highest real version offered (GREASE values are 0x?a?a).
-                        if let Some(v) = vs.iter().map(|v| v.0).filter(|v| v & 0x0f0f != 0x0a0a).max() {
-                            best = best.max(v);
-                        }
-                    }
-                    _ => {}
                 }
+                TlsExtension::SupportedVersions(vs) => {
+                    // Highest real version offered (GREASE values are 0x?a?a).
+                    if let Some(v) = vs.iter().map(|v| v.0).filter(|v| v & 0x0f0f != 0x0a0a).max() {
+                        best = best.max(v);
+                    }
+                }
+                _ => {}
             }
         }
-        p.tls_version = Some(best);
-        return;
     }
+    Some((sni, best))
 }
 
 /// The user name of an `Authorization: Basic ...` value (the password is not kept).

@@ -270,35 +270,13 @@ impl Tracker {
 }
 
 fn hello(msg: &[u8]) -> Hello {
-    use tls_parser::{TlsExtension, TlsMessage, TlsMessageHandshake};
     let mut out = Hello::default();
-    let Ok((_, TlsMessage::Handshake(hs))) = tls_parser::parse_tls_message_handshake(msg) else {
-        return out;
-    };
-    let (version, ext) = match hs {
-        TlsMessageHandshake::ClientHello(ch) => (ch.version.0, ch.ext),
-        TlsMessageHandshake::ServerHello(sh) => (sh.version.0, sh.ext),
-        _ => return out,
-    };
-    let mut best = version;
-    if let Some(ext) = ext
-        && let Ok((_, exts)) = tls_parser::parse_tls_extensions(ext)
+    if let Ok((_, tls_parser::TlsMessage::Handshake(hs))) = tls_parser::parse_tls_message_handshake(msg)
+        && let Some((sni, version)) = crate::decode::hello_facts(&hs)
     {
-        for e in exts {
-            match e {
-                TlsExtension::SNI(names) => {
-                    out.sni = names.first().map(|(_, n)| String::from_utf8_lossy(n).into_owned());
-                }
-                TlsExtension::SupportedVersions(vs) => {
-                    if let Some(v) = vs.iter().map(|v| v.0).filter(|v| v & 0x0f0f != 0x0a0a).max() {
-                        best = best.max(v);
-                    }
-                }
-                _ => {}
-            }
-        }
+        out.sni = sni;
+        out.version = Some(version);
     }
-    out.version = Some(best);
     out
 }
 
