@@ -18,8 +18,8 @@ pub enum Format {
     Markdown,
 }
 
-/// A table of strings with a header row, drawn for a terminal.
-pub fn text_table(headers: &[&str], rows: &[Vec<String>], right_align: &[usize]) -> String {
+/// A header row and rows in the rounded style every terminal table uses.
+fn rounded_table(headers: &[&str], rows: &[Vec<String>]) -> tabled::Table {
     let mut b = Builder::default();
     b.push_record(headers.iter().map(|h| h.to_string()));
     for r in rows {
@@ -27,6 +27,12 @@ pub fn text_table(headers: &[&str], rows: &[Vec<String>], right_align: &[usize])
     }
     let mut t = b.build();
     t.with(Style::rounded());
+    t
+}
+
+/// A table of strings with a header row, drawn for a terminal.
+pub fn text_table(headers: &[&str], rows: &[Vec<String>], right_align: &[usize]) -> String {
+    let mut t = rounded_table(headers, rows);
     for &i in right_align {
         t.modify(Columns::one(i), Alignment::right());
     }
@@ -35,13 +41,7 @@ pub fn text_table(headers: &[&str], rows: &[Vec<String>], right_align: &[usize])
 
 /// Like [`text_table`], with column `wrap_col` wrapped at `width` characters (long descriptions).
 pub fn text_table_wrapped(headers: &[&str], rows: &[Vec<String>], wrap_col: usize, width: usize) -> String {
-    let mut b = Builder::default();
-    b.push_record(headers.iter().map(|h| h.to_string()));
-    for r in rows {
-        b.push_record(r.iter().cloned());
-    }
-    let mut t = b.build();
-    t.with(Style::rounded());
+    let mut t = rounded_table(headers, rows);
     t.modify(
         Columns::one(wrap_col),
         tabled::settings::Width::wrap(width).keep_words(true),
