@@ -44,3 +44,14 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// The message libpcap itself gives for a filter it cannot compile (what netql must pass on).
+pub fn libpcap_filter_error(bad: &str) -> String {
+    match pcap::Capture::dead(pcap::Linktype::ETHERNET)
+        .unwrap()
+        .compile(bad, true)
+    {
+        Err(pcap::Error::PcapError(msg)) => msg,
+        other => panic!("libpcap accepted {bad:?}? {:?}", other.map(|_| ())),
+    }
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use netql::capture::CaptureReader;
 use serde_json::Value;
 
-use crate::common::{netql, stderr, stdout};
+use crate::common::{libpcap_filter_error, netql, stderr, stdout};
 
 /// Whether this process may capture on `lo`; prints a loud SKIPPED line when not.
 fn can_capture(test: &str) -> bool {
@@ -371,13 +371,7 @@ fn bad_filter_is_refused_with_libpcaps_message() {
         return;
     }
     let bad = "udp portt 47000";
-    let expected = match pcap::Capture::dead(pcap::Linktype::ETHERNET)
-        .unwrap()
-        .compile(bad, true)
-    {
-        Err(pcap::Error::PcapError(msg)) => msg,
-        other => panic!("libpcap accepted {bad:?}? {:?}", other.map(|_| ())),
-    };
+    let expected = libpcap_filter_error(bad);
     let dir = tempfile::tempdir().unwrap();
     let o = netql(
         &[

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::common::{netql, stderr, stdout};
+use crate::common::{libpcap_filter_error, netql, stderr, stdout};
 
 /// Whether this process may capture on `lo`; prints a loud SKIPPED line when not.
 fn can_capture(test: &str) -> bool {
@@ -369,13 +369,7 @@ fn watch_bad_filter_is_refused_with_libpcaps_message() {
         return;
     }
     let bad = "tcp portt 29400";
-    let expected = match pcap::Capture::dead(pcap::Linktype::ETHERNET)
-        .unwrap()
-        .compile(bad, true)
-    {
-        Err(pcap::Error::PcapError(msg)) => msg,
-        other => panic!("libpcap accepted {bad:?}? {:?}", other.map(|_| ())),
-    };
+    let expected = libpcap_filter_error(bad);
     let dir = tempfile::tempdir().unwrap();
     let o = netql(
         &["watch", "-i", "lo", "--filter", bad, "--duration", "5s", "--save"],
