@@ -190,26 +190,34 @@ pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::pa
         }
         r
     };
-    match run("protocol_share", &[("limit".into(), "12".into())]) {
-        Ok(Output::Table(t)) => a.protocols = Some(t),
-        Ok(_) => {}
-        Err(e) => a.errors.push(("protocol_share".into(), e)),
-    }
-    match run("top_talkers", &[("limit".into(), "5".into())]) {
-        Ok(Output::Table(t)) => a.talkers = Some(t),
-        Ok(_) => {}
-        Err(e) => a.errors.push(("top_talkers".into(), e)),
-    }
-    for name in queries::SECURITY_SUITE {
-        match run(name, &[]) {
-            Ok(Output::Findings(fs)) => {
+    // The queries are independent: run them side by side (most are small, and one thread each
+    // keeps both cores busy where a single query would leave one waiting).
+    let limits = |n: &str| vec![("limit".to_string(), n.to_string())];
+    let mut jobs: Vec<(&str, Vec<(String, String)>)> =
+        vec![("protocol_share", limits("12")), ("top_talkers", limits("5"))];
+    jobs.extend(queries::SECURITY_SUITE.iter().map(|n| (*n, Vec::new())));
+    let results: Vec<Result<Output, String>> = std::thread::scope(|s| {
+        let handles: Vec<_> = jobs
+            .iter()
+            .map(|(name, params)| s.spawn(|| run(name, params)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("query thread panicked".into())))
+            .collect()
+    });
+    for ((name, _), result) in jobs.iter().zip(results) {
+        match (*name, result) {
+            ("protocol_share", Ok(Output::Table(t))) => a.protocols = Some(t),
+            ("top_talkers", Ok(Output::Table(t))) => a.talkers = Some(t),
+            (_, Ok(Output::Findings(fs))) => {
                 a.findings.extend(fs.into_iter().map(|f| Reported {
                     query: name.to_string(),
                     finding: f,
                 }));
             }
-            Ok(_) => {}
-            Err(e) => a.errors.push((name.to_string(), e)),
+            (_, Ok(_)) => {}
+            (_, Err(e)) => a.errors.push((name.to_string(), e)),
         }
     }
     // Worst first, then in suite order.

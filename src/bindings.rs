@@ -80,10 +80,22 @@ pub struct FindingRows {
     pub title: String,
 }
 
-/// What the data functions (`packets()`, `flows()`) return.
+/// What the data functions (`packets()`, `flows()`, `events()`, `stacks()`) return.
 pub trait DataSource: Send + Sync {
     fn packets(&self) -> Result<LazyFrame, String>;
     fn flows(&self) -> Result<LazyFrame, String>;
+
+    /// The event rows of the packets (see [`crate::table::EVENTS_DOC`]). Tables split at load
+    /// time hand them over without a scan; this default filters the packets.
+    fn events(&self) -> Result<LazyFrame, String> {
+        Ok(self.packets()?.filter(crate::table::event_expr()))
+    }
+
+    /// Frames and bytes per protocol stack. Loaded captures count them while decoding; this
+    /// default groups the packets.
+    fn stacks(&self) -> Result<LazyFrame, String> {
+        Ok(crate::table::stacks_of(self.packets()?))
+    }
 }
 
 /// Failed `assert(...)` calls of one run.
@@ -366,9 +378,17 @@ pub fn register(engine: &mut Engine, data: Arc<dyn DataSource>, failures: Failur
     engine.register_fn("packets", move || -> RhaiResult<Frame> {
         d.packets().map(Frame).or_else(err)
     });
-    let d = data;
+    let d = data.clone();
     engine.register_fn("flows", move || -> RhaiResult<Frame> {
         d.flows().map(Frame).or_else(err)
+    });
+    let d = data.clone();
+    engine.register_fn("events", move || -> RhaiResult<Frame> {
+        d.events().map(Frame).or_else(err)
+    });
+    let d = data;
+    engine.register_fn("stacks", move || -> RhaiResult<Frame> {
+        d.stacks().map(Frame).or_else(err)
     });
 
     register_exprs(engine);

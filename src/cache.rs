@@ -233,7 +233,30 @@ pub fn write(df: &DataFrame, path: &Path, table: Table) -> Result<()> {
 /// For each text column: local code -> code in this process's dictionary.
 type Remaps = Vec<(PlSmallStr, Arc<Vec<u32>>)>;
 
+/// Remaps already made in this process, by dictionary file (each scan of a cached table needs its
+/// remaps, and a suite scans the same few tables many times).
+static REMAPS: std::sync::LazyLock<std::sync::Mutex<Vec<(PathBuf, std::time::SystemTime, Remaps)>>> =
+    std::sync::LazyLock::new(Default::default);
+
 fn remaps(path: &Path, template: &DataFrame) -> Result<Remaps> {
+    let dict_file = dict_path(path);
+    let modified = std::fs::metadata(&dict_file)
+        .and_then(|m| m.modified())
+        .map_err(|e| Error::io(&dict_file, e))?;
+    if let Ok(known) = REMAPS.lock()
+        && let Some((_, _, r)) = known.iter().find(|(p, m, _)| *p == dict_file && *m == modified)
+    {
+        return Ok(r.clone());
+    }
+    let made = read_remaps(path, template)?;
+    if let Ok(mut known) = REMAPS.lock() {
+        known.retain(|(p, _, _)| *p != dict_file);
+        known.push((dict_file, modified, made.clone()));
+    }
+    Ok(made)
+}
+
+fn read_remaps(path: &Path, template: &DataFrame) -> Result<Remaps> {
     let dict = read_parquet(&dict_path(path))?;
     let names = dict.column("column")?.str()?.clone();
     let codes = dict.column("code")?.u32()?.clone();
@@ -368,11 +391,19 @@ pub fn scan(path: &Path, table: Table) -> Result<LazyFrame> {
     Ok(lf.with_columns(fixes))
 }
 
-/// Rows in a cached table (from its integer columns, which read fast).
+/// Rows in a cached table whose columns are the table's (from the file's metadata: no rows read).
 pub fn rows(path: &Path, table: Table) -> Option<usize> {
-    let lf = scan(path, table).ok()?;
-    let n = crate::bindings::row_count(lf.select([col(crate::frame::col::FRAME)])).ok()?;
-    usize::try_from(n).ok()
+    let template = table.template().ok()?;
+    let file = std::fs::File::open(path).ok()?;
+    let mut reader = ParquetReader::new(file);
+    let schema = reader.schema().ok()?;
+    check_columns(
+        path,
+        &schema.iter_names().map(|s| s.as_str()).collect::<Vec<_>>(),
+        &template,
+    )
+    .ok()?;
+    reader.num_rows().ok()
 }
 
 #[cfg(test)]

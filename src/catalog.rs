@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 
 /// Bump when the decoded tables change shape or meaning, so old caches are ignored.
-pub const CACHE_VERSION: u32 = 4;
+pub const CACHE_VERSION: u32 = 5;
 
 /// File extensions treated as captures.
 pub const EXTENSIONS: [&str; 3] = ["pcap", "pcapng", "cap"];
@@ -130,6 +130,8 @@ fn resolve_one(cfg: &Config, spec: &str) -> Result<CaptureFile> {
 #[derive(Debug, Clone)]
 pub struct CacheEntry {
     pub packets: PathBuf,
+    /// The event rows of the packet table (see `table::event_mask`).
+    pub events: PathBuf,
     pub flows: PathBuf,
     pub meta: PathBuf,
 }
@@ -158,6 +160,7 @@ impl CacheEntry {
         let stem = format!("{}.{key}", cap.name);
         Ok(CacheEntry {
             packets: cache_dir.join(format!("{stem}.packets.parquet")),
+            events: cache_dir.join(format!("{stem}.events.parquet")),
             flows: cache_dir.join(format!("{stem}.flows.parquet")),
             meta: cache_dir.join(format!("{stem}.meta.json")),
         })
@@ -176,7 +179,7 @@ fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Facts about a capture that the listing shows without decoding it again.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct CaptureMeta {
     pub packets: u64,
     pub bytes: u64,
@@ -184,6 +187,9 @@ pub struct CaptureMeta {
     pub first_ts: Option<i64>,
     pub last_ts: Option<i64>,
     pub link_types: Vec<String>,
+    /// Frames and bytes per protocol stack, when the capture was decoded (not by a listing scan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stacks: Option<Vec<crate::table::StackCount>>,
 }
 
 impl CaptureMeta {
@@ -209,6 +215,7 @@ impl CaptureMeta {
             first_ts: None,
             last_ts: None,
             link_types: Vec::new(),
+            stacks: None,
         };
         let mut links: Vec<u16> = Vec::new();
         reader.for_each(|rec| {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use netql::catalog::{self, CaptureFile};
 use netql::config::Config;
-use netql::frame::{FLOW_SCHEMA, PACKET_SCHEMA};
+use netql::frame::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
 use netql::load::{self, LoadOptions};
 use netql::render;
 use netql::summary;
@@ -75,7 +75,7 @@ pub fn summary(ctx: &Ctx, specs: &[String], format: SummaryFormat) -> Result<Out
             eprintln!("netql: error: {}: {w}", cap.path.display());
             failed = true;
         }
-        let s = summary::summarize(&cap.name, loaded.packets.lazy())?;
+        let s = summary::summarize(&cap.name, loaded.packets.lazy(), loaded.stacks()?)?;
         match format {
             SummaryFormat::Json => println!("{}", serde_json::to_string(&s)?),
             SummaryFormat::Table => {
@@ -169,11 +169,20 @@ pub fn schema(format: SummaryFormat) -> Result<Outcome> {
                     .map(|d| json!({"name": d.name, "type": d.kind, "meaning": d.meaning}))
                     .collect::<Vec<_>>()
             };
-            let v = json!({"packets": cols(PACKET_SCHEMA), "flows": cols(FLOW_SCHEMA)});
+            let v = json!({
+                "packets": cols(PACKET_SCHEMA),
+                "flows": cols(FLOW_SCHEMA),
+                "stacks": cols(STACK_SCHEMA),
+                "events": netql::table::EVENTS_DOC,
+            });
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
         SummaryFormat::Table => {
-            for (title, s) in [("packets()", PACKET_SCHEMA), ("flows()", FLOW_SCHEMA)] {
+            for (title, s) in [
+                ("packets()", PACKET_SCHEMA),
+                ("flows()", FLOW_SCHEMA),
+                ("stacks()", STACK_SCHEMA),
+            ] {
                 let rows: Vec<Vec<String>> = s
                     .iter()
                     .map(|d| vec![d.name.to_string(), d.kind.to_string(), d.meaning.to_string()])
@@ -184,6 +193,7 @@ pub fn schema(format: SummaryFormat) -> Result<Outcome> {
                     render::text_table_wrapped(&["column", "type", "meaning"], &rows, 2, 72)
                 );
             }
+            println!("events(): {}", netql::table::EVENTS_DOC);
         }
     }
     Ok(Outcome::Success)

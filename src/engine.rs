@@ -566,20 +566,7 @@ impl Captures {
 
     /// Packets of all captures as one lazy table (rows keep their `file` column).
     pub fn packets_lazy(&self) -> LazyFrame {
-        let parts: Vec<LazyFrame> = self.loaded.iter().map(|l| l.packets.lazy()).collect();
-        match parts.len() {
-            0 => crate::frame::empty_packets().unwrap_or_default().lazy(),
-            1 => parts.into_iter().next().unwrap_or_default(),
-            _ => concat(
-                parts,
-                UnionArgs {
-                    rechunk: false,
-                    parallel: true,
-                    ..Default::default()
-                },
-            )
-            .unwrap_or_else(|_| crate::frame::empty_packets().unwrap_or_default().lazy()),
-        }
+        union(self.loaded.iter().map(|l| l.packets.lazy()).collect())
     }
 
     pub fn packet_count(&self) -> usize {
@@ -587,9 +574,44 @@ impl Captures {
     }
 }
 
+/// Per-capture parts of a packet-schema table as one (an empty packet table when none).
+fn union(parts: Vec<LazyFrame>) -> LazyFrame {
+    let empty = || crate::frame::empty_packets().unwrap_or_default().lazy();
+    match parts.len() {
+        0 => empty(),
+        1 => parts.into_iter().next().unwrap_or_default(),
+        _ => concat(
+            parts,
+            UnionArgs {
+                rechunk: false,
+                parallel: true,
+                ..Default::default()
+            },
+        )
+        .unwrap_or_else(|_| empty()),
+    }
+}
+
 impl DataSource for Captures {
     fn packets(&self) -> Result<LazyFrame, String> {
         Ok(self.packets_lazy())
+    }
+
+    fn events(&self) -> Result<LazyFrame, String> {
+        Ok(union(self.loaded.iter().map(|l| l.packets.events()).collect()))
+    }
+
+    fn stacks(&self) -> Result<LazyFrame, String> {
+        let parts = self
+            .loaded
+            .iter()
+            .map(|l| l.stacks())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        if parts.is_empty() {
+            return NoData.stacks();
+        }
+        concat(parts, UnionArgs::default()).map_err(|e| e.to_string())
     }
 
     fn flows(&self) -> Result<LazyFrame, String> {
@@ -730,7 +752,7 @@ mod tests {
     fn function_names_include_the_query_language() {
         let names = eng().function_names();
         for n in [
-            "packets", "flows", "col", "filter", "group_by", "agg", "in_cidr", "finding",
+            "packets", "flows", "events", "stacks", "col", "filter", "group_by", "agg", "in_cidr", "finding",
         ] {
             assert!(names.iter().any(|x| x == n), "{n} missing");
         }

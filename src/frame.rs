@@ -294,6 +294,19 @@ pub const FLOW_SCHEMA: &[ColumnDef] = &[
     ),
 ];
 
+/// The protocol-stack table: frames and bytes per distinct `protocols` value, counted while
+/// decoding (protocol share and the summary read it instead of every packet).
+pub const STACK_SCHEMA: &[ColumnDef] = &[
+    c(col::FILE, "text", "capture file name"),
+    c(
+        col::PROTOCOLS,
+        "text",
+        "protocol stack as in packets().protocols, e.g. eth:ip:tcp:tls (null: nothing decoded)",
+    ),
+    c("frames", "u64", "frames with this stack"),
+    c("bytes", "u64", "wire bytes of those frames"),
+];
+
 // ---------------------------------------------------------------------------------------------
 // Dictionaries
 

@@ -44,19 +44,39 @@ pub struct LoadOptions {
 #[derive(Clone)]
 pub enum PacketTable {
     Frame(PacketFrame),
-    Parquet { path: PathBuf, rows: usize },
+    Parquet {
+        path: PathBuf,
+        events: PathBuf,
+        rows: usize,
+    },
+}
+
+/// Scan a cached table; checked when loaded, so a file removed since then reads as an error.
+fn scan_or_error(path: &std::path::Path, table: cache::Table) -> LazyFrame {
+    cache::scan(path, table).unwrap_or_else(|e| {
+        DataFrame::empty()
+            .lazy()
+            .select([col(format!("cache unreadable: {e}"))])
+    })
 }
 
 impl PacketTable {
     pub fn lazy(&self) -> LazyFrame {
         match self {
             PacketTable::Frame(pf) => pf.lazy(),
-            PacketTable::Parquet { path, .. } => cache::scan(path, cache::Table::Packets).unwrap_or_else(|e| {
-                // Checked when loaded; a file removed since then reads as an error.
+            PacketTable::Parquet { path, .. } => scan_or_error(path, cache::Table::Packets),
+        }
+    }
+
+    /// The event rows (see [`crate::table::event_mask`]) with every packet column.
+    pub fn events(&self) -> LazyFrame {
+        match self {
+            PacketTable::Frame(pf) => pf.events().map(|df| df.lazy()).unwrap_or_else(|e| {
                 DataFrame::empty()
                     .lazy()
-                    .select([col(format!("cache unreadable: {e}"))])
+                    .select([col(format!("events unavailable: {e}"))])
             }),
+            PacketTable::Parquet { events, .. } => scan_or_error(events, cache::Table::Packets),
         }
     }
 
@@ -108,6 +128,19 @@ impl Loaded {
         }
     }
 
+    /// Frames and bytes per protocol stack: counted while decoding (kept in the cache's meta
+    /// file), or counted from the packets when a table comes without them.
+    pub fn stacks(&self) -> Result<LazyFrame> {
+        let counts = match &self.packets {
+            PacketTable::Frame(pf) => Some(pf.stack_counts()),
+            PacketTable::Parquet { .. } => self.meta.as_ref().and_then(|m| m.stacks.as_deref()),
+        };
+        match counts {
+            Some(c) => Ok(crate::table::stacks_frame(&self.capture.name, c)?.lazy()),
+            None => Ok(crate::table::stacks_of(self.packets.lazy())),
+        }
+    }
+
     /// The flow table (cached next to the packets when the cache is on).
     pub fn flows(&self) -> Result<DataFrame> {
         if let Some(df) = &self.decoded_flows {
@@ -145,6 +178,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
     };
     if let Some(entry) = &cache
         && entry.packets.is_file()
+        && entry.events.is_file()
         && let Some(rows) = cache::rows(&entry.packets, cache::Table::Packets)
     {
         let meta = CaptureMeta::read(&entry.meta).filter(|m| m.packets == rows as u64);
@@ -152,6 +186,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
             capture: capture.clone(),
             packets: PacketTable::Parquet {
                 path: entry.packets.clone(),
+                events: entry.events.clone(),
                 rows,
             },
             from_cache: true,
@@ -166,7 +201,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
     let sink = match &cache {
         Some(entry) => match std::fs::create_dir_all(&opts.cache_dir)
             .map_err(|e| Error::io(&opts.cache_dir, e))
-            .and_then(|_| cache::CacheWriter::create(&entry.packets, cache::Table::Packets))
+            .and_then(|_| CacheSink::create(entry))
         {
             Ok(w) => Some(w),
             Err(e) => {
@@ -184,14 +219,16 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
         },
         sink,
     ) = decode_into(capture, opts, sink)?;
-    let meta = meta_of(packets.core());
+    let mut meta = meta_of(packets.core());
+    meta.stacks = Some(packets.stack_counts().to_vec());
     // A capture read only in part is not cached (dropping the writer removes its file).
     if let (Some(entry), Some(sink)) = (&cache, sink)
         && warning.is_none()
     {
-        // The flows go first: a packets file is only trusted when its flows are there too.
+        // The flows and events go first: a packets file is only trusted when they are there too.
         let written = cache::write(&flows, &entry.flows, cache::Table::Flows)
-            .and_then(|_| sink.finish())
+            .and_then(|_| sink.events.finish())
+            .and_then(|_| sink.packets.finish())
             .and_then(|_| meta.write(&entry.meta));
         if let Err(e) = written {
             eprintln!("netql: warning: cache not written: {e}");
@@ -235,6 +272,28 @@ pub fn meta_of(df: &DataFrame) -> CaptureMeta {
         first_ts,
         last_ts,
         link_types,
+        stacks: None,
+    }
+}
+
+/// The cache files a decode streams into: the packet table and its event rows.
+struct CacheSink {
+    packets: cache::CacheWriter,
+    events: cache::CacheWriter,
+}
+
+impl CacheSink {
+    fn create(entry: &CacheEntry) -> Result<CacheSink> {
+        Ok(CacheSink {
+            packets: cache::CacheWriter::create(&entry.packets, cache::Table::Packets)?,
+            events: cache::CacheWriter::create(&entry.events, cache::Table::Packets)?,
+        })
+    }
+
+    /// A chunk of the packet table and which of its rows are events.
+    fn push(&mut self, chunk: &DataFrame, events: &BooleanChunked) -> Result<()> {
+        self.packets.push(chunk)?;
+        self.events.push(&chunk.filter(events)?)
     }
 }
 
@@ -297,8 +356,8 @@ pub fn decode_file(capture: &CaptureFile, opts: &LoadOptions) -> Result<Decoded>
 fn decode_into(
     capture: &CaptureFile,
     opts: &LoadOptions,
-    sink: Option<cache::CacheWriter>,
-) -> Result<(Decoded, Option<cache::CacheWriter>)> {
+    sink: Option<CacheSink>,
+) -> Result<(Decoded, Option<CacheSink>)> {
     let mut reader = CaptureReader::open(&capture.path)?;
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -322,7 +381,7 @@ fn decode_into(
         drop(out_tx);
         let (chunk_tx, writer) = match sink {
             Some(w) => {
-                let (tx, rx) = sync_channel::<DataFrame>(4);
+                let (tx, rx) = sync_channel::<(DataFrame, BooleanChunked)>(4);
                 (Some(tx), Some(s.spawn(move || write_chunks(rx, w))))
             }
             None => (None, None),
@@ -364,9 +423,9 @@ fn decode_into(
 
 /// The cache writer's thread: chunks in, row groups out. On a write error it says so once and
 /// keeps draining, so decoding never waits on a broken cache.
-fn write_chunks(rx: Receiver<DataFrame>, mut w: cache::CacheWriter) -> Option<cache::CacheWriter> {
-    for df in rx.iter() {
-        if let Err(e) = w.push(&df) {
+fn write_chunks(rx: Receiver<(DataFrame, BooleanChunked)>, mut w: CacheSink) -> Option<CacheSink> {
+    for (df, events) in rx.iter() {
+        if let Err(e) = w.push(&df, &events) {
             eprintln!("netql: warning: cache not written: {e}");
             drop(w);
             for _ in rx.iter() {}
@@ -471,7 +530,7 @@ fn collect(
     rx: Receiver<(PacketColumns, Batch)>,
     pool: std::sync::mpsc::Sender<Batch>,
     file_code: u32,
-    sink: Option<SyncSender<DataFrame>>,
+    sink: Option<SyncSender<(DataFrame, BooleanChunked)>>,
     mut table: PacketFrameBuilder,
 ) -> Result<(PacketFrameBuilder, FlowBuilder)> {
     let mut pending: BTreeMap<usize, (PacketColumns, Batch)> = BTreeMap::new();
@@ -491,11 +550,12 @@ fn collect(
             let _ = pool.send(batch);
             let df = cols.into_frame(file_code)?;
             flows.add(&df)?;
+            let events = crate::table::event_mask(&df)?;
+            table.push_with_events(&df, &events)?;
             if let Some(tx) = &sink {
                 // Cheap: the chunk's columns are shared, not copied.
-                let _ = tx.send(df.clone());
+                let _ = tx.send((df, events));
             }
-            table.push(&df)?;
             next += 1;
         }
     }

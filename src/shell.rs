@@ -36,7 +36,7 @@ use crate::analyze;
 use crate::catalog;
 use crate::config::Config;
 use crate::engine::{Captures, Output, Params, RunResult, ScriptEngine, ScriptError};
-use crate::frame::{FLOW_SCHEMA, PACKET_SCHEMA};
+use crate::frame::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
 use crate::load::{self, LoadOptions, Loaded};
 use crate::queries;
 use crate::render::{self, Format};
@@ -75,7 +75,7 @@ pub const META_COMMANDS: &[MetaSpec] = &[
     ),
     m(
         "schema",
-        "[packets|flows]",
+        "[packets|flows|events|stacks]",
         "the columns of the tables, with types and meanings",
     ),
     m("queries", "", "the canned queries and their parameters"),
@@ -169,7 +169,7 @@ pub fn parse_meta(line: &str) -> Result<Meta, String> {
         }
         "schema" => match args.as_slice() {
             [] => Ok(Meta::Schema(None)),
-            [t @ ("packets" | "flows")] => Ok(Meta::Schema(Some(t.to_string()))),
+            [t @ ("packets" | "flows" | "stacks" | "events")] => Ok(Meta::Schema(Some(t.to_string()))),
             _ => Err(usage("schema")),
         },
         "run" => {
@@ -664,7 +664,12 @@ impl ShellCompleter {
                     .collect(),
             ),
             ("timer", 1) => simple(vec![("on".into(), None), ("off".into(), None)]),
-            ("schema", 1) => simple(vec![("packets".into(), None), ("flows".into(), None)]),
+            ("schema", 1) => simple(
+                ["packets", "flows", "events", "stacks"]
+                    .iter()
+                    .map(|t| (t.to_string(), None))
+                    .collect(),
+            ),
             _ => Vec::new(),
         }
     }
@@ -1310,7 +1315,14 @@ pub fn help_text() -> String {
 
 fn schema_text(which: Option<&str>) -> String {
     let mut out = String::new();
-    for (title, s) in [("packets", PACKET_SCHEMA), ("flows", FLOW_SCHEMA)] {
+    if which == Some("events") {
+        return format!("events(): {}\n", crate::table::EVENTS_DOC);
+    }
+    for (title, s) in [
+        ("packets", PACKET_SCHEMA),
+        ("flows", FLOW_SCHEMA),
+        ("stacks", STACK_SCHEMA),
+    ] {
         if which.is_some_and(|w| w != title) {
             continue;
         }

@@ -82,13 +82,13 @@ pub fn totals(packets: LazyFrame) -> Result<Totals> {
     })
 }
 
-/// Compute the summary of a packet table.
-pub fn summarize(file: &str, packets: LazyFrame) -> Result<Summary> {
-    let t = totals(packets.clone())?;
-    // Few distinct stacks exist, so count per stack first and split the text afterwards.
-    let stacks = packets
+/// Compute the summary of a packet table, given its frames per protocol stack (`stacks()`).
+pub fn summarize(file: &str, packets: LazyFrame, stacks: LazyFrame) -> Result<Summary> {
+    let t = totals(packets)?;
+    // Few distinct stacks exist: split each stack's text once.
+    let stacks = stacks
         .group_by([col(col::PROTOCOLS)])
-        .agg([len().cast(DataType::UInt64).alias("n")])
+        .agg([col("frames").sum().cast(DataType::UInt64).alias("n")])
         .collect()?;
     let mut protocols: BTreeMap<String, u64> = BTreeMap::new();
     let names = stacks.column(col::PROTOCOLS)?;

@@ -7,11 +7,18 @@
 //! index would stop Polars from pushing filters below the rebuilt columns, which then get built
 //! for every row: port_scan went 0.5 -> 0.8 s at 10M, so `frame` stays stored.) Measured on the
 //! generated 10M-packet capture (12 % of packets have a fact): 146 -> 92 bytes per packet.
+//!
+//! The rows held apart are the table's *events* (see [`event_mask`]): besides application facts
+//! they include ICMP and odd-flag TCP packets, so `events()` (the few packets most security
+//! questions start from) is a gather of those rows, not a scan of every packet. The builder also
+//! counts frames and bytes per protocol stack (`stacks()`), which protocol share and the summary
+//! read instead of grouping every packet.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use polars::prelude::*;
 
+use crate::decode::L4;
 use crate::error::Result;
 use crate::frame::{self, PACKET_SCHEMA, col};
 
@@ -37,6 +44,98 @@ pub const SPARSE: [&str; 16] = [
 
 /// Columns rebuilt from others, never stored.
 const DERIVED: [&str; 2] = [col::FILE, col::TCP_FLAGS_STR];
+
+/// What makes a packet an event, for `netql schema` and the query guide.
+pub const EVENTS_DOC: &str = "the packets that say something on their own: a DNS, HTTP, TLS-hello, ARP or \
+credential fact, a decode error, any ICMP/ICMPv6 message, or a TCP flag set no stack sends in normal use \
+(no SYN/ACK/RST, SYN+FIN, SYN+RST); same columns as packets()";
+
+const SYN: u8 = 0x02;
+const ACK: u8 = 0x10;
+const RST: u8 = 0x04;
+const FIN: u8 = 0x01;
+
+/// A TCP flag set no stack sends in normal use: NULL/FIN/Xmas (none of SYN, ACK, RST), SYN+FIN,
+/// SYN+RST. Stealth scans and OS fingerprinting send them.
+fn odd_flags(f: u8) -> bool {
+    f & (SYN | ACK | RST) == 0 || f & (SYN | FIN) == SYN | FIN || f & (SYN | RST) == SYN | RST
+}
+
+/// Which rows of a packet chunk are events (see [`EVENTS_DOC`]).
+pub fn event_mask(chunk: &DataFrame) -> Result<BooleanChunked> {
+    let l4 = chunk.column(col::L4)?.to_physical_repr();
+    let l4 = l4.as_materialized_series().u8()?.clone();
+    let flags = chunk.column(col::TCP_FLAGS)?.as_materialized_series().u8()?.clone();
+    let (icmp, icmpv6, tcp) = (L4::Icmp as u8, L4::Icmpv6 as u8, L4::Tcp as u8);
+    let mut has: BooleanChunked = l4
+        .iter()
+        .zip(flags.iter())
+        .map(|(l, f)| match l {
+            Some(l) if l == icmp || l == icmpv6 => true,
+            Some(l) if l == tcp => f.is_some_and(odd_flags),
+            _ => false,
+        })
+        .collect_ca("event".into());
+    for name in SPARSE {
+        let c = chunk.column(name)?;
+        if c.null_count() < c.len() {
+            has = &has | &c.is_not_null();
+        }
+    }
+    Ok(has)
+}
+
+/// [`event_mask`] as a Polars expression, for tables that are not split (live windows).
+pub fn event_expr() -> Expr {
+    let bit = |b: u8| (col(col::TCP_FLAGS).cast(DataType::Int32) / lit(b as i32) % lit(2)).eq(lit(1));
+    let odd = col(col::L4).eq(lit("tcp")).and(
+        (bit(SYN).not().and(bit(ACK).not()).and(bit(RST).not()))
+            .or(bit(SYN).and(bit(FIN)))
+            .or(bit(SYN).and(bit(RST))),
+    );
+    let icmp = col(col::L4).eq(lit("icmp")).or(col(col::L4).eq(lit("icmpv6")));
+    SPARSE
+        .iter()
+        .map(|c| col(*c).is_not_null())
+        .fold(icmp.or(odd), |a, b| a.or(b))
+        .fill_null(lit(false))
+}
+
+/// Frames and bytes per protocol stack (`protocols`; None: nothing decoded).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StackCount {
+    pub protocols: Option<String>,
+    pub frames: u64,
+    pub bytes: u64,
+}
+
+/// The `stacks()` table of one capture from its counts.
+pub fn stacks_frame(file: &str, counts: &[StackCount]) -> Result<DataFrame> {
+    let n = counts.len();
+    let text = frame::text_dtype();
+    let df = DataFrame::new(
+        n,
+        vec![
+            Column::new("file".into(), vec![file; n]).cast(&text)?,
+            Column::new(
+                "protocols".into(),
+                counts.iter().map(|c| c.protocols.as_deref()).collect::<Vec<_>>(),
+            )
+            .cast(&text)?,
+            Column::new("frames".into(), counts.iter().map(|c| c.frames).collect::<Vec<_>>()),
+            Column::new("bytes".into(), counts.iter().map(|c| c.bytes).collect::<Vec<_>>()),
+        ],
+    )?;
+    Ok(df)
+}
+
+/// The `stacks()` table computed from packets (for tables without counts).
+pub fn stacks_of(packets: LazyFrame) -> LazyFrame {
+    packets.group_by([col(col::FILE), col(col::PROTOCOLS)]).agg([
+        len().cast(DataType::UInt64).alias("frames"),
+        col(col::WIRE_LEN).cast(DataType::UInt64).sum().alias("bytes"),
+    ])
+}
 
 /// Which rows have an entry in the side table, and where: a bitmap with a running count per
 /// 64-row word, so a row's entry is found in constant time.
@@ -85,6 +184,14 @@ impl RowIndex {
     fn bytes(&self) -> usize {
         self.words.len() * 8 + self.before.len() * 4
     }
+
+    /// The bitmap as a boolean column of `rows` rows.
+    fn mask(&self, rows: usize) -> Result<BooleanChunked> {
+        let bytes: Vec<u8> = self.words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let bits = polars_arrow::bitmap::Bitmap::try_new(bytes, rows)?;
+        let arr = polars_arrow::array::BooleanArray::new(ArrowDataType::Boolean, bits, None);
+        Ok(BooleanChunked::with_chunk("event".into(), arr))
+    }
 }
 
 /// A capture's packet table (see the module docs). Cheap to clone: columns are shared.
@@ -93,9 +200,12 @@ pub struct PacketFrame {
     file: PlSmallStr,
     /// Every column but [`DERIVED`] and [`SPARSE`], in schema order.
     core: DataFrame,
-    /// The [`SPARSE`] columns of the rows that have any of them, in row order.
+    /// The [`SPARSE`] columns of the event rows, in row order.
     side: DataFrame,
     index: Arc<RowIndex>,
+    /// The event rows with every column, made on first use.
+    events: Arc<OnceLock<DataFrame>>,
+    stacks: Arc<Vec<StackCount>>,
 }
 
 impl PacketFrame {
@@ -113,18 +223,22 @@ impl PacketFrame {
         self.core.estimated_size() + self.side.estimated_size() + self.index.bytes()
     }
 
-    /// The whole table, every column in schema order, as a lazy frame.
-    pub fn lazy(&self) -> LazyFrame {
-        let mut rebuilt = Vec::with_capacity(SPARSE.len() + 2);
-        rebuilt.push(lit(self.file.as_str()).cast(frame::text_dtype()).alias(col::FILE));
-        rebuilt.push(
+    /// The [`DERIVED`] columns as expressions over the stored ones.
+    fn derived(&self) -> Vec<Expr> {
+        vec![
+            lit(self.file.as_str()).cast(frame::text_dtype()).alias(col::FILE),
             col(col::TCP_FLAGS)
                 .map(
                     |flags: Column| frame::flags_text_of(&flags),
                     |_, f| Ok(Field::new(f.name().clone(), frame::flags_dtype())),
                 )
                 .alias(col::TCP_FLAGS_STR),
-        );
+        ]
+    }
+
+    /// The whole table, every column in schema order, as a lazy frame.
+    pub fn lazy(&self) -> LazyFrame {
+        let mut rebuilt = self.derived();
         for name in SPARSE {
             let Ok(values) = self.side.column(name).cloned() else {
                 continue;
@@ -153,6 +267,33 @@ impl PacketFrame {
     pub fn to_frame(&self) -> Result<DataFrame> {
         Ok(self.lazy().collect()?)
     }
+
+    /// The event rows (see [`event_mask`]) with every column in schema order: the stored rows
+    /// gathered once, then kept.
+    pub fn events(&self) -> Result<DataFrame> {
+        if let Some(df) = self.events.get() {
+            return Ok(df.clone());
+        }
+        // A filter by the row bitmap runs chunk by chunk; a take by row number would look up
+        // each row's chunk (4x slower here).
+        let mut picked = self.core.filter(&self.index.mask(self.height())?)?;
+        for c in self.side.columns() {
+            picked.with_column(c.clone())?;
+        }
+        let order: Vec<Expr> = PACKET_SCHEMA.iter().map(|c| col(c.name)).collect();
+        let df = picked.lazy().with_columns(self.derived()).select(order).collect()?;
+        Ok(self.events.get_or_init(|| df).clone())
+    }
+
+    /// Frames and bytes per protocol stack, counted while the table was built.
+    pub fn stack_counts(&self) -> &[StackCount] {
+        &self.stacks
+    }
+
+    /// The `stacks()` table.
+    pub fn stacks(&self) -> Result<DataFrame> {
+        stacks_frame(&self.file, &self.stacks)
+    }
 }
 
 /// A sparse column's values for the rows whose frame numbers are given (frame n is row n - 1).
@@ -173,6 +314,8 @@ pub struct PacketFrameBuilder {
     side: Option<DataFrame>,
     index: RowIndex,
     rows: usize,
+    /// Stack code (None: no stack) -> frames, bytes.
+    stacks: PlHashMap<Option<u32>, (u64, u64)>,
 }
 
 impl PacketFrameBuilder {
@@ -183,11 +326,17 @@ impl PacketFrameBuilder {
             side: None,
             index: RowIndex::default(),
             rows: 0,
+            stacks: PlHashMap::default(),
         }
     }
 
     /// Add a chunk with every packet column (as the decoder makes them).
     pub fn push(&mut self, chunk: &DataFrame) -> Result<()> {
+        self.push_with_events(chunk, &event_mask(chunk)?)
+    }
+
+    /// [`Self::push`] when the chunk's [`event_mask`] is already known.
+    pub fn push_with_events(&mut self, chunk: &DataFrame, has: &BooleanChunked) -> Result<()> {
         // Sparse values are found by frame number, so frames must count up from 1 with the rows.
         let frames = chunk.column(col::FRAME)?.u32()?;
         let first = if frames.is_empty() { None } else { frames.get(0) };
@@ -197,25 +346,47 @@ impl PacketFrameBuilder {
                 self.rows + 1
             )));
         }
-        let mut has: Option<BooleanChunked> = None;
-        for name in SPARSE {
-            let present = chunk.column(name)?.is_not_null();
-            has = Some(match has {
-                Some(h) => &h | &present,
-                None => present,
-            });
-        }
-        let has = has.unwrap_or_else(|| BooleanChunked::full("has".into(), false, chunk.height()));
         for (i, v) in has.iter().enumerate() {
             if v == Some(true) {
                 self.index.set(self.rows + i);
             }
         }
-        let side = chunk.select(SPARSE)?.filter(&has)?;
+        self.count_stacks(chunk)?;
+        let side = chunk.select(SPARSE)?.filter(has)?;
         let core = chunk.drop_many(DERIVED.into_iter().chain(SPARSE));
         self.rows += chunk.height();
         append(&mut self.side, side)?;
         append(&mut self.core, core)?;
+        Ok(())
+    }
+
+    fn count_stacks(&mut self, chunk: &DataFrame) -> Result<()> {
+        let stacks = chunk.column(col::PROTOCOLS)?.to_physical_repr();
+        let stacks = stacks.as_materialized_series().u32()?.clone();
+        let wire = chunk.column(col::WIRE_LEN)?.as_materialized_series().u32()?.clone();
+        // Neighbouring packets mostly share a stack: add up runs, touch the map once per run.
+        let mut run: Option<(Option<u32>, u64, u64)> = None;
+        for (s, w) in stacks.iter().zip(wire.iter()) {
+            let w = u64::from(w.unwrap_or(0));
+            match &mut run {
+                Some((code, frames, bytes)) if *code == s => {
+                    *frames += 1;
+                    *bytes += w;
+                }
+                _ => {
+                    if let Some((code, frames, bytes)) = run.replace((s, 1, w)) {
+                        let e = self.stacks.entry(code).or_default();
+                        e.0 += frames;
+                        e.1 += bytes;
+                    }
+                }
+            }
+        }
+        if let Some((code, frames, bytes)) = run {
+            let e = self.stacks.entry(code).or_default();
+            e.0 += frames;
+            e.1 += bytes;
+        }
         Ok(())
     }
 
@@ -228,11 +399,24 @@ impl PacketFrameBuilder {
         let (Some(core), Some(side)) = (self.core, self.side) else {
             return Err(crate::Error::Other("packet table without its columns".into()));
         };
+        let mapping = frame::text_mapping();
+        let mut stacks: Vec<StackCount> = self
+            .stacks
+            .into_iter()
+            .map(|(code, (frames, bytes))| StackCount {
+                protocols: code.and_then(|c| mapping.cat_to_str(c)).map(str::to_string),
+                frames,
+                bytes,
+            })
+            .collect();
+        stacks.sort_by(|a, b| b.frames.cmp(&a.frames).then_with(|| a.protocols.cmp(&b.protocols)));
         Ok(PacketFrame {
             file: self.file,
             core,
             side,
             index: Arc::new(self.index),
+            events: Arc::new(OnceLock::new()),
+            stacks: Arc::new(stacks),
         })
     }
 }
