@@ -190,22 +190,35 @@ pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::pa
         }
         r
     };
-    // The queries are independent: run them side by side (most are small, and one thread each
-    // keeps both cores busy where a single query would leave one waiting).
+    // The queries are independent: run them side by side, one per core (most are small, and a
+    // single small query leaves a core waiting; more at once would only add memory).
     let limits = |n: &str| vec![("limit".to_string(), n.to_string())];
     let mut jobs: Vec<(&str, Vec<(String, String)>)> =
         vec![("protocol_share", limits("12")), ("top_talkers", limits("5"))];
     jobs.extend(queries::SECURITY_SUITE.iter().map(|n| (*n, Vec::new())));
-    let results: Vec<Result<Output, String>> = std::thread::scope(|s| {
-        let handles: Vec<_> = jobs
-            .iter()
-            .map(|(name, params)| s.spawn(|| run(name, params)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("query thread panicked".into())))
-            .collect()
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done: std::sync::Mutex<Vec<(usize, Result<Output, String>)>> = std::sync::Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(jobs.len());
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some((name, params)) = jobs.get(i) else { break };
+                    let r = run(name, params);
+                    if let Ok(mut d) = done.lock() {
+                        d.push((i, r));
+                    }
+                }
+            });
+        }
     });
+    let mut results: Vec<Result<Output, String>> = jobs.iter().map(|_| Err("query did not run".into())).collect();
+    for (i, r) in done.into_inner().unwrap_or_default() {
+        results[i] = r;
+    }
     for ((name, _), result) in jobs.iter().zip(results) {
         match (*name, result) {
             ("protocol_share", Ok(Output::Table(t))) => a.protocols = Some(t),

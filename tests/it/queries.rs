@@ -822,3 +822,12 @@ fn events_and_stacks_agree_with_the_packets_fresh_cached_and_live() {
         assert!(odd_seen > 0, "no NULL/FIN/Xmas probe in the shared captures");
     }
 }
+
+#[test]
+fn dns_summary_without_dns_has_no_findings_rather_than_a_value() {
+    let Some(dir) = shared_captures() else { return };
+    let d = data(&dir.join("icmp6.pcap"));
+    assert_eq!(adhoc(&d, r#"events().filter(col("dns_qname").is_not_null())"#).len(), 0);
+    // `findings` panics unless the query returns findings.
+    assert!(findings(&d, "dns_summary", &[]).is_empty());
+}
