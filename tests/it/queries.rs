@@ -816,9 +816,11 @@ fn events_and_stacks_agree_with_the_packets_fresh_cached_and_live() {
         )
         .len();
     }
-    // The captures exercise the rule: events of every kind, odd-flag probes included.
-    assert!(events_seen > 100, "{events_seen}");
+    // The captures exercise the rule: the sample's DNS, HTTP, TLS, ARP and ICMP events, and with
+    // the shared captures many more, odd-flag probes included.
+    assert!(events_seen >= 20, "{events_seen}");
     if files.len() > 1 {
+        assert!(events_seen > 1000, "{events_seen}");
         assert!(odd_seen > 0, "no NULL/FIN/Xmas probe in the shared captures");
     }
 }
