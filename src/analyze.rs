@@ -196,17 +196,23 @@ pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::pa
     let mut jobs: Vec<(&str, Vec<(String, String)>)> =
         vec![("protocol_share", limits("12")), ("top_talkers", limits("5"))];
     jobs.extend(queries::SECURITY_SUITE.iter().map(|n| (*n, Vec::new())));
+    // Start order: the longest first, and the first two on different tables (port_scan waits for
+    // flows, dns_summary reads events), so neither worker waits for the other's first read.
+    let first = ["port_scan", "dns_summary", "beaconing"];
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| first.iter().position(|n| *n == jobs[i].0).unwrap_or(first.len()));
     let next = std::sync::atomic::AtomicUsize::new(0);
     let done: std::sync::Mutex<Vec<(usize, Result<Output, String>)>> = std::sync::Mutex::new(Vec::new());
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs.len());
+    // With NETQL_DEBUG the queries run one at a time, so the timings printed are each query's own.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = if debug { 1 } else { cores.min(jobs.len()) };
     std::thread::scope(|s| {
         for _ in 0..workers {
             s.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some((name, params)) = jobs.get(i) else { break };
+                    let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(&i) = order.get(k) else { break };
+                    let (name, params) = &jobs[i];
                     let r = run(name, params);
                     if let Ok(mut d) = done.lock() {
                         d.push((i, r));
