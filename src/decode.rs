@@ -1338,6 +1338,14 @@ pub fn dns_rcode_name(r: u8) -> &'static str {
     }
 }
 
+/// TCP flag bits (of `tcp_flags`).
+pub mod tcp {
+    pub const FIN: u8 = 0x01;
+    pub const SYN: u8 = 0x02;
+    pub const RST: u8 = 0x04;
+    pub const ACK: u8 = 0x10;
+}
+
 /// Readable TCP flags: S SYN, F FIN, R RST, P PSH, A ACK, U URG, E ECE, C CWR
 /// (so a SYN-ACK is `SA`, a FIN-ACK `FA`).
 pub fn tcp_flags_text(f: u8) -> String {

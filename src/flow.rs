@@ -13,14 +13,10 @@ use polars::prelude::*;
 use polars_arrow::array::{Array, PrimitiveArray};
 use polars_arrow::types::NativeType;
 
+use crate::decode::tcp::{ACK, FIN, RST, SYN};
 use crate::decode::{App, L4};
 use crate::error::Result;
 use crate::frame::{self, Col, col, fcol};
-
-const SYN: u8 = 0x02;
-const ACK: u8 = 0x10;
-const RST: u8 = 0x04;
-const FIN: u8 = 0x01;
 
 /// One direction of a flow.
 #[derive(Clone)]

@@ -1,24 +1,23 @@
 //! table: one capture's packet table in memory. Most packets carry no application facts, so the
-//! sixteen mostly-empty columns (DNS, HTTP, TLS, ARP, credential, error) are held apart: only
-//! the rows that have any of them, plus a bitmap saying which rows those are. `lazy()` puts them
-//! back as columns built on use (a query that never names them never builds them). Columns that
-//! follow from others are not stored at all: `file` (the same on every row) is a literal and
-//! `tcp_flags_str` is `tcp_flags` seen as letters. (`frame` is the row number + 1, but a row
-//! index would stop Polars from pushing filters below the rebuilt columns, which then get built
-//! for every row: port_scan went 0.5 -> 0.8 s at 10M, so `frame` stays stored.) Measured on the
-//! generated 10M-packet capture (12 % of packets have a fact): 146 -> 92 bytes per packet.
-//!
-//! The rows held apart are the table's *events* (see [`event_mask`]): besides application facts
-//! they include ICMP and odd-flag TCP packets, so `events()` (the few packets most security
-//! questions start from) is a gather of those rows, not a scan of every packet. The builder also
-//! counts frames and bytes per protocol stack (`stacks()`), which protocol share and the summary
-//! read instead of grouping every packet.
+//! sixteen mostly-empty columns (DNS, HTTP, TLS, ARP, credential, error) are held apart, only for
+//! the table's *events* (see [`event_mask`]: the packets with any of those facts, and ICMP and
+//! odd-flag TCP packets), plus a bitmap saying which rows those are. `lazy()` puts them back as
+//! columns built on use (a query that never names them never builds them); `events()` is those
+//! rows with every column, a gather of a few percent of the rows rather than a scan of all.
+//! Columns that follow from others are not stored at all: `file` (the same on every row) is a
+//! literal and `tcp_flags_str` is `tcp_flags` seen as letters. (`frame` is the row number + 1,
+//! but a row index would stop Polars from pushing filters below the rebuilt columns, which then
+//! get built for every row: port_scan went 0.5 -> 0.8 s at 10M, so `frame` stays stored.)
+//! Measured on the generated 10M-packet capture (12 % of packets have a fact): 146 -> 92 bytes
+//! per packet. The builder also counts frames and bytes per protocol stack (`stacks()`), which
+//! protocol share and the summary read instead of grouping every packet.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
 use crate::decode::L4;
+use crate::decode::tcp::{ACK, FIN, RST, SYN};
 use crate::error::Result;
 use crate::frame::{self, PACKET_SCHEMA, col};
 
@@ -49,11 +48,6 @@ const DERIVED: [&str; 2] = [col::FILE, col::TCP_FLAGS_STR];
 pub const EVENTS_DOC: &str = "the packets that say something on their own: a DNS, HTTP, TLS-hello, ARP or \
 credential fact, a decode error, any ICMP/ICMPv6 message, or a TCP flag set no stack sends in normal use \
 (no SYN/ACK/RST, SYN+FIN, SYN+RST); same columns as packets()";
-
-const SYN: u8 = 0x02;
-const ACK: u8 = 0x10;
-const RST: u8 = 0x04;
-const FIN: u8 = 0x01;
 
 /// A TCP flag set no stack sends in normal use: NULL/FIN/Xmas (none of SYN, ACK, RST), SYN+FIN,
 /// SYN+RST. Stealth scans and OS fingerprinting send them.
@@ -203,8 +197,9 @@ pub struct PacketFrame {
     /// The [`SPARSE`] columns of the event rows, in row order.
     side: DataFrame,
     index: Arc<RowIndex>,
-    /// The event rows with every column, made on first use.
-    events: Arc<OnceLock<DataFrame>>,
+    /// The event rows with every column, made on first use (a lock, so queries running side by
+    /// side wait for one gather instead of each making their own).
+    events: Arc<Mutex<Option<DataFrame>>>,
     stacks: Arc<Vec<StackCount>>,
 }
 
@@ -271,7 +266,11 @@ impl PacketFrame {
     /// The event rows (see [`event_mask`]) with every column in schema order: the stored rows
     /// gathered once, then kept.
     pub fn events(&self) -> Result<DataFrame> {
-        if let Some(df) = self.events.get() {
+        let mut kept = self
+            .events
+            .lock()
+            .map_err(|_| crate::Error::Other("events lock poisoned".into()))?;
+        if let Some(df) = kept.as_ref() {
             return Ok(df.clone());
         }
         // A filter by the row bitmap runs chunk by chunk; a take by row number would look up
@@ -282,7 +281,8 @@ impl PacketFrame {
         }
         let order: Vec<Expr> = PACKET_SCHEMA.iter().map(|c| col(c.name)).collect();
         let df = picked.lazy().with_columns(self.derived()).select(order).collect()?;
-        Ok(self.events.get_or_init(|| df).clone())
+        *kept = Some(df.clone());
+        Ok(df)
     }
 
     /// Frames and bytes per protocol stack, counted while the table was built.
@@ -415,7 +415,7 @@ impl PacketFrameBuilder {
             core,
             side,
             index: Arc::new(self.index),
-            events: Arc::new(OnceLock::new()),
+            events: Arc::new(Mutex::new(None)),
             stacks: Arc::new(stacks),
         })
     }
