@@ -370,7 +370,9 @@ fn decode_into(
     let (batch_tx, batch_rx) = sync_channel::<Batch>(threads);
     let batch_rx = Arc::new(Mutex::new(batch_rx));
     let (pool_tx, pool_rx) = channel::<Batch>();
-    let (out_tx, out_rx) = channel::<(PacketColumns, Batch)>();
+    // Bounded: when the collector (or the cache writer behind it) falls behind, decoders wait
+    // instead of piling up decoded chunks, each holding its 16k packets' raw bytes.
+    let (out_tx, out_rx) = sync_channel::<(PacketColumns, Batch)>(threads * 2);
 
     let (read_result, collected, sink) = std::thread::scope(|s| {
         for _ in 0..threads {
@@ -493,7 +495,7 @@ fn read_batches(
     result
 }
 
-fn decode_worker(rx: Arc<Mutex<Receiver<Batch>>>, out: std::sync::mpsc::Sender<(PacketColumns, Batch)>) {
+fn decode_worker(rx: Arc<Mutex<Receiver<Batch>>>, out: SyncSender<(PacketColumns, Batch)>) {
     let mut decoder = Decoder::default();
     let mut interner = Interner::default();
     loop {
