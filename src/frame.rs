@@ -369,6 +369,21 @@ pub struct Interner {
     addrs: PlHashMap<Addr, u32>,
     macs: PlHashMap<[u8; 6], u32>,
     stacks: PlHashMap<u128, u32>,
+    // Direct-mapped caches in front of the maps: most packets repeat addresses seen a moment
+    // ago, and a multiply and one compare cost less than a hash map lookup.
+    recent_addrs: Box<[(Addr, u32)]>,
+    recent_macs: Box<[(u64, u32)]>,
+}
+
+/// Slots in each direct-mapped cache (a power of two).
+const RECENT_BITS: u32 = 12;
+/// A slot not filled yet (no code is this large).
+const EMPTY: u32 = u32::MAX;
+
+/// The slot of a 64-bit key in a direct-mapped cache.
+#[inline]
+fn slot_of(key: u64) -> usize {
+    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - RECENT_BITS)) as usize
 }
 
 impl Default for Interner {
@@ -378,6 +393,8 @@ impl Default for Interner {
             addrs: PlHashMap::default(),
             macs: PlHashMap::default(),
             stacks: PlHashMap::default(),
+            recent_addrs: vec![(Addr::default(), EMPTY); 1 << RECENT_BITS].into_boxed_slice(),
+            recent_macs: vec![(0, EMPTY); 1 << RECENT_BITS].into_boxed_slice(),
         }
     }
 }
@@ -389,20 +406,43 @@ impl Interner {
     }
 
     fn addr(&mut self, a: Addr) -> u32 {
-        if let Some(&c) = self.addrs.get(&a) {
-            return c;
+        let (lo, hi) = a.bytes.split_at(8);
+        let fold = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
+        let slot = slot_of(fold(lo) ^ fold(hi).rotate_left(29) ^ u64::from(a.v6));
+        let (seen, code) = self.recent_addrs[slot];
+        if code != EMPTY && seen == a {
+            return code;
         }
-        let c = self.text(&a.to_ip().to_string());
-        self.addrs.insert(a, c);
+        let c = match self.addrs.get(&a) {
+            Some(&c) => c,
+            None => {
+                let c = self.text(&a.to_ip().to_string());
+                self.addrs.insert(a, c);
+                c
+            }
+        };
+        self.recent_addrs[slot] = (a, c);
         c
     }
 
     fn mac(&mut self, m: [u8; 6]) -> u32 {
-        if let Some(&c) = self.macs.get(&m) {
-            return c;
+        let mut key = [0u8; 8];
+        key[..6].copy_from_slice(&m);
+        let key = u64::from_le_bytes(key);
+        let slot = slot_of(key);
+        let (seen, code) = self.recent_macs[slot];
+        if code != EMPTY && seen == key {
+            return code;
         }
-        let c = self.text(&decode::mac_text(&m));
-        self.macs.insert(m, c);
+        let c = match self.macs.get(&m) {
+            Some(&c) => c,
+            None => {
+                let c = self.text(&decode::mac_text(&m));
+                self.macs.insert(m, c);
+                c
+            }
+        };
+        self.recent_macs[slot] = (key, c);
         c
     }
 
@@ -1051,6 +1091,37 @@ mod tests {
         let names: Vec<_> = df.get_column_names().iter().map(|s| s.to_string()).collect();
         let want: Vec<_> = PACKET_SCHEMA.iter().map(|d| d.name.to_string()).collect();
         assert_eq!(names, want);
+    }
+
+    #[test]
+    fn interned_addresses_and_macs_read_back_through_the_recent_caches() {
+        let mut it = Interner::default();
+        let mapping = text_mapping();
+        // Far more keys than cache slots, each asked for twice in different orders, so slots are
+        // shared and overwritten; v4 and v6 keys with equal leading bytes too.
+        let addrs: Vec<Addr> = (0..20_000u32)
+            .flat_map(|i| {
+                let b = i.to_be_bytes();
+                let mut v6 = [0u8; 16];
+                v6[..4].copy_from_slice(&b);
+                [Addr::v4(b), Addr::v6(v6)]
+            })
+            .collect();
+        for round in 0..2 {
+            for (k, a) in addrs.iter().enumerate() {
+                let a = if round == 0 { *a } else { addrs[addrs.len() - 1 - k] };
+                let code = it.addr(a);
+                assert_eq!(mapping.cat_to_str(code), Some(a.to_ip().to_string().as_str()));
+            }
+        }
+        for round in 0..2u8 {
+            for i in 0..10_000u32 {
+                let b = (i.wrapping_mul(7919) ^ u32::from(round)).to_be_bytes();
+                let m = [2, 0, b[0], b[1], b[2], b[3]];
+                let code = it.mac(m);
+                assert_eq!(mapping.cat_to_str(code), Some(decode::mac_text(&m).as_str()));
+            }
+        }
     }
 
     #[test]
