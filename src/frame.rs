@@ -469,6 +469,10 @@ pub(crate) struct Col<T> {
     values: Vec<T>,
     valid: MutableBitmap,
     nulls: usize,
+    /// Nulls pushed after the last value and not written yet: most application columns are null
+    /// on almost every row, and a run of nulls is written at once when a value (or the end)
+    /// comes.
+    pending: usize,
 }
 
 impl<T: Copy + Default> Col<T> {
@@ -477,6 +481,7 @@ impl<T: Copy + Default> Col<T> {
             values: Vec::with_capacity(n),
             valid: MutableBitmap::with_capacity(n),
             nulls: 0,
+            pending: 0,
         }
     }
 
@@ -484,22 +489,35 @@ impl<T: Copy + Default> Col<T> {
     pub(crate) fn push(&mut self, v: Option<T>) {
         match v {
             Some(x) => {
+                if self.pending > 0 {
+                    self.write_pending();
+                }
                 self.values.push(x);
                 self.valid.push(true);
             }
             None => {
-                self.values.push(T::default());
-                self.valid.push(false);
+                self.pending += 1;
                 self.nulls += 1;
             }
         }
     }
 
+    /// Write the pending nulls.
+    fn write_pending(&mut self) {
+        let n = std::mem::take(&mut self.pending);
+        self.values.resize(self.values.len() + n, T::default());
+        self.valid.extend_constant(n, false);
+    }
+
     fn get(&self, i: usize) -> Option<T> {
-        self.valid.get(i).then(|| self.values[i])
+        // Rows past the written ones are pending nulls.
+        (i < self.values.len() && self.valid.get(i)).then(|| self.values[i])
     }
 
     fn set(&mut self, i: usize, v: Option<T>) {
+        if i >= self.values.len() {
+            self.write_pending();
+        }
         let was_null = !self.valid.get(i);
         match v {
             Some(x) => {
@@ -519,7 +537,8 @@ impl<T: Copy + Default> Col<T> {
         }
     }
 
-    fn validity(self) -> (Vec<T>, Option<polars_arrow::bitmap::Bitmap>) {
+    fn validity(mut self) -> (Vec<T>, Option<polars_arrow::bitmap::Bitmap>) {
+        self.write_pending();
         let bm = if self.nulls == 0 {
             None
         } else {
@@ -915,6 +934,7 @@ impl PacketColumns {
             values: vec![file_code; n],
             valid: MutableBitmap::new(),
             nulls: 0,
+            pending: 0,
         };
         let ts = Int64Chunked::from_vec(col::TS.into(), self.ts)
             .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
@@ -1091,6 +1111,37 @@ mod tests {
         let names: Vec<_> = df.get_column_names().iter().map(|s| s.to_string()).collect();
         let want: Vec<_> = PACKET_SCHEMA.iter().map(|d| d.name.to_string()).collect();
         assert_eq!(names, want);
+    }
+
+    #[test]
+    fn columns_with_runs_of_nulls_build_what_was_pushed_and_set() {
+        // A model of every push and set, against the column that writes null runs late.
+        let mut col = Col::<u32>::with_capacity(0);
+        let mut model: Vec<Option<u32>> = Vec::new();
+        let mut x = 12345u32;
+        for i in 0..5000u32 {
+            x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+            let v = x.is_multiple_of(7).then_some(i);
+            col.push(v);
+            model.push(v);
+            if x.is_multiple_of(11) {
+                // Set a row that may still be a pending null, or clear a value.
+                let row = (x as usize / 13) % model.len();
+                let v = x.is_multiple_of(2).then_some(u32::MAX - i);
+                col.set(row, v);
+                model[row] = v;
+            }
+            let probe = (x as usize / 17) % model.len();
+            assert_eq!(col.get(probe), model[probe], "row {probe} after push {i}");
+        }
+        for _ in 0..3 {
+            col.push(None);
+            model.push(None);
+        }
+        let built = prim::<UInt32Type>("c", col);
+        let want: Vec<Option<u32>> = built.u32().unwrap().iter().collect();
+        assert_eq!(want, model);
+        assert_eq!(built.null_count(), model.iter().filter(|v| v.is_none()).count());
     }
 
     #[test]
