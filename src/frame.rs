@@ -369,21 +369,45 @@ pub struct Interner {
     addrs: PlHashMap<Addr, u32>,
     macs: PlHashMap<[u8; 6], u32>,
     stacks: PlHashMap<u128, u32>,
-    // Direct-mapped caches in front of the maps: most packets repeat addresses seen a moment
-    // ago, and a multiply and one compare cost less than a hash map lookup.
-    recent_addrs: Box<[(Addr, u32)]>,
-    recent_macs: Box<[(u64, u32)]>,
+    recent_addrs: Recent<Addr>,
+    recent_macs: Recent<[u8; 6]>,
 }
 
-/// Slots in each direct-mapped cache (a power of two).
+/// Slots in each [`Recent`] cache (a power of two).
 const RECENT_BITS: u32 = 12;
 /// A slot not filled yet (no code is this large).
 const EMPTY: u32 = u32::MAX;
 
-/// The slot of a 64-bit key in a direct-mapped cache.
-#[inline]
-fn slot_of(key: u64) -> usize {
-    (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - RECENT_BITS)) as usize
+/// A direct-mapped cache in front of an interner map: most packets repeat addresses seen a
+/// moment ago, and a multiply and one compare cost less than a hash map lookup.
+struct Recent<K> {
+    slots: Box<[(K, u32)]>,
+}
+
+impl<K: Copy + Default + PartialEq> Recent<K> {
+    fn new() -> Self {
+        Recent {
+            slots: vec![(K::default(), EMPTY); 1 << RECENT_BITS].into_boxed_slice(),
+        }
+    }
+
+    /// The code of `key` (`digest`: 64 bits of it), from the cache or else from `code_of`.
+    #[inline]
+    fn code(&mut self, digest: u64, key: K, code_of: impl FnOnce() -> u32) -> u32 {
+        let slot = (digest.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - RECENT_BITS)) as usize;
+        let (seen, code) = self.slots[slot];
+        if code != EMPTY && seen == key {
+            return code;
+        }
+        let c = code_of();
+        self.slots[slot] = (key, c);
+        c
+    }
+}
+
+/// The code of `s` in the text dictionary (which only fails past 2^32 distinct strings).
+fn intern(mapping: &CategoricalMapping, s: &str) -> u32 {
+    mapping.insert_cat(s).unwrap_or(0)
 }
 
 impl Default for Interner {
@@ -393,57 +417,36 @@ impl Default for Interner {
             addrs: PlHashMap::default(),
             macs: PlHashMap::default(),
             stacks: PlHashMap::default(),
-            recent_addrs: vec![(Addr::default(), EMPTY); 1 << RECENT_BITS].into_boxed_slice(),
-            recent_macs: vec![(0, EMPTY); 1 << RECENT_BITS].into_boxed_slice(),
+            recent_addrs: Recent::new(),
+            recent_macs: Recent::new(),
         }
     }
 }
 
 impl Interner {
     pub fn text(&self, s: &str) -> u32 {
-        // The dictionary only fails past 2^32 distinct strings.
-        self.mapping.insert_cat(s).unwrap_or(0)
+        intern(&self.mapping, s)
     }
 
     fn addr(&mut self, a: Addr) -> u32 {
         let (lo, hi) = a.bytes.split_at(8);
         let fold = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());
-        let slot = slot_of(fold(lo) ^ fold(hi).rotate_left(29) ^ u64::from(a.v6));
-        let (seen, code) = self.recent_addrs[slot];
-        if code != EMPTY && seen == a {
-            return code;
-        }
-        let c = match self.addrs.get(&a) {
-            Some(&c) => c,
-            None => {
-                let c = self.text(&a.to_ip().to_string());
-                self.addrs.insert(a, c);
-                c
-            }
-        };
-        self.recent_addrs[slot] = (a, c);
-        c
+        let digest = fold(lo) ^ fold(hi).rotate_left(29) ^ u64::from(a.v6);
+        let (addrs, mapping) = (&mut self.addrs, &self.mapping);
+        self.recent_addrs.code(digest, a, || {
+            *addrs
+                .entry(a)
+                .or_insert_with(|| intern(mapping, &a.to_ip().to_string()))
+        })
     }
 
     fn mac(&mut self, m: [u8; 6]) -> u32 {
-        let mut key = [0u8; 8];
-        key[..6].copy_from_slice(&m);
-        let key = u64::from_le_bytes(key);
-        let slot = slot_of(key);
-        let (seen, code) = self.recent_macs[slot];
-        if code != EMPTY && seen == key {
-            return code;
-        }
-        let c = match self.macs.get(&m) {
-            Some(&c) => c,
-            None => {
-                let c = self.text(&decode::mac_text(&m));
-                self.macs.insert(m, c);
-                c
-            }
-        };
-        self.recent_macs[slot] = (key, c);
-        c
+        let mut digest = [0u8; 8];
+        digest[..6].copy_from_slice(&m);
+        let (macs, mapping) = (&mut self.macs, &self.mapping);
+        self.recent_macs.code(u64::from_le_bytes(digest), m, || {
+            *macs.entry(m).or_insert_with(|| intern(mapping, &decode::mac_text(&m)))
+        })
     }
 
     fn stack(&mut self, s: &Stack) -> Option<u32> {
@@ -583,15 +586,6 @@ pub(crate) fn flags_text_of(flags: &Column) -> PolarsResult<Column> {
     )
 }
 
-fn enum16(name: &str, c: Col<u16>, dtype: &DataType) -> Column {
-    let (v, bm) = c.validity();
-    let phys = UInt16Chunked::from_vec_validity(name.into(), v, bm);
-    // SAFETY: codes are indexes into the enum's own name list.
-    unsafe { Categorical16Chunked::from_cats_and_dtype_unchecked(phys, dtype.clone()) }
-        .into_series()
-        .into_column()
-}
-
 fn boolean(name: &str, c: Col<bool>) -> Column {
     let (v, bm) = c.validity();
     let arr = polars_arrow::array::BooleanArray::new(
@@ -634,7 +628,6 @@ pub struct PacketColumns {
     src_port: Col<u16>,
     dst_port: Col<u16>,
     tcp_flags: Col<u8>,
-    tcp_flags_str: Col<u16>,
     tcp_seq: Col<u32>,
     tcp_ack: Col<u32>,
     tcp_window: Col<u16>,
@@ -711,7 +704,6 @@ impl PacketColumns {
             src_port: Col::with_capacity(n),
             dst_port: Col::with_capacity(n),
             tcp_flags: Col::with_capacity(n),
-            tcp_flags_str: Col::with_capacity(n),
             tcp_seq: Col::with_capacity(n),
             tcp_ack: Col::with_capacity(n),
             tcp_window: Col::with_capacity(n),
@@ -831,7 +823,6 @@ impl PacketColumns {
         self.src_port.push(p.src_port);
         self.dst_port.push(p.dst_port);
         self.tcp_flags.push(p.tcp_flags);
-        self.tcp_flags_str.push(p.tcp_flags.map(u16::from));
         self.tcp_seq.push(p.tcp_seq);
         self.tcp_ack.push(p.tcp_ack);
         self.tcp_window.push(p.tcp_window);
@@ -865,8 +856,8 @@ impl PacketColumns {
         let v6_fragment = p.fragment.is_some() && p.ip_version == Some(6);
         self.flow_id.push(flow.filter(|_| !v6_fragment).map(|(id, _)| id));
         self.error.push(p.error.as_deref().map(|s| it.text(s)));
-        let syn = p.tcp_flags.is_some_and(|f| f & 0x02 != 0);
-        let fin = p.tcp_flags.is_some_and(|f| f & 0x01 != 0);
+        let syn = p.tcp_flags.is_some_and(|f| f & decode::tcp::SYN != 0);
+        let fin = p.tcp_flags.is_some_and(|f| f & decode::tcp::FIN != 0);
         let wire_payload = p.payload_len.unwrap_or(0);
         if stream_app
             && (wire_payload > 0 || syn || fin)
@@ -939,6 +930,9 @@ impl PacketColumns {
         let ts = Int64Chunked::from_vec(col::TS.into(), self.ts)
             .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
             .into_column();
+        let tcp_flags = prim::<UInt8Type>(col::TCP_FLAGS, self.tcp_flags);
+        // The letters are the flag byte seen through an enum: made from it, not kept apart.
+        let tcp_flags_str = flags_text_of(&tcp_flags)?;
         let columns = vec![
             cat32(col::FILE, file, cat_dtype()),
             UInt32Chunked::from_vec(col::FRAME.into(), self.frame).into_column(),
@@ -962,8 +956,8 @@ impl PacketColumns {
             enum8(col::L4, self.l4, &L4_DTYPE),
             prim::<UInt16Type>(col::SRC_PORT, self.src_port),
             prim::<UInt16Type>(col::DST_PORT, self.dst_port),
-            prim::<UInt8Type>(col::TCP_FLAGS, self.tcp_flags),
-            enum16(col::TCP_FLAGS_STR, self.tcp_flags_str, &FLAGS_DTYPE),
+            tcp_flags,
+            tcp_flags_str,
             prim::<UInt32Type>(col::TCP_SEQ, self.tcp_seq),
             prim::<UInt32Type>(col::TCP_ACK, self.tcp_ack),
             prim::<UInt16Type>(col::TCP_WINDOW, self.tcp_window),
