@@ -365,6 +365,11 @@ impl PacketFrameBuilder {
         let stacks = stacks.as_materialized_series().u32()?.clone();
         let wire = chunk.column(col::WIRE_LEN)?.as_materialized_series().u32()?.clone();
         // Neighbouring packets mostly share a stack: add up runs, touch the map once per run.
+        let mut add = |(code, frames, bytes): (Option<u32>, u64, u64)| {
+            let e = self.stacks.entry(code).or_default();
+            e.0 += frames;
+            e.1 += bytes;
+        };
         let mut run: Option<(Option<u32>, u64, u64)> = None;
         for (s, w) in stacks.iter().zip(wire.iter()) {
             let w = u64::from(w.unwrap_or(0));
@@ -374,18 +379,14 @@ impl PacketFrameBuilder {
                     *bytes += w;
                 }
                 _ => {
-                    if let Some((code, frames, bytes)) = run.replace((s, 1, w)) {
-                        let e = self.stacks.entry(code).or_default();
-                        e.0 += frames;
-                        e.1 += bytes;
+                    if let Some(done) = run.replace((s, 1, w)) {
+                        add(done);
                     }
                 }
             }
         }
-        if let Some((code, frames, bytes)) = run {
-            let e = self.stacks.entry(code).or_default();
-            e.0 += frames;
-            e.1 += bytes;
+        if let Some(done) = run {
+            add(done);
         }
         Ok(())
     }
