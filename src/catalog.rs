@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 
 /// Bump when the decoded tables change shape or meaning, so old caches are ignored.
-pub const CACHE_VERSION: u32 = 5;
+pub const CACHE_VERSION: u32 = 6;
 
 /// File extensions treated as captures.
 pub const EXTENSIONS: [&str; 3] = ["pcap", "pcapng", "cap"];

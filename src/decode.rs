@@ -522,34 +522,32 @@ impl Packet {
 
 /// The flow id of a 5-tuple, independent of direction, and whether `src` is the lower endpoint.
 pub fn flow_hash(proto: u8, src: Addr, sport: u16, dst: Addr, dport: u16) -> (u64, bool) {
-    let lo_first = (src.bytes, sport) <= (dst.bytes, dport);
+    // Comparing the addresses as big-endian numbers orders them as their bytes.
+    let (s, d) = (u128::from_be_bytes(src.bytes), u128::from_be_bytes(dst.bytes));
+    let lo_first = (s, sport) <= (d, dport);
     let (a, ap, b, bp) = if lo_first {
-        (src, sport, dst, dport)
+        (s, sport, d, dport)
     } else {
-        (dst, dport, src, sport)
+        (d, dport, s, sport)
     };
-    // A fixed (seedless) mix, so flow ids are the same on every run and machine.
-    let word = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-    let mut h: u64 = 0x9e37_79b9_7f4a_7c15 ^ ((proto as u64) << 8 | a.v6 as u64);
-    for w in [
-        word(&a.bytes[..8]),
-        word(&a.bytes[8..]),
-        word(&b.bytes[..8]),
-        word(&b.bytes[8..]),
-        (ap as u64) << 16 | bp as u64,
-    ] {
-        h = mix(h ^ w);
-    }
+    // Three folded 64x64->128-bit multiplies (the mixing step of foldhash and wyhash) with fixed
+    // constants, so flow ids are the same on every run and machine.
+    let fold = |x: u64, y: u64| {
+        let p = u128::from(x) * u128::from(y);
+        (p as u64) ^ ((p >> 64) as u64)
+    };
+    let tag = u64::from(proto) << 40 | u64::from(src.v6) << 32 | u64::from(ap) << 16 | u64::from(bp);
+    let ha = fold(
+        (a >> 64) as u64 ^ 0x243f_6a88_85a3_08d3,
+        a as u64 ^ 0x1319_8a2e_0370_7344,
+    );
+    let hb = fold(
+        (b >> 64) as u64 ^ 0xa409_3822_299f_31d0,
+        b as u64 ^ 0x082e_fa98_ec4e_6c89,
+    );
+    let h = fold(ha ^ tag ^ 0x4528_21e6_38d0_1377, hb ^ 0xbe54_66cf_34e9_0c6c);
     // Keep ids in the positive i64 range so every consumer (JSON, Rhai) reads them the same.
     (h >> 1, lo_first)
-}
-
-/// splitmix64's finaliser: every input bit affects every output bit.
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// Decodes packets; holds nothing but scratch space, so one per thread.

@@ -55,8 +55,79 @@ struct Acc {
 /// Builds a flow table from packet-table chunks fed in file order.
 #[derive(Default)]
 pub struct FlowBuilder {
-    index: PlHashMap<u64, u32>,
+    index: FlowIndex,
     flows: Vec<Acc>,
+}
+
+/// Flow id -> position in `FlowBuilder::flows`. Open addressing on the id's low bits (ids are
+/// hashes already), so the slot a packet a few rows ahead needs can be asked for ahead of time:
+/// with hundreds of thousands of flows, each lookup was a cache miss.
+#[derive(Default)]
+struct FlowIndex {
+    /// (id, position); `FREE` ids mark empty slots. Length is zero or a power of two.
+    slots: Vec<(u64, u32)>,
+    len: usize,
+}
+
+/// No flow id is this large (ids are below 2^63).
+const FREE: u64 = u64::MAX;
+
+impl FlowIndex {
+    #[inline]
+    fn home(&self, id: u64) -> usize {
+        id as usize & (self.slots.len() - 1)
+    }
+
+    #[inline]
+    fn get(&self, id: u64) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mut i = self.home(id);
+        loop {
+            let (k, v) = self.slots[i];
+            if k == id {
+                return Some(v);
+            }
+            if k == FREE {
+                return None;
+            }
+            i = (i + 1) & (self.slots.len() - 1);
+        }
+    }
+
+    /// Add an id that is not in the index.
+    fn insert(&mut self, id: u64, v: u32) {
+        if (self.len + 1) * 2 > self.slots.len() {
+            let size = (self.slots.len() * 2).max(1024);
+            let old = std::mem::replace(&mut self.slots, vec![(FREE, 0); size]);
+            for (k, v) in old.into_iter().filter(|(k, _)| *k != FREE) {
+                self.place(k, v);
+            }
+        }
+        self.place(id, v);
+        self.len += 1;
+    }
+
+    fn place(&mut self, id: u64, v: u32) {
+        let mut i = self.home(id);
+        while self.slots[i].0 != FREE {
+            i = (i + 1) & (self.slots.len() - 1);
+        }
+        self.slots[i] = (id, v);
+    }
+
+    #[inline]
+    fn prefetch(&self, id: u64) {
+        if !self.slots.is_empty() {
+            let i = self.home(id);
+            crate::frame::prefetch(&self.slots, i);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        self.slots.iter().copied().filter(|(k, _)| *k != FREE)
+    }
 }
 
 /// One column of a chunk as a single Arrow array of its physical type.
@@ -134,8 +205,14 @@ impl FlowBuilder {
             } else {
                 None
             };
-            let dir = match self.index.get(&id) {
-                Some(&k) => {
+            if let Some(ahead) = (i + crate::frame::PREFETCH_AHEAD < n)
+                .then(|| get(&flow_id, i + crate::frame::PREFETCH_AHEAD))
+                .flatten()
+            {
+                self.index.prefetch(ahead);
+            }
+            let dir = match self.index.get(id) {
+                Some(k) => {
                     let acc = &mut self.flows[k as usize];
                     if acc.first.src_ip == sip && acc.first.src_port == sport {
                         Some(&mut acc.first)
@@ -171,8 +248,8 @@ impl FlowBuilder {
                         rst: 0,
                         fin: 0,
                     };
-                    match self.index.get(&id) {
-                        Some(&k) => {
+                    match self.index.get(id) {
+                        Some(k) => {
                             let acc = &mut self.flows[k as usize];
                             acc.others.push(d);
                             acc.others.last_mut().expect("just pushed")
@@ -221,7 +298,7 @@ impl FlowBuilder {
     pub fn finish(self) -> Result<DataFrame> {
         let n = self.flows.len();
         let mut flow_id = vec![0u64; n];
-        for (&id, &k) in &self.index {
+        for (id, k) in self.index.iter() {
             flow_id[k as usize] = id;
         }
         let mut file = Col::<u32>::with_capacity(n);

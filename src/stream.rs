@@ -4,7 +4,7 @@
 //! segment seen on another VLAN carry plain `tcp`. The decoder cannot know this packet by packet,
 //! so the loader runs this tracker over each flow's segments in file order.
 
-use std::collections::HashMap;
+use polars::prelude::PlHashMap;
 
 use crate::decode::App;
 
@@ -68,7 +68,7 @@ const MAX_PENDING: usize = 64 * 1024;
 /// Per-direction stream state over a whole capture.
 #[derive(Default)]
 pub struct Tracker {
-    dirs: HashMap<(u64, bool), Dir>,
+    dirs: PlHashMap<(u64, bool), Dir>,
 }
 
 impl Tracker {
