@@ -1532,6 +1532,27 @@ mod tests {
     }
 
     #[test]
+    fn flow_hash_tells_tuples_apart() {
+        // Neighbouring addresses, ports and protocols, v4 and v6: no two ids alike.
+        let mut seen = std::collections::HashSet::new();
+        let mut n = 0;
+        for host in 0..40u8 {
+            for port in [53u16, 80, 443, 1024, 65535] {
+                for proto in [6u8, 17] {
+                    let v4 = flow_hash(proto, Addr::v4([10, 0, 0, host]), port, Addr::v4([10, 0, 1, 1]), 80).0;
+                    let mut b = [0u8; 16];
+                    b[15] = host;
+                    let v6 = flow_hash(proto, Addr::v6(b), port, Addr::v6([0xfe; 16]), 80).0;
+                    seen.extend([v4, v6]);
+                    n += 2;
+                    assert!(v4 < 1 << 63 && v6 < 1 << 63);
+                }
+            }
+        }
+        assert_eq!(seen.len(), n);
+    }
+
+    #[test]
     fn flow_hash_is_the_same_both_ways() {
         let a = Addr::v4([10, 0, 0, 1]);
         let b = Addr::v4([10, 0, 0, 2]);

@@ -508,6 +508,31 @@ mod tests {
     use crate::decode::{Addr, Packet};
     use crate::frame::{Interner, PacketColumns};
 
+    #[test]
+    fn flow_index_finds_every_id_through_collisions_and_growth() {
+        let mut index = FlowIndex::default();
+        // Ids sharing their low bits land on the same home slot and probe past each other;
+        // 5000 of them grow the table several times.
+        let ids: Vec<u64> = (0..5000u64).map(|i| (i << 20) | 7).chain([0, (1 << 63) - 1]).collect();
+        for (k, &id) in ids.iter().enumerate() {
+            assert_eq!(index.get(id), None, "{id} before insert");
+            index.insert(id, k as u32);
+        }
+        for (k, &id) in ids.iter().enumerate() {
+            assert_eq!(index.get(id), Some(k as u32), "{id}");
+        }
+        assert_eq!(index.get(8), None);
+        let mut all: Vec<(u64, u32)> = index.iter().collect();
+        all.sort_by_key(|(_, k)| *k);
+        assert_eq!(
+            all,
+            ids.iter()
+                .enumerate()
+                .map(|(k, &id)| (id, k as u32))
+                .collect::<Vec<_>>()
+        );
+    }
+
     /// One TCP packet: (time s, from, to, flags, payload bytes).
     type Tcp = (i64, ([u8; 4], u16), ([u8; 4], u16), u8, u32);
 
