@@ -296,140 +296,195 @@ impl FlowBuilder {
 
     /// The flow table, one row per flow in order of first packet.
     pub fn finish(self) -> Result<DataFrame> {
-        let n = self.flows.len();
-        let mut flow_id = vec![0u64; n];
-        for (id, k) in self.index.iter() {
-            flow_id[k as usize] = id;
-        }
-        let mut file = Col::<u32>::with_capacity(n);
-        let mut l4 = Col::<u8>::with_capacity(n);
-        let mut ip_version = Col::<u8>::with_capacity(n);
-        let mut src_ip = Col::<u32>::with_capacity(n);
-        let mut src_port = Col::<u16>::with_capacity(n);
-        let mut dst_ip = Col::<u32>::with_capacity(n);
-        let mut dst_port = Col::<u16>::with_capacity(n);
-        let mut app = Col::<u8>::with_capacity(n);
-        let (mut first_ts, mut last_ts) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let mut duration = Vec::with_capacity(n);
-        let (mut first_frame, mut last_frame) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let [
-            mut packets,
-            mut bytes,
-            mut pkts_fwd,
-            mut pkts_rev,
-            mut bytes_fwd,
-            mut bytes_rev,
-            mut pl_fwd,
-            mut pl_rev,
-        ] = std::array::from_fn::<Vec<u64>, 8, _>(|_| Vec::with_capacity(n));
-        let [mut syn, mut syn_ack, mut rst_fwd, mut rst_rev, mut fin_fwd, mut fin_rev] =
-            std::array::from_fn::<Vec<u32>, 6, _>(|_| Vec::with_capacity(n));
-        let mut state = Col::<u32>::with_capacity(n);
-        let mut conn_state = Col::<u32>::with_capacity(n);
-        let mapping = frame::text_mapping();
-        let code = |s: &str| mapping.insert_cat(s).unwrap_or(0);
-        let states: Vec<u32> = STATES.iter().map(|s| code(s)).collect();
-        let conn_states: Vec<u32> = CONN_STATES.iter().map(|s| code(s)).collect();
-
-        for acc in self.flows {
-            let mut dirs = Vec::with_capacity(1 + acc.others.len());
-            dirs.push(acc.first);
-            dirs.extend(acc.others);
-            dirs.sort_by_key(|d| d.f0);
-            let two = dirs.len() == 2;
-            let swap = two && dirs[0].starts_synack;
-            let (o, r) = match (two, swap) {
-                (true, true) => (&dirs[1], Some(&dirs[0])),
-                (true, false) => (&dirs[0], Some(&dirs[1])),
-                _ => (&dirs[0], None),
-            };
-            let first = &dirs[0];
-            file.push(first.file);
-            l4.push(first.l4);
-            ip_version.push(first.ip_version);
-            src_ip.push(o.src_ip);
-            src_port.push(o.src_port);
-            dst_ip.push(o.dst_ip);
-            dst_port.push(o.dst_port);
-            app.push(dirs.iter().find_map(|d| d.app_payload).or(first.app_first));
-            let t0 = dirs.iter().map(|d| d.t0).min().unwrap_or(0);
-            let t1 = dirs.iter().map(|d| d.t1).max().unwrap_or(0);
-            first_ts.push(t0);
-            last_ts.push(t1);
-            duration.push((t1 - t0) as f64 / 1e9);
-            first_frame.push(dirs.iter().map(|d| d.f0).min().unwrap_or(0));
-            last_frame.push(dirs.iter().map(|d| d.f1).max().unwrap_or(0));
-            packets.push(dirs.iter().map(|d| d.packets).sum());
-            bytes.push(dirs.iter().map(|d| d.bytes).sum());
-            let rv = |f: fn(&Dir) -> u64| r.map_or(0, f);
-            pkts_fwd.push(o.packets);
-            pkts_rev.push(rv(|d| d.packets));
-            bytes_fwd.push(o.bytes);
-            bytes_rev.push(rv(|d| d.bytes));
-            pl_fwd.push(o.payload);
-            pl_rev.push(rv(|d| d.payload));
-            let counts = Counts {
-                tcp: first.l4 == Some(L4::Tcp as u8),
-                syn: o.syn > 0,
-                synack: r.is_some_and(|d| d.synack > 0),
-                rst_o: o.rst > 0,
-                rst_r: r.is_some_and(|d| d.rst > 0),
-                fin_o: o.fin > 0,
-                fin_r: r.is_some_and(|d| d.fin > 0),
-                reply: r.is_some_and(|d| d.packets > 0),
-            };
-            syn.push(o.syn);
-            syn_ack.push(r.map_or(0, |d| d.synack));
-            rst_fwd.push(o.rst);
-            rst_rev.push(r.map_or(0, |d| d.rst));
-            fin_fwd.push(o.fin);
-            fin_rev.push(r.map_or(0, |d| d.fin));
-            state.push(Some(states[counts.state()]));
-            conn_state.push(Some(conn_states[counts.conn_state()]));
-        }
-
-        let ts = |name: &str, v: Vec<i64>| {
-            Int64Chunked::from_vec(name.into(), v)
-                .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
-                .into_column()
-        };
-        let u64c = |name: &str, v: Vec<u64>| UInt64Chunked::from_vec(name.into(), v).into_column();
-        let u32c = |name: &str, v: Vec<u32>| UInt32Chunked::from_vec(name.into(), v).into_column();
-        let cat = frame::cat_dtype;
-        let columns = vec![
-            u64c(fcol::FLOW_ID, flow_id),
-            frame::cat32(fcol::FILE, file, cat()),
-            frame::enum8(fcol::L4, l4, &frame::L4_DTYPE),
-            frame::prim::<UInt8Type>(fcol::IP_VERSION, ip_version),
-            frame::cat32(fcol::SRC_IP, src_ip, cat()),
-            frame::prim::<UInt16Type>(fcol::SRC_PORT, src_port),
-            frame::cat32(fcol::DST_IP, dst_ip, cat()),
-            frame::prim::<UInt16Type>(fcol::DST_PORT, dst_port),
-            frame::enum8(fcol::APP, app, &frame::APP_DTYPE),
-            ts(fcol::FIRST_TS, first_ts),
-            ts(fcol::LAST_TS, last_ts),
-            Float64Chunked::from_vec(fcol::DURATION_S.into(), duration).into_column(),
-            u32c(fcol::FIRST_FRAME, first_frame),
-            u32c(fcol::LAST_FRAME, last_frame),
-            u64c(fcol::PACKETS, packets),
-            u64c(fcol::BYTES, bytes),
-            u64c(fcol::PKTS_FWD, pkts_fwd),
-            u64c(fcol::PKTS_REV, pkts_rev),
-            u64c(fcol::BYTES_FWD, bytes_fwd),
-            u64c(fcol::BYTES_REV, bytes_rev),
-            u64c(fcol::PAYLOAD_FWD, pl_fwd),
-            u64c(fcol::PAYLOAD_REV, pl_rev),
-            u32c(fcol::SYN, syn),
-            u32c(fcol::SYN_ACK, syn_ack),
-            u32c(fcol::RST_FWD, rst_fwd),
-            u32c(fcol::RST_REV, rst_rev),
-            u32c(fcol::FIN_FWD, fin_fwd),
-            u32c(fcol::FIN_REV, fin_rev),
-            frame::cat32(fcol::STATE, state, cat()),
-            frame::cat32(fcol::CONN_STATE, conn_state, cat()),
-        ];
-        Ok(DataFrame::new(n, columns)?)
+        // Runs when decoding is over: parts on every core (0.17 s on one at 500k flows).
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let part = self.flows.len().div_ceil(cores).max(1 << 15);
+        self.finish_in_parts(part)
     }
+
+    /// [`FlowBuilder::finish`] with the flows made `part` at a time, each part on a thread.
+    fn finish_in_parts(self, part: usize) -> Result<DataFrame> {
+        let mut ids = vec![0u64; self.flows.len()];
+        for (id, k) in self.index.iter() {
+            ids[k as usize] = id;
+        }
+        let parts: Vec<Result<DataFrame>> = std::thread::scope(|s| {
+            let handles: Vec<_> = self
+                .flows
+                .chunks(part)
+                .zip(ids.chunks(part))
+                .map(|(flows, ids)| s.spawn(move || frame_of(flows, ids)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(crate::Error::Other("flow table thread panicked".into())))
+                })
+                .collect()
+        });
+        let mut parts = parts.into_iter();
+        let mut df = match parts.next() {
+            Some(first) => first?,
+            None => frame_of(&[], &[])?,
+        };
+        for p in parts {
+            df.vstack_mut_owned(p?)?;
+        }
+        Ok(df)
+    }
+}
+
+/// The flow table rows of `flows` (whose ids are `ids`), in that order.
+fn frame_of(flows: &[Acc], flow_id: &[u64]) -> Result<DataFrame> {
+    let n = flows.len();
+    let flow_id = flow_id.to_vec();
+    let mut file = Col::<u32>::with_capacity(n);
+    let mut l4 = Col::<u8>::with_capacity(n);
+    let mut ip_version = Col::<u8>::with_capacity(n);
+    let mut src_ip = Col::<u32>::with_capacity(n);
+    let mut src_port = Col::<u16>::with_capacity(n);
+    let mut dst_ip = Col::<u32>::with_capacity(n);
+    let mut dst_port = Col::<u16>::with_capacity(n);
+    let mut app = Col::<u8>::with_capacity(n);
+    let (mut first_ts, mut last_ts) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let mut duration = Vec::with_capacity(n);
+    let (mut first_frame, mut last_frame) = (Vec::with_capacity(n), Vec::with_capacity(n));
+    let [
+        mut packets,
+        mut bytes,
+        mut pkts_fwd,
+        mut pkts_rev,
+        mut bytes_fwd,
+        mut bytes_rev,
+        mut pl_fwd,
+        mut pl_rev,
+    ] = std::array::from_fn::<Vec<u64>, 8, _>(|_| Vec::with_capacity(n));
+    let [mut syn, mut syn_ack, mut rst_fwd, mut rst_rev, mut fin_fwd, mut fin_rev] =
+        std::array::from_fn::<Vec<u32>, 6, _>(|_| Vec::with_capacity(n));
+    let mut state = Col::<u32>::with_capacity(n);
+    let mut conn_state = Col::<u32>::with_capacity(n);
+    let mapping = frame::text_mapping();
+    let code = |s: &str| mapping.insert_cat(s).unwrap_or(0);
+    let states: Vec<u32> = STATES.iter().map(|s| code(s)).collect();
+    let conn_states: Vec<u32> = CONN_STATES.iter().map(|s| code(s)).collect();
+
+    let mut many: Vec<&Dir> = Vec::new();
+    for acc in flows {
+        // Nearly every flow has one or two directions: no allocation for those.
+        let one = [&acc.first];
+        let pair;
+        let dirs: &[&Dir] = match acc.others.as_slice() {
+            [] => &one,
+            [other] => {
+                pair = if other.f0 < acc.first.f0 {
+                    [other, &acc.first]
+                } else {
+                    [&acc.first, other]
+                };
+                &pair
+            }
+            others => {
+                many.clear();
+                many.push(&acc.first);
+                many.extend(others);
+                many.sort_by_key(|d| d.f0);
+                &many
+            }
+        };
+        let two = dirs.len() == 2;
+        let swap = two && dirs[0].starts_synack;
+        let (o, r) = match (two, swap) {
+            (true, true) => (dirs[1], Some(dirs[0])),
+            (true, false) => (dirs[0], Some(dirs[1])),
+            _ => (dirs[0], None),
+        };
+        let first = dirs[0];
+        file.push(first.file);
+        l4.push(first.l4);
+        ip_version.push(first.ip_version);
+        src_ip.push(o.src_ip);
+        src_port.push(o.src_port);
+        dst_ip.push(o.dst_ip);
+        dst_port.push(o.dst_port);
+        app.push(dirs.iter().find_map(|d| d.app_payload).or(first.app_first));
+        let t0 = dirs.iter().map(|d| d.t0).min().unwrap_or(0);
+        let t1 = dirs.iter().map(|d| d.t1).max().unwrap_or(0);
+        first_ts.push(t0);
+        last_ts.push(t1);
+        duration.push((t1 - t0) as f64 / 1e9);
+        first_frame.push(dirs.iter().map(|d| d.f0).min().unwrap_or(0));
+        last_frame.push(dirs.iter().map(|d| d.f1).max().unwrap_or(0));
+        packets.push(dirs.iter().map(|d| d.packets).sum());
+        bytes.push(dirs.iter().map(|d| d.bytes).sum());
+        let rv = |f: fn(&Dir) -> u64| r.map_or(0, f);
+        pkts_fwd.push(o.packets);
+        pkts_rev.push(rv(|d| d.packets));
+        bytes_fwd.push(o.bytes);
+        bytes_rev.push(rv(|d| d.bytes));
+        pl_fwd.push(o.payload);
+        pl_rev.push(rv(|d| d.payload));
+        let counts = Counts {
+            tcp: first.l4 == Some(L4::Tcp as u8),
+            syn: o.syn > 0,
+            synack: r.is_some_and(|d| d.synack > 0),
+            rst_o: o.rst > 0,
+            rst_r: r.is_some_and(|d| d.rst > 0),
+            fin_o: o.fin > 0,
+            fin_r: r.is_some_and(|d| d.fin > 0),
+            reply: r.is_some_and(|d| d.packets > 0),
+        };
+        syn.push(o.syn);
+        syn_ack.push(r.map_or(0, |d| d.synack));
+        rst_fwd.push(o.rst);
+        rst_rev.push(r.map_or(0, |d| d.rst));
+        fin_fwd.push(o.fin);
+        fin_rev.push(r.map_or(0, |d| d.fin));
+        state.push(Some(states[counts.state()]));
+        conn_state.push(Some(conn_states[counts.conn_state()]));
+    }
+
+    let ts = |name: &str, v: Vec<i64>| {
+        Int64Chunked::from_vec(name.into(), v)
+            .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+            .into_column()
+    };
+    let u64c = |name: &str, v: Vec<u64>| UInt64Chunked::from_vec(name.into(), v).into_column();
+    let u32c = |name: &str, v: Vec<u32>| UInt32Chunked::from_vec(name.into(), v).into_column();
+    let cat = frame::cat_dtype;
+    let columns = vec![
+        u64c(fcol::FLOW_ID, flow_id),
+        frame::cat32(fcol::FILE, file, cat()),
+        frame::enum8(fcol::L4, l4, &frame::L4_DTYPE),
+        frame::prim::<UInt8Type>(fcol::IP_VERSION, ip_version),
+        frame::cat32(fcol::SRC_IP, src_ip, cat()),
+        frame::prim::<UInt16Type>(fcol::SRC_PORT, src_port),
+        frame::cat32(fcol::DST_IP, dst_ip, cat()),
+        frame::prim::<UInt16Type>(fcol::DST_PORT, dst_port),
+        frame::enum8(fcol::APP, app, &frame::APP_DTYPE),
+        ts(fcol::FIRST_TS, first_ts),
+        ts(fcol::LAST_TS, last_ts),
+        Float64Chunked::from_vec(fcol::DURATION_S.into(), duration).into_column(),
+        u32c(fcol::FIRST_FRAME, first_frame),
+        u32c(fcol::LAST_FRAME, last_frame),
+        u64c(fcol::PACKETS, packets),
+        u64c(fcol::BYTES, bytes),
+        u64c(fcol::PKTS_FWD, pkts_fwd),
+        u64c(fcol::PKTS_REV, pkts_rev),
+        u64c(fcol::BYTES_FWD, bytes_fwd),
+        u64c(fcol::BYTES_REV, bytes_rev),
+        u64c(fcol::PAYLOAD_FWD, pl_fwd),
+        u64c(fcol::PAYLOAD_REV, pl_rev),
+        u32c(fcol::SYN, syn),
+        u32c(fcol::SYN_ACK, syn_ack),
+        u32c(fcol::RST_FWD, rst_fwd),
+        u32c(fcol::RST_REV, rst_rev),
+        u32c(fcol::FIN_FWD, fin_fwd),
+        u32c(fcol::FIN_REV, fin_rev),
+        frame::cat32(fcol::STATE, state, cat()),
+        frame::cat32(fcol::CONN_STATE, conn_state, cat()),
+    ];
+    Ok(DataFrame::new(n, columns)?)
 }
 
 /// The flow table of a whole packet table.
@@ -663,6 +718,30 @@ mod tests {
         }
         assert!(whole.equals_missing(&b.finish().unwrap()));
         assert_eq!(whole.height(), 7);
+    }
+
+    #[test]
+    fn flow_table_made_in_parts_is_the_same() {
+        // 40 flows (some with both directions, a few answered first) made 3 at a time.
+        let mut packets = Vec::new();
+        for i in 0..120u16 {
+            let client = (C, 20000 + i % 40);
+            match i % 3 {
+                0 => packets.push((i as i64, client, (S, 443), SYN, 0)),
+                1 => packets.push((i as i64, (S, 443), client, SYN | ACK, 0)),
+                _ => packets.push((i as i64, client, (S, 443), ACK | FIN, 5)),
+            }
+        }
+        let df = table(&packets);
+        let build = || {
+            let mut b = FlowBuilder::default();
+            b.add(&df).unwrap();
+            b
+        };
+        let whole = build().finish_in_parts(usize::MAX).unwrap();
+        let parts = build().finish_in_parts(3).unwrap();
+        assert_eq!(whole.height(), 40);
+        assert!(whole.equals_missing(&parts));
     }
 
     #[test]
