@@ -48,6 +48,7 @@ struct Dir {
 
 /// A flow's directions in the order first seen (more than two only when flow ids collide).
 struct Acc {
+    id: u64,
     first: Dir,
     others: Vec<Dir>,
 }
@@ -125,6 +126,7 @@ impl FlowIndex {
         }
     }
 
+    #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
         self.slots.iter().copied().filter(|(k, _)| *k != FREE)
     }
@@ -205,9 +207,8 @@ impl FlowBuilder {
             } else {
                 None
             };
-            if let Some(ahead) = (i + crate::frame::PREFETCH_AHEAD < n)
-                .then(|| get(&flow_id, i + crate::frame::PREFETCH_AHEAD))
-                .flatten()
+            if i + crate::frame::PREFETCH_AHEAD < n
+                && let Some(ahead) = get(&flow_id, i + crate::frame::PREFETCH_AHEAD)
             {
                 self.index.prefetch(ahead);
             }
@@ -257,6 +258,7 @@ impl FlowBuilder {
                         None => {
                             self.index.insert(id, self.flows.len() as u32);
                             self.flows.push(Acc {
+                                id,
                                 first: d,
                                 others: Vec::new(),
                             });
@@ -304,16 +306,11 @@ impl FlowBuilder {
 
     /// [`FlowBuilder::finish`] with the flows made `part` at a time, each part on a thread.
     fn finish_in_parts(self, part: usize) -> Result<DataFrame> {
-        let mut ids = vec![0u64; self.flows.len()];
-        for (id, k) in self.index.iter() {
-            ids[k as usize] = id;
-        }
         let parts: Vec<Result<DataFrame>> = std::thread::scope(|s| {
             let handles: Vec<_> = self
                 .flows
                 .chunks(part)
-                .zip(ids.chunks(part))
-                .map(|(flows, ids)| s.spawn(move || frame_of(flows, ids)))
+                .map(|flows| s.spawn(move || frame_of(flows)))
                 .collect();
             handles
                 .into_iter()
@@ -326,7 +323,7 @@ impl FlowBuilder {
         let mut parts = parts.into_iter();
         let mut df = match parts.next() {
             Some(first) => first?,
-            None => frame_of(&[], &[])?,
+            None => frame_of(&[])?,
         };
         for p in parts {
             df.vstack_mut_owned(p?)?;
@@ -335,10 +332,10 @@ impl FlowBuilder {
     }
 }
 
-/// The flow table rows of `flows` (whose ids are `ids`), in that order.
-fn frame_of(flows: &[Acc], flow_id: &[u64]) -> Result<DataFrame> {
+/// The flow table rows of `flows`, in that order.
+fn frame_of(flows: &[Acc]) -> Result<DataFrame> {
     let n = flows.len();
-    let flow_id = flow_id.to_vec();
+    let flow_id: Vec<u64> = flows.iter().map(|acc| acc.id).collect();
     let mut file = Col::<u32>::with_capacity(n);
     let mut l4 = Col::<u8>::with_capacity(n);
     let mut ip_version = Col::<u8>::with_capacity(n);
