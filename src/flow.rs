@@ -46,11 +46,51 @@ struct Dir {
     fin: u32,
 }
 
-/// A flow's directions in the order first seen (more than two only when flow ids collide).
+/// A flow's directions in the order first seen (more than two only when flow ids collide). The
+/// second is held inline: reached through a heap pointer, it cost reply packets a second cache
+/// miss.
 struct Acc {
     id: u64,
     first: Dir,
-    others: Vec<Dir>,
+    second: Option<Dir>,
+    more: Vec<Dir>,
+}
+
+impl Acc {
+    /// The direction sent from `src`, if seen before.
+    #[inline]
+    fn dir(&mut self, src: (Option<u32>, Option<u16>)) -> Option<&mut Dir> {
+        let from = |d: &Dir| (d.src_ip, d.src_port) == src;
+        if from(&self.first) {
+            return Some(&mut self.first);
+        }
+        match &mut self.second {
+            Some(d) if from(d) => Some(d),
+            Some(_) => self.more.iter_mut().find(|d| from(d)),
+            None => None,
+        }
+    }
+
+    /// Add a direction not seen before.
+    fn add_dir(&mut self, d: Dir) -> &mut Dir {
+        if self.second.is_none() {
+            return self.second.insert(d);
+        }
+        self.more.push(d);
+        self.more.last_mut().expect("just pushed")
+    }
+
+    /// Ask for the cache lines a packet of this flow will touch.
+    #[inline]
+    fn prefetch(flows: &[Acc], k: usize) {
+        if let Some(acc) = flows.get(k) {
+            let base: *const u8 = (acc as *const Acc).cast();
+            for line in 0..size_of::<Acc>().div_ceil(64) {
+                // SAFETY: a prefetch hint reads nothing and cannot fault.
+                crate::frame::prefetch_ptr(base.wrapping_add(line * 64));
+            }
+        }
+    }
 }
 
 /// Builds a flow table from packet-table chunks fed in file order.
@@ -207,20 +247,22 @@ impl FlowBuilder {
             } else {
                 None
             };
-            if i + crate::frame::PREFETCH_AHEAD < n
-                && let Some(ahead) = get(&flow_id, i + crate::frame::PREFETCH_AHEAD)
+            // Two steps ahead: the index slot of the packet 2×AHEAD rows on, then the flow itself
+            // of the packet AHEAD rows on (its slot is in cache by then). With hundreds of
+            // thousands of flows both are cache misses otherwise.
+            let ahead = crate::frame::PREFETCH_AHEAD;
+            if let Some(id2) = (i + 2 * ahead < n).then(|| get(&flow_id, i + 2 * ahead)).flatten() {
+                self.index.prefetch(id2);
+            }
+            if let Some(k) = (i + ahead < n)
+                .then(|| get(&flow_id, i + ahead))
+                .flatten()
+                .and_then(|id1| self.index.get(id1))
             {
-                self.index.prefetch(ahead);
+                Acc::prefetch(&self.flows, k as usize);
             }
             let dir = match self.index.get(id) {
-                Some(k) => {
-                    let acc = &mut self.flows[k as usize];
-                    if acc.first.src_ip == sip && acc.first.src_port == sport {
-                        Some(&mut acc.first)
-                    } else {
-                        acc.others.iter_mut().find(|d| d.src_ip == sip && d.src_port == sport)
-                    }
-                }
+                Some(k) => self.flows[k as usize].dir((sip, sport)),
                 None => None,
             };
             let dir = match dir {
@@ -250,17 +292,14 @@ impl FlowBuilder {
                         fin: 0,
                     };
                     match self.index.get(id) {
-                        Some(k) => {
-                            let acc = &mut self.flows[k as usize];
-                            acc.others.push(d);
-                            acc.others.last_mut().expect("just pushed")
-                        }
+                        Some(k) => self.flows[k as usize].add_dir(d),
                         None => {
                             self.index.insert(id, self.flows.len() as u32);
                             self.flows.push(Acc {
                                 id,
                                 first: d,
-                                others: Vec::new(),
+                                second: None,
+                                more: Vec::new(),
                             });
                             &mut self.flows.last_mut().expect("just pushed").first
                         }
@@ -371,9 +410,9 @@ fn frame_of(flows: &[Acc]) -> Result<DataFrame> {
         // Nearly every flow has one or two directions: no allocation for those.
         let one = [&acc.first];
         let pair;
-        let dirs: &[&Dir] = match acc.others.as_slice() {
-            [] => &one,
-            [other] => {
+        let dirs: &[&Dir] = match (&acc.second, acc.more.as_slice()) {
+            (None, _) => &one,
+            (Some(other), []) => {
                 pair = if other.f0 < acc.first.f0 {
                     [other, &acc.first]
                 } else {
@@ -381,10 +420,11 @@ fn frame_of(flows: &[Acc]) -> Result<DataFrame> {
                 };
                 &pair
             }
-            others => {
+            (Some(second), more) => {
                 many.clear();
                 many.push(&acc.first);
-                many.extend(others);
+                many.push(second);
+                many.extend(more);
                 many.sort_by_key(|d| d.f0);
                 &many
             }

@@ -1024,6 +1024,18 @@ pub fn prefetch<T>(items: &[T], at: usize) {
     let _ = (items, at);
 }
 
+/// [`prefetch`] of a raw address (for callers that know a struct's layout spans several lines).
+#[inline]
+pub fn prefetch_ptr(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch hint reads nothing and cannot fault, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Read the TLS handshake inside this batch's QUIC Initials (batches in file order): tshark
 /// names `tls` on the frame where a ClientHello or ServerHello completes, and we keep its SNI
 /// and version.
