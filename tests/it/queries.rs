@@ -366,6 +366,64 @@ fn port_scan_finds_every_scan_the_generator_injects() {
     );
 }
 
+/// ICMP sweeps on a capture this test writes: a fast one, a slow one nobody answers, and a host
+/// that pings as many servers over half an hour (several requests each, all answered), which
+/// is not a sweep.
+#[test]
+fn port_scan_tells_icmp_sweeps_from_busy_pingers() {
+    use etherparse::PacketBuilder;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = 1_000_000_000i64;
+    let mut recs: Vec<(i64, Vec<u8>)> = Vec::new();
+    let mut echo = |t: i64, src: [u8; 4], dst: [u8; 4], seq: u16, reply: bool| {
+        let mut v = Vec::new();
+        let b = PacketBuilder::ethernet2([2; 6], [4; 6]).ipv4(src, dst, 64);
+        let b = if reply {
+            b.icmpv4_echo_reply(7, seq)
+        } else {
+            b.icmpv4_echo_request(7, seq)
+        };
+        b.write(&mut v, &[0u8; 32]).unwrap();
+        recs.push((t, v));
+    };
+    // Fast: 30 hosts in 3 s, one request each; 5 of them answer.
+    for h in 1..=30u8 {
+        let t = 100 * s + h as i64 * s / 10;
+        echo(t, [10, 9, 9, 9], [10, 1, 0, h], 1, false);
+        if h <= 5 {
+            echo(t + s / 100, [10, 1, 0, h], [10, 9, 9, 9], 1, true);
+        }
+    }
+    // Slow: 25 hosts, one every two minutes, no answers.
+    for h in 1..=25u8 {
+        echo(200 * s + h as i64 * 120 * s, [10, 8, 8, 8], [10, 2, 0, h], 1, false);
+    }
+    // Busy but benign: 25 servers, one a minute, four answered requests each.
+    for h in 1..=25u8 {
+        for seq in 1..=4u16 {
+            let t = 300 * s + h as i64 * 60 * s + seq as i64 * s;
+            echo(t, [10, 0, 0, 5], [192, 0, 2, h], seq, false);
+            echo(t + s / 50, [192, 0, 2, h], [10, 0, 0, 5], seq, true);
+        }
+    }
+    recs.sort_by_key(|r| r.0);
+    let path = tmp.path().join("pings.pcap");
+    netql::pcapwrite::write_file(&path, 1, &recs).unwrap();
+    let fs = findings(&data(&path), "port_scan", &[]);
+    let facts: Vec<&Value> = fs.iter().map(|f| &f["facts"]).collect();
+    assert_eq!(facts.len(), 2, "{fs:?}");
+    let fast = facts.iter().find(|f| f["src"] == "10.9.9.9").expect("fast sweep");
+    assert_eq!(fast["kind"], "ICMP sweep");
+    assert_eq!((fast["hosts"].as_u64(), fast["answered"].as_u64()), (Some(30), Some(5)));
+    let slow = facts.iter().find(|f| f["src"] == "10.8.8.8").expect("slow sweep");
+    assert_eq!(slow["kind"], "slow ICMP sweep");
+    assert_eq!((slow["hosts"].as_u64(), slow["answered"].as_u64()), (Some(25), Some(0)));
+    // A window as long as the capture makes the pinger's one request per host count, but each
+    // of its hosts got four: still not a sweep.
+    let fs = findings(&data(&path), "port_scan", &[("sweep_window", "1h")]);
+    assert!(fs.iter().all(|f| f["facts"]["src"] != "10.0.0.5"), "{fs:?}");
+}
+
 #[test]
 fn security_queries_find_what_they_look_for() {
     let Some(dir) = shared_captures() else { return };
@@ -492,6 +550,40 @@ fn arp_spoofing_dns_tunnelling_and_beaconing_on_made_captures() {
         fs[0]["title"].as_str().unwrap().contains("12 connections every 60"),
         "{fs:?}"
     );
+}
+
+/// Below 10 connections beaconing asks for half the jitter: 5 gaps of random traffic look that
+/// regular by chance about once in 500 services, which on a busy capture meant false alarms.
+#[test]
+fn beaconing_wants_tighter_timing_from_few_connections() {
+    use etherparse::PacketBuilder;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = 1_000_000_000i64;
+    let mut recs: Vec<(i64, Vec<u8>)> = Vec::new();
+    // Gaps in seconds: jitter (std / mean) about 0.16 for the first server, 0.03 for the second.
+    let loose = [500, 600, 450, 560, 420];
+    let tight = [500, 510, 495, 505, 490];
+    for (server, gaps) in [(7u8, loose), (8u8, tight)] {
+        let mut t = 10 * s;
+        for (i, gap) in std::iter::once(0).chain(gaps).enumerate() {
+            t += gap * s;
+            let mut v = Vec::new();
+            PacketBuilder::ethernet2([2; 6], [4; 6])
+                .ipv4([10, 0, 0, 9], [203, 0, 113, server], 64)
+                .tcp(50000 + i as u16, 8081, 1, 1000)
+                .syn()
+                .write(&mut v, &[])
+                .unwrap();
+            recs.push((t, v));
+        }
+    }
+    recs.sort_by_key(|r| r.0);
+    let path = tmp.path().join("beacons.pcap");
+    netql::pcapwrite::write_file(&path, 1, &recs).unwrap();
+    let fs = findings(&data(&path), "beaconing", &[]);
+    assert_eq!(fs.len(), 1, "{fs:?}");
+    assert_eq!(fs[0]["facts"]["dst"], "203.0.113.8", "{fs:?}");
+    assert_eq!(fs[0]["facts"]["connections"], 6, "{fs:?}");
 }
 
 #[test]
