@@ -6,7 +6,6 @@
 //! Text columns are Categorical: string predicates (contains, regex, CIDR tests, entropy) are
 //! computed once per distinct value of the dictionary and then mapped onto the rows.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
@@ -241,18 +240,23 @@ where
             ))?;
             let ca = s.cat32()?;
             let mapping = ca.get_mapping().clone();
-            let mut memo: HashMap<u32, T> = HashMap::new();
+            // Each distinct value once; rows mostly repeat the row before, so that is checked
+            // first (a hashed look-up per row was most of a DNS name test's time).
+            let mut memo: PlHashMap<u32, Option<T>> = PlHashMap::default();
+            let mut last: Option<(u32, Option<T>)> = None;
             Ok(ca
                 .physical()
                 .iter()
                 .map(|code| {
                     let code = code?;
-                    if let Some(v) = memo.get(&code) {
-                        return Some(*v);
+                    if let Some((c, v)) = last
+                        && c == code
+                    {
+                        return v;
                     }
-                    let v = f(mapping.cat_to_str(code)?);
-                    memo.insert(code, v);
-                    Some(v)
+                    let v = *memo.entry(code).or_insert_with(|| mapping.cat_to_str(code).map(&f));
+                    last = Some((code, v));
+                    v
                 })
                 .collect())
         }

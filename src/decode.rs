@@ -311,17 +311,20 @@ impl Stack {
         let mut s = *self;
         if s.len > 0 && s.items[s.len as usize - 1] >= 32 {
             s.len -= 1;
+            // Slots past the end stay zero, so `key` can read them all.
+            s.items[s.len as usize] = 0;
         }
         s
     }
 
-    /// A number that identifies the stack (used to intern its text once).
+    /// A number that identifies the stack (used to intern its text once): its bytes as they
+    /// are, no loop (every packet asks for it).
+    #[inline]
     pub fn key(&self) -> u128 {
-        let mut k: u128 = self.len as u128;
-        for &c in &self.items[..self.len as usize] {
-            k = (k << 7) | c as u128;
-        }
-        k
+        let mut b = [0u8; 16];
+        b[..12].copy_from_slice(&self.items);
+        b[12] = self.len;
+        u128::from_le_bytes(b)
     }
 
     pub fn protos(&self) -> impl Iterator<Item = Proto> + '_ {
@@ -1381,6 +1384,24 @@ mod tests {
         let mut out = Vec::new();
         b.write(&mut out, payload).unwrap();
         out
+    }
+
+    #[test]
+    fn a_stack_without_its_application_has_the_key_of_the_stack_without_it() {
+        let mut base = Stack::default();
+        for p in [Proto::Eth, Proto::Ip, Proto::Tcp] {
+            base.push(p);
+        }
+        let mut with_tls = base;
+        with_tls.push(Proto::App(App::Tls));
+        assert_ne!(with_tls.key(), base.key());
+        assert_eq!(with_tls.without_app().key(), base.key());
+        assert_eq!(with_tls.without_app().text(), "eth:ip:tcp");
+        // Distinct stacks, distinct keys (also when one is a prefix of the other).
+        let mut longer = base;
+        longer.push(Proto::Udp);
+        assert_ne!(longer.key(), base.key());
+        assert_ne!(Stack::default().key(), base.key());
     }
 
     fn decode(data: &[u8], link: u16) -> Packet {

@@ -369,6 +369,7 @@ pub struct Interner {
     addrs: PlHashMap<Addr, u32>,
     macs: PlHashMap<[u8; 6], u32>,
     stacks: PlHashMap<u128, u32>,
+    recent_stacks: Recent<u128>,
     recent_addrs: Recent<Addr>,
     recent_macs: Recent<[u8; 6]>,
 }
@@ -417,6 +418,7 @@ impl Default for Interner {
             addrs: PlHashMap::default(),
             macs: PlHashMap::default(),
             stacks: PlHashMap::default(),
+            recent_stacks: Recent::new(),
             recent_addrs: Recent::new(),
             recent_macs: Recent::new(),
         }
@@ -454,12 +456,11 @@ impl Interner {
             return None;
         }
         let k = s.key();
-        if let Some(&c) = self.stacks.get(&k) {
-            return Some(c);
-        }
-        let c = self.text(&s.text());
-        self.stacks.insert(k, c);
-        Some(c)
+        let digest = (k as u64) ^ ((k >> 64) as u64).rotate_left(17);
+        let (stacks, mapping) = (&mut self.stacks, &self.mapping);
+        Some(self.recent_stacks.code(digest, k, || {
+            *stacks.entry(k).or_insert_with(|| intern(mapping, &s.text()))
+        }))
     }
 }
 
