@@ -252,7 +252,7 @@ fn port_scan_finds_the_real_scans() {
     let cases = [
         (
             "synscan.pcapng",
-            "TCP port scan from 172.16.0.8 against 64.13.134.52: 1000 ports (3 open",
+            "TCP port scan from 172.16.0.8 against 64.13.134.52: 1000 ports, 1994 probes (3 open",
         ),
         (
             "tcp_0_1000_20190821.pcap",
