@@ -55,11 +55,17 @@ pub fn measure(cmd: &mut Command) -> Result<Sample> {
     })
 }
 
+/// The median wall time (the mean of the middle two for an even count) and the largest peak RSS.
 fn median(mut v: Vec<Sample>) -> Sample {
     v.sort_by_key(|s| s.wall);
-    let m = v[v.len() / 2];
+    let n = v.len();
+    let wall = if n % 2 == 0 && n > 0 {
+        (v[n / 2 - 1].wall + v[n / 2].wall) / 2
+    } else {
+        v[n / 2].wall
+    };
     Sample {
-        wall: m.wall,
+        wall,
         max_rss_kib: v.iter().map(|s| s.max_rss_kib).max().unwrap_or(0),
     }
 }
@@ -148,7 +154,7 @@ pub fn run(o: &BenchOptions) -> Result<Value> {
         };
         eprintln!("{} ({} packets)", file.display(), n);
         let big = n >= 5_000_000;
-        let runs = if big { o.runs.min(2) } else { o.runs };
+        let runs = if big { o.runs.min(3) } else { o.runs };
         timed("libpcap floor (pcap_floor.c)", runs, &|| {
             let mut c = Command::new(&floor);
             c.arg(&file);
@@ -162,7 +168,7 @@ pub fn run(o: &BenchOptions) -> Result<Value> {
         })?;
         if o.suite {
             let cache = o.dir.join("cache");
-            timed("netql analyze (whole suite) from pcap", 1, &|| {
+            timed("netql analyze (whole suite) from pcap", runs, &|| {
                 let mut c = Command::new(&me);
                 c.args(["--quiet", "--no-cache", "analyze", "--format", "json"])
                     .arg(&file);
@@ -276,4 +282,26 @@ fn ip_representation(file: &Path) -> Result<Value> {
         "materialise_strings_ms": to_text.as_secs_f64() * 1000.0,
         "frame_bytes_per_row": (table.estimated_size() as f64 / rows).round(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(ms: u64) -> Sample {
+        Sample {
+            wall: Duration::from_millis(ms),
+            max_rss_kib: ms,
+        }
+    }
+
+    #[test]
+    fn median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(
+            median(vec![sample(5), sample(1), sample(3)]).wall,
+            Duration::from_millis(3)
+        );
+        let m = median(vec![sample(40), sample(20)]);
+        assert_eq!((m.wall, m.max_rss_kib), (Duration::from_millis(30), 40));
+    }
 }
