@@ -59,7 +59,7 @@ pub fn measure(cmd: &mut Command) -> Result<Sample> {
 fn median(mut v: Vec<Sample>) -> Sample {
     v.sort_by_key(|s| s.wall);
     let n = v.len();
-    let wall = if n % 2 == 0 && n > 0 {
+    let wall = if n.is_multiple_of(2) && n > 0 {
         (v[n / 2 - 1].wall + v[n / 2].wall) / 2
     } else {
         v[n / 2].wall
