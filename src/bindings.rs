@@ -456,7 +456,7 @@ fn register_exprs(engine: &mut Engine) {
     engine.register_fn("filter", |e: Ex, cond: Ex| Ex(e.0.filter(cond.0)));
     // tcp_flag("SYN") / tcp_flag("S"): is that flag set in tcp_flags?
     engine.register_fn("tcp_flag", |name: ImmutableString| -> RhaiResult<Ex> {
-        let bit: i32 = match name.to_ascii_uppercase().as_str() {
+        let bit: u8 = match name.to_ascii_uppercase().as_str() {
             "F" | "FIN" => 1,
             "S" | "SYN" => 2,
             "R" | "RST" => 4,
@@ -471,9 +471,9 @@ fn register_exprs(engine: &mut Engine) {
                 ));
             }
         };
-        Ok(Ex(
-            (col("tcp_flags").cast(DataType::Int32) / lit(bit) % lit(2)).eq(lit(1))
-        ))
+        // One bitwise AND and a compare (the division and modulo this replaced were four
+        // passes over the column, per flag asked for).
+        Ok(Ex(col("tcp_flags").and(lit(bit)).neq(lit(0u8))))
     });
     engine.register_fn("and", |a: Ex, b: Ex| Ex(a.0.and(b.0)));
     engine.register_fn("or", |a: Ex, b: Ex| Ex(a.0.or(b.0)));
