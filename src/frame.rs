@@ -369,6 +369,9 @@ pub struct Interner {
     addrs: PlHashMap<Addr, u32>,
     macs: PlHashMap<[u8; 6], u32>,
     stacks: PlHashMap<u128, u32>,
+    /// Codes of DNS types / rcodes and TLS versions by number (each named once, not once per
+    /// packet).
+    numbered: PlHashMap<(u8, u16), u32>,
     recent_stacks: Recent<u128>,
     recent_addrs: Recent<Addr>,
     recent_macs: Recent<[u8; 6]>,
@@ -418,6 +421,7 @@ impl Default for Interner {
             addrs: PlHashMap::default(),
             macs: PlHashMap::default(),
             stacks: PlHashMap::default(),
+            numbered: PlHashMap::default(),
             recent_stacks: Recent::new(),
             recent_addrs: Recent::new(),
             recent_macs: Recent::new(),
@@ -428,6 +432,27 @@ impl Default for Interner {
 impl Interner {
     pub fn text(&self, s: &str) -> u32 {
         intern(&self.mapping, s)
+    }
+
+    /// The code of a name that follows from a number (`kind` keeps the vocabularies apart).
+    fn numbered(&mut self, kind: u8, n: u16, name: impl FnOnce(u16) -> String) -> u32 {
+        let mapping = &self.mapping;
+        *self
+            .numbered
+            .entry((kind, n))
+            .or_insert_with(|| intern(mapping, &name(n)))
+    }
+
+    fn dns_type(&mut self, t: u16) -> u32 {
+        self.numbered(0, t, decode::dns_type_name)
+    }
+
+    fn dns_rcode(&mut self, r: u8) -> u32 {
+        self.numbered(1, r.into(), |r| decode::dns_rcode_name(r as u8).to_string())
+    }
+
+    fn tls_version(&mut self, v: u16) -> u32 {
+        self.numbered(2, v, decode::tls_version_name)
     }
 
     fn addr(&mut self, a: Addr) -> u32 {
@@ -833,10 +858,8 @@ impl PacketColumns {
         let dns = p.dns.as_ref();
         self.dns_qname
             .push(dns.and_then(|d| d.qname.as_deref()).map(|s| it.text(s)));
-        self.dns_qtype
-            .push(dns.and_then(|d| d.qtype).map(|t| it.text(&decode::dns_type_name(t))));
-        self.dns_rcode
-            .push(dns.map(|d| it.text(decode::dns_rcode_name(d.rcode))));
+        self.dns_qtype.push(dns.and_then(|d| d.qtype).map(|t| it.dns_type(t)));
+        self.dns_rcode.push(dns.map(|d| it.dns_rcode(d.rcode)));
         self.dns_response.push(dns.map(|d| d.response));
         self.dns_answers.push(dns.map(|d| d.answers));
         self.http_method.push(p.http_method.as_deref().map(|s| it.text(s)));
@@ -844,8 +867,7 @@ impl PacketColumns {
         self.http_path.push(p.http_path.as_deref().map(|s| it.text(s)));
         self.http_status.push(p.http_status);
         self.tls_sni.push(p.tls_sni.as_deref().map(|s| it.text(s)));
-        self.tls_version
-            .push(p.tls_version.map(|v| it.text(&decode::tls_version_name(v))));
+        self.tls_version.push(p.tls_version.map(|v| it.tls_version(v)));
         self.arp_op.push(p.arp_op.map(|o| o.min(255) as u8));
         self.arp_sender_ip.push(p.arp_sender_ip.map(|a| it.addr(a)));
         self.arp_target_ip.push(p.arp_target_ip.map(|a| it.addr(a)));
@@ -1050,7 +1072,7 @@ pub fn track_quic(cols: &mut PacketColumns, quic: &mut crate::quic::Tracker, it:
                 cols.tls_sni.set(q.row, Some(it.text(&sni)));
             }
             if let Some(v) = hello.version {
-                cols.tls_version.set(q.row, Some(it.text(&decode::tls_version_name(v))));
+                cols.tls_version.set(q.row, Some(it.tls_version(v)));
             }
         }
     }
