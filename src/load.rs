@@ -74,11 +74,7 @@ impl PacketTable {
     /// The event rows (see [`crate::table::event_mask`]) with every packet column.
     pub fn events(&self) -> LazyFrame {
         match self {
-            PacketTable::Frame(pf) => pf.events().map(|df| df.lazy()).unwrap_or_else(|e| {
-                DataFrame::empty()
-                    .lazy()
-                    .select([col(format!("events unavailable: {e}"))])
-            }),
+            PacketTable::Frame(pf) => pf.events(),
             PacketTable::Parquet { events, .. } => scan_or_error(events, cache::Table::Packets),
         }
     }
