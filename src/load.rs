@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::flow::{self, FlowBuilder};
 use crate::frame::{self, Interner, PacketColumns, Reassembler, col};
 use crate::stream::Tracker;
-use crate::table::{PacketFrame, PacketFrameBuilder};
+use crate::table::{EventsScan, PacketFrame, PacketFrameBuilder};
 
 /// Packets per batch handed to a decoder thread (and rows per chunk of the packet table). Each
 /// batch costs a channel round trip and each chunk a DataFrame with its per-column overhead in
@@ -49,7 +49,8 @@ pub enum PacketTable {
     Frame(PacketFrame),
     Parquet {
         path: PathBuf,
-        events: PathBuf,
+        /// The cached event rows, read column by column as queries ask (and kept).
+        events: Arc<EventsScan>,
         rows: usize,
     },
 }
@@ -75,7 +76,7 @@ impl PacketTable {
     pub fn events(&self) -> LazyFrame {
         match self {
             PacketTable::Frame(pf) => pf.events(),
-            PacketTable::Parquet { events, .. } => scan_or_error(events, cache::Table::Packets),
+            PacketTable::Parquet { events, .. } => events.lazy(),
         }
     }
 
@@ -179,13 +180,18 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
         && entry.packets.is_file()
         && entry.events.is_file()
         && let Some(rows) = cache::rows(&entry.packets, cache::Table::Packets)
+        && let Some(events) = cache::rows(&entry.events, cache::Table::Packets).and_then(|n| {
+            cache::scan(&entry.events, cache::Table::Packets)
+                .and_then(|scan| EventsScan::cached(scan, n))
+                .ok()
+        })
     {
         let meta = CaptureMeta::read(&entry.meta).filter(|m| m.packets == rows as u64);
         return Ok(Loaded {
             capture: capture.clone(),
             packets: PacketTable::Parquet {
                 path: entry.packets.clone(),
-                events: entry.events.clone(),
+                events,
                 rows,
             },
             from_cache: true,

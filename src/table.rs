@@ -267,17 +267,7 @@ impl PacketFrame {
     /// every column up front cost ~0.2 s at 10M packets before the first query using events
     /// could start; the suite uses about a third of the columns.)
     pub fn events(&self) -> LazyFrame {
-        let args = ScanArgsAnonymous {
-            schema: Some(self.events.schema.clone()),
-            name: "events",
-            ..Default::default()
-        };
-        let scan: Arc<dyn AnonymousScan> = self.events.clone();
-        LazyFrame::anonymous_scan(scan, args).unwrap_or_else(|e| {
-            DataFrame::empty()
-                .lazy()
-                .select([col(format!("events unavailable: {e}"))])
-        })
+        self.events.lazy()
     }
 
     /// Frames and bytes per protocol stack, counted while the table was built.
@@ -291,56 +281,130 @@ impl PacketFrame {
     }
 }
 
-/// The event rows of a [`PacketFrame`] as a Polars scan source with projection pushdown.
-struct EventsScan {
-    file: PlSmallStr,
-    core: DataFrame,
-    side: DataFrame,
-    /// Which rows of `core` are events (made on first use).
-    mask: std::sync::OnceLock<BooleanChunked>,
-    index: Arc<RowIndex>,
+/// The event rows as a Polars scan source with projection pushdown: a query asks for (and makes)
+/// only the columns it names, and each column is made once and kept, so the queries of a suite
+/// share them.
+pub struct EventsScan {
+    source: EventsSource,
+    rows: usize,
     schema: SchemaRef,
-    /// Columns gathered so far.
-    gathered: Mutex<PlHashMap<PlSmallStr, Column>>,
+    /// Columns made so far.
+    kept: Mutex<PlHashMap<PlSmallStr, Column>>,
+}
+
+enum EventsSource {
+    /// Gathered from an in-memory table by its row bitmap.
+    Table {
+        file: PlSmallStr,
+        core: DataFrame,
+        side: DataFrame,
+        /// Which rows of `core` are events (made on first use).
+        mask: std::sync::OnceLock<BooleanChunked>,
+        index: Arc<RowIndex>,
+    },
+    /// Read from the cache's events file (a lazy scan that decodes the columns it reads).
+    Cached(LazyFrame),
 }
 
 impl EventsScan {
-    /// One column of the event rows, gathered on first use.
-    fn column(&self, name: &PlSmallStr) -> PolarsResult<Column> {
-        if let Some(c) = self.gathered.lock().ok().and_then(|g| g.get(name).cloned()) {
-            return Ok(c);
-        }
-        let rows = self.side.height();
-        let c = if self.side.column(name).is_ok() {
-            self.side.column(name)?.clone()
-        } else if name.as_str() == col::FILE {
-            Column::new_scalar(
-                name.clone(),
-                Scalar::new(DataType::String, AnyValue::StringOwned(self.file.clone())),
-                rows,
-            )
-            .cast(&frame::text_dtype())?
-        } else if name.as_str() == col::TCP_FLAGS_STR {
-            frame::flags_text_of(&self.column(&PlSmallStr::from_static(col::TCP_FLAGS))?)?
-        } else {
-            let mask = match self.mask.get() {
-                Some(m) => m,
-                None => {
-                    let m = self
-                        .index
-                        .mask(self.core.height())
-                        .map_err(|e| polars_err!(ComputeError: "{e}"))?;
-                    self.mask.get_or_init(|| m)
-                }
-            };
-            // A filter by the row bitmap runs chunk by chunk; a take by row number would look
-            // up each row's chunk (4x slower here).
-            self.core.column(name)?.filter(mask)?
+    /// The event rows of a cached capture: `scan` reads its events file, which holds `rows` rows.
+    pub fn cached(scan: LazyFrame, rows: usize) -> Result<Arc<EventsScan>> {
+        Ok(Arc::new(EventsScan {
+            source: EventsSource::Cached(scan),
+            rows,
+            schema: frame::empty_packets()?.schema().clone(),
+            kept: Mutex::new(PlHashMap::default()),
+        }))
+    }
+
+    /// The scan as a lazy frame.
+    pub fn lazy(self: &Arc<Self>) -> LazyFrame {
+        let args = ScanArgsAnonymous {
+            schema: Some(self.schema.clone()),
+            name: "events",
+            ..Default::default()
         };
-        if let Ok(mut g) = self.gathered.lock() {
-            g.insert(name.clone(), c.clone());
+        let scan: Arc<dyn AnonymousScan> = self.clone();
+        LazyFrame::anonymous_scan(scan, args).unwrap_or_else(|e| {
+            DataFrame::empty()
+                .lazy()
+                .select([col(format!("events unavailable: {e}"))])
+        })
+    }
+
+    /// The named columns, made (all missing ones at once) where not kept yet.
+    fn columns(&self, names: &[PlSmallStr]) -> PolarsResult<Vec<Column>> {
+        let missing: Vec<PlSmallStr> = match self.kept.lock() {
+            Ok(kept) => names.iter().filter(|n| !kept.contains_key(*n)).cloned().collect(),
+            Err(_) => names.to_vec(),
+        };
+        if !missing.is_empty() {
+            let made = self.make(&missing)?;
+            if let Ok(mut kept) = self.kept.lock() {
+                for c in made {
+                    kept.insert(c.name().clone(), c);
+                }
+            }
         }
-        Ok(c)
+        let kept = self
+            .kept
+            .lock()
+            .map_err(|_| polars_err!(ComputeError: "events lock poisoned"))?;
+        names
+            .iter()
+            .map(|n| kept.get(n).cloned().ok_or_else(|| polars_err!(ColumnNotFound: "{n}")))
+            .collect()
+    }
+
+    fn make(&self, names: &[PlSmallStr]) -> PolarsResult<Vec<Column>> {
+        match &self.source {
+            EventsSource::Cached(scan) => Ok(scan
+                .clone()
+                .select(names.iter().map(|n| col(n.clone())).collect::<Vec<_>>())
+                .collect()?
+                .into_columns()),
+            EventsSource::Table { .. } => names.iter().map(|n| self.gather(n)).collect(),
+        }
+    }
+
+    /// One column of the event rows of an in-memory table.
+    fn gather(&self, name: &PlSmallStr) -> PolarsResult<Column> {
+        let EventsSource::Table {
+            file,
+            core,
+            side,
+            mask,
+            index,
+        } = &self.source
+        else {
+            return Err(polars_err!(ComputeError: "not an in-memory table"));
+        };
+        if let Ok(c) = side.column(name) {
+            return Ok(c.clone());
+        }
+        if name.as_str() == col::FILE {
+            return Column::new_scalar(
+                name.clone(),
+                Scalar::new(DataType::String, AnyValue::StringOwned(file.clone())),
+                self.rows,
+            )
+            .cast(&frame::text_dtype());
+        }
+        if name.as_str() == col::TCP_FLAGS_STR {
+            return frame::flags_text_of(&self.gather(&PlSmallStr::from_static(col::TCP_FLAGS))?);
+        }
+        let mask = match mask.get() {
+            Some(m) => m,
+            None => {
+                let m = index
+                    .mask(core.height())
+                    .map_err(|e| polars_err!(ComputeError: "{e}"))?;
+                mask.get_or_init(|| m)
+            }
+        };
+        // A filter by the row bitmap runs chunk by chunk; a take by row number would look up each
+        // row's chunk (4x slower here).
+        core.column(name)?.filter(mask)
     }
 }
 
@@ -362,8 +426,7 @@ impl AnonymousScan for EventsScan {
             Some(names) => names.to_vec(),
             None => self.schema.iter_names().cloned().collect(),
         };
-        let columns = names.iter().map(|n| self.column(n)).collect::<PolarsResult<Vec<_>>>()?;
-        let df = DataFrame::new(self.side.height(), columns)?;
+        let df = DataFrame::new(self.rows, self.columns(&names)?)?;
         Ok(match args.n_rows {
             Some(n) => df.head(Some(n)),
             None => df,
@@ -488,13 +551,16 @@ impl PacketFrameBuilder {
         stacks.sort_by(|a, b| b.frames.cmp(&a.frames).then_with(|| a.protocols.cmp(&b.protocols)));
         let index = Arc::new(self.index);
         let events = Arc::new(EventsScan {
-            file: self.file.clone(),
-            core: core.clone(),
-            side: side.clone(),
-            mask: std::sync::OnceLock::new(),
-            index: index.clone(),
+            rows: side.height(),
+            source: EventsSource::Table {
+                file: self.file.clone(),
+                core: core.clone(),
+                side: side.clone(),
+                mask: std::sync::OnceLock::new(),
+                index: index.clone(),
+            },
             schema: frame::empty_packets()?.schema().clone(),
-            gathered: Mutex::new(PlHashMap::default()),
+            kept: Mutex::new(PlHashMap::default()),
         });
         Ok(PacketFrame {
             file: self.file,
