@@ -86,7 +86,6 @@ impl Acc {
         if let Some(acc) = flows.get(k) {
             let base: *const u8 = (acc as *const Acc).cast();
             for line in 0..size_of::<Acc>().div_ceil(64) {
-                // SAFETY: a prefetch hint reads nothing and cannot fault.
                 crate::frame::prefetch_ptr(base.wrapping_add(line * 64));
             }
         }

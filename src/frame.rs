@@ -1038,16 +1038,12 @@ pub const PREFETCH_AHEAD: usize = 6;
 /// hundreds of bytes apart in a batch, per-flow state all over a large table.
 #[inline]
 pub fn prefetch<T>(items: &[T], at: usize) {
-    #[cfg(target_arch = "x86_64")]
     if let Some(x) = items.get(at) {
-        // SAFETY: a prefetch hint reads nothing and cannot fault; the address is in `items`.
-        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>((x as *const T).cast()) };
+        prefetch_ptr((x as *const T).cast());
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (items, at);
 }
 
-/// [`prefetch`] of a raw address (for callers that know a struct's layout spans several lines).
+/// [`prefetch`] of a raw address (also for callers that know a struct spans several lines).
 #[inline]
 pub fn prefetch_ptr(p: *const u8) {
     #[cfg(target_arch = "x86_64")]
