@@ -294,27 +294,34 @@ pub struct EventsScan {
 
 enum EventsSource {
     /// Gathered from an in-memory table by its row bitmap.
-    Table {
-        file: PlSmallStr,
-        core: DataFrame,
-        side: DataFrame,
-        /// Which rows of `core` are events (made on first use).
-        mask: std::sync::OnceLock<BooleanChunked>,
-        index: Arc<RowIndex>,
-    },
+    Table(TableEvents),
     /// Read from the cache's events file (a lazy scan that decodes the columns it reads).
     Cached(LazyFrame),
 }
 
+/// The parts of an in-memory table that its event columns are gathered from.
+struct TableEvents {
+    file: PlSmallStr,
+    core: DataFrame,
+    side: DataFrame,
+    /// Which rows of `core` are events (made on first use).
+    mask: std::sync::OnceLock<BooleanChunked>,
+    index: Arc<RowIndex>,
+}
+
 impl EventsScan {
-    /// The event rows of a cached capture: `scan` reads its events file, which holds `rows` rows.
-    pub fn cached(scan: LazyFrame, rows: usize) -> Result<Arc<EventsScan>> {
+    fn new(source: EventsSource, rows: usize) -> Result<Arc<EventsScan>> {
         Ok(Arc::new(EventsScan {
-            source: EventsSource::Cached(scan),
+            source,
             rows,
             schema: frame::empty_packets()?.schema().clone(),
             kept: Mutex::new(PlHashMap::default()),
         }))
+    }
+
+    /// The event rows of a cached capture: `scan` reads its events file, which holds `rows` rows.
+    pub fn cached(scan: LazyFrame, rows: usize) -> Result<Arc<EventsScan>> {
+        Self::new(EventsSource::Cached(scan), rows)
     }
 
     /// The scan as a lazy frame.
@@ -363,48 +370,41 @@ impl EventsScan {
                 .select(names.iter().map(|n| col(n.clone())).collect::<Vec<_>>())
                 .collect()?
                 .into_columns()),
-            EventsSource::Table { .. } => names.iter().map(|n| self.gather(n)).collect(),
+            EventsSource::Table(t) => names.iter().map(|n| t.gather(n)).collect(),
         }
     }
+}
 
-    /// One column of the event rows of an in-memory table.
+impl TableEvents {
+    /// One column of the event rows.
     fn gather(&self, name: &PlSmallStr) -> PolarsResult<Column> {
-        let EventsSource::Table {
-            file,
-            core,
-            side,
-            mask,
-            index,
-        } = &self.source
-        else {
-            return Err(polars_err!(ComputeError: "not an in-memory table"));
-        };
-        if let Ok(c) = side.column(name) {
+        if let Ok(c) = self.side.column(name) {
             return Ok(c.clone());
         }
         if name.as_str() == col::FILE {
             return Column::new_scalar(
                 name.clone(),
-                Scalar::new(DataType::String, AnyValue::StringOwned(file.clone())),
-                self.rows,
+                Scalar::new(DataType::String, AnyValue::StringOwned(self.file.clone())),
+                self.side.height(),
             )
             .cast(&frame::text_dtype());
         }
         if name.as_str() == col::TCP_FLAGS_STR {
             return frame::flags_text_of(&self.gather(&PlSmallStr::from_static(col::TCP_FLAGS))?);
         }
-        let mask = match mask.get() {
+        let mask = match self.mask.get() {
             Some(m) => m,
             None => {
-                let m = index
-                    .mask(core.height())
+                let m = self
+                    .index
+                    .mask(self.core.height())
                     .map_err(|e| polars_err!(ComputeError: "{e}"))?;
-                mask.get_or_init(|| m)
+                self.mask.get_or_init(|| m)
             }
         };
         // A filter by the row bitmap runs chunk by chunk; a take by row number would look up each
         // row's chunk (4x slower here).
-        core.column(name)?.filter(mask)
+        self.core.column(name)?.filter(mask)
     }
 }
 
@@ -550,18 +550,16 @@ impl PacketFrameBuilder {
             .collect();
         stacks.sort_by(|a, b| b.frames.cmp(&a.frames).then_with(|| a.protocols.cmp(&b.protocols)));
         let index = Arc::new(self.index);
-        let events = Arc::new(EventsScan {
-            rows: side.height(),
-            source: EventsSource::Table {
+        let events = EventsScan::new(
+            EventsSource::Table(TableEvents {
                 file: self.file.clone(),
                 core: core.clone(),
                 side: side.clone(),
                 mask: std::sync::OnceLock::new(),
                 index: index.clone(),
-            },
-            schema: frame::empty_packets()?.schema().clone(),
-            kept: Mutex::new(PlHashMap::default()),
-        });
+            }),
+            side.height(),
+        )?;
         Ok(PacketFrame {
             file: self.file,
             core,
