@@ -391,6 +391,86 @@ pub fn scan(path: &Path, table: Table) -> Result<LazyFrame> {
     Ok(lf.with_columns(fixes))
 }
 
+/// A cached table read column by column: the file's footer is read once, and each read decodes
+/// just the columns it names. Reading one column of a 120k-row table this way costs ~0.2 ms
+/// where a lazy scan of it cost ~1.5 ms (a query plan and the file's footer every time).
+pub struct ColumnReader {
+    path: PathBuf,
+    template: DataFrame,
+    maps: Remaps,
+    metadata: polars::io::parquet::metadata::FileMetadataRef,
+    rows: usize,
+}
+
+impl ColumnReader {
+    /// Open a cached table, checking that its columns are the table's.
+    pub fn open(path: &Path, table: Table) -> Result<ColumnReader> {
+        let template = table.template()?;
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut reader = ParquetReader::new(file);
+        let schema = reader.schema().map_err(|e| cache_err(path, e))?;
+        check_columns(
+            path,
+            &schema.iter_names().map(|s| s.as_str()).collect::<Vec<_>>(),
+            &template,
+        )?;
+        let rows = reader.num_rows().map_err(|e| cache_err(path, e))?;
+        let metadata = reader.get_metadata().map_err(|e| cache_err(path, e))?.clone();
+        Ok(ColumnReader {
+            path: path.to_path_buf(),
+            maps: remaps(path, &template)?,
+            template,
+            metadata,
+            rows,
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// The table's empty template (its schema).
+    pub fn template(&self) -> &DataFrame {
+        &self.template
+    }
+
+    /// The named columns, in their real types.
+    pub fn read(&self, names: &[PlSmallStr]) -> Result<Vec<Column>> {
+        let mut out: Vec<Option<Column>> = vec![None; names.len()];
+        let mut wanted = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            let t = self.template.column(name)?;
+            let remap = self.remap(name);
+            if matches!(t.dtype(), DataType::Categorical(..)) && remap.is_none_or(|r| r.is_empty()) {
+                // No text in the dictionary: every row is null, so the column need not be read.
+                out[i] = Some(Column::full_null(name.clone(), self.rows, t.dtype()));
+            } else {
+                wanted.push(name.to_string());
+            }
+        }
+        if !wanted.is_empty() {
+            let file = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
+            let mut reader = ParquetReader::new(file).with_columns(Some(wanted));
+            reader.set_metadata(self.metadata.clone());
+            let df = reader.finish().map_err(|e| cache_err(&self.path, e))?;
+            for (i, name) in names.iter().enumerate() {
+                if out[i].is_some() {
+                    continue;
+                }
+                let stored = df.column(name).map_err(|e| cache_err(&self.path, e))?;
+                let dtype = self.template.column(name)?.dtype();
+                let c = decode_column(stored.clone(), dtype, self.remap(name)).map_err(|e| cache_err(&self.path, e))?;
+                out[i] = Some(c);
+            }
+        }
+        Ok(out.into_iter().flatten().collect())
+    }
+
+    fn remap(&self, name: &str) -> Option<&[u32]> {
+        self.maps.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice())
+    }
+}
+
 /// Rows in a cached table whose columns are the table's (from the file's metadata: no rows read).
 pub fn rows(path: &Path, table: Table) -> Option<usize> {
     let template = table.template().ok()?;

@@ -563,15 +563,11 @@ impl DataSource for NoData {
 /// Loaded captures as the data behind `packets()` and `flows()`.
 pub struct Captures {
     pub loaded: Vec<crate::load::Loaded>,
-    flows: Mutex<Option<DataFrame>>,
 }
 
 impl Captures {
     pub fn new(loaded: Vec<crate::load::Loaded>) -> Captures {
-        Captures {
-            loaded,
-            flows: Mutex::new(None),
-        }
+        Captures { loaded }
     }
 
     /// Packets of all captures as one lazy table (rows keep their `file` column).
@@ -625,27 +621,25 @@ impl DataSource for Captures {
     }
 
     fn flows(&self) -> Result<LazyFrame, String> {
-        let mut guard = self.flows.lock().map_err(|_| "flows lock poisoned".to_string())?;
-        if let Some(df) = guard.as_ref() {
-            return Ok(df.clone().lazy());
+        let parts = self
+            .loaded
+            .iter()
+            .map(|l| l.flows())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        match parts.len() {
+            0 => NoData.flows(),
+            1 => Ok(parts.into_iter().next().unwrap_or_default()),
+            _ => concat(
+                parts,
+                UnionArgs {
+                    rechunk: false,
+                    parallel: true,
+                    ..Default::default()
+                },
+            )
+            .map_err(|e| e.to_string()),
         }
-        let mut parts = Vec::new();
-        for l in &self.loaded {
-            parts.push(l.flows().map_err(|e| e.to_string())?);
-        }
-        let df = match parts.len() {
-            0 => crate::flow::empty_flows().map_err(|e| e.to_string())?,
-            _ => {
-                let mut it = parts.into_iter();
-                let mut df = it.next().unwrap_or_default();
-                for p in it {
-                    df.vstack_mut(&p).map_err(|e| e.to_string())?;
-                }
-                df
-            }
-        };
-        *guard = Some(df.clone());
-        Ok(df.lazy())
     }
 }
 

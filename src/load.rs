@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::flow::{self, FlowBuilder};
 use crate::frame::{self, Interner, PacketColumns, Reassembler, col};
 use crate::stream::Tracker;
-use crate::table::{EventsScan, PacketFrame, PacketFrameBuilder};
+use crate::table::{KeptScan, PacketFrame, PacketFrameBuilder};
 
 /// Packets per batch handed to a decoder thread (and rows per chunk of the packet table). Each
 /// batch costs a channel round trip and each chunk a DataFrame with its per-column overhead in
@@ -50,7 +50,7 @@ pub enum PacketTable {
     Parquet {
         path: PathBuf,
         /// The cached event rows, read column by column as queries ask (and kept).
-        events: Arc<EventsScan>,
+        events: Arc<KeptScan>,
         rows: usize,
     },
 }
@@ -109,8 +109,26 @@ pub struct Loaded {
     /// Packets, bytes and time span, when known without a scan (decoded now, or the cache's
     /// meta file when it agrees with the table's row count).
     pub meta: Option<CaptureMeta>,
-    /// The flow table when it was built with the packets (a fresh decode).
-    decoded_flows: Option<DataFrame>,
+    /// The flow table, once known (a fresh decode sets it; else the first query that asks).
+    /// Shared by shallow copies.
+    flows: Arc<Mutex<Option<FlowTable>>>,
+}
+
+/// A capture's flow table: built with the packets, or the cache's flows file, read column by
+/// column as queries ask (and kept, so a suite's queries share each column read).
+#[derive(Clone)]
+enum FlowTable {
+    Frame(DataFrame),
+    Cached(Arc<KeptScan>),
+}
+
+impl FlowTable {
+    fn lazy(&self) -> LazyFrame {
+        match self {
+            FlowTable::Frame(df) => df.clone().lazy(),
+            FlowTable::Cached(scan) => scan.lazy(),
+        }
+    }
 }
 
 impl Loaded {
@@ -124,7 +142,7 @@ impl Loaded {
             warning: self.warning.clone(),
             cache: self.cache.clone(),
             meta: self.meta.clone(),
-            decoded_flows: self.decoded_flows.clone(),
+            flows: self.flows.clone(),
         }
     }
 
@@ -142,15 +160,25 @@ impl Loaded {
     }
 
     /// The flow table (cached next to the packets when the cache is on).
-    pub fn flows(&self) -> Result<DataFrame> {
-        if let Some(df) = &self.decoded_flows {
-            return Ok(df.clone());
+    pub fn flows(&self) -> Result<LazyFrame> {
+        let mut slot = self
+            .flows
+            .lock()
+            .map_err(|_| Error::Other("flow table lock poisoned".into()))?;
+        if let Some(t) = slot.as_ref() {
+            return Ok(t.lazy());
         }
+        let table = self.flow_table()?;
+        let lf = table.lazy();
+        *slot = Some(table);
+        Ok(lf)
+    }
+
+    fn flow_table(&self) -> Result<FlowTable> {
         if let Some(entry) = &self.cache
-            && entry.flows.is_file()
-            && let Ok(df) = cache::read(&entry.flows, cache::Table::Flows)
+            && let Ok(file) = cache::ColumnReader::open(&entry.flows, cache::Table::Flows)
         {
-            return Ok(df);
+            return Ok(FlowTable::Cached(KeptScan::cached("flows", file)));
         }
         // A cached packet table without its flows: read just the columns flows are made of.
         let inputs = self
@@ -164,7 +192,7 @@ impl Loaded {
         {
             let _ = cache::write(&df, &entry.flows, cache::Table::Flows);
         }
-        Ok(df)
+        Ok(FlowTable::Frame(df))
     }
 }
 
@@ -177,21 +205,15 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
         None
     };
     if let Some(entry) = &cache
-        && entry.packets.is_file()
-        && entry.events.is_file()
         && let Some(rows) = cache::rows(&entry.packets, cache::Table::Packets)
-        && let Some(events) = cache::rows(&entry.events, cache::Table::Packets).and_then(|n| {
-            cache::scan(&entry.events, cache::Table::Packets)
-                .and_then(|scan| EventsScan::cached(scan, n))
-                .ok()
-        })
+        && let Ok(events) = cache::ColumnReader::open(&entry.events, cache::Table::Packets)
     {
         let meta = CaptureMeta::read(&entry.meta).filter(|m| m.packets == rows as u64);
         return Ok(Loaded {
             capture: capture.clone(),
             packets: PacketTable::Parquet {
                 path: entry.packets.clone(),
-                events,
+                events: KeptScan::cached("events", events),
                 rows,
             },
             from_cache: true,
@@ -199,7 +221,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
             warning: None,
             cache,
             meta,
-            decoded_flows: None,
+            flows: Arc::default(),
         });
     }
     // A cache that cannot be written only costs speed next time: say so, don't fail.
@@ -247,7 +269,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
         warning,
         cache,
         meta: Some(meta),
-        decoded_flows: Some(flows),
+        flows: Arc::new(Mutex::new(Some(FlowTable::Frame(flows)))),
     })
 }
 

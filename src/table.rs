@@ -198,7 +198,7 @@ pub struct PacketFrame {
     side: DataFrame,
     index: Arc<RowIndex>,
     /// The event rows, gathered column by column as queries ask for them.
-    events: Arc<EventsScan>,
+    events: Arc<KeptScan>,
     stacks: Arc<Vec<StackCount>>,
 }
 
@@ -281,22 +281,24 @@ impl PacketFrame {
     }
 }
 
-/// The event rows as a Polars scan source with projection pushdown: a query asks for (and makes)
-/// only the columns it names, and each column is made once and kept, so the queries of a suite
-/// share them.
-pub struct EventsScan {
-    source: EventsSource,
+/// A table as a Polars scan source with projection pushdown: a query asks for (and makes) only
+/// the columns it names, and each column is made once and kept, so the queries of a suite share
+/// them. Serves a table's event rows (gathered from memory or read from the cache) and a cached
+/// flow table.
+pub struct KeptScan {
+    source: KeptSource,
+    name: &'static str,
     rows: usize,
     schema: SchemaRef,
     /// Columns made so far.
     kept: Mutex<PlHashMap<PlSmallStr, Column>>,
 }
 
-enum EventsSource {
-    /// Gathered from an in-memory table by its row bitmap.
+enum KeptSource {
+    /// Event rows gathered from an in-memory table by its row bitmap.
     Table(TableEvents),
-    /// Read from the cache's events file (a lazy scan that decodes the columns it reads).
-    Cached(LazyFrame),
+    /// Read from a cache file.
+    Cached(crate::cache::ColumnReader),
 }
 
 /// The parts of an in-memory table that its event columns are gathered from.
@@ -309,33 +311,35 @@ struct TableEvents {
     index: Arc<RowIndex>,
 }
 
-impl EventsScan {
-    fn new(source: EventsSource, rows: usize) -> Result<Arc<EventsScan>> {
-        Ok(Arc::new(EventsScan {
+impl KeptScan {
+    fn new(source: KeptSource, name: &'static str, schema: SchemaRef, rows: usize) -> Arc<KeptScan> {
+        Arc::new(KeptScan {
             source,
+            name,
             rows,
-            schema: frame::empty_packets()?.schema().clone(),
+            schema,
             kept: Mutex::new(PlHashMap::default()),
-        }))
+        })
     }
 
-    /// The event rows of a cached capture: `scan` reads its events file, which holds `rows` rows.
-    pub fn cached(scan: LazyFrame, rows: usize) -> Result<Arc<EventsScan>> {
-        Self::new(EventsSource::Cached(scan), rows)
+    /// A cached table; `name` says what it is in plans and errors ("events", "flows").
+    pub fn cached(name: &'static str, file: crate::cache::ColumnReader) -> Arc<KeptScan> {
+        let (schema, rows) = (file.template().schema().clone(), file.rows());
+        Self::new(KeptSource::Cached(file), name, schema, rows)
     }
 
     /// The scan as a lazy frame.
     pub fn lazy(self: &Arc<Self>) -> LazyFrame {
         let args = ScanArgsAnonymous {
             schema: Some(self.schema.clone()),
-            name: "events",
+            name: self.name,
             ..Default::default()
         };
         let scan: Arc<dyn AnonymousScan> = self.clone();
         LazyFrame::anonymous_scan(scan, args).unwrap_or_else(|e| {
             DataFrame::empty()
                 .lazy()
-                .select([col(format!("events unavailable: {e}"))])
+                .select([col(format!("{} unavailable: {e}", self.name))])
         })
     }
 
@@ -356,7 +360,7 @@ impl EventsScan {
         let kept = self
             .kept
             .lock()
-            .map_err(|_| polars_err!(ComputeError: "events lock poisoned"))?;
+            .map_err(|_| polars_err!(ComputeError: "{} lock poisoned", self.name))?;
         names
             .iter()
             .map(|n| kept.get(n).cloned().ok_or_else(|| polars_err!(ColumnNotFound: "{n}")))
@@ -365,12 +369,8 @@ impl EventsScan {
 
     fn make(&self, names: &[PlSmallStr]) -> PolarsResult<Vec<Column>> {
         match &self.source {
-            EventsSource::Cached(scan) => Ok(scan
-                .clone()
-                .select(names.iter().map(|n| col(n.clone())).collect::<Vec<_>>())
-                .collect()?
-                .into_columns()),
-            EventsSource::Table(t) => names.iter().map(|n| t.gather(n)).collect(),
+            KeptSource::Cached(file) => file.read(names).map_err(|e| polars_err!(ComputeError: "{e}")),
+            KeptSource::Table(t) => names.iter().map(|n| t.gather(n)).collect(),
         }
     }
 }
@@ -408,7 +408,7 @@ impl TableEvents {
     }
 }
 
-impl AnonymousScan for EventsScan {
+impl AnonymousScan for KeptScan {
     fn as_any(&self) -> &dyn std::any::Any {
         self
     }
@@ -550,16 +550,18 @@ impl PacketFrameBuilder {
             .collect();
         stacks.sort_by(|a, b| b.frames.cmp(&a.frames).then_with(|| a.protocols.cmp(&b.protocols)));
         let index = Arc::new(self.index);
-        let events = EventsScan::new(
-            EventsSource::Table(TableEvents {
+        let events = KeptScan::new(
+            KeptSource::Table(TableEvents {
                 file: self.file.clone(),
                 core: core.clone(),
                 side: side.clone(),
                 mask: std::sync::OnceLock::new(),
                 index: index.clone(),
             }),
+            "events",
+            frame::empty_packets()?.schema().clone(),
             side.height(),
-        )?;
+        );
         Ok(PacketFrame {
             file: self.file,
             core,

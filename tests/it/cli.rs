@@ -2,6 +2,7 @@
 
 use netql::catalog::CaptureFile;
 use netql::load::{LoadOptions, load};
+use polars::prelude::{AnyValue, col, len};
 use serde_json::Value;
 
 use crate::common::{netql, sample, shared_captures, stderr, stdout};
@@ -138,6 +139,23 @@ fn second_load_comes_from_the_parquet_cache() {
             .equals_missing(&second.packets.frame().unwrap()),
         "cache round trip changes nothing"
     );
+    // Cached flows are read column by column as queries ask, and kept: a query naming two
+    // columns, then the whole table, read back as the fresh flow table.
+    let fresh = first.flows().unwrap().collect().unwrap();
+    let two = second
+        .flows()
+        .unwrap()
+        .select([col("src_ip"), col("packets")])
+        .collect()
+        .unwrap();
+    assert!(two.equals_missing(&fresh.select(["src_ip", "packets"]).unwrap()));
+    let all = second.flows().unwrap().collect().unwrap();
+    assert!(fresh.height() > 10 && all.equals_missing(&fresh), "{all:?}\n{fresh:?}");
+    let counted = second.flows().unwrap().select([len()]).collect().unwrap();
+    assert_eq!(
+        counted.column("len").unwrap().get(0).unwrap(),
+        AnyValue::UInt32(fresh.height() as u32)
+    );
 
     // A changed capture is decoded again.
     let copy = dir.path().join("copy.pcap");
@@ -162,7 +180,7 @@ fn flows_summarise_tcp_state() {
     };
     // synscan: 1000 probed ports on one host; open 22, 53, 80.
     let l = load(&CaptureFile::stat(&dir.join("synscan.pcapng")).unwrap(), &opts).unwrap();
-    let flows = l.flows().unwrap();
+    let flows = l.flows().unwrap().collect().unwrap();
     let state = flows
         .column("state")
         .unwrap()
@@ -196,7 +214,7 @@ fn flows_summarise_tcp_state() {
 
     // echo-connections: 500 complete connections to port 7000.
     let l = load(&CaptureFile::stat(&dir.join("echo-connections.pcap")).unwrap(), &opts).unwrap();
-    let flows = l.flows().unwrap();
+    let flows = l.flows().unwrap().collect().unwrap();
     assert_eq!(flows.height(), 500);
     let dport = flows
         .column("dst_port")
