@@ -709,9 +709,13 @@ fn ethernet_ip_fast(p: &mut Packet, data: &[u8]) -> bool {
         }
         _ => return false,
     };
+    enum Whole<'a> {
+        Tcp(TcpSlice<'a>),
+        Udp(UdpSlice<'a>),
+    }
     let transport = match proto {
-        6 => TcpSlice::from_slice(payload).ok().map(TransportSlice::Tcp),
-        17 => UdpSlice::from_slice_lax(payload).ok().map(TransportSlice::Udp),
+        6 => TcpSlice::from_slice(payload).ok().map(Whole::Tcp),
+        17 => UdpSlice::from_slice_lax(payload).ok().map(Whole::Udp),
         _ => None,
     };
     let Some(transport) = transport else {
@@ -729,9 +733,8 @@ fn ethernet_ip_fast(p: &mut Packet, data: &[u8]) -> bool {
     p.ip_proto = Some(proto);
     p.l4 = Some(L4::from_ip_number(proto));
     match &transport {
-        TransportSlice::Tcp(t) => tcp_layer(p, t, wire_payload),
-        TransportSlice::Udp(u) => udp_layer(p, u),
-        _ => {}
+        Whole::Tcp(t) => tcp_layer(p, t, wire_payload),
+        Whole::Udp(u) => udp_layer(p, u),
     }
     true
 }
