@@ -370,41 +370,57 @@ impl KeptScan {
     fn make(&self, names: &[PlSmallStr]) -> PolarsResult<Vec<Column>> {
         match &self.source {
             KeptSource::Cached(file) => file.read(names).map_err(|e| polars_err!(ComputeError: "{e}")),
-            KeptSource::Table(t) => names.iter().map(|n| t.gather(n)).collect(),
+            KeptSource::Table(t) => t.gather(names),
         }
     }
 }
 
 impl TableEvents {
-    /// One column of the event rows.
-    fn gather(&self, name: &PlSmallStr) -> PolarsResult<Column> {
-        if let Ok(c) = self.side.column(name) {
-            return Ok(c.clone());
+    /// Columns of the event rows. The stored ones among them are filtered as one frame, which
+    /// Polars does a column per core.
+    fn gather(&self, names: &[PlSmallStr]) -> PolarsResult<Vec<Column>> {
+        let flags = PlSmallStr::from_static(col::TCP_FLAGS);
+        let mut stored: Vec<PlSmallStr> = names.iter().filter(|n| self.core.column(n).is_ok()).cloned().collect();
+        if names.iter().any(|n| n == col::TCP_FLAGS_STR) && !stored.contains(&flags) {
+            stored.push(flags.clone());
         }
-        if name.as_str() == col::FILE {
-            return Column::new_scalar(
-                name.clone(),
-                Scalar::new(DataType::String, AnyValue::StringOwned(self.file.clone())),
-                self.side.height(),
-            )
-            .cast(&frame::text_dtype());
-        }
-        if name.as_str() == col::TCP_FLAGS_STR {
-            return frame::flags_text_of(&self.gather(&PlSmallStr::from_static(col::TCP_FLAGS))?);
-        }
-        let mask = match self.mask.get() {
-            Some(m) => m,
-            None => {
-                let m = self
-                    .index
-                    .mask(self.core.height())
-                    .map_err(|e| polars_err!(ComputeError: "{e}"))?;
-                self.mask.get_or_init(|| m)
-            }
+        let filtered = if stored.is_empty() {
+            DataFrame::empty()
+        } else {
+            // A filter by the row bitmap runs chunk by chunk; a take by row number would look up
+            // each row's chunk (4x slower here).
+            self.core.select(stored)?.filter(self.mask()?)?
         };
-        // A filter by the row bitmap runs chunk by chunk; a take by row number would look up each
-        // row's chunk (4x slower here).
-        self.core.column(name)?.filter(mask)
+        names
+            .iter()
+            .map(|name| {
+                if let Ok(c) = self.side.column(name) {
+                    return Ok(c.clone());
+                }
+                match name.as_str() {
+                    col::FILE => Column::new_scalar(
+                        name.clone(),
+                        Scalar::new(DataType::String, AnyValue::StringOwned(self.file.clone())),
+                        self.side.height(),
+                    )
+                    .cast(&frame::text_dtype()),
+                    col::TCP_FLAGS_STR => frame::flags_text_of(filtered.column(&flags)?),
+                    _ => Ok(filtered.column(name)?.clone()),
+                }
+            })
+            .collect()
+    }
+
+    /// Which rows of the table are events (made on first use).
+    fn mask(&self) -> PolarsResult<&BooleanChunked> {
+        if let Some(m) = self.mask.get() {
+            return Ok(m);
+        }
+        let m = self
+            .index
+            .mask(self.core.height())
+            .map_err(|e| polars_err!(ComputeError: "{e}"))?;
+        Ok(self.mask.get_or_init(|| m))
     }
 }
 
