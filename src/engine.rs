@@ -247,7 +247,7 @@ impl ScriptEngine {
         deadline: Option<Instant>,
         cancel: Option<Arc<AtomicBool>>,
     ) -> Engine {
-        // Engine::new() builds Rhai's standard library afresh (~0.5 ms, for every query of a
+        // Engine::new() builds Rhai's standard library afresh (~1 ms, for every query of a
         // suite); one shared copy serves every engine.
         let mut e = Engine::new_raw();
         e.set_max_strings_interned(256);
