@@ -364,7 +364,7 @@ impl ScriptEngine {
             return collect(f.0).map(Output::Table);
         }
         if v.is::<Finding>() || v.is::<FindingRows>() {
-            return Ok(Output::Findings(self.findings(v)?));
+            return Ok(Output::Findings(self.findings(vec![v])?));
         }
         if v.is_array() {
             let items = v.cast::<rhai::Array>();
@@ -373,11 +373,7 @@ impl ScriptEngine {
                     .iter()
                     .all(|d| d.is::<Finding>() || d.is::<FindingRows>() || d.is_array())
             {
-                let mut all = Vec::new();
-                for d in items {
-                    all.extend(self.findings(d)?);
-                }
-                return Ok(Output::Findings(all));
+                return Ok(Output::Findings(self.findings(items)?));
             }
             return Ok(Output::Value(Value::Array(
                 items.iter().map(|d| self.to_json(d)).collect::<Result<_, _>>()?,
@@ -389,74 +385,57 @@ impl ScriptEngine {
                 .values()
                 .any(|d| d.is::<Finding>() || d.is::<FindingRows>())
         {
-            let mut all = Vec::new();
-            for (_, d) in v.cast::<RMap>() {
-                all.extend(self.findings(d)?);
-            }
-            return Ok(Output::Findings(all));
+            let items = v.cast::<RMap>().into_values().collect();
+            return Ok(Output::Findings(self.findings(items)?));
         }
         Ok(Output::Value(self.to_json(&v)?))
     }
 
-    /// Findings from a Finding, a per-row template, or a (nested) array of those.
-    fn findings(&self, d: Dynamic) -> Result<Vec<FindingOut>, ScriptError> {
-        if d.is::<Finding>() {
-            let f = d.cast::<Finding>();
-            let (evidence, total) = match f.evidence {
-                Some(lf) => {
-                    let df = collect(lf)?;
-                    let total = df.height();
-                    (Some(df.head(Some(self.limits.evidence_rows))), total)
-                }
-                None => (None, 0),
-            };
-            let mut facts = Map::new();
-            for (k, v) in f.facts {
-                facts.insert(k.to_string(), self.to_json(&v)?);
-            }
-            return Ok(vec![FindingOut {
-                severity: f.severity,
-                title: f.title,
-                facts,
-                evidence,
-                evidence_total: total,
-            }]);
+    /// Findings from Findings, per-row templates, or (nested) arrays of those. The templates'
+    /// tables are collected together: Polars runs them side by side and computes a sub-plan they
+    /// share once (port_scan's vertical and horizontal scans both start from the probes).
+    fn findings(&self, items: Vec<Dynamic>) -> Result<Vec<FindingOut>, ScriptError> {
+        let mut leaves = Vec::new();
+        for d in items {
+            finding_leaves(d, &mut leaves)?;
         }
-        if d.is::<FindingRows>() {
-            let fr = d.cast::<FindingRows>();
-            let df = collect(fr.table)?;
-            let rows = render::frame_json_rows(&df);
-            let mut out = Vec::new();
-            for (i, row) in rows.into_iter().enumerate() {
-                let Value::Object(facts) = row else { continue };
-                let severity = facts
-                    .get("severity")
-                    .and_then(|v| v.as_str())
-                    .and_then(Severity::parse)
-                    .unwrap_or(fr.severity);
-                let title = fill_template(&fr.title, &facts);
-                let evidence = df.slice(i as i64, 1);
-                out.push(FindingOut {
-                    severity,
-                    title,
-                    facts,
-                    evidence: Some(evidence),
-                    evidence_total: 1,
-                });
+        let tables: Vec<LazyFrame> = leaves
+            .iter()
+            .filter_map(|d| d.clone().try_cast::<FindingRows>().map(|f| f.table))
+            .collect();
+        let mut frames = collect_all(tables)?.into_iter();
+        let mut out = Vec::new();
+        for d in leaves {
+            if let Some(f) = d.clone().try_cast::<Finding>() {
+                out.push(self.finding(f)?);
+            } else if let (Some(fr), Some(df)) = (d.try_cast::<FindingRows>(), frames.next()) {
+                out.extend(finding_rows(&fr, &df));
             }
-            return Ok(out);
         }
-        if d.is_array() {
-            let mut out = Vec::new();
-            for x in d.cast::<rhai::Array>() {
-                out.extend(self.findings(x)?);
+        Ok(out)
+    }
+
+    /// One finding with its evidence (at most `evidence_rows` rows of it).
+    fn finding(&self, f: Finding) -> Result<FindingOut, ScriptError> {
+        let (evidence, total) = match f.evidence {
+            Some(lf) => {
+                let df = collect(lf)?;
+                let total = df.height();
+                (Some(df.head(Some(self.limits.evidence_rows))), total)
             }
-            return Ok(out);
+            None => (None, 0),
+        };
+        let mut facts = Map::new();
+        for (k, v) in f.facts {
+            facts.insert(k.to_string(), self.to_json(&v)?);
         }
-        Err(ScriptError::plain(format!(
-            "expected findings, found a {}",
-            d.type_name()
-        )))
+        Ok(FindingOut {
+            severity: f.severity,
+            title: f.title,
+            facts,
+            evidence,
+            evidence_total: total,
+        })
     }
 
     fn to_json(&self, d: &Dynamic) -> Result<Value, ScriptError> {
@@ -537,6 +516,58 @@ fn fill_template(t: &str, facts: &Map<String, Value>) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// The Findings and per-row templates in `d` (an array may nest them), in order.
+fn finding_leaves(d: Dynamic, out: &mut Vec<Dynamic>) -> Result<(), ScriptError> {
+    if d.is::<Finding>() || d.is::<FindingRows>() {
+        out.push(d);
+        return Ok(());
+    }
+    if d.is_array() {
+        for x in d.cast::<rhai::Array>() {
+            finding_leaves(x, out)?;
+        }
+        return Ok(());
+    }
+    Err(ScriptError::plain(format!(
+        "expected findings, found a {}",
+        d.type_name()
+    )))
+}
+
+/// One finding per row of a per-row template's table, its title filled from the row.
+fn finding_rows(fr: &FindingRows, df: &DataFrame) -> Vec<FindingOut> {
+    let rows = render::frame_json_rows(df);
+    let mut out = Vec::new();
+    for (i, row) in rows.into_iter().enumerate() {
+        let Value::Object(facts) = row else { continue };
+        let severity = facts
+            .get("severity")
+            .and_then(|v| v.as_str())
+            .and_then(Severity::parse)
+            .unwrap_or(fr.severity);
+        let title = fill_template(&fr.title, &facts);
+        out.push(FindingOut {
+            severity,
+            title,
+            facts,
+            evidence: Some(df.slice(i as i64, 1)),
+            evidence_total: 1,
+        });
+    }
+    out
+}
+
+/// Collect several lazy frames in one go (see [`ScriptEngine::findings`]).
+fn collect_all(lfs: Vec<LazyFrame>) -> Result<Vec<DataFrame>, ScriptError> {
+    if lfs.len() <= 1 {
+        return lfs.into_iter().map(collect).collect();
+    }
+    let opt = lfs[0].get_current_optimizations();
+    let plans = lfs.into_iter().map(|lf| lf.logical_plan).collect();
+    LazyFrame::collect_all_with_engine(plans, polars::prelude::Engine::Auto, opt)
+        .map_err(|e| ScriptError::plain(bindings::polars_message(&e)))
 }
 
 fn collect(lf: LazyFrame) -> Result<DataFrame, ScriptError> {
