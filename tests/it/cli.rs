@@ -157,6 +157,32 @@ fn second_load_comes_from_the_parquet_cache() {
         AnyValue::UInt32(fresh.height() as u32)
     );
 
+    // A damaged flows file is not trusted: the flows are made again from the cached packets (and
+    // the file rewritten); a damaged events file makes the capture decode again.
+    let entry = second.cache.clone().unwrap();
+    std::fs::write(&entry.flows, b"PAR1 not a parquet file").unwrap();
+    let third = load(&cap, &opts).unwrap();
+    assert!(third.from_cache);
+    let rebuilt = third.flows().unwrap().collect().unwrap();
+    assert!(rebuilt.equals_missing(&fresh), "{rebuilt:?}");
+    assert!(
+        std::fs::metadata(&entry.flows).unwrap().len() > 100,
+        "flows file written again"
+    );
+    std::fs::write(&entry.events, b"PAR1 not a parquet file").unwrap();
+    let fourth = load(&cap, &opts).unwrap();
+    assert!(
+        !fourth.from_cache,
+        "a capture whose cached events are unreadable is decoded again"
+    );
+    assert!(
+        fourth
+            .packets
+            .frame()
+            .unwrap()
+            .equals_missing(&first.packets.frame().unwrap())
+    );
+
     // A changed capture is decoded again.
     let copy = dir.path().join("copy.pcap");
     std::fs::copy(sample(), &copy).unwrap();
