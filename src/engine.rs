@@ -613,7 +613,11 @@ impl Captures {
 
 /// Per-capture parts of a packet-schema table as one (an empty packet table when none).
 fn union(parts: Vec<LazyFrame>) -> LazyFrame {
-    let empty = || crate::frame::empty_packets().unwrap_or_default().lazy();
+    union_or(parts, || crate::frame::empty_packets().unwrap_or_default().lazy())
+}
+
+/// Per-capture parts of a table as one; `empty` when there are none.
+fn union_or(parts: Vec<LazyFrame>, empty: impl Fn() -> LazyFrame) -> LazyFrame {
     match parts.len() {
         0 => empty(),
         1 => parts.into_iter().next().unwrap_or_default(),
@@ -658,19 +662,9 @@ impl DataSource for Captures {
             .map(|l| l.flows())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
-        match parts.len() {
-            0 => NoData.flows(),
-            1 => Ok(parts.into_iter().next().unwrap_or_default()),
-            _ => concat(
-                parts,
-                UnionArgs {
-                    rechunk: false,
-                    parallel: true,
-                    ..Default::default()
-                },
-            )
-            .map_err(|e| e.to_string()),
-        }
+        Ok(union_or(parts, || {
+            crate::flow::empty_flows().unwrap_or_default().lazy()
+        }))
     }
 }
 
