@@ -373,8 +373,7 @@ pub fn scan(path: &Path, table: Table) -> Result<LazyFrame> {
             continue;
         }
         let remap = maps.iter().find(|(n, _)| n == t.name()).map(|(_, v)| v.clone());
-        if matches!(dtype, DataType::Categorical(..)) && remap.as_ref().is_none_or(|r| r.is_empty()) {
-            // No text in the dictionary: every row is null, so the column need not be read.
+        if all_null(&dtype, remap.as_deref().map(|v| v.as_slice())) {
             fixes.push(lit(Null {}).cast(dtype).alias(t.name().clone()));
             continue;
         }
@@ -406,14 +405,7 @@ impl ColumnReader {
     /// Open a cached table, checking that its columns are the table's.
     pub fn open(path: &Path, table: Table) -> Result<ColumnReader> {
         let template = table.template()?;
-        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut reader = ParquetReader::new(file);
-        let schema = reader.schema().map_err(|e| cache_err(path, e))?;
-        check_columns(
-            path,
-            &schema.iter_names().map(|s| s.as_str()).collect::<Vec<_>>(),
-            &template,
-        )?;
+        let mut reader = open_checked(path, &template)?;
         let rows = reader.num_rows().map_err(|e| cache_err(path, e))?;
         let metadata = reader.get_metadata().map_err(|e| cache_err(path, e))?.clone();
         Ok(ColumnReader {
@@ -439,11 +431,9 @@ impl ColumnReader {
         let mut out: Vec<Option<Column>> = vec![None; names.len()];
         let mut wanted = Vec::new();
         for (i, name) in names.iter().enumerate() {
-            let t = self.template.column(name)?;
-            let remap = self.remap(name);
-            if matches!(t.dtype(), DataType::Categorical(..)) && remap.is_none_or(|r| r.is_empty()) {
-                // No text in the dictionary: every row is null, so the column need not be read.
-                out[i] = Some(Column::full_null(name.clone(), self.rows, t.dtype()));
+            let dtype = self.template.column(name)?.dtype();
+            if all_null(dtype, self.remap(name)) {
+                out[i] = Some(Column::full_null(name.clone(), self.rows, dtype));
             } else {
                 wanted.push(name.to_string());
             }
@@ -473,17 +463,25 @@ impl ColumnReader {
 
 /// Rows in a cached table whose columns are the table's (from the file's metadata: no rows read).
 pub fn rows(path: &Path, table: Table) -> Option<usize> {
-    let template = table.template().ok()?;
-    let file = std::fs::File::open(path).ok()?;
+    open_checked(path, &table.template().ok()?).ok()?.num_rows().ok()
+}
+
+/// A reader of a cached table's file whose columns were checked to be `template`'s.
+fn open_checked(path: &Path, template: &DataFrame) -> Result<ParquetReader<std::fs::File>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut reader = ParquetReader::new(file);
-    let schema = reader.schema().ok()?;
+    let schema = reader.schema().map_err(|e| cache_err(path, e))?;
     check_columns(
         path,
         &schema.iter_names().map(|s| s.as_str()).collect::<Vec<_>>(),
-        &template,
-    )
-    .ok()?;
-    reader.num_rows().ok()
+        template,
+    )?;
+    Ok(reader)
+}
+
+/// A text column whose dictionary holds no text: every row is null, so it need not be read.
+fn all_null(dtype: &DataType, remap: Option<&[u32]>) -> bool {
+    matches!(dtype, DataType::Categorical(..)) && remap.is_none_or(|r| r.is_empty())
 }
 
 #[cfg(test)]

@@ -606,6 +606,18 @@ impl Captures {
         union(self.loaded.iter().map(|l| l.packets.lazy()).collect())
     }
 
+    /// One table of each capture.
+    fn parts(
+        &self,
+        table: impl Fn(&crate::load::Loaded) -> crate::Result<LazyFrame>,
+    ) -> Result<Vec<LazyFrame>, String> {
+        self.loaded
+            .iter()
+            .map(table)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())
+    }
+
     pub fn packet_count(&self) -> usize {
         self.loaded.iter().map(|l| l.packets.height()).sum()
     }
@@ -643,12 +655,7 @@ impl DataSource for Captures {
     }
 
     fn stacks(&self) -> Result<LazyFrame, String> {
-        let parts = self
-            .loaded
-            .iter()
-            .map(|l| l.stacks())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+        let parts = self.parts(|l| l.stacks())?;
         if parts.is_empty() {
             return NoData.stacks();
         }
@@ -656,12 +663,7 @@ impl DataSource for Captures {
     }
 
     fn flows(&self) -> Result<LazyFrame, String> {
-        let parts = self
-            .loaded
-            .iter()
-            .map(|l| l.flows())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+        let parts = self.parts(|l| l.flows())?;
         Ok(union_or(parts, || {
             crate::flow::empty_flows().unwrap_or_default().lazy()
         }))
