@@ -259,7 +259,7 @@ fn ip_representation(file: &Path) -> Result<Value> {
         threads: 0,
     };
     let table = decode_file(&cap, &opts)?.packets;
-    let df = table.core();
+    let df = table.lazy().select([col(col::SRC_IP)]).collect()?;
     let cat = df.column(col::SRC_IP)?.clone();
     let t = Instant::now();
     let text = cat.cast(&DataType::String)?;

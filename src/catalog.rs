@@ -193,6 +193,19 @@ pub struct CaptureMeta {
 }
 
 impl CaptureMeta {
+    /// Add the facts of the packets that follow these (a later chunk of the same capture).
+    pub fn extend(&mut self, later: CaptureMeta) {
+        self.packets += later.packets;
+        self.bytes += later.bytes;
+        self.first_ts = self.first_ts.into_iter().chain(later.first_ts).min();
+        self.last_ts = self.last_ts.into_iter().chain(later.last_ts).max();
+        for l in later.link_types {
+            if !self.link_types.contains(&l) {
+                self.link_types.push(l);
+            }
+        }
+    }
+
     pub fn read(path: &Path) -> Option<CaptureMeta> {
         let text = std::fs::read_to_string(path).ok()?;
         serde_json::from_str(&text).ok()

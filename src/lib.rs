@@ -22,6 +22,7 @@ pub mod frame;
 pub mod live;
 pub mod load;
 pub mod mcp;
+pub mod packed;
 pub mod pcapwrite;
 pub mod queries;
 pub mod quic;

@@ -1,0 +1,942 @@
+//! packed: the packet table's stored columns held narrow in memory, and made back into Polars
+//! columns when a query names them. Most columns need far fewer bits than their type within a
+//! chunk of packets (ports, lengths, TTLs; timestamps within a thousand packets; a chunk's
+//! addresses and MACs are a few thousand distinct codes), so each chunk of each column keeps
+//! the narrowest of:
+//! - nothing, when every row is null (VLAN ids, fragments, ICMP fields in most chunks);
+//! - a counting sequence (frame numbers);
+//! - a base per 1024 rows plus 0/8/16/32-bit offsets (one base and no offsets: a constant);
+//! - a chunk dictionary with 8/16-bit codes (addresses, MACs, flow ids);
+//! - the Polars array itself when none of these is narrower.
+//!
+//! Validity bitmaps are kept as they are. Every encoding reads back the exact values: offsets are
+//! taken over every slot, null ones included, so nothing depends on what a null slot holds.
+//! Only the suite's `bandwidth` and ad-hoc scripts scan `packets()`; the rest read flows, events
+//! (gathered row by row from here, see [`PackedTable::gather`]) and the stack counts.
+
+use std::sync::Arc;
+
+use polars::prelude::*;
+use polars_arrow::array::{Array, PrimitiveArray};
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
+use polars_arrow::types::NativeType;
+
+/// Rows sharing one base in an offset encoding.
+const BLOCK: usize = 1024;
+
+/// A fixed-width integer seen as 64 bits (timestamps as their bit pattern; wrapping arithmetic
+/// makes base + offset exact either way).
+trait Word: NativeType + Copy + Ord {
+    const MIN: Self;
+    const MAX: Self;
+    fn to_u64(self) -> u64;
+    fn from_u64(v: u64) -> Self;
+}
+
+macro_rules! word {
+    ($($t:ty),*) => {$(
+        impl Word for $t {
+            const MIN: Self = <$t>::MIN;
+            const MAX: Self = <$t>::MAX;
+            #[inline(always)]
+            fn to_u64(self) -> u64 {
+                self as u64
+            }
+            #[inline(always)]
+            fn from_u64(v: u64) -> Self {
+                v as $t
+            }
+        }
+    )*};
+}
+word!(u8, u16, u32, u64, i64);
+
+/// Offsets from a block's base.
+enum Offsets {
+    /// Every offset is 0.
+    Zero,
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+}
+
+impl Offsets {
+    #[inline(always)]
+    fn get(&self, i: usize) -> u64 {
+        match self {
+            Offsets::Zero => 0,
+            Offsets::U8(v) => v[i] as u64,
+            Offsets::U16(v) => v[i] as u64,
+            Offsets::U32(v) => v[i] as u64,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            Offsets::Zero => 0,
+            Offsets::U8(v) => v.len(),
+            Offsets::U16(v) => v.len() * 2,
+            Offsets::U32(v) => v.len() * 4,
+        }
+    }
+}
+
+/// One chunk of one column.
+enum Packed {
+    /// Every row null.
+    Null { len: usize },
+    /// Row i holds first + i (no nulls).
+    Sequence { first: u64, len: usize },
+    /// Row i holds bases[i / BLOCK] + offsets[i].
+    Offset {
+        bases: Vec<u64>,
+        offsets: Offsets,
+        len: usize,
+        validity: Option<Bitmap>,
+    },
+    /// Row i holds values[codes[i]].
+    Dict {
+        values: Vec<u64>,
+        codes: Offsets,
+        len: usize,
+        validity: Option<Bitmap>,
+    },
+    /// As Polars made it.
+    Plain(Box<dyn Array>),
+    /// The same values as the previous column's chunk, no nulls (`cap_len` = `wire_len` unless
+    /// the snap length cut packets).
+    Same { len: usize },
+}
+
+/// Reused between chunks while packing.
+#[derive(Default)]
+pub struct Packer {
+    /// For dictionaries of up to 256 values, and of more (a table each: sized once).
+    small: CodeTable,
+    large: CodeTable,
+    /// Code per distance from the chunk's least value (see `dictionary_direct`), and the stamp
+    /// that marks this chunk's entries.
+    direct: Vec<u32>,
+    direct_stamp: u16,
+}
+
+/// Value -> dictionary code while packing one chunk: open addressing with a multiplicative hash
+/// and a stamp per slot, so starting the next chunk clears nothing. (A general hash map was
+/// most of the packing time.)
+#[derive(Default)]
+struct CodeTable {
+    slots: Vec<Slot>,
+    stamp: u32,
+    bits: u32,
+}
+
+/// One slot: a probe reads one cache line.
+#[derive(Default, Clone, Copy)]
+struct Slot {
+    key: u64,
+    stamp: u32,
+    code: u16,
+}
+
+impl CodeTable {
+    /// Start over with room for `most` codes at half load.
+    fn reset(&mut self, most: usize) {
+        let bits = (most * 2).next_power_of_two().trailing_zeros().max(4);
+        if bits != self.bits || self.stamp == u32::MAX {
+            self.slots = vec![Slot::default(); 1 << bits];
+            self.bits = bits;
+            self.stamp = 0;
+        }
+        self.stamp += 1;
+    }
+
+    /// The code of `x`, or `next` after recording it as that.
+    #[inline(always)]
+    fn code(&mut self, x: u64, next: u16) -> u16 {
+        let mask = (1usize << self.bits) - 1;
+        let mut h = (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - self.bits)) as usize;
+        loop {
+            let slot = &mut self.slots[h & mask];
+            if slot.stamp != self.stamp {
+                *slot = Slot {
+                    key: x,
+                    stamp: self.stamp,
+                    code: next,
+                };
+                return next;
+            }
+            if slot.key == x {
+                return slot.code;
+            }
+            h += 1;
+        }
+    }
+}
+
+fn width_of(range: u64) -> u8 {
+    match range {
+        0 => 0,
+        1..=0xff => 1,
+        0x100..=0xffff => 2,
+        0x1_0000..=0xffff_ffff => 4,
+        _ => 8,
+    }
+}
+
+/// Each value less its block's base, `width` bytes each.
+fn offsets_of<T: Word>(width: u8, v: &[T], bases: &[T]) -> Offsets {
+    // Block by block in the values' own type, a loop the compiler vectorises.
+    fn each<T: Word, O>(v: &[T], bases: &[T], narrow: impl Fn(u64) -> O) -> Vec<O> {
+        let mut out = Vec::with_capacity(v.len());
+        for (block, &base) in v.chunks(BLOCK).zip(bases) {
+            let base = base.to_u64();
+            out.extend(block.iter().map(|x| narrow(x.to_u64().wrapping_sub(base))));
+        }
+        out
+    }
+    match width {
+        0 => Offsets::Zero,
+        1 => Offsets::U8(each(v, bases, |d| d as u8)),
+        2 => Offsets::U16(each(v, bases, |d| d as u16)),
+        _ => Offsets::U32(each(v, bases, |d| d as u32)),
+    }
+}
+
+impl Packer {
+    /// `dictionary`: try a dictionary of up to 65535 values; `try_small`: one of up to 256.
+    fn pack<T: Word>(&mut self, arr: &PrimitiveArray<T>, dictionary: bool, try_small: bool) -> Packed {
+        let len = arr.len();
+        if arr.null_count() == len {
+            return Packed::Null { len };
+        }
+        let v = arr.values().as_slice();
+        let validity = arr.validity().cloned();
+        let first = v[0].to_u64();
+        if validity.is_none() && len > 1 && v[1].to_u64() == first.wrapping_add(1) {
+            let counts = v
+                .iter()
+                .enumerate()
+                .all(|(i, x)| x.to_u64() == first.wrapping_add(i as u64));
+            if counts {
+                return Packed::Sequence { first, len };
+            }
+        }
+        let native = std::mem::size_of::<T>() as u8;
+        let mut bases: Vec<T> = Vec::with_capacity(len.div_ceil(BLOCK));
+        let mut width = 0u8;
+        let (mut chunk_lo, mut chunk_hi) = (T::MAX, T::MIN);
+        for block in v.chunks(BLOCK) {
+            let (mut lo, mut hi) = (T::MAX, T::MIN);
+            for &x in block {
+                lo = lo.min(x);
+                hi = hi.max(x);
+            }
+            bases.push(lo);
+            width = width.max(width_of(hi.to_u64().wrapping_sub(lo.to_u64())));
+            chunk_lo = chunk_lo.min(lo);
+            chunk_hi = chunk_hi.max(hi);
+        }
+        // Offsets of 2 bytes or more: a dictionary is narrower when the chunk has few distinct
+        // values (protocol stacks, MACs, ether types), or up to 65536 of them for columns of
+        // spread-out codes. Trying costs little: it stops at the first value over the limit.
+        let best = width.min(native);
+        if best >= 2 && (try_small || dictionary) {
+            let most = if dictionary && best > 2 {
+                u16::MAX as usize
+            } else {
+                1 << 8
+            };
+            let range = chunk_hi.to_u64().wrapping_sub(chunk_lo.to_u64());
+            let dict = if range <= u16::MAX as u64 {
+                self.dictionary_direct(v, chunk_lo, validity.clone(), most)
+            } else {
+                self.dictionary(v, validity.clone(), most)
+            };
+            if let Some(p) = dict {
+                return p;
+            }
+        }
+        if width < native {
+            let offsets = offsets_of(width, v, &bases);
+            return Packed::Offset {
+                bases: bases.iter().map(|b| b.to_u64()).collect(),
+                offsets,
+                len,
+                validity,
+            };
+        }
+        Packed::Plain(arr.to_boxed())
+    }
+
+    /// A chunk dictionary, when the chunk has at most `most` (at most 65535) distinct values.
+    fn dictionary<T: Word>(&mut self, v: &[T], validity: Option<Bitmap>, most: usize) -> Option<Packed> {
+        // Sized for the chunk, not the limit: a smaller table stays in cache.
+        let most = most.min(v.len());
+        let table = if most <= 256 { &mut self.small } else { &mut self.large };
+        table.reset(if most <= 256 { 256 } else { most });
+        let mut values: Vec<u64> = Vec::new();
+        let mut codes: Vec<u16> = Vec::with_capacity(v.len());
+        // Runs of one value (a burst of one flow, one protocol stack) skip the table.
+        let mut last: Option<(u64, u16)> = None;
+        for x in v {
+            let x = x.to_u64();
+            let code = match last {
+                Some((l, c)) if l == x => c,
+                _ => {
+                    if values.len() == most {
+                        // One more would not fit: give up unless this value is known.
+                        let c = table.code(x, u16::MAX);
+                        if c == u16::MAX && values.len() == most {
+                            return None;
+                        }
+                        c
+                    } else {
+                        let next = values.len() as u16;
+                        let c = table.code(x, next);
+                        if c == next && values.len() == next as usize {
+                            values.push(x);
+                        }
+                        c
+                    }
+                }
+            };
+            last = Some((x, code));
+            codes.push(code);
+        }
+        Some(dict_of(values, codes, validity))
+    }
+
+    /// [`Self::dictionary`] for a chunk whose values lie within 65536 of `lo`: each value's
+    /// code is found at its distance from `lo` in a flat table, no hashing or probing.
+    fn dictionary_direct<T: Word>(&mut self, v: &[T], lo: T, validity: Option<Bitmap>, most: usize) -> Option<Packed> {
+        if self.direct.is_empty() || self.direct_stamp == u16::MAX {
+            self.direct = vec![0; 1 << 16];
+            self.direct_stamp = 0;
+        }
+        self.direct_stamp += 1;
+        // Entry: stamp in the high half, code in the low half.
+        let stamp = (self.direct_stamp as u32) << 16;
+        let lo = lo.to_u64();
+        let mut values: Vec<u64> = Vec::new();
+        let mut codes: Vec<u16> = Vec::with_capacity(v.len());
+        for x in v {
+            let x = x.to_u64();
+            let e = &mut self.direct[x.wrapping_sub(lo) as usize & 0xffff];
+            if *e & 0xffff_0000 != stamp {
+                if values.len() == most {
+                    return None;
+                }
+                *e = stamp | values.len() as u32;
+                values.push(x);
+            }
+            codes.push(*e as u16);
+        }
+        Some(dict_of(values, codes, validity))
+    }
+}
+
+/// A dictionary chunk, with 8-bit codes when they fit.
+fn dict_of(values: Vec<u64>, codes: Vec<u16>, validity: Option<Bitmap>) -> Packed {
+    let len = codes.len();
+    let codes = if values.len() <= 256 {
+        Offsets::U8(codes.iter().map(|&c| c as u8).collect())
+    } else {
+        Offsets::U16(codes)
+    };
+    Packed::Dict {
+        values,
+        codes,
+        len,
+        validity,
+    }
+}
+
+impl Packed {
+    fn len(&self) -> usize {
+        match self {
+            Packed::Null { len } | Packed::Sequence { len, .. } | Packed::Same { len } => *len,
+            Packed::Offset { len, .. } | Packed::Dict { len, .. } => *len,
+            Packed::Plain(a) => a.len(),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        let bits = |v: &Option<Bitmap>| v.as_ref().map_or(0, |b| b.len().div_ceil(8));
+        match self {
+            Packed::Null { .. } | Packed::Sequence { .. } | Packed::Same { .. } => 0,
+            Packed::Offset {
+                bases,
+                offsets,
+                validity,
+                ..
+            } => bases.len() * 8 + offsets.bytes() + bits(validity),
+            Packed::Dict {
+                values,
+                codes,
+                validity,
+                ..
+            } => values.len() * 8 + codes.bytes() + bits(validity),
+            Packed::Plain(a) => polars_arrow::compute::aggregate::estimated_bytes_size(a.as_ref()),
+        }
+    }
+
+    /// Row `i`'s value (validity aside).
+    #[inline(always)]
+    fn value(&self, i: usize) -> u64 {
+        match self {
+            Packed::Null { .. } => 0,
+            Packed::Sequence { first, .. } => first.wrapping_add(i as u64),
+            Packed::Offset { bases, offsets, .. } => bases[i / BLOCK].wrapping_add(offsets.get(i)),
+            Packed::Dict { values, codes, .. } => values[codes.get(i) as usize],
+            Packed::Plain(_) | Packed::Same { .. } => unreachable!("resolved before reading values"),
+        }
+    }
+
+    fn validity(&self) -> Option<&Bitmap> {
+        match self {
+            Packed::Offset { validity, .. } | Packed::Dict { validity, .. } => validity.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The whole chunk as an array of `dtype` (the column's physical Arrow type).
+    fn unpack<T: Word>(&self, dtype: &ArrowDataType) -> Box<dyn Array> {
+        let len = self.len();
+        let values: Vec<T> = match self {
+            Packed::Plain(a) => return a.clone(),
+            Packed::Null { len } => return polars_arrow::array::new_null_array(dtype.clone(), *len),
+            Packed::Offset {
+                bases,
+                offsets: Offsets::U8(o),
+                ..
+            } => widen(bases, o),
+            Packed::Offset {
+                bases,
+                offsets: Offsets::U16(o),
+                ..
+            } => widen(bases, o),
+            Packed::Offset {
+                bases,
+                offsets: Offsets::U32(o),
+                ..
+            } => widen(bases, o),
+            Packed::Dict {
+                values,
+                codes: Offsets::U8(c),
+                ..
+            } => c.iter().map(|&c| T::from_u64(values[c as usize])).collect(),
+            Packed::Dict {
+                values,
+                codes: Offsets::U16(c),
+                ..
+            } => c.iter().map(|&c| T::from_u64(values[c as usize])).collect(),
+            _ => (0..len).map(|i| T::from_u64(self.value(i))).collect(),
+        };
+        PrimitiveArray::<T>::new(dtype.clone(), values.into(), self.validity().cloned()).boxed()
+    }
+
+    /// Rows `rows` (ascending, within the chunk) as an array of `dtype`.
+    fn take<T: Word>(&self, rows: &[u32], dtype: &ArrowDataType) -> PolarsResult<Box<dyn Array>> {
+        if let Packed::Plain(a) = self {
+            return take_plain(a.as_ref(), rows);
+        }
+        if let Packed::Null { .. } = self {
+            return Ok(polars_arrow::array::new_null_array(dtype.clone(), rows.len()));
+        }
+        let values: Vec<T> = rows.iter().map(|&r| T::from_u64(self.value(r as usize))).collect();
+        let validity = self.validity().map(|b| {
+            let mut m = MutableBitmap::with_capacity(rows.len());
+            for &r in rows {
+                m.push(b.get_bit(r as usize));
+            }
+            Bitmap::from(m)
+        });
+        Ok(PrimitiveArray::<T>::new(dtype.clone(), values.into(), validity).boxed())
+    }
+}
+
+/// Rows of an array Polars made (any type), through a Series of just that array.
+fn take_plain(a: &dyn Array, rows: &[u32]) -> PolarsResult<Box<dyn Array>> {
+    let idx = IdxCa::from_vec(PlSmallStr::EMPTY, rows.iter().map(|&r| r as IdxSize).collect());
+    let taken = Series::from_arrow(PlSmallStr::EMPTY, a.to_boxed())?
+        .take(&idx)?
+        .rechunk();
+    Ok(taken.chunks()[0].clone())
+}
+
+/// Offsets back to values, block by block (a loop the compiler vectorises).
+fn widen<T: Word, O: Copy + Into<u64>>(bases: &[u64], offsets: &[O]) -> Vec<T> {
+    let mut out = Vec::with_capacity(offsets.len());
+    for (block, base) in offsets.chunks(BLOCK).zip(bases) {
+        out.extend(block.iter().map(|&o| T::from_u64(base.wrapping_add(o.into()))));
+    }
+    out
+}
+
+/// Calls `$body` with `$T` bound to the Rust type of a physical Arrow type we pack.
+macro_rules! with_word {
+    ($dtype:expr, |$T:ident| $body:expr, $other:expr) => {
+        match $dtype {
+            ArrowDataType::UInt8 => {
+                type $T = u8;
+                $body
+            }
+            ArrowDataType::UInt16 => {
+                type $T = u16;
+                $body
+            }
+            ArrowDataType::UInt32 => {
+                type $T = u32;
+                $body
+            }
+            ArrowDataType::UInt64 => {
+                type $T = u64;
+                $body
+            }
+            ArrowDataType::Int64 => {
+                type $T = i64;
+                $body
+            }
+            _ => $other,
+        }
+    };
+}
+
+/// Two no-null arrays of one integer type with equal values.
+fn same_values(a: &dyn Array, b: &dyn Array) -> bool {
+    if a.dtype() != b.dtype() || a.len() != b.len() || a.validity().is_some() || b.validity().is_some() {
+        return false;
+    }
+    with_word!(
+        a.dtype(),
+        |T| {
+            let (a, b) = (
+                a.as_any().downcast_ref::<PrimitiveArray<T>>(),
+                b.as_any().downcast_ref::<PrimitiveArray<T>>(),
+            );
+            matches!((a, b), (Some(a), Some(b)) if a.values().as_slice() == b.values().as_slice())
+        },
+        false
+    )
+}
+
+/// One column of a packed table.
+struct PackedColumn {
+    name: PlSmallStr,
+    /// The Polars type users see.
+    dtype: DataType,
+    /// Its physical Arrow type.
+    arrow: ArrowDataType,
+    chunks: Vec<Packed>,
+}
+
+/// A table of packed columns, chunk by chunk. Cheap to share: held behind an Arc.
+pub struct PackedTable {
+    columns: Vec<PackedColumn>,
+    /// First row of each chunk, and the row count at the end.
+    starts: Vec<usize>,
+    schema: SchemaRef,
+}
+
+/// Builds a [`PackedTable`] from frames with the same columns.
+pub struct PackedTableBuilder {
+    table: PackedTable,
+    packer: Packer,
+}
+
+impl PackedTableBuilder {
+    pub fn new(schema: &Schema) -> PackedTableBuilder {
+        let columns = schema
+            .iter()
+            .map(|(name, dtype)| PackedColumn {
+                name: name.clone(),
+                dtype: dtype.clone(),
+                arrow: dtype.to_physical().to_arrow(CompatLevel::newest()),
+                chunks: Vec::new(),
+            })
+            .collect();
+        PackedTableBuilder {
+            table: PackedTable {
+                columns,
+                starts: vec![0],
+                schema: Arc::new(schema.clone()),
+            },
+            packer: Packer::default(),
+        }
+    }
+
+    /// Pack one frame (its columns in the builder's schema order); each of its columns' chunks
+    /// becomes a chunk here.
+    pub fn push(&mut self, df: &DataFrame) -> PolarsResult<()> {
+        let rows = df.height();
+        let mut lens = None;
+        let mut previous: Option<Series> = None;
+        for (c, pc) in df.columns().iter().zip(self.table.columns.iter_mut()) {
+            polars_ensure!(c.name() == &pc.name, SchemaMismatch: "packing {} as {}", c.name(), pc.name);
+            let phys = c.as_materialized_series().to_physical_repr();
+            let chunk_lens: Vec<usize> = phys.chunks().iter().map(|a| a.len()).collect();
+            match &lens {
+                None => lens = Some(chunk_lens),
+                Some(l) => polars_ensure!(*l == chunk_lens, ComputeError: "packing misaligned chunks"),
+            }
+            // Flow ids and category codes are spread out, but few per chunk: a dictionary. Small
+            // numbers (ports, ether types, windows) may have few distinct values too; larger
+            // ones (lengths, sequence numbers, times) hardly ever, so they are not tried.
+            let dictionary = matches!(c.dtype(), DataType::Categorical(..) | DataType::UInt64);
+            let try_small = dictionary || matches!(c.dtype(), DataType::UInt16);
+            for (k, arr) in phys.chunks().iter().enumerate() {
+                let prev = previous.as_ref().and_then(|p| p.chunks().get(k));
+                if let Some(prev) = prev
+                    && same_values(prev.as_ref(), arr.as_ref())
+                {
+                    pc.chunks.push(Packed::Same { len: arr.len() });
+                    continue;
+                }
+                let packed = with_word!(
+                    arr.dtype(),
+                    |T| self.packer.pack(
+                        arr.as_any().downcast_ref::<PrimitiveArray<T>>().expect("physical type"),
+                        dictionary,
+                        try_small
+                    ),
+                    Packed::Plain(arr.clone())
+                );
+                pc.chunks.push(packed);
+            }
+            previous = Some(phys.into_owned());
+        }
+        let end = self.table.rows();
+        for l in lens.unwrap_or_default() {
+            let last = *self.table.starts.last().unwrap_or(&end);
+            self.table.starts.push(last + l);
+        }
+        debug_assert_eq!(self.table.rows(), end + rows);
+        Ok(())
+    }
+
+    pub fn finish(self) -> Arc<PackedTable> {
+        Arc::new(self.table)
+    }
+}
+
+impl PackedTable {
+    pub fn rows(&self) -> usize {
+        *self.starts.last().unwrap_or(&0)
+    }
+
+    pub fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    /// Bytes held.
+    pub fn estimated_size(&self) -> usize {
+        self.columns
+            .iter()
+            .flat_map(|c| c.chunks.iter())
+            .map(Packed::bytes)
+            .sum::<usize>()
+            + self.starts.len() * 8
+    }
+
+    fn index_of(&self, name: &str) -> PolarsResult<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .ok_or_else(|| polars_err!(ColumnNotFound: "{name}"))
+    }
+
+    /// Chunk `k` of column `i`, following [`Packed::Same`] back to the values.
+    fn chunk(&self, mut i: usize, k: usize) -> &Packed {
+        loop {
+            match &self.columns[i].chunks[k] {
+                Packed::Same { .. } if i > 0 => i -= 1,
+                p => return p,
+            }
+        }
+    }
+
+    /// Every row of the named column is null (or it has no rows).
+    pub fn all_null(&self, name: &str) -> bool {
+        self.index_of(name)
+            .is_ok_and(|i| (0..self.columns[i].chunks.len()).all(|k| matches!(self.chunk(i, k), Packed::Null { .. })))
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.columns.iter().any(|c| c.name == name)
+    }
+
+    /// The named column, its first `limit` rows (all when None).
+    pub fn column(&self, name: &str, limit: Option<usize>) -> PolarsResult<Column> {
+        let i = self.index_of(name)?;
+        let pc = &self.columns[i];
+        let mut left = limit.unwrap_or(usize::MAX);
+        let mut arrays = Vec::new();
+        for k in 0..pc.chunks.len() {
+            let p = self.chunk(i, k);
+            if left == 0 {
+                break;
+            }
+            let arr = with_word!(
+                &pc.arrow,
+                |T| p.unpack::<T>(&pc.arrow),
+                match p {
+                    Packed::Plain(a) => a.clone(),
+                    _ => polars_bail!(ComputeError: "packed chunk of {} has no unpacker", pc.name),
+                }
+            );
+            let arr = if arr.len() > left { arr.sliced(0, left) } else { arr };
+            left -= arr.len();
+            arrays.push(arr);
+        }
+        if arrays.is_empty() {
+            return Ok(Column::full_null(pc.name.clone(), 0, &pc.dtype));
+        }
+        // SAFETY: the arrays are this column's own physical chunks, values unchanged.
+        Ok(unsafe { Series::from_chunks_and_dtype_unchecked(pc.name.clone(), arrays, &pc.dtype) }.into_column())
+    }
+
+    /// The named column at the given rows: for each chunk, its rows (ascending, relative to the
+    /// chunk's start).
+    pub fn gather(&self, name: &str, rows: &[Vec<u32>]) -> PolarsResult<Column> {
+        let i = self.index_of(name)?;
+        let pc = &self.columns[i];
+        let arrays: Vec<Box<dyn Array>> = (0..pc.chunks.len())
+            .zip(rows)
+            .filter(|(_, r)| !r.is_empty())
+            .map(|(k, r)| {
+                let p = self.chunk(i, k);
+                with_word!(
+                    &pc.arrow,
+                    |T| p.take::<T>(r, &pc.arrow),
+                    match p {
+                        Packed::Plain(a) => take_plain(a.as_ref(), r),
+                        _ => Err(polars_err!(ComputeError: "packed chunk of {} has no unpacker", pc.name)),
+                    }
+                )
+            })
+            .collect::<PolarsResult<_>>()?;
+        if arrays.is_empty() {
+            return Ok(Column::full_null(pc.name.clone(), 0, &pc.dtype));
+        }
+        // SAFETY: as in `column`.
+        Ok(unsafe { Series::from_chunks_and_dtype_unchecked(pc.name.clone(), arrays, &pc.dtype) }.into_column())
+    }
+
+    /// Split ascending table rows into per-chunk row lists (relative to each chunk's start).
+    pub fn rows_by_chunk(&self, rows: impl Iterator<Item = usize>) -> Vec<Vec<u32>> {
+        let mut out = vec![Vec::new(); self.starts.len().saturating_sub(1)];
+        let mut k = 0;
+        for r in rows {
+            while k + 1 < self.starts.len() && r >= self.starts[k + 1] {
+                k += 1;
+            }
+            if let Some(v) = out.get_mut(k) {
+                v.push((r - self.starts[k]) as u32);
+            }
+        }
+        out
+    }
+
+    /// The named columns as a frame (all when None), their first `limit` rows.
+    pub fn frame(&self, names: Option<&[PlSmallStr]>, limit: Option<usize>) -> PolarsResult<DataFrame> {
+        let height = limit.map_or(self.rows(), |l| l.min(self.rows()));
+        let columns = match names {
+            Some(names) => names
+                .iter()
+                .map(|n| self.column(n, limit))
+                .collect::<PolarsResult<Vec<_>>>()?,
+            None => self
+                .columns
+                .iter()
+                .map(|c| self.column(&c.name, limit))
+                .collect::<PolarsResult<Vec<_>>>()?,
+        };
+        DataFrame::new(height, columns)
+    }
+}
+
+/// A packed table as a Polars scan: a query unpacks only the columns it names, and only as many
+/// rows as a `head` asks for.
+pub struct PackedScan(pub Arc<PackedTable>);
+
+impl PackedScan {
+    pub fn lazy(table: &Arc<PackedTable>) -> LazyFrame {
+        let args = ScanArgsAnonymous {
+            schema: Some(table.schema.clone()),
+            name: "packets",
+            ..Default::default()
+        };
+        let scan: Arc<dyn AnonymousScan> = Arc::new(PackedScan(table.clone()));
+        LazyFrame::anonymous_scan(scan, args).unwrap_or_else(|e| {
+            DataFrame::empty()
+                .lazy()
+                .select([col(format!("packets unavailable: {e}"))])
+        })
+    }
+}
+
+impl AnonymousScan for PackedScan {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+
+    fn schema(&self, _infer_schema_length: Option<usize>) -> PolarsResult<SchemaRef> {
+        Ok(self.0.schema.clone())
+    }
+
+    fn allows_projection_pushdown(&self) -> bool {
+        true
+    }
+
+    fn scan(&self, args: AnonymousScanArgs) -> PolarsResult<DataFrame> {
+        self.0.frame(args.with_columns.as_deref(), args.n_rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roundtrip(df: &DataFrame) -> Arc<PackedTable> {
+        let mut b = PackedTableBuilder::new(df.schema());
+        b.push(df).unwrap();
+        let t = b.finish();
+        let back = t.frame(None, None).unwrap();
+        assert!(df.equals_missing(&back), "{df}\n{back}");
+        t
+    }
+
+    #[test]
+    fn every_encoding_reads_back_exactly() {
+        let n = 5000usize;
+        let seq: Vec<u32> = (7..7 + n as u32).collect();
+        let constant = vec![4u8; n];
+        let small: Vec<u16> = (0..n).map(|i| 1000 + (i % 200) as u16).collect();
+        // Timestamps: ~1 ms apart (32-bit offsets per block), with a jump between blocks.
+        let ts: Vec<i64> = (0..n)
+            .map(|i| 1_700_000_000_000_000_000 + i as i64 * 1_000_123 + (i / 3072) as i64 * (1 << 40))
+            .collect();
+        // Spread-out ids, few distinct: a dictionary.
+        let ids: Vec<Option<u64>> = (0..n)
+            .map(|i| (i % 7 != 0).then(|| (i as u64 % 300).wrapping_mul(0x9e37_79b9_7f4a_7c15)))
+            .collect();
+        let wide: Vec<u32> = (0..n).map(|i| (i as u32).wrapping_mul(2_654_435_761)).collect();
+        let nulls: Vec<Option<u16>> = vec![None; n];
+        let df = DataFrame::new(
+            n,
+            vec![
+                Column::new("seq".into(), seq.clone()),
+                Column::new("seq_again".into(), seq),
+                Column::new("constant".into(), constant),
+                Column::new("small".into(), small),
+                Column::new("ts".into(), ts)
+                    .cast(&DataType::Datetime(
+                        TimeUnit::Nanoseconds,
+                        Some(polars::prelude::TimeZone::UTC),
+                    ))
+                    .unwrap(),
+                Column::new("ids".into(), ids),
+                Column::new("wide".into(), wide),
+                // Few values far apart, within 65536 of each other: a dictionary without hashing.
+                Column::new(
+                    "ether".into(),
+                    (0..n).map(|i| [2048u16, 34525, 2054][i % 3]).collect::<Vec<_>>(),
+                ),
+                Column::new("nulls".into(), nulls),
+                Column::new("flag".into(), (0..n).map(|i| i % 2 == 0).collect::<Vec<_>>()),
+            ],
+        )
+        .unwrap();
+        let t = roundtrip(&df);
+        let kinds: Vec<&str> = t
+            .columns
+            .iter()
+            .map(|c| match &c.chunks[0] {
+                Packed::Null { .. } => "null",
+                Packed::Sequence { .. } => "sequence",
+                Packed::Offset {
+                    offsets: Offsets::Zero, ..
+                } => "constant",
+                Packed::Offset {
+                    offsets: Offsets::U8(_),
+                    ..
+                } => "offset8",
+                Packed::Offset {
+                    offsets: Offsets::U16(_),
+                    ..
+                } => "offset16",
+                Packed::Offset {
+                    offsets: Offsets::U32(_),
+                    ..
+                } => "offset32",
+                Packed::Dict { .. } => "dictionary",
+                Packed::Plain(_) => "plain",
+                Packed::Same { .. } => "same",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "sequence",
+                "same",
+                "constant",
+                "offset8",
+                "offset32",
+                "dictionary",
+                "plain",
+                "dictionary",
+                "null",
+                "plain"
+            ]
+        );
+        assert!(t.estimated_size() < df.estimated_size() / 2);
+        // Gathered rows equal the same rows taken from the frame.
+        let rows = [0usize, 1, 1023, 1024, 2999, 3000, 4999];
+        let by_chunk = t.rows_by_chunk(rows.iter().copied());
+        let idx = IdxCa::from_vec("i".into(), rows.iter().map(|&r| r as IdxSize).collect());
+        for c in df.columns() {
+            let got = t.gather(c.name(), &by_chunk).unwrap();
+            let want = c.take(&idx).unwrap();
+            assert!(
+                got.as_materialized_series()
+                    .equals_missing(want.as_materialized_series()),
+                "{}",
+                c.name()
+            );
+        }
+        // A head reads only its rows.
+        let head = t.frame(Some(&["ts".into()]), Some(10)).unwrap();
+        assert!(head.equals_missing(&df.select(["ts"]).unwrap().head(Some(10))));
+    }
+
+    #[test]
+    fn several_chunks_and_a_scan() {
+        let part = |from: u32, n: usize| {
+            df!("frame" => (from..from + n as u32).collect::<Vec<_>>(),
+                "port" => (0..n).map(|i| if i % 5 == 0 { None } else { Some((i * 97 % 65536) as u16) }).collect::<Vec<_>>())
+            .unwrap()
+        };
+        let mut all = part(1, 3000);
+        all.vstack_mut_owned(part(3001, 10)).unwrap();
+        all.vstack_mut_owned(part(3011, 0)).unwrap();
+        let mut b = PackedTableBuilder::new(all.schema());
+        b.push(&all).unwrap();
+        let t = b.finish();
+        assert_eq!(t.rows(), 3010);
+        let got = PackedScan::lazy(&t)
+            .filter(col("port").gt(lit(60000u16)))
+            .select([col("frame")])
+            .collect()
+            .unwrap();
+        let want = all
+            .clone()
+            .lazy()
+            .filter(col("port").gt(lit(60000u16)))
+            .select([col("frame")])
+            .collect()
+            .unwrap();
+        assert!(got.height() > 0 && got.equals_missing(&want));
+        let by_chunk = t.rows_by_chunk([2, 2999, 3000, 3009].into_iter());
+        assert_eq!(by_chunk, vec![vec![2, 2999], vec![0, 9]]);
+    }
+}
