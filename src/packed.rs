@@ -55,6 +55,11 @@ word!(u8, u16, u32, u64, i64);
 enum Offsets {
     /// Every offset is 0.
     Zero,
+    /// 1, 2 or 4 bits each, packed into words from the low bits up.
+    Bits {
+        bits: u8,
+        words: Vec<u64>,
+    },
     U8(Vec<u8>),
     U16(Vec<u16>),
     U32(Vec<u32>),
@@ -65,6 +70,10 @@ impl Offsets {
     fn get(&self, i: usize) -> u64 {
         match self {
             Offsets::Zero => 0,
+            Offsets::Bits { bits, words } => {
+                let per = 64 / *bits as usize;
+                (words[i / per] >> ((i % per) * *bits as usize)) & ((1 << *bits) - 1)
+            }
             Offsets::U8(v) => v[i] as u64,
             Offsets::U16(v) => v[i] as u64,
             Offsets::U32(v) => v[i] as u64,
@@ -74,6 +83,7 @@ impl Offsets {
     fn bytes(&self) -> usize {
         match self {
             Offsets::Zero => 0,
+            Offsets::Bits { words, .. } => words.len() * 8,
             Offsets::U8(v) => v.len(),
             Offsets::U16(v) => v.len() * 2,
             Offsets::U32(v) => v.len() * 4,
@@ -173,17 +183,33 @@ impl CodeTable {
     }
 }
 
+/// Bits an offset up to `range` is stored in: 0, 1, 2, 4, 8, 16, 32 or 64.
 fn width_of(range: u64) -> u8 {
     match range {
         0 => 0,
-        1..=0xff => 1,
-        0x100..=0xffff => 2,
-        0x1_0000..=0xffff_ffff => 4,
-        _ => 8,
+        1 => 1,
+        2..=3 => 2,
+        4..=15 => 4,
+        16..=0xff => 8,
+        0x100..=0xffff => 16,
+        0x1_0000..=0xffff_ffff => 32,
+        _ => 64,
     }
 }
 
-/// Each value less its block's base, `width` bytes each.
+/// Values below 2^bits (bits 1, 2 or 4), packed.
+fn bits_of(bits: u8, n: usize, at: impl Fn(usize) -> u64) -> Offsets {
+    let per = 64 / bits as usize;
+    let words = (0..n.div_ceil(per))
+        .map(|w| {
+            let start = w * per;
+            (start..(start + per).min(n)).fold(0u64, |word, i| word | at(i) << ((i - start) * bits as usize))
+        })
+        .collect();
+    Offsets::Bits { bits, words }
+}
+
+/// Each value less its block's base, `width` bits each.
 fn offsets_of<T: Word>(width: u8, v: &[T], bases: &[T]) -> Offsets {
     // Block by block in the values' own type, a loop the compiler vectorises.
     fn each<T: Word, O>(v: &[T], bases: &[T], narrow: impl Fn(u64) -> O) -> Vec<O> {
@@ -196,14 +222,18 @@ fn offsets_of<T: Word>(width: u8, v: &[T], bases: &[T]) -> Offsets {
     }
     match width {
         0 => Offsets::Zero,
-        1 => Offsets::U8(each(v, bases, |d| d as u8)),
-        2 => Offsets::U16(each(v, bases, |d| d as u16)),
+        1 | 2 | 4 => bits_of(width, v.len(), |i| {
+            v[i].to_u64().wrapping_sub(bases[i / BLOCK].to_u64())
+        }),
+        8 => Offsets::U8(each(v, bases, |d| d as u8)),
+        16 => Offsets::U16(each(v, bases, |d| d as u16)),
         _ => Offsets::U32(each(v, bases, |d| d as u32)),
     }
 }
 
 impl Packer {
     /// `dictionary`: try a dictionary of up to 65535 values; `try_small`: one of up to 256.
+    /// Either is tried only where its codes would be narrower than the offsets.
     fn pack<T: Word>(&mut self, arr: &PrimitiveArray<T>, dictionary: bool, try_small: bool) -> Packed {
         let len = arr.len();
         if arr.null_count() == len {
@@ -221,7 +251,7 @@ impl Packer {
                 return Packed::Sequence { first, len };
             }
         }
-        let native = std::mem::size_of::<T>() as u8;
+        let native = 8 * std::mem::size_of::<T>() as u8;
         let mut bases: Vec<T> = Vec::with_capacity(len.div_ceil(BLOCK));
         let mut width = 0u8;
         let (mut chunk_lo, mut chunk_hi) = (T::MAX, T::MIN);
@@ -236,15 +266,18 @@ impl Packer {
             chunk_lo = chunk_lo.min(lo);
             chunk_hi = chunk_hi.max(hi);
         }
-        // Offsets of 2 bytes or more: a dictionary is narrower when the chunk has few distinct
-        // values (protocol stacks, MACs, ether types), or up to 65536 of them for columns of
-        // spread-out codes. Trying costs little: it stops at the first value over the limit.
+        // A dictionary is narrower when the chunk has few distinct values (protocol stacks,
+        // MACs, ether types, TCP flag sets), or up to 65535 of them for columns of spread-out
+        // codes. Trying costs little: it stops at the first value over the limit.
         let best = width.min(native);
         if best >= 2 && (try_small || dictionary) {
-            let most = if dictionary && best > 2 {
-                u16::MAX as usize
-            } else {
-                1 << 8
+            // At most as many values as the next narrower code width holds.
+            let most = match best {
+                64 | 32 if dictionary => u16::MAX as usize,
+                64 | 32 | 16 => 1 << 8,
+                8 => 1 << 4,
+                4 => 1 << 2,
+                _ => 1 << 1,
             };
             let range = chunk_hi.to_u64().wrapping_sub(chunk_lo.to_u64());
             let dict = if range <= u16::MAX as u64 {
@@ -335,13 +368,14 @@ impl Packer {
     }
 }
 
-/// A dictionary chunk, with 8-bit codes when they fit.
+/// A dictionary chunk, its codes as narrow as they fit.
 fn dict_of(values: Vec<u64>, codes: Vec<u16>, validity: Option<Bitmap>) -> Packed {
     let len = codes.len();
-    let codes = if values.len() <= 256 {
-        Offsets::U8(codes.iter().map(|&c| c as u8).collect())
-    } else {
-        Offsets::U16(codes)
+    let codes = match width_of(values.len().saturating_sub(1) as u64) {
+        0 => Offsets::Zero,
+        bits @ (1 | 2 | 4) => bits_of(bits, len, |i| codes[i] as u64),
+        8 => Offsets::U8(codes.iter().map(|&c| c as u8).collect()),
+        _ => Offsets::U16(codes),
     };
     Packed::Dict {
         values,
@@ -583,7 +617,7 @@ impl PackedTableBuilder {
             // numbers (ports, ether types, windows) may have few distinct values too; larger
             // ones (lengths, sequence numbers, times) hardly ever, so they are not tried.
             let dictionary = matches!(c.dtype(), DataType::Categorical(..) | DataType::UInt64);
-            let try_small = dictionary || matches!(c.dtype(), DataType::UInt16);
+            let try_small = dictionary || matches!(c.dtype(), DataType::UInt16 | DataType::UInt8);
             for (k, arr) in phys.chunks().iter().enumerate() {
                 let prev = previous.as_ref().and_then(|p| p.chunks().get(k));
                 if let Some(prev) = prev
@@ -843,6 +877,15 @@ mod tests {
                     (0..n).map(|i| [2048u16, 34525, 2054][i % 3]).collect::<Vec<_>>(),
                 ),
                 Column::new("nulls".into(), nulls),
+                // Three protocol numbers: 2-bit dictionary codes.
+                Column::new("proto".into(), (0..n).map(|i| [6u8, 17, 1][i % 3]).collect::<Vec<_>>()),
+                // Values 0-3 with nulls: 2-bit offsets.
+                Column::new(
+                    "two_bits".into(),
+                    (0..n)
+                        .map(|i| (i % 5 != 0).then_some((i % 4) as u8))
+                        .collect::<Vec<_>>(),
+                ),
                 Column::new("flag".into(), (0..n).map(|i| i % 2 == 0).collect::<Vec<_>>()),
             ],
         )
@@ -858,6 +901,10 @@ mod tests {
                     offsets: Offsets::Zero, ..
                 } => "constant",
                 Packed::Offset {
+                    offsets: Offsets::Bits { .. },
+                    ..
+                } => "offset-bits",
+                Packed::Offset {
                     offsets: Offsets::U8(_),
                     ..
                 } => "offset8",
@@ -869,6 +916,10 @@ mod tests {
                     offsets: Offsets::U32(_),
                     ..
                 } => "offset32",
+                Packed::Dict {
+                    codes: Offsets::Bits { .. },
+                    ..
+                } => "dictionary-bits",
                 Packed::Dict { .. } => "dictionary",
                 Packed::Plain(_) => "plain",
                 Packed::Same { .. } => "same",
@@ -884,8 +935,10 @@ mod tests {
                 "offset32",
                 "dictionary",
                 "plain",
-                "dictionary",
+                "dictionary-bits",
                 "null",
+                "dictionary-bits",
+                "offset-bits",
                 "plain"
             ]
         );
