@@ -25,10 +25,10 @@ use crate::table::{KeptScan, PacketFrame, PacketFrameBuilder};
 
 /// Packets per batch handed to a decoder thread (and rows per chunk of the packet table). Each
 /// batch costs a channel round trip and each chunk a DataFrame with its per-column overhead in
-/// the collector, while every batch in flight holds its raw bytes (~11 MB at 16k here). With
-/// the packed table, 16k loads the 10M capture as fast as 32k with ~95 MB less at the peak (the
-/// smaller chunks also pack narrower); 8k took another ~60 MB off but loaded ~5% slower.
-const BATCH: usize = 16 * 1024;
+/// the collector, while every batch in flight holds its raw bytes (~5.5 MB at 8k here). With the
+/// packed table, 8k loads the 10M capture ~1-3% slower than 16k or 32k, with ~55 / ~150 MB less
+/// at the peak (smaller chunks also pack narrower: fewer distinct values each).
+const BATCH: usize = 8 * 1024;
 /// Bytes of each packet kept for decoding (headers and the start of the payload are all we read).
 const KEEP_BYTES: usize = 4096;
 

@@ -116,6 +116,9 @@ enum Packed {
     /// The same values as the previous column's chunk, no nulls (`cap_len` = `wire_len` unless
     /// the snap length cut packets).
     Same { len: usize },
+    /// Row i holds the reference column's value less `diff`'s (which also says which rows are
+    /// null): `payload_len` is `wire_len` less the headers, a few sizes.
+    Below { diff: Box<Packed> },
 }
 
 /// Reused between chunks while packing.
@@ -389,6 +392,7 @@ impl Packed {
     fn len(&self) -> usize {
         match self {
             Packed::Null { len } | Packed::Sequence { len, .. } | Packed::Same { len } => *len,
+            Packed::Below { diff } => diff.len(),
             Packed::Offset { len, .. } | Packed::Dict { len, .. } => *len,
             Packed::Plain(a) => a.len(),
         }
@@ -398,6 +402,7 @@ impl Packed {
         let bits = |v: &Option<Bitmap>| v.as_ref().map_or(0, |b| b.len().div_ceil(8));
         match self {
             Packed::Null { .. } | Packed::Sequence { .. } | Packed::Same { .. } => 0,
+            Packed::Below { diff } => diff.bytes(),
             Packed::Offset {
                 bases,
                 offsets,
@@ -422,7 +427,9 @@ impl Packed {
             Packed::Sequence { first, .. } => first.wrapping_add(i as u64),
             Packed::Offset { bases, offsets, .. } => bases[i / BLOCK].wrapping_add(offsets.get(i)),
             Packed::Dict { values, codes, .. } => values[codes.get(i) as usize],
-            Packed::Plain(_) | Packed::Same { .. } => unreachable!("resolved before reading values"),
+            Packed::Plain(_) | Packed::Same { .. } | Packed::Below { .. } => {
+                unreachable!("resolved before reading values")
+            }
         }
     }
 
@@ -536,6 +543,48 @@ macro_rules! with_word {
     };
 }
 
+/// `reference - values` row by row (0 where `values` is null), with `values`' validity.
+fn differences<T: Word>(reference: &PrimitiveArray<T>, values: &PrimitiveArray<T>) -> PrimitiveArray<T> {
+    let (r, v) = (reference.values().as_slice(), values.values().as_slice());
+    let diff: Vec<T> = match values.validity() {
+        None => r
+            .iter()
+            .zip(v)
+            .map(|(r, v)| T::from_u64(r.to_u64().wrapping_sub(v.to_u64())))
+            .collect(),
+        Some(valid) => r
+            .iter()
+            .zip(v)
+            .zip(valid.iter())
+            .map(|((r, v), ok)| T::from_u64(if ok { r.to_u64().wrapping_sub(v.to_u64()) } else { 0 }))
+            .collect(),
+    };
+    PrimitiveArray::<T>::new(values.dtype().clone(), diff.into(), values.validity().cloned())
+}
+
+/// `reference - diff` row by row, with `diff`'s validity: the inverse of [`differences`].
+fn subtract(reference: &dyn Array, diff: &dyn Array) -> PolarsResult<Box<dyn Array>> {
+    with_word!(
+        reference.dtype(),
+        |T| {
+            let (Some(r), Some(d)) = (
+                reference.as_any().downcast_ref::<PrimitiveArray<T>>(),
+                diff.as_any().downcast_ref::<PrimitiveArray<T>>(),
+            ) else {
+                polars_bail!(ComputeError: "packed differences of mismatched types")
+            };
+            let values: Vec<T> = r
+                .values()
+                .iter()
+                .zip(d.values().iter())
+                .map(|(r, d)| T::from_u64(r.to_u64().wrapping_sub(d.to_u64())))
+                .collect();
+            Ok(PrimitiveArray::<T>::new(d.dtype().clone(), values.into(), d.validity().cloned()).boxed())
+        },
+        polars_bail!(ComputeError: "packed differences of a non-integer column")
+    )
+}
+
 /// Two no-null arrays of one integer type with equal values.
 fn same_values(a: &dyn Array, b: &dyn Array) -> bool {
     if a.dtype() != b.dtype() || a.len() != b.len() || a.validity().is_some() || b.validity().is_some() {
@@ -561,6 +610,8 @@ struct PackedColumn {
     dtype: DataType,
     /// Its physical Arrow type.
     arrow: ArrowDataType,
+    /// An earlier column whose values this one's are stored below, where that is narrower.
+    reference: Option<usize>,
     chunks: Vec<Packed>,
 }
 
@@ -586,6 +637,7 @@ impl PackedTableBuilder {
                 name: name.clone(),
                 dtype: dtype.clone(),
                 arrow: dtype.to_physical().to_arrow(CompatLevel::newest()),
+                reference: None,
                 chunks: Vec::new(),
             })
             .collect();
@@ -599,12 +651,30 @@ impl PackedTableBuilder {
         }
     }
 
+    /// Store `column` as differences below `reference` (an earlier column of the same type, not
+    /// itself stored below another) in the chunks where that is narrower.
+    pub fn below(mut self, column: &str, reference: &str) -> PackedTableBuilder {
+        let cols = &self.table.columns;
+        let (c, r) = (
+            cols.iter().position(|c| c.name == column),
+            cols.iter().position(|c| c.name == reference),
+        );
+        if let (Some(c), Some(r)) = (c, r)
+            && r < c
+            && cols[r].arrow == cols[c].arrow
+            && cols[r].reference.is_none()
+        {
+            self.table.columns[c].reference = Some(r);
+        }
+        self
+    }
+
     /// Pack one frame (its columns in the builder's schema order); each of its columns' chunks
     /// becomes a chunk here.
     pub fn push(&mut self, df: &DataFrame) -> PolarsResult<()> {
         let rows = df.height();
         let mut lens = None;
-        let mut previous: Option<Series> = None;
+        let mut previous: Vec<Series> = Vec::new();
         for (c, pc) in df.columns().iter().zip(self.table.columns.iter_mut()) {
             polars_ensure!(c.name() == &pc.name, SchemaMismatch: "packing {} as {}", c.name(), pc.name);
             let phys = c.as_materialized_series().to_physical_repr();
@@ -619,7 +689,7 @@ impl PackedTableBuilder {
             let dictionary = matches!(c.dtype(), DataType::Categorical(..) | DataType::UInt64);
             let try_small = dictionary || matches!(c.dtype(), DataType::UInt16 | DataType::UInt8);
             for (k, arr) in phys.chunks().iter().enumerate() {
-                let prev = previous.as_ref().and_then(|p| p.chunks().get(k));
+                let prev = previous.last().and_then(|p| p.chunks().get(k));
                 if let Some(prev) = prev
                     && same_values(prev.as_ref(), arr.as_ref())
                 {
@@ -635,9 +705,25 @@ impl PackedTableBuilder {
                     ),
                     Packed::Plain(arr.clone())
                 );
+                let reference = pc.reference.and_then(|r| previous.get(r)?.chunks().get(k));
+                let packed = match reference {
+                    Some(reference) if !matches!(packed, Packed::Null { .. }) => with_word!(
+                        arr.dtype(),
+                        |T| {
+                            let arr = arr.as_any().downcast_ref::<PrimitiveArray<T>>().expect("physical type");
+                            let reference = reference.as_any().downcast_ref::<PrimitiveArray<T>>();
+                            match reference.map(|r| self.packer.pack(&differences(r, arr), false, true)) {
+                                Some(diff) if diff.bytes() < packed.bytes() => Packed::Below { diff: Box::new(diff) },
+                                _ => packed,
+                            }
+                        },
+                        packed
+                    ),
+                    _ => packed,
+                };
                 pc.chunks.push(packed);
             }
-            previous = Some(phys.into_owned());
+            previous.push(phys.into_owned());
         }
         let end = self.table.rows();
         for l in lens.unwrap_or_default() {
@@ -706,18 +792,10 @@ impl PackedTable {
         let mut left = limit.unwrap_or(usize::MAX);
         let mut arrays = Vec::new();
         for k in 0..pc.chunks.len() {
-            let p = self.chunk(i, k);
             if left == 0 {
                 break;
             }
-            let arr = with_word!(
-                &pc.arrow,
-                |T| p.unpack::<T>(&pc.arrow),
-                match p {
-                    Packed::Plain(a) => a.clone(),
-                    _ => polars_bail!(ComputeError: "packed chunk of {} has no unpacker", pc.name),
-                }
-            );
+            let arr = self.unpack_chunk(i, k)?;
             let arr = if arr.len() > left { arr.sliced(0, left) } else { arr };
             left -= arr.len();
             arrays.push(arr);
@@ -737,23 +815,53 @@ impl PackedTable {
         let arrays: Vec<Box<dyn Array>> = (0..pc.chunks.len())
             .zip(rows)
             .filter(|(_, r)| !r.is_empty())
-            .map(|(k, r)| {
-                let p = self.chunk(i, k);
-                with_word!(
-                    &pc.arrow,
-                    |T| p.take::<T>(r, &pc.arrow),
-                    match p {
-                        Packed::Plain(a) => take_plain(a.as_ref(), r),
-                        _ => Err(polars_err!(ComputeError: "packed chunk of {} has no unpacker", pc.name)),
-                    }
-                )
-            })
+            .map(|(k, r)| self.take_chunk(i, k, r))
             .collect::<PolarsResult<_>>()?;
         if arrays.is_empty() {
             return Ok(Column::full_null(pc.name.clone(), 0, &pc.dtype));
         }
         // SAFETY: as in `column`.
         Ok(unsafe { Series::from_chunks_and_dtype_unchecked(pc.name.clone(), arrays, &pc.dtype) }.into_column())
+    }
+
+    /// Chunk `k` of column `i` as an array.
+    fn unpack_chunk(&self, i: usize, k: usize) -> PolarsResult<Box<dyn Array>> {
+        let pc = &self.columns[i];
+        let p = self.chunk(i, k);
+        let unpack = |p: &Packed| {
+            with_word!(
+                &pc.arrow,
+                |T| Ok(p.unpack::<T>(&pc.arrow)),
+                match p {
+                    Packed::Plain(a) => Ok(a.clone()),
+                    _ => Err(polars_err!(ComputeError: "packed chunk of {} has no unpacker", pc.name)),
+                }
+            )
+        };
+        match (p, pc.reference) {
+            (Packed::Below { diff }, Some(r)) => subtract(self.unpack_chunk(r, k)?.as_ref(), unpack(diff)?.as_ref()),
+            _ => unpack(p),
+        }
+    }
+
+    /// Rows `rows` of chunk `k` of column `i` as an array.
+    fn take_chunk(&self, i: usize, k: usize, rows: &[u32]) -> PolarsResult<Box<dyn Array>> {
+        let pc = &self.columns[i];
+        let p = self.chunk(i, k);
+        let take = |p: &Packed| {
+            with_word!(
+                &pc.arrow,
+                |T| p.take::<T>(rows, &pc.arrow),
+                match p {
+                    Packed::Plain(a) => take_plain(a.as_ref(), rows),
+                    _ => Err(polars_err!(ComputeError: "packed chunk of {} has no unpacker", pc.name)),
+                }
+            )
+        };
+        match (p, pc.reference) {
+            (Packed::Below { diff }, Some(r)) => subtract(self.take_chunk(r, k, rows)?.as_ref(), take(diff)?.as_ref()),
+            _ => take(p),
+        }
     }
 
     /// Split ascending table rows into per-chunk row lists (relative to each chunk's start).
@@ -832,7 +940,7 @@ mod tests {
     use super::*;
 
     fn roundtrip(df: &DataFrame) -> Arc<PackedTable> {
-        let mut b = PackedTableBuilder::new(df.schema());
+        let mut b = PackedTableBuilder::new(df.schema()).below("payload", "len");
         b.push(df).unwrap();
         let t = b.finish();
         let back = t.frame(None, None).unwrap();
@@ -886,6 +994,17 @@ mod tests {
                         .map(|i| (i % 5 != 0).then_some((i % 4) as u8))
                         .collect::<Vec<_>>(),
                 ),
+                // Lengths, and payloads a few header sizes below them (nulls where there is none).
+                Column::new(
+                    "len".into(),
+                    (0..n).map(|i| 100 + (i * 7919 % 1400) as u32).collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "payload".into(),
+                    (0..n)
+                        .map(|i| (i % 7 != 0).then_some(100 + (i * 7919 % 1400) as u32 - [42, 54, 66][i % 3]))
+                        .collect::<Vec<_>>(),
+                ),
                 Column::new("flag".into(), (0..n).map(|i| i % 2 == 0).collect::<Vec<_>>()),
             ],
         )
@@ -923,6 +1042,7 @@ mod tests {
                 Packed::Dict { .. } => "dictionary",
                 Packed::Plain(_) => "plain",
                 Packed::Same { .. } => "same",
+                Packed::Below { .. } => "below",
             })
             .collect();
         assert_eq!(
@@ -939,6 +1059,8 @@ mod tests {
                 "null",
                 "dictionary-bits",
                 "offset-bits",
+                "offset16",
+                "below",
                 "plain"
             ]
         );

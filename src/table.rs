@@ -493,7 +493,7 @@ impl PacketFrameBuilder {
             .get_or_insert_with(|| PackedTableBuilder::new(side.schema()))
             .push(&side)?;
         self.core
-            .get_or_insert_with(|| PackedTableBuilder::new(core.schema()))
+            .get_or_insert_with(|| PackedTableBuilder::new(core.schema()).below(col::PAYLOAD_LEN, col::WIRE_LEN))
             .push(&core)?;
         Ok(())
     }
