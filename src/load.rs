@@ -440,14 +440,25 @@ fn decode_into(
             }
             None => (None, None),
         };
+        // Packing the table's chunks runs beside the collector (it was the pipeline's slowest
+        // stage with both on one thread).
+        let (pack_tx, pack_rx) = sync_channel::<(DataFrame, BooleanChunked)>(2);
         let table = PacketFrameBuilder::new(&capture.name);
-        let collector = s.spawn(move || collect(out_rx, pool_tx, file_code, chunk_tx, table));
+        let packer = s.spawn(move || pack_chunks(pack_rx, table));
+        let collector = s.spawn(move || collect(out_rx, pool_tx, file_code, chunk_tx, pack_tx));
         let read_result = read_batches(&mut reader, batch_tx, pool_rx, &bar);
         let collected = collector
             .join()
             .unwrap_or_else(|_| Err(Error::Other("decoder thread panicked".into())));
+        let packed = packer
+            .join()
+            .unwrap_or_else(|_| Err(Error::Other("packing thread panicked".into())));
         let sink = writer.and_then(|w| w.join().ok().flatten());
-        (read_result, collected, sink)
+        (
+            read_result,
+            packed.and_then(|p| collected.map(|(f, m)| (p, f, m))),
+            sink,
+        )
     });
     bar.finish_and_clear();
     let (packets, flows, meta) = collected?;
@@ -592,8 +603,8 @@ fn collect(
     pool: std::sync::mpsc::Sender<Batch>,
     file_code: u32,
     sink: Option<SyncSender<(DataFrame, BooleanChunked)>>,
-    mut table: PacketFrameBuilder,
-) -> Result<(PacketFrameBuilder, FlowBuilder, CaptureMeta)> {
+    table: SyncSender<(DataFrame, BooleanChunked)>,
+) -> Result<(FlowBuilder, CaptureMeta)> {
     let mut pending: BTreeMap<usize, (PacketColumns, Batch)> = BTreeMap::new();
     let mut next = 0usize;
     let mut reasm = Reassembler::default();
@@ -614,15 +625,26 @@ fn collect(
             flows.add(&df)?;
             meta.extend(meta_of(&df));
             let events = crate::table::event_mask(&df)?;
-            table.push_with_events(&df, &events)?;
             if let Some(tx) = &sink {
                 // Cheap: the chunk's columns are shared, not copied.
-                let _ = tx.send((df, events));
+                let _ = tx.send((df.clone(), events.clone()));
+            }
+            if table.send((df, events)).is_err() {
+                // The packing thread stopped on an error, which it reports; stop decoding.
+                return Ok((flows, meta));
             }
             next += 1;
         }
     }
-    Ok((table, flows, meta))
+    Ok((flows, meta))
+}
+
+/// The packing thread: chunks in file order into the packet table.
+fn pack_chunks(rx: Receiver<(DataFrame, BooleanChunked)>, mut table: PacketFrameBuilder) -> Result<PacketFrameBuilder> {
+    for (df, events) in rx {
+        table.push_with_events(&df, &events)?;
+    }
+    Ok(table)
 }
 
 /// Scan a capture's facts for the listing, from the cache when present.

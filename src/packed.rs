@@ -152,9 +152,11 @@ struct Slot {
 }
 
 impl CodeTable {
-    /// Start over with room for `most` codes at half load.
+    /// Start over with room for `most` codes at half load. The table only grows: chunks of
+    /// event rows (small) and of all rows take turns, and remaking it each time cost more than
+    /// a table larger than a small chunk needs.
     fn reset(&mut self, most: usize) {
-        let bits = (most * 2).next_power_of_two().trailing_zeros().max(4);
+        let bits = (most * 2).next_power_of_two().trailing_zeros().max(4).max(self.bits);
         if bits != self.bits || self.stamp == u32::MAX {
             self.slots = vec![Slot::default(); 1 << bits];
             self.bits = bits;
@@ -437,6 +439,53 @@ impl Packed {
         match self {
             Packed::Offset { validity, .. } | Packed::Dict { validity, .. } => validity.as_ref(),
             _ => None,
+        }
+    }
+
+    /// Append the chunk's values (all rows, or `rows`) to `out` and whether each is valid to
+    /// `valid`. Plain chunks must hold `T` (the caller checks).
+    fn extend<T: Word>(&self, rows: Option<&[u32]>, out: &mut Vec<T>, valid: &mut MutableBitmap) {
+        let n = rows.map_or(self.len(), <[u32]>::len);
+        match (self, rows) {
+            (Packed::Null { .. }, _) => {
+                out.extend(std::iter::repeat_n(T::from_u64(0), n));
+                valid.extend_constant(n, false);
+                return;
+            }
+            (Packed::Plain(a), _) => {
+                let Some(a) = a.as_any().downcast_ref::<PrimitiveArray<T>>() else {
+                    unreachable!("plain chunk of another type")
+                };
+                let v = a.values().as_slice();
+                match rows {
+                    None => out.extend_from_slice(v),
+                    Some(rows) => out.extend(rows.iter().map(|&r| v[r as usize])),
+                }
+                match (a.validity(), rows) {
+                    (None, _) => valid.extend_constant(n, true),
+                    (Some(b), None) => valid.extend_from_bitmap(b),
+                    (Some(b), Some(rows)) => rows.iter().for_each(|&r| valid.push(b.get_bit(r as usize))),
+                }
+                return;
+            }
+            (Packed::Offset { bases, offsets, .. }, None) => match offsets {
+                Offsets::U8(o) => out.extend(widen::<T, _>(bases, o)),
+                Offsets::U16(o) => out.extend(widen::<T, _>(bases, o)),
+                Offsets::U32(o) => out.extend(widen::<T, _>(bases, o)),
+                _ => out.extend((0..n).map(|i| T::from_u64(self.value(i)))),
+            },
+            (Packed::Dict { values, codes, .. }, None) => match codes {
+                Offsets::U8(c) => out.extend(c.iter().map(|&c| T::from_u64(values[c as usize]))),
+                Offsets::U16(c) => out.extend(c.iter().map(|&c| T::from_u64(values[c as usize]))),
+                _ => out.extend((0..n).map(|i| T::from_u64(self.value(i)))),
+            },
+            (_, None) => out.extend((0..n).map(|i| T::from_u64(self.value(i)))),
+            (_, Some(rows)) => out.extend(rows.iter().map(|&r| T::from_u64(self.value(r as usize)))),
+        }
+        match (self.validity(), rows) {
+            (None, _) => valid.extend_constant(n, true),
+            (Some(b), None) => valid.extend_from_bitmap(b),
+            (Some(b), Some(rows)) => rows.iter().for_each(|&r| valid.push(b.get_bit(r as usize))),
         }
     }
 
@@ -789,6 +838,10 @@ impl PackedTable {
     pub fn column(&self, name: &str, limit: Option<usize>) -> PolarsResult<Column> {
         let i = self.index_of(name)?;
         let pc = &self.columns[i];
+        if limit.is_none() && self.is_words(i) {
+            let all: Vec<Option<&[u32]>> = vec![None; pc.chunks.len()];
+            return self.contiguous(i, &all, self.rows());
+        }
         let mut left = limit.unwrap_or(usize::MAX);
         let mut arrays = Vec::new();
         for k in 0..pc.chunks.len() {
@@ -812,6 +865,11 @@ impl PackedTable {
     pub fn gather(&self, name: &str, rows: &[Vec<u32>]) -> PolarsResult<Column> {
         let i = self.index_of(name)?;
         let pc = &self.columns[i];
+        if self.is_words(i) {
+            let some: Vec<Option<&[u32]>> = rows.iter().map(|r| Some(r.as_slice())).collect();
+            let n = rows.iter().map(Vec::len).sum();
+            return self.contiguous(i, &some, n);
+        }
         let arrays: Vec<Box<dyn Array>> = (0..pc.chunks.len())
             .zip(rows)
             .filter(|(_, r)| !r.is_empty())
@@ -822,6 +880,80 @@ impl PackedTable {
         }
         // SAFETY: as in `column`.
         Ok(unsafe { Series::from_chunks_and_dtype_unchecked(pc.name.clone(), arrays, &pc.dtype) }.into_column())
+    }
+
+    /// Column `i` (and its reference) holds integers in every chunk, so it can be read into one
+    /// buffer (Polars works faster on one array than on a thousand small ones).
+    fn is_words(&self, i: usize) -> bool {
+        let pc = &self.columns[i];
+        let words = |c: &PackedColumn| {
+            with_word!(
+                &c.arrow,
+                |T| {
+                    let _ = std::marker::PhantomData::<T>;
+                    true
+                },
+                false
+            )
+        };
+        // Plain chunks hold the column's physical type, as Polars made it; checked, not assumed.
+        let plain_ok = |c: &PackedColumn| {
+            c.chunks.iter().all(|p| match p {
+                Packed::Plain(a) => a.dtype() == &c.arrow,
+                _ => true,
+            })
+        };
+        words(pc)
+            && plain_ok(pc)
+            && pc
+                .reference
+                .is_none_or(|r| words(&self.columns[r]) && plain_ok(&self.columns[r]))
+    }
+
+    /// Column `i` as one array: for each chunk, all its rows (None) or the rows listed.
+    fn contiguous(&self, i: usize, rows: &[Option<&[u32]>], n: usize) -> PolarsResult<Column> {
+        let pc = &self.columns[i];
+        let array = with_word!(
+            &pc.arrow,
+            |T| {
+                let mut out: Vec<T> = Vec::with_capacity(n);
+                let mut valid = MutableBitmap::with_capacity(n);
+                for (k, r) in rows.iter().enumerate() {
+                    if r.is_some_and(<[u32]>::is_empty) {
+                        continue;
+                    }
+                    self.extend_chunk::<T>(i, k, *r, &mut out, &mut valid);
+                }
+                let validity = (valid.unset_bits() > 0).then(|| Bitmap::from(valid));
+                PrimitiveArray::<T>::new(pc.arrow.clone(), out.into(), validity).boxed()
+            },
+            polars_bail!(ComputeError: "{} is not a column of integers", pc.name)
+        );
+        // SAFETY: the values are this column's own physical values.
+        Ok(unsafe { Series::from_chunks_and_dtype_unchecked(pc.name.clone(), vec![array], &pc.dtype) }.into_column())
+    }
+
+    /// [`Packed::extend`] for chunk `k` of column `i`, following `Same` and `Below`.
+    fn extend_chunk<T: Word>(
+        &self,
+        i: usize,
+        k: usize,
+        rows: Option<&[u32]>,
+        out: &mut Vec<T>,
+        valid: &mut MutableBitmap,
+    ) {
+        match (self.chunk(i, k), self.columns[i].reference) {
+            (Packed::Below { diff }, Some(r)) => {
+                let start = out.len();
+                self.extend_chunk::<T>(r, k, rows, out, &mut MutableBitmap::new());
+                let mut d: Vec<T> = Vec::with_capacity(out.len() - start);
+                diff.extend::<T>(rows, &mut d, valid);
+                for (o, d) in out[start..].iter_mut().zip(d) {
+                    *o = T::from_u64(o.to_u64().wrapping_sub(d.to_u64()));
+                }
+            }
+            (p, _) => p.extend::<T>(rows, out, valid),
+        }
     }
 
     /// Chunk `k` of column `i` as an array.
