@@ -480,6 +480,36 @@ impl Packed {
                 _ => out.extend((0..n).map(|i| T::from_u64(self.value(i)))),
             },
             (_, None) => out.extend((0..n).map(|i| T::from_u64(self.value(i)))),
+            // One loop per layout: a match per row made gathering events ~2x slower.
+            (Packed::Offset { bases, offsets, .. }, Some(rows)) => {
+                let at = |r: u32| bases[r as usize / BLOCK];
+                match offsets {
+                    Offsets::U8(o) => out.extend(
+                        rows.iter()
+                            .map(|&r| T::from_u64(at(r).wrapping_add(o[r as usize] as u64))),
+                    ),
+                    Offsets::U16(o) => out.extend(
+                        rows.iter()
+                            .map(|&r| T::from_u64(at(r).wrapping_add(o[r as usize] as u64))),
+                    ),
+                    Offsets::U32(o) => out.extend(
+                        rows.iter()
+                            .map(|&r| T::from_u64(at(r).wrapping_add(o[r as usize] as u64))),
+                    ),
+                    _ => out.extend(
+                        rows.iter()
+                            .map(|&r| T::from_u64(at(r).wrapping_add(offsets.get(r as usize)))),
+                    ),
+                }
+            }
+            (Packed::Dict { values, codes, .. }, Some(rows)) => match codes {
+                Offsets::U8(c) => out.extend(rows.iter().map(|&r| T::from_u64(values[c[r as usize] as usize]))),
+                Offsets::U16(c) => out.extend(rows.iter().map(|&r| T::from_u64(values[c[r as usize] as usize]))),
+                _ => out.extend(
+                    rows.iter()
+                        .map(|&r| T::from_u64(values[codes.get(r as usize) as usize])),
+                ),
+            },
             (_, Some(rows)) => out.extend(rows.iter().map(|&r| T::from_u64(self.value(r as usize)))),
         }
         match (self.validity(), rows) {
