@@ -845,11 +845,12 @@ impl PackedTable {
     }
 
     /// Chunk `k` of column `i`, following [`Packed::Same`] back to the values.
-    fn chunk(&self, mut i: usize, k: usize) -> &Packed {
+    /// Also says which column's chunk that is (its reference, if any, applies).
+    fn chunk(&self, mut i: usize, k: usize) -> (usize, &Packed) {
         loop {
             match &self.columns[i].chunks[k] {
                 Packed::Same { .. } if i > 0 => i -= 1,
-                p => return p,
+                p => return (i, p),
             }
         }
     }
@@ -857,7 +858,7 @@ impl PackedTable {
     /// Every row of the named column is null (or it has no rows).
     pub fn all_null(&self, name: &str) -> bool {
         self.index_of(name)
-            .is_ok_and(|i| (0..self.columns[i].chunks.len()).all(|k| matches!(self.chunk(i, k), Packed::Null { .. })))
+            .is_ok_and(|i| (0..self.columns[i].chunks.len()).all(|k| matches!(self.chunk(i, k).1, Packed::Null { .. })))
     }
 
     pub fn has(&self, name: &str) -> bool {
@@ -972,7 +973,8 @@ impl PackedTable {
         out: &mut Vec<T>,
         valid: &mut MutableBitmap,
     ) {
-        match (self.chunk(i, k), self.columns[i].reference) {
+        let (j, p) = self.chunk(i, k);
+        match (p, self.columns[j].reference) {
             (Packed::Below { diff }, Some(r)) => {
                 let start = out.len();
                 self.extend_chunk::<T>(r, k, rows, out, &mut MutableBitmap::new());
@@ -989,7 +991,7 @@ impl PackedTable {
     /// Chunk `k` of column `i` as an array.
     fn unpack_chunk(&self, i: usize, k: usize) -> PolarsResult<Box<dyn Array>> {
         let pc = &self.columns[i];
-        let p = self.chunk(i, k);
+        let (j, p) = self.chunk(i, k);
         let unpack = |p: &Packed| {
             with_word!(
                 &pc.arrow,
@@ -1000,7 +1002,7 @@ impl PackedTable {
                 }
             )
         };
-        match (p, pc.reference) {
+        match (p, self.columns[j].reference) {
             (Packed::Below { diff }, Some(r)) => subtract(self.unpack_chunk(r, k)?.as_ref(), unpack(diff)?.as_ref()),
             _ => unpack(p),
         }
@@ -1009,7 +1011,7 @@ impl PackedTable {
     /// Rows `rows` of chunk `k` of column `i` as an array.
     fn take_chunk(&self, i: usize, k: usize, rows: &[u32]) -> PolarsResult<Box<dyn Array>> {
         let pc = &self.columns[i];
-        let p = self.chunk(i, k);
+        let (j, p) = self.chunk(i, k);
         let take = |p: &Packed| {
             with_word!(
                 &pc.arrow,
@@ -1020,7 +1022,7 @@ impl PackedTable {
                 }
             )
         };
-        match (p, pc.reference) {
+        match (p, self.columns[j].reference) {
             (Packed::Below { diff }, Some(r)) => subtract(self.take_chunk(r, k, rows)?.as_ref(), take(diff)?.as_ref()),
             _ => take(p),
         }
@@ -1102,7 +1104,9 @@ mod tests {
     use super::*;
 
     fn roundtrip(df: &DataFrame) -> Arc<PackedTable> {
-        let mut b = PackedTableBuilder::new(df.schema()).below("payload", "len");
+        let mut b = PackedTableBuilder::new(df.schema())
+            .below("payload", "len")
+            .below("payload2", "len");
         b.push(df).unwrap();
         let t = b.finish();
         let back = t.frame(None, None).unwrap();
@@ -1167,6 +1171,20 @@ mod tests {
                         .map(|i| (i % 7 != 0).then_some(100 + (i * 7919 % 1400) as u32 - [42, 54, 66][i % 3]))
                         .collect::<Vec<_>>(),
                 ),
+                // No nulls, and the same values again after it: read back through the reference
+                // of the column before.
+                Column::new(
+                    "payload2".into(),
+                    (0..n)
+                        .map(|i| 100 + (i * 7919 % 1400) as u32 - [42, 54, 66][i % 3])
+                        .collect::<Vec<_>>(),
+                ),
+                Column::new(
+                    "payload2_again".into(),
+                    (0..n)
+                        .map(|i| 100 + (i * 7919 % 1400) as u32 - [42, 54, 66][i % 3])
+                        .collect::<Vec<_>>(),
+                ),
                 Column::new("flag".into(), (0..n).map(|i| i % 2 == 0).collect::<Vec<_>>()),
             ],
         )
@@ -1223,6 +1241,8 @@ mod tests {
                 "offset-bits",
                 "offset16",
                 "below",
+                "below",
+                "same",
                 "plain"
             ]
         );
