@@ -469,9 +469,9 @@ impl Packed {
                 return;
             }
             (Packed::Offset { bases, offsets, .. }, None) => match offsets {
-                Offsets::U8(o) => out.extend(widen::<T, _>(bases, o)),
-                Offsets::U16(o) => out.extend(widen::<T, _>(bases, o)),
-                Offsets::U32(o) => out.extend(widen::<T, _>(bases, o)),
+                Offsets::U8(o) => widen_into(bases, o, out),
+                Offsets::U16(o) => widen_into(bases, o, out),
+                Offsets::U32(o) => widen_into(bases, o, out),
                 _ => out.extend((0..n).map(|i| T::from_u64(self.value(i)))),
             },
             (Packed::Dict { values, codes, .. }, None) => match codes {
@@ -587,10 +587,15 @@ fn take_plain(a: &dyn Array, rows: &[u32]) -> PolarsResult<Box<dyn Array>> {
 /// Offsets back to values, block by block (a loop the compiler vectorises).
 fn widen<T: Word, O: Copy + Into<u64>>(bases: &[u64], offsets: &[O]) -> Vec<T> {
     let mut out = Vec::with_capacity(offsets.len());
+    widen_into(bases, offsets, &mut out);
+    out
+}
+
+/// [`widen`] appending to `out`.
+fn widen_into<T: Word, O: Copy + Into<u64>>(bases: &[u64], offsets: &[O], out: &mut Vec<T>) {
     for (block, base) in offsets.chunks(BLOCK).zip(bases) {
         out.extend(block.iter().map(|&o| T::from_u64(base.wrapping_add(o.into()))));
     }
-    out
 }
 
 /// Calls `$body` with `$T` bound to the Rust type of a physical Arrow type we pack.
