@@ -341,7 +341,7 @@ impl CacheSink {
     /// A chunk of the packet table and which of its rows are events.
     fn push(&mut self, chunk: &DataFrame, events: &BooleanChunked) -> Result<()> {
         self.packets.push(chunk)?;
-        self.events.push(&chunk.filter(events)?)
+        self.events.push(&crate::table::filter_here(chunk, events)?)
     }
 }
 

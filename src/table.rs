@@ -457,6 +457,18 @@ fn gather(frames: &Column, values: &Column, index: &RowIndex) -> PolarsResult<Co
     values.take(&rows)
 }
 
+/// `df.filter(mask)` column by column on the calling thread. For the small chunks of a load:
+/// `DataFrame::filter` hands each column to Polars' thread pool, whose threads then spin for
+/// work on cores the load keeps busy (10M load ~3 % less CPU in interleaved runs).
+pub fn filter_here(df: &DataFrame, mask: &BooleanChunked) -> Result<DataFrame> {
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| c.filter(mask))
+        .collect::<PolarsResult<Vec<Column>>>()?;
+    Ok(DataFrame::new(mask.num_trues(), columns)?)
+}
+
 /// Builds a [`PacketFrame`] from decoded chunks in file order.
 pub struct PacketFrameBuilder {
     file: PlSmallStr,
@@ -502,7 +514,7 @@ impl PacketFrameBuilder {
             }
         }
         self.count_stacks(chunk)?;
-        let side = chunk.select(SPARSE)?.filter(has)?;
+        let side = filter_here(&chunk.select(SPARSE)?, has)?;
         let core = chunk.drop_many(DERIVED.into_iter().chain(SPARSE));
         self.rows += chunk.height();
         self.side
