@@ -3,16 +3,18 @@
 //! chunk of packets (ports, lengths, TTLs; timestamps within a thousand packets; a chunk's
 //! addresses and MACs are a few thousand distinct codes), so each chunk of each column keeps
 //! the narrowest of:
-//! - nothing, when every row is null (VLAN ids, fragments, ICMP fields in most chunks);
+//! - nothing, when every row is null (VLAN ids, fragments);
 //! - a counting sequence (frame numbers);
-//! - a base per 1024 rows plus 0/8/16/32-bit offsets (one base and no offsets: a constant);
-//! - a chunk dictionary with 8/16-bit codes (addresses, MACs, flow ids);
-//! - the Polars array itself when none of these is narrower.
+//! - the same values as the column before (`cap_len` = `wire_len`);
+//! - a base per 1024 rows plus 0/1/2/4/8/16/32-bit offsets (no offsets: a constant);
+//! - a chunk dictionary with 1-16-bit codes (addresses, MACs, flow ids, flag sets);
+//! - differences below another column, themselves packed (`payload_len` below `wire_len`);
+//! - the Polars array itself when none of these is narrower (and for booleans).
 //!
 //! Validity bitmaps are kept as they are. Every encoding reads back the exact values: offsets are
 //! taken over every slot, null ones included, so nothing depends on what a null slot holds.
-//! Only the suite's `bandwidth` and ad-hoc scripts scan `packets()`; the rest read flows, events
-//! (gathered row by row from here, see [`PackedTable::gather`]) and the stack counts.
+//! Only the `bandwidth` query and ad-hoc scripts scan `packets()`; the analyze suite reads flows,
+//! events (gathered row by row from here, see [`PackedTable::gather`]) and the stack counts.
 
 use std::sync::Arc;
 
@@ -324,14 +326,14 @@ impl Packer {
                     if values.len() == most {
                         // One more would not fit: give up unless this value is known.
                         let c = table.code(x, u16::MAX);
-                        if c == u16::MAX && values.len() == most {
+                        if c == u16::MAX {
                             return None;
                         }
                         c
                     } else {
                         let next = values.len() as u16;
                         let c = table.code(x, next);
-                        if c == next && values.len() == next as usize {
+                        if c == next {
                             values.push(x);
                         }
                         c
@@ -443,7 +445,7 @@ impl Packed {
     }
 
     /// Append the chunk's values (all rows, or `rows`) to `out` and whether each is valid to
-    /// `valid`. Plain chunks must hold `T` (the caller checks).
+    /// `valid`. Plain chunks hold `T`: `PackedTableBuilder::push` checks every chunk's type.
     fn extend<T: Word>(&self, rows: Option<&[u32]>, out: &mut Vec<T>, valid: &mut MutableBitmap) {
         let n = rows.map_or(self.len(), <[u32]>::len);
         match (self, rows) {
@@ -518,61 +520,6 @@ impl Packed {
             (Some(b), Some(rows)) => rows.iter().for_each(|&r| valid.push(b.get_bit(r as usize))),
         }
     }
-
-    /// The whole chunk as an array of `dtype` (the column's physical Arrow type).
-    fn unpack<T: Word>(&self, dtype: &ArrowDataType) -> Box<dyn Array> {
-        let len = self.len();
-        let values: Vec<T> = match self {
-            Packed::Plain(a) => return a.clone(),
-            Packed::Null { len } => return polars_arrow::array::new_null_array(dtype.clone(), *len),
-            Packed::Offset {
-                bases,
-                offsets: Offsets::U8(o),
-                ..
-            } => widen(bases, o),
-            Packed::Offset {
-                bases,
-                offsets: Offsets::U16(o),
-                ..
-            } => widen(bases, o),
-            Packed::Offset {
-                bases,
-                offsets: Offsets::U32(o),
-                ..
-            } => widen(bases, o),
-            Packed::Dict {
-                values,
-                codes: Offsets::U8(c),
-                ..
-            } => c.iter().map(|&c| T::from_u64(values[c as usize])).collect(),
-            Packed::Dict {
-                values,
-                codes: Offsets::U16(c),
-                ..
-            } => c.iter().map(|&c| T::from_u64(values[c as usize])).collect(),
-            _ => (0..len).map(|i| T::from_u64(self.value(i))).collect(),
-        };
-        PrimitiveArray::<T>::new(dtype.clone(), values.into(), self.validity().cloned()).boxed()
-    }
-
-    /// Rows `rows` (ascending, within the chunk) as an array of `dtype`.
-    fn take<T: Word>(&self, rows: &[u32], dtype: &ArrowDataType) -> PolarsResult<Box<dyn Array>> {
-        if let Packed::Plain(a) = self {
-            return take_plain(a.as_ref(), rows);
-        }
-        if let Packed::Null { .. } = self {
-            return Ok(polars_arrow::array::new_null_array(dtype.clone(), rows.len()));
-        }
-        let values: Vec<T> = rows.iter().map(|&r| T::from_u64(self.value(r as usize))).collect();
-        let validity = self.validity().map(|b| {
-            let mut m = MutableBitmap::with_capacity(rows.len());
-            for &r in rows {
-                m.push(b.get_bit(r as usize));
-            }
-            Bitmap::from(m)
-        });
-        Ok(PrimitiveArray::<T>::new(dtype.clone(), values.into(), validity).boxed())
-    }
 }
 
 /// Rows of an array Polars made (any type), through a Series of just that array.
@@ -584,14 +531,7 @@ fn take_plain(a: &dyn Array, rows: &[u32]) -> PolarsResult<Box<dyn Array>> {
     Ok(taken.chunks()[0].clone())
 }
 
-/// Offsets back to values, block by block (a loop the compiler vectorises).
-fn widen<T: Word, O: Copy + Into<u64>>(bases: &[u64], offsets: &[O]) -> Vec<T> {
-    let mut out = Vec::with_capacity(offsets.len());
-    widen_into(bases, offsets, &mut out);
-    out
-}
-
-/// [`widen`] appending to `out`.
+/// Offsets back to values appended to `out`, block by block (a loop the compiler vectorises).
 fn widen_into<T: Word, O: Copy + Into<u64>>(bases: &[u64], offsets: &[O], out: &mut Vec<T>) {
     for (block, base) in offsets.chunks(BLOCK).zip(bases) {
         out.extend(block.iter().map(|&o| T::from_u64(base.wrapping_add(o.into()))));
@@ -644,29 +584,6 @@ fn differences<T: Word>(reference: &PrimitiveArray<T>, values: &PrimitiveArray<T
             .collect(),
     };
     PrimitiveArray::<T>::new(values.dtype().clone(), diff.into(), values.validity().cloned())
-}
-
-/// `reference - diff` row by row, with `diff`'s validity: the inverse of [`differences`].
-fn subtract(reference: &dyn Array, diff: &dyn Array) -> PolarsResult<Box<dyn Array>> {
-    with_word!(
-        reference.dtype(),
-        |T| {
-            let (Some(r), Some(d)) = (
-                reference.as_any().downcast_ref::<PrimitiveArray<T>>(),
-                diff.as_any().downcast_ref::<PrimitiveArray<T>>(),
-            ) else {
-                polars_bail!(ComputeError: "packed differences of mismatched types")
-            };
-            let values: Vec<T> = r
-                .values()
-                .iter()
-                .zip(d.values().iter())
-                .map(|(r, d)| T::from_u64(r.to_u64().wrapping_sub(d.to_u64())))
-                .collect();
-            Ok(PrimitiveArray::<T>::new(d.dtype().clone(), values.into(), d.validity().cloned()).boxed())
-        },
-        polars_bail!(ComputeError: "packed differences of a non-integer column")
-    )
 }
 
 /// Two no-null arrays of one integer type with equal values.
@@ -760,8 +677,16 @@ impl PackedTableBuilder {
         let mut lens = None;
         let mut previous: Vec<Series> = Vec::new();
         for (c, pc) in df.columns().iter().zip(self.table.columns.iter_mut()) {
-            polars_ensure!(c.name() == &pc.name, SchemaMismatch: "packing {} as {}", c.name(), pc.name);
+            polars_ensure!(
+                c.name() == &pc.name && c.dtype() == &pc.dtype,
+                SchemaMismatch: "packing {} ({}) as {} ({})", c.name(), c.dtype(), pc.name, pc.dtype
+            );
             let phys = c.as_materialized_series().to_physical_repr();
+            // Every chunk has the column's physical type, which the readers rely on.
+            polars_ensure!(
+                phys.chunks().iter().all(|a| a.dtype() == &pc.arrow),
+                SchemaMismatch: "packing {} with chunks of another type", pc.name
+            );
             let chunk_lens: Vec<usize> = phys.chunks().iter().map(|a| a.len()).collect();
             match &lens {
                 None => lens = Some(chunk_lens),
@@ -874,26 +799,27 @@ impl PackedTable {
     pub fn column(&self, name: &str, limit: Option<usize>) -> PolarsResult<Column> {
         let i = self.index_of(name)?;
         let pc = &self.columns[i];
-        if limit.is_none() && self.is_words(i) {
-            let all: Vec<Option<&[u32]>> = vec![None; pc.chunks.len()];
-            return self.contiguous(i, &all, self.rows());
-        }
-        let mut left = limit.unwrap_or(usize::MAX);
-        let mut arrays = Vec::new();
-        for k in 0..pc.chunks.len() {
-            if left == 0 {
-                break;
+        let rows = limit.map_or(self.rows(), |l| l.min(self.rows()));
+        // The chunks that hold those rows (the last one maybe in part).
+        let chunks = self.starts.partition_point(|&s| s < rows).min(pc.chunks.len());
+        let column = if self.is_words(i) {
+            let all: Vec<Option<&[u32]>> = vec![None; chunks];
+            self.contiguous(i, &all, self.starts[chunks])?
+        } else {
+            let arrays = (0..chunks)
+                .map(|k| self.plain_chunk(i, k).map(|a| a.to_boxed()))
+                .collect::<PolarsResult<Vec<_>>>()?;
+            if arrays.is_empty() {
+                return Ok(Column::full_null(pc.name.clone(), 0, &pc.dtype));
             }
-            let arr = self.unpack_chunk(i, k)?;
-            let arr = if arr.len() > left { arr.sliced(0, left) } else { arr };
-            left -= arr.len();
-            arrays.push(arr);
-        }
-        if arrays.is_empty() {
-            return Ok(Column::full_null(pc.name.clone(), 0, &pc.dtype));
-        }
-        // SAFETY: the arrays are this column's own physical chunks, values unchanged.
-        Ok(unsafe { Series::from_chunks_and_dtype_unchecked(pc.name.clone(), arrays, &pc.dtype) }.into_column())
+            // SAFETY: the arrays are this column's own physical chunks, values unchanged.
+            unsafe { Series::from_chunks_and_dtype_unchecked(pc.name.clone(), arrays, &pc.dtype) }.into_column()
+        };
+        Ok(if column.len() > rows {
+            column.slice(0, rows)
+        } else {
+            column
+        })
     }
 
     /// The named column at the given rows: for each chunk, its rows (ascending, relative to the
@@ -909,7 +835,7 @@ impl PackedTable {
         let arrays: Vec<Box<dyn Array>> = (0..pc.chunks.len())
             .zip(rows)
             .filter(|(_, r)| !r.is_empty())
-            .map(|(k, r)| self.take_chunk(i, k, r))
+            .map(|(k, r)| take_plain(self.plain_chunk(i, k)?, r))
             .collect::<PolarsResult<_>>()?;
         if arrays.is_empty() {
             return Ok(Column::full_null(pc.name.clone(), 0, &pc.dtype));
@@ -918,8 +844,8 @@ impl PackedTable {
         Ok(unsafe { Series::from_chunks_and_dtype_unchecked(pc.name.clone(), arrays, &pc.dtype) }.into_column())
     }
 
-    /// Column `i` (and its reference) holds integers in every chunk, so it can be read into one
-    /// buffer (Polars works faster on one array than on a thousand small ones).
+    /// Column `i` (and its reference) holds integers, so it is read into one buffer (Polars works
+    /// faster on one array than on a thousand small ones); other columns are kept plain.
     fn is_words(&self, i: usize) -> bool {
         let pc = &self.columns[i];
         let words = |c: &PackedColumn| {
@@ -932,18 +858,15 @@ impl PackedTable {
                 false
             )
         };
-        // Plain chunks hold the column's physical type, as Polars made it; checked, not assumed.
-        let plain_ok = |c: &PackedColumn| {
-            c.chunks.iter().all(|p| match p {
-                Packed::Plain(a) => a.dtype() == &c.arrow,
-                _ => true,
-            })
-        };
-        words(pc)
-            && plain_ok(pc)
-            && pc
-                .reference
-                .is_none_or(|r| words(&self.columns[r]) && plain_ok(&self.columns[r]))
+        words(pc) && pc.reference.is_none_or(|r| words(&self.columns[r]))
+    }
+
+    /// Chunk `k` of a column of another type (booleans): stored as Polars made it.
+    fn plain_chunk(&self, i: usize, k: usize) -> PolarsResult<&dyn Array> {
+        match self.chunk(i, k).1 {
+            Packed::Plain(a) => Ok(a.as_ref()),
+            _ => Err(polars_err!(ComputeError: "packed chunk of {} is not plain", self.columns[i].name)),
+        }
     }
 
     /// Column `i` as one array: for each chunk, all its rows (None) or the rows listed.
@@ -990,46 +913,6 @@ impl PackedTable {
                 }
             }
             (p, _) => p.extend::<T>(rows, out, valid),
-        }
-    }
-
-    /// Chunk `k` of column `i` as an array.
-    fn unpack_chunk(&self, i: usize, k: usize) -> PolarsResult<Box<dyn Array>> {
-        let pc = &self.columns[i];
-        let (j, p) = self.chunk(i, k);
-        let unpack = |p: &Packed| {
-            with_word!(
-                &pc.arrow,
-                |T| Ok(p.unpack::<T>(&pc.arrow)),
-                match p {
-                    Packed::Plain(a) => Ok(a.clone()),
-                    _ => Err(polars_err!(ComputeError: "packed chunk of {} has no unpacker", pc.name)),
-                }
-            )
-        };
-        match (p, self.columns[j].reference) {
-            (Packed::Below { diff }, Some(r)) => subtract(self.unpack_chunk(r, k)?.as_ref(), unpack(diff)?.as_ref()),
-            _ => unpack(p),
-        }
-    }
-
-    /// Rows `rows` of chunk `k` of column `i` as an array.
-    fn take_chunk(&self, i: usize, k: usize, rows: &[u32]) -> PolarsResult<Box<dyn Array>> {
-        let pc = &self.columns[i];
-        let (j, p) = self.chunk(i, k);
-        let take = |p: &Packed| {
-            with_word!(
-                &pc.arrow,
-                |T| p.take::<T>(rows, &pc.arrow),
-                match p {
-                    Packed::Plain(a) => take_plain(a.as_ref(), rows),
-                    _ => Err(polars_err!(ComputeError: "packed chunk of {} has no unpacker", pc.name)),
-                }
-            )
-        };
-        match (p, self.columns[j].reference) {
-            (Packed::Below { diff }, Some(r)) => subtract(self.take_chunk(r, k, rows)?.as_ref(), take(diff)?.as_ref()),
-            _ => take(p),
         }
     }
 
