@@ -8,7 +8,7 @@
 //! literal and `tcp_flags_str` is `tcp_flags` seen as letters. Both parts are held narrow
 //! ([`crate::packed`]) and unpacked per query for the columns it names.
 //! Measured on the generated 10M-packet capture (12 % of packets have a fact): 146 bytes per
-//! packet as plain columns, 92 split, 43 split and packed. The builder also counts frames and
+//! packet as plain columns, 92 split, 36 split and packed. The builder also counts frames and
 //! bytes per protocol stack (`stacks()`), which protocol share and the summary read instead of
 //! grouping every packet.
 
