@@ -567,7 +567,7 @@ impl<T: Copy + Default> Col<T> {
         let n = self.len;
         self.values.resize(n, T::default());
         self.valid.resize(n.div_ceil(8), 0);
-        if n % 8 != 0
+        if !n.is_multiple_of(8)
             && let Some(last) = self.valid.last_mut()
         {
             *last &= (1u8 << (n % 8)) - 1;
