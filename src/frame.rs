@@ -572,8 +572,8 @@ impl<T: Copy + Default> Col<T> {
         {
             *last &= (1u8 << (n % 8)) - 1;
         }
-        let set: usize = self.valid.iter().map(|b| b.count_ones() as usize).sum();
-        let bm = (set < n).then(|| polars_arrow::bitmap::Bitmap::from_u8_vec(self.valid, n));
+        let nulls = polars_arrow::bitmap::utils::count_zeros(&self.valid, 0, n);
+        let bm = (nulls > 0).then(|| polars_arrow::bitmap::Bitmap::from_u8_vec(self.valid, n));
         (self.values, bm)
     }
 }

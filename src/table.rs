@@ -528,32 +528,37 @@ impl PacketFrameBuilder {
 
     fn count_stacks(&mut self, chunk: &DataFrame) -> Result<()> {
         let stacks = chunk.column(col::PROTOCOLS)?.to_physical_repr();
-        let stacks = stacks.as_materialized_series().u32()?.clone();
-        let wire = chunk.column(col::WIRE_LEN)?.as_materialized_series().u32()?.clone();
-        // Neighbouring packets mostly share a stack: add up runs, touch the map once per run.
-        let mut add = |(code, frames, bytes): (Option<u32>, u64, u64)| {
-            let e = self.stacks.entry(code).or_default();
-            e.0 += frames;
-            e.1 += bytes;
+        let stacks = stacks.as_materialized_series().u32()?.rechunk();
+        let wire = chunk.column(col::WIRE_LEN)?.as_materialized_series().u32()?.rechunk();
+        // A capture has few stacks: sum frames and bytes in a small direct-mapped table (one
+        // multiply and compare per packet) and touch the map only when a slot changes hands.
+        const EMPTY: u64 = u64::MAX;
+        const NULL: u64 = 1 << 32;
+        let mut slots = [(EMPTY, 0u64, 0u64); 64];
+        let mut flush = |(key, frames, bytes): (u64, u64, u64)| {
+            if key != EMPTY {
+                let e = self.stacks.entry((key != NULL).then_some(key as u32)).or_default();
+                e.0 += frames;
+                e.1 += bytes;
+            }
         };
-        let mut run: Option<(Option<u32>, u64, u64)> = None;
-        for (s, w) in stacks.iter().zip(wire.iter()) {
-            let w = u64::from(w.unwrap_or(0));
-            match &mut run {
-                Some((code, frames, bytes)) if *code == s => {
-                    *frames += 1;
-                    *bytes += w;
+        for (s, w) in stacks.downcast_iter().zip(wire.downcast_iter()) {
+            let valid = s.validity();
+            for (i, (&code, &w)) in s.values().iter().zip(w.values().iter()).enumerate() {
+                let key = if valid.is_none_or(|v| v.get_bit(i)) {
+                    u64::from(code)
+                } else {
+                    NULL
+                };
+                let slot = &mut slots[(key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize];
+                if slot.0 != key {
+                    flush(std::mem::replace(slot, (key, 0, 0)));
                 }
-                _ => {
-                    if let Some(done) = run.replace((s, 1, w)) {
-                        add(done);
-                    }
-                }
+                slot.1 += 1;
+                slot.2 += u64::from(w);
             }
         }
-        if let Some(done) = run {
-            add(done);
-        }
+        slots.into_iter().for_each(flush);
         Ok(())
     }
 
