@@ -137,81 +137,131 @@ pub fn run(o: &BenchOptions) -> Result<Value> {
             .arg(&file)
             .stdout(std::process::Stdio::null())
             .status();
-        let mut rows: Vec<(String, Sample)> = Vec::new();
-        let mut timed = |label: &str, runs: usize, mk: &dyn Fn() -> Command| -> Result<()> {
-            let mut v = Vec::new();
-            for _ in 0..runs.max(1) {
-                v.push(measure(&mut mk())?);
-            }
-            let m = median(v);
-            eprintln!(
-                "  {label:<44} {:>8.2} s  {:>8} MiB",
-                m.wall.as_secs_f64(),
-                m.max_rss_kib / 1024
-            );
-            rows.push((label.to_string(), m));
-            Ok(())
-        };
         eprintln!("{} ({} packets)", file.display(), n);
         let big = n >= 5_000_000;
         let runs = if big { o.runs.min(3) } else { o.runs };
-        timed("libpcap floor (pcap_floor.c)", runs, &|| {
-            let mut c = Command::new(&floor);
-            c.arg(&file);
-            c
-        })?;
-        // One pass builds both tables: the flow table is fed chunk by chunk during decoding.
-        timed("netql load: packets + flows tables", runs, &|| {
-            let mut c = Command::new(&me);
-            c.args(["--quiet", "bench-worker", "load"]).arg(&file);
-            c
-        })?;
+        let cache = o.dir.join("cache");
+        // (label, runs, command, before the first run)
+        type Job<'a> = (String, usize, Box<dyn Fn() -> Command + 'a>, Option<Box<dyn Fn() + 'a>>);
+        let netql = |args: Vec<&'static str>, cache_dir: bool| -> Box<dyn Fn() -> Command + '_> {
+            let (me, file, cache) = (&me, &file, &cache);
+            Box::new(move || {
+                let mut c = Command::new(me);
+                c.arg("--quiet");
+                if cache_dir {
+                    c.arg("--cache-dir").arg(cache);
+                }
+                c.args(&args).arg(file);
+                c
+            })
+        };
+        let mut jobs: Vec<Job> = vec![
+            (
+                "libpcap floor (pcap_floor.c)".into(),
+                runs,
+                Box::new(|| {
+                    let mut c = Command::new(&floor);
+                    c.arg(&file);
+                    c
+                }),
+                None,
+            ),
+            // One pass builds both tables: the flow table is fed chunk by chunk during decoding.
+            (
+                "netql load: packets + flows tables".into(),
+                runs,
+                netql(vec!["bench-worker", "load"], false),
+                None,
+            ),
+        ];
         if o.suite {
-            let cache = o.dir.join("cache");
-            timed("netql analyze (whole suite) from pcap", runs, &|| {
-                let mut c = Command::new(&me);
-                c.args(["--quiet", "--no-cache", "analyze", "--format", "json"])
-                    .arg(&file);
-                c
-            })?;
+            jobs.push((
+                "netql analyze (whole suite) from pcap".into(),
+                runs,
+                netql(vec!["--no-cache", "analyze", "--format", "json"], false),
+                None,
+            ));
             // Fill the cache (decode and write packets, events, flows), then time the suite from it.
-            let _ = std::fs::remove_dir_all(&cache);
-            timed("netql first run: load + write the cache", 1, &|| {
-                let mut c = Command::new(&me);
-                c.args(["--quiet", "--cache-dir"])
-                    .arg(&cache)
-                    .args(["run", "-e", "flows().count()"])
-                    .arg(&file);
-                c
-            })?;
-            timed("netql analyze (whole suite) from cache", runs, &|| {
-                let mut c = Command::new(&me);
-                c.args(["--quiet", "--cache-dir"])
-                    .arg(&cache)
-                    .args(["analyze", "--format", "json"])
-                    .arg(&file);
-                c
-            })?;
+            jobs.push((
+                "netql first run: load + write the cache".into(),
+                1,
+                netql(vec!["run", "-e", "flows().count()"], true),
+                Some(Box::new(|| {
+                    let _ = std::fs::remove_dir_all(&cache);
+                })),
+            ));
+            jobs.push((
+                "netql analyze (whole suite) from cache".into(),
+                runs,
+                netql(vec!["analyze", "--format", "json"], true),
+                None,
+            ));
         }
         if o.tshark {
             for stat in ["io,phs", "endpoints,ip", "conv,ip"] {
-                timed(&format!("tshark -q -z {stat}"), 1, &|| {
-                    let mut c = Command::new("tshark");
-                    c.args(["-n", "-r"]).arg(&file).args(["-q", "-z", stat]);
-                    c
-                })?;
+                let file = &file;
+                jobs.push((
+                    format!("tshark -q -z {stat}"),
+                    1,
+                    Box::new(move || {
+                        let mut c = Command::new("tshark");
+                        c.args(["-n", "-r"]).arg(file).args(["-q", "-z", stat]);
+                        c
+                    }),
+                    None,
+                ));
             }
         }
+        // Round by round (floor, load, suite, ... then again), so a drift in the machine's speed
+        // between the first and the last minute of a run touches every program alike.
+        let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); jobs.len()];
+        for round in 0..runs.max(1) {
+            for (k, (_, job_runs, mk, before)) in jobs.iter().enumerate() {
+                if round >= (*job_runs).max(1) {
+                    continue;
+                }
+                if round == 0
+                    && let Some(before) = before
+                {
+                    before();
+                }
+                samples[k].push(measure(&mut mk())?);
+            }
+        }
+        // Each program's time over the floor's time of the same round, then the median of those.
+        let paired = |v: &[Sample]| -> Option<f64> {
+            let mut r: Vec<f64> = v
+                .iter()
+                .zip(&samples[0])
+                .map(|(s, f)| s.wall.as_secs_f64() / f.wall.as_secs_f64())
+                .collect();
+            r.sort_by(f64::total_cmp);
+            (r.len() == samples[0].len() && !r.is_empty()).then(|| r[r.len() / 2])
+        };
+        let rows: Vec<(String, Sample, Option<f64>)> = jobs
+            .iter()
+            .zip(&samples)
+            .map(|((label, ..), v)| {
+                let m = median(v.clone());
+                eprintln!(
+                    "  {label:<44} {:>8.2} s  {:>8} MiB",
+                    m.wall.as_secs_f64(),
+                    m.max_rss_kib / 1024
+                );
+                (label.clone(), m, paired(v))
+            })
+            .collect();
         let ip = ip_representation(&file)?;
         let floor_s = rows[0].1.wall.as_secs_f64();
         let entries: Vec<Value> = rows
             .iter()
-            .map(|(label, s)| {
+            .map(|(label, s, paired)| {
                 json!({
                     "what": label,
                     "wall_s": (s.wall.as_secs_f64() * 1000.0).round() / 1000.0,
                     "packets_per_s": (n as f64 / s.wall.as_secs_f64()).round(),
                     "x_floor": ((s.wall.as_secs_f64() / floor_s) * 100.0).round() / 100.0,
+                    "x_floor_same_round": paired.map(|r| (r * 100.0).round() / 100.0),
                     "peak_rss_mib": s.max_rss_kib / 1024,
                     "rss_bytes_per_packet": (s.max_rss_kib as f64 * 1024.0 / n as f64).round(),
                 })

@@ -1207,6 +1207,25 @@ fn app_layer(p: &mut Packet, l4: L4, payload: &[u8], payload_len: u32) {
     }
 }
 
+/// A DNS name as text, as simple_dns writes it (labels joined by dots, a dot or backslash
+/// inside a label escaped), without its per-character formatter for the usual plain labels.
+fn name_text(name: &simple_dns::Name<'_>) -> String {
+    let mut text = String::with_capacity(64);
+    for (i, label) in name.iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        match std::str::from_utf8(label.as_ref()) {
+            Ok(plain) if !plain.contains(['.', '\\']) => text.push_str(plain),
+            _ => {
+                use std::fmt::Write;
+                let _ = write!(text, "{label}");
+            }
+        }
+    }
+    text
+}
+
 fn parse_dns(msg: &[u8]) -> Option<Dns> {
     if msg.len() < 12 {
         return None;
@@ -1215,7 +1234,7 @@ fn parse_dns(msg: &[u8]) -> Option<Dns> {
         Ok(pkt) => {
             let q = pkt.questions.first();
             Some(Dns {
-                qname: q.map(|q| q.qname.to_string()),
+                qname: q.map(|q| name_text(&q.qname)),
                 qtype: q.map(|q| u16::from(q.qtype)),
                 rcode: pkt.rcode() as u8,
                 response: pkt.has_flags(simple_dns::PacketFlag::RESPONSE),
@@ -1466,6 +1485,26 @@ pub fn mac_text(m: &[u8; 6]) -> String {
 mod tests {
     use super::*;
     use etherparse::PacketBuilder;
+
+    #[test]
+    fn dns_names_read_as_simple_dns_writes_them() {
+        use simple_dns::{Label, Name};
+        let labels = [
+            Label::new_unchecked(&b"My.Device"[..]),
+            Label::new_unchecked(&b"back\\slash"[..]),
+            Label::new_unchecked(&b"caf\xc3\xa9"[..]),
+            Label::new_unchecked(&b"bad\xff"[..]),
+            Label::new_unchecked(&b"local"[..]),
+        ];
+        for name in [
+            Name::new_unchecked("www.example.com"),
+            Name::new_unchecked(""),
+            Name::new_with_labels(&labels),
+        ] {
+            assert_eq!(name_text(&name), name.to_string());
+        }
+        assert_eq!(name_text(&Name::new_with_labels(&labels[..1])), "My\\.Device");
+    }
 
     fn eth_udp(payload: &[u8], sport: u16, dport: u16) -> Vec<u8> {
         let b = PacketBuilder::ethernet2([1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12])

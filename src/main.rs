@@ -167,7 +167,7 @@ enum Command {
         /// The shared folder holding bench/gen_pcap.py and bench/pcap_floor.c.
         #[arg(long, default_value = "../shared")]
         shared: PathBuf,
-        /// Runs per measurement (median reported; big files get at most 2).
+        /// Runs per measurement, taken round by round (median reported; big files get at most 3).
         #[arg(long, default_value_t = 3)]
         runs: usize,
         /// Skip tshark.

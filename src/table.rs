@@ -61,18 +61,21 @@ fn odd_flags(f: u8) -> bool {
 /// Which rows of a packet chunk are events (see [`EVENTS_DOC`]).
 pub fn event_mask(chunk: &DataFrame) -> Result<BooleanChunked> {
     let l4 = chunk.column(col::L4)?.to_physical_repr();
-    let l4 = l4.as_materialized_series().u8()?.clone();
-    let flags = chunk.column(col::TCP_FLAGS)?.as_materialized_series().u8()?.clone();
+    let l4 = l4.as_materialized_series().u8()?.rechunk();
+    let flags = chunk.column(col::TCP_FLAGS)?.as_materialized_series().u8()?.rechunk();
     let (icmp, icmpv6, tcp) = (L4::Icmp as u8, L4::Icmpv6 as u8, L4::Tcp as u8);
-    let mut has: BooleanChunked = l4
-        .iter()
-        .zip(flags.iter())
-        .map(|(l, f)| match l {
-            Some(l) if l == icmp || l == icmpv6 => true,
-            Some(l) if l == tcp => f.is_some_and(odd_flags),
-            _ => false,
-        })
-        .collect_ca("event".into());
+    // Read from the arrays' values and validity (no per-row options: this runs on every packet).
+    let mut bits = polars_arrow::bitmap::MutableBitmap::with_capacity(chunk.height());
+    for (l4, flags) in l4.downcast_iter().zip(flags.downcast_iter()) {
+        let valid = |v: Option<&polars_arrow::bitmap::Bitmap>, i: usize| v.is_none_or(|b| b.get_bit(i));
+        let (l4_valid, flags_valid) = (l4.validity(), flags.validity());
+        for (i, (&l, &f)) in l4.values().iter().zip(flags.values().iter()).enumerate() {
+            let tcp_odd = l == tcp && valid(flags_valid, i) && odd_flags(f);
+            bits.push(valid(l4_valid, i) && (l == icmp || l == icmpv6 || tcp_odd));
+        }
+    }
+    let arr = polars_arrow::array::BooleanArray::new(ArrowDataType::Boolean, bits.into(), None);
+    let mut has = BooleanChunked::with_chunk("event".into(), arr);
     for name in SPARSE {
         let c = chunk.column(name)?;
         if c.null_count() < c.len() {
