@@ -312,6 +312,12 @@ impl FlowBuilder {
         let payload_len = physical::<UInt32Type>(df, col::PAYLOAD_LEN)?;
         let app = physical::<UInt8Type>(df, col::APP)?;
         let unknown = App::Unknown as u8;
+        // The flow slot of packet i + AHEAD, found when it is prefetched; a flow's slot never
+        // changes once given, so a found one is used as is (a miss is looked up again: the flow
+        // may have been added since).
+        let ahead = crate::frame::PREFETCH_AHEAD;
+        let mut found: [Option<u32>; 16] = [None; 16];
+        const _: () = assert!(crate::frame::PREFETCH_AHEAD < 16);
         for i in 0..n {
             let Some(id) = get(&flow_id, i) else { continue };
             let (sip, sport) = (get(&src_ip, i), get(&src_port, i));
@@ -329,18 +335,22 @@ impl FlowBuilder {
             // Two steps ahead: the index slot of the packet 2×AHEAD rows on, then the flow itself
             // of the packet AHEAD rows on (its slot is in cache by then). With hundreds of
             // thousands of flows both are cache misses otherwise.
-            let ahead = crate::frame::PREFETCH_AHEAD;
             if let Some(id2) = (i + 2 * ahead < n).then(|| get(&flow_id, i + 2 * ahead)).flatten() {
                 self.index.prefetch(id2);
             }
-            if let Some(k) = (i + ahead < n)
+            let next = (i + ahead < n)
                 .then(|| get(&flow_id, i + ahead))
                 .flatten()
-                .and_then(|id1| self.index.get(id1))
-            {
+                .and_then(|id1| self.index.get(id1));
+            if let Some(k) = next {
                 Acc::prefetch(&self.flows, k as usize);
             }
-            let dir = match self.index.get(id) {
+            found[(i + ahead) % 16] = next;
+            let slot = match found[i % 16].take() {
+                Some(k) if i >= ahead => Some(k),
+                _ => self.index.get(id),
+            };
+            let dir = match slot {
                 Some(k) => self.flows.get_mut(k as usize).and_then(|acc| acc.dir((sip, sport))),
                 None => None,
             };

@@ -408,6 +408,7 @@ fn decode_into(
     opts: &LoadOptions,
     sink: Option<CacheSink>,
 ) -> Result<(Decoded, Option<CacheSink>)> {
+    let started = std::time::Instant::now();
     let mut reader = CaptureReader::open(&capture.path)?;
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -462,8 +463,17 @@ fn decode_into(
     });
     bar.finish_and_clear();
     let (packets, flows, meta) = collected?;
+    let decoded = started.elapsed();
     let packets = packets.finish()?;
+    let packed = started.elapsed();
     let flows = flows.finish()?;
+    if std::env::var_os("NETQL_DEBUG").is_some() {
+        eprintln!(
+            "load: {}: decoded in {decoded:.2?}, packet table done at {packed:.2?}, flow table at {:.2?}",
+            capture.name,
+            started.elapsed()
+        );
+    }
     let warning = match read_result {
         Ok(n) => {
             debug_assert_eq!(packets.height() as u64, n);

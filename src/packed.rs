@@ -205,14 +205,18 @@ fn width_of(range: u64) -> u8 {
 }
 
 /// Values below 2^bits (bits 1, 2 or 4), packed.
-fn bits_of(bits: u8, n: usize, at: impl Fn(usize) -> u64) -> Offsets {
-    let per = 64 / bits as usize;
-    let words = (0..n.div_ceil(per))
-        .map(|w| {
-            let start = w * per;
-            (start..(start + per).min(n)).fold(0u64, |word, i| word | at(i) << ((i - start) * bits as usize))
-        })
-        .collect();
+fn bits_of<T: Copy + Into<u64>>(bits: u8, vals: &[T]) -> Offsets {
+    // A constant width per call, so each word's loop is unrolled.
+    fn words<const B: usize, T: Copy + Into<u64>>(vals: &[T]) -> Vec<u64> {
+        vals.chunks(64 / B)
+            .map(|c| c.iter().enumerate().fold(0u64, |w, (j, &x)| w | x.into() << (j * B)))
+            .collect()
+    }
+    let words = match bits {
+        1 => words::<1, T>(vals),
+        2 => words::<2, T>(vals),
+        _ => words::<4, T>(vals),
+    };
     Offsets::Bits { bits, words }
 }
 
@@ -229,9 +233,7 @@ fn offsets_of<T: Word>(width: u8, v: &[T], bases: &[T]) -> Offsets {
     }
     match width {
         0 => Offsets::Zero,
-        1 | 2 | 4 => bits_of(width, v.len(), |i| {
-            v[i].to_u64().wrapping_sub(bases[i / BLOCK].to_u64())
-        }),
+        1 | 2 | 4 => bits_of(width, &each(v, bases, |d| d as u8)),
         8 => Offsets::U8(each(v, bases, |d| d as u8)),
         16 => Offsets::U16(each(v, bases, |d| d as u16)),
         _ => Offsets::U32(each(v, bases, |d| d as u32)),
@@ -380,7 +382,7 @@ fn dict_of(values: Vec<u64>, codes: Vec<u16>, validity: Option<Bitmap>) -> Packe
     let len = codes.len();
     let codes = match width_of(values.len().saturating_sub(1) as u64) {
         0 => Offsets::Zero,
-        bits @ (1 | 2 | 4) => bits_of(bits, len, |i| codes[i] as u64),
+        bits @ (1 | 2 | 4) => bits_of(bits, &codes),
         8 => Offsets::U8(codes.iter().map(|&c| c as u8).collect()),
         _ => Offsets::U16(codes),
     };

@@ -65,17 +65,22 @@ pub fn event_mask(chunk: &DataFrame) -> Result<BooleanChunked> {
     let flags = chunk.column(col::TCP_FLAGS)?.as_materialized_series().u8()?.rechunk();
     let (icmp, icmpv6, tcp) = (L4::Icmp as u8, L4::Icmpv6 as u8, L4::Tcp as u8);
     // Read from the arrays' values and validity (no per-row options: this runs on every packet).
-    let mut bits = polars_arrow::bitmap::MutableBitmap::with_capacity(chunk.height());
-    for (l4, flags) in l4.downcast_iter().zip(flags.downcast_iter()) {
+    let chunks = l4.downcast_iter().zip(flags.downcast_iter()).map(|(l4, flags)| {
         let valid = |v: Option<&polars_arrow::bitmap::Bitmap>, i: usize| v.is_none_or(|b| b.get_bit(i));
         let (l4_valid, flags_valid) = (l4.validity(), flags.validity());
-        for (i, (&l, &f)) in l4.values().iter().zip(flags.values().iter()).enumerate() {
-            let tcp_odd = l == tcp && valid(flags_valid, i) && odd_flags(f);
-            bits.push(valid(l4_valid, i) && (l == icmp || l == icmpv6 || tcp_odd));
-        }
-    }
-    let arr = polars_arrow::array::BooleanArray::new(ArrowDataType::Boolean, bits.into(), None);
-    let mut has = BooleanChunked::with_chunk("event".into(), arr);
+        let bits = polars_arrow::bitmap::Bitmap::from_trusted_len_iter(
+            l4.values()
+                .iter()
+                .zip(flags.values().iter())
+                .enumerate()
+                .map(|(i, (&l, &f))| {
+                    let tcp_odd = l == tcp && valid(flags_valid, i) && odd_flags(f);
+                    valid(l4_valid, i) && (l == icmp || l == icmpv6 || tcp_odd)
+                }),
+        );
+        polars_arrow::array::BooleanArray::new(ArrowDataType::Boolean, bits, None)
+    });
+    let mut has = BooleanChunked::from_chunk_iter("event".into(), chunks);
     for name in SPARSE {
         let c = chunk.column(name)?;
         if c.null_count() < c.len() {
