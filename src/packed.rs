@@ -984,8 +984,99 @@ impl AnonymousScan for PackedScan {
         true
     }
 
+    /// A filter on the table's own columns comes down to the scan: the columns it reads are
+    /// unpacked and tested, and the other columns asked for are gathered at the matching rows
+    /// only. (Without it every named column was unpacked whole and then filtered: at 10M
+    /// packets `filter(dst_port == 443).select([...]).head(5)` took ~160 ms instead of ~30.)
+    fn allows_predicate_pushdown(&self) -> bool {
+        true
+    }
+
     fn scan(&self, args: AnonymousScanArgs) -> PolarsResult<DataFrame> {
-        self.0.frame(args.with_columns.as_deref(), args.n_rows)
+        match args.predicate {
+            Some(predicate) => self.0.filtered(&predicate, args.with_columns.as_deref(), args.n_rows),
+            None => self.0.frame(args.with_columns.as_deref(), args.n_rows),
+        }
+    }
+}
+
+impl PackedTable {
+    /// The rows (of the first `limit`) where `predicate` holds, with the named columns (all when
+    /// None).
+    fn filtered(
+        &self,
+        predicate: &Expr,
+        names: Option<&[PlSmallStr]>,
+        limit: Option<usize>,
+    ) -> PolarsResult<DataFrame> {
+        let names: Vec<PlSmallStr> = match names {
+            Some(n) => n.to_vec(),
+            None => self.columns.iter().map(|c| c.name.clone()).collect(),
+        };
+        let mut tested: Vec<PlSmallStr> = Vec::new();
+        for e in predicate {
+            if let Expr::Column(n) = e
+                && !tested.contains(n)
+            {
+                tested.push(n.clone());
+            }
+        }
+        // Anything unusual (no column read, a mask of another length): filter the whole table
+        // as Polars would have above the scan.
+        let whole = || -> PolarsResult<DataFrame> {
+            let selected: Vec<Expr> = names.iter().map(|n| col(n.clone())).collect();
+            self.frame(None, limit)?
+                .lazy()
+                .filter(predicate.clone())
+                .select(selected)
+                .collect()
+        };
+        if tested.is_empty() {
+            return whole();
+        }
+        let read = self.frame(Some(&tested), limit)?;
+        let mask = read
+            .clone()
+            .lazy()
+            .select([predicate.clone().alias("__netql_mask")])
+            .collect();
+        let Some(mask) = mask.ok().and_then(|m| {
+            let m = m
+                .column("__netql_mask")
+                .ok()?
+                .bool()
+                .ok()?
+                .fill_null_with_values(false)
+                .ok()?;
+            (m.len() == read.height()).then_some(m)
+        }) else {
+            return whole();
+        };
+        let hits = mask.sum().unwrap_or(0) as usize;
+        // Most rows match: unpacking whole and filtering costs less than gathering row by row.
+        if hits * 2 > read.height() {
+            let rest: Vec<PlSmallStr> = names.iter().filter(|n| !tested.contains(n)).cloned().collect();
+            let mut all = read.hstack(self.frame(Some(&rest), limit)?.columns())?;
+            all = all.filter(&mask)?;
+            return all.select(names);
+        }
+        let rows = self.rows_by_chunk(
+            mask.downcast_iter()
+                .scan(0usize, |start, arr| {
+                    let s = *start;
+                    *start += arr.len();
+                    Some(arr.values().true_idx_iter().map(move |i| s + i))
+                })
+                .flatten(),
+        );
+        let columns = names
+            .iter()
+            .map(|n| match read.column(n) {
+                Ok(c) => c.filter(&mask),
+                Err(_) => self.gather(n, &rows),
+            })
+            .collect::<PolarsResult<Vec<_>>>()?;
+        DataFrame::new(hits, columns)
     }
 }
 
@@ -1185,5 +1276,60 @@ mod tests {
         assert!(got.height() > 0 && got.equals_missing(&want));
         let by_chunk = t.rows_by_chunk([2, 2999, 3000, 3009].into_iter());
         assert_eq!(by_chunk, vec![vec![2, 2999], vec![0, 9]]);
+    }
+
+    #[test]
+    fn filters_in_the_scan_match_polars_filtering() {
+        let part = |from: u32, n: usize| {
+            df!("frame" => (from..from + n as u32).collect::<Vec<_>>(),
+                "port" => (0..n).map(|i| if i % 5 == 0 { None } else { Some((i * 97 % 65536) as u16) }).collect::<Vec<_>>(),
+                "len" => (0..n).map(|i| (60 + i % 1400) as u32).collect::<Vec<_>>(),
+                "ttl" => (0..n).map(|i| (64 - i % 3) as u8).collect::<Vec<_>>())
+            .unwrap()
+        };
+        let mut all = part(1, 5000);
+        for (from, n) in [(5001, 2500), (7501, 7)] {
+            all.vstack_mut_owned(part(from, n)).unwrap();
+        }
+        let mut b = PackedTableBuilder::new(all.schema());
+        for at in [0, 1700, 5000, 7500] {
+            let n = [1700, 3300, 2500, 7][[0, 1700, 5000, 7500].iter().position(|&x| x == at).unwrap()];
+            b.push(&all.slice(at, n)).unwrap();
+        }
+        let t = b.finish();
+        let few = col("port").gt(lit(60000u16));
+        let most = col("len").gt(lit(100u32));
+        let cases = [
+            // Few rows (gathered), most rows (unpacked whole), nulls, two columns, none, every.
+            (few.clone(), vec!["frame", "len"]),
+            (most.clone(), vec!["port", "frame"]),
+            (col("port").is_null().and(col("ttl").eq(lit(63u8))), vec!["len"]),
+            (
+                few.clone().or(col("frame").lt(lit(10u32))),
+                vec!["frame", "port", "len", "ttl"],
+            ),
+            (col("len").gt(lit(100_000u32)), vec!["frame"]),
+            (lit(true), vec!["ttl", "frame"]),
+        ];
+        for (predicate, names) in cases {
+            let select: Vec<Expr> = names.iter().map(|n| col(*n)).collect();
+            let got = PackedScan::lazy(&t)
+                .filter(predicate.clone())
+                .select(select.clone())
+                .collect()
+                .unwrap();
+            let want = all
+                .clone()
+                .lazy()
+                .filter(predicate.clone())
+                .select(select)
+                .collect()
+                .unwrap();
+            assert!(got.equals_missing(&want), "{predicate:?}\n{got}\n{want}");
+        }
+        // A head after a filter keeps the first matching rows.
+        let got = PackedScan::lazy(&t).filter(few.clone()).limit(3).collect().unwrap();
+        let want = all.lazy().filter(few).limit(3).collect().unwrap();
+        assert!(got.height() == 3 && got.equals_missing(&want));
     }
 }
