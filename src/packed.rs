@@ -987,7 +987,8 @@ impl AnonymousScan for PackedScan {
     /// A filter on the table's own columns comes down to the scan: the columns it reads are
     /// unpacked and tested, and the other columns asked for are gathered at the matching rows
     /// only. (Without it every named column was unpacked whole and then filtered: at 10M
-    /// packets `filter(dst_port == 443).select([...]).head(5)` took ~160 ms instead of ~30.)
+    /// packets `filter(dst_port == 443).select([...]).head(5)` 185 -> 120 ms, a filter on SYN
+    /// packets 200 -> 100 ms, on one address 40 -> 14 ms.)
     fn allows_predicate_pushdown(&self) -> bool {
         true
     }
@@ -1053,7 +1054,8 @@ impl PackedTable {
             return whole();
         };
         let hits = mask.sum().unwrap_or(0) as usize;
-        // Most rows match: unpacking whole and filtering costs less than gathering row by row.
+        // Most rows match: unpack whole and filter. (At 10M packets, gathering the 28 % of rows
+        // to port 443 beat unpacking whole: 120 against 185 ms for four columns.)
         if hits * 2 > read.height() {
             let rest: Vec<PlSmallStr> = names.iter().filter(|n| !tested.contains(n)).cloned().collect();
             let mut all = read.hstack(self.frame(Some(&rest), limit)?.columns())?;
