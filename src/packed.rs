@@ -994,11 +994,51 @@ impl AnonymousScan for PackedScan {
     }
 
     fn scan(&self, args: AnonymousScanArgs) -> PolarsResult<DataFrame> {
-        match args.predicate {
+        let predicate = match &args.predicate {
+            Some(p) => user_filter(p)?,
+            None => None,
+        };
+        match predicate {
             Some(predicate) => self.0.filtered(&predicate, args.with_columns.as_deref(), args.n_rows),
             None => self.0.frame(args.with_columns.as_deref(), args.n_rows),
         }
     }
+}
+
+/// The part of a pushed-down predicate the scan must apply. Polars also pushes "dynamic"
+/// predicates (a `sort(..).head(n)` narrowing its input as it goes): they reach an anonymous
+/// scan as a placeholder that cannot be evaluated (Polars panics on it), and are only a hint,
+/// so they are left out (the sort above still sees every row it needs). Returns `Ok(None)` when
+/// nothing is left to filter on, and an error for a predicate holding another placeholder.
+fn user_filter(predicate: &Expr) -> PolarsResult<Option<Expr>> {
+    fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
+        match e {
+            Expr::BinaryExpr {
+                left,
+                op: Operator::And | Operator::LogicalAnd,
+                right,
+            } => {
+                conjuncts(left, out);
+                conjuncts(right, out);
+            }
+            other => out.push(other),
+        }
+    }
+    let mut parts = Vec::new();
+    conjuncts(predicate, &mut parts);
+    let kept: Vec<Expr> = parts
+        .into_iter()
+        .filter(|e| !matches!(e, Expr::Display { fmt_str, .. } if fmt_str.starts_with("dynamic_pred")))
+        .cloned()
+        .collect();
+    if kept
+        .iter()
+        .flat_map(|e| e.into_iter())
+        .any(|e| matches!(e, Expr::Display { .. }))
+    {
+        polars_bail!(ComputeError: "this filter cannot be run inside the packet table's scan; filter after a select or collect instead");
+    }
+    Ok(kept.into_iter().reduce(|a, b| a.and(b)))
 }
 
 impl PackedTable {
@@ -1328,6 +1368,23 @@ mod tests {
                 .collect()
                 .unwrap();
             assert!(got.equals_missing(&want), "{predicate:?}\n{got}\n{want}");
+        }
+        // A sort + head: Polars pushes a "dynamic" predicate into the scan, alone or beside a
+        // filter; the result must be Polars' own.
+        let desc = SortMultipleOptions::default().with_order_descending(true);
+        for filter in [None, Some(few.clone()), Some(most.clone())] {
+            let top = |lf: LazyFrame| {
+                let lf = match &filter {
+                    Some(f) => lf.filter(f.clone()),
+                    None => lf,
+                };
+                lf.sort(["frame"], desc.clone()).limit(4).collect().unwrap()
+            };
+            let (got, want) = (top(PackedScan::lazy(&t)), top(all.clone().lazy()));
+            assert!(
+                got.height() == 4 && got.equals_missing(&want),
+                "{filter:?}\n{got}\n{want}"
+            );
         }
         // A head after a filter keeps the first matching rows.
         let got = PackedScan::lazy(&t).filter(few.clone()).limit(3).collect().unwrap();

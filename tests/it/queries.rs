@@ -619,6 +619,53 @@ fn run_prints_tables_json_and_errors_with_carets() {
     );
     assert_eq!(stdout(&o).trim(), "3");
 
+    // Top-k and filtered top-k over the packet table (Polars pushes a filter and a "dynamic"
+    // predicate into its scan): the largest frames, largest first.
+    for script in [
+        "packets().select([\"frame\", \"wire_len\"]).sort(\"wire_len\", true).head(3)",
+        "packets().filter(col(\"l4\") == \"tcp\").select([\"frame\", \"wire_len\"]).sort(\"wire_len\", true).head(3)",
+    ] {
+        let o = netql(
+            &["run", "--format", "json", "-e", script, s.to_str().unwrap()],
+            tmp.path(),
+        );
+        assert!(o.status.success(), "{script}: {}", stderr(&o));
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let lens: Vec<u64> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["wire_len"].as_u64().unwrap())
+            .collect();
+        assert_eq!(lens.len(), 3, "{script}");
+        assert!(
+            lens.windows(2).all(|w| w[0] >= w[1]) && lens[0] > 0,
+            "{script}: {lens:?}"
+        );
+    }
+    let all = netql(
+        &[
+            "run",
+            "-e",
+            "packets().select([col(\"wire_len\").max()])",
+            s.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    let o = netql(
+        &[
+            "run",
+            "--format",
+            "json",
+            "-e",
+            "packets().sort(\"wire_len\", true).head(1)",
+            s.to_str().unwrap(),
+        ],
+        tmp.path(),
+    );
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(stdout(&all).contains(&v[0]["wire_len"].to_string()), "{}", stdout(&all));
+
     // A bad script: exit 2, message with line, column and a caret.
     let o = netql(
         &[
