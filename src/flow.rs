@@ -346,10 +346,7 @@ impl FlowBuilder {
                 Acc::prefetch(&self.flows, k as usize);
             }
             found[(i + ahead) % 16] = next;
-            let slot = match found[i % 16].take() {
-                Some(k) if i >= ahead => Some(k),
-                _ => self.index.get(id),
-            };
+            let slot = found[i % 16].take().or_else(|| self.index.get(id));
             let dir = match slot {
                 Some(k) => self.flows.get_mut(k as usize).and_then(|acc| acc.dir((sip, sport))),
                 None => None,

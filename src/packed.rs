@@ -1062,11 +1062,13 @@ impl PackedTable {
                 tested.push(n.clone());
             }
         }
-        // Anything unusual (no column read, a mask of another length): filter the whole table
-        // as Polars would have above the scan.
+        // Anything unusual (no column read, a mask of another length): filter as Polars would
+        // have above the scan, over the columns asked for and the ones the filter reads.
         let whole = || -> PolarsResult<DataFrame> {
             let selected: Vec<Expr> = names.iter().map(|n| col(n.clone())).collect();
-            self.frame(None, limit)?
+            let mut read = names.clone();
+            read.extend(tested.iter().filter(|t| !names.contains(t)).cloned());
+            self.frame(Some(&read), limit)?
                 .lazy()
                 .filter(predicate.clone())
                 .select(selected)
@@ -1334,8 +1336,7 @@ mod tests {
             all.vstack_mut_owned(part(from, n)).unwrap();
         }
         let mut b = PackedTableBuilder::new(all.schema());
-        for at in [0, 1700, 5000, 7500] {
-            let n = [1700, 3300, 2500, 7][[0, 1700, 5000, 7500].iter().position(|&x| x == at).unwrap()];
+        for (at, n) in [(0, 1700), (1700, 3300), (5000, 2500), (7500, 7)] {
             b.push(&all.slice(at, n)).unwrap();
         }
         let t = b.finish();
