@@ -5,10 +5,16 @@
 //! refuses pcapng files whose interfaces differ in link type or snapshot length (for example
 //! `modify-request.pcapng`, 126 interfaces with three link types); for those we switch to the small
 //! pcapng block reader below, which also gives each packet its own interface's link type.
+//!
+//! A classic pcap file that libpcap has opened (so its header is valid) is then read from a
+//! read-only mapping instead: records are handed out as slices of the mapping, with the checks
+//! libpcap makes on each record header. libpcap copies every record twice (the kernel into the
+//! stdio buffer, then into its packet buffer); the loader copied it a third time into its batch.
 
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::error::{Error, Result};
 
@@ -54,11 +60,17 @@ enum Inner {
         link: u16,
         _buffer: Option<memmap2::MmapMut>,
     },
+    Mapped(MappedPcap),
     PcapNg(Box<PcapNgReader>),
 }
 
 impl CaptureReader {
     pub fn open(path: &Path) -> Result<CaptureReader> {
+        Self::open_with(path, true)
+    }
+
+    /// `map`: read a classic pcap from a mapping (false keeps libpcap reading it).
+    fn open_with(path: &Path, map: bool) -> Result<CaptureReader> {
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if !meta.is_file() {
             return Err(Error::Capture {
@@ -69,8 +81,13 @@ impl CaptureReader {
         let inner = match pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano) {
             Ok(cap) => {
                 let link = cap.get_datalink().0 as u16;
-                let _buffer = tune_read_stream(&cap);
-                Inner::Pcap { cap, link, _buffer }
+                match MappedPcap::open(path, link).filter(|_| map) {
+                    Some(m) => Inner::Mapped(m),
+                    None => {
+                        let _buffer = tune_read_stream(&cap);
+                        Inner::Pcap { cap, link, _buffer }
+                    }
+                }
             }
             Err(e) => {
                 let reason = pcap_reason(&e);
@@ -99,6 +116,7 @@ impl CaptureReader {
     pub fn link_type(&self) -> Option<u16> {
         match &self.inner {
             Inner::Pcap { link, .. } => Some(*link),
+            Inner::Mapped(m) => Some(m.link),
             Inner::PcapNg(r) => r.interfaces.first().map(|i| i.link),
         }
     }
@@ -136,6 +154,15 @@ impl CaptureReader {
                         switch_reason = Some(reason);
                     }
                 },
+                Inner::Mapped(m) => match m.next_record(&self.path)? {
+                    Some(rec) => {
+                        self.delivered += 1;
+                        if !f(rec) {
+                            return Ok(self.delivered);
+                        }
+                    }
+                    None => return Ok(self.delivered),
+                },
                 Inner::PcapNg(r) => match r.next_record(&self.path)? {
                     Some(rec) => {
                         self.delivered += 1;
@@ -158,6 +185,155 @@ impl CaptureReader {
                 self.inner = Inner::PcapNg(Box::new(ng));
             }
         }
+    }
+
+    /// The file's mapping when its records are slices of it (see [`MappedPcap`]): a reader of
+    /// the records may keep the mapping instead of copying their bytes.
+    pub fn mapping(&self) -> Option<&Arc<memmap2::Mmap>> {
+        match &self.inner {
+            Inner::Mapped(m) => Some(&m.map),
+            _ => None,
+        }
+    }
+}
+
+/// Page size for [`release_mapped`]; 4 KiB on the targets we build for, and a larger real page
+/// only means a few pages are left mapped until the end.
+const PAGE: usize = 4096;
+
+/// Unmap the whole pages of `map` from `from` (page-aligned) to `to` from this process; they
+/// stay in the page cache, and touching them again maps them again. Returns where the next
+/// call starts (the page holding `to`, not given back yet). The loader calls this behind its
+/// readers so a mapped capture does not count in full towards the process's memory.
+pub fn release_mapped(map: &memmap2::Mmap, from: usize, to: usize) -> usize {
+    let to = (to.min(map.len()) / PAGE) * PAGE;
+    if to > from {
+        // SAFETY: a read-only mapping of a file: dropping its pages loses nothing, and a later
+        // read maps the file's same bytes again.
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from) };
+        return to;
+    }
+    from
+}
+
+/// A classic pcap file (µs or ns timestamps, either byte order, version 2.4) read from a
+/// read-only mapping. Anything else (pcapng, the old 2.3 and "modified" formats, link types
+/// whose pseudo-headers libpcap rewrites) stays with libpcap.
+struct MappedPcap {
+    map: Arc<memmap2::Mmap>,
+    /// Offset of the next record header.
+    pos: usize,
+    swapped: bool,
+    nanos: bool,
+    link: u16,
+    /// The file's snapshot length as libpcap takes it; longer records are cut to it.
+    snaplen: u32,
+    /// libpcap's largest valid record for the link type (`max_snaplen_for_dlt`).
+    max_caplen: u32,
+}
+
+impl MappedPcap {
+    fn open(path: &Path, link: u16) -> Option<MappedPcap> {
+        // DLT_USB_LINUX, DLT_USB_LINUX_MMAPPED, DLT_NFLOG: libpcap fixes up their pseudo-headers.
+        if matches!(link, 189 | 220 | 239) {
+            return None;
+        }
+        let file = File::open(path).ok()?;
+        // SAFETY: the mapping is read-only; like any reader of a file, what we read is only as
+        // stable as the file (capture files are appended to, not rewritten, and only the length
+        // known now is mapped).
+        let map = unsafe { memmap2::Mmap::map(&file) }.ok()?;
+        if map.len() < 24 {
+            return None;
+        }
+        let (swapped, nanos) = match u32::from_le_bytes(map[0..4].try_into().ok()?) {
+            0xa1b2_c3d4 => (false, false),
+            0xa1b2_3c4d => (false, true),
+            0xd4c3_b2a1 => (true, false),
+            0x4d3c_b2a1 => (true, true),
+            _ => return None,
+        };
+        let mut r = MappedPcap {
+            map: Arc::new(map),
+            pos: 24,
+            swapped,
+            nanos,
+            link,
+            snaplen: 0,
+            max_caplen: match link {
+                231 => 128 << 20, // DLT_DBUS
+                279 => 8 << 20,   // DLT_EBHSCR
+                249 => 1 << 20,   // DLT_USBPCAP
+                _ => 262_144,
+            },
+        };
+        let (major, minor) = (r.u16_at(4), r.u16_at(6));
+        if (major, minor) != (2, 4) {
+            return None;
+        }
+        let snaplen = r.u32_at(16);
+        r.snaplen = if snaplen == 0 || snaplen > r.max_caplen {
+            r.max_caplen
+        } else {
+            snaplen
+        };
+        Some(r)
+    }
+
+    fn u16_at(&self, at: usize) -> u16 {
+        let v = u16::from_le_bytes([self.map[at], self.map[at + 1]]);
+        if self.swapped { v.swap_bytes() } else { v }
+    }
+
+    fn u32_at(&self, at: usize) -> u32 {
+        let v = u32::from_le_bytes([self.map[at], self.map[at + 1], self.map[at + 2], self.map[at + 3]]);
+        if self.swapped { v.swap_bytes() } else { v }
+    }
+
+    /// The next record, None at the end of the file; a cut or invalid record is an error with
+    /// libpcap's words (the records before it were handed out already).
+    fn next_record(&mut self, path: &Path) -> Result<Option<RawRecord<'_>>> {
+        let at = self.pos;
+        let rest = self.map.len() - at;
+        if rest == 0 {
+            return Ok(None);
+        }
+        let bad = |reason: String| Error::Capture {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if rest < 16 {
+            return Err(bad(format!(
+                "truncated dump file; tried to read 16 header bytes, only got {rest}"
+            )));
+        }
+        let (sec, frac) = (self.u32_at(at), self.u32_at(at + 4));
+        let (caplen, wire_len) = (self.u32_at(at + 8), self.u32_at(at + 12));
+        // (The snapshot length is at most the maximum, so this is also longer than it.)
+        if caplen > self.max_caplen {
+            return Err(bad(format!(
+                "invalid packet capture length {caplen}, bigger than snaplen of {}",
+                self.snaplen
+            )));
+        }
+        // libpcap reads a record longer than the file's snapshot length whole, then keeps the
+        // snapshot length of it.
+        let kept = caplen.min(self.snaplen) as usize;
+        let there = rest - 16;
+        if caplen as usize > there {
+            let tried = if there < kept { kept } else { caplen as usize };
+            return Err(bad(format!(
+                "truncated dump file; tried to read {tried} captured bytes, only got {there}"
+            )));
+        }
+        self.pos = at + 16 + caplen as usize;
+        let frac_ns = if self.nanos { frac as i64 } else { frac as i64 * 1000 };
+        Ok(Some(RawRecord {
+            ts_ns: sec as i64 * 1_000_000_000 + frac_ns,
+            wire_len,
+            link: self.link,
+            data: &self.map[at + 16..at + 16 + kept],
+        }))
     }
 }
 
@@ -465,16 +641,140 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 mod tests {
     use super::*;
 
-    /// Every record's time, length and bytes, as read by `CaptureReader`.
-    fn records(path: &Path) -> Vec<(i64, u32, Vec<u8>)> {
-        let mut r = CaptureReader::open(path).unwrap();
+    type Records = Vec<(i64, u32, Vec<u8>)>;
+
+    /// Every record's time, length and bytes, as read by `CaptureReader` (mapped or not), and
+    /// the error that stopped it, if any.
+    fn read_all(path: &Path, map: bool) -> (Records, Option<String>) {
+        let mut r = CaptureReader::open_with(path, map).unwrap();
+        // Every classic pcap here is mapped (none has a link type left to libpcap).
+        assert_eq!(r.mapping().is_some(), map && is_classic(path), "{path:?}");
         let mut out = Vec::new();
-        r.for_each(|rec| {
+        let end = r.for_each(|rec| {
             out.push((rec.ts_ns, rec.wire_len, rec.data.to_vec()));
             true
-        })
-        .unwrap();
-        out
+        });
+        (out, end.err().map(|e| e.to_string()))
+    }
+
+    fn records(path: &Path) -> Records {
+        let (recs, err) = read_all(path, false);
+        assert_eq!(err, None);
+        recs
+    }
+
+    fn is_classic(path: &Path) -> bool {
+        let mut magic = [0u8; 4];
+        let read = File::open(path).and_then(|mut f| f.read_exact(&mut magic)).is_ok();
+        read && matches!(magic[1..3], [0xc3, 0xb2] | [0x3c, 0xb2] | [0xb2, 0xc3] | [0xb2, 0x3c])
+    }
+
+    /// Records as libpcap alone (the pcap crate, its own stdio buffer) reads them, and its error.
+    fn libpcap(path: &Path) -> (Records, Option<String>) {
+        let mut plain = pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano).unwrap();
+        let mut want = Vec::new();
+        loop {
+            match plain.next_packet() {
+                Ok(p) => {
+                    let ts = p.header.ts.tv_sec * 1_000_000_000 + p.header.ts.tv_usec;
+                    want.push((ts, p.header.len, p.data.to_vec()));
+                }
+                Err(pcap::Error::NoMorePackets) => return (want, None),
+                Err(e) => return (want, Some(pcap_reason(&e))),
+            }
+        }
+    }
+
+    /// A classic pcap written field by field: big-endian or not, µs or ns, a snapshot length,
+    /// and records of (seconds, fraction, captured length, wire length, bytes).
+    fn write_classic(path: &Path, big: bool, nanos: bool, snaplen: u32, recs: &[(u32, u32, u32, u32, Vec<u8>)]) {
+        let mut out = Vec::new();
+        let u32_ = |out: &mut Vec<u8>, v: u32| out.extend(if big { v.to_be_bytes() } else { v.to_le_bytes() });
+        u32_(&mut out, if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 });
+        out.extend(if big { [0, 2, 0, 4] } else { [2, 0, 4, 0] });
+        for v in [0, 0, snaplen, 1] {
+            u32_(&mut out, v);
+        }
+        for (sec, frac, caplen, len, data) in recs {
+            for v in [*sec, *frac, *caplen, *len] {
+                u32_(&mut out, v);
+            }
+            out.extend(data);
+        }
+        std::fs::write(path, out).unwrap();
+    }
+
+    /// The mapped reader hands out what libpcap does, record for record, and stops where and
+    /// as libpcap stops: every classic pcap of the shared set, both byte orders, µs and ns, a
+    /// record longer than the snapshot length, and files cut in a header, in a record, or with
+    /// an impossible length.
+    #[test]
+    fn mapped_reader_reads_every_record_as_libpcap_does() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = vec![root.join("captures/sample.pcap")];
+        match std::fs::read_dir(root.join("../shared/captures")) {
+            Ok(dir) => files.extend(dir.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| is_classic(p))),
+            Err(_) => eprintln!("\n*** SKIPPED the shared captures: ../shared/captures not found ***\n"),
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let sample = records(&files[0]);
+        let recs: Vec<_> = sample
+            .iter()
+            .map(|(ts, len, data)| {
+                let (sec, ns) = ((ts / 1_000_000_000) as u32, (ts % 1_000_000_000) as u32);
+                (sec, ns, data.len() as u32, *len, data.clone())
+            })
+            .collect();
+        let us: Vec<_> = recs
+            .iter()
+            .map(|(s, ns, c, l, d)| (*s, ns / 1000, *c, *l, d.clone()))
+            .collect();
+        // Ends in the sample's longest record, so the cuts below fall inside a long record.
+        let mut long_last = us.clone();
+        long_last.extend(us.iter().max_by_key(|r| r.2).cloned());
+        for (name, big, nanos, snaplen, recs) in [
+            ("be_us.pcap", true, false, 65535, &us),
+            ("be_ns.pcap", true, true, 65535, &recs),
+            ("le_ns.pcap", false, true, 65535, &recs),
+            // Records longer than the file's snapshot length are cut to it.
+            ("snap.pcap", false, false, 60, &long_last),
+        ] {
+            let path = dir.path().join(name);
+            write_classic(&path, big, nanos, snaplen, recs);
+            files.push(path);
+        }
+        let whole = std::fs::read(&files[0]).unwrap();
+        let snap = std::fs::read(dir.path().join("snap.pcap")).unwrap();
+        // The last record is longer than 60 bytes: cut in its first 60 bytes, and after them.
+        let last = long_last.last().unwrap().2 as usize;
+        assert!(last > 80);
+        for (name, bytes, cut) in [
+            ("cut_header.pcap", &whole, 30),
+            ("cut_record.pcap", &whole, whole.len() - 10),
+            ("cut_snap_kept.pcap", &snap, snap.len() - last + 30),
+            ("cut_snap_rest.pcap", &snap, snap.len() - 5),
+        ] {
+            let path = dir.path().join(name);
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            files.push(path);
+        }
+        let huge = dir.path().join("huge.pcap");
+        let mut bad = us[..3].to_vec();
+        bad[2].2 = 300_000;
+        write_classic(&huge, false, false, 65535, &bad);
+        files.push(huge);
+        assert!(files.len() > 8, "{files:?}");
+        for path in &files {
+            let (want, want_err) = libpcap(path);
+            let (got, got_err) = read_all(path, true);
+            assert_eq!(got.len(), want.len(), "{path:?}");
+            assert!(got == want, "{path:?}: records differ");
+            match (&want_err, &got_err) {
+                (None, None) => {}
+                (Some(w), Some(g)) => assert!(g.contains(w.as_str()), "{path:?}: {g} vs libpcap's {w}"),
+                _ => panic!("{path:?}: error {got_err:?}, libpcap's {want_err:?}"),
+            }
+        }
     }
 
     #[test]
@@ -495,13 +795,7 @@ mod tests {
         assert!(std::fs::metadata(&big).unwrap().len() > 2 * READ_BUFFER as u64);
         for path in [sample, big.as_path()] {
             let ours = records(path);
-            // libpcap with its own stdio buffer, through the pcap crate alone.
-            let mut plain = pcap::Capture::from_file_with_precision(path, pcap::Precision::Nano).unwrap();
-            let mut want = Vec::new();
-            while let Ok(p) = plain.next_packet() {
-                let ts = p.header.ts.tv_sec * 1_000_000_000 + p.header.ts.tv_usec;
-                want.push((ts, p.header.len, p.data.to_vec()));
-            }
+            let (want, _) = libpcap(path);
             assert_eq!(ours.len(), want.len(), "{path:?}");
             assert!(ours == want, "{path:?}: records differ");
         }

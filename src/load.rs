@@ -350,7 +350,12 @@ impl CacheSink {
 struct Batch {
     seq: usize,
     first_frame: u32,
+    /// The records' bytes, copied (libpcap's and the pcapng reader's records live only until
+    /// the next one is read).
     data: Vec<u8>,
+    /// Instead of `data`, for a mapped file: its mapping and the span `base..end` of it that
+    /// holds these records (record starts are then relative to `base`).
+    mapped: Option<(Arc<memmap2::Mmap>, usize, usize)>,
     recs: Vec<Rec>,
 }
 
@@ -365,7 +370,51 @@ struct Rec {
 }
 
 impl Batch {
+    /// The bytes the records' starts point into.
+    fn bytes(&self) -> &[u8] {
+        match &self.mapped {
+            Some((map, base, end)) => &map[*base..*end],
+            None => &self.data,
+        }
+    }
+
+    /// Full: BATCH records, or a mapped span that record offsets (u32) could no longer reach.
+    fn full(&self) -> bool {
+        self.recs.len() == BATCH || self.mapped.as_ref().is_some_and(|(_, base, end)| end - base > 1 << 30)
+    }
+
+    /// Add a record that is a slice of `map`, without copying it; a record from elsewhere
+    /// (there is none today) or one that would mix the two kinds is copied.
+    fn push_from(&mut self, r: &RawRecord<'_>, map: &Arc<memmap2::Mmap>) {
+        let keep = r.data.len().min(KEEP_BYTES);
+        let (from, to) = (map.as_ptr() as usize, map.as_ptr() as usize + map.len());
+        let at = r.data.as_ptr() as usize;
+        let inside = at >= from && at + r.data.len() <= to;
+        if self.recs.is_empty() && inside {
+            self.mapped = Some((Arc::clone(map), at - from, at - from));
+        }
+        let Some((_, base, end)) = self.mapped.as_mut().filter(|_| inside) else {
+            return self.push(r);
+        };
+        self.recs.push(Rec {
+            ts_ns: r.ts_ns,
+            start: (at - from - *base) as u32,
+            keep: keep as u32,
+            caplen: r.data.len() as u32,
+            wire_len: r.wire_len,
+            link: r.link,
+        });
+        *end = at - from + keep;
+    }
+
     fn push(&mut self, r: &RawRecord<'_>) {
+        if self.mapped.is_some() {
+            // Copy the mapped records first, so all starts point into `data`.
+            let Some((map, base, end)) = self.mapped.take() else {
+                return;
+            };
+            self.data.extend_from_slice(&map[base..end]);
+        }
         let keep = r.data.len().min(KEEP_BYTES);
         let start = self.data.len() as u32;
         self.data.extend_from_slice(&r.data[..keep]);
@@ -381,6 +430,7 @@ impl Batch {
 
     fn clear(&mut self) {
         self.data.clear();
+        self.mapped = None;
         self.recs.clear();
     }
 }
@@ -533,9 +583,11 @@ fn read_batches(
 ) -> Result<u64> {
     let mut seq = 0usize;
     let mut frame: u64 = 0;
+    let map = reader.mapping().cloned();
+    let copied = if map.is_some() { 0 } else { BATCH * 800 };
     let fresh = |pool: &Receiver<Batch>| {
         pool.try_recv().unwrap_or_else(|_| Batch {
-            data: Vec::with_capacity(BATCH * 800),
+            data: Vec::with_capacity(copied),
             recs: Vec::with_capacity(BATCH),
             ..Default::default()
         })
@@ -548,10 +600,13 @@ fn read_batches(
             batch.seq = seq;
             batch.first_frame = (frame + 1) as u32;
         }
-        batch.push(&rec);
+        match &map {
+            Some(map) => batch.push_from(&rec, map),
+            None => batch.push(&rec),
+        }
         frame += 1;
         bytes += rec.data.len() as u64 + 16;
-        if batch.recs.len() == BATCH {
+        if batch.full() {
             let full = std::mem::replace(&mut batch, fresh(&pool));
             seq += 1;
             bar.set_position(bytes);
@@ -579,18 +634,19 @@ fn decode_worker(rx: Arc<Mutex<Receiver<Batch>>>, out: SyncSender<(PacketColumns
         };
         let Ok(batch) = next else { return };
         let mut cols = PacketColumns::with_capacity(batch.recs.len());
+        let bytes = batch.bytes();
         for (i, r) in batch.recs.iter().enumerate() {
             // A packet's first bytes (link, IP and transport headers) are a cache miss unless
             // asked for ahead.
             if let Some(ahead) = batch.recs.get(i + frame::PREFETCH_AHEAD) {
-                frame::prefetch(&batch.data, ahead.start as usize);
-                frame::prefetch(&batch.data, ahead.start as usize + 64);
+                frame::prefetch(bytes, ahead.start as usize);
+                frame::prefetch(bytes, ahead.start as usize + 64);
             }
             let rec = RawRecord {
                 ts_ns: r.ts_ns,
                 wire_len: r.wire_len,
                 link: r.link,
-                data: &batch.data[r.start as usize..(r.start + r.keep) as usize],
+                data: &bytes[r.start as usize..(r.start + r.keep) as usize],
             };
             let p = decoder.decode(&rec);
             cols.push_at(&rec, batch.first_frame + i as u32, p, &mut interner, r.start as usize);
@@ -623,12 +679,17 @@ fn collect(
     let mut interner = Interner::default();
     let mut flows = FlowBuilder::default();
     let mut meta = meta_of(&DataFrame::empty());
+    // How far into a mapped file pages were given back (batches come back in file order).
+    let mut released = 0usize;
     for (cols, batch) in rx {
         pending.insert(batch.seq, (cols, batch));
         while let Some((mut cols, mut batch)) = pending.remove(&next) {
             reasm.run(&mut cols, &mut interner);
-            frame::track_streams(&mut cols, &mut streams, Some(&batch.data));
-            frame::track_quic(&mut cols, &mut quic, &mut interner, Some(&batch.data));
+            frame::track_streams(&mut cols, &mut streams, Some(batch.bytes()));
+            frame::track_quic(&mut cols, &mut quic, &mut interner, Some(batch.bytes()));
+            if let Some((map, _, end)) = &batch.mapped {
+                released = crate::capture::release_mapped(map, released, *end);
+            }
             batch.clear();
             let _ = pool.send(batch);
             let df = cols.into_frame(file_code)?;
