@@ -156,6 +156,13 @@ fn span(data: &Captures) -> (u64, u64, Option<i64>, Option<i64>) {
     }
 }
 
+/// Every query the suite runs: the report's two overview tables, then the security queries.
+pub fn suite() -> impl Iterator<Item = &'static str> {
+    ["protocol_share", "top_talkers"]
+        .into_iter()
+        .chain(queries::SECURITY_SUITE.iter().copied())
+}
+
 /// Run the suite over `data`.
 pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::path::Path) -> Analysis {
     let started = std::time::Instant::now();
@@ -193,9 +200,13 @@ pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::pa
     // The queries are independent: run them side by side, one per core (most are small, and a
     // single small query leaves a core waiting; more at once would only add memory).
     let limits = |n: &str| vec![("limit".to_string(), n.to_string())];
-    let mut jobs: Vec<(&str, Vec<(String, String)>)> =
-        vec![("protocol_share", limits("12")), ("top_talkers", limits("5"))];
-    jobs.extend(queries::SECURITY_SUITE.iter().map(|n| (*n, Vec::new())));
+    let jobs: Vec<(&str, Vec<(String, String)>)> = suite()
+        .map(|n| match n {
+            "protocol_share" => (n, limits("12")),
+            "top_talkers" => (n, limits("5")),
+            _ => (n, Vec::new()),
+        })
+        .collect();
     // Start order: the longest first, and the first two on different tables (port_scan waits for
     // flows, dns_summary reads events), so neither worker waits for the other's first read.
     let first = ["port_scan", "dns_summary", "beaconing"];

@@ -369,7 +369,23 @@ impl Ctx {
 
 /// Load captures by name; report the ones that fail. Returns the loaded ones and whether any
 /// failed.
-fn load_many(ctx: &Ctx, specs: &[String]) -> (Vec<load::Loaded>, bool) {
+/// What a load must keep for scripts with these sources: only the event rows (with the flows
+/// and stack counts) when none of them calls `packets()`. A script that reaches the packets
+/// some other way still gets them: the table is then loaded when first asked for.
+fn keep_for<'a>(sources: impl IntoIterator<Item = &'a str>) -> load::Keep {
+    static CALL: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\bpackets\s*\(").ok());
+    let Some(call) = CALL.as_ref() else {
+        return load::Keep::All;
+    };
+    if sources.into_iter().any(|s| call.is_match(s)) {
+        load::Keep::All
+    } else {
+        load::Keep::Events
+    }
+}
+
+fn load_many(ctx: &Ctx, specs: &[String], keep: load::Keep) -> (Vec<load::Loaded>, bool) {
     let specs: Vec<String> = if specs.is_empty() {
         vec!["latest".into()]
     } else {
@@ -378,7 +394,7 @@ fn load_many(ctx: &Ctx, specs: &[String]) -> (Vec<load::Loaded>, bool) {
     let (files, mut failed) = resolve_each(ctx, &specs);
     let mut out = Vec::new();
     for cap in files {
-        match load::load(&cap, &ctx.opts) {
+        match load::load_keeping(&cap, &ctx.opts, keep) {
             Ok(l) => {
                 if let Some(w) = &l.warning {
                     eprintln!("netql: error: {}: {w}", cap.path.display());
@@ -418,7 +434,7 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Outcome> {
         (None, None) => anyhow::bail!("give a query name, a .rhai file, or -e 'script'"),
     };
     let params = query.bind(&queries::parse_params(&a.params)?)?;
-    let (loaded, failed) = load_many(ctx, &captures);
+    let (loaded, failed) = load_many(ctx, &captures, keep_for([query.source.as_str()]));
     if loaded.is_empty() {
         return Ok(Outcome::Error);
     }
@@ -490,7 +506,12 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<Outcome> {
     }
     let given = queries::parse_params(&a.params)?;
     let engine = ctx.engine();
-    let (loaded, mut any_error) = load_many(ctx, &caps);
+    let sources: Vec<String> = qs
+        .iter()
+        .filter_map(|n| queries::find(&ctx.cfg.queries_dir, n).ok())
+        .map(|q| q.source)
+        .collect();
+    let (loaded, mut any_error) = load_many(ctx, &caps, keep_for(sources.iter().map(String::as_str)));
     let mut results = Vec::new();
     for l in loaded {
         let capture = l.capture.name.clone();
@@ -671,7 +692,10 @@ pub enum AnalyzeFormat {
 }
 
 pub fn analyze_cmd(ctx: &Ctx, specs: &[String], format: AnalyzeFormat, fail_on: Option<Severity>) -> Result<Outcome> {
-    let (loaded, failed) = load_many(ctx, specs);
+    // The suite's scripts (the user may have edited them) decide what the load keeps.
+    let suite = analyze::suite().filter_map(|n| queries::find(&ctx.cfg.queries_dir, n).ok());
+    let sources: Vec<String> = suite.map(|q| q.source).collect();
+    let (loaded, failed) = load_many(ctx, specs, keep_for(sources.iter().map(String::as_str)));
     if loaded.is_empty() {
         return Ok(Outcome::Error);
     }

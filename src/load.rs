@@ -43,6 +43,18 @@ pub struct LoadOptions {
     pub threads: usize,
 }
 
+/// What a fresh decode keeps in memory besides the flow table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The whole packet table.
+    All,
+    /// Only the event rows (every column of them) and the per-stack counts: all the analyze
+    /// suite reads of the packets. Packing the whole table was a sixth of a load's CPU and
+    /// most of its memory. Should something ask for the packets after all, the table is
+    /// loaded then (from the cache the decode just wrote, else by decoding again).
+    Events,
+}
+
 /// A packet table: in memory after decoding, or a Parquet file in the cache that each query
 /// scans for just the columns it uses (a 10M-packet capture is never read whole).
 #[derive(Clone)]
@@ -54,6 +66,32 @@ pub enum PacketTable {
         events: Arc<KeptScan>,
         rows: usize,
     },
+    /// The event rows only ([`Keep::Events`]); the whole table is loaded on first use.
+    Events {
+        events: PacketFrame,
+        whole: Arc<Deferred>,
+    },
+}
+
+/// A capture's whole packet table, loaded the first time it is asked for.
+pub struct Deferred {
+    capture: CaptureFile,
+    opts: LoadOptions,
+    table: std::sync::OnceLock<std::result::Result<PacketTable, String>>,
+}
+
+impl Deferred {
+    fn get(&self) -> std::result::Result<&PacketTable, &String> {
+        self.table
+            .get_or_init(|| {
+                let opts = LoadOptions {
+                    progress: false,
+                    ..self.opts.clone()
+                };
+                load(&self.capture, &opts).map(|l| l.packets).map_err(|e| e.to_string())
+            })
+            .as_ref()
+    }
 }
 
 /// Scan a cached table; checked when loaded, so a file removed since then reads as an error.
@@ -70,20 +108,26 @@ impl PacketTable {
         match self {
             PacketTable::Frame(pf) => pf.lazy(),
             PacketTable::Parquet { path, .. } => scan_or_error(path, cache::Table::Packets),
+            PacketTable::Events { whole, .. } => match whole.get() {
+                Ok(t) => t.lazy(),
+                Err(e) => DataFrame::empty()
+                    .lazy()
+                    .select([col(format!("packet table unavailable: {e}"))]),
+            },
         }
     }
 
     /// The event rows (see [`crate::table::event_mask`]) with every packet column.
     pub fn events(&self) -> LazyFrame {
         match self {
-            PacketTable::Frame(pf) => pf.events(),
+            PacketTable::Frame(pf) | PacketTable::Events { events: pf, .. } => pf.events(),
             PacketTable::Parquet { events, .. } => events.lazy(),
         }
     }
 
     pub fn height(&self) -> usize {
         match self {
-            PacketTable::Frame(pf) => pf.height(),
+            PacketTable::Frame(pf) | PacketTable::Events { events: pf, .. } => pf.height(),
             PacketTable::Parquet { rows, .. } => *rows,
         }
     }
@@ -93,6 +137,7 @@ impl PacketTable {
         match self {
             PacketTable::Frame(pf) => pf.to_frame(),
             PacketTable::Parquet { path, .. } => cache::read(path, cache::Table::Packets),
+            PacketTable::Events { whole, .. } => whole.get().map_err(|e| Error::Other(e.clone()))?.frame(),
         }
     }
 }
@@ -151,7 +196,7 @@ impl Loaded {
     /// file), or counted from the packets when a table comes without them.
     pub fn stacks(&self) -> Result<LazyFrame> {
         let counts = match &self.packets {
-            PacketTable::Frame(pf) => Some(pf.stack_counts()),
+            PacketTable::Frame(pf) | PacketTable::Events { events: pf, .. } => Some(pf.stack_counts()),
             PacketTable::Parquet { .. } => self.meta.as_ref().and_then(|m| m.stacks.as_deref()),
         };
         match counts {
@@ -199,6 +244,11 @@ impl Loaded {
 
 /// Load one capture: from the cache when it is fresh, else decode (and fill the cache).
 pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
+    load_keeping(capture, opts, Keep::All)
+}
+
+/// [`load`], keeping only what `keep` says when it decodes.
+pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Result<Loaded> {
     let started = Instant::now();
     let cache = if opts.use_cache {
         CacheEntry::for_capture(&opts.cache_dir, capture).ok()
@@ -247,7 +297,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
             warning,
         },
         sink,
-    ) = decode_into(capture, opts, sink)?;
+    ) = decode_into(capture, opts, sink, keep)?;
     meta.stacks = Some(packets.stack_counts().to_vec());
     // A capture read only in part is not cached (dropping the writer removes its file).
     if let (Some(entry), Some(sink)) = (&cache, sink)
@@ -262,9 +312,21 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
             eprintln!("netql: warning: cache not written: {e}");
         }
     }
+    let packets = if packets.is_whole() {
+        PacketTable::Frame(packets)
+    } else {
+        PacketTable::Events {
+            events: packets,
+            whole: Arc::new(Deferred {
+                capture: capture.clone(),
+                opts: opts.clone(),
+                table: std::sync::OnceLock::new(),
+            }),
+        }
+    };
     Ok(Loaded {
         capture: capture.clone(),
-        packets: PacketTable::Frame(packets),
+        packets,
         from_cache: false,
         elapsed: started.elapsed(),
         warning,
@@ -448,7 +510,7 @@ pub struct Decoded {
 
 /// Decode a capture file into its packet and flow tables, without the cache.
 pub fn decode_file(capture: &CaptureFile, opts: &LoadOptions) -> Result<Decoded> {
-    decode_into(capture, opts, None).map(|(d, _)| d)
+    decode_into(capture, opts, None, Keep::All).map(|(d, _)| d)
 }
 
 /// Decode, streaming each finished chunk of packets into `sink` (a cache file) on its own thread
@@ -457,6 +519,7 @@ fn decode_into(
     capture: &CaptureFile,
     opts: &LoadOptions,
     sink: Option<CacheSink>,
+    keep: Keep,
 ) -> Result<(Decoded, Option<CacheSink>)> {
     let started = std::time::Instant::now();
     let mut reader = CaptureReader::open(&capture.path)?;
@@ -494,7 +557,10 @@ fn decode_into(
         // Packing the table's chunks runs beside the collector (it was the pipeline's slowest
         // stage with both on one thread).
         let (pack_tx, pack_rx) = sync_channel::<(DataFrame, BooleanChunked)>(2);
-        let table = PacketFrameBuilder::new(&capture.name);
+        let table = match keep {
+            Keep::All => PacketFrameBuilder::new(&capture.name),
+            Keep::Events => PacketFrameBuilder::events_only(&capture.name),
+        };
         let packer = s.spawn(move || pack_chunks(pack_rx, table));
         let collector = s.spawn(move || collect(out_rx, pool_tx, file_code, chunk_tx, pack_tx));
         let read_result = read_batches(&mut reader, batch_tx, pool_rx, &bar);
@@ -735,4 +801,75 @@ pub fn capture_meta(capture: &CaptureFile, opts: &LoadOptions) -> Result<Capture
         let _ = m.write(&e.meta);
     }
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(cache_dir: &std::path::Path, use_cache: bool) -> LoadOptions {
+        LoadOptions {
+            cache_dir: cache_dir.to_path_buf(),
+            use_cache,
+            progress: false,
+            threads: 2,
+        }
+    }
+
+    fn collect(lf: LazyFrame) -> DataFrame {
+        lf.collect().unwrap()
+    }
+
+    /// A load that keeps only the event rows gives the same events, stack counts, flows and
+    /// meta as a whole load, and still gives the whole packet table when asked (decoded again,
+    /// or read from the cache the first load wrote).
+    #[test]
+    fn keeping_only_events_loses_nothing() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = vec![root.join("captures/sample.pcap")];
+        let shared = root.join("../shared/captures");
+        for name in ["wikipedia.pcap", "nmap-vsn.pcap", "http_espn.pcapng", "empty.pcap"] {
+            if shared.join(name).is_file() {
+                files.push(shared.join(name));
+            } else {
+                eprintln!("\n*** SKIPPED {name}: ../shared/captures not found ***\n");
+            }
+        }
+        for path in &files {
+            let cap = CaptureFile::stat(path).unwrap();
+            for use_cache in [false, true] {
+                let dir = tempfile::tempdir().unwrap();
+                let whole = load(&cap, &opts(dir.path(), false)).unwrap();
+                let events = load_keeping(&cap, &opts(dir.path(), use_cache), Keep::Events).unwrap();
+                let what = format!("{path:?} (cache {use_cache})");
+                assert!(matches!(events.packets, PacketTable::Events { .. }), "{what}");
+                assert!(
+                    collect(whole.packets.events()).equals_missing(&collect(events.packets.events())),
+                    "{what}: events"
+                );
+                assert!(
+                    collect(whole.stacks().unwrap()).equals_missing(&collect(events.stacks().unwrap())),
+                    "{what}: stacks"
+                );
+                assert!(
+                    collect(whole.flows().unwrap()).equals_missing(&collect(events.flows().unwrap())),
+                    "{what}: flows"
+                );
+                assert_eq!(whole.packets.height(), events.packets.height(), "{what}");
+                assert_eq!(
+                    whole.meta.as_ref().map(|m| m.packets),
+                    events.meta.as_ref().map(|m| m.packets),
+                    "{what}"
+                );
+                // Asked for after all: the whole table, from the cache when it was written.
+                let all = collect(events.packets.lazy());
+                assert!(collect(whole.packets.lazy()).equals_missing(&all), "{what}: packets");
+                let PacketTable::Events { whole: deferred, .. } = &events.packets else {
+                    unreachable!()
+                };
+                let from_cache = matches!(deferred.get(), Ok(PacketTable::Parquet { .. }));
+                assert_eq!(from_cache, use_cache, "{what}");
+            }
+        }
+    }
 }

@@ -209,9 +209,12 @@ impl RowIndex {
 #[derive(Clone)]
 pub struct PacketFrame {
     file: PlSmallStr,
-    /// Every column but [`DERIVED`] and [`SPARSE`], in schema order, held narrow.
-    core: Arc<PackedTable>,
-    /// The [`SPARSE`] columns of the event rows, in row order, held narrow.
+    rows: usize,
+    /// Every column but [`DERIVED`] and [`SPARSE`], in schema order, held narrow. None when
+    /// only the event rows were kept (see [`PacketFrameBuilder::events_only`]).
+    core: Option<Arc<PackedTable>>,
+    /// The [`SPARSE`] columns of the event rows, in row order, held narrow (every stored
+    /// column of them when there is no `core`).
     side: Arc<PackedTable>,
     index: Arc<RowIndex>,
     /// The event rows, gathered column by column as queries ask for them.
@@ -221,12 +224,17 @@ pub struct PacketFrame {
 
 impl PacketFrame {
     pub fn height(&self) -> usize {
-        self.core.rows()
+        self.rows
+    }
+
+    /// False when only the event rows were kept: `lazy()` then has no rows to give.
+    pub fn is_whole(&self) -> bool {
+        self.core.is_some()
     }
 
     /// Bytes held.
     pub fn estimated_size(&self) -> usize {
-        self.core.estimated_size() + self.side.estimated_size() + self.index.bytes()
+        self.core.as_ref().map_or(0, |c| c.estimated_size()) + self.side.estimated_size() + self.index.bytes()
     }
 
     /// The [`DERIVED`] columns as expressions over the stored ones.
@@ -242,8 +250,15 @@ impl PacketFrame {
         ]
     }
 
-    /// The whole table, every column in schema order, as a lazy frame.
+    /// The whole table, every column in schema order, as a lazy frame (one that fails with a
+    /// clear error when only the event rows were kept; the loader never hands such a table out
+    /// bare).
     pub fn lazy(&self) -> LazyFrame {
+        let Some(core) = &self.core else {
+            return DataFrame::empty()
+                .lazy()
+                .select([col("the packet table was not kept (only its event rows)")]);
+        };
         let mut rebuilt = self.derived();
         for name in SPARSE {
             let Some(dtype) = self.side.schema().get(name).cloned() else {
@@ -265,7 +280,7 @@ impl PacketFrame {
             );
         }
         let order: Vec<Expr> = PACKET_SCHEMA.iter().map(|c| col(c.name)).collect();
-        PackedScan::lazy(&self.core).with_columns(rebuilt).select(order)
+        PackedScan::lazy(core).with_columns(rebuilt).select(order)
     }
 
     /// The whole table materialised.
@@ -315,7 +330,7 @@ enum KeptSource {
 /// The parts of an in-memory table that its event columns are gathered from.
 struct TableEvents {
     file: PlSmallStr,
-    core: Arc<PackedTable>,
+    core: Option<Arc<PackedTable>>,
     side: Arc<PackedTable>,
     /// The event rows of each chunk of `core` (made on first use).
     rows: std::sync::OnceLock<Vec<Vec<u32>>>,
@@ -387,9 +402,13 @@ impl KeptScan {
 }
 
 impl TableEvents {
-    /// Columns of the event rows, read row by row from the packed columns.
+    /// Columns of the event rows, read row by row from the packed columns (or straight from
+    /// the side table when it holds them all).
     fn gather(&self, names: &[PlSmallStr]) -> PolarsResult<Vec<Column>> {
-        let rows = self.rows.get_or_init(|| self.core.rows_by_chunk(self.index.rows()));
+        let Some(core) = &self.core else {
+            return self.gather_each(names, &[]);
+        };
+        let rows = self.rows.get_or_init(|| core.rows_by_chunk(self.index.rows()));
         // Columns are gathered on two threads (the suite asks for ~14 at once).
         if names.len() > 1 {
             let (a, b) = names.split_at(names.len() / 2);
@@ -406,7 +425,11 @@ impl TableEvents {
     }
 
     fn gather_each(&self, names: &[PlSmallStr], rows: &[Vec<u32>]) -> PolarsResult<Vec<Column>> {
-        let take = |name: &str| self.core.gather(name, rows);
+        let take = |name: &str| match &self.core {
+            _ if self.side.has(name) => self.side.column(name, None),
+            Some(core) => core.gather(name, rows),
+            None => Err(polars_err!(ColumnNotFound: "{name}")),
+        };
         names
             .iter()
             .map(|name| {
@@ -480,6 +503,7 @@ pub fn filter_here(df: &DataFrame, mask: &BooleanChunked) -> Result<DataFrame> {
 /// Builds a [`PacketFrame`] from decoded chunks in file order.
 pub struct PacketFrameBuilder {
     file: PlSmallStr,
+    events_only: bool,
     core: Option<PackedTableBuilder>,
     side: Option<PackedTableBuilder>,
     index: RowIndex,
@@ -492,11 +516,21 @@ impl PacketFrameBuilder {
     pub fn new(file: &str) -> PacketFrameBuilder {
         PacketFrameBuilder {
             file: file.into(),
+            events_only: false,
             core: None,
             side: None,
             index: RowIndex::default(),
             rows: 0,
             stacks: PlHashMap::default(),
+        }
+    }
+
+    /// A builder that keeps only the event rows (every column of them) and the stack counts:
+    /// all that `events()` and `stacks()` read, for a fraction of the packing work and memory.
+    pub fn events_only(file: &str) -> PacketFrameBuilder {
+        PacketFrameBuilder {
+            events_only: true,
+            ..Self::new(file)
         }
     }
 
@@ -516,12 +550,20 @@ impl PacketFrameBuilder {
                 self.rows + 1
             )));
         }
+        self.count_stacks(chunk)?;
+        if self.events_only {
+            let side = filter_here(&chunk.drop_many(DERIVED), has)?;
+            self.rows += chunk.height();
+            self.side
+                .get_or_insert_with(|| PackedTableBuilder::new(side.schema()))
+                .push(&side)?;
+            return Ok(());
+        }
         for (i, v) in has.iter().enumerate() {
             if v == Some(true) {
                 self.index.set(self.rows + i);
             }
         }
-        self.count_stacks(chunk)?;
         let side = filter_here(&chunk.select(SPARSE)?, has)?;
         let core = chunk.drop_many(DERIVED.into_iter().chain(SPARSE));
         self.rows += chunk.height();
@@ -571,14 +613,15 @@ impl PacketFrameBuilder {
     }
 
     pub fn finish(mut self) -> Result<PacketFrame> {
-        if self.core.is_none() {
+        if self.side.is_none() {
             // No packets: split an empty table, so both parts still carry their columns.
             self.push(&frame::empty_packets()?)?;
         }
         self.index.finish(self.rows);
-        let (Some(core), Some(side)) = (
-            self.core.map(PackedTableBuilder::finish),
+        let core = self.core.map(PackedTableBuilder::finish);
+        let (Some(side), true) = (
             self.side.map(PackedTableBuilder::finish),
+            core.is_some() != self.events_only,
         ) else {
             return Err(crate::Error::Other("packet table without its columns".into()));
         };
@@ -608,6 +651,7 @@ impl PacketFrameBuilder {
         );
         Ok(PacketFrame {
             file: self.file,
+            rows: self.rows,
             core,
             side,
             index,

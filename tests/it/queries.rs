@@ -972,3 +972,57 @@ fn dns_summary_without_dns_has_no_findings_rather_than_a_value() {
     // `findings` panics unless the query returns findings.
     assert!(findings(&d, "dns_summary", &[]).is_empty());
 }
+
+/// `analyze` keeps only the event rows when no suite script calls `packets()`; a suite script
+/// that reads the packets anyway (named plainly, or reached through a function pointer the
+/// loader cannot see) still gets every packet.
+#[test]
+fn analyze_gives_the_packets_to_a_suite_script_that_asks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = sample();
+    let plain = netql(
+        &["--no-cache", "run", "-e", "packets().count()", s.to_str().unwrap()],
+        tmp.path(),
+    );
+    let total: u64 = stdout(&plain).trim().parse().unwrap();
+    for (name, call) in [("plain", "packets()"), ("hidden", "Fn(\"pack\" + \"ets\").call()")] {
+        let q = tmp.path().join(format!("queries_{name}"));
+        std::fs::create_dir(&q).unwrap();
+        for e in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/queries")).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, q.join(p.file_name().unwrap())).unwrap();
+        }
+        std::fs::write(
+            q.join("unusual_ports.rhai"),
+            format!("//! name: unusual_ports\nlet n = {call}.count();\nfinding(\"info\", `counted ${{n}} packets`, {call}.head(1))\n"),
+        )
+        .unwrap();
+        let cfg = tmp.path().join(format!("{name}.toml"));
+        std::fs::write(&cfg, format!("[queries]\ndir = {:?}\n", q.to_str().unwrap())).unwrap();
+        for cache in [true, false] {
+            let mut args = vec!["--config", cfg.to_str().unwrap()];
+            if !cache {
+                args.push("--no-cache");
+            }
+            args.extend(["analyze", s.to_str().unwrap(), "--format", "json"]);
+            let o = netql(&args, tmp.path());
+            assert!(o.status.success(), "{name}: {}", stderr(&o));
+            let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+            let titles: Vec<&str> = v["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|f| f["title"].as_str())
+                .collect();
+            assert!(
+                titles.contains(&format!("counted {total} packets").as_str()),
+                "{name} (cache {cache}): {titles:?}"
+            );
+            // The rest of the suite still ran on the same capture.
+            assert!(
+                titles.iter().any(|t| t.contains("TCP port scan from 192.168.56.66")),
+                "{name}: {titles:?}"
+            );
+        }
+    }
+}
