@@ -154,24 +154,16 @@ impl CaptureReader {
                         switch_reason = Some(reason);
                     }
                 },
-                Inner::Mapped(m) => match m.next_record(&self.path)? {
-                    Some(rec) => {
-                        self.delivered += 1;
-                        if !f(rec) {
-                            return Ok(self.delivered);
-                        }
+                Inner::Mapped(m) => {
+                    if !deliver(m.next_record(&self.path)?, &mut self.delivered, &mut f) {
+                        return Ok(self.delivered);
                     }
-                    None => return Ok(self.delivered),
-                },
-                Inner::PcapNg(r) => match r.next_record(&self.path)? {
-                    Some(rec) => {
-                        self.delivered += 1;
-                        if !f(rec) {
-                            return Ok(self.delivered);
-                        }
+                }
+                Inner::PcapNg(r) => {
+                    if !deliver(r.next_record(&self.path)?, &mut self.delivered, &mut f) {
+                        return Ok(self.delivered);
                     }
-                    None => return Ok(self.delivered),
-                },
+                }
             }
             if switch_reason.is_some() {
                 // libpcap gave up on a multi-interface pcapng: re-read it with our reader and skip
@@ -195,6 +187,13 @@ impl CaptureReader {
             _ => None,
         }
     }
+}
+
+/// Hand `rec` to `f` and count it; false at the end of the file or when `f` wants no more.
+fn deliver(rec: Option<RawRecord<'_>>, delivered: &mut u64, f: &mut impl FnMut(RawRecord<'_>) -> bool) -> bool {
+    let Some(rec) = rec else { return false };
+    *delivered += 1;
+    f(rec)
 }
 
 /// Page size for [`release_mapped`]; 4 KiB on the targets we build for, and a larger real page
