@@ -367,8 +367,6 @@ impl Ctx {
     }
 }
 
-/// Load captures by name; report the ones that fail. Returns the loaded ones and whether any
-/// failed.
 /// What a load must keep for scripts with these sources: only the event rows (with the flows
 /// and stack counts) when none of them calls `packets()`. A script that reaches the packets
 /// some other way still gets them: the table is then loaded when first asked for.
@@ -385,6 +383,19 @@ fn keep_for<'a>(sources: impl IntoIterator<Item = &'a str>) -> load::Keep {
     }
 }
 
+/// [`keep_for`] the saved queries with these names (or .rhai paths). One that cannot be found
+/// reads nothing here; running it reports why.
+fn keep_for_queries<'a>(ctx: &Ctx, names: impl IntoIterator<Item = &'a str>) -> load::Keep {
+    let sources: Vec<String> = names
+        .into_iter()
+        .filter_map(|n| queries::find(&ctx.cfg.queries_dir, n).ok())
+        .map(|q| q.source)
+        .collect();
+    keep_for(sources.iter().map(String::as_str))
+}
+
+/// Load captures by name; report the ones that fail. Returns the loaded ones and whether any
+/// failed.
 fn load_many(ctx: &Ctx, specs: &[String], keep: load::Keep) -> (Vec<load::Loaded>, bool) {
     let specs: Vec<String> = if specs.is_empty() {
         vec!["latest".into()]
@@ -506,12 +517,7 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<Outcome> {
     }
     let given = queries::parse_params(&a.params)?;
     let engine = ctx.engine();
-    let sources: Vec<String> = qs
-        .iter()
-        .filter_map(|n| queries::find(&ctx.cfg.queries_dir, n).ok())
-        .map(|q| q.source)
-        .collect();
-    let (loaded, mut any_error) = load_many(ctx, &caps, keep_for(sources.iter().map(String::as_str)));
+    let (loaded, mut any_error) = load_many(ctx, &caps, keep_for_queries(ctx, qs.iter().map(String::as_str)));
     let mut results = Vec::new();
     for l in loaded {
         let capture = l.capture.name.clone();
@@ -693,9 +699,7 @@ pub enum AnalyzeFormat {
 
 pub fn analyze_cmd(ctx: &Ctx, specs: &[String], format: AnalyzeFormat, fail_on: Option<Severity>) -> Result<Outcome> {
     // The suite's scripts (the user may have edited them) decide what the load keeps.
-    let suite = analyze::suite().filter_map(|n| queries::find(&ctx.cfg.queries_dir, n).ok());
-    let sources: Vec<String> = suite.map(|q| q.source).collect();
-    let (loaded, failed) = load_many(ctx, specs, keep_for(sources.iter().map(String::as_str)));
+    let (loaded, failed) = load_many(ctx, specs, keep_for_queries(ctx, analyze::suite()));
     if loaded.is_empty() {
         return Ok(Outcome::Error);
     }
