@@ -395,12 +395,39 @@ pub fn register(engine: &mut Engine, data: Arc<dyn DataSource>, failures: Failur
         d.stacks().map(Frame).or_else(err)
     });
 
-    register_exprs(engine);
-    register_frames(engine);
+    engine.register_global_module(LANGUAGE.clone());
     register_findings(engine, failures);
 }
 
-fn register_exprs(engine: &mut Engine) {
+/// The functions that read no data (expressions, table verbs, operators): registered once per
+/// process into a shared module, as Rhai's standard library is, instead of into the engine of
+/// every query a suite runs (~0.3 ms each).
+static LANGUAGE: std::sync::LazyLock<rhai::Shared<rhai::Module>> = std::sync::LazyLock::new(|| {
+    let mut functions = Functions(rhai::Module::new());
+    register_exprs(&mut functions);
+    register_frames(&mut functions);
+    let mut module = functions.0;
+    module.build_index();
+    module.into()
+});
+
+/// Registers functions into a module with the same calls as into an engine.
+struct Functions(rhai::Module);
+
+impl Functions {
+    fn register_fn<A: 'static, const N: usize, const X: bool, R: rhai::Variant + Clone, const F: bool>(
+        &mut self,
+        name: &str,
+        func: impl rhai::RhaiNativeFunc<A, N, X, R, F> + Send + Sync + 'static,
+    ) -> &mut Self {
+        rhai::FuncRegistration::new(name)
+            .in_global_namespace()
+            .set_into_module(&mut self.0, func);
+        self
+    }
+}
+
+fn register_exprs(engine: &mut Functions) {
     engine.register_fn("col", |name: ImmutableString| Ex(col(name.as_str())));
     engine.register_fn("lit", |v: Dynamic| -> RhaiResult<Ex> { lit_of(&v).map(Ex) });
     engine.register_fn("every", |d: ImmutableString| -> RhaiResult<Ex> {
@@ -729,7 +756,7 @@ fn join_args(jt: JoinType) -> JoinArgs {
     JoinArgs::new(jt).with_coalesce(JoinCoalesce::CoalesceColumns)
 }
 
-fn register_frames(engine: &mut Engine) {
+fn register_frames(engine: &mut Functions) {
     engine.register_fn("filter", |f: Frame, e: Ex| Frame(f.0.filter(e.0)));
     engine.register_fn("select", |f: Frame, cols: Array| -> RhaiResult<Frame> {
         Ok(Frame(f.0.select(exprs(&cols, true)?)))

@@ -268,59 +268,74 @@ fn read_remaps(path: &Path, template: &DataFrame) -> Result<Remaps> {
         Some(m) => m,
         None => return Ok(Vec::new()),
     };
-    let mut out: Remaps = Vec::new();
-    for c in template.columns() {
-        if !matches!(c.dtype(), DataType::Categorical(..)) {
+    let text_columns: Vec<&PlSmallStr> = template
+        .columns()
+        .iter()
+        .filter(|c| matches!(c.dtype(), DataType::Categorical(..)))
+        .map(|c| c.name())
+        .collect();
+    let mut maps: Vec<Vec<u32>> = vec![Vec::new(); text_columns.len()];
+    // One pass over the dictionary (its rows come column by column, so the last column found is
+    // nearly always the next row's too).
+    let mut at = 0;
+    for ((name, code), text) in names.iter().zip(codes.iter()).zip(texts.iter()) {
+        let (Some(name), Some(code), Some(text)) = (name, code, text) else {
             continue;
-        }
-        let mut v: Vec<u32> = Vec::new();
-        for i in 0..dict.height() {
-            if names.get(i) != Some(c.name().as_str()) {
-                continue;
+        };
+        if text_columns.get(at).is_none_or(|c| c.as_str() != name) {
+            match text_columns.iter().position(|c| c.as_str() == name) {
+                Some(i) => at = i,
+                None => continue,
             }
-            let (Some(code), Some(text)) = (codes.get(i), texts.get(i)) else {
-                continue;
-            };
-            if v.len() <= code as usize {
-                v.resize(code as usize + 1, 0);
-            }
-            v[code as usize] = mapping.insert_cat(text).map_err(|e| cache_err(path, e))?;
         }
-        out.push((c.name().clone(), Arc::new(v)));
+        let v = &mut maps[at];
+        if v.len() <= code as usize {
+            v.resize(code as usize + 1, 0);
+        }
+        v[code as usize] = mapping.insert_cat(text).map_err(|e| cache_err(path, e))?;
     }
-    Ok(out)
+    Ok(text_columns
+        .into_iter()
+        .cloned()
+        .zip(maps.into_iter().map(Arc::new))
+        .collect())
 }
 
-/// A stored column back into its real type.
+/// A stored column back into its real type. The stored codes are rewritten in place when the
+/// column owns them (a fresh read does), so the 1M suite's cached columns are not copied again.
 fn decode_column(c: Column, dtype: &DataType, remap: Option<&[u32]>) -> PolarsResult<Column> {
     let name = c.name().clone();
     match dtype {
         DataType::Categorical(..) => {
             let remap = remap.unwrap_or(&[]);
-            let phys = c.as_materialized_series().cast(&DataType::UInt32)?;
-            let codes = phys
-                .u32()?
-                .apply_values(|l| remap.get(l as usize).copied().unwrap_or(0));
+            let phys = c.take_materialized_series().cast(&DataType::UInt32)?;
+            let codes = phys.u32()?.clone();
+            drop(phys);
+            let codes = codes.apply_in_place(|l| remap.get(l as usize).copied().unwrap_or(0));
             // SAFETY: every code came from insert_cat on this dtype's mapping.
             let cat = unsafe { Categorical32Chunked::from_cats_and_dtype_unchecked(codes, dtype.clone()) };
             Ok(cat.into_series().with_name(name).into_column())
         }
-        DataType::Enum(..) => {
-            // Rebuild from the codes (casting integers to an Enum is deprecated in polars).
+        DataType::Enum(categories, _) => {
+            // Rebuild from the codes (casting integers to an Enum is deprecated in polars). Codes
+            // within the enum need no per-row check; a damaged file's others become nulls.
+            let known = categories.categories().len();
             let s = c.as_materialized_series();
+            macro_rules! rebuild {
+                ($phys:expr, $get:ident, $chunked:ty) => {{
+                    let codes = s.cast(&$phys)?.$get()?.clone();
+                    if codes.max().is_none_or(|m| (m as usize) < known) {
+                        // SAFETY: every code names one of the enum's categories.
+                        unsafe { <$chunked>::from_cats_and_dtype_unchecked(codes, dtype.clone()) }.into_series()
+                    } else {
+                        <$chunked>::from_cats_and_dtype(codes, dtype.clone()).into_series()
+                    }
+                }};
+            }
             let series = match dtype.cat_physical()? {
-                CategoricalPhysical::U8 => {
-                    let codes = s.cast(&DataType::UInt8)?.u8()?.clone();
-                    Categorical8Chunked::from_cats_and_dtype(codes, dtype.clone()).into_series()
-                }
-                CategoricalPhysical::U16 => {
-                    let codes = s.cast(&DataType::UInt16)?.u16()?.clone();
-                    Categorical16Chunked::from_cats_and_dtype(codes, dtype.clone()).into_series()
-                }
-                CategoricalPhysical::U32 => {
-                    let codes = s.cast(&DataType::UInt32)?.u32()?.clone();
-                    Categorical32Chunked::from_cats_and_dtype(codes, dtype.clone()).into_series()
-                }
+                CategoricalPhysical::U8 => rebuild!(DataType::UInt8, u8, Categorical8Chunked),
+                CategoricalPhysical::U16 => rebuild!(DataType::UInt16, u16, Categorical16Chunked),
+                CategoricalPhysical::U32 => rebuild!(DataType::UInt32, u32, Categorical32Chunked),
             };
             Ok(series.with_name(name).into_column())
         }
@@ -338,12 +353,13 @@ pub fn read(path: &Path, table: Table) -> Result<DataFrame> {
         &df.get_column_names().iter().map(|s| s.as_str()).collect::<Vec<_>>(),
         &template,
     )?;
+    let height = df.height();
     let mut cols = Vec::with_capacity(df.width());
-    for (stored, t) in df.columns().iter().zip(template.columns()) {
+    for (stored, t) in df.into_columns().into_iter().zip(template.columns()) {
         let remap = maps.iter().find(|(n, _)| n == t.name()).map(|(_, v)| v.as_slice());
-        cols.push(decode_column(stored.clone(), t.dtype(), remap).map_err(|e| cache_err(path, e))?);
+        cols.push(decode_column(stored, t.dtype(), remap).map_err(|e| cache_err(path, e))?);
     }
-    Ok(DataFrame::new(df.height(), cols)?)
+    Ok(DataFrame::new(height, cols)?)
 }
 
 fn check_columns(path: &Path, names: &[&str], template: &DataFrame) -> Result<()> {
@@ -440,16 +456,24 @@ impl ColumnReader {
         }
         if !wanted.is_empty() {
             let file = std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?;
-            let mut reader = ParquetReader::new(file).with_columns(Some(wanted));
+            // One chunk per column (a row group is a chunk): made once here, not by every query that
+            // reads the kept column.
+            let mut reader = ParquetReader::new(file).with_columns(Some(wanted)).set_rechunk(true);
             reader.set_metadata(self.metadata.clone());
             let df = reader.finish().map_err(|e| cache_err(&self.path, e))?;
+            // Owned columns, so decoding can rewrite their codes in place.
+            let mut read: Vec<Option<Column>> = df.into_columns().into_iter().map(Some).collect();
             for (i, name) in names.iter().enumerate() {
                 if out[i].is_some() {
                     continue;
                 }
-                let stored = df.column(name).map_err(|e| cache_err(&self.path, e))?;
+                let stored = read
+                    .iter_mut()
+                    .find(|c| c.as_ref().is_some_and(|c| c.name() == name))
+                    .and_then(Option::take)
+                    .ok_or_else(|| cache_err(&self.path, format!("column {name} missing")))?;
                 let dtype = self.template.column(name)?.dtype();
-                let c = decode_column(stored.clone(), dtype, self.remap(name)).map_err(|e| cache_err(&self.path, e))?;
+                let c = decode_column(stored, dtype, self.remap(name)).map_err(|e| cache_err(&self.path, e))?;
                 out[i] = Some(c);
             }
         }

@@ -6,6 +6,7 @@
 //! ```
 
 pub mod agent;
+pub mod allocator;
 pub mod analyze;
 pub mod anthropic;
 pub mod bench;

@@ -224,7 +224,7 @@ impl Loaded {
         if let Some(entry) = &self.cache
             && let Ok(file) = cache::ColumnReader::open(&entry.flows, cache::Table::Flows)
         {
-            return Ok(FlowTable::Cached(KeptScan::cached("flows", file)));
+            return Ok(FlowTable::Cached(KeptScan::cached("flows", &self.capture.name, file)));
         }
         // A cached packet table without its flows: read just the columns flows are made of.
         let inputs = self
@@ -264,7 +264,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
             capture: capture.clone(),
             packets: PacketTable::Parquet {
                 path: entry.packets.clone(),
-                events: KeptScan::cached("events", events),
+                events: KeptScan::cached("events", &capture.name, events),
                 rows,
             },
             from_cache: true,
@@ -823,6 +823,46 @@ mod tests {
     /// A load that keeps only the event rows gives the same events, stack counts, flows and
     /// meta as a whole load, and still gives the whole packet table when asked (decoded again,
     /// or read from the cache the first load wrote).
+    #[test]
+    fn queries_side_by_side_share_each_cached_column_read_once() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let cap = CaptureFile::stat(&root.join("captures/sample.pcap")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        load(&cap, &opts(dir.path(), true)).unwrap();
+        let entry = CacheEntry::for_capture(dir.path(), &cap).unwrap();
+        // Fresh scans, so the two queries race for the first read of each column.
+        for _ in 0..20 {
+            let reader = cache::ColumnReader::open(&entry.events, cache::Table::Packets).unwrap();
+            let scan = KeptScan::cached("events", &cap.name, reader);
+            let start = std::sync::Barrier::new(2);
+            let query = |cols: &[&str]| {
+                start.wait();
+                let cols: Vec<Expr> = cols.iter().map(|c| col(*c)).collect();
+                collect(scan.lazy().select(cols))
+            };
+            let (a, b) = std::thread::scope(|s| {
+                let a = s.spawn(|| query(&["frame", "src_ip", "ts"]));
+                let b = query(&["src_ip", "frame", "dns_qname", "file"]);
+                (a.join().unwrap(), b)
+            });
+            let values = |df: &DataFrame| {
+                df.column("frame")
+                    .unwrap()
+                    .u32()
+                    .unwrap()
+                    .cont_slice()
+                    .unwrap()
+                    .as_ptr()
+            };
+            assert_eq!(values(&a), values(&b), "each query read the frame column itself");
+            assert!(a.column("src_ip").unwrap().equals_missing(b.column("src_ip").unwrap()));
+            // The file column is the capture's name on every row, as when decoded.
+            let file = b.column("file").unwrap().cast(&DataType::String).unwrap();
+            assert!(file.str().unwrap().iter().all(|f| f == Some(cap.name.as_str())));
+            assert_eq!(file.len(), a.height());
+        }
+    }
+
     #[test]
     fn keeping_only_events_loses_nothing() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -11,6 +11,9 @@ use netql::config::{Config, Overrides};
 mod cli;
 mod watch_cli;
 
+#[global_allocator]
+static ALLOCATOR: netql::allocator::Allocator = netql::allocator::Allocator;
+
 #[derive(Parser)]
 #[command(
     name = "netql",

@@ -316,15 +316,24 @@ pub struct KeptScan {
     name: &'static str,
     rows: usize,
     schema: SchemaRef,
-    /// Columns made so far.
-    kept: Mutex<PlHashMap<PlSmallStr, Column>>,
+    /// Columns made so far, or being made by one query for all.
+    kept: Mutex<PlHashMap<PlSmallStr, Slot>>,
+    /// Signalled when columns being made are done (or failed).
+    made: std::sync::Condvar,
+}
+
+/// A column of a [`KeptScan`]: kept, or being made by one of the queries that asked for it (the
+/// suite's queries start side by side and ask for many of the same columns at once).
+enum Slot {
+    Making,
+    Made(Column),
 }
 
 enum KeptSource {
     /// Event rows gathered from an in-memory table by its row bitmap.
     Table(TableEvents),
-    /// Read from a cache file.
-    Cached(crate::cache::ColumnReader),
+    /// Read from a cache file of the capture named here.
+    Cached(crate::cache::ColumnReader, PlSmallStr),
 }
 
 /// The parts of an in-memory table that its event columns are gathered from.
@@ -345,13 +354,15 @@ impl KeptScan {
             rows,
             schema,
             kept: Mutex::new(PlHashMap::default()),
+            made: std::sync::Condvar::new(),
         })
     }
 
-    /// A cached table; `name` says what it is in plans and errors ("events", "flows").
-    pub fn cached(name: &'static str, file: crate::cache::ColumnReader) -> Arc<KeptScan> {
-        let (schema, rows) = (file.template().schema().clone(), file.rows());
-        Self::new(KeptSource::Cached(file), name, schema, rows)
+    /// A cached table of capture `file`; `name` says what it is in plans and errors ("events",
+    /// "flows").
+    pub fn cached(name: &'static str, file: &str, reader: crate::cache::ColumnReader) -> Arc<KeptScan> {
+        let (schema, rows) = (reader.template().schema().clone(), reader.rows());
+        Self::new(KeptSource::Cached(reader, file.into()), name, schema, rows)
     }
 
     /// The scan as a lazy frame.
@@ -369,36 +380,112 @@ impl KeptScan {
         })
     }
 
-    /// The named columns, made (all missing ones at once) where not kept yet.
+    /// The named columns: those nobody has made yet are made here (all at once), those another
+    /// query is making are waited for.
     fn columns(&self, names: &[PlSmallStr]) -> PolarsResult<Vec<Column>> {
-        let missing: Vec<PlSmallStr> = match self.kept.lock() {
-            Ok(kept) => names.iter().filter(|n| !kept.contains_key(*n)).cloned().collect(),
-            Err(_) => names.to_vec(),
-        };
-        if !missing.is_empty() {
-            let made = self.make(&missing)?;
-            if let Ok(mut kept) = self.kept.lock() {
-                for c in made {
-                    kept.insert(c.name().clone(), c);
+        let poisoned = || polars_err!(ComputeError: "{} lock poisoned", self.name);
+        let mut kept = self.kept.lock().map_err(|_| poisoned())?;
+        loop {
+            let mut mine: Vec<PlSmallStr> = Vec::new();
+            for n in names {
+                if !kept.contains_key(n) {
+                    kept.insert(n.clone(), Slot::Making);
+                    mine.push(n.clone());
                 }
             }
+            if !mine.is_empty() {
+                drop(kept);
+                // Should making them panic, the claims are given up so no query waits forever.
+                let claims = Claims {
+                    scan: self,
+                    names: &mine,
+                };
+                let made = self.make(&mine);
+                std::mem::forget(claims);
+                kept = self.kept.lock().map_err(|_| poisoned())?;
+                match made {
+                    Ok(columns) if columns.len() == mine.len() => {
+                        for (n, c) in mine.into_iter().zip(columns) {
+                            kept.insert(n, Slot::Made(c));
+                        }
+                        self.made.notify_all();
+                    }
+                    made => {
+                        let e = made
+                            .err()
+                            .unwrap_or_else(|| polars_err!(ComputeError: "{}: columns missing", self.name));
+                        // Whoever waits for these tries (and fails) on its own.
+                        for n in &mine {
+                            kept.remove(n);
+                        }
+                        self.made.notify_all();
+                        return Err(e);
+                    }
+                }
+            }
+            let columns: Option<Vec<Column>> = names
+                .iter()
+                .map(|n| match kept.get(n) {
+                    Some(Slot::Made(c)) => Some(c.clone()),
+                    _ => None,
+                })
+                .collect();
+            if let Some(columns) = columns {
+                return Ok(columns);
+            }
+            if names.iter().any(|n| matches!(kept.get(n), Some(Slot::Making))) {
+                kept = self.made.wait(kept).map_err(|_| poisoned())?;
+            }
         }
-        let kept = self
-            .kept
-            .lock()
-            .map_err(|_| polars_err!(ComputeError: "{} lock poisoned", self.name))?;
-        names
-            .iter()
-            .map(|n| kept.get(n).cloned().ok_or_else(|| polars_err!(ColumnNotFound: "{n}")))
-            .collect()
     }
 
     fn make(&self, names: &[PlSmallStr]) -> PolarsResult<Vec<Column>> {
         match &self.source {
-            KeptSource::Cached(file) => file.read(names).map_err(|e| polars_err!(ComputeError: "{e}")),
+            KeptSource::Cached(reader, file) => {
+                // The file column holds the capture's name on every row: made, not read.
+                let stored: Vec<PlSmallStr> = names.iter().filter(|n| n.as_str() != col::FILE).cloned().collect();
+                let mut read = reader
+                    .read(&stored)
+                    .map_err(|e| polars_err!(ComputeError: "{e}"))?
+                    .into_iter();
+                names
+                    .iter()
+                    .map(|n| match n.as_str() {
+                        col::FILE => file_column(file, self.rows),
+                        _ => read.next().ok_or_else(|| polars_err!(ColumnNotFound: "{n}")),
+                    })
+                    .collect()
+            }
             KeptSource::Table(t) => t.gather(names),
         }
     }
+}
+
+/// Columns a query claimed to make; dropped only when making them panicked.
+struct Claims<'a> {
+    scan: &'a KeptScan,
+    names: &'a [PlSmallStr],
+}
+
+impl Drop for Claims<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut kept) = self.scan.kept.lock() {
+            for n in self.names {
+                kept.remove(n);
+            }
+        }
+        self.scan.made.notify_all();
+    }
+}
+
+/// The `file` column of a table of one capture: its name on every row (one value, not `rows`).
+fn file_column(file: &str, rows: usize) -> PolarsResult<Column> {
+    Column::new_scalar(
+        PlSmallStr::from_static(col::FILE),
+        Scalar::new(DataType::String, AnyValue::StringOwned(file.into())),
+        rows,
+    )
+    .cast(&frame::text_dtype())
 }
 
 impl TableEvents {
@@ -437,12 +524,7 @@ impl TableEvents {
                     return self.side.column(name, None);
                 }
                 match name.as_str() {
-                    col::FILE => Column::new_scalar(
-                        name.clone(),
-                        Scalar::new(DataType::String, AnyValue::StringOwned(self.file.clone())),
-                        self.side.rows(),
-                    )
-                    .cast(&frame::text_dtype()),
+                    col::FILE => file_column(&self.file, self.side.rows()),
                     col::TCP_FLAGS_STR => frame::flags_text_of(&take(col::TCP_FLAGS)?),
                     _ => take(name),
                 }
