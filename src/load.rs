@@ -820,9 +820,8 @@ mod tests {
         lf.collect().unwrap()
     }
 
-    /// A load that keeps only the event rows gives the same events, stack counts, flows and
-    /// meta as a whole load, and still gives the whole packet table when asked (decoded again,
-    /// or read from the cache the first load wrote).
+    /// Two queries that start together and ask for some of the same columns of a cached table
+    /// share one read of each (the suite's first two queries do), and get the same values.
     #[test]
     fn queries_side_by_side_share_each_cached_column_read_once() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -863,6 +862,9 @@ mod tests {
         }
     }
 
+    /// A load that keeps only the event rows gives the same events, stack counts, flows and
+    /// meta as a whole load, and still gives the whole packet table when asked (decoded again,
+    /// or read from the cache the first load wrote).
     #[test]
     fn keeping_only_events_loses_nothing() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
