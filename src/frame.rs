@@ -1158,6 +1158,12 @@ impl Reassembler {
     }
 }
 
+/// A table that cannot be given: a lazy frame whose collect fails with `reason` (as a missing
+/// column), so a query that reaches it reports why instead of reading nothing.
+pub fn unavailable(reason: impl Into<PlSmallStr>) -> LazyFrame {
+    DataFrame::empty().lazy().select([polars::prelude::col(reason.into())])
+}
+
 /// A frame with every packet column and no rows (an empty capture).
 pub fn empty_packets() -> Result<DataFrame> {
     PacketColumns::with_capacity(0).into_frame(0)

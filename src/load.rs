@@ -96,11 +96,7 @@ impl Deferred {
 
 /// Scan a cached table; checked when loaded, so a file removed since then reads as an error.
 fn scan_or_error(path: &std::path::Path, table: cache::Table) -> LazyFrame {
-    cache::scan(path, table).unwrap_or_else(|e| {
-        DataFrame::empty()
-            .lazy()
-            .select([col(format!("cache unreadable: {e}"))])
-    })
+    cache::scan(path, table).unwrap_or_else(|e| frame::unavailable(format!("cache unreadable: {e}")))
 }
 
 impl PacketTable {
@@ -110,9 +106,7 @@ impl PacketTable {
             PacketTable::Parquet { path, .. } => scan_or_error(path, cache::Table::Packets),
             PacketTable::Events { whole, .. } => match whole.get() {
                 Ok(t) => t.lazy(),
-                Err(e) => DataFrame::empty()
-                    .lazy()
-                    .select([col(format!("packet table unavailable: {e}"))]),
+                Err(e) => frame::unavailable(format!("packet table unavailable: {e}")),
             },
         }
     }

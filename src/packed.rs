@@ -963,11 +963,8 @@ impl PackedScan {
             ..Default::default()
         };
         let scan: Arc<dyn AnonymousScan> = Arc::new(PackedScan(table.clone()));
-        LazyFrame::anonymous_scan(scan, args).unwrap_or_else(|e| {
-            DataFrame::empty()
-                .lazy()
-                .select([col(format!("packets unavailable: {e}"))])
-        })
+        LazyFrame::anonymous_scan(scan, args)
+            .unwrap_or_else(|e| crate::frame::unavailable(format!("packets unavailable: {e}")))
     }
 }
 

@@ -255,9 +255,7 @@ impl PacketFrame {
     /// bare).
     pub fn lazy(&self) -> LazyFrame {
         let Some(core) = &self.core else {
-            return DataFrame::empty()
-                .lazy()
-                .select([col("the packet table was not kept (only its event rows)")]);
+            return frame::unavailable("the packet table was not kept (only its event rows)");
         };
         let mut rebuilt = self.derived();
         for name in SPARSE {
@@ -373,11 +371,8 @@ impl KeptScan {
             ..Default::default()
         };
         let scan: Arc<dyn AnonymousScan> = self.clone();
-        LazyFrame::anonymous_scan(scan, args).unwrap_or_else(|e| {
-            DataFrame::empty()
-                .lazy()
-                .select([col(format!("{} unavailable: {e}", self.name))])
-        })
+        LazyFrame::anonymous_scan(scan, args)
+            .unwrap_or_else(|e| frame::unavailable(format!("{} unavailable: {e}", self.name)))
     }
 
     /// The named columns: those nobody has made yet are made here (all at once), those another
@@ -512,6 +507,8 @@ impl TableEvents {
     }
 
     fn gather_each(&self, names: &[PlSmallStr], rows: &[Vec<u32>]) -> PolarsResult<Vec<Column>> {
+        // The side table holds the sparse columns of the event rows (all their stored columns
+        // when only they were kept); the others come from the packed core.
         let take = |name: &str| match &self.core {
             _ if self.side.has(name) => self.side.column(name, None),
             Some(core) => core.gather(name, rows),
@@ -519,15 +516,10 @@ impl TableEvents {
         };
         names
             .iter()
-            .map(|name| {
-                if self.side.has(name) {
-                    return self.side.column(name, None);
-                }
-                match name.as_str() {
-                    col::FILE => file_column(&self.file, self.side.rows()),
-                    col::TCP_FLAGS_STR => frame::flags_text_of(&take(col::TCP_FLAGS)?),
-                    _ => take(name),
-                }
+            .map(|name| match name.as_str() {
+                col::FILE => file_column(&self.file, self.side.rows()),
+                col::TCP_FLAGS_STR => frame::flags_text_of(&take(col::TCP_FLAGS)?),
+                _ => take(name),
             })
             .collect()
     }
