@@ -9,7 +9,6 @@ use clap::{Parser, Subcommand};
 use netql::config::{Config, Overrides};
 
 mod cli;
-mod watch_cli;
 
 #[global_allocator]
 static ALLOCATOR: netql::allocator::Allocator = netql::allocator::Allocator;
@@ -73,7 +72,7 @@ enum Command {
         format: cli::AnalyzeFormat,
         /// Exit 1 when a finding at or above this severity is found.
         #[arg(long, value_enum)]
-        fail_on: Option<netql::bindings::Severity>,
+        fail_on: Option<netql::query::bindings::Severity>,
     },
     /// Run a query (canned name or .rhai file) or an ad-hoc script (-e) over captures.
     Run {
@@ -100,7 +99,7 @@ enum Command {
         /// Queries (names or .rhai files; default: the security suite) and captures (default: latest).
         items: Vec<String>,
         #[arg(long, value_enum, default_value = "medium")]
-        fail_on: netql::bindings::Severity,
+        fail_on: netql::query::bindings::Severity,
         /// Also write a JUnit XML report to FILE.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
@@ -124,7 +123,7 @@ enum Command {
     Capture(cli::CaptureArgs),
     /// Run detections (port scans, ARP spoofing, clear-text logins) over live traffic and print
     /// each new finding once; --save also writes the capture (needs root or CAP_NET_RAW).
-    Watch(watch_cli::WatchArgs),
+    Watch(cli::watch::WatchArgs),
     /// The interactive query shell; with stdin not a terminal, runs the script read from stdin.
     Shell {
         /// Captures to load (default: latest).
@@ -202,7 +201,7 @@ fn main() -> ExitCode {
     };
     let result = Config::load(&ov).map_err(anyhow::Error::from).and_then(|cfg| {
         let ctx = cli::Ctx {
-            opts: netql::load::LoadOptions {
+            opts: netql::table::load::LoadOptions {
                 cache_dir: cfg.cache_dir.clone(),
                 use_cache: cfg.use_cache,
                 progress: !args.quiet && std::io::stderr().is_terminal(),
@@ -252,7 +251,7 @@ fn main() -> ExitCode {
             Command::Queries { format } => cli::list_queries(&ctx, format),
             Command::Interfaces { format } => cli::interfaces(format),
             Command::Capture(args) => cli::capture(&ctx, &args),
-            Command::Watch(args) => watch_cli::watch(&ctx, &args),
+            Command::Watch(args) => cli::watch::watch(&ctx, &args),
             Command::Shell { files } => cli::shell(&ctx, &files),
             Command::Bench {
                 packets,
@@ -262,7 +261,7 @@ fn main() -> ExitCode {
                 no_tshark,
                 no_suite,
             } => {
-                let o = netql::bench::BenchOptions {
+                let o = crate::cli::bench::BenchOptions {
                     sizes: packets,
                     dir,
                     shared,
@@ -270,7 +269,7 @@ fn main() -> ExitCode {
                     tshark: !no_tshark,
                     suite: !no_suite,
                 };
-                netql::bench::run(&o).map_err(anyhow::Error::from).and_then(|v| {
+                crate::cli::bench::run(&o).map_err(anyhow::Error::from).and_then(|v| {
                     let text = serde_json::to_string_pretty(&v)?;
                     let out = o.dir.join("results.json");
                     std::fs::write(&out, &text)?;
@@ -279,7 +278,7 @@ fn main() -> ExitCode {
                     Ok(cli::Outcome::Success)
                 })
             }
-            Command::BenchWorker { kind, file } => netql::bench::worker(&kind, &file)
+            Command::BenchWorker { kind, file } => crate::cli::bench::worker(&kind, &file)
                 .map(|_| cli::Outcome::Success)
                 .map_err(anyhow::Error::from),
             Command::Ask { question, offline } => cli::ask(&ctx, &question.join(" "), offline),
@@ -291,7 +290,7 @@ fn main() -> ExitCode {
             )
             .map(|_| cli::Outcome::Success)
             .map_err(anyhow::Error::from),
-            Command::Sample { file } => netql::sample::write(&file)
+            Command::Sample { file } => netql::capture::sample::write(&file)
                 .map(|_| cli::Outcome::Success)
                 .map_err(anyhow::Error::from),
         }

@@ -1,7 +1,7 @@
 //! The binary as a user runs it: summary, captures, schema, cache, the bundled sample.
 
-use netql::catalog::CaptureFile;
-use netql::load::{LoadOptions, load};
+use netql::table::catalog::CaptureFile;
+use netql::table::load::{LoadOptions, load};
 use polars::prelude::{AnyValue, col, len};
 use serde_json::Value;
 
@@ -54,7 +54,7 @@ fn captures_lists_newest_first_and_latest_resolves_to_it() {
     std::fs::create_dir(&caps).unwrap();
     std::fs::copy(sample(), caps.join("older.pcap")).unwrap();
     std::thread::sleep(std::time::Duration::from_millis(20));
-    netql::sample::write(&caps.join("newer.pcap")).unwrap();
+    netql::capture::sample::write(&caps.join("newer.pcap")).unwrap();
     std::fs::write(caps.join("notes.txt"), "not a capture").unwrap();
     let o = netql(
         &["--captures", caps.to_str().unwrap(), "captures", "--format", "json"],
@@ -96,7 +96,7 @@ fn schema_lists_every_column_with_a_meaning() {
     let o = netql(&["schema", "--format", "json"], dir.path());
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let packets = v["packets"].as_array().unwrap();
-    assert_eq!(packets.len(), netql::frame::PACKET_SCHEMA.len());
+    assert_eq!(packets.len(), netql::table::frame::PACKET_SCHEMA.len());
     for c in packets.iter().chain(v["flows"].as_array().unwrap()) {
         assert!(!c["meaning"].as_str().unwrap().is_empty(), "{c}");
     }

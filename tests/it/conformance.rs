@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use netql::catalog::CaptureFile;
-use netql::load::{LoadOptions, decode_file};
+use netql::table::catalog::CaptureFile;
+use netql::table::load::{LoadOptions, decode_file};
 use polars::prelude::*;
 use serde_json::Value;
 

@@ -1,7 +1,7 @@
 //! Every link type and malformed input, on captures this test writes itself.
 
 use etherparse::PacketBuilder;
-use netql::pcapwrite::write_file;
+use netql::capture::write::write_file;
 use serde_json::Value;
 
 use crate::common::{netql, stderr, stdout};

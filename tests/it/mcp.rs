@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use netql::config::{Config, Overrides, RawConfig};
-use netql::load::LoadOptions;
 use netql::mcp::NetqlServer;
+use netql::table::load::LoadOptions;
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::{RoleClient, RunningService};

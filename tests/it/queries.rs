@@ -5,10 +5,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use netql::catalog::CaptureFile;
-use netql::engine::{Captures, Limits, Output, ScriptEngine};
-use netql::load::{LoadOptions, load};
-use netql::queries;
+use netql::query::canned;
+use netql::query::engine::{Captures, Limits, Output, ScriptEngine};
+use netql::table::catalog::CaptureFile;
+use netql::table::load::{LoadOptions, load};
 use serde_json::Value;
 
 use crate::common::{netql, sample, shared_captures, stderr, stdout};
@@ -38,7 +38,7 @@ fn data(path: &Path) -> Arc<Captures> {
 
 /// Run a canned query with parameters and return its table as JSON rows.
 fn table(d: &Arc<Captures>, name: &str, params: &[(&str, &str)]) -> Vec<Value> {
-    let q = queries::find(Path::new("queries"), name).unwrap();
+    let q = canned::find(Path::new("queries"), name).unwrap();
     let given: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let r = engine()
         .run(&q.source, d.clone(), &q.bind(&given).unwrap())
@@ -51,7 +51,7 @@ fn table(d: &Arc<Captures>, name: &str, params: &[(&str, &str)]) -> Vec<Value> {
 
 /// Findings of a canned query as (severity, title, facts) JSON objects.
 fn findings(d: &Arc<Captures>, name: &str, params: &[(&str, &str)]) -> Vec<Value> {
-    let q = queries::find(Path::new("queries"), name).unwrap();
+    let q = canned::find(Path::new("queries"), name).unwrap();
     let given: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let r = engine()
         .run(&q.source, d.clone(), &q.bind(&given).unwrap())
@@ -60,11 +60,11 @@ fn findings(d: &Arc<Captures>, name: &str, params: &[(&str, &str)]) -> Vec<Value
         Output::Findings(fs) => fs
             .into_iter()
             .map(|f| {
-                let rep = netql::analyze::Reported {
+                let rep = netql::query::analyze::Reported {
                     query: name.into(),
                     finding: f,
                 };
-                netql::analyze::finding_json(&rep)
+                netql::query::analyze::finding_json(&rep)
             })
             .collect(),
         other => panic!("{name} returned {other:?}"),
@@ -220,7 +220,7 @@ fn every_canned_query_runs_on_real_captures() {
     ];
     for f in files {
         let d = data(&dir.join(f));
-        for q in queries::list(Path::new("queries")) {
+        for q in canned::list(Path::new("queries")) {
             let p = q.bind(&[]).unwrap();
             if let Err(e) = engine().run(&q.source, d.clone(), &p) {
                 panic!("{} on {f}: {e}", q.name);
@@ -408,7 +408,7 @@ fn port_scan_tells_icmp_sweeps_from_busy_pingers() {
     }
     recs.sort_by_key(|r| r.0);
     let path = tmp.path().join("pings.pcap");
-    netql::pcapwrite::write_file(&path, 1, &recs).unwrap();
+    netql::capture::write::write_file(&path, 1, &recs).unwrap();
     let fs = findings(&data(&path), "port_scan", &[]);
     let facts: Vec<&Value> = fs.iter().map(|f| &f["facts"]).collect();
     assert_eq!(facts.len(), 2, "{fs:?}");
@@ -518,7 +518,7 @@ fn arp_spoofing_dns_tunnelling_and_beaconing_on_made_captures() {
     }
     recs.sort_by_key(|r| r.0);
     let path = tmp.path().join("made.pcap");
-    netql::pcapwrite::write_file(&path, 1, &recs).unwrap();
+    netql::capture::write::write_file(&path, 1, &recs).unwrap();
     let d = data(&path);
 
     let fs = findings(&d, "arp_spoof", &[]);
@@ -579,7 +579,7 @@ fn beaconing_wants_tighter_timing_from_few_connections() {
     }
     recs.sort_by_key(|r| r.0);
     let path = tmp.path().join("beacons.pcap");
-    netql::pcapwrite::write_file(&path, 1, &recs).unwrap();
+    netql::capture::write::write_file(&path, 1, &recs).unwrap();
     let fs = findings(&data(&path), "beaconing", &[]);
     assert_eq!(fs.len(), 1, "{fs:?}");
     assert_eq!(fs[0]["facts"]["dst"], "203.0.113.8", "{fs:?}");
@@ -928,9 +928,9 @@ fn events_and_stacks_agree_with_the_packets_fresh_cached_and_live() {
         let want_stacks = adhoc(&fresh, STACKS_BY_PACKETS);
         // A live window's table is not split: the same answers through the fallback plans.
         let whole = fresh.loaded[0].packets.frame().unwrap();
-        let window = Arc::new(netql::watch::WindowData::new(whole));
+        let window = Arc::new(netql::query::watch::WindowData::new(whole));
         for (how, d) in [
-            ("fresh", fresh.clone() as Arc<dyn netql::bindings::DataSource>),
+            ("fresh", fresh.clone() as Arc<dyn netql::query::bindings::DataSource>),
             ("cached", from_cache.clone()),
             ("window", window),
         ] {

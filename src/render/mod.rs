@@ -1,8 +1,8 @@
 //! render: results -> text for people (tables) or machines (JSON, NDJSON, CSV, Markdown).
 //! Every front-end prints through here, so the same result reads the same everywhere.
 
-use crate::analyze::{Analysis, Reported, finding_json};
-use crate::engine::{FindingOut, Output, RunResult, cited_frames};
+use crate::query::analyze::{Analysis, Reported, finding_json};
+use crate::query::engine::{FindingOut, Output, RunResult, cited_frames};
 use polars::prelude::*;
 use serde_json::{Map, Value};
 use tabled::builder::Builder;
@@ -496,14 +496,14 @@ pub fn analysis(a: &Analysis, format: Format) -> String {
             let issues = a
                 .findings
                 .iter()
-                .filter(|r| r.finding.severity > crate::bindings::Severity::Info)
+                .filter(|r| r.finding.severity > crate::query::bindings::Severity::Info)
                 .count();
             out.push_str(&h(&format!("Security status: {issues} finding(s)")));
             if issues == 0 {
                 out.push_str("  No scans, spoofing, clear-text logins, beaconing or odd ports found.\n");
             }
             let mut ordered: Vec<Reported> = a.findings.clone();
-            ordered.sort_by_key(|r| r.finding.severity == crate::bindings::Severity::Info);
+            ordered.sort_by_key(|r| r.finding.severity == crate::query::bindings::Severity::Info);
             let text = findings(&ordered, format, 10);
             if !a.findings.is_empty() {
                 for line in text.lines() {

@@ -7,12 +7,12 @@ use std::time::Duration;
 use polars::prelude::*;
 use serde_json::{Map, Value, json};
 
-use crate::bindings::Severity;
-use crate::catalog::CaptureMeta;
-use crate::engine::{Captures, FindingOut, Output, ScriptEngine, cited_frames};
-use crate::queries::{self, Query};
+use crate::query::bindings::Severity;
+use crate::query::canned::{self, Query};
+use crate::query::engine::{Captures, FindingOut, Output, ScriptEngine, cited_frames};
+use crate::query::summary;
 use crate::render;
-use crate::summary;
+use crate::table::catalog::CaptureMeta;
 
 /// One finding with the query that produced it.
 #[derive(Debug, Clone)]
@@ -160,7 +160,7 @@ fn span(data: &Captures) -> (u64, u64, Option<i64>, Option<i64>) {
 pub fn suite() -> impl Iterator<Item = &'static str> {
     ["protocol_share", "top_talkers"]
         .into_iter()
-        .chain(queries::SECURITY_SUITE.iter().copied())
+        .chain(canned::SECURITY_SUITE.iter().copied())
 }
 
 /// Run the suite over `data`.
@@ -186,7 +186,7 @@ pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::pa
     }
     let run = |name: &str, params: &[(String, String)]| -> Result<Output, String> {
         let t = std::time::Instant::now();
-        let q: Query = queries::find(queries_dir, name).map_err(|e| e.to_string())?;
+        let q: Query = canned::find(queries_dir, name).map_err(|e| e.to_string())?;
         let p = q.bind(params).map_err(|e| e.to_string())?;
         let r = engine
             .run(&q.source, data.clone(), &p)

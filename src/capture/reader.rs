@@ -333,7 +333,7 @@ impl MappedPcap {
         // so unasked each header is a wait on memory, one at a time.
         let want = (self.pos + READ_AHEAD).min(self.map.len());
         while self.ahead < want {
-            crate::frame::prefetch(&self.map, self.ahead);
+            crate::table::frame::prefetch(&self.map, self.ahead);
             self.ahead += 64;
         }
         let frac_ns = if self.nanos { frac as i64 } else { frac as i64 * 1000 };
@@ -805,7 +805,7 @@ mod tests {
             }
         }
         let big = dir.path().join("big.pcap");
-        crate::pcapwrite::write_file(&big, 1, &many).unwrap();
+        crate::capture::write::write_file(&big, 1, &many).unwrap();
         assert!(std::fs::metadata(&big).unwrap().len() > 2 * READ_BUFFER as u64);
         for path in [sample, big.as_path()] {
             let ours = records(path);

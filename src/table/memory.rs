@@ -6,7 +6,7 @@
 //! those rows with every column, a gather of a few percent of the rows rather than a scan of all.
 //! Columns that follow from others are not stored at all: `file` (the same on every row) is a
 //! literal and `tcp_flags_str` is `tcp_flags` seen as letters. Both parts are held narrow
-//! ([`crate::packed`]) and unpacked per query for the columns it names.
+//! ([`crate::table::packed`]) and unpacked per query for the columns it names.
 //! Measured on the generated 10M-packet capture (12 % of packets have a fact): 146 bytes per
 //! packet as plain columns, 92 split, 36 split and packed. The builder also counts frames and
 //! bytes per protocol stack (`stacks()`), which protocol share and the summary read instead of
@@ -19,8 +19,8 @@ use polars::prelude::*;
 use crate::decode::L4;
 use crate::decode::tcp::{ACK, FIN, RST, SYN};
 use crate::error::Result;
-use crate::frame::{self, PACKET_SCHEMA, col};
-use crate::packed::{PackedScan, PackedTable, PackedTableBuilder};
+use crate::table::frame::{self, PACKET_SCHEMA, col};
+use crate::table::packed::{PackedScan, PackedTable, PackedTableBuilder};
 
 /// The columns held apart, in schema order.
 pub const SPARSE: [&str; 18] = [
@@ -331,7 +331,7 @@ enum KeptSource {
     /// Event rows gathered from an in-memory table by its row bitmap.
     Table(TableEvents),
     /// Read from a cache file of the capture named here.
-    Cached(crate::cache::ColumnReader, PlSmallStr),
+    Cached(crate::table::cache::ColumnReader, PlSmallStr),
 }
 
 /// The parts of an in-memory table that its event columns are gathered from.
@@ -358,7 +358,7 @@ impl KeptScan {
 
     /// A cached table of capture `file`; `name` says what it is in plans and errors ("events",
     /// "flows").
-    pub fn cached(name: &'static str, file: &str, reader: crate::cache::ColumnReader) -> Arc<KeptScan> {
+    pub fn cached(name: &'static str, file: &str, reader: crate::table::cache::ColumnReader) -> Arc<KeptScan> {
         let (schema, rows) = (reader.template().schema().clone(), reader.rows());
         Self::new(KeptSource::Cached(reader, file.into()), name, schema, rows)
     }
@@ -757,7 +757,7 @@ mod tests {
 
     /// A capture decoded straight into one frame of every column, unsplit and unpacked.
     fn decode_whole(path: &std::path::Path) -> crate::Result<(String, DataFrame)> {
-        let cap = crate::catalog::CaptureFile::stat(path)?;
+        let cap = crate::table::catalog::CaptureFile::stat(path)?;
         let mut reader = crate::capture::CaptureReader::open(&cap.path)?;
         let mut decoder = crate::decode::Decoder::default();
         let mut it = frame::Interner::default();

@@ -8,8 +8,8 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::frame::col;
 use crate::render;
+use crate::table::frame::col;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {

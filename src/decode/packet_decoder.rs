@@ -966,7 +966,7 @@ fn udp_layer(p: &mut Packet, u: &UdpSlice<'_>) {
     let payload_len = (u.length() as u32).saturating_sub(8);
     p.payload_len = Some(payload_len);
     app_layer(p, L4::Udp, u.payload(), payload_len);
-    if p.app == Some(App::Quic) && crate::quic::is_initial_v1(u.payload()) {
+    if p.app == Some(App::Quic) && crate::decode::quic::is_initial_v1(u.payload()) {
         p.quic_initial = Some((u.payload().as_ptr() as usize, u.payload().len()));
     }
 }

@@ -34,16 +34,16 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::analyze::{self, Analysis, Reported, finding_json};
-use crate::bindings::DataSource;
-use crate::catalog::{self, CaptureFile, CaptureMeta};
 use crate::config::Config;
-use crate::engine::{Captures, Limits, Output, Params, ScriptEngine, ScriptError};
 use crate::error::{Error, Result};
-use crate::frame::{ColumnDef, FLOW_SCHEMA, PACKET_SCHEMA};
-use crate::load::{self, LoadOptions, Loaded};
-use crate::queries;
+use crate::query::analyze::{self, Analysis, Reported, finding_json};
+use crate::query::bindings::DataSource;
+use crate::query::canned;
+use crate::query::engine::{Captures, Limits, Output, Params, ScriptEngine, ScriptError};
 use crate::render::{self, Format};
+use crate::table::catalog::{self, CaptureFile, CaptureMeta};
+use crate::table::frame::{ColumnDef, FLOW_SCHEMA, PACKET_SCHEMA};
+use crate::table::load::{self, LoadOptions, Loaded};
 
 /// Port used when `--http` names only a host.
 pub const DEFAULT_HTTP_PORT: u16 = 8765;
@@ -71,7 +71,7 @@ pub struct ServeOptions {
 
 /// Run the server until the client disconnects (stdio) or Ctrl-C (HTTP). Builds its own runtime.
 pub fn serve(cfg: Config, load: LoadOptions, opts: ServeOptions) -> Result<()> {
-    crate::engine::quiet_polars_warnings();
+    crate::query::engine::quiet_polars_warnings();
     // main() restores the default SIGPIPE so `netql ... | head` ends quietly; a server must not
     // die because a client closed stdout/stderr: writes then fail with EPIPE and the call ends.
     #[cfg(unix)]
@@ -1019,7 +1019,7 @@ impl NetqlServer {
     }
 
     fn do_list_queries(&self) -> CallToolResult {
-        let qs = queries::list(&self.inner.cfg.queries_dir);
+        let qs = canned::list(&self.inner.cfg.queries_dir);
         let infos: Vec<QueryInfo> = qs
             .iter()
             .map(|q| QueryInfo {
@@ -1034,7 +1034,7 @@ impl NetqlServer {
                         description: p.description.clone(),
                     })
                     .collect(),
-                in_analyze: queries::SECURITY_SUITE.contains(&q.name.as_str()),
+                in_analyze: canned::SECURITY_SUITE.contains(&q.name.as_str()),
                 origin: q
                     .origin
                     .as_ref()
@@ -1180,7 +1180,7 @@ impl NetqlServer {
         }
         let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
         let (source, params): (String, Params) = if call.tool == "run_query" {
-            let all = queries::list(&self.inner.cfg.queries_dir);
+            let all = canned::list(&self.inner.cfg.queries_dir);
             // By name only: a path would let a caller run any .rhai file on the machine.
             let Some(q) = all.iter().find(|q| q.name == call.text) else {
                 let known: Vec<&str> = all.iter().map(|q| q.name.as_str()).collect();
@@ -1529,7 +1529,7 @@ impl NetqlServer {
         {
             return tool_error("filter is too long or holds a NUL byte");
         }
-        let interfaces = match crate::live::list_interfaces() {
+        let interfaces = match crate::capture::live::list_interfaces() {
             Ok(l) => l,
             Err(e) => return tool_error(e.to_string()),
         };
@@ -1551,11 +1551,11 @@ impl NetqlServer {
         {
             return tool_error("a live capture is already running; wait for it to finish");
         }
-        let mut opts = crate::live::CaptureOptions::new(iface.clone(), self.inner.cfg.captures_dir.clone());
+        let mut opts = crate::capture::live::CaptureOptions::new(iface.clone(), self.inner.cfg.captures_dir.clone());
         opts.duration = Some(Duration::from_secs(seconds));
         opts.count = Some(packets);
         opts.filter = a.filter.clone().filter(|f| !f.trim().is_empty());
-        let result = crate::live::run_capture(&opts, &stop, |_| {});
+        let result = crate::capture::live::run_capture(&opts, &stop, |_| {});
         self.inner.live_running.store(false, Ordering::SeqCst);
         let report = match result {
             Ok(r) => r,
@@ -2138,7 +2138,7 @@ findings(probes, "medium", "{src_ip} probed {ports} ports on {dst_ip}")"#,
 mod tests {
     use super::*;
     use crate::config::{Overrides, RawConfig};
-    use crate::engine::NoData;
+    use crate::query::engine::NoData;
     use serde_json::json;
 
     fn server_for(dir: &Path, cache: &Path) -> NetqlServer {

@@ -32,14 +32,14 @@ use reedline::{
     default_emacs_keybindings,
 };
 
-use crate::analyze;
-use crate::catalog;
 use crate::config::Config;
-use crate::engine::{Captures, Output, Params, RunResult, ScriptEngine, ScriptError};
-use crate::frame::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
-use crate::load::{self, LoadOptions, Loaded};
-use crate::queries;
+use crate::query::analyze;
+use crate::query::canned;
+use crate::query::engine::{Captures, Output, Params, RunResult, ScriptEngine, ScriptError};
 use crate::render::{self, Format};
+use crate::table::catalog;
+use crate::table::frame::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
+use crate::table::load::{self, LoadOptions, Loaded};
 
 // ---------------------------------------------------------------------------------------------
 // Meta-commands
@@ -177,7 +177,7 @@ pub fn parse_meta(line: &str) -> Result<Meta, String> {
                 return Err(usage("run"));
             };
             let rest: Vec<String> = rest.iter().map(|s| s.to_string()).collect();
-            let params = queries::parse_params(&rest).map_err(|e| e.to_string())?;
+            let params = canned::parse_params(&rest).map_err(|e| e.to_string())?;
             Ok(Meta::Run {
                 name: query.to_string(),
                 params,
@@ -444,7 +444,7 @@ impl Vocabulary {
                 }
             }
         }
-        let queries = queries::list(&cfg.queries_dir)
+        let queries = canned::list(&cfg.queries_dir)
             .into_iter()
             .map(|q| {
                 let params = q.params.iter().map(|p| (p.name.clone(), p.default.clone())).collect();
@@ -1105,7 +1105,7 @@ impl Session {
             Meta::Load(specs) => return self.load(&specs),
             Meta::Schema(which) => println!("{}", schema_text(which.as_deref())),
             Meta::Queries => {
-                let rows: Vec<Vec<String>> = queries::list(&self.cfg.queries_dir)
+                let rows: Vec<Vec<String>> = canned::list(&self.cfg.queries_dir)
                     .iter()
                     .map(|q| {
                         let params: Vec<String> =
@@ -1119,7 +1119,7 @@ impl Session {
                 );
             }
             Meta::Run { name, params } => {
-                let q = match queries::find(&self.cfg.queries_dir, &name) {
+                let q = match canned::find(&self.cfg.queries_dir, &name) {
                     Ok(q) => q,
                     Err(e) => {
                         self.error(&e.to_string());
@@ -1316,7 +1316,7 @@ pub fn help_text() -> String {
 fn schema_text(which: Option<&str>) -> String {
     let mut out = String::new();
     if which == Some("events") {
-        return format!("events(): {}\n", crate::table::EVENTS_DOC);
+        return format!("events(): {}\n", crate::table::memory::EVENTS_DOC);
     }
     for (title, s) in [
         ("packets", PACKET_SCHEMA),
@@ -1591,7 +1591,7 @@ fn editor(s: &Session, vocab: &Arc<Vocabulary>) -> Reedline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::Limits;
+    use crate::query::engine::Limits;
 
     fn engine() -> Arc<ScriptEngine> {
         Arc::new(ScriptEngine::new(Limits::default(), None))

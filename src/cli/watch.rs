@@ -1,5 +1,5 @@
 //! `netql watch`: the binary side of live detection (flags, signals, printing). The work is in
-//! `netql::watch`, over the capture loop of `netql::live`.
+//! `netql::query::watch`, over the capture loop of `netql::capture::live`.
 //!
 //! stdout carries the findings only (table: a timestamped block per finding; json: one object
 //! per line); the start line, "still active" updates, query errors and the final summary go to
@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use netql::analyze::finding_json;
-use netql::bindings::Severity;
-use netql::live::{CaptureOptions, DEFAULT_BUFFER, MAX_SNAPLEN, Rotate, parse_duration};
-use netql::queries;
+use netql::capture::live::{CaptureOptions, DEFAULT_BUFFER, MAX_SNAPLEN, Rotate, parse_duration};
+use netql::query::analyze::finding_json;
+use netql::query::bindings::Severity;
+use netql::query::canned;
+use netql::query::watch::{self, WatchEvent, WatchOptions};
 use netql::render::{self, Format};
-use netql::watch::{self, WatchEvent, WatchOptions};
 
 use crate::cli::{Ctx, Outcome, SummaryFormat};
 
@@ -73,7 +73,7 @@ pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Outcome> {
     let engine = ctx.engine();
     let mut qs = Vec::new();
     for name in &args.queries {
-        let q = queries::find(&ctx.cfg.queries_dir, name.trim())?;
+        let q = canned::find(&ctx.cfg.queries_dir, name.trim())?;
         if let Err(e) = engine.compile(&q.source) {
             anyhow::bail!("error in {}: {e}", q.name);
         }
@@ -82,7 +82,7 @@ pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Outcome> {
     if qs.is_empty() {
         anyhow::bail!("--queries names no query");
     }
-    let queries = watch::bind_all(qs, &queries::parse_params(&args.params)?)?;
+    let queries = watch::bind_all(qs, &canned::parse_params(&args.params)?)?;
     let names: Vec<String> = queries.iter().map(|(q, _)| q.name.clone()).collect();
 
     let opts = WatchOptions {

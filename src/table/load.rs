@@ -13,15 +13,15 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressStyle};
 use polars::prelude::*;
 
-use crate::cache;
 use crate::capture::{CaptureReader, RawRecord};
-use crate::catalog::{CacheEntry, CaptureFile, CaptureMeta};
 use crate::decode::Decoder;
+use crate::decode::stream::Tracker;
 use crate::error::{Error, Result};
-use crate::flow::{self, FlowBuilder};
-use crate::frame::{self, Interner, PacketColumns, Reassembler, col};
-use crate::stream::Tracker;
-use crate::table::{KeptScan, PacketFrame, PacketFrameBuilder};
+use crate::table::cache;
+use crate::table::catalog::{CacheEntry, CaptureFile, CaptureMeta};
+use crate::table::flow::{self, FlowBuilder};
+use crate::table::frame::{self, Interner, PacketColumns, Reassembler, col};
+use crate::table::memory::{KeptScan, PacketFrame, PacketFrameBuilder};
 
 /// Packets per batch handed to a decoder thread (and rows per chunk of the packet table). Each
 /// batch costs a channel round trip and each chunk a DataFrame with its per-column overhead in
@@ -111,7 +111,7 @@ impl PacketTable {
         }
     }
 
-    /// The event rows (see [`crate::table::event_mask`]) with every packet column.
+    /// The event rows (see [`crate::table::memory::event_mask`]) with every packet column.
     pub fn events(&self) -> LazyFrame {
         match self {
             PacketTable::Frame(pf) | PacketTable::Events { events: pf, .. } => pf.events(),
@@ -194,8 +194,8 @@ impl Loaded {
             PacketTable::Parquet { .. } => self.meta.as_ref().and_then(|m| m.stacks.as_deref()),
         };
         match counts {
-            Some(c) => Ok(crate::table::stacks_frame(&self.capture.name, c)?.lazy()),
-            None => Ok(crate::table::stacks_of(self.packets.lazy())),
+            Some(c) => Ok(crate::table::memory::stacks_frame(&self.capture.name, c)?.lazy()),
+            None => Ok(crate::table::memory::stacks_of(self.packets.lazy())),
         }
     }
 
@@ -397,7 +397,7 @@ impl CacheSink {
     /// A chunk of the packet table and which of its rows are events.
     fn push(&mut self, chunk: &DataFrame, events: &BooleanChunked) -> Result<()> {
         self.packets.push(chunk)?;
-        self.events.push(&crate::table::filter_here(chunk, events)?)
+        self.events.push(&crate::table::memory::filter_here(chunk, events)?)
     }
 }
 
@@ -735,7 +735,7 @@ fn collect(
     let mut next = 0usize;
     let mut reasm = Reassembler::default();
     let mut streams = Tracker::default();
-    let mut quic = crate::quic::Tracker::default();
+    let mut quic = crate::decode::quic::Tracker::default();
     let mut interner = Interner::default();
     let mut flows = FlowBuilder::default();
     let mut meta = meta_of(&DataFrame::empty());
@@ -755,7 +755,7 @@ fn collect(
             let df = cols.into_frame(file_code)?;
             flows.add(&df)?;
             meta.extend(meta_of(&df));
-            let events = crate::table::event_mask(&df)?;
+            let events = crate::table::memory::event_mask(&df)?;
             if let Some(tx) = &sink {
                 // Cheap: the chunk's columns are shared, not copied.
                 let _ = tx.send((df.clone(), events.clone()));

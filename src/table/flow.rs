@@ -7,7 +7,7 @@
 //! Rules: a direction is (flow id, sender address, sender port). The direction seen first is the
 //! originator, unless its first packet is a SYN-ACK and the other direction was seen too: then
 //! the capture began after the SYN and the other side is. `state`/`conn_state` follow from the
-//! per-direction SYN, SYN-ACK, RST and FIN counts (see [`crate::frame::FLOW_SCHEMA`]).
+//! per-direction SYN, SYN-ACK, RST and FIN counts (see [`crate::table::frame::FLOW_SCHEMA`]).
 
 use polars::prelude::*;
 use polars_arrow::array::{Array, PrimitiveArray};
@@ -16,7 +16,7 @@ use polars_arrow::types::NativeType;
 use crate::decode::tcp::{ACK, FIN, RST, SYN};
 use crate::decode::{App, L4};
 use crate::error::Result;
-use crate::frame::{self, Col, col, fcol};
+use crate::table::frame::{self, Col, col, fcol};
 
 /// One direction of a flow. Held for every flow until the table is made (500k flows in the
 /// 10M-packet capture), so optional codes are stored with a "none" value rather than as
@@ -115,7 +115,7 @@ impl Acc {
         if let Some(acc) = flows.get(k) {
             let base: *const u8 = (acc as *const Acc).cast();
             for line in 0..size_of::<Acc>().div_ceil(64) {
-                crate::frame::prefetch_ptr(base.wrapping_add(line * 64));
+                crate::table::frame::prefetch_ptr(base.wrapping_add(line * 64));
             }
         }
     }
@@ -241,7 +241,7 @@ impl FlowIndex {
     fn prefetch(&self, id: u64) {
         if !self.slots.is_empty() {
             let i = self.home(id);
-            crate::frame::prefetch(&self.slots, i);
+            crate::table::frame::prefetch(&self.slots, i);
         }
     }
 
@@ -315,9 +315,9 @@ impl FlowBuilder {
         // The flow slot of packet i + AHEAD, found when it is prefetched; a flow's slot never
         // changes once given, so a found one is used as is (a miss is looked up again: the flow
         // may have been added since).
-        let ahead = crate::frame::PREFETCH_AHEAD;
+        let ahead = crate::table::frame::PREFETCH_AHEAD;
         let mut found: [Option<u32>; 16] = [None; 16];
-        const _: () = assert!(crate::frame::PREFETCH_AHEAD < 16);
+        const _: () = assert!(crate::table::frame::PREFETCH_AHEAD < 16);
         for i in 0..n {
             let Some(id) = get(&flow_id, i) else { continue };
             let (sip, sport) = (get(&src_ip, i), get(&src_port, i));
@@ -703,7 +703,7 @@ mod tests {
     use super::*;
     use crate::capture::RawRecord;
     use crate::decode::{Addr, Packet};
-    use crate::frame::{Interner, PacketColumns};
+    use crate::table::frame::{Interner, PacketColumns};
 
     #[test]
     fn flow_index_finds_every_id_through_collisions_and_growth() {
@@ -892,6 +892,11 @@ mod tests {
         let names: Vec<_> = df.get_column_names().iter().map(|s| s.to_string()).collect();
         let want: Vec<_> = frame::FLOW_SCHEMA.iter().map(|d| d.name.to_string()).collect();
         assert_eq!(names, want);
-        assert_eq!(flows_of(&crate::frame::empty_packets().unwrap()).unwrap().height(), 0);
+        assert_eq!(
+            flows_of(&crate::table::frame::empty_packets().unwrap())
+                .unwrap()
+                .height(),
+            0
+        );
     }
 }

@@ -12,25 +12,25 @@ use std::path::{Path, PathBuf};
 
 use rhai::Dynamic;
 
-use crate::engine::{Params, param_value};
 use crate::error::{Error, Result};
+use crate::query::engine::{Params, param_value};
 
 /// The scripts shipped with netql (same text as the files in `queries/`).
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("protocol_share", include_str!("../queries/protocol_share.rhai")),
-    ("top_talkers", include_str!("../queries/top_talkers.rhai")),
-    ("conversations", include_str!("../queries/conversations.rhai")),
-    ("bandwidth", include_str!("../queries/bandwidth.rhai")),
-    ("port_scan", include_str!("../queries/port_scan.rhai")),
-    ("dns_summary", include_str!("../queries/dns_summary.rhai")),
-    ("arp_spoof", include_str!("../queries/arp_spoof.rhai")),
+    ("protocol_share", include_str!("../../queries/protocol_share.rhai")),
+    ("top_talkers", include_str!("../../queries/top_talkers.rhai")),
+    ("conversations", include_str!("../../queries/conversations.rhai")),
+    ("bandwidth", include_str!("../../queries/bandwidth.rhai")),
+    ("port_scan", include_str!("../../queries/port_scan.rhai")),
+    ("dns_summary", include_str!("../../queries/dns_summary.rhai")),
+    ("arp_spoof", include_str!("../../queries/arp_spoof.rhai")),
     (
         "cleartext_credentials",
-        include_str!("../queries/cleartext_credentials.rhai"),
+        include_str!("../../queries/cleartext_credentials.rhai"),
     ),
-    ("beaconing", include_str!("../queries/beaconing.rhai")),
-    ("long_connections", include_str!("../queries/long_connections.rhai")),
-    ("unusual_ports", include_str!("../queries/unusual_ports.rhai")),
+    ("beaconing", include_str!("../../queries/beaconing.rhai")),
+    ("long_connections", include_str!("../../queries/long_connections.rhai")),
+    ("unusual_ports", include_str!("../../queries/unusual_ports.rhai")),
 ];
 
 /// The security checks `analyze` runs, in report order.

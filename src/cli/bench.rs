@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use polars::prelude::*;
 use serde_json::{Value, json};
 
-use crate::catalog::CaptureFile;
-use crate::error::{Error, Result};
-use crate::frame::col;
-use crate::load::{LoadOptions, decode_file};
+use netql::error::{Error, Result};
+use netql::table::catalog::CaptureFile;
+use netql::table::frame::col;
+use netql::table::load::{LoadOptions, decode_file};
 
 /// One measured run.
 #[derive(Debug, Clone, Copy)]

@@ -8,8 +8,8 @@ use std::path::Path;
 use etherparse::PacketBuilder;
 
 use crate::capture::linktype;
+use crate::capture::write;
 use crate::error::Result;
-use crate::pcapwrite;
 
 const T0: i64 = 1_714_557_600_000_000_000; // 2024-05-01T10:00:00Z
 
@@ -382,5 +382,5 @@ pub fn packets() -> Vec<(i64, Vec<u8>)> {
 
 /// Write the sample capture to `path`.
 pub fn write(path: &Path) -> Result<()> {
-    pcapwrite::write_file(path, linktype::ETHERNET as u32, &packets())
+    write::write_file(path, linktype::ETHERNET as u32, &packets())
 }

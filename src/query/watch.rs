@@ -22,16 +22,16 @@ use std::time::{Duration, Instant, SystemTime};
 
 use polars::prelude::*;
 
-use crate::analyze::Reported;
-use crate::bindings::DataSource;
 use crate::capture::RawRecord;
+use crate::capture::live::{self, CaptureOptions, CaptureReport, LiveSink, Progress};
 use crate::decode::Decoder;
-use crate::engine::{FindingOut, Output, Params, ScriptEngine};
+use crate::decode::stream::Tracker;
 use crate::error::{Error, Result};
-use crate::frame::{self, Interner, PacketColumns, Reassembler, col};
-use crate::live::{self, CaptureOptions, CaptureReport, LiveSink, Progress};
-use crate::queries::Query;
-use crate::stream::Tracker;
+use crate::query::analyze::Reported;
+use crate::query::bindings::DataSource;
+use crate::query::canned::Query;
+use crate::query::engine::{FindingOut, Output, Params, ScriptEngine};
+use crate::table::frame::{self, Interner, PacketColumns, Reassembler, col};
 
 /// The queries `netql watch` runs unless told otherwise.
 pub const DEFAULT_QUERIES: &[&str] = &["port_scan", "arp_spoof", "cleartext_credentials"];
@@ -182,7 +182,7 @@ impl<E: Fn(WatchEvent<'_>)> LiveSink for Session<'_, E> {
             self.started = true;
             let saving = (!p.current_file.as_os_str().is_empty()).then_some(p.current_file.as_path());
             if let Some(path) = saving {
-                self.decoder.set_file(&crate::catalog::file_name(path));
+                self.decoder.set_file(&crate::table::catalog::file_name(path));
             }
             (self.emit)(WatchEvent::Started {
                 interface: self.interface,
@@ -300,7 +300,7 @@ pub struct LiveDecoder {
     interner: Interner,
     reasm: Reassembler,
     streams: Tracker,
-    quic: crate::quic::Tracker,
+    quic: crate::decode::quic::Tracker,
     pending: PacketColumns,
     /// Packets seen so far (the last frame number given out).
     seen: u64,
@@ -317,7 +317,7 @@ impl LiveDecoder {
             interner,
             reasm: Reassembler::default(),
             streams: Tracker::default(),
-            quic: crate::quic::Tracker::default(),
+            quic: crate::decode::quic::Tracker::default(),
             pending: PacketColumns::with_capacity(1024),
             seen: 0,
         }
@@ -458,7 +458,7 @@ impl DataSource for WindowData {
         if let Some(df) = guard.as_ref() {
             return Ok(df.clone().lazy());
         }
-        let df = crate::flow::flows_of(&self.packets).map_err(|e| e.to_string())?;
+        let df = crate::table::flow::flows_of(&self.packets).map_err(|e| e.to_string())?;
         *guard = Some(df.clone());
         Ok(df.lazy())
     }
@@ -620,9 +620,9 @@ pub fn bind_all(queries: Vec<Query>, params: &[(String, String)]) -> Result<Vec<
 mod tests {
     use super::*;
     use crate::capture::CaptureReader;
-    use crate::catalog::CaptureFile;
-    use crate::engine::Limits;
-    use crate::load::{LoadOptions, decode_file};
+    use crate::query::engine::Limits;
+    use crate::table::catalog::CaptureFile;
+    use crate::table::load::{LoadOptions, decode_file};
 
     fn sample() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/sample.pcap")
@@ -718,7 +718,7 @@ mod tests {
     #[test]
     fn a_finding_is_new_once_until_it_leaves_the_window() {
         let engine = ScriptEngine::new(Limits::default(), None);
-        let q = crate::queries::find(Path::new("/nonexistent"), "port_scan").unwrap();
+        let q = crate::query::canned::find(Path::new("/nonexistent"), "port_scan").unwrap();
         let queries = bind_all(vec![q], &[]).unwrap();
         let mut d = Detector::new(queries, Duration::from_secs(60));
         let (_, w, last) = window_of_sample(500);
@@ -746,7 +746,7 @@ mod tests {
             facts.insert("dst".into(), "10.0.0.2".into());
             facts.insert("ports".into(), ports.into());
             FindingOut {
-                severity: crate::bindings::Severity::Medium,
+                severity: crate::query::bindings::Severity::Medium,
                 title: format!("scan of {ports} ports"),
                 facts,
                 evidence: None,
@@ -771,7 +771,7 @@ mod tests {
         let dir = Path::new("/nonexistent");
         let qs: Vec<Query> = DEFAULT_QUERIES
             .iter()
-            .map(|n| crate::queries::find(dir, n).unwrap())
+            .map(|n| crate::query::canned::find(dir, n).unwrap())
             .collect();
         let bound = bind_all(qs.clone(), &[("min_ports".into(), "40".into())]).unwrap();
         let scan = bound.iter().find(|(q, _)| q.name == "port_scan").unwrap();

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::frame;
+use crate::table::frame;
 
 /// Which table a cache file holds (its template gives every column's real type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,7 +24,7 @@ impl Table {
     fn template(self) -> Result<DataFrame> {
         match self {
             Table::Packets => frame::empty_packets(),
-            Table::Flows => crate::flow::empty_flows(),
+            Table::Flows => crate::table::flow::empty_flows(),
         }
     }
 }
@@ -515,16 +515,18 @@ mod tests {
     /// A temporary folder and the bundled sample's packet table.
     fn sample_table() -> (tempfile::TempDir, DataFrame) {
         let dir = tempfile::tempdir().unwrap();
-        let cap =
-            crate::catalog::CaptureFile::stat(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/captures/sample.pcap")))
-                .unwrap();
-        let opts = crate::load::LoadOptions {
+        let cap = crate::table::catalog::CaptureFile::stat(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/captures/sample.pcap"
+        )))
+        .unwrap();
+        let opts = crate::table::load::LoadOptions {
             cache_dir: dir.path().into(),
             use_cache: false,
             progress: false,
             threads: 2,
         };
-        let df = crate::load::decode_file(&cap, &opts)
+        let df = crate::table::load::decode_file(&cap, &opts)
             .unwrap()
             .packets
             .to_frame()

@@ -5,6 +5,8 @@
 //! "list captures", "analyze all", "top talkers", "any scans?") with a rule-based router over the
 //! same MCP tools and a deterministic summary.
 
+pub mod anthropic;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -14,7 +16,7 @@ use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use serde_json::{Map, Value, json};
 
-use crate::anthropic::{self, ApiError, Client};
+use self::anthropic::{ApiError, Client};
 
 /// What the agent needs to run.
 #[derive(Debug, Clone)]

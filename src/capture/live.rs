@@ -716,7 +716,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_557_600);
         let names: Vec<String> = (0..3)
-            .map(|_| crate::catalog::file_name(&reserve_name(dir.path(), t).unwrap()))
+            .map(|_| crate::table::catalog::file_name(&reserve_name(dir.path(), t).unwrap()))
             .collect();
         assert_eq!(
             names,

@@ -1,15 +1,18 @@
 //! Command implementations for the binary. Each returns an [`Outcome`] (or an error, which
 //! `main` reports and turns into exit code 2).
 
+pub mod bench;
+pub mod watch;
+
 use std::process::ExitCode;
 
 use anyhow::Result;
-use netql::catalog::{self, CaptureFile};
 use netql::config::Config;
-use netql::frame::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
-use netql::load::{self, LoadOptions};
+use netql::query::summary;
 use netql::render;
-use netql::summary;
+use netql::table::catalog::{self, CaptureFile};
+use netql::table::frame::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
+use netql::table::load::{self, LoadOptions};
 use serde_json::json;
 
 /// What a command found, for the exit code.
@@ -164,7 +167,7 @@ pub fn captures(ctx: &Ctx, format: SummaryFormat) -> Result<Outcome> {
 pub fn schema(format: SummaryFormat) -> Result<Outcome> {
     match format {
         SummaryFormat::Json => {
-            let cols = |s: &[netql::frame::ColumnDef]| {
+            let cols = |s: &[netql::table::frame::ColumnDef]| {
                 s.iter()
                     .map(|d| json!({"name": d.name, "type": d.kind, "meaning": d.meaning}))
                     .collect::<Vec<_>>()
@@ -173,7 +176,7 @@ pub fn schema(format: SummaryFormat) -> Result<Outcome> {
                 "packets": cols(PACKET_SCHEMA),
                 "flows": cols(FLOW_SCHEMA),
                 "stacks": cols(STACK_SCHEMA),
-                "events": netql::table::EVENTS_DOC,
+                "events": netql::table::memory::EVENTS_DOC,
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
@@ -193,14 +196,14 @@ pub fn schema(format: SummaryFormat) -> Result<Outcome> {
                     render::text_table_wrapped(&["column", "type", "meaning"], &rows, 2, 72)
                 );
             }
-            println!("events(): {}", netql::table::EVENTS_DOC);
+            println!("events(): {}", netql::table::memory::EVENTS_DOC);
         }
     }
     Ok(Outcome::Success)
 }
 
 pub fn interfaces(format: SummaryFormat) -> Result<Outcome> {
-    let list = netql::live::list_interfaces()?;
+    let list = netql::capture::live::list_interfaces()?;
     match format {
         SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&list)?),
         SummaryFormat::Table => {
@@ -234,20 +237,20 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
     /// Stop after this long: 500ms, 60s, 5m, 1h.
-    #[arg(long, value_name = "TIME", value_parser = netql::live::parse_duration)]
+    #[arg(long, value_name = "TIME", value_parser = netql::capture::live::parse_duration)]
     pub duration: Option<std::time::Duration>,
     /// Stop after writing this many packets.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
     /// Bytes kept of each packet.
-    #[arg(long, value_name = "N", default_value_t = netql::live::MAX_SNAPLEN,
-          value_parser = clap::value_parser!(u32).range(1..=netql::live::MAX_SNAPLEN as i64))]
+    #[arg(long, value_name = "N", default_value_t = netql::capture::live::MAX_SNAPLEN,
+          value_parser = clap::value_parser!(u32).range(1..=netql::capture::live::MAX_SNAPLEN as i64))]
     pub snaplen: u32,
     /// Start a new file before one would grow past this size: 500kB, 100MB, 10MiB, 1GB.
-    #[arg(long, value_name = "SIZE", value_parser = netql::live::parse_size, conflicts_with = "rotate_time")]
+    #[arg(long, value_name = "SIZE", value_parser = netql::capture::live::parse_size, conflicts_with = "rotate_time")]
     pub rotate_size: Option<u64>,
     /// Start a new file when a packet arrives and the current file is this old: 30s, 5m, 1h.
-    #[arg(long, value_name = "TIME", value_parser = netql::live::parse_duration)]
+    #[arg(long, value_name = "TIME", value_parser = netql::capture::live::parse_duration)]
     pub rotate_time: Option<std::time::Duration>,
     /// Kernel capture buffer; raise it if the report shows drops.
     #[arg(long, value_name = "SIZE", default_value = "32MiB", value_parser = parse_buffer_size)]
@@ -261,7 +264,7 @@ pub struct CaptureArgs {
 }
 
 fn parse_buffer_size(text: &str) -> std::result::Result<u32, String> {
-    let n = netql::live::parse_size(text)?;
+    let n = netql::capture::live::parse_size(text)?;
     u32::try_from(n)
         .ok()
         .filter(|&n| n <= i32::MAX as u32)
@@ -269,7 +272,7 @@ fn parse_buffer_size(text: &str) -> std::result::Result<u32, String> {
 }
 
 pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Outcome> {
-    use netql::live::{CaptureOptions, Rotate, run_capture};
+    use netql::capture::live::{CaptureOptions, Rotate, run_capture};
 
     let opts = CaptureOptions {
         interface: args.interface.clone(),
@@ -311,7 +314,7 @@ pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Outcome> {
             p.packets,
             render::human_bytes(p.bytes),
             p.elapsed.as_secs_f64(),
-            netql::catalog::file_name(&p.current_file),
+            netql::table::catalog::file_name(&p.current_file),
             p.files,
         ));
     });
@@ -350,10 +353,10 @@ pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Outcome> {
 
 use std::sync::Arc;
 
-use netql::analyze::{self, Analysis, Reported};
-use netql::bindings::Severity;
-use netql::engine::{Captures, Limits, Output, ScriptEngine};
-use netql::queries::{self, Query};
+use netql::query::analyze::{self, Analysis, Reported};
+use netql::query::bindings::Severity;
+use netql::query::canned::{self, Query};
+use netql::query::engine::{Captures, Limits, Output, ScriptEngine};
 use netql::render::Format;
 
 impl Ctx {
@@ -388,7 +391,7 @@ fn keep_for<'a>(sources: impl IntoIterator<Item = &'a str>) -> load::Keep {
 fn keep_for_queries<'a>(ctx: &Ctx, names: impl IntoIterator<Item = &'a str>) -> load::Keep {
     let sources: Vec<String> = names
         .into_iter()
-        .filter_map(|n| queries::find(&ctx.cfg.queries_dir, n).ok())
+        .filter_map(|n| canned::find(&ctx.cfg.queries_dir, n).ok())
         .map(|q| q.source)
         .collect();
     keep_for(sources.iter().map(String::as_str))
@@ -441,10 +444,10 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Outcome> {
             }
             (Query::parse("script", src, None), caps)
         }
-        (None, Some(name)) => (queries::find(&ctx.cfg.queries_dir, name)?, a.captures.clone()),
+        (None, Some(name)) => (canned::find(&ctx.cfg.queries_dir, name)?, a.captures.clone()),
         (None, None) => anyhow::bail!("give a query name, a .rhai file, or -e 'script'"),
     };
-    let params = query.bind(&queries::parse_params(&a.params)?)?;
+    let params = query.bind(&canned::parse_params(&a.params)?)?;
     let (loaded, failed) = load_many(ctx, &captures, keep_for([query.source.as_str()]));
     if loaded.is_empty() {
         return Ok(Outcome::Error);
@@ -500,10 +503,7 @@ struct CheckResult {
 
 pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<Outcome> {
     // Positional items are queries (names or .rhai files) or captures.
-    let known: Vec<String> = queries::list(&ctx.cfg.queries_dir)
-        .into_iter()
-        .map(|q| q.name)
-        .collect();
+    let known: Vec<String> = canned::list(&ctx.cfg.queries_dir).into_iter().map(|q| q.name).collect();
     let (mut qs, mut caps) = (Vec::new(), Vec::new());
     for item in &a.items {
         if item.ends_with(".rhai") || known.contains(item) {
@@ -513,9 +513,9 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<Outcome> {
         }
     }
     if qs.is_empty() {
-        qs = queries::SECURITY_SUITE.iter().map(|s| s.to_string()).collect();
+        qs = canned::SECURITY_SUITE.iter().map(|s| s.to_string()).collect();
     }
-    let given = queries::parse_params(&a.params)?;
+    let given = canned::parse_params(&a.params)?;
     let engine = ctx.engine();
     let (loaded, mut any_error) = load_many(ctx, &caps, keep_for_queries(ctx, qs.iter().map(String::as_str)));
     let mut results = Vec::new();
@@ -534,7 +534,7 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<Outcome> {
                 error: None,
                 elapsed_ms: 0,
             };
-            let outcome = queries::find(&ctx.cfg.queries_dir, name)
+            let outcome = canned::find(&ctx.cfg.queries_dir, name)
                 .map_err(|e| e.to_string())
                 .and_then(|q| {
                     // Only parameters the query declares are passed on.
@@ -755,7 +755,7 @@ pub fn analyze_cmd(ctx: &Ctx, specs: &[String], format: AnalyzeFormat, fail_on: 
 }
 
 pub fn list_queries(ctx: &Ctx, format: SummaryFormat) -> Result<Outcome> {
-    let qs = queries::list(&ctx.cfg.queries_dir);
+    let qs = canned::list(&ctx.cfg.queries_dir);
     match format {
         SummaryFormat::Json => {
             let v: Vec<serde_json::Value> = qs
@@ -800,7 +800,7 @@ use netql::agent::{self, Agent, AgentConfig, Event, McpSession};
 fn agent_config(ctx: &Ctx, offline: bool) -> AgentConfig {
     let a = &ctx.cfg.agent;
     let client = match (&a.api_key, offline) {
-        (Some(key), false) => Some(netql::anthropic::ClientConfig {
+        (Some(key), false) => Some(netql::agent::anthropic::ClientConfig {
             base_url: a.base_url.clone(),
             api_key: key.clone(),
             timeout: a.timeout,

@@ -13,9 +13,9 @@ use std::sync::{Arc, LazyLock};
 
 use polars::prelude::*;
 
+use crate::decode::stream::{Segment, Tracker};
 use crate::decode::{self, Addr, App, Fragment, L4, Packet, Stack};
 use crate::error::Result;
-use crate::stream::{Segment, Tracker};
 
 /// Column names, so other modules never spell them by hand.
 pub mod col {
@@ -1073,7 +1073,12 @@ pub fn prefetch_ptr(p: *const u8) {
 /// Read the TLS handshake inside this batch's QUIC Initials (batches in file order): tshark
 /// names `tls` on the frame where a ClientHello or ServerHello completes, and we keep its SNI
 /// and version.
-pub fn track_quic(cols: &mut PacketColumns, quic: &mut crate::quic::Tracker, it: &mut Interner, batch: Option<&[u8]>) {
+pub fn track_quic(
+    cols: &mut PacketColumns,
+    quic: &mut crate::decode::quic::Tracker,
+    it: &mut Interner,
+    batch: Option<&[u8]>,
+) {
     let own = std::mem::take(&mut cols.stream_bytes);
     let bytes = batch.unwrap_or(&own);
     for q in std::mem::take(&mut cols.quic) {

@@ -13,9 +13,9 @@ use polars::prelude::*;
 use rhai::{Dynamic, Engine, EvalAltResult, Map as RMap, Module, ModuleResolver, Position, Scope, Shared};
 use serde_json::{Map, Value};
 
-use crate::bindings::{self, DataSource, Failures, Finding, FindingRows, Frame, Severity};
-use crate::frame::col as pcol;
+use crate::query::bindings::{self, DataSource, Failures, Finding, FindingRows, Frame, Severity};
 use crate::render;
+use crate::table::frame::col as pcol;
 
 /// Limits on what one script may do.
 #[derive(Debug, Clone)]
@@ -580,12 +580,12 @@ pub struct NoData;
 
 impl DataSource for NoData {
     fn packets(&self) -> Result<LazyFrame, String> {
-        crate::frame::empty_packets()
+        crate::table::frame::empty_packets()
             .map(|df| df.lazy())
             .map_err(|e| e.to_string())
     }
     fn flows(&self) -> Result<LazyFrame, String> {
-        crate::flow::empty_flows()
+        crate::table::flow::empty_flows()
             .map(|df| df.lazy())
             .map_err(|e| e.to_string())
     }
@@ -593,11 +593,11 @@ impl DataSource for NoData {
 
 /// Loaded captures as the data behind `packets()` and `flows()`.
 pub struct Captures {
-    pub loaded: Vec<crate::load::Loaded>,
+    pub loaded: Vec<crate::table::load::Loaded>,
 }
 
 impl Captures {
-    pub fn new(loaded: Vec<crate::load::Loaded>) -> Captures {
+    pub fn new(loaded: Vec<crate::table::load::Loaded>) -> Captures {
         Captures { loaded }
     }
 
@@ -609,7 +609,7 @@ impl Captures {
     /// One table of each capture.
     fn parts(
         &self,
-        table: impl Fn(&crate::load::Loaded) -> crate::Result<LazyFrame>,
+        table: impl Fn(&crate::table::load::Loaded) -> crate::Result<LazyFrame>,
     ) -> Result<Vec<LazyFrame>, String> {
         self.loaded
             .iter()
@@ -625,7 +625,9 @@ impl Captures {
 
 /// Per-capture parts of a packet-schema table as one (an empty packet table when none).
 fn union(parts: Vec<LazyFrame>) -> LazyFrame {
-    union_or(parts, || crate::frame::empty_packets().unwrap_or_default().lazy())
+    union_or(parts, || {
+        crate::table::frame::empty_packets().unwrap_or_default().lazy()
+    })
 }
 
 /// Per-capture parts of a table as one; `empty` when there are none.
@@ -665,7 +667,7 @@ impl DataSource for Captures {
     fn flows(&self) -> Result<LazyFrame, String> {
         let parts = self.parts(|l| l.flows())?;
         Ok(union_or(parts, || {
-            crate::flow::empty_flows().unwrap_or_default().lazy()
+            crate::table::flow::empty_flows().unwrap_or_default().lazy()
         }))
     }
 }

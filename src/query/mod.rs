@@ -1,0 +1,9 @@
+//! query: the Rhai query language over Polars lazy plans, the sandboxed engine, the canned
+//! queries, findings, the analyze suite and capture summaries.
+
+pub mod analyze;
+pub mod bindings;
+pub mod canned;
+pub mod engine;
+pub mod summary;
+pub mod watch;
