@@ -1,6 +1,7 @@
 //! End-to-end tests: one test binary, one module per theme.
 
 mod agent;
+mod architecture;
 mod cli;
 mod common;
 mod conformance;
