@@ -1,5 +1,6 @@
-//! The crate's error type. Library code returns `Result<T>`; only `main.rs` turns errors into
-//! `anyhow` reports and exit codes.
+//! error: the library's error type and the exit status every command ends with. Library code
+//! returns `Result<T>`; only the binary (`main.rs`, `cli/`) turns errors into `anyhow` reports,
+//! and [`Exit`] into the process's exit code.
 
 use std::path::PathBuf;
 
@@ -32,11 +33,30 @@ pub enum Error {
     #[error("{0}")]
     Live(String),
 
+    /// A query that cannot be run as asked: an unknown name, a bad parameter, a script file that
+    /// cannot be read.
+    #[error("{0}")]
+    Query(String),
+
+    /// A table that cannot be given (e.g. the whole packet table of a capture whose file has
+    /// gone since it was first read).
+    #[error("{0}")]
+    Unavailable(String),
+
+    /// A command-line value that does not parse (for example `--http ADDR`).
+    #[error("{0}")]
+    Usage(String),
+
+    /// Serving MCP: the async runtime, the listening socket, the protocol handshake.
+    #[error("{0}")]
+    Serve(String),
+
+    /// One of netql's own threads died or left a lock poisoned: a bug, named by what it was doing.
+    #[error("internal error: {0}")]
+    Internal(&'static str),
+
     #[error("polars: {0}")]
     Polars(#[from] polars::prelude::PolarsError),
-
-    #[error("{0}")]
-    Other(String),
 }
 
 impl Error {
@@ -49,3 +69,30 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How a command ended. Every front-end reports one of these, and the process exits with its
+/// [`code`](Exit::code): 0 success, 1 a check or finding failed, 2 an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Exit {
+    /// Ran, nothing to report: exit 0.
+    Success,
+    /// Ran, and a check, an `assert` or a finding at the failing severity failed: exit 1.
+    Failure,
+    /// Part of the work could not be done (a bad script, an unreadable capture): exit 2.
+    Error,
+}
+
+impl Exit {
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failure => 1,
+            Exit::Error => 2,
+        }
+    }
+
+    /// The worse of two outcomes (an error outweighs a failure, which outweighs success).
+    pub fn worst(self, other: Exit) -> Exit {
+        self.max(other)
+    }
+}

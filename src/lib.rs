@@ -16,5 +16,6 @@ pub mod query;
 pub mod render;
 pub mod shell;
 pub mod table;
+pub mod units;
 
 pub use error::{Error, Result};

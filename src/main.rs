@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use netql::config::{Config, Overrides};
+use netql::error::Exit;
 
 mod cli;
 
@@ -275,11 +276,11 @@ fn main() -> ExitCode {
                     std::fs::write(&out, &text)?;
                     println!("{text}");
                     eprintln!("results written to {}", out.display());
-                    Ok(cli::Outcome::Success)
+                    Ok(Exit::Success)
                 })
             }
             Command::BenchWorker { kind, file } => crate::cli::bench::worker(&kind, &file)
-                .map(|_| cli::Outcome::Success)
+                .map(|_| Exit::Success)
                 .map_err(anyhow::Error::from),
             Command::Ask { question, offline } => cli::ask(&ctx, &question.join(" "), offline),
             Command::Chat { offline } => cli::chat(&ctx, offline),
@@ -288,18 +289,18 @@ fn main() -> ExitCode {
                 ctx.opts.clone(),
                 netql::mcp::ServeOptions { http, allow_remote },
             )
-            .map(|_| cli::Outcome::Success)
+            .map(|_| Exit::Success)
             .map_err(anyhow::Error::from),
             Command::Sample { file } => netql::capture::sample::write(&file)
-                .map(|_| cli::Outcome::Success)
+                .map(|_| Exit::Success)
                 .map_err(anyhow::Error::from),
         }
     });
     match result {
-        Ok(outcome) => outcome.exit_code(),
+        Ok(exit) => ExitCode::from(exit.code()),
         Err(e) => {
             eprintln!("netql: error: {e:#}");
-            ExitCode::from(2)
+            ExitCode::from(Exit::Error.code())
         }
     }
 }

@@ -38,7 +38,7 @@ pub enum ApiError {
     #[error("cannot reach the Anthropic API at {url}: {message}")]
     Network { url: String, message: String },
     #[error("unexpected answer from the Anthropic API ({status}): {message}")]
-    Other { status: u16, message: String },
+    Unexpected { status: u16, message: String },
 }
 
 /// Connection settings.
@@ -164,7 +164,7 @@ impl Client {
             let text = resp.text().await.unwrap_or_default();
             let body_json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             if (200..300).contains(&status) {
-                return parse_response(body_json).ok_or(ApiError::Other {
+                return parse_response(body_json).ok_or(ApiError::Unexpected {
                     status,
                     message: "the response is not a Messages API message".into(),
                 });
@@ -194,7 +194,7 @@ impl Client {
                         message,
                     });
                 }
-                _ => return Err(ApiError::Other { status, message }),
+                _ => return Err(ApiError::Unexpected { status, message }),
             }
         }
     }

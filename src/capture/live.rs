@@ -566,7 +566,7 @@ impl Writer {
 /// Create `capture_YYYYMMDD_HHMMSS.pcap` (UTC) in `dir`, or `..._1.pcap`, `..._2.pcap`, ... when
 /// that name is taken. The file is created here (exclusively) so two captures never share a name.
 fn reserve_name(dir: &Path, now: SystemTime) -> Result<PathBuf> {
-    let base = format!("capture_{}", file_stamp(now));
+    let base = format!("capture_{}", crate::units::file_stamp(now));
     for n in 0..10_000u32 {
         let name = if n == 0 {
             format!("{base}.pcap")
@@ -583,133 +583,9 @@ fn reserve_name(dir: &Path, now: SystemTime) -> Result<PathBuf> {
     Err(Error::Live(format!("{}: no free name for {base}.pcap", dir.display())))
 }
 
-/// `YYYYMMDD_HHMMSS` in UTC.
-pub fn file_stamp(t: SystemTime) -> String {
-    let ns = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0);
-    // `2024-05-01T10:00:00.000000000Z` -> `20240501_100000`
-    crate::render::rfc3339_ns(ns)
-        .chars()
-        .take(19)
-        .filter(|c| c.is_ascii_digit() || *c == 'T')
-        .map(|c| if c == 'T' { '_' } else { c })
-        .collect()
-}
-
-/// `500ms`, `60s`, `5m`, `1h`, `1.5s` (a unit is required; zero is refused).
-pub fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
-    let bad = || format!("{text:?} is not a duration: use a number and a unit, e.g. 500ms, 60s, 5m, 1h");
-    let (num, unit) = split_number(text).ok_or_else(bad)?;
-    let unit_ns: u64 = match unit.to_ascii_lowercase().as_str() {
-        "ms" => 1_000_000,
-        "s" | "sec" | "secs" => 1_000_000_000,
-        "m" | "min" | "mins" => 60_000_000_000,
-        "h" | "hr" | "hrs" => 3_600_000_000_000,
-        _ => return Err(bad()),
-    };
-    let ns = scale(num, unit_ns).ok_or_else(bad)?;
-    if ns == 0 {
-        return Err(format!("{text:?}: a duration must be more than zero"));
-    }
-    Ok(Duration::from_nanos(ns))
-}
-
-/// `500kB`, `100MB`, `1GB` (powers of 1000), `10KiB`, `10MiB`, `1GiB` (powers of 1024), `2000`
-/// or `2000B` (bytes). Units are not case-sensitive; zero is refused.
-pub fn parse_size(text: &str) -> std::result::Result<u64, String> {
-    let bad = || format!("{text:?} is not a size: use a number and a unit, e.g. 500kB, 100MB, 10MiB, 1GB");
-    let (num, unit) = split_number(text).ok_or_else(bad)?;
-    let mult: u64 = match unit.to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        "tb" => 1_000_000_000_000,
-        "kib" => 1 << 10,
-        "mib" => 1 << 20,
-        "gib" => 1 << 30,
-        "tib" => 1 << 40,
-        _ => return Err(bad()),
-    };
-    let n = scale(num, mult).ok_or_else(bad)?;
-    if n == 0 {
-        return Err(format!("{text:?}: a size must be more than zero"));
-    }
-    Ok(n)
-}
-
-/// Split `12.5MB` into (`12.5`, `MB`); `None` without leading digits.
-fn split_number(text: &str) -> Option<(&str, &str)> {
-    let t = text.trim();
-    let at = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-    let (num, unit) = t.split_at(at);
-    (!num.is_empty()).then(|| (num, unit.trim()))
-}
-
-/// `num` (integer or decimal) times `unit`, exactly for integers; `None` on overflow or bad text.
-fn scale(num: &str, unit: u64) -> Option<u64> {
-    if num.contains('.') {
-        let v: f64 = num.parse().ok()?;
-        let r = (v * unit as f64).round();
-        (r.is_finite() && r >= 0.0 && r < u64::MAX as f64).then_some(r as u64)
-    } else {
-        num.parse::<u64>().ok()?.checked_mul(unit)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("60s"), Ok(Duration::from_secs(60)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        assert_eq!(parse_duration(" 2 min "), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("10S"), Ok(Duration::from_secs(10)));
-        for bad in [
-            "",
-            "60",
-            "s",
-            "5 parsecs",
-            "-1s",
-            "1.2.3s",
-            "0s",
-            "99999999999999999999h",
-        ] {
-            assert!(parse_duration(bad).is_err(), "{bad:?} should be refused");
-        }
-        assert!(
-            parse_duration("60").unwrap_err().contains("60s"),
-            "the error shows an example"
-        );
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("100MB"), Ok(100_000_000));
-        assert_eq!(parse_size("10MiB"), Ok(10 << 20));
-        assert_eq!(parse_size("1GB"), Ok(1_000_000_000));
-        assert_eq!(parse_size("500kB"), Ok(500_000));
-        assert_eq!(parse_size("2kb"), Ok(2_000));
-        assert_eq!(parse_size("1.5KiB"), Ok(1536));
-        assert_eq!(parse_size("2000"), Ok(2000));
-        assert_eq!(parse_size("2000B"), Ok(2000));
-        for bad in ["", "MB", "10 furlongs", "10k", "0MB", "-5MB", "99999999999TiB"] {
-            assert!(parse_size(bad).is_err(), "{bad:?} should be refused");
-        }
-    }
-
-    #[test]
-    fn file_names_are_utc_stamps() {
-        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_557_600 + 3 * 3600 + 4 * 60 + 5);
-        assert_eq!(file_stamp(t), "20240501_130405");
-    }
 
     #[test]
     fn taken_names_get_a_suffix() {

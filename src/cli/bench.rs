@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use polars::prelude::*;
 use serde_json::{Value, json};
 
-use netql::error::{Error, Result};
+use anyhow::{Result, anyhow};
 use netql::table::catalog::CaptureFile;
 use netql::table::frame::col;
 use netql::table::load::{LoadOptions, decode_file};
@@ -31,7 +31,7 @@ pub fn measure(cmd: &mut Command) -> Result<Sample> {
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .map_err(|e| Error::Other(format!("cannot start {cmd:?}: {e}")))?;
+        .map_err(|e| anyhow!(format!("cannot start {cmd:?}: {e}")))?;
     let pid = child.id() as libc::pid_t;
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain old data; wait4 fills it for our own child.
@@ -39,7 +39,7 @@ pub fn measure(cmd: &mut Command) -> Result<Sample> {
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = started.elapsed();
     if rc < 0 {
-        return Err(Error::Other(format!("wait4 failed for {cmd:?}")));
+        return Err(anyhow!(format!("wait4 failed for {cmd:?}")));
     }
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) <= 1) {
         let mut err = String::new();
@@ -47,7 +47,7 @@ pub fn measure(cmd: &mut Command) -> Result<Sample> {
             use std::io::Read;
             let _ = e.read_to_string(&mut err);
         }
-        return Err(Error::Other(format!("{cmd:?} failed: {}", err.trim())));
+        return Err(anyhow!(format!("{cmd:?} failed: {}", err.trim())));
     }
     Ok(Sample {
         wall,
@@ -99,9 +99,9 @@ fn generated(o: &BenchOptions, n: u64) -> Result<PathBuf> {
         .args(["--packets", &n.to_string(), "--seed", "1", "--out"])
         .arg(&path)
         .status()
-        .map_err(|e| Error::Other(format!("python3 {}: {e}", script.display())))?;
+        .map_err(|e| anyhow!(format!("python3 {}: {e}", script.display())))?;
     if !st.success() {
-        return Err(Error::Other("the generator failed".into()));
+        return Err(anyhow!("the generator failed"));
     }
     Ok(path)
 }
@@ -116,9 +116,9 @@ fn floor_binary(o: &BenchOptions) -> Result<PathBuf> {
             .arg(&src)
             .arg("-lpcap")
             .status()
-            .map_err(|e| Error::Other(format!("cc: {e}")))?;
+            .map_err(|e| anyhow!(format!("cc: {e}")))?;
         if !st.success() {
-            return Err(Error::Other("cannot build pcap_floor".into()));
+            return Err(anyhow!("cannot build pcap_floor"));
         }
     }
     Ok(bin)
@@ -126,8 +126,8 @@ fn floor_binary(o: &BenchOptions) -> Result<PathBuf> {
 
 /// Run the whole benchmark and return its figures as JSON (also printed as a table).
 pub fn run(o: &BenchOptions) -> Result<Value> {
-    std::fs::create_dir_all(&o.dir).map_err(|e| Error::io(&o.dir, e))?;
-    let me = std::env::current_exe().map_err(|e| Error::Other(e.to_string()))?;
+    std::fs::create_dir_all(&o.dir).map_err(|e| netql::Error::io(&o.dir, e))?;
+    let me = std::env::current_exe().map_err(|e| anyhow!("cannot find the netql binary: {e}"))?;
     let floor = floor_binary(o)?;
     let mut results = Vec::new();
     for &n in &o.sizes {

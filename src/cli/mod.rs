@@ -1,40 +1,19 @@
-//! Command implementations for the binary. Each returns an [`Outcome`] (or an error, which
+//! Command implementations for the binary. Each returns an [`Exit`] (or an error, which
 //! `main` reports and turns into exit code 2).
 
 pub mod bench;
 pub mod watch;
 
-use std::process::ExitCode;
-
 use anyhow::Result;
 use netql::config::Config;
+use netql::error::Exit;
 use netql::query::summary;
 use netql::render;
 use netql::table::catalog::{self, CaptureFile};
 use netql::table::frame::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
 use netql::table::load::{self, LoadOptions};
+use netql::units;
 use serde_json::json;
-
-/// What a command found, for the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Ran, nothing to report: exit 0.
-    Success,
-    /// Ran, and a check or finding failed: exit 1.
-    Failure,
-    /// Part of the work could not be done (e.g. one of several captures is unreadable): exit 2.
-    Error,
-}
-
-impl Outcome {
-    pub fn exit_code(self) -> ExitCode {
-        match self {
-            Outcome::Success => ExitCode::SUCCESS,
-            Outcome::Failure => ExitCode::from(1),
-            Outcome::Error => ExitCode::from(2),
-        }
-    }
-}
 
 pub struct Ctx {
     pub cfg: Config,
@@ -63,7 +42,7 @@ fn resolve_each(ctx: &Ctx, specs: &[String]) -> (Vec<CaptureFile>, bool) {
     (files, failed)
 }
 
-pub fn summary(ctx: &Ctx, specs: &[String], format: SummaryFormat) -> Result<Outcome> {
+pub fn summary(ctx: &Ctx, specs: &[String], format: SummaryFormat) -> Result<Exit> {
     let (files, mut failed) = resolve_each(ctx, specs);
     for (i, cap) in files.iter().enumerate() {
         let loaded = match load::load(cap, &ctx.opts) {
@@ -89,10 +68,10 @@ pub fn summary(ctx: &Ctx, specs: &[String], format: SummaryFormat) -> Result<Out
             }
         }
     }
-    Ok(if failed { Outcome::Error } else { Outcome::Success })
+    Ok(if failed { Exit::Error } else { Exit::Success })
 }
 
-pub fn captures(ctx: &Ctx, format: SummaryFormat) -> Result<Outcome> {
+pub fn captures(ctx: &Ctx, format: SummaryFormat) -> Result<Exit> {
     let files = catalog::list(&ctx.cfg.captures_dir)?;
     let mut failed = false;
     let mut rows = Vec::new();
@@ -102,27 +81,27 @@ pub fn captures(ctx: &Ctx, format: SummaryFormat) -> Result<Outcome> {
         let modified = f
             .modified
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| render::rfc3339_ns(d.as_nanos() as i64))
+            .map(|d| units::rfc3339_ns(d.as_nanos() as i64))
             .unwrap_or_default();
         match meta {
             Ok(m) => {
                 let span = match (m.first_ts, m.last_ts) {
-                    (Some(a), Some(b)) => render::human_duration(b - a),
+                    (Some(a), Some(b)) => units::human_duration(b - a),
                     _ => "-".into(),
                 };
                 rows.push(vec![
                     f.name.clone(),
-                    render::human_bytes(f.size),
+                    units::human_bytes(f.size),
                     m.packets.to_string(),
-                    m.first_ts.map(render::rfc3339_ns).unwrap_or_else(|| "-".into()),
+                    m.first_ts.map(units::rfc3339_ns).unwrap_or_else(|| "-".into()),
                     span,
                     m.link_types.join(", "),
                 ]);
                 objs.push(json!({
                     "name": f.name, "path": f.path, "size": f.size, "modified": modified,
                     "packets": m.packets, "bytes": m.bytes,
-                    "first_ts": m.first_ts.map(render::rfc3339_ns),
-                    "last_ts": m.last_ts.map(render::rfc3339_ns),
+                    "first_ts": m.first_ts.map(units::rfc3339_ns),
+                    "last_ts": m.last_ts.map(units::rfc3339_ns),
                     "link_types": m.link_types, "error": null,
                 }));
             }
@@ -130,7 +109,7 @@ pub fn captures(ctx: &Ctx, format: SummaryFormat) -> Result<Outcome> {
                 failed = true;
                 rows.push(vec![
                     f.name.clone(),
-                    render::human_bytes(f.size),
+                    units::human_bytes(f.size),
                     "?".into(),
                     "-".into(),
                     "-".into(),
@@ -161,10 +140,10 @@ pub fn captures(ctx: &Ctx, format: SummaryFormat) -> Result<Outcome> {
             }
         }
     }
-    Ok(if failed { Outcome::Error } else { Outcome::Success })
+    Ok(if failed { Exit::Error } else { Exit::Success })
 }
 
-pub fn schema(format: SummaryFormat) -> Result<Outcome> {
+pub fn schema(format: SummaryFormat) -> Result<Exit> {
     match format {
         SummaryFormat::Json => {
             let cols = |s: &[netql::table::frame::ColumnDef]| {
@@ -199,10 +178,10 @@ pub fn schema(format: SummaryFormat) -> Result<Outcome> {
             println!("events(): {}", netql::table::memory::EVENTS_DOC);
         }
     }
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
-pub fn interfaces(format: SummaryFormat) -> Result<Outcome> {
+pub fn interfaces(format: SummaryFormat) -> Result<Exit> {
     let list = netql::capture::live::list_interfaces()?;
     match format {
         SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&list)?),
@@ -224,7 +203,7 @@ pub fn interfaces(format: SummaryFormat) -> Result<Outcome> {
             );
         }
     }
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 /// `netql capture` options (see `netql capture --help`).
@@ -237,7 +216,7 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "BPF")]
     pub filter: Option<String>,
     /// Stop after this long: 500ms, 60s, 5m, 1h.
-    #[arg(long, value_name = "TIME", value_parser = netql::capture::live::parse_duration)]
+    #[arg(long, value_name = "TIME", value_parser = netql::units::parse_duration)]
     pub duration: Option<std::time::Duration>,
     /// Stop after writing this many packets.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
@@ -247,10 +226,10 @@ pub struct CaptureArgs {
           value_parser = clap::value_parser!(u32).range(1..=netql::capture::live::MAX_SNAPLEN as i64))]
     pub snaplen: u32,
     /// Start a new file before one would grow past this size: 500kB, 100MB, 10MiB, 1GB.
-    #[arg(long, value_name = "SIZE", value_parser = netql::capture::live::parse_size, conflicts_with = "rotate_time")]
+    #[arg(long, value_name = "SIZE", value_parser = netql::units::parse_size, conflicts_with = "rotate_time")]
     pub rotate_size: Option<u64>,
     /// Start a new file when a packet arrives and the current file is this old: 30s, 5m, 1h.
-    #[arg(long, value_name = "TIME", value_parser = netql::capture::live::parse_duration)]
+    #[arg(long, value_name = "TIME", value_parser = netql::units::parse_duration)]
     pub rotate_time: Option<std::time::Duration>,
     /// Kernel capture buffer; raise it if the report shows drops.
     #[arg(long, value_name = "SIZE", default_value = "32MiB", value_parser = parse_buffer_size)]
@@ -264,14 +243,14 @@ pub struct CaptureArgs {
 }
 
 fn parse_buffer_size(text: &str) -> std::result::Result<u32, String> {
-    let n = netql::capture::live::parse_size(text)?;
+    let n = netql::units::parse_size(text)?;
     u32::try_from(n)
         .ok()
         .filter(|&n| n <= i32::MAX as u32)
         .ok_or_else(|| format!("{text:?}: at most 2GB"))
 }
 
-pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Outcome> {
+pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Exit> {
     use netql::capture::live::{CaptureOptions, Rotate, run_capture};
 
     let opts = CaptureOptions {
@@ -312,7 +291,7 @@ pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Outcome> {
         bar.set_message(format!(
             "{iface}: {} packets, {} in {:.0} s{drops} -> {} (file {}); Ctrl-C stops",
             p.packets,
-            render::human_bytes(p.bytes),
+            units::human_bytes(p.bytes),
             p.elapsed.as_secs_f64(),
             netql::table::catalog::file_name(&p.current_file),
             p.files,
@@ -329,7 +308,7 @@ pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Outcome> {
             println!(
                 "wrote {} packets ({}) in {:.1} s to {} file{}:",
                 report.packets,
-                render::human_bytes(report.bytes),
+                units::human_bytes(report.bytes),
                 report.elapsed.as_secs_f64(),
                 report.files.len(),
                 if report.files.len() == 1 { "" } else { "s" }
@@ -345,7 +324,7 @@ pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Outcome> {
             );
         }
     }
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -434,7 +413,7 @@ pub struct RunArgs {
     pub max_rows: Option<usize>,
 }
 
-pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Outcome> {
+pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Exit> {
     let (query, captures) = match (&a.expr, &a.query) {
         (Some(src), first) => {
             // With -e, every positional argument is a capture.
@@ -450,14 +429,14 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Outcome> {
     let params = query.bind(&canned::parse_params(&a.params)?)?;
     let (loaded, failed) = load_many(ctx, &captures, keep_for([query.source.as_str()]));
     if loaded.is_empty() {
-        return Ok(Outcome::Error);
+        return Ok(Exit::Error);
     }
     let data = Arc::new(Captures::new(loaded));
     let result = match ctx.engine().run(&query.source, data, &params) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("netql: error in {}: {e}", query.name);
-            return Ok(Outcome::Error);
+            return Ok(Exit::Error);
         }
     };
     let text = netql::render::output(&result, a.format, a.max_rows.unwrap_or(ctx.cfg.max_rows));
@@ -468,11 +447,11 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Outcome> {
         eprintln!("netql: assertion failed: {f}");
     }
     Ok(if failed {
-        Outcome::Error
+        Exit::Error
     } else if !result.failures.is_empty() {
-        Outcome::Failure
+        Exit::Failure
     } else {
-        Outcome::Success
+        Exit::Success
     })
 }
 
@@ -501,7 +480,7 @@ struct CheckResult {
     elapsed_ms: u128,
 }
 
-pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<Outcome> {
+pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<Exit> {
     // Positional items are queries (names or .rhai files) or captures.
     let known: Vec<String> = canned::list(&ctx.cfg.queries_dir).into_iter().map(|q| q.name).collect();
     let (mut qs, mut caps) = (Vec::new(), Vec::new());
@@ -628,11 +607,11 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<Outcome> {
         std::fs::write(path, junit_xml(&results, a.fail_on))?;
     }
     Ok(if any_error {
-        Outcome::Error
+        Exit::Error
     } else if failed {
-        Outcome::Failure
+        Exit::Failure
     } else {
-        Outcome::Success
+        Exit::Success
     })
 }
 
@@ -697,11 +676,11 @@ pub enum AnalyzeFormat {
     Markdown,
 }
 
-pub fn analyze_cmd(ctx: &Ctx, specs: &[String], format: AnalyzeFormat, fail_on: Option<Severity>) -> Result<Outcome> {
+pub fn analyze_cmd(ctx: &Ctx, specs: &[String], format: AnalyzeFormat, fail_on: Option<Severity>) -> Result<Exit> {
     // The suite's scripts (the user may have edited them) decide what the load keeps.
     let (loaded, failed) = load_many(ctx, specs, keep_for_queries(ctx, analyze::suite()));
     if loaded.is_empty() {
-        return Ok(Outcome::Error);
+        return Ok(Exit::Error);
     }
     let engine = ctx.engine();
     let several = loaded.len() > 1;
@@ -746,15 +725,15 @@ pub fn analyze_cmd(ctx: &Ctx, specs: &[String], format: AnalyzeFormat, fail_on: 
     }
     let tripped = fail_on.is_some_and(|f| overall.findings.iter().any(|r| r.finding.severity >= f));
     Ok(if failed || !overall.errors.is_empty() {
-        Outcome::Error
+        Exit::Error
     } else if tripped {
-        Outcome::Failure
+        Exit::Failure
     } else {
-        Outcome::Success
+        Exit::Success
     })
 }
 
-pub fn list_queries(ctx: &Ctx, format: SummaryFormat) -> Result<Outcome> {
+pub fn list_queries(ctx: &Ctx, format: SummaryFormat) -> Result<Exit> {
     let qs = canned::list(&ctx.cfg.queries_dir);
     match format {
         SummaryFormat::Json => {
@@ -789,7 +768,7 @@ pub fn list_queries(ctx: &Ctx, format: SummaryFormat) -> Result<Outcome> {
             );
         }
     }
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -852,7 +831,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// One question, one answer on stdout (tool progress on stderr).
-pub fn ask(ctx: &Ctx, question: &str, offline: bool) -> Result<Outcome> {
+pub fn ask(ctx: &Ctx, question: &str, offline: bool) -> Result<Exit> {
     let cfg = agent_config(ctx, offline);
     let rt = runtime()?;
     rt.block_on(async {
@@ -863,11 +842,11 @@ pub fn ask(ctx: &Ctx, question: &str, offline: bool) -> Result<Outcome> {
             match agent.ask(&session, question, &mut show_event).await {
                 Ok(answer) => {
                     println!("{}", answer.trim());
-                    Outcome::Success
+                    Exit::Success
                 }
                 Err(e) => {
                     eprintln!("netql: error: {e}");
-                    Outcome::Error
+                    Exit::Error
                 }
             }
         } else {
@@ -878,7 +857,7 @@ pub fn ask(ctx: &Ctx, question: &str, offline: bool) -> Result<Outcome> {
                 "{}",
                 agent::offline_answer(&session, question, &mut show_event).await.trim()
             );
-            Outcome::Success
+            Exit::Success
         };
         session.close().await;
         Ok(outcome)
@@ -886,7 +865,7 @@ pub fn ask(ctx: &Ctx, question: &str, offline: bool) -> Result<Outcome> {
 }
 
 /// An interactive conversation; Ctrl-C cancels the current answer, Ctrl-D leaves.
-pub fn chat(ctx: &Ctx, offline: bool) -> Result<Outcome> {
+pub fn chat(ctx: &Ctx, offline: bool) -> Result<Exit> {
     use reedline::{DefaultPrompt, DefaultPromptSegment, FileBackedHistory, Reedline, Signal};
     let cfg = agent_config(ctx, offline);
     let rt = runtime()?;
@@ -899,7 +878,7 @@ pub fn chat(ctx: &Ctx, offline: bool) -> Result<Outcome> {
     // Not a terminal: one question per input line, answers in order (for scripts and pipes).
     if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
         use std::io::BufRead;
-        let mut outcome = Outcome::Success;
+        let mut outcome = Exit::Success;
         for line in std::io::stdin().lock().lines() {
             let q = line?;
             let q = q.trim();
@@ -916,7 +895,7 @@ pub fn chat(ctx: &Ctx, offline: bool) -> Result<Outcome> {
                 Ok(text) => println!("{}\n", text.trim()),
                 Err(e) => {
                     eprintln!("netql: error: {e}");
-                    outcome = Outcome::Error;
+                    outcome = Exit::Error;
                 }
             }
         }
@@ -980,19 +959,15 @@ pub fn chat(ctx: &Ctx, offline: bool) -> Result<Outcome> {
         }
     }
     rt.block_on(session.close());
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 // ---------------------------------------------------------------------------------------------
 // Shell
 
 /// `netql shell`: the interactive query shell, or a script from stdin when it is not a terminal.
-pub fn shell(ctx: &Ctx, files: &[String]) -> Result<Outcome> {
-    Ok(match netql::shell::run(&ctx.cfg, &ctx.opts, ctx.engine(), files)? {
-        netql::shell::Status::Ok => Outcome::Success,
-        netql::shell::Status::Failed => Outcome::Failure,
-        netql::shell::Status::Error => Outcome::Error,
-    })
+pub fn shell(ctx: &Ctx, files: &[String]) -> Result<Exit> {
+    Ok(netql::shell::run(&ctx.cfg, &ctx.opts, ctx.engine(), files)?)
 }
 
 /// Signal handlers of a capture: Ctrl-C and SIGTERM only raise the returned flag (the capture

@@ -9,14 +9,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use netql::capture::live::{CaptureOptions, DEFAULT_BUFFER, MAX_SNAPLEN, Rotate, parse_duration};
+use netql::capture::live::{CaptureOptions, DEFAULT_BUFFER, MAX_SNAPLEN, Rotate};
 use netql::query::analyze::finding_json;
 use netql::query::bindings::Severity;
 use netql::query::canned;
 use netql::query::watch::{self, WatchEvent, WatchOptions};
 use netql::render::{self, Format};
+use netql::units;
+use netql::units::parse_duration;
 
-use crate::cli::{Ctx, Outcome, SummaryFormat};
+use netql::error::Exit;
+
+use crate::cli::{Ctx, SummaryFormat};
 
 /// `netql watch` options (see `netql watch --help`).
 #[derive(Debug, clap::Args)]
@@ -61,7 +65,7 @@ pub struct WatchArgs {
     pub params: Vec<String>,
 }
 
-pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Outcome> {
+pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Exit> {
     if args.window < args.every {
         anyhow::bail!(
             "--window ({}) must be at least --every ({})",
@@ -134,7 +138,7 @@ pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Outcome> {
                 if let Some(o) = v.as_object_mut() {
                     o.insert(
                         "detected_at".into(),
-                        serde_json::Value::String(render::rfc3339_ns(detected_at_ns)),
+                        serde_json::Value::String(units::rfc3339_ns(detected_at_ns)),
                     );
                 }
                 println!("{v}");
@@ -197,17 +201,17 @@ pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Outcome> {
         .fail_on
         .is_some_and(|f| report.findings.iter().any(|r| r.finding.severity >= f));
     Ok(if report.errors > 0 {
-        Outcome::Error
+        Exit::Error
     } else if tripped {
-        Outcome::Failure
+        Exit::Failure
     } else {
-        Outcome::Success
+        Exit::Success
     })
 }
 
 /// `2024-05-01T10:00:05Z`
 fn stamp(ns: i64) -> String {
-    let t = render::rfc3339_ns(ns);
+    let t = units::rfc3339_ns(ns);
     format!("{}Z", &t[..19.min(t.len())])
 }
 

@@ -44,6 +44,7 @@ use crate::render::{self, Format};
 use crate::table::catalog::{self, CaptureFile, CaptureMeta};
 use crate::table::frame::{ColumnDef, FLOW_SCHEMA, PACKET_SCHEMA};
 use crate::table::load::{self, LoadOptions, Loaded};
+use crate::units;
 
 /// Port used when `--http` names only a host.
 pub const DEFAULT_HTTP_PORT: u16 = 8765;
@@ -88,7 +89,7 @@ pub fn serve(cfg: Config, load: LoadOptions, opts: ServeOptions) -> Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?;
+        .map_err(|e| Error::Serve(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async move {
         match http {
             None => {
@@ -99,11 +100,11 @@ pub fn serve(cfg: Config, load: LoadOptions, opts: ServeOptions) -> Result<()> {
                 let running = server
                     .serve(rmcp::transport::stdio())
                     .await
-                    .map_err(|e| Error::Other(format!("MCP handshake failed: {e}")))?;
+                    .map_err(|e| Error::Serve(format!("MCP handshake failed: {e}")))?;
                 running
                     .waiting()
                     .await
-                    .map_err(|e| Error::Other(format!("MCP server stopped: {e}")))?;
+                    .map_err(|e| Error::Serve(format!("MCP server stopped: {e}")))?;
                 Ok(())
             }
             Some(bind) => serve_http(server, bind).await,
@@ -938,7 +939,7 @@ impl NetqlServer {
                 .modified
                 .duration_since(std::time::UNIX_EPOCH)
                 .ok()
-                .map(|d| render::rfc3339_ns(d.as_nanos() as i64));
+                .map(|d| units::rfc3339_ns(d.as_nanos() as i64));
             let (info, row) = match self.meta(f) {
                 Ok(m) => {
                     let span = match (m.first_ts, m.last_ts) {
@@ -947,10 +948,10 @@ impl NetqlServer {
                     };
                     let row = vec![
                         render::clean_cell(&f.name),
-                        render::human_bytes(f.size),
+                        units::human_bytes(f.size),
                         m.packets.to_string(),
-                        m.first_ts.map(render::rfc3339_ns).unwrap_or_else(|| "-".into()),
-                        span.map(|s| render::human_duration((s * 1e9) as i64))
+                        m.first_ts.map(units::rfc3339_ns).unwrap_or_else(|| "-".into()),
+                        span.map(|s| units::human_duration((s * 1e9) as i64))
                             .unwrap_or_else(|| "-".into()),
                         m.link_types.join(", "),
                     ];
@@ -960,8 +961,8 @@ impl NetqlServer {
                         modified,
                         packets: Some(m.packets),
                         bytes: Some(m.bytes),
-                        first_ts: m.first_ts.map(render::rfc3339_ns),
-                        last_ts: m.last_ts.map(render::rfc3339_ns),
+                        first_ts: m.first_ts.map(units::rfc3339_ns),
+                        last_ts: m.last_ts.map(units::rfc3339_ns),
                         duration_s: span,
                         link_types: m.link_types,
                         error: None,
@@ -971,7 +972,7 @@ impl NetqlServer {
                 Err(e) => {
                     let row = vec![
                         render::clean_cell(&f.name),
-                        render::human_bytes(f.size),
+                        units::human_bytes(f.size),
                         "?".into(),
                         "-".into(),
                         "-".into(),
@@ -1468,8 +1469,8 @@ impl NetqlServer {
             files: an.files.clone(),
             packets: an.packets,
             bytes: an.bytes,
-            first_ts: an.first_ns.map(render::rfc3339_ns),
-            last_ts: an.last_ns.map(render::rfc3339_ns),
+            first_ts: an.first_ns.map(units::rfc3339_ns),
+            last_ts: an.last_ns.map(units::rfc3339_ns),
             protocols: rows(&an.protocols),
             top_talkers: rows(&an.talkers),
             findings: objects(items.into_iter().take(n).collect()),
@@ -1579,7 +1580,7 @@ impl NetqlServer {
             "Captured {} packets ({}) on {} in {:.1} s into {} (stopped by {}; kernel dropped {}). \
              Query them with captures [{}] or \"latest\".",
             out.packets,
-            render::human_bytes(out.bytes),
+            units::human_bytes(out.bytes),
             render::clean_cell(&out.interface),
             report.elapsed.as_secs_f64(),
             out.files.join(", "),
@@ -1907,7 +1908,7 @@ pub struct HttpBind {
 /// A host without a port gets [`DEFAULT_HTTP_PORT`]; a port without a host gets 127.0.0.1.
 pub fn http_bind(text: &str, allow_remote: bool) -> Result<HttpBind> {
     let t = text.trim();
-    let bad = || Error::Other(format!("--http {text:?}: give HOST, HOST:PORT or :PORT"));
+    let bad = || Error::Usage(format!("--http {text:?}: give HOST, HOST:PORT or :PORT"));
     let (host, port): (String, u16) = if t.is_empty() {
         ("127.0.0.1".into(), DEFAULT_HTTP_PORT)
     } else if let Ok(sa) = t.parse::<SocketAddr>() {
@@ -1925,12 +1926,12 @@ pub fn http_bind(text: &str, allow_remote: bool) -> Result<HttpBind> {
     };
     let addrs: Vec<SocketAddr> = (host.as_str(), port)
         .to_socket_addrs()
-        .map_err(|e| Error::Other(format!("--http {text:?}: cannot resolve {host}: {e}")))?
+        .map_err(|e| Error::Usage(format!("--http {text:?}: cannot resolve {host}: {e}")))?
         .collect();
     let addr = *addrs.first().ok_or_else(bad)?;
     let loopback = addrs.iter().all(|a| a.ip().is_loopback());
     if !loopback && !allow_remote {
-        return Err(Error::Other(format!(
+        return Err(Error::Usage(format!(
             "--http {text:?} would accept connections from other machines, and the MCP server has no \
              authentication; bind a loopback address (127.0.0.1, the default) or add --allow-remote"
         )));
@@ -1967,10 +1968,10 @@ async fn serve_http(server: NetqlServer, bind: HttpBind) -> Result<()> {
     );
     let listener = tokio::net::TcpListener::bind(bind.addr)
         .await
-        .map_err(|e| Error::Other(format!("cannot listen on {}: {e}", bind.addr)))?;
+        .map_err(|e| Error::Serve(format!("cannot listen on {}: {e}", bind.addr)))?;
     let local = listener
         .local_addr()
-        .map_err(|e| Error::Other(format!("cannot listen on {}: {e}", bind.addr)))?;
+        .map_err(|e| Error::Serve(format!("cannot listen on {}: {e}", bind.addr)))?;
     let shown = match local {
         SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
         SocketAddr::V4(a) => a.to_string(),

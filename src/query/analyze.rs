@@ -13,6 +13,7 @@ use crate::query::engine::{Captures, FindingOut, Output, ScriptEngine, cited_fra
 use crate::query::summary;
 use crate::render;
 use crate::table::catalog::CaptureMeta;
+use crate::units;
 
 /// One finding with the query that produced it.
 #[derive(Debug, Clone)]
@@ -104,8 +105,8 @@ impl Analysis {
             "files": self.files,
             "packets": self.packets,
             "bytes": self.bytes,
-            "first_ts": self.first_ns.map(render::rfc3339_ns),
-            "last_ts": self.last_ns.map(render::rfc3339_ns),
+            "first_ts": self.first_ns.map(units::rfc3339_ns),
+            "last_ts": self.last_ns.map(units::rfc3339_ns),
             "protocols": table(&self.protocols),
             "top_talkers": table(&self.talkers),
             "findings": findings,

@@ -114,7 +114,7 @@ impl Query {
                 Some(slot) => slot.1 = param_value(v),
                 None => {
                     let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
-                    return Err(Error::Other(format!(
+                    return Err(Error::Query(format!(
                         "query {} has no parameter '{k}' (parameters: {})",
                         self.name,
                         if known.is_empty() {
@@ -136,7 +136,7 @@ pub fn parse_params(args: &[String]) -> Result<Vec<(String, String)>> {
         .map(|a| {
             a.split_once('=')
                 .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-                .ok_or_else(|| Error::Other(format!("bad parameter '{a}': write name=value")))
+                .ok_or_else(|| Error::Query(format!("bad parameter '{a}': write name=value")))
         })
         .collect()
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::render;
 use crate::table::frame::col;
+use crate::units;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
@@ -112,8 +113,8 @@ pub fn summarize(file: &str, packets: LazyFrame, stacks: LazyFrame) -> Result<Su
         file: file.to_string(),
         packets: t.packets,
         bytes: t.bytes,
-        first_ts: t.first_ns.map(render::rfc3339_ns),
-        last_ts: t.last_ns.map(render::rfc3339_ns),
+        first_ts: t.first_ns.map(units::rfc3339_ns),
+        last_ts: t.last_ns.map(units::rfc3339_ns),
         protocols,
         errors: t.errors,
         truncated: t.truncated,
@@ -128,9 +129,9 @@ pub fn report(s: &Summary) -> String {
     let span = match (s.first_ns, s.last_ns) {
         (Some(a), Some(b)) => format!(
             "{} → {} ({})",
-            render::human_time(a),
-            render::human_time(b),
-            render::human_duration(b - a)
+            units::human_time(a),
+            units::human_time(b),
+            units::human_duration(b - a)
         ),
         _ => "no packets".to_string(),
     };
@@ -139,7 +140,7 @@ pub fn report(s: &Summary) -> String {
         s.file,
         s.packets,
         s.bytes,
-        render::human_bytes(s.bytes),
+        units::human_bytes(s.bytes),
         span
     ));
     if s.errors > 0 || s.truncated > 0 {

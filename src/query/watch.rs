@@ -123,7 +123,7 @@ pub fn run_watch(
         drop(s);
         let found = detector
             .join()
-            .unwrap_or_else(|_| Err(Error::Other("the detector thread panicked".into())));
+            .unwrap_or_else(|_| Err(Error::Internal("the detector thread panicked")));
         let capture = capture?;
         let found = found?;
         Ok(WatchReport {
@@ -596,7 +596,7 @@ pub fn bind_all(queries: Vec<Query>, params: &[(String, String)]) -> Result<Vec<
     for (k, _) in params {
         if !queries.iter().any(|q| q.params.iter().any(|p| &p.name == k)) {
             let names: Vec<&str> = queries.iter().map(|q| q.name.as_str()).collect();
-            return Err(Error::Other(format!(
+            return Err(Error::Query(format!(
                 "no watched query has a parameter '{k}' (queries: {})",
                 names.join(", ")
             )));

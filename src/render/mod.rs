@@ -3,6 +3,7 @@
 
 use crate::query::analyze::{Analysis, Reported, finding_json};
 use crate::query::engine::{FindingOut, Output, RunResult, cited_frames};
+use crate::units;
 use polars::prelude::*;
 use serde_json::{Map, Value};
 use tabled::builder::Builder;
@@ -133,7 +134,7 @@ pub fn cell_json(v: &AnyValue<'_>) -> Value {
                 TimeUnit::Microseconds => ns * 1_000,
                 TimeUnit::Milliseconds => ns * 1_000_000,
             };
-            Value::String(rfc3339_ns(ns))
+            Value::String(crate::units::rfc3339_ns(ns))
         }
         AnyValue::List(s) => Value::Array(s.iter().map(|v| cell_json(&v)).collect()),
         other => Value::String(other.str_value().into_owned()),
@@ -226,79 +227,6 @@ fn csv_escape_row(cells: impl Iterator<Item = String>) -> String {
         })
         .collect::<Vec<_>>()
         .join(",")
-}
-
-/// `2024-03-01T00:00:00.123456789Z`
-pub fn rfc3339_ns(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let frac = ns.rem_euclid(1_000_000_000);
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-/// `2024-05-01 10:00:00.123 UTC`: a timestamp for people (milliseconds are enough to read).
-pub fn human_time(ns: i64) -> String {
-    let full = rfc3339_ns(ns);
-    // 2024-05-01T10:00:00.123456789Z -> 2024-05-01 10:00:00.123 UTC
-    format!("{} {} UTC", &full[..10], &full[11..23])
-}
-
-/// Exact epoch seconds with nine decimals, as tshark prints `frame.time_epoch`.
-pub fn epoch_text(ns: i64) -> String {
-    let sign = if ns < 0 { "-" } else { "" };
-    let a = ns.unsigned_abs();
-    format!("{sign}{}.{:09}", a / 1_000_000_000, a % 1_000_000_000)
-}
-
-/// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
-}
-
-/// `1.2 MB`-style sizes.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1000.0 && u < UNITS.len() - 1 {
-        v /= 1000.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-/// `3.25 s`, `1 h 02 min`-style durations.
-pub fn human_duration(ns: i64) -> String {
-    let s = ns as f64 / 1e9;
-    if s < 120.0 {
-        format!("{s:.3} s")
-    } else if s < 7200.0 {
-        format!("{} min {:02} s", (s / 60.0) as i64, (s % 60.0) as i64)
-    } else if s < 3.0 * 86400.0 {
-        format!("{} h {:02} min", (s / 3600.0) as i64, ((s % 3600.0) / 60.0) as i64)
-    } else {
-        format!("{:.1} days", s / 86400.0)
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -468,13 +396,18 @@ pub fn analysis(a: &Analysis, format: Format) -> String {
                 format!("netql analysis: {title}\n")
             });
             let span = match (a.first_ns, a.last_ns) {
-                (Some(x), Some(y)) => format!("{} to {} ({})", human_time(x), human_time(y), human_duration(y - x)),
+                (Some(x), Some(y)) => format!(
+                    "{} to {} ({})",
+                    units::human_time(x),
+                    units::human_time(y),
+                    units::human_duration(y - x)
+                ),
                 _ => "no packets".into(),
             };
             out.push_str(&format!(
                 "  {} packets, {} over {}\n",
                 a.packets,
-                human_bytes(a.bytes),
+                units::human_bytes(a.bytes),
                 span
             ));
             if a.files.len() > 1 {
@@ -525,14 +458,6 @@ pub fn analysis(a: &Analysis, format: Format) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rfc3339_matches_known_instants() {
-        assert_eq!(rfc3339_ns(0), "1970-01-01T00:00:00.000000000Z");
-        // wikipedia.pcap's first frame, 2011-03-18T19:06:07.096535 UTC
-        assert_eq!(rfc3339_ns(1_300_475_167_096_535_000), "2011-03-18T19:06:07.096535000Z");
-        assert_eq!(epoch_text(1_300_475_167_096_535_000), "1300475167.096535000");
-    }
 
     #[test]
     fn packet_text_cannot_drive_the_terminal() {

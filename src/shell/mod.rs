@@ -33,6 +33,7 @@ use reedline::{
 };
 
 use crate::config::Config;
+use crate::error::Exit;
 use crate::query::analyze;
 use crate::query::canned;
 use crate::query::engine::{Captures, Output, Params, RunResult, ScriptEngine, ScriptError};
@@ -40,6 +41,7 @@ use crate::render::{self, Format};
 use crate::table::catalog;
 use crate::table::frame::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
 use crate::table::load::{self, LoadOptions, Loaded};
+use crate::units;
 
 // ---------------------------------------------------------------------------------------------
 // Meta-commands
@@ -626,7 +628,7 @@ impl ShellCompleter {
                     ("all".to_string(), Some("every capture in the folder".to_string())),
                 ];
                 if let Ok(files) = catalog::list(&self.vocab.captures_dir) {
-                    items.extend(files.into_iter().map(|f| (f.name, Some(render::human_bytes(f.size)))));
+                    items.extend(files.into_iter().map(|f| (f.name, Some(units::human_bytes(f.size)))));
                 }
                 simple(items)
             }
@@ -808,17 +810,6 @@ impl Prompt for ShellPrompt {
 
 // ---------------------------------------------------------------------------------------------
 // The session: loaded captures, settings, the last result
-
-/// How a shell run ended, for the exit code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Exit 0.
-    Ok,
-    /// An assert failed: exit 1.
-    Failed,
-    /// An error: exit 2.
-    Error,
-}
 
 /// What one input did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1213,7 +1204,7 @@ impl Session {
                 let modified = f
                     .modified
                     .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| render::rfc3339_ns(d.as_nanos() as i64)[..19].replace('T', " "))
+                    .map(|d| units::rfc3339_ns(d.as_nanos() as i64)[..19].replace('T', " "))
                     .unwrap_or_default();
                 vec![
                     if loaded.contains(&canon) {
@@ -1222,7 +1213,7 @@ impl Session {
                         String::new()
                     },
                     f.name.clone(),
-                    render::human_bytes(f.size),
+                    units::human_bytes(f.size),
                     modified,
                 ]
             })
@@ -1430,7 +1421,7 @@ pub fn history_path() -> Option<PathBuf> {
 }
 
 /// `netql shell [CAPTURES...]`: interactive on a terminal, a script from stdin otherwise.
-pub fn run(cfg: &Config, opts: &LoadOptions, engine: ScriptEngine, files: &[String]) -> std::io::Result<Status> {
+pub fn run(cfg: &Config, opts: &LoadOptions, engine: ScriptEngine, files: &[String]) -> std::io::Result<Exit> {
     let interactive = std::io::stdin().is_terminal();
     let color = interactive && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut s = Session {
@@ -1457,19 +1448,19 @@ pub fn run(cfg: &Config, opts: &LoadOptions, engine: ScriptEngine, files: &[Stri
     } else {
         let load_failed = s.load(&specs) == Step::Error;
         if s.data.loaded.is_empty() {
-            return Ok(Status::Error);
+            return Ok(Exit::Error);
         }
         let mut input = String::new();
         std::io::stdin().read_to_string(&mut input)?;
         let status = pipeline(&mut s, &input);
-        Ok(if load_failed { Status::Error } else { status })
+        Ok(if load_failed { Exit::Error } else { status })
     }
 }
 
 /// Run stdin: meta-command lines in order, the lines between them as one script each. Stops at
 /// the first error.
-fn pipeline(s: &mut Session, input: &str) -> Status {
-    let mut status = Status::Ok;
+fn pipeline(s: &mut Session, input: &str) -> Exit {
+    let mut status = Exit::Success;
     let mut script = String::new();
     let flush = |s: &mut Session, script: &mut String| -> Step {
         let text = std::mem::take(script);
@@ -1489,8 +1480,8 @@ fn pipeline(s: &mut Session, input: &str) -> Status {
                 step = s.execute(line);
             }
             match step {
-                Step::Error => return Status::Error,
-                Step::Failed => status = Status::Failed,
+                Step::Error => return Exit::Error,
+                Step::Failed => status = Exit::Failure,
                 Step::Quit => return status,
                 Step::Done => {}
             }
@@ -1500,13 +1491,13 @@ fn pipeline(s: &mut Session, input: &str) -> Status {
         }
     }
     match flush(s, &mut script) {
-        Step::Error => Status::Error,
-        Step::Failed => Status::Failed,
+        Step::Error => Exit::Error,
+        Step::Failed => Exit::Failure,
         _ => status,
     }
 }
 
-fn interactive_loop(mut s: Session, specs: &[String]) -> std::io::Result<Status> {
+fn interactive_loop(mut s: Session, specs: &[String]) -> std::io::Result<Exit> {
     // Ctrl-C while a query runs (the terminal is not in raw mode then) only raises a flag.
     let hook = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&s.sigint))?;
 
@@ -1547,7 +1538,7 @@ fn interactive_loop(mut s: Session, specs: &[String]) -> std::io::Result<Status>
     }
     let _ = editor.sync_history();
     signal_hook::low_level::unregister(hook);
-    Ok(Status::Ok)
+    Ok(Exit::Success)
 }
 
 fn editor(s: &Session, vocab: &Arc<Vocabulary>) -> Reedline {

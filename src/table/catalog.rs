@@ -215,7 +215,10 @@ impl CaptureMeta {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
-        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Other(e.to_string()))?;
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::Cache {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
         std::fs::write(path, text).map_err(|e| Error::io(path, e))
     }
 

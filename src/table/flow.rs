@@ -462,7 +462,7 @@ impl FlowBuilder {
                 .into_iter()
                 .map(|h| {
                     h.join()
-                        .unwrap_or_else(|_| Err(crate::Error::Other("flow table thread panicked".into())))
+                        .unwrap_or_else(|_| Err(crate::error::Error::Internal("a flow table thread panicked")))
                 })
                 .collect()
         });

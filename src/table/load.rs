@@ -131,7 +131,7 @@ impl PacketTable {
         match self {
             PacketTable::Frame(pf) => pf.to_frame(),
             PacketTable::Parquet { path, .. } => cache::read(path, cache::Table::Packets),
-            PacketTable::Events { whole, .. } => whole.get().map_err(|e| Error::Other(e.clone()))?.frame(),
+            PacketTable::Events { whole, .. } => whole.get().map_err(|e| Error::Unavailable(e.clone()))?.frame(),
         }
     }
 }
@@ -204,7 +204,7 @@ impl Loaded {
         let mut slot = self
             .flows
             .lock()
-            .map_err(|_| Error::Other("flow table lock poisoned".into()))?;
+            .map_err(|_| Error::Internal("flow table lock poisoned"))?;
         if let Some(t) = slot.as_ref() {
             return Ok(t.lazy());
         }
@@ -560,10 +560,10 @@ fn decode_into(
         let read_result = read_batches(&mut reader, batch_tx, pool_rx, &bar);
         let collected = collector
             .join()
-            .unwrap_or_else(|_| Err(Error::Other("decoder thread panicked".into())));
+            .unwrap_or_else(|_| Err(Error::Internal("a decoder thread panicked")));
         let packed = packer
             .join()
-            .unwrap_or_else(|_| Err(Error::Other("packing thread panicked".into())));
+            .unwrap_or_else(|_| Err(Error::Internal("the packing thread panicked")));
         let sink = writer.and_then(|w| w.join().ok().flatten());
         (
             read_result,

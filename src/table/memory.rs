@@ -619,10 +619,8 @@ impl PacketFrameBuilder {
         let frames = chunk.column(col::FRAME)?.u32()?;
         let first = if frames.is_empty() { None } else { frames.get(0) };
         if chunk.height() > 0 && first != Some(self.rows as u32 + 1) {
-            return Err(crate::Error::Other(format!(
-                "packet chunk starts at frame {first:?}, expected {}",
-                self.rows + 1
-            )));
+            // The loader hands chunks over in file order; anything else is a bug.
+            return Err(crate::error::Error::Internal("packet table chunks out of order"));
         }
         self.count_stacks(chunk)?;
         if self.events_only {
@@ -697,7 +695,7 @@ impl PacketFrameBuilder {
             self.side.map(PackedTableBuilder::finish),
             core.is_some() != self.events_only,
         ) else {
-            return Err(crate::Error::Other("packet table without its columns".into()));
+            return Err(crate::error::Error::Internal("packet table without its columns"));
         };
         let mapping = frame::text_mapping();
         let mut stacks: Vec<StackCount> = self

@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first: a module may use its own layer's modules (in the base layer) or lower
 /// layers, never higher ones. Written once here and once in `src/lib.rs`'s diagram.
 const LAYERS: &[(&str, &[&str])] = &[
-    ("base: used by all", &["error", "config", "units", "testdata", "allocator"]),
+    (
+        "base: used by all",
+        &["error", "config", "units", "testdata", "allocator"],
+    ),
     ("read and write captures", &["capture"]),
     ("one record -> facts", &["decode"]),
     ("facts -> Polars tables", &["table"]),
@@ -206,7 +209,11 @@ fn references(src: &Source) -> Vec<(String, usize, String)> {
     let b = text.as_bytes();
     let mut out = Vec::new();
     let parent = |module: &str, up: usize| -> Option<String> {
-        let mut parts: Vec<&str> = if module.is_empty() { vec![] } else { module.split("::").collect() };
+        let mut parts: Vec<&str> = if module.is_empty() {
+            vec![]
+        } else {
+            module.split("::").collect()
+        };
         // A file's own module is `self`; its first `super` is the folder's module.
         for _ in 0..up {
             parts.pop()?;
@@ -239,7 +246,14 @@ fn references(src: &Source) -> Vec<(String, usize, String)> {
             // Inside `mod tests { .. }`, the first `super` is the file's own module.
             let inline = inline_mods.iter().filter(|(a, z)| (*a..*z).contains(&i)).count();
             match parent(&src.module, up.saturating_sub(inline)) {
-                Some(m) if src.bin => (Some(if m.is_empty() { "bin".into() } else { format!("bin::{m}") }), j),
+                Some(m) if src.bin => (
+                    Some(if m.is_empty() {
+                        "bin".into()
+                    } else {
+                        format!("bin::{m}")
+                    }),
+                    j,
+                ),
                 Some(m) => (Some(m), j),
                 None => (None, j),
             }
@@ -251,7 +265,11 @@ fn references(src: &Source) -> Vec<(String, usize, String)> {
             Some(r) => (r, skip),
             None if relative_use(b, i) => {
                 let own = if src.bin {
-                    if src.module == "main" { "bin".to_string() } else { format!("bin::{}", src.module) }
+                    if src.module == "main" {
+                        "bin".to_string()
+                    } else {
+                        format!("bin::{}", src.module)
+                    }
                 } else {
                     src.module.clone()
                 };
@@ -283,7 +301,10 @@ fn references(src: &Source) -> Vec<(String, usize, String)> {
 fn relative_use(b: &[u8], at: usize) -> bool {
     let before = std::str::from_utf8(&b[..at]).unwrap_or("");
     let line = before.rsplit('\n').next().unwrap_or("").trim_start();
-    let head = line.strip_prefix("pub(crate) ").or_else(|| line.strip_prefix("pub ")).unwrap_or(line);
+    let head = line
+        .strip_prefix("pub(crate) ")
+        .or_else(|| line.strip_prefix("pub "))
+        .unwrap_or(line);
     head == "use " && b[at].is_ascii_lowercase()
 }
 
@@ -299,7 +320,9 @@ fn inline_modules(b: &[u8]) -> Vec<(usize, usize)> {
             continue;
         }
         let after = &text[from..];
-        let name_len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(after.len());
         let rest = after[name_len..].trim_start();
         if name_len == 0 || !rest.starts_with('{') {
             continue;
@@ -326,7 +349,9 @@ fn inline_modules(b: &[u8]) -> Vec<(usize, usize)> {
 /// The longest known module that `path` starts with.
 fn resolve<'a>(path: &str, modules: &'a BTreeSet<String>) -> Option<&'a String> {
     let parts: Vec<&str> = path.split("::").collect();
-    (1..=parts.len()).rev().find_map(|n| modules.get(&parts[..n].join("::")))
+    (1..=parts.len())
+        .rev()
+        .find_map(|n| modules.get(&parts[..n].join("::")))
 }
 
 fn top(module: &str) -> &str {
@@ -389,7 +414,9 @@ fn display(module: &str) -> String {
 fn broken_rule(u: &Use) -> Option<String> {
     let (from, to) = (display(&u.from), display(&u.to));
     if to == "lib.rs" {
-        return Some(format!("{from} names an item of the crate root; name the module that defines it"));
+        return Some(format!(
+            "{from} names an item of the crate root; name the module that defines it"
+        ));
     }
     let (Some(a), Some(b)) = (layer_of(&u.from), layer_of(&u.to)) else {
         return Some(format!(
@@ -403,7 +430,10 @@ fn broken_rule(u: &Use) -> Option<String> {
         ));
     }
     if a == b && a > 0 && top(&from) != top(&to) {
-        return Some(format!("{from} and {to} are both {}: one may not use the other", LAYERS[a].0));
+        return Some(format!(
+            "{from} and {to} are both {}: one may not use the other",
+            LAYERS[a].0
+        ));
     }
     // Inside a folder, files name each other: `mod.rs` only declares and re-exports for others.
     let folder = |m: &str| m.rsplit_once("::").map(|(f, _)| f.to_string());
@@ -542,7 +572,11 @@ fn no_file_is_too_long_to_read() {
         .filter(|(_, n)| *n > MAX_LINES)
         .map(|(p, n)| format!("src/{p}: {n} lines"))
         .collect();
-    assert!(long.is_empty(), "files over {MAX_LINES} lines; split them by job:\n{}", long.join("\n"));
+    assert!(
+        long.is_empty(),
+        "files over {MAX_LINES} lines; split them by job:\n{}",
+        long.join("\n")
+    );
 }
 
 /// The test itself: a backwards use, a peer front-end and a cycle are each caught.
@@ -558,9 +592,18 @@ fn the_rules_catch_what_they_are_for() {
     assert!(broken_rule(&u("decode::dns", "table::schema")).is_some(), "backwards");
     assert!(broken_rule(&u("table::load", "decode::dns")).is_none(), "downwards");
     assert!(broken_rule(&u("agent", "mcp::server")).is_some(), "peer front-ends");
-    assert!(broken_rule(&u("bin::cli::run", "mcp")).is_none(), "the binary uses front-ends");
-    assert!(broken_rule(&u("decode::dns", "decode")).is_some(), "through the folder's mod.rs");
-    assert!(broken_rule(&u("config", "error")).is_none(), "base modules use each other");
+    assert!(
+        broken_rule(&u("bin::cli::run", "mcp")).is_none(),
+        "the binary uses front-ends"
+    );
+    assert!(
+        broken_rule(&u("decode::dns", "decode")).is_some(),
+        "through the folder's mod.rs"
+    );
+    assert!(
+        broken_rule(&u("config", "error")).is_none(),
+        "base modules use each other"
+    );
     let nodes: BTreeSet<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
     let mut edges: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     edges.entry("a".into()).or_default().insert("b".into());

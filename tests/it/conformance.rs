@@ -337,12 +337,12 @@ fn timestamps_keep_nanoseconds_and_order() {
             .i64()
             .unwrap()
             .clone();
-        let first = netql::render::epoch_text(ts.get(0).unwrap());
-        let last = netql::render::epoch_text(ts.get(df.height() - 1).unwrap());
+        let first = netql::units::epoch_text(ts.get(0).unwrap());
+        let last = netql::units::epoch_text(ts.get(df.height() - 1).unwrap());
         assert_eq!(first, truth["first_ts"].as_str().unwrap(), "{name} first");
         assert_eq!(last, truth["last_ts"].as_str().unwrap(), "{name} last");
         assert_eq!(
-            netql::render::epoch_text(ts.min().unwrap()),
+            netql::units::epoch_text(ts.min().unwrap()),
             truth["min_ts"].as_str().unwrap(),
             "{name} min"
         );
