@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 
-use crate::capture::RawRecord;
+use crate::capture::record::RawRecord;
 use crate::error::{Error, Result};
 
 /// How long the loop waits for packets on an idle interface before it looks at the stop flag,
@@ -592,7 +592,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_714_557_600);
         let names: Vec<String> = (0..3)
-            .map(|_| crate::table::catalog::file_name(&reserve_name(dir.path(), t).unwrap()))
+            .map(|_| {
+                reserve_name(dir.path(), t)
+                    .unwrap()
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned()
+            })
             .collect();
         assert_eq!(
             names,

@@ -1,10 +1,20 @@
-//! capture: packets in and out of files. Reading classic pcap (from a read-only mapping) and
-//! pcapng (libpcap, or our own block reader when libpcap refuses a file), live capture from an
-//! interface through libpcap, writing classic pcap files, and the bundled sample capture.
+//! capture: packets in and out of files, the first step of the flow. Reading: every capture is
+//! opened by libpcap (which judges the file), then a classic pcap is read from a read-only
+//! mapping (`mapped`), pcapng by libpcap or, for files libpcap refuses, by our block reader
+//! (`pcapng`); records come out as [`RawRecord`]s in file order (`reader`). Also live capture from
+//! an interface (`live`), writing classic pcap files (`write`) and the bundled sample capture
+//! (`sample`). Nothing here looks inside a packet.
 
+pub mod libpcap;
+pub mod linktype;
 pub mod live;
+pub mod mapped;
+pub mod pcapng;
+pub mod prefetch;
 pub mod reader;
+pub mod record;
 pub mod sample;
 pub mod write;
 
-pub use reader::{CaptureReader, RawRecord, linktype, release_mapped};
+pub use reader::CaptureReader;
+pub use record::RawRecord;

@@ -4,10 +4,12 @@
 //! and Zeek do. The server's Initials use the client's DCID, so the loader follows each flow
 //! in file order: [`Tracker::packet`] is fed the UDP payloads of QUIC long-header Initials.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use ring::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
 use ring::hkdf;
+
+use crate::decode::packet::FlowMap;
 
 const SALT_V1: [u8; 20] = [
     0x38, 0x76, 0x2c, 0xf7, 0xf5, 0x59, 0x34, 0xb3, 0x4d, 0x17, 0x9a, 0xe6, 0xa4, 0xc8, 0x0c, 0xad, 0xcc, 0xbb, 0x7f,
@@ -240,7 +242,7 @@ struct Flow {
 /// QUIC handshake state per flow, fed in file order.
 #[derive(Default)]
 pub struct Tracker {
-    flows: HashMap<u64, Flow>,
+    flows: FlowMap<u64, Flow>,
 }
 
 impl Tracker {
@@ -272,7 +274,7 @@ impl Tracker {
 fn hello(msg: &[u8]) -> Hello {
     let mut out = Hello::default();
     if let Ok((_, tls_parser::TlsMessage::Handshake(hs))) = tls_parser::parse_tls_message_handshake(msg)
-        && let Some((sni, version)) = crate::decode::hello_facts(&hs)
+        && let Some((sni, version)) = crate::decode::tls::hello_facts(&hs)
     {
         out.sni = sni;
         out.version = Some(version);

@@ -4,9 +4,8 @@
 //! segment seen on another VLAN carry plain `tcp`. The decoder cannot know this packet by packet,
 //! so the loader runs this tracker over each flow's segments in file order.
 
-use polars::prelude::PlHashMap;
-
-use crate::decode::App;
+use crate::decode::packet::FlowMap;
+use crate::decode::protocol::App;
 
 /// One TCP segment of an HTTP or TLS flow, as the tracker needs it.
 #[derive(Debug, Clone, Copy)]
@@ -68,7 +67,7 @@ const MAX_PENDING: usize = 64 * 1024;
 /// Per-direction stream state over a whole capture.
 #[derive(Default)]
 pub struct Tracker {
-    dirs: PlHashMap<(u64, bool), Dir>,
+    dirs: FlowMap<(u64, bool), Dir>,
 }
 
 impl Tracker {

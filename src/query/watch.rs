@@ -25,13 +25,13 @@ use polars::prelude::*;
 use crate::capture::RawRecord;
 use crate::capture::live::{self, CaptureOptions, CaptureReport, LiveSink, Progress};
 use crate::decode::Decoder;
-use crate::decode::stream::Tracker;
+use crate::decode::order::InOrder;
 use crate::error::{Error, Result};
 use crate::query::analyze::Reported;
 use crate::query::bindings::DataSource;
 use crate::query::canned::Query;
 use crate::query::engine::{FindingOut, Output, Params, ScriptEngine};
-use crate::table::frame::{self, Interner, PacketColumns, Reassembler, col};
+use crate::table::frame::{self, Interner, PacketColumns, col};
 
 /// The queries `netql watch` runs unless told otherwise.
 pub const DEFAULT_QUERIES: &[&str] = &["port_scan", "arp_spoof", "cleartext_credentials"];
@@ -298,9 +298,7 @@ fn now_ns() -> i64 {
 pub struct LiveDecoder {
     decoder: Decoder,
     interner: Interner,
-    reasm: Reassembler,
-    streams: Tracker,
-    quic: crate::decode::quic::Tracker,
+    order: InOrder,
     pending: PacketColumns,
     /// Packets seen so far (the last frame number given out).
     seen: u64,
@@ -315,9 +313,7 @@ impl LiveDecoder {
             decoder: Decoder::default(),
             file_code: interner.text(file),
             interner,
-            reasm: Reassembler::default(),
-            streams: Tracker::default(),
-            quic: crate::decode::quic::Tracker::default(),
+            order: InOrder::default(),
             pending: PacketColumns::with_capacity(1024),
             seen: 0,
         }
@@ -356,9 +352,7 @@ impl LiveDecoder {
             return Ok(None);
         }
         let mut cols = std::mem::replace(&mut self.pending, PacketColumns::with_capacity(1024));
-        self.reasm.run(&mut cols, &mut self.interner);
-        frame::track_streams(&mut cols, &mut self.streams, None);
-        frame::track_quic(&mut cols, &mut self.quic, &mut self.interner, None);
+        cols.finish_in_order(&mut self.order, &mut self.interner, None);
         let df = cols.into_frame(self.file_code)?;
         let newest = df
             .column(col::TS)?

@@ -249,18 +249,7 @@ impl CaptureMeta {
         {
             links.push(l);
         }
-        m.link_types = links.iter().map(|&l| link_label(l)).collect();
+        m.link_types = links.iter().map(|&l| crate::capture::linktype::label(l)).collect();
         Ok(m)
-    }
-}
-
-/// `ethernet`, `linux_sll`, ... or `linktype 147` for types the decoder does not know.
-pub fn link_label(link: u16) -> String {
-    let i = crate::decode::link_index(link) as usize;
-    let name = crate::decode::LINK_NAMES[i];
-    if name == "unsupported" {
-        format!("linktype {link}")
-    } else {
-        name.to_string()
     }
 }

@@ -115,7 +115,7 @@ impl Acc {
         if let Some(acc) = flows.get(k) {
             let base: *const u8 = (acc as *const Acc).cast();
             for line in 0..size_of::<Acc>().div_ceil(64) {
-                crate::table::frame::prefetch_ptr(base.wrapping_add(line * 64));
+                crate::capture::prefetch::prefetch_ptr(base.wrapping_add(line * 64));
             }
         }
     }
@@ -241,7 +241,7 @@ impl FlowIndex {
     fn prefetch(&self, id: u64) {
         if !self.slots.is_empty() {
             let i = self.home(id);
-            crate::table::frame::prefetch(&self.slots, i);
+            crate::capture::prefetch::prefetch(&self.slots, i);
         }
     }
 
@@ -315,9 +315,9 @@ impl FlowBuilder {
         // The flow slot of packet i + AHEAD, found when it is prefetched; a flow's slot never
         // changes once given, so a found one is used as is (a miss is looked up again: the flow
         // may have been added since).
-        let ahead = crate::table::frame::PREFETCH_AHEAD;
+        let ahead = crate::capture::prefetch::PREFETCH_AHEAD;
         let mut found: [Option<u32>; 16] = [None; 16];
-        const _: () = assert!(crate::table::frame::PREFETCH_AHEAD < 16);
+        const _: () = assert!(crate::capture::prefetch::PREFETCH_AHEAD < 16);
         for i in 0..n {
             let Some(id) = get(&flow_id, i) else { continue };
             let (sip, sport) = (get(&src_ip, i), get(&src_port, i));

@@ -8,13 +8,14 @@
 //! JSON/CSV) sees text. Small fixed vocabularies (link type, transport, application, TCP flags) are
 //! `Enum`s with 1–2 byte codes. See the README's design section for the measurement behind this.
 
-use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 
 use polars::prelude::*;
 
-use crate::decode::stream::{Segment, Tracker};
-use crate::decode::{self, Addr, App, Fragment, L4, Packet, Stack};
+use crate::decode::order::{Fix, InOrder, Pending, QuicRow, StreamRow};
+use crate::decode::reassembly::FragmentRow;
+use crate::decode::stream::Segment;
+use crate::decode::{self, Addr, App, L4, Packet, Proto, Stack};
 use crate::error::Result;
 
 /// Column names, so other modules never spell them by hand.
@@ -311,7 +312,7 @@ pub const STACK_SCHEMA: &[ColumnDef] = &[
 
 const FRAG_NAMES: [&str; 2] = ["fragment", "reassembled"];
 
-static LINK_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(decode::LINK_NAMES.iter().copied()));
+static LINK_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(crate::capture::linktype::NAMES.iter().copied()));
 pub(crate) static L4_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(L4::ALL.iter().map(|l| l.name())));
 pub(crate) static APP_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(App::ALL.iter().map(|a| a.name())));
 static FRAG_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(FRAG_NAMES.iter().copied()));
@@ -636,15 +637,6 @@ fn boolean(name: &str, c: Col<bool>) -> Column {
     BooleanChunked::with_chunk(name.into(), arr).into_column()
 }
 
-/// A fragment row waiting for the sequential reassembly pass.
-pub struct FragRow {
-    row: usize,
-    proto: u8,
-    src: Addr,
-    dst: Addr,
-    frag: Fragment,
-}
-
 /// Packets decoded so far, one vector per column.
 pub struct PacketColumns {
     frame: Vec<u32>,
@@ -692,32 +684,8 @@ pub struct PacketColumns {
     credential: Col<u32>,
     flow_id: Col<u64>,
     error: Col<u32>,
-    /// Fragments in this batch, for [`Reassembler`].
-    pub frags: Vec<FragRow>,
-    /// HTTP/TLS segments in this batch and their payload bytes, for [`track_streams`].
-    streams: Vec<StreamRow>,
-    stream_bytes: Vec<u8>,
-    /// QUIC Initials in this batch, for [`track_quic`].
-    quic: Vec<QuicRow>,
-}
-
-/// A QUIC Initial waiting for the handshake tracker.
-struct QuicRow {
-    row: usize,
-    flow: u64,
-    from_lo: bool,
-    bytes: (usize, usize),
-    /// Protocol stack code with `tls` added (used when a hello completes here).
-    with_tls: Option<u32>,
-}
-
-/// A TCP segment of an HTTP or TLS flow waiting for the stream tracker.
-struct StreamRow {
-    row: usize,
-    seg: Segment,
-    bytes: (usize, usize),
-    /// Protocol stack code with the application named (used when a PDU completes here).
-    with_app: Option<u32>,
+    /// Rows of this batch for the in-order pass (see [`PacketColumns::finish_in_order`]).
+    pending: Pending,
 }
 
 impl PacketColumns {
@@ -768,10 +736,7 @@ impl PacketColumns {
             credential: Col::with_capacity(n),
             flow_id: Col::with_capacity(n),
             error: Col::with_capacity(n),
-            frags: Vec::new(),
-            streams: Vec::new(),
-            stream_bytes: Vec::new(),
-            quic: Vec::new(),
+            pending: Pending::default(),
         }
     }
 
@@ -818,9 +783,10 @@ impl PacketColumns {
         Some(match at {
             Some(offset) => (offset + rel, offset + rel + n),
             None => {
-                let start = self.stream_bytes.len();
-                self.stream_bytes.extend_from_slice(&rec.data[rel..rel + n]);
-                (start, self.stream_bytes.len())
+                let kept = &mut self.pending.bytes;
+                let start = kept.len();
+                kept.extend_from_slice(&rec.data[rel..rel + n]);
+                (start, kept.len())
             }
         })
     }
@@ -839,7 +805,7 @@ impl PacketColumns {
         self.ts.push(rec.ts_ns);
         self.wire_len.push(rec.wire_len);
         self.cap_len.push(rec.data.len() as u32);
-        self.link_type.put(row, Some(decode::link_index(rec.link)));
+        self.link_type.put(row, Some(crate::capture::linktype::index(rec.link)));
         // HTTP and TLS are named in the stack only where a message/record completes; the stream
         // tracker decides that later, so such segments start without the application.
         let stream_app = matches!(p.app, Some(App::Http | App::Tls)) && p.l4 == Some(L4::Tcp);
@@ -903,7 +869,7 @@ impl PacketColumns {
         {
             let (addr, n) = p.tcp_payload.unwrap_or((0, 0));
             let bytes = self.keep_bytes(rec, at, addr, n).unwrap_or((0, 0));
-            self.streams.push(StreamRow {
+            self.pending.streams.push(StreamRow {
                 row,
                 seg: Segment {
                     flow,
@@ -915,30 +881,74 @@ impl PacketColumns {
                     wire_len: wire_payload,
                 },
                 bytes,
-                with_app: it.stack(&p.stack),
+                stack: p.stack,
             });
         }
         if let (Some((addr, n)), Some((flow, from_lo))) = (p.quic_initial, flow)
             && let Some(bytes) = self.keep_bytes(rec, at, addr, n)
         {
-            let mut with_tls = p.stack;
-            with_tls.push(crate::decode::Proto::App(App::Tls));
-            self.quic.push(QuicRow {
+            let mut stack = p.stack;
+            stack.push(Proto::App(App::Tls));
+            self.pending.quic.push(QuicRow {
                 row,
                 flow,
                 from_lo,
                 bytes,
-                with_tls: it.stack(&with_tls),
+                stack,
             });
         }
         if let (Some(frag), Some(src), Some(dst), Some(proto)) = (p.fragment, p.src_ip, p.dst_ip, p.ip_proto) {
-            self.frags.push(FragRow {
+            self.pending.fragments.push(FragmentRow {
                 row,
                 proto,
                 src,
                 dst,
                 frag,
             });
+        }
+    }
+
+    /// Run the in-order pass over this batch (batches in file order) and apply what it finds:
+    /// fragments that complete a datagram get its upper layers and flow, segments and QUIC
+    /// Initials that complete a message get the application in their stack (and a hello's SNI
+    /// and version). `batch` is the buffer given to [`push_at`](Self::push_at), or None after
+    /// [`push`](Self::push).
+    pub fn finish_in_order(&mut self, order: &mut InOrder, it: &mut Interner, batch: Option<&[u8]>) {
+        let mut pending = std::mem::take(&mut self.pending);
+        order.run(&mut pending, batch, |fix| self.apply(fix, it));
+        self.pending = pending;
+    }
+
+    fn apply(&mut self, fix: Fix, it: &mut Interner) {
+        match fix {
+            Fix::Reassembled { row, first, flow_id } => {
+                self.frag.set(row, Some(1));
+                if let Some(first) = first {
+                    self.protocols.set(row, it.stack(&first.stack));
+                    self.l4.set(row, Some(first.l4 as u8));
+                    self.src_port.set(row, first.src_port);
+                    self.dst_port.set(row, first.dst_port);
+                    self.app.set(row, first.app.map(|a| a as u8));
+                    self.flow_id.set(row, Some(flow_id));
+                } else if self.flow_id.get(row).is_none() {
+                    self.flow_id.set(row, Some(flow_id));
+                }
+            }
+            Fix::Completes { row, stack } => self.protocols.set(row, it.stack(&stack)),
+            Fix::Hello {
+                row,
+                stack,
+                sni,
+                version,
+            } => {
+                self.protocols.set(row, it.stack(&stack));
+                if let Some(sni) = sni {
+                    self.tls_sni.set(row, Some(it.text(&sni)));
+                }
+                if let Some(v) = version {
+                    self.tls_version.set(row, Some(it.tls_version(v)));
+                }
+            }
         }
     }
 
@@ -1021,145 +1031,6 @@ impl PacketColumns {
             cat32(col::ERROR, self.error.rows(n), cat_dtype()),
         ];
         Ok(DataFrame::new(n, columns)?)
-    }
-}
-
-/// Run the TCP stream tracker over this batch's HTTP/TLS segments (batches in file order) and
-/// name the application on the frames where a message or record completes.
-/// `batch` is the buffer given to [`PacketColumns::push_at`], or None after [`PacketColumns::push`].
-pub fn track_streams(cols: &mut PacketColumns, tracker: &mut Tracker, batch: Option<&[u8]>) {
-    let rows = std::mem::take(&mut cols.streams);
-    let own = std::mem::take(&mut cols.stream_bytes);
-    let bytes = batch.unwrap_or(&own);
-    for (i, r) in rows.iter().enumerate() {
-        // The tracker mostly reads a record header at the start of a payload the decoder saw
-        // long ago (out of cache by now): ask for upcoming ones ahead of time.
-        if let Some(ahead) = rows.get(i + PREFETCH_AHEAD) {
-            prefetch(bytes, ahead.bytes.0);
-        }
-        if tracker.segment(&r.seg, bytes.get(r.bytes.0..r.bytes.1).unwrap_or(&[])) {
-            cols.protocols.set(r.row, r.with_app);
-        }
-    }
-    cols.stream_bytes = own;
-}
-
-/// How many records ahead [`prefetch`] asks for memory: about the latency of a cache miss
-/// divided by the work per record.
-pub const PREFETCH_AHEAD: usize = 6;
-
-/// Hint the CPU to bring the cache line holding `items[at]` in (nothing when out of range, or on
-/// CPUs without the instruction). For reads the hardware prefetcher cannot foresee: packets
-/// hundreds of bytes apart in a batch, per-flow state all over a large table.
-#[inline]
-pub fn prefetch<T>(items: &[T], at: usize) {
-    if let Some(x) = items.get(at) {
-        prefetch_ptr((x as *const T).cast());
-    }
-}
-
-/// [`prefetch`] of a raw address (also for callers that know a struct spans several lines).
-#[inline]
-pub fn prefetch_ptr(p: *const u8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch hint reads nothing and cannot fault, whatever the address.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast())
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
-/// Read the TLS handshake inside this batch's QUIC Initials (batches in file order): tshark
-/// names `tls` on the frame where a ClientHello or ServerHello completes, and we keep its SNI
-/// and version.
-pub fn track_quic(
-    cols: &mut PacketColumns,
-    quic: &mut crate::decode::quic::Tracker,
-    it: &mut Interner,
-    batch: Option<&[u8]>,
-) {
-    let own = std::mem::take(&mut cols.stream_bytes);
-    let bytes = batch.unwrap_or(&own);
-    for q in std::mem::take(&mut cols.quic) {
-        if let Some(hello) = quic.packet(q.flow, q.from_lo, bytes.get(q.bytes.0..q.bytes.1).unwrap_or(&[])) {
-            cols.protocols.set(q.row, q.with_tls);
-            if let Some(sni) = hello.sni {
-                cols.tls_sni.set(q.row, Some(it.text(&sni)));
-            }
-            if let Some(v) = hello.version {
-                cols.tls_version.set(q.row, Some(it.tls_version(v)));
-            }
-        }
-    }
-}
-
-/// Finds the frame that completes each fragmented datagram. tshark dissects the reassembled
-/// datagram's upper layers on that frame only, and its endpoint/conversation taps skip IPv6
-/// fragments that do not complete a datagram; the `frag` column carries that distinction.
-#[derive(Default)]
-pub struct Reassembler {
-    open: HashMap<(u8, Addr, Addr, u32), Pending>,
-}
-
-#[derive(Default)]
-struct Pending {
-    /// Covered byte ranges [start, end).
-    ranges: Vec<(u32, u32)>,
-    total: Option<u32>,
-    first: Option<decode::FirstFragment>,
-}
-
-impl Reassembler {
-    /// Process the fragments of one batch (in file order) and patch the completing rows.
-    pub fn run(&mut self, cols: &mut PacketColumns, it: &mut Interner) {
-        let frags = std::mem::take(&mut cols.frags);
-        for f in frags {
-            let key = (f.proto, f.src, f.dst, f.frag.ident);
-            let st = self.open.entry(key).or_default();
-            st.ranges.push((f.frag.offset, f.frag.offset + f.frag.len));
-            if !f.frag.more {
-                st.total = Some(f.frag.offset + f.frag.len);
-            }
-            if f.frag.offset == 0 {
-                st.first = f.frag.first;
-            }
-            let complete = st.total.is_some_and(|total| {
-                st.ranges.sort_unstable();
-                let mut reach = 0;
-                for &(s, e) in &st.ranges {
-                    if s > reach {
-                        return false;
-                    }
-                    reach = reach.max(e);
-                }
-                reach >= total
-            });
-            if !complete {
-                continue;
-            }
-            let st = self.open.remove(&key).unwrap_or_default();
-            let i = f.row;
-            cols.frag.set(i, Some(1));
-            if let Some(first) = st.first {
-                cols.protocols.set(i, it.stack(&first.stack));
-                cols.l4.set(i, Some(first.l4 as u8));
-                cols.src_port.set(i, first.src_port);
-                cols.dst_port.set(i, first.dst_port);
-                cols.app.set(i, first.app.map(|a| a as u8));
-                let (id, _) = decode::flow_hash(
-                    f.proto,
-                    f.src,
-                    first.src_port.unwrap_or(0),
-                    f.dst,
-                    first.dst_port.unwrap_or(0),
-                );
-                cols.flow_id.set(i, Some(id));
-            } else if cols.flow_id.get(i).is_none() {
-                cols.flow_id
-                    .set(i, Some(decode::flow_hash(f.proto, f.src, 0, f.dst, 0).0));
-            }
-        }
     }
 }
 

@@ -15,12 +15,12 @@ use polars::prelude::*;
 
 use crate::capture::{CaptureReader, RawRecord};
 use crate::decode::Decoder;
-use crate::decode::stream::Tracker;
+use crate::decode::order::InOrder;
 use crate::error::{Error, Result};
 use crate::table::cache;
 use crate::table::catalog::{CacheEntry, CaptureFile, CaptureMeta};
 use crate::table::flow::{self, FlowBuilder};
-use crate::table::frame::{self, Interner, PacketColumns, Reassembler, col};
+use crate::table::frame::{self, Interner, PacketColumns, col};
 use crate::table::memory::{KeptScan, PacketFrame, PacketFrameBuilder};
 
 /// Packets per batch handed to a decoder thread (and rows per chunk of the packet table). Each
@@ -698,9 +698,9 @@ fn decode_worker(rx: Arc<Mutex<Receiver<Batch>>>, out: SyncSender<(PacketColumns
         for (i, r) in batch.recs.iter().enumerate() {
             // A packet's first bytes (link, IP and transport headers) are a cache miss unless
             // asked for ahead.
-            if let Some(ahead) = batch.recs.get(i + frame::PREFETCH_AHEAD) {
-                frame::prefetch(bytes, ahead.start as usize);
-                frame::prefetch(bytes, ahead.start as usize + 64);
+            if let Some(ahead) = batch.recs.get(i + crate::capture::prefetch::PREFETCH_AHEAD) {
+                crate::capture::prefetch::prefetch(bytes, ahead.start as usize);
+                crate::capture::prefetch::prefetch(bytes, ahead.start as usize + 64);
             }
             let rec = RawRecord {
                 ts_ns: r.ts_ns,
@@ -733,9 +733,7 @@ fn collect(
 ) -> Result<(FlowBuilder, CaptureMeta)> {
     let mut pending: BTreeMap<usize, (PacketColumns, Batch)> = BTreeMap::new();
     let mut next = 0usize;
-    let mut reasm = Reassembler::default();
-    let mut streams = Tracker::default();
-    let mut quic = crate::decode::quic::Tracker::default();
+    let mut order = InOrder::default();
     let mut interner = Interner::default();
     let mut flows = FlowBuilder::default();
     let mut meta = meta_of(&DataFrame::empty());
@@ -744,11 +742,9 @@ fn collect(
     for (cols, batch) in rx {
         pending.insert(batch.seq, (cols, batch));
         while let Some((mut cols, mut batch)) = pending.remove(&next) {
-            reasm.run(&mut cols, &mut interner);
-            frame::track_streams(&mut cols, &mut streams, Some(batch.bytes()));
-            frame::track_quic(&mut cols, &mut quic, &mut interner, Some(batch.bytes()));
+            cols.finish_in_order(&mut order, &mut interner, Some(batch.bytes()));
             if let Some((map, _, end)) = &batch.mapped {
-                released = crate::capture::release_mapped(map, released, *end);
+                released = crate::capture::mapped::release_mapped(map, released, *end);
             }
             batch.clear();
             let _ = pool.send(batch);
