@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use anyhow::{Result, anyhow};
 use netql::table::catalog::CaptureFile;
-use netql::table::frame::col;
 use netql::table::load::{LoadOptions, decode_file};
+use netql::table::schema::col;
 
 /// One measured run.
 #[derive(Debug, Clone, Copy)]

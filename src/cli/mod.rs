@@ -10,8 +10,8 @@ use netql::error::Exit;
 use netql::query::summary;
 use netql::render;
 use netql::table::catalog::{self, CaptureFile};
-use netql::table::frame::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
 use netql::table::load::{self, LoadOptions};
+use netql::table::schema::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
 use netql::units;
 use serde_json::json;
 
@@ -146,7 +146,7 @@ pub fn captures(ctx: &Ctx, format: SummaryFormat) -> Result<Exit> {
 pub fn schema(format: SummaryFormat) -> Result<Exit> {
     match format {
         SummaryFormat::Json => {
-            let cols = |s: &[netql::table::frame::ColumnDef]| {
+            let cols = |s: &[netql::table::schema::ColumnDef]| {
                 s.iter()
                     .map(|d| json!({"name": d.name, "type": d.kind, "meaning": d.meaning}))
                     .collect::<Vec<_>>()
@@ -155,7 +155,7 @@ pub fn schema(format: SummaryFormat) -> Result<Exit> {
                 "packets": cols(PACKET_SCHEMA),
                 "flows": cols(FLOW_SCHEMA),
                 "stacks": cols(STACK_SCHEMA),
-                "events": netql::table::memory::EVENTS_DOC,
+                "events": netql::table::events::EVENTS_DOC,
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
         }
@@ -175,7 +175,7 @@ pub fn schema(format: SummaryFormat) -> Result<Exit> {
                     render::text_table_wrapped(&["column", "type", "meaning"], &rows, 2, 72)
                 );
             }
-            println!("events(): {}", netql::table::memory::EVENTS_DOC);
+            println!("events(): {}", netql::table::events::EVENTS_DOC);
         }
     }
     Ok(Exit::Success)

@@ -42,8 +42,8 @@ use crate::query::canned;
 use crate::query::engine::{Captures, Limits, Output, Params, ScriptEngine, ScriptError};
 use crate::render::{self, Format};
 use crate::table::catalog::{self, CaptureFile, CaptureMeta};
-use crate::table::frame::{ColumnDef, FLOW_SCHEMA, PACKET_SCHEMA};
 use crate::table::load::{self, LoadOptions, Loaded};
+use crate::table::schema::{ColumnDef, FLOW_SCHEMA, PACKET_SCHEMA};
 use crate::units;
 
 /// Port used when `--http` names only a host.

@@ -84,16 +84,16 @@ pub trait DataSource: Send + Sync {
     fn packets(&self) -> Result<LazyFrame, String>;
     fn flows(&self) -> Result<LazyFrame, String>;
 
-    /// The event rows of the packets (see [`crate::table::memory::EVENTS_DOC`]). Tables split at load
+    /// The event rows of the packets (see [`crate::table::events::EVENTS_DOC`]). Tables split at load
     /// time hand them over without a scan; this default filters the packets.
     fn events(&self) -> Result<LazyFrame, String> {
-        Ok(self.packets()?.filter(crate::table::memory::event_expr()))
+        Ok(self.packets()?.filter(crate::table::events::event_expr()))
     }
 
     /// Frames and bytes per protocol stack. Loaded captures count them while decoding; this
     /// default groups the packets.
     fn stacks(&self) -> Result<LazyFrame, String> {
-        Ok(crate::table::memory::stacks_of(self.packets()?))
+        Ok(crate::table::stacks::stacks_of(self.packets()?))
     }
 }
 

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::query::bindings::{self, DataSource, Failures, Finding, FindingRows, Frame, Severity};
 use crate::render;
-use crate::table::frame::col as pcol;
+use crate::table::schema::col as pcol;
 
 /// Limits on what one script may do.
 #[derive(Debug, Clone)]
@@ -580,7 +580,7 @@ pub struct NoData;
 
 impl DataSource for NoData {
     fn packets(&self) -> Result<LazyFrame, String> {
-        crate::table::frame::empty_packets()
+        crate::table::packet_columns::empty_packets()
             .map(|df| df.lazy())
             .map_err(|e| e.to_string())
     }
@@ -626,7 +626,7 @@ impl Captures {
 /// Per-capture parts of a packet-schema table as one (an empty packet table when none).
 fn union(parts: Vec<LazyFrame>) -> LazyFrame {
     union_or(parts, || {
-        crate::table::frame::empty_packets().unwrap_or_default().lazy()
+        crate::table::packet_columns::empty_packets().unwrap_or_default().lazy()
     })
 }
 

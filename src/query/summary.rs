@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::render;
-use crate::table::frame::col;
+use crate::table::schema::col;
 use crate::units;
 
 #[derive(Debug, Clone, Serialize)]

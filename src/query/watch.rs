@@ -31,7 +31,9 @@ use crate::query::analyze::Reported;
 use crate::query::bindings::DataSource;
 use crate::query::canned::Query;
 use crate::query::engine::{FindingOut, Output, Params, ScriptEngine};
-use crate::table::frame::{self, Interner, PacketColumns, col};
+use crate::table::interner::Interner;
+use crate::table::packet_columns::PacketColumns;
+use crate::table::schema::col;
 
 /// The queries `netql watch` runs unless told otherwise.
 pub const DEFAULT_QUERIES: &[&str] = &["port_scan", "arp_spoof", "cleartext_credentials"];
@@ -412,7 +414,7 @@ impl RollingWindow {
     pub fn packets(&self) -> Result<DataFrame> {
         let mut it = self.chunks.iter();
         let Some((first, _)) = it.next() else {
-            return frame::empty_packets();
+            return crate::table::packet_columns::empty_packets();
         };
         let mut df = first.clone();
         for (c, _) in it {
@@ -655,7 +657,7 @@ mod tests {
             progress: false,
             threads: 1,
         };
-        let loaded = decode_file(&cap, &opts).unwrap().packets.to_frame().unwrap();
+        let loaded = decode_file(&cap, &opts).unwrap().packets.to_dataframe().unwrap();
         for every in [1, 7, 100, 1_000_000] {
             let (d, w, _) = window_of_sample(every);
             let df = w.packets().unwrap();
@@ -725,7 +727,8 @@ mod tests {
         assert!(again.new.is_empty(), "reported twice");
         assert!(again.still_active.is_empty(), "nothing changed");
         // Gone for a whole window (an empty window), then back: new again.
-        let empty: Arc<dyn DataSource> = Arc::new(WindowData::new(frame::empty_packets().unwrap()));
+        let empty: Arc<dyn DataSource> =
+            Arc::new(WindowData::new(crate::table::packet_columns::empty_packets().unwrap()));
         assert!(d.run(&engine, empty, last + 2_000_000_000).new.is_empty());
         let back = d.run(&engine, data, last + 200_000_000_000);
         assert_eq!(back.new.len(), first.new.len());

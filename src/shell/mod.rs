@@ -39,8 +39,8 @@ use crate::query::canned;
 use crate::query::engine::{Captures, Output, Params, RunResult, ScriptEngine, ScriptError};
 use crate::render::{self, Format};
 use crate::table::catalog;
-use crate::table::frame::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
 use crate::table::load::{self, LoadOptions, Loaded};
+use crate::table::schema::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
 use crate::units;
 
 // ---------------------------------------------------------------------------------------------
@@ -1307,7 +1307,7 @@ pub fn help_text() -> String {
 fn schema_text(which: Option<&str>) -> String {
     let mut out = String::new();
     if which == Some("events") {
-        return format!("events(): {}\n", crate::table::memory::EVENTS_DOC);
+        return format!("events(): {}\n", crate::table::events::EVENTS_DOC);
     }
     for (title, s) in [
         ("packets", PACKET_SCHEMA),

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::table::frame;
 
 /// Which table a cache file holds (its template gives every column's real type).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +22,7 @@ pub enum Table {
 impl Table {
     fn template(self) -> Result<DataFrame> {
         match self {
-            Table::Packets => frame::empty_packets(),
+            Table::Packets => crate::table::packet_columns::empty_packets(),
             Table::Flows => crate::table::flow::empty_flows(),
         }
     }
@@ -529,7 +528,7 @@ mod tests {
         let df = crate::table::load::decode_file(&cap, &opts)
             .unwrap()
             .packets
-            .to_frame()
+            .to_dataframe()
             .unwrap();
         (dir, df)
     }

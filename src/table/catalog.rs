@@ -189,7 +189,7 @@ pub struct CaptureMeta {
     pub link_types: Vec<String>,
     /// Frames and bytes per protocol stack, when the capture was decoded (not by a listing scan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stacks: Option<Vec<crate::table::memory::StackCount>>,
+    pub stacks: Option<Vec<crate::table::stacks::StackCount>>,
 }
 
 impl CaptureMeta {

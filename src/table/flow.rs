@@ -7,7 +7,7 @@
 //! Rules: a direction is (flow id, sender address, sender port). The direction seen first is the
 //! originator, unless its first packet is a SYN-ACK and the other direction was seen too: then
 //! the capture began after the SYN and the other side is. `state`/`conn_state` follow from the
-//! per-direction SYN, SYN-ACK, RST and FIN counts (see [`crate::table::frame::FLOW_SCHEMA`]).
+//! per-direction SYN, SYN-ACK, RST and FIN counts (see [`crate::table::schema::FLOW_SCHEMA`]).
 
 use polars::prelude::*;
 use polars_arrow::array::{Array, PrimitiveArray};
@@ -16,7 +16,8 @@ use polars_arrow::types::NativeType;
 use crate::decode::tcp::{ACK, FIN, RST, SYN};
 use crate::decode::{App, L4};
 use crate::error::Result;
-use crate::table::frame::{self, Col, col, fcol};
+use crate::table::column::Col;
+use crate::table::schema::{col, fcol};
 
 /// One direction of a flow. Held for every flow until the table is made (500k flows in the
 /// 10M-packet capture), so optional codes are stored with a "none" value rather than as
@@ -505,7 +506,7 @@ fn frame_of(flows: &[Acc]) -> Result<DataFrame> {
         std::array::from_fn::<Vec<u32>, 6, _>(|_| Vec::with_capacity(n));
     let mut state = Col::<u32>::with_capacity(n);
     let mut conn_state = Col::<u32>::with_capacity(n);
-    let mapping = frame::text_mapping();
+    let mapping = crate::table::schema::text_mapping();
     let code = |s: &str| mapping.insert_cat(s).unwrap_or(0);
     let states: Vec<u32> = STATES.iter().map(|s| code(s)).collect();
     let conn_states: Vec<u32> = CONN_STATES.iter().map(|s| code(s)).collect();
@@ -593,17 +594,17 @@ fn frame_of(flows: &[Acc]) -> Result<DataFrame> {
     };
     let u64c = |name: &str, v: Vec<u64>| UInt64Chunked::from_vec(name.into(), v).into_column();
     let u32c = |name: &str, v: Vec<u32>| UInt32Chunked::from_vec(name.into(), v).into_column();
-    let cat = frame::cat_dtype;
+    let cat = crate::table::schema::cat_dtype;
     let columns = vec![
         u64c(fcol::FLOW_ID, flow_id),
-        frame::cat32(fcol::FILE, file, cat()),
-        frame::enum8(fcol::L4, l4, &frame::L4_DTYPE),
-        frame::prim::<UInt8Type>(fcol::IP_VERSION, ip_version),
-        frame::cat32(fcol::SRC_IP, src_ip, cat()),
-        frame::prim::<UInt16Type>(fcol::SRC_PORT, src_port),
-        frame::cat32(fcol::DST_IP, dst_ip, cat()),
-        frame::prim::<UInt16Type>(fcol::DST_PORT, dst_port),
-        frame::enum8(fcol::APP, app, &frame::APP_DTYPE),
+        crate::table::column::cat32(fcol::FILE, file, cat()),
+        crate::table::column::enum8(fcol::L4, l4, &crate::table::schema::L4_DTYPE),
+        crate::table::column::prim::<UInt8Type>(fcol::IP_VERSION, ip_version),
+        crate::table::column::cat32(fcol::SRC_IP, src_ip, cat()),
+        crate::table::column::prim::<UInt16Type>(fcol::SRC_PORT, src_port),
+        crate::table::column::cat32(fcol::DST_IP, dst_ip, cat()),
+        crate::table::column::prim::<UInt16Type>(fcol::DST_PORT, dst_port),
+        crate::table::column::enum8(fcol::APP, app, &crate::table::schema::APP_DTYPE),
         ts(fcol::FIRST_TS, first_ts),
         ts(fcol::LAST_TS, last_ts),
         Float64Chunked::from_vec(fcol::DURATION_S.into(), duration).into_column(),
@@ -623,8 +624,8 @@ fn frame_of(flows: &[Acc]) -> Result<DataFrame> {
         u32c(fcol::RST_REV, rst_rev),
         u32c(fcol::FIN_FWD, fin_fwd),
         u32c(fcol::FIN_REV, fin_rev),
-        frame::cat32(fcol::STATE, state, cat()),
-        frame::cat32(fcol::CONN_STATE, conn_state, cat()),
+        crate::table::column::cat32(fcol::STATE, state, cat()),
+        crate::table::column::cat32(fcol::CONN_STATE, conn_state, cat()),
     ];
     Ok(DataFrame::new(n, columns)?)
 }
@@ -703,7 +704,8 @@ mod tests {
     use super::*;
     use crate::capture::RawRecord;
     use crate::decode::{Addr, Packet};
-    use crate::table::frame::{Interner, PacketColumns};
+    use crate::table::interner::Interner;
+    use crate::table::packet_columns::PacketColumns;
 
     #[test]
     fn flow_index_finds_every_id_through_collisions_and_growth() {
@@ -890,10 +892,13 @@ mod tests {
     fn empty_table_has_every_schema_column() {
         let df = empty_flows().unwrap();
         let names: Vec<_> = df.get_column_names().iter().map(|s| s.to_string()).collect();
-        let want: Vec<_> = frame::FLOW_SCHEMA.iter().map(|d| d.name.to_string()).collect();
+        let want: Vec<_> = crate::table::schema::FLOW_SCHEMA
+            .iter()
+            .map(|d| d.name.to_string())
+            .collect();
         assert_eq!(names, want);
         assert_eq!(
-            flows_of(&crate::table::frame::empty_packets().unwrap())
+            flows_of(&crate::table::packet_columns::empty_packets().unwrap())
                 .unwrap()
                 .height(),
             0

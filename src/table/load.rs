@@ -20,8 +20,11 @@ use crate::error::{Error, Result};
 use crate::table::cache;
 use crate::table::catalog::{CacheEntry, CaptureFile, CaptureMeta};
 use crate::table::flow::{self, FlowBuilder};
-use crate::table::frame::{self, Interner, PacketColumns, col};
-use crate::table::memory::{KeptScan, PacketFrame, PacketFrameBuilder};
+use crate::table::interner::Interner;
+use crate::table::kept_scan::KeptScan;
+use crate::table::packet_columns::PacketColumns;
+use crate::table::packet_store::{PacketStore, PacketStoreBuilder};
+use crate::table::schema::col;
 
 /// Packets per batch handed to a decoder thread (and rows per chunk of the packet table). Each
 /// batch costs a channel round trip and each chunk a DataFrame with its per-column overhead in
@@ -59,16 +62,16 @@ pub enum Keep {
 /// scans for just the columns it uses (a 10M-packet capture is never read whole).
 #[derive(Clone)]
 pub enum PacketTable {
-    Frame(PacketFrame),
-    Parquet {
+    Memory(PacketStore),
+    Cached {
         path: PathBuf,
         /// The cached event rows, read column by column as queries ask (and kept).
         events: Arc<KeptScan>,
         rows: usize,
     },
     /// The event rows only ([`Keep::Events`]); the whole table is loaded on first use.
-    Events {
-        events: PacketFrame,
+    EventsOnly {
+        events: PacketStore,
         whole: Arc<Deferred>,
     },
 }
@@ -96,42 +99,44 @@ impl Deferred {
 
 /// Scan a cached table; checked when loaded, so a file removed since then reads as an error.
 fn scan_or_error(path: &std::path::Path, table: cache::Table) -> LazyFrame {
-    cache::scan(path, table).unwrap_or_else(|e| frame::unavailable(format!("cache unreadable: {e}")))
+    cache::scan(path, table).unwrap_or_else(|e| crate::table::schema::unavailable(format!("cache unreadable: {e}")))
 }
 
 impl PacketTable {
     pub fn lazy(&self) -> LazyFrame {
         match self {
-            PacketTable::Frame(pf) => pf.lazy(),
-            PacketTable::Parquet { path, .. } => scan_or_error(path, cache::Table::Packets),
-            PacketTable::Events { whole, .. } => match whole.get() {
+            PacketTable::Memory(store) => store.lazy(),
+            PacketTable::Cached { path, .. } => scan_or_error(path, cache::Table::Packets),
+            PacketTable::EventsOnly { whole, .. } => match whole.get() {
                 Ok(t) => t.lazy(),
-                Err(e) => frame::unavailable(format!("packet table unavailable: {e}")),
+                Err(e) => crate::table::schema::unavailable(format!("packet table unavailable: {e}")),
             },
         }
     }
 
-    /// The event rows (see [`crate::table::memory::event_mask`]) with every packet column.
+    /// The event rows (see [`crate::table::events::event_mask`]) with every packet column.
     pub fn events(&self) -> LazyFrame {
         match self {
-            PacketTable::Frame(pf) | PacketTable::Events { events: pf, .. } => pf.events(),
-            PacketTable::Parquet { events, .. } => events.lazy(),
+            PacketTable::Memory(store) | PacketTable::EventsOnly { events: store, .. } => store.events(),
+            PacketTable::Cached { events, .. } => events.lazy(),
         }
     }
 
     pub fn height(&self) -> usize {
         match self {
-            PacketTable::Frame(pf) | PacketTable::Events { events: pf, .. } => pf.height(),
-            PacketTable::Parquet { rows, .. } => *rows,
+            PacketTable::Memory(store) | PacketTable::EventsOnly { events: store, .. } => store.height(),
+            PacketTable::Cached { rows, .. } => *rows,
         }
     }
 
     /// The whole table in memory.
-    pub fn frame(&self) -> Result<DataFrame> {
+    pub fn to_dataframe(&self) -> Result<DataFrame> {
         match self {
-            PacketTable::Frame(pf) => pf.to_frame(),
-            PacketTable::Parquet { path, .. } => cache::read(path, cache::Table::Packets),
-            PacketTable::Events { whole, .. } => whole.get().map_err(|e| Error::Unavailable(e.clone()))?.frame(),
+            PacketTable::Memory(store) => store.to_dataframe(),
+            PacketTable::Cached { path, .. } => cache::read(path, cache::Table::Packets),
+            PacketTable::EventsOnly { whole, .. } => {
+                whole.get().map_err(|e| Error::Unavailable(e.clone()))?.to_dataframe()
+            }
         }
     }
 }
@@ -190,12 +195,12 @@ impl Loaded {
     /// file), or counted from the packets when a table comes without them.
     pub fn stacks(&self) -> Result<LazyFrame> {
         let counts = match &self.packets {
-            PacketTable::Frame(pf) | PacketTable::Events { events: pf, .. } => Some(pf.stack_counts()),
-            PacketTable::Parquet { .. } => self.meta.as_ref().and_then(|m| m.stacks.as_deref()),
+            PacketTable::Memory(store) | PacketTable::EventsOnly { events: store, .. } => Some(store.stack_counts()),
+            PacketTable::Cached { .. } => self.meta.as_ref().and_then(|m| m.stacks.as_deref()),
         };
         match counts {
-            Some(c) => Ok(crate::table::memory::stacks_frame(&self.capture.name, c)?.lazy()),
-            None => Ok(crate::table::memory::stacks_of(self.packets.lazy())),
+            Some(c) => Ok(crate::table::stacks::stacks_frame(&self.capture.name, c)?.lazy()),
+            None => Ok(crate::table::stacks::stacks_of(self.packets.lazy())),
         }
     }
 
@@ -256,7 +261,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
         let meta = CaptureMeta::read(&entry.meta).filter(|m| m.packets == rows as u64);
         return Ok(Loaded {
             capture: capture.clone(),
-            packets: PacketTable::Parquet {
+            packets: PacketTable::Cached {
                 path: entry.packets.clone(),
                 events: KeptScan::cached("events", &capture.name, events),
                 rows,
@@ -307,9 +312,9 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
         }
     }
     let packets = if packets.is_whole() {
-        PacketTable::Frame(packets)
+        PacketTable::Memory(packets)
     } else {
-        PacketTable::Events {
+        PacketTable::EventsOnly {
             events: packets,
             whole: Arc::new(Deferred {
                 capture: capture.clone(),
@@ -397,7 +402,7 @@ impl CacheSink {
     /// A chunk of the packet table and which of its rows are events.
     fn push(&mut self, chunk: &DataFrame, events: &BooleanChunked) -> Result<()> {
         self.packets.push(chunk)?;
-        self.events.push(&crate::table::memory::filter_here(chunk, events)?)
+        self.events.push(&crate::table::events::filter_here(chunk, events)?)
     }
 }
 
@@ -494,7 +499,7 @@ impl Batch {
 /// A decoded capture: its packet table, its flow table (built in the same pass), and what went
 /// wrong part way, if anything.
 pub struct Decoded {
-    pub packets: PacketFrame,
+    pub packets: PacketStore,
     pub flows: DataFrame,
     /// Packets, bytes, time span and link types (no stack counts: see `packets`).
     pub meta: CaptureMeta,
@@ -552,8 +557,8 @@ fn decode_into(
         // stage with both on one thread).
         let (pack_tx, pack_rx) = sync_channel::<(DataFrame, BooleanChunked)>(2);
         let table = match keep {
-            Keep::All => PacketFrameBuilder::new(&capture.name),
-            Keep::Events => PacketFrameBuilder::events_only(&capture.name),
+            Keep::All => PacketStoreBuilder::new(&capture.name),
+            Keep::Events => PacketStoreBuilder::events_only(&capture.name),
         };
         let packer = s.spawn(move || pack_chunks(pack_rx, table));
         let collector = s.spawn(move || collect(out_rx, pool_tx, file_code, chunk_tx, pack_tx));
@@ -751,7 +756,7 @@ fn collect(
             let df = cols.into_frame(file_code)?;
             flows.add(&df)?;
             meta.extend(meta_of(&df));
-            let events = crate::table::memory::event_mask(&df)?;
+            let events = crate::table::events::event_mask(&df)?;
             if let Some(tx) = &sink {
                 // Cheap: the chunk's columns are shared, not copied.
                 let _ = tx.send((df.clone(), events.clone()));
@@ -767,7 +772,7 @@ fn collect(
 }
 
 /// The packing thread: chunks in file order into the packet table.
-fn pack_chunks(rx: Receiver<(DataFrame, BooleanChunked)>, mut table: PacketFrameBuilder) -> Result<PacketFrameBuilder> {
+fn pack_chunks(rx: Receiver<(DataFrame, BooleanChunked)>, mut table: PacketStoreBuilder) -> Result<PacketStoreBuilder> {
     for (df, events) in rx {
         table.push_with_events(&df, &events)?;
     }
@@ -874,7 +879,7 @@ mod tests {
                 let whole = load(&cap, &opts(dir.path(), false)).unwrap();
                 let events = load_keeping(&cap, &opts(dir.path(), use_cache), Keep::Events).unwrap();
                 let what = format!("{path:?} (cache {use_cache})");
-                assert!(matches!(events.packets, PacketTable::Events { .. }), "{what}");
+                assert!(matches!(events.packets, PacketTable::EventsOnly { .. }), "{what}");
                 assert!(
                     collect(whole.packets.events()).equals_missing(&collect(events.packets.events())),
                     "{what}: events"
@@ -896,10 +901,10 @@ mod tests {
                 // Asked for after all: the whole table, from the cache when it was written.
                 let all = collect(events.packets.lazy());
                 assert!(collect(whole.packets.lazy()).equals_missing(&all), "{what}: packets");
-                let PacketTable::Events { whole: deferred, .. } = &events.packets else {
+                let PacketTable::EventsOnly { whole: deferred, .. } = &events.packets else {
                     unreachable!()
                 };
-                let from_cache = matches!(deferred.get(), Ok(PacketTable::Parquet { .. }));
+                let from_cache = matches!(deferred.get(), Ok(PacketTable::Cached { .. }));
                 assert_eq!(from_cache, use_cache, "{what}");
             }
         }

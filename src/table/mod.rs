@@ -3,8 +3,14 @@
 
 pub mod cache;
 pub mod catalog;
+pub mod column;
+pub mod events;
 pub mod flow;
-pub mod frame;
+pub mod interner;
+pub mod kept_scan;
 pub mod load;
-pub mod memory;
 pub mod packed;
+pub mod packet_columns;
+pub mod packet_store;
+pub mod schema;
+pub mod stacks;

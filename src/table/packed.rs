@@ -964,7 +964,7 @@ impl PackedScan {
         };
         let scan: Arc<dyn AnonymousScan> = Arc::new(PackedScan(table.clone()));
         LazyFrame::anonymous_scan(scan, args)
-            .unwrap_or_else(|e| crate::table::frame::unavailable(format!("packets unavailable: {e}")))
+            .unwrap_or_else(|e| crate::table::schema::unavailable(format!("packets unavailable: {e}")))
     }
 }
 

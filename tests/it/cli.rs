@@ -96,7 +96,7 @@ fn schema_lists_every_column_with_a_meaning() {
     let o = netql(&["schema", "--format", "json"], dir.path());
     let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
     let packets = v["packets"].as_array().unwrap();
-    assert_eq!(packets.len(), netql::table::frame::PACKET_SCHEMA.len());
+    assert_eq!(packets.len(), netql::table::schema::PACKET_SCHEMA.len());
     for c in packets.iter().chain(v["flows"].as_array().unwrap()) {
         assert!(!c["meaning"].as_str().unwrap().is_empty(), "{c}");
     }
@@ -134,9 +134,9 @@ fn second_load_comes_from_the_parquet_cache() {
     assert!(
         first
             .packets
-            .frame()
+            .to_dataframe()
             .unwrap()
-            .equals_missing(&second.packets.frame().unwrap()),
+            .equals_missing(&second.packets.to_dataframe().unwrap()),
         "cache round trip changes nothing"
     );
     // Cached flows are read column by column as queries ask, and kept: a query naming two
@@ -178,9 +178,9 @@ fn second_load_comes_from_the_parquet_cache() {
     assert!(
         fourth
             .packets
-            .frame()
+            .to_dataframe()
             .unwrap()
-            .equals_missing(&first.packets.frame().unwrap())
+            .equals_missing(&first.packets.to_dataframe().unwrap())
     );
 
     // A changed capture is decoded again.

@@ -178,7 +178,7 @@ fn check_file(path: &Path, truth: &Value, problems: &mut Vec<String>) {
         return;
     }
     let (df, warning) = match result {
-        Ok(d) => (d.packets.to_frame().unwrap(), d.warning),
+        Ok(d) => (d.packets.to_dataframe().unwrap(), d.warning),
         Err(e) => {
             problems.push(format!("{name}: {e}"));
             return;
@@ -327,7 +327,7 @@ fn timestamps_keep_nanoseconds_and_order() {
         let df = decode_file(&CaptureFile::stat(&dir.join(name)).unwrap(), &opts())
             .unwrap()
             .packets
-            .to_frame()
+            .to_dataframe()
             .unwrap();
         let ts = df
             .column("ts")

@@ -927,7 +927,7 @@ fn events_and_stacks_agree_with_the_packets_fresh_cached_and_live() {
         let want_events = adhoc(&fresh, &format!("{EVENT_RULE}.sort(\"frame\")"));
         let want_stacks = adhoc(&fresh, STACKS_BY_PACKETS);
         // A live window's table is not split: the same answers through the fallback plans.
-        let whole = fresh.loaded[0].packets.frame().unwrap();
+        let whole = fresh.loaded[0].packets.to_dataframe().unwrap();
         let window = Arc::new(netql::query::watch::WindowData::new(whole));
         for (how, d) in [
             ("fresh", fresh.clone() as Arc<dyn netql::query::bindings::DataSource>),

@@ -1,4 +1,4 @@
-//! table: one capture's packet table in memory. Most packets carry no application facts, so the
+//! packet_store: one capture's packet table in memory. Most packets carry no application facts, so the
 //! eighteen mostly-empty columns (ICMP, DNS, HTTP, TLS, ARP, credential, error) are held apart,
 //! only for the table's *events* (see [`event_mask`]: the packets with any of those facts, and
 //! ICMP and odd-flag TCP packets), plus a bitmap saying which rows those are. `lazy()` puts them
@@ -12,135 +12,19 @@
 //! bytes per protocol stack (`stacks()`), which protocol share and the summary read instead of
 //! grouping every packet.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use polars::prelude::*;
 
-use crate::decode::L4;
-use crate::decode::tcp::{ACK, FIN, RST, SYN};
 use crate::error::Result;
-use crate::table::frame::{self, PACKET_SCHEMA, col};
+use crate::table::events::{SPARSE, event_mask, filter_here};
+use crate::table::kept_scan::{ColumnSource, KeptScan, file_column};
 use crate::table::packed::{PackedScan, PackedTable, PackedTableBuilder};
-
-/// The columns held apart, in schema order.
-pub const SPARSE: [&str; 18] = [
-    col::ICMP_TYPE,
-    col::ICMP_CODE,
-    col::DNS_QNAME,
-    col::DNS_QTYPE,
-    col::DNS_RCODE,
-    col::DNS_RESPONSE,
-    col::DNS_ANSWERS,
-    col::HTTP_METHOD,
-    col::HTTP_HOST,
-    col::HTTP_PATH,
-    col::HTTP_STATUS,
-    col::TLS_SNI,
-    col::TLS_VERSION,
-    col::ARP_OP,
-    col::ARP_SENDER_IP,
-    col::ARP_TARGET_IP,
-    col::CREDENTIAL,
-    col::ERROR,
-];
+use crate::table::schema::{PACKET_SCHEMA, col, flags_dtype, flags_text_of, text_dtype, text_mapping, unavailable};
+use crate::table::stacks::{StackCount, stacks_frame};
 
 /// Columns rebuilt from others, never stored.
 const DERIVED: [&str; 2] = [col::FILE, col::TCP_FLAGS_STR];
-
-/// What makes a packet an event, for `netql schema` and the query guide.
-pub const EVENTS_DOC: &str = "the packets that say something on their own: a DNS, HTTP, TLS-hello, ARP or \
-credential fact, a decode error, any ICMP/ICMPv6 message, or a TCP flag set no stack sends in normal use \
-(no SYN/ACK/RST, SYN+FIN, SYN+RST); same columns as packets()";
-
-/// A TCP flag set no stack sends in normal use: NULL/FIN/Xmas (none of SYN, ACK, RST), SYN+FIN,
-/// SYN+RST. Stealth scans and OS fingerprinting send them.
-fn odd_flags(f: u8) -> bool {
-    f & (SYN | ACK | RST) == 0 || f & (SYN | FIN) == SYN | FIN || f & (SYN | RST) == SYN | RST
-}
-
-/// Which rows of a packet chunk are events (see [`EVENTS_DOC`]).
-pub fn event_mask(chunk: &DataFrame) -> Result<BooleanChunked> {
-    let l4 = chunk.column(col::L4)?.to_physical_repr();
-    let l4 = l4.as_materialized_series().u8()?.rechunk();
-    let flags = chunk.column(col::TCP_FLAGS)?.as_materialized_series().u8()?.rechunk();
-    let (icmp, icmpv6, tcp) = (L4::Icmp as u8, L4::Icmpv6 as u8, L4::Tcp as u8);
-    // Read from the arrays' values and validity (no per-row options: this runs on every packet).
-    let chunks = l4.downcast_iter().zip(flags.downcast_iter()).map(|(l4, flags)| {
-        let valid = |v: Option<&polars_arrow::bitmap::Bitmap>, i: usize| v.is_none_or(|b| b.get_bit(i));
-        let (l4_valid, flags_valid) = (l4.validity(), flags.validity());
-        let bits = polars_arrow::bitmap::Bitmap::from_trusted_len_iter(
-            l4.values()
-                .iter()
-                .zip(flags.values().iter())
-                .enumerate()
-                .map(|(i, (&l, &f))| {
-                    let tcp_odd = l == tcp && valid(flags_valid, i) && odd_flags(f);
-                    valid(l4_valid, i) && (l == icmp || l == icmpv6 || tcp_odd)
-                }),
-        );
-        polars_arrow::array::BooleanArray::new(ArrowDataType::Boolean, bits, None)
-    });
-    let mut has = BooleanChunked::from_chunk_iter("event".into(), chunks);
-    for name in SPARSE {
-        let c = chunk.column(name)?;
-        if c.null_count() < c.len() {
-            has = &has | &c.is_not_null();
-        }
-    }
-    Ok(has)
-}
-
-/// [`event_mask`] as a Polars expression, for tables that are not split (live windows).
-pub fn event_expr() -> Expr {
-    let bit = |b: u8| (col(col::TCP_FLAGS).cast(DataType::Int32) / lit(b as i32) % lit(2)).eq(lit(1));
-    let odd = col(col::L4).eq(lit("tcp")).and(
-        (bit(SYN).not().and(bit(ACK).not()).and(bit(RST).not()))
-            .or(bit(SYN).and(bit(FIN)))
-            .or(bit(SYN).and(bit(RST))),
-    );
-    let icmp = col(col::L4).eq(lit("icmp")).or(col(col::L4).eq(lit("icmpv6")));
-    SPARSE
-        .iter()
-        .map(|c| col(*c).is_not_null())
-        .fold(icmp.or(odd), |a, b| a.or(b))
-        .fill_null(lit(false))
-}
-
-/// Frames and bytes per protocol stack (`protocols`; None: nothing decoded).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct StackCount {
-    pub protocols: Option<String>,
-    pub frames: u64,
-    pub bytes: u64,
-}
-
-/// The `stacks()` table of one capture from its counts.
-pub fn stacks_frame(file: &str, counts: &[StackCount]) -> Result<DataFrame> {
-    let n = counts.len();
-    let text = frame::text_dtype();
-    let df = DataFrame::new(
-        n,
-        vec![
-            Column::new("file".into(), vec![file; n]).cast(&text)?,
-            Column::new(
-                "protocols".into(),
-                counts.iter().map(|c| c.protocols.as_deref()).collect::<Vec<_>>(),
-            )
-            .cast(&text)?,
-            Column::new("frames".into(), counts.iter().map(|c| c.frames).collect::<Vec<_>>()),
-            Column::new("bytes".into(), counts.iter().map(|c| c.bytes).collect::<Vec<_>>()),
-        ],
-    )?;
-    Ok(df)
-}
-
-/// The `stacks()` table computed from packets (for tables without counts).
-pub fn stacks_of(packets: LazyFrame) -> LazyFrame {
-    packets.group_by([col(col::FILE), col(col::PROTOCOLS)]).agg([
-        len().cast(DataType::UInt64).alias("frames"),
-        col(col::WIRE_LEN).cast(DataType::UInt64).sum().alias("bytes"),
-    ])
-}
 
 /// Which rows have an entry in the side table, and where: a bitmap with a running count per
 /// 64-row word, so a row's entry is found in constant time.
@@ -207,11 +91,11 @@ impl RowIndex {
 
 /// A capture's packet table (see the module docs). Cheap to clone: columns are shared.
 #[derive(Clone)]
-pub struct PacketFrame {
+pub struct PacketStore {
     file: PlSmallStr,
     rows: usize,
     /// Every column but [`DERIVED`] and [`SPARSE`], in schema order, held narrow. None when
-    /// only the event rows were kept (see [`PacketFrameBuilder::events_only`]).
+    /// only the event rows were kept (see [`PacketStoreBuilder::events_only`]).
     core: Option<Arc<PackedTable>>,
     /// The [`SPARSE`] columns of the event rows, in row order, held narrow (every stored
     /// column of them when there is no `core`).
@@ -222,7 +106,7 @@ pub struct PacketFrame {
     stacks: Arc<Vec<StackCount>>,
 }
 
-impl PacketFrame {
+impl PacketStore {
     pub fn height(&self) -> usize {
         self.rows
     }
@@ -240,11 +124,11 @@ impl PacketFrame {
     /// The [`DERIVED`] columns as expressions over the stored ones.
     fn derived(&self) -> Vec<Expr> {
         vec![
-            lit(self.file.as_str()).cast(frame::text_dtype()).alias(col::FILE),
+            lit(self.file.as_str()).cast(text_dtype()).alias(col::FILE),
             col(col::TCP_FLAGS)
                 .map(
-                    |flags: Column| frame::flags_text_of(&flags),
-                    |_, f| Ok(Field::new(f.name().clone(), frame::flags_dtype())),
+                    |flags: Column| flags_text_of(&flags),
+                    |_, f| Ok(Field::new(f.name().clone(), flags_dtype())),
                 )
                 .alias(col::TCP_FLAGS_STR),
         ]
@@ -255,7 +139,7 @@ impl PacketFrame {
     /// bare).
     pub fn lazy(&self) -> LazyFrame {
         let Some(core) = &self.core else {
-            return frame::unavailable("the packet table was not kept (only its event rows)");
+            return unavailable("the packet table was not kept (only its event rows)");
         };
         let mut rebuilt = self.derived();
         for name in SPARSE {
@@ -282,7 +166,7 @@ impl PacketFrame {
     }
 
     /// The whole table materialised.
-    pub fn to_frame(&self) -> Result<DataFrame> {
+    pub fn to_dataframe(&self) -> Result<DataFrame> {
         Ok(self.lazy().collect()?)
     }
 
@@ -305,35 +189,6 @@ impl PacketFrame {
     }
 }
 
-/// A table as a Polars scan source with projection pushdown: a query asks for (and makes) only
-/// the columns it names, and each column is made once and kept, so the queries of a suite share
-/// them. Serves a table's event rows (gathered from memory or read from the cache) and a cached
-/// flow table.
-pub struct KeptScan {
-    source: KeptSource,
-    name: &'static str,
-    rows: usize,
-    schema: SchemaRef,
-    /// Columns made so far, or being made by one query for all.
-    kept: Mutex<PlHashMap<PlSmallStr, Slot>>,
-    /// Signalled when columns being made are done (or failed).
-    made: std::sync::Condvar,
-}
-
-/// A column of a [`KeptScan`]: kept, or being made by one of the queries that asked for it (the
-/// suite's queries start side by side and ask for many of the same columns at once).
-enum Slot {
-    Making,
-    Made(Column),
-}
-
-enum KeptSource {
-    /// Event rows gathered from an in-memory table by its row bitmap.
-    Table(TableEvents),
-    /// Read from a cache file of the capture named here.
-    Cached(crate::table::cache::ColumnReader, PlSmallStr),
-}
-
 /// The parts of an in-memory table that its event columns are gathered from.
 struct TableEvents {
     file: PlSmallStr,
@@ -344,143 +199,10 @@ struct TableEvents {
     index: Arc<RowIndex>,
 }
 
-impl KeptScan {
-    fn new(source: KeptSource, name: &'static str, schema: SchemaRef, rows: usize) -> Arc<KeptScan> {
-        Arc::new(KeptScan {
-            source,
-            name,
-            rows,
-            schema,
-            kept: Mutex::new(PlHashMap::default()),
-            made: std::sync::Condvar::new(),
-        })
+impl ColumnSource for TableEvents {
+    fn make(&self, names: &[PlSmallStr], _rows: usize) -> PolarsResult<Vec<Column>> {
+        self.gather(names)
     }
-
-    /// A cached table of capture `file`; `name` says what it is in plans and errors ("events",
-    /// "flows").
-    pub fn cached(name: &'static str, file: &str, reader: crate::table::cache::ColumnReader) -> Arc<KeptScan> {
-        let (schema, rows) = (reader.template().schema().clone(), reader.rows());
-        Self::new(KeptSource::Cached(reader, file.into()), name, schema, rows)
-    }
-
-    /// The scan as a lazy frame.
-    pub fn lazy(self: &Arc<Self>) -> LazyFrame {
-        let args = ScanArgsAnonymous {
-            schema: Some(self.schema.clone()),
-            name: self.name,
-            ..Default::default()
-        };
-        let scan: Arc<dyn AnonymousScan> = self.clone();
-        LazyFrame::anonymous_scan(scan, args)
-            .unwrap_or_else(|e| frame::unavailable(format!("{} unavailable: {e}", self.name)))
-    }
-
-    /// The named columns: those nobody has made yet are made here (all at once), those another
-    /// query is making are waited for.
-    fn columns(&self, names: &[PlSmallStr]) -> PolarsResult<Vec<Column>> {
-        let poisoned = || polars_err!(ComputeError: "{} lock poisoned", self.name);
-        let mut kept = self.kept.lock().map_err(|_| poisoned())?;
-        loop {
-            let mut mine: Vec<PlSmallStr> = Vec::new();
-            for n in names {
-                if !kept.contains_key(n) {
-                    kept.insert(n.clone(), Slot::Making);
-                    mine.push(n.clone());
-                }
-            }
-            if !mine.is_empty() {
-                drop(kept);
-                // Should making them panic, the claims are given up so no query waits forever.
-                let claims = Claims {
-                    scan: self,
-                    names: &mine,
-                };
-                let made = self.make(&mine);
-                std::mem::forget(claims);
-                kept = self.kept.lock().map_err(|_| poisoned())?;
-                match made {
-                    Ok(columns) if columns.len() == mine.len() => {
-                        for (n, c) in mine.into_iter().zip(columns) {
-                            kept.insert(n, Slot::Made(c));
-                        }
-                        self.made.notify_all();
-                    }
-                    made => {
-                        let e = made
-                            .err()
-                            .unwrap_or_else(|| polars_err!(ComputeError: "{}: columns missing", self.name));
-                        // Whoever waits for these tries (and fails) on its own.
-                        for n in &mine {
-                            kept.remove(n);
-                        }
-                        self.made.notify_all();
-                        return Err(e);
-                    }
-                }
-            }
-            let columns: Option<Vec<Column>> = names
-                .iter()
-                .map(|n| match kept.get(n) {
-                    Some(Slot::Made(c)) => Some(c.clone()),
-                    _ => None,
-                })
-                .collect();
-            if let Some(columns) = columns {
-                return Ok(columns);
-            }
-            if names.iter().any(|n| matches!(kept.get(n), Some(Slot::Making))) {
-                kept = self.made.wait(kept).map_err(|_| poisoned())?;
-            }
-        }
-    }
-
-    fn make(&self, names: &[PlSmallStr]) -> PolarsResult<Vec<Column>> {
-        match &self.source {
-            KeptSource::Cached(reader, file) => {
-                // The file column holds the capture's name on every row: made, not read.
-                let stored: Vec<PlSmallStr> = names.iter().filter(|n| n.as_str() != col::FILE).cloned().collect();
-                let mut read = reader
-                    .read(&stored)
-                    .map_err(|e| polars_err!(ComputeError: "{e}"))?
-                    .into_iter();
-                names
-                    .iter()
-                    .map(|n| match n.as_str() {
-                        col::FILE => file_column(file, self.rows),
-                        _ => read.next().ok_or_else(|| polars_err!(ColumnNotFound: "{n}")),
-                    })
-                    .collect()
-            }
-            KeptSource::Table(t) => t.gather(names),
-        }
-    }
-}
-
-/// Columns a query claimed to make; dropped only when making them panicked.
-struct Claims<'a> {
-    scan: &'a KeptScan,
-    names: &'a [PlSmallStr],
-}
-
-impl Drop for Claims<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut kept) = self.scan.kept.lock() {
-            for n in self.names {
-                kept.remove(n);
-            }
-        }
-        self.scan.made.notify_all();
-    }
-}
-
-/// The `file` column of a table of one capture: its name on every row (one value, not `rows`).
-fn file_column(file: &str, rows: usize) -> PolarsResult<Column> {
-    Column::new_scalar(
-        PlSmallStr::from_static(col::FILE),
-        Scalar::new(DataType::String, AnyValue::StringOwned(file.into())),
-        rows,
-    )
-    .cast(&frame::text_dtype())
 }
 
 impl TableEvents {
@@ -518,36 +240,10 @@ impl TableEvents {
             .iter()
             .map(|name| match name.as_str() {
                 col::FILE => file_column(&self.file, self.side.rows()),
-                col::TCP_FLAGS_STR => frame::flags_text_of(&take(col::TCP_FLAGS)?),
+                col::TCP_FLAGS_STR => flags_text_of(&take(col::TCP_FLAGS)?),
                 _ => take(name),
             })
             .collect()
-    }
-}
-
-impl AnonymousScan for KeptScan {
-    fn as_any(&self) -> &dyn std::any::Any {
-        self
-    }
-
-    fn schema(&self, _infer_schema_length: Option<usize>) -> PolarsResult<SchemaRef> {
-        Ok(self.schema.clone())
-    }
-
-    fn allows_projection_pushdown(&self) -> bool {
-        true
-    }
-
-    fn scan(&self, args: AnonymousScanArgs) -> PolarsResult<DataFrame> {
-        let names: Vec<PlSmallStr> = match &args.with_columns {
-            Some(names) => names.to_vec(),
-            None => self.schema.iter_names().cloned().collect(),
-        };
-        let df = DataFrame::new(self.rows, self.columns(&names)?)?;
-        Ok(match args.n_rows {
-            Some(n) => df.head(Some(n)),
-            None => df,
-        })
     }
 }
 
@@ -562,20 +258,8 @@ fn gather(frames: &Column, values: &Column, index: &RowIndex) -> PolarsResult<Co
     values.take(&rows)
 }
 
-/// `df.filter(mask)` column by column on the calling thread. For the small chunks of a load:
-/// `DataFrame::filter` hands each column to Polars' thread pool, whose threads then spin for
-/// work on cores the load keeps busy (10M load ~3 % less CPU in interleaved runs).
-pub fn filter_here(df: &DataFrame, mask: &BooleanChunked) -> Result<DataFrame> {
-    let columns = df
-        .columns()
-        .iter()
-        .map(|c| c.filter(mask))
-        .collect::<PolarsResult<Vec<Column>>>()?;
-    Ok(DataFrame::new(mask.num_trues(), columns)?)
-}
-
-/// Builds a [`PacketFrame`] from decoded chunks in file order.
-pub struct PacketFrameBuilder {
+/// Builds a [`PacketStore`] from decoded chunks in file order.
+pub struct PacketStoreBuilder {
     file: PlSmallStr,
     events_only: bool,
     core: Option<PackedTableBuilder>,
@@ -586,9 +270,9 @@ pub struct PacketFrameBuilder {
     stacks: PlHashMap<Option<u32>, (u64, u64)>,
 }
 
-impl PacketFrameBuilder {
-    pub fn new(file: &str) -> PacketFrameBuilder {
-        PacketFrameBuilder {
+impl PacketStoreBuilder {
+    pub fn new(file: &str) -> PacketStoreBuilder {
+        PacketStoreBuilder {
             file: file.into(),
             events_only: false,
             core: None,
@@ -601,8 +285,8 @@ impl PacketFrameBuilder {
 
     /// A builder that keeps only the event rows (every column of them) and the stack counts:
     /// all that `events()` and `stacks()` read, for a fraction of the packing work and memory.
-    pub fn events_only(file: &str) -> PacketFrameBuilder {
-        PacketFrameBuilder {
+    pub fn events_only(file: &str) -> PacketStoreBuilder {
+        PacketStoreBuilder {
             events_only: true,
             ..Self::new(file)
         }
@@ -684,10 +368,10 @@ impl PacketFrameBuilder {
         Ok(())
     }
 
-    pub fn finish(mut self) -> Result<PacketFrame> {
+    pub fn finish(mut self) -> Result<PacketStore> {
         if self.side.is_none() {
             // No packets: split an empty table, so both parts still carry their columns.
-            self.push(&frame::empty_packets()?)?;
+            self.push(&crate::table::packet_columns::empty_packets()?)?;
         }
         self.index.finish(self.rows);
         let core = self.core.map(PackedTableBuilder::finish);
@@ -697,7 +381,7 @@ impl PacketFrameBuilder {
         ) else {
             return Err(crate::error::Error::Internal("packet table without its columns"));
         };
-        let mapping = frame::text_mapping();
+        let mapping = text_mapping();
         let mut stacks: Vec<StackCount> = self
             .stacks
             .into_iter()
@@ -710,7 +394,7 @@ impl PacketFrameBuilder {
         stacks.sort_by(|a, b| b.frames.cmp(&a.frames).then_with(|| a.protocols.cmp(&b.protocols)));
         let index = Arc::new(self.index);
         let events = KeptScan::new(
-            KeptSource::Table(TableEvents {
+            Box::new(TableEvents {
                 file: self.file.clone(),
                 core: core.clone(),
                 side: side.clone(),
@@ -718,10 +402,10 @@ impl PacketFrameBuilder {
                 index: index.clone(),
             }),
             "events",
-            frame::empty_packets()?.schema().clone(),
+            crate::table::packet_columns::empty_packets()?.schema().clone(),
             side.rows(),
         );
-        Ok(PacketFrame {
+        Ok(PacketStore {
             file: self.file,
             rows: self.rows,
             core,
@@ -758,8 +442,8 @@ mod tests {
         let cap = crate::table::catalog::CaptureFile::stat(path)?;
         let mut reader = crate::capture::CaptureReader::open(&cap.path)?;
         let mut decoder = crate::decode::Decoder::default();
-        let mut it = frame::Interner::default();
-        let mut pc = frame::PacketColumns::with_capacity(300);
+        let mut it = crate::table::interner::Interner::default();
+        let mut pc = crate::table::packet_columns::PacketColumns::with_capacity(300);
         let mut n = 0u32;
         // A capture that breaks part way still gives the packets before the break.
         let _ = reader.for_each(|rec| {
@@ -768,20 +452,20 @@ mod tests {
             pc.push_at(&rec, n, p, &mut it, 0);
             true
         });
-        let file_code = frame::Interner::default().text(&cap.name);
+        let file_code = crate::table::interner::Interner::default().text(&cap.name);
         Ok((cap.name.clone(), pc.into_frame(file_code)?))
     }
 
     /// Split and packed from uneven chunks, a table gives back every column and value, and its
     /// events are exactly the event rows.
-    fn reads_back_whole(name: &str, full: &DataFrame, step: usize) -> PacketFrame {
-        let mut b = PacketFrameBuilder::new(name);
+    fn reads_back_whole(name: &str, full: &DataFrame, step: usize) -> PacketStore {
+        let mut b = PacketStoreBuilder::new(name);
         for off in (0..full.height()).step_by(step) {
             b.push(&full.slice(off as i64, step)).unwrap();
         }
         let pf = b.finish().unwrap();
         assert_eq!(pf.height(), full.height(), "{name}");
-        let back = pf.to_frame().unwrap();
+        let back = pf.to_dataframe().unwrap();
         assert!(full.equals_missing(&back), "{name}");
         let events = pf.events().collect().unwrap();
         let want = full.filter(&event_mask(full).unwrap()).unwrap();
@@ -869,11 +553,14 @@ mod tests {
             .unwrap();
         assert!(plan.contains(col::DNS_QNAME) && !plan.contains(col::TLS_SNI), "{plan}");
         // Chunks out of order would misplace sparse values: refused.
-        let mut wrong = PacketFrameBuilder::new(&name);
+        let mut wrong = PacketStoreBuilder::new(&name);
         assert!(wrong.push(&full.slice(70, 70)).is_err());
         // No packets: the empty table with the full schema.
-        let empty = PacketFrameBuilder::new("x").finish().unwrap().to_frame().unwrap();
+        let empty = PacketStoreBuilder::new("x").finish().unwrap().to_dataframe().unwrap();
         assert_eq!(empty.height(), 0);
-        assert_eq!(empty.schema(), frame::empty_packets().unwrap().schema());
+        assert_eq!(
+            empty.schema(),
+            crate::table::packet_columns::empty_packets().unwrap().schema()
+        );
     }
 }

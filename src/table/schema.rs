@@ -1,0 +1,392 @@
+//! schema: the one place that names the tables' columns and their types ([`PACKET_SCHEMA`],
+//! [`FLOW_SCHEMA`], [`STACK_SCHEMA`]), with what each column means (`netql schema`, the shell's
+//! `.schema` and the MCP `describe_schema` tool print these), and the Polars types behind them.
+//!
+//! Addresses, MACs, names and other repeated text are Polars `Categorical` columns: each row holds
+//! a 4-byte code into one shared dictionary, so 10M rows of addresses cost 40 MB per column and
+//! group-bys hash integers, while every user-facing path (filters against text literals, display,
+//! JSON/CSV) sees text; the decoder formats each distinct address once. Small fixed vocabularies
+//! (link type, transport, application, TCP flag letters, fragment state) are `Enum`s with 1–2 byte
+//! codes. Measured by `netql bench` on the `src_ip` column of the generated 10M-packet capture
+//! (release build, 2 cores):
+//!
+//! | representation       | bytes/row | `group_by(src_ip).agg(len)` | cost to build                          |
+//! |----------------------|-----------|-----------------------------|----------------------------------------|
+//! | Categorical (chosen) | 4.1       | 188 ms                      | one string per distinct address        |
+//! | String (Utf8View)    | 10.9      | 315 ms                      | 318 ms per column to format 10M values |
+//!
+//! Held in memory, each chunk of an address column is packed further (8/16-bit codes into a chunk
+//! dictionary, 1.4 B/row at 10M; see [`crate::table::packed`]).
+
+use std::sync::{Arc, LazyLock};
+
+use polars::prelude::*;
+
+use crate::decode::{self, App, L4};
+
+/// Column names, so other modules never spell them by hand.
+pub mod col {
+    pub const FILE: &str = "file";
+    pub const FRAME: &str = "frame";
+    pub const TS: &str = "ts";
+    pub const WIRE_LEN: &str = "wire_len";
+    pub const CAP_LEN: &str = "cap_len";
+    pub const TRUNCATED: &str = "truncated";
+    pub const LINK_TYPE: &str = "link_type";
+    pub const PROTOCOLS: &str = "protocols";
+    pub const SRC_MAC: &str = "src_mac";
+    pub const DST_MAC: &str = "dst_mac";
+    pub const VLAN: &str = "vlan";
+    pub const VLAN_INNER: &str = "vlan_inner";
+    pub const ETHER_TYPE: &str = "ether_type";
+    pub const IP_VERSION: &str = "ip_version";
+    pub const SRC_IP: &str = "src_ip";
+    pub const DST_IP: &str = "dst_ip";
+    pub const TTL: &str = "ttl";
+    pub const IP_PROTO: &str = "ip_proto";
+    pub const FRAG: &str = "frag";
+    pub const L4: &str = "l4";
+    pub const SRC_PORT: &str = "src_port";
+    pub const DST_PORT: &str = "dst_port";
+    pub const TCP_FLAGS: &str = "tcp_flags";
+    pub const TCP_FLAGS_STR: &str = "tcp_flags_str";
+    pub const TCP_SEQ: &str = "tcp_seq";
+    pub const TCP_ACK: &str = "tcp_ack";
+    pub const TCP_WINDOW: &str = "tcp_window";
+    pub const ICMP_TYPE: &str = "icmp_type";
+    pub const ICMP_CODE: &str = "icmp_code";
+    pub const PAYLOAD_LEN: &str = "payload_len";
+    pub const APP: &str = "app";
+    pub const DNS_QNAME: &str = "dns_qname";
+    pub const DNS_QTYPE: &str = "dns_qtype";
+    pub const DNS_RCODE: &str = "dns_rcode";
+    pub const DNS_RESPONSE: &str = "dns_response";
+    pub const DNS_ANSWERS: &str = "dns_answers";
+    pub const HTTP_METHOD: &str = "http_method";
+    pub const HTTP_HOST: &str = "http_host";
+    pub const HTTP_PATH: &str = "http_path";
+    pub const HTTP_STATUS: &str = "http_status";
+    pub const TLS_SNI: &str = "tls_sni";
+    pub const TLS_VERSION: &str = "tls_version";
+    pub const ARP_OP: &str = "arp_op";
+    pub const ARP_SENDER_IP: &str = "arp_sender_ip";
+    pub const ARP_TARGET_IP: &str = "arp_target_ip";
+    pub const CREDENTIAL: &str = "credential";
+    pub const FLOW_ID: &str = "flow_id";
+    pub const ERROR: &str = "error";
+}
+
+/// One column: its name, the type as users see it, and what it holds.
+#[derive(Debug, Clone, Copy)]
+pub struct ColumnDef {
+    pub name: &'static str,
+    pub kind: &'static str,
+    pub meaning: &'static str,
+}
+
+const fn c(name: &'static str, kind: &'static str, meaning: &'static str) -> ColumnDef {
+    ColumnDef { name, kind, meaning }
+}
+
+/// The packet table: one row per packet, in file order.
+pub const PACKET_SCHEMA: &[ColumnDef] = &[
+    c(col::FILE, "text", "capture file name"),
+    c(
+        col::FRAME,
+        "u32",
+        "frame number in the file, 1-based as tshark numbers them",
+    ),
+    c(col::TS, "datetime[ns, UTC]", "capture timestamp"),
+    c(col::WIRE_LEN, "u32", "length of the frame on the wire (bytes)"),
+    c(
+        col::CAP_LEN,
+        "u32",
+        "bytes captured (less than wire_len when the snap length cut the frame)",
+    ),
+    c(col::TRUNCATED, "bool", "cap_len < wire_len"),
+    c(
+        col::LINK_TYPE,
+        "enum",
+        "link layer: ethernet, linux_sll, linux_sll2, raw, ipv4, ipv6, null, loop, unsupported",
+    ),
+    c(
+        col::PROTOCOLS,
+        "text",
+        "protocol stack as tshark's frame.protocols names it, e.g. eth:vlan:ip:udp:dns",
+    ),
+    c(col::SRC_MAC, "text", "source MAC address"),
+    c(col::DST_MAC, "text", "destination MAC address"),
+    c(col::VLAN, "u16", "outer 802.1Q/802.1ad VLAN id"),
+    c(col::VLAN_INNER, "u16", "inner VLAN id (QinQ)"),
+    c(
+        col::ETHER_TYPE,
+        "u16",
+        "ether type of the payload after any VLAN tags (2048 IPv4, 34525 IPv6, 2054 ARP)",
+    ),
+    c(
+        col::IP_VERSION,
+        "u8",
+        "4 or 6; null when the frame has no readable IP header",
+    ),
+    c(
+        col::SRC_IP,
+        "text",
+        "source IP address (outer header; ICMP-quoted headers are not used)",
+    ),
+    c(col::DST_IP, "text", "destination IP address"),
+    c(col::TTL, "u8", "IPv4 TTL or IPv6 hop limit"),
+    c(
+        col::IP_PROTO,
+        "u8",
+        "IP protocol number after IPv6 extension headers (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6)",
+    ),
+    c(
+        col::FRAG,
+        "enum",
+        "IP fragments: 'fragment' (not yet a whole datagram) or 'reassembled' (completes one); null if not fragmented",
+    ),
+    c(
+        col::L4,
+        "enum",
+        "transport: tcp, udp, icmp, icmpv6, igmp, gre, esp, sctp, other",
+    ),
+    c(col::SRC_PORT, "u16", "TCP/UDP source port"),
+    c(col::DST_PORT, "u16", "TCP/UDP destination port"),
+    c(
+        col::TCP_FLAGS,
+        "u8",
+        "TCP flags byte (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128)",
+    ),
+    c(
+        col::TCP_FLAGS_STR,
+        "enum",
+        "TCP flags as letters S F R P A U E C, e.g. SA for SYN-ACK",
+    ),
+    c(col::TCP_SEQ, "u32", "TCP sequence number"),
+    c(col::TCP_ACK, "u32", "TCP acknowledgment number"),
+    c(col::TCP_WINDOW, "u16", "TCP window (unscaled)"),
+    c(col::ICMP_TYPE, "u8", "ICMP / ICMPv6 type"),
+    c(col::ICMP_CODE, "u8", "ICMP / ICMPv6 code"),
+    c(col::PAYLOAD_LEN, "u32", "transport payload bytes on the wire"),
+    c(
+        col::APP,
+        "enum",
+        "application protocol, from the payload first and the ports second; 'unknown' when neither says",
+    ),
+    c(col::DNS_QNAME, "text", "DNS/mDNS/LLMNR query name"),
+    c(col::DNS_QTYPE, "text", "DNS query type (A, AAAA, PTR, ...)"),
+    c(col::DNS_RCODE, "text", "DNS response code (NOERROR, NXDOMAIN, ...)"),
+    c(col::DNS_RESPONSE, "bool", "true for a DNS response, false for a query"),
+    c(col::DNS_ANSWERS, "u16", "DNS answer record count"),
+    c(col::HTTP_METHOD, "text", "HTTP request method"),
+    c(col::HTTP_HOST, "text", "HTTP Host header"),
+    c(col::HTTP_PATH, "text", "HTTP request target"),
+    c(col::HTTP_STATUS, "u16", "HTTP response status code"),
+    c(col::TLS_SNI, "text", "TLS server name (SNI) from a ClientHello"),
+    c(
+        col::TLS_VERSION,
+        "text",
+        "TLS version of a hello: highest offered (ClientHello) or chosen (ServerHello)",
+    ),
+    c(col::ARP_OP, "u8", "ARP operation (1 request, 2 reply)"),
+    c(col::ARP_SENDER_IP, "text", "ARP sender protocol address"),
+    c(col::ARP_TARGET_IP, "text", "ARP target protocol address"),
+    c(
+        col::CREDENTIAL,
+        "text",
+        "clear-text login seen in this packet (HTTP Basic user, FTP/POP3 USER/PASS, IMAP LOGIN, SMTP AUTH, Telnet prompt); passwords are never stored",
+    ),
+    c(
+        col::FLOW_ID,
+        "u64",
+        "id of the packet's bidirectional flow (same both ways); joins to flows().flow_id; null for non-IP packets and for IPv6 fragments that do not complete a datagram",
+    ),
+    c(
+        col::ERROR,
+        "text",
+        "why decoding stopped early (malformed or unsupported); null when the packet decoded fully",
+    ),
+];
+
+/// Flow table column names.
+pub mod fcol {
+    pub const FLOW_ID: &str = "flow_id";
+    pub const FILE: &str = "file";
+    pub const L4: &str = "l4";
+    pub const IP_VERSION: &str = "ip_version";
+    pub const SRC_IP: &str = "src_ip";
+    pub const SRC_PORT: &str = "src_port";
+    pub const DST_IP: &str = "dst_ip";
+    pub const DST_PORT: &str = "dst_port";
+    pub const APP: &str = "app";
+    pub const FIRST_TS: &str = "first_ts";
+    pub const LAST_TS: &str = "last_ts";
+    pub const DURATION_S: &str = "duration_s";
+    pub const FIRST_FRAME: &str = "first_frame";
+    pub const LAST_FRAME: &str = "last_frame";
+    pub const PACKETS: &str = "packets";
+    pub const BYTES: &str = "bytes";
+    pub const PKTS_FWD: &str = "packets_fwd";
+    pub const PKTS_REV: &str = "packets_rev";
+    pub const BYTES_FWD: &str = "bytes_fwd";
+    pub const BYTES_REV: &str = "bytes_rev";
+    pub const PAYLOAD_FWD: &str = "payload_fwd";
+    pub const PAYLOAD_REV: &str = "payload_rev";
+    pub const SYN: &str = "syn";
+    pub const SYN_ACK: &str = "syn_ack";
+    pub const RST_FWD: &str = "rst_fwd";
+    pub const RST_REV: &str = "rst_rev";
+    pub const FIN_FWD: &str = "fin_fwd";
+    pub const FIN_REV: &str = "fin_rev";
+    pub const STATE: &str = "state";
+    pub const CONN_STATE: &str = "conn_state";
+}
+
+/// The flow table: one row per bidirectional conversation (5-tuple) of IP packets.
+pub const FLOW_SCHEMA: &[ColumnDef] = &[
+    c(fcol::FLOW_ID, "u64", "flow id (packets().flow_id)"),
+    c(fcol::FILE, "text", "capture file name"),
+    c(fcol::L4, "enum", "transport protocol"),
+    c(fcol::IP_VERSION, "u8", "4 or 6"),
+    c(
+        fcol::SRC_IP,
+        "text",
+        "originator address: sender of the first packet (the SYN sender when the first packet is a SYN-ACK's peer)",
+    ),
+    c(fcol::SRC_PORT, "u16", "originator port"),
+    c(fcol::DST_IP, "text", "responder address"),
+    c(fcol::DST_PORT, "u16", "responder port"),
+    c(
+        fcol::APP,
+        "enum",
+        "application protocol of the flow's first packet with a recognised payload (else by port)",
+    ),
+    c(fcol::FIRST_TS, "datetime[ns, UTC]", "first packet time"),
+    c(fcol::LAST_TS, "datetime[ns, UTC]", "last packet time"),
+    c(fcol::DURATION_S, "f64", "last_ts - first_ts in seconds"),
+    c(fcol::FIRST_FRAME, "u32", "frame number of the first packet"),
+    c(fcol::LAST_FRAME, "u32", "frame number of the last packet"),
+    c(fcol::PACKETS, "u64", "packets both ways"),
+    c(fcol::BYTES, "u64", "wire bytes both ways"),
+    c(fcol::PKTS_FWD, "u64", "packets originator -> responder"),
+    c(fcol::PKTS_REV, "u64", "packets responder -> originator"),
+    c(fcol::BYTES_FWD, "u64", "wire bytes originator -> responder"),
+    c(fcol::BYTES_REV, "u64", "wire bytes responder -> originator"),
+    c(
+        fcol::PAYLOAD_FWD,
+        "u64",
+        "transport payload bytes originator -> responder",
+    ),
+    c(
+        fcol::PAYLOAD_REV,
+        "u64",
+        "transport payload bytes responder -> originator",
+    ),
+    c(fcol::SYN, "u32", "SYNs (without ACK) from the originator"),
+    c(fcol::SYN_ACK, "u32", "SYN-ACKs from the responder"),
+    c(fcol::RST_FWD, "u32", "RSTs from the originator"),
+    c(fcol::RST_REV, "u32", "RSTs from the responder"),
+    c(fcol::FIN_FWD, "u32", "FINs from the originator"),
+    c(fcol::FIN_REV, "u32", "FINs from the responder"),
+    c(
+        fcol::STATE,
+        "text",
+        "TCP summary: attempted (SYN, no answer), rejected (SYN answered by RST), established, closed (FIN both ways), reset, midstream (no SYN seen); udp/icmp/other: one_way or two_way",
+    ),
+    c(
+        fcol::CONN_STATE,
+        "text",
+        "Zeek-style conn_state: S0, REJ, S1, SF, RSTO, RSTR, RSTOS0, SH, OTH",
+    ),
+];
+
+/// The protocol-stack table: frames and bytes per distinct `protocols` value, counted while
+/// decoding (protocol share and the summary read it instead of every packet).
+pub const STACK_SCHEMA: &[ColumnDef] = &[
+    c(col::FILE, "text", "capture file name"),
+    c(
+        col::PROTOCOLS,
+        "text",
+        "protocol stack as in packets().protocols, e.g. eth:ip:tcp:tls (null: nothing decoded)",
+    ),
+    c("frames", "u64", "frames with this stack"),
+    c("bytes", "u64", "wire bytes of those frames"),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Dictionaries
+
+const FRAG_NAMES: [&str; 2] = ["fragment", "reassembled"];
+
+pub(crate) static LINK_DTYPE: LazyLock<DataType> =
+    LazyLock::new(|| enum_dtype(crate::capture::linktype::NAMES.iter().copied()));
+pub(crate) static L4_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(L4::ALL.iter().map(|l| l.name())));
+pub(crate) static APP_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(App::ALL.iter().map(|a| a.name())));
+pub(crate) static FRAG_DTYPE: LazyLock<DataType> = LazyLock::new(|| enum_dtype(FRAG_NAMES.iter().copied()));
+static FLAGS_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| (0..=255u8).map(decode::tcp_flags_text).collect());
+pub(crate) static FLAGS_DTYPE: LazyLock<DataType> = LazyLock::new(|| {
+    // Several flag bytes share no letters (e.g. only the NS-less reserved bits); make them unique.
+    let mut seen = std::collections::HashSet::new();
+    let names: Vec<String> = FLAGS_NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            if seen.insert(n.clone()) {
+                n.clone()
+            } else {
+                format!("{n}#{i}")
+            }
+        })
+        .collect();
+    enum_dtype(names.iter().map(String::as_str))
+});
+
+fn enum_dtype<'a>(names: impl IntoIterator<Item = &'a str>) -> DataType {
+    let fc = FrozenCategories::new(names).expect("enum names are unique");
+    DataType::Enum(fc.clone(), fc.mapping().clone())
+}
+
+/// The shared dictionary behind every text column.
+static GLOBAL_MAPPING: LazyLock<Arc<CategoricalMapping>> = LazyLock::new(|| Categories::global().mapping());
+
+/// The dictionary behind every text column (for code that builds text columns from codes).
+pub(crate) fn text_mapping() -> Arc<CategoricalMapping> {
+    GLOBAL_MAPPING.clone()
+}
+
+pub(crate) fn cat_dtype() -> DataType {
+    DataType::Categorical(Categories::global(), GLOBAL_MAPPING.clone())
+}
+
+/// The dtype of `tcp_flags_str`.
+pub(crate) fn flags_dtype() -> DataType {
+    FLAGS_DTYPE.clone()
+}
+
+/// The dtype of a schema column, for empty frames and checks.
+pub fn text_dtype() -> DataType {
+    cat_dtype()
+}
+
+pub(crate) fn flags_text_of(flags: &Column) -> PolarsResult<Column> {
+    // Widened by hand: Polars casts an empty or all-null column by filling from its shared block
+    // of zeroes, and making that 8 MiB block costs ~5 ms, which every load paid through the
+    // table's empty template (the 1M-packet suite from the cache went 79 -> 72 ms).
+    let flags = flags.as_materialized_series().u8()?.clone();
+    let chunks = flags.downcast_iter().map(|arr| {
+        let values: Vec<u16> = arr.values().iter().map(|&f| u16::from(f)).collect();
+        polars_arrow::array::PrimitiveArray::new(ArrowDataType::UInt16, values.into(), arr.validity().cloned())
+    });
+    let codes = UInt16Chunked::from_chunk_iter(col::TCP_FLAGS_STR.into(), chunks);
+    // SAFETY: a u8 flag byte is always below the enum's 256 names.
+    Ok(
+        unsafe { Categorical16Chunked::from_cats_and_dtype_unchecked(codes, FLAGS_DTYPE.clone()) }
+            .into_series()
+            .into_column(),
+    )
+}
+
+/// column), so a query that reaches it reports why instead of reading nothing.
+pub fn unavailable(reason: impl Into<PlSmallStr>) -> LazyFrame {
+    DataFrame::empty().lazy().select([polars::prelude::col(reason.into())])
+}
