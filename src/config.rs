@@ -128,6 +128,10 @@ impl std::fmt::Debug for AgentSettings {
 }
 
 /// The default Claude model (configurable in [agent] model).
+/// Where the agent sends Messages API requests unless `[agent] api_base_url` or
+/// `ANTHROPIC_BASE_URL` says otherwise.
+pub const DEFAULT_API_BASE_URL: &str = "https://api.anthropic.com";
+
 pub const DEFAULT_MODEL: &str = "claude-sonnet-5-5";
 
 /// Command-line overrides; `None` leaves the file/env value alone.
@@ -207,7 +211,7 @@ impl Config {
             max_question_tokens: a.max_question_tokens.unwrap_or(40_000),
             base_url: env_text("ANTHROPIC_BASE_URL")
                 .or(a.api_base_url)
-                .unwrap_or_else(|| crate::agent::anthropic::DEFAULT_BASE_URL.to_string()),
+                .unwrap_or_else(|| DEFAULT_API_BASE_URL.to_string()),
             timeout: std::time::Duration::from_secs_f64(a.timeout_s.unwrap_or(120.0).max(1.0)),
             max_retries: a.max_retries.unwrap_or(3),
             api_key: env_text("ANTHROPIC_API_KEY"),

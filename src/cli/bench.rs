@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use anyhow::{Result, anyhow};
 use netql::table::catalog::CaptureFile;
-use netql::table::load::{LoadOptions, decode_file};
+use netql::table::pipeline::{LoadOptions, decode_file};
 use netql::table::schema::col;
 
 /// One measured run.

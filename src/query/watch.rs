@@ -618,7 +618,7 @@ mod tests {
     use crate::capture::CaptureReader;
     use crate::query::engine::Limits;
     use crate::table::catalog::CaptureFile;
-    use crate::table::load::{LoadOptions, decode_file};
+    use crate::table::pipeline::{LoadOptions, decode_file};
 
     fn sample() -> std::path::PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/sample.pcap")

@@ -514,22 +514,8 @@ mod tests {
     /// A temporary folder and the bundled sample's packet table.
     fn sample_table() -> (tempfile::TempDir, DataFrame) {
         let dir = tempfile::tempdir().unwrap();
-        let cap = crate::table::catalog::CaptureFile::stat(Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/captures/sample.pcap"
-        )))
-        .unwrap();
-        let opts = crate::table::load::LoadOptions {
-            cache_dir: dir.path().into(),
-            use_cache: false,
-            progress: false,
-            threads: 2,
-        };
-        let df = crate::table::load::decode_file(&cap, &opts)
-            .unwrap()
-            .packets
-            .to_dataframe()
-            .unwrap();
+        let sample = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/captures/sample.pcap"));
+        let (_, df) = crate::table::packet_columns::decode_whole(sample).unwrap();
         (dir, df)
     }
 

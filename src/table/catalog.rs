@@ -9,9 +9,12 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use polars::prelude::*;
+
 use crate::capture::CaptureReader;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::table::schema::col;
 
 /// Bump when the decoded tables change shape or meaning, so old caches are ignored.
 pub const CACHE_VERSION: u32 = 6;
@@ -193,6 +196,56 @@ pub struct CaptureMeta {
 }
 
 impl CaptureMeta {
+    /// Packets, bytes, time span and link types of a packet table (or a chunk of one). Plain loops over the column
+    /// buffers: a 10M-row table took 0.1 s through casts and a hashed unique, now a few ms.
+    pub fn of_packets(df: &DataFrame) -> CaptureMeta {
+        let packets = df.height() as u64;
+        let physical = |name: &str| {
+            df.column(name)
+                .ok()
+                .map(|c| c.as_materialized_series().to_physical_repr())
+        };
+        let bytes = physical(col::WIRE_LEN)
+            .and_then(|s| {
+                // Never null: every record has a wire length.
+                let ca = s.u32().ok()?;
+                Some(
+                    ca.downcast_iter()
+                        .flat_map(|a| a.values().iter())
+                        .map(|&v| u64::from(v))
+                        .sum(),
+                )
+            })
+            .unwrap_or(0);
+        let (first_ts, last_ts) = physical(col::TS)
+            .and_then(|s| s.i64().ok().map(|t| (t.min(), t.max())))
+            .unwrap_or((None, None));
+        // Link types in order of first appearance: the first row of each code, read as text.
+        let mut link_types = Vec::new();
+        if let (Ok(column), Some(codes)) = (df.column(col::LINK_TYPE), physical(col::LINK_TYPE))
+            && let Ok(codes) = codes.u8()
+        {
+            let mut seen = [false; 256];
+            for (row, code) in codes.iter().enumerate() {
+                if let Some(c) = code
+                    && !std::mem::replace(&mut seen[c as usize], true)
+                    && let Ok(v) = column.get(row)
+                    && let Some(name) = v.get_str()
+                {
+                    link_types.push(name.to_string());
+                }
+            }
+        }
+        CaptureMeta {
+            packets,
+            bytes,
+            first_ts,
+            last_ts,
+            link_types,
+            stacks: None,
+        }
+    }
+
     /// Add the facts of the packets that follow these (a later chunk of the same capture).
     pub fn extend(&mut self, later: CaptureMeta) {
         self.packets += later.packets;

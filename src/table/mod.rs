@@ -12,5 +12,6 @@ pub mod load;
 pub mod packed;
 pub mod packet_columns;
 pub mod packet_store;
+pub mod pipeline;
 pub mod schema;
 pub mod stacks;

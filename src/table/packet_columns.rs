@@ -393,6 +393,31 @@ pub fn empty_packets() -> Result<DataFrame> {
     PacketColumns::with_capacity(0).into_frame(0)
 }
 
+/// A capture decoded on one thread straight into one chunk with every column, unsplit and
+/// unpacked (the in-order pass included): what tests of the later steps compare against. A
+/// capture that breaks part way gives the packets before the break.
+#[cfg(test)]
+pub(crate) fn decode_whole(path: &std::path::Path) -> Result<(String, DataFrame)> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut reader = crate::capture::CaptureReader::open(path)?;
+    let mut decoder = crate::decode::Decoder::default();
+    let mut it = Interner::default();
+    let mut pc = PacketColumns::with_capacity(300);
+    let mut n = 0u32;
+    let _ = reader.for_each(|rec| {
+        n += 1;
+        let p = decoder.decode(&rec);
+        pc.push(&rec, n, p, &mut it);
+        true
+    });
+    pc.finish_in_order(&mut InOrder::default(), &mut it, None);
+    let file_code = it.text(&name);
+    Ok((name, pc.into_frame(file_code)?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

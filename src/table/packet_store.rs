@@ -437,25 +437,6 @@ mod tests {
         }
     }
 
-    /// A capture decoded straight into one frame of every column, unsplit and unpacked.
-    fn decode_whole(path: &std::path::Path) -> crate::Result<(String, DataFrame)> {
-        let cap = crate::table::catalog::CaptureFile::stat(path)?;
-        let mut reader = crate::capture::CaptureReader::open(&cap.path)?;
-        let mut decoder = crate::decode::Decoder::default();
-        let mut it = crate::table::interner::Interner::default();
-        let mut pc = crate::table::packet_columns::PacketColumns::with_capacity(300);
-        let mut n = 0u32;
-        // A capture that breaks part way still gives the packets before the break.
-        let _ = reader.for_each(|rec| {
-            n += 1;
-            let p = decoder.decode(&rec);
-            pc.push_at(&rec, n, p, &mut it, 0);
-            true
-        });
-        let file_code = crate::table::interner::Interner::default().text(&cap.name);
-        Ok((cap.name.clone(), pc.into_frame(file_code)?))
-    }
-
     /// Split and packed from uneven chunks, a table gives back every column and value, and its
     /// events are exactly the event rows.
     fn reads_back_whole(name: &str, full: &DataFrame, step: usize) -> PacketStore {
@@ -504,7 +485,7 @@ mod tests {
                 continue;
             }
             // Unreadable captures (a corrupt header) have their own tests.
-            let Ok((name, full)) = decode_whole(&path) else {
+            let Ok((name, full)) = crate::table::packet_columns::decode_whole(&path) else {
                 continue;
             };
             reads_back_whole(&name, &full, 1000);
@@ -515,7 +496,7 @@ mod tests {
 
     #[test]
     fn split_table_reads_back_as_the_full_table() {
-        let (name, full) = decode_whole(std::path::Path::new(concat!(
+        let (name, full) = crate::table::packet_columns::decode_whole(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/captures/sample.pcap"
         )))

@@ -413,6 +413,10 @@ fn display(module: &str) -> String {
 /// The rule a use breaks, if any.
 fn broken_rule(u: &Use) -> Option<String> {
     let (from, to) = (display(&u.from), display(&u.to));
+    if from == "lib.rs" {
+        // The crate root declares every module and re-exports the error type.
+        return None;
+    }
     if to == "lib.rs" {
         return Some(format!(
             "{from} names an item of the crate root; name the module that defines it"

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use netql::table::catalog::CaptureFile;
-use netql::table::load::{LoadOptions, decode_file};
+use netql::table::pipeline::{LoadOptions, decode_file};
 use polars::prelude::*;
 use serde_json::Value;
 

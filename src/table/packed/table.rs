@@ -362,7 +362,6 @@ impl PackedTable {
 mod tests {
     use super::*;
     use crate::table::packed::layout::Offsets;
-    use crate::table::packed::scan::PackedScan;
 
     fn roundtrip(df: &DataFrame) -> Arc<PackedTable> {
         let mut b = PackedTableBuilder::new(df.schema())
@@ -527,34 +526,4 @@ mod tests {
         assert!(head.equals_missing(&df.select(["ts"]).unwrap().head(Some(10))));
     }
 
-    #[test]
-    fn several_chunks_and_a_scan() {
-        let part = |from: u32, n: usize| {
-            df!("frame" => (from..from + n as u32).collect::<Vec<_>>(),
-                "port" => (0..n).map(|i| if i % 5 == 0 { None } else { Some((i * 97 % 65536) as u16) }).collect::<Vec<_>>())
-            .unwrap()
-        };
-        let mut all = part(1, 3000);
-        all.vstack_mut_owned(part(3001, 10)).unwrap();
-        all.vstack_mut_owned(part(3011, 0)).unwrap();
-        let mut b = PackedTableBuilder::new(all.schema());
-        b.push(&all).unwrap();
-        let t = b.finish();
-        assert_eq!(t.rows(), 3010);
-        let got = PackedScan::lazy(&t)
-            .filter(col("port").gt(lit(60000u16)))
-            .select([col("frame")])
-            .collect()
-            .unwrap();
-        let want = all
-            .clone()
-            .lazy()
-            .filter(col("port").gt(lit(60000u16)))
-            .select([col("frame")])
-            .collect()
-            .unwrap();
-        assert!(got.height() > 0 && got.equals_missing(&want));
-        let by_chunk = t.rows_by_chunk([2, 2999, 3000, 3009].into_iter());
-        assert_eq!(by_chunk, vec![vec![2, 2999], vec![0, 9]]);
-    }
 }

@@ -1,0 +1,458 @@
+//! pipeline: the parallel decode of one capture file into its packet and flow tables, using
+//! every core. One thread reads records into batches; worker threads decode batches into column
+//! chunks; a collector puts the chunks back in file order, runs the in-order pass (IP
+//! reassembly, stream and QUIC tracking) and feeds each chunk to the flow builder; a packing
+//! thread keeps the chunks as one packed packet table; a writer thread streams the same chunks
+//! into the Parquet cache as they come.
+//!
+//! Measured on the 10M-packet generated capture: decoders stalled on the first byte of nearly every
+//! packet (a batch is written by the reader long before and records are ~700 bytes apart), so
+//! each asks for the record a few ahead ([`crate::capture::prefetch`]); 8k-packet batches and
+//! queues one batch deep hold ~45 MB of raw bytes in flight (was ~180); packing on its own thread
+//! took the peak from 1308 to 577 MiB for 0.3-0.5 s more CPU.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
+use std::sync::{Arc, Mutex};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use polars::prelude::*;
+
+use crate::capture::{CaptureReader, RawRecord};
+use crate::decode::Decoder;
+use crate::decode::order::InOrder;
+use crate::error::{Error, Result};
+use crate::table::cache;
+use crate::table::catalog::{CacheEntry, CaptureFile, CaptureMeta};
+use crate::table::events::{event_mask, filter_here};
+use crate::table::flow::FlowBuilder;
+use crate::table::interner::Interner;
+use crate::table::packet_columns::PacketColumns;
+use crate::table::packet_store::{PacketStore, PacketStoreBuilder};
+
+/// Packets per batch handed to a decoder thread (and rows per chunk of the packet table). Each
+/// batch costs a channel round trip and each chunk a DataFrame with its per-column overhead in
+/// the collector, while every batch in flight holds its raw bytes (~5.5 MB at 8k here). With the
+/// packed table, 8k loads the 10M capture ~1-3% slower than 16k or 32k, with ~55 / ~150 MB less
+/// at the peak (smaller chunks also pack narrower: fewer distinct values each).
+const BATCH: usize = 8 * 1024;
+/// Bytes of each packet kept for decoding (headers and the start of the payload are all we read).
+const KEEP_BYTES: usize = 4096;
+
+/// How to load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub cache_dir: PathBuf,
+    pub use_cache: bool,
+    /// Draw a progress bar on stderr (callers pass true only for a terminal).
+    pub progress: bool,
+    /// Decoder threads (0 = one per core).
+    pub threads: usize,
+}
+
+/// What a fresh decode keeps in memory besides the flow table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// The whole packet table.
+    All,
+    /// Only the event rows (every column of them) and the per-stack counts: all the analyze
+    /// suite reads of the packets. Packing the whole table was a sixth of a load's CPU and
+    /// most of its memory. Should something ask for the packets after all, the table is
+    /// loaded then (from the cache the decode just wrote, else by decoding again).
+    Events,
+}
+
+/// The cache files a decode streams into: the packet table and its event rows.
+pub(crate) struct CacheSink {
+    pub(crate) packets: cache::CacheWriter,
+    pub(crate) events: cache::CacheWriter,
+}
+
+impl CacheSink {
+    pub(crate) fn create(entry: &CacheEntry) -> Result<CacheSink> {
+        Ok(CacheSink {
+            packets: cache::CacheWriter::create(&entry.packets, cache::Table::Packets)?,
+            events: cache::CacheWriter::create(&entry.events, cache::Table::Packets)?,
+        })
+    }
+
+    /// A chunk of the packet table and which of its rows are events.
+    fn push(&mut self, chunk: &DataFrame, events: &BooleanChunked) -> Result<()> {
+        self.packets.push(chunk)?;
+        self.events.push(&filter_here(chunk, events)?)
+    }
+}
+
+/// Raw records waiting for a decoder: their bytes back to back, and where each one is.
+#[derive(Default)]
+struct Batch {
+    seq: usize,
+    first_frame: u32,
+    /// The records' bytes, copied (libpcap's and the pcapng reader's records live only until
+    /// the next one is read).
+    data: Vec<u8>,
+    /// Instead of `data`, for a mapped file: its mapping and the span `base..end` of it that
+    /// holds these records (record starts are then relative to `base`).
+    mapped: Option<(Arc<memmap2::Mmap>, usize, usize)>,
+    recs: Vec<Rec>,
+}
+
+#[derive(Clone, Copy)]
+struct Rec {
+    ts_ns: i64,
+    start: u32,
+    keep: u32,
+    caplen: u32,
+    wire_len: u32,
+    link: u16,
+}
+
+impl Batch {
+    /// The bytes the records' starts point into.
+    fn bytes(&self) -> &[u8] {
+        match &self.mapped {
+            Some((map, base, end)) => &map[*base..*end],
+            None => &self.data,
+        }
+    }
+
+    /// Full: BATCH records, or a mapped span that record offsets (u32) could no longer reach.
+    fn full(&self) -> bool {
+        self.recs.len() == BATCH || self.mapped.as_ref().is_some_and(|(_, base, end)| end - base > 1 << 30)
+    }
+
+    /// Add a record that is a slice of `map`, without copying it; a record from elsewhere
+    /// (there is none today) or one that would mix the two kinds is copied.
+    fn push_from(&mut self, r: &RawRecord<'_>, map: &Arc<memmap2::Mmap>) {
+        let keep = r.data.len().min(KEEP_BYTES);
+        let (from, to) = (map.as_ptr() as usize, map.as_ptr() as usize + map.len());
+        let at = r.data.as_ptr() as usize;
+        let inside = at >= from && at + r.data.len() <= to;
+        if self.recs.is_empty() && inside {
+            self.mapped = Some((Arc::clone(map), at - from, at - from));
+        }
+        let Some((_, base, end)) = self.mapped.as_mut().filter(|_| inside) else {
+            return self.push(r);
+        };
+        self.recs.push(Rec {
+            ts_ns: r.ts_ns,
+            start: (at - from - *base) as u32,
+            keep: keep as u32,
+            caplen: r.data.len() as u32,
+            wire_len: r.wire_len,
+            link: r.link,
+        });
+        *end = at - from + keep;
+    }
+
+    fn push(&mut self, r: &RawRecord<'_>) {
+        if self.mapped.is_some() {
+            // Copy the mapped records first, so all starts point into `data`.
+            let Some((map, base, end)) = self.mapped.take() else {
+                return;
+            };
+            self.data.extend_from_slice(&map[base..end]);
+        }
+        let keep = r.data.len().min(KEEP_BYTES);
+        let start = self.data.len() as u32;
+        self.data.extend_from_slice(&r.data[..keep]);
+        self.recs.push(Rec {
+            ts_ns: r.ts_ns,
+            start,
+            keep: keep as u32,
+            caplen: r.data.len() as u32,
+            wire_len: r.wire_len,
+            link: r.link,
+        });
+    }
+
+    fn clear(&mut self) {
+        self.data.clear();
+        self.mapped = None;
+        self.recs.clear();
+    }
+}
+
+/// A decoded capture: its packet table, its flow table (built in the same pass), and what went
+/// wrong part way, if anything.
+pub struct Decoded {
+    pub packets: PacketStore,
+    pub flows: DataFrame,
+    /// Packets, bytes, time span and link types (no stack counts: see `packets`).
+    pub meta: CaptureMeta,
+    /// Set when the file could only be read in part: the packets before the problem are kept.
+    pub warning: Option<String>,
+}
+
+/// Decode a capture file into its packet and flow tables, without the cache.
+pub fn decode_file(capture: &CaptureFile, opts: &LoadOptions) -> Result<Decoded> {
+    decode_into(capture, opts, None, Keep::All).map(|(d, _)| d)
+}
+
+/// Decode, streaming each finished chunk of packets into `sink` (a cache file) on its own thread
+/// as it is made. The sink comes back unless writing it failed (that is reported, not fatal).
+pub(crate) fn decode_into(
+    capture: &CaptureFile,
+    opts: &LoadOptions,
+    sink: Option<CacheSink>,
+    keep: Keep,
+) -> Result<(Decoded, Option<CacheSink>)> {
+    let started = std::time::Instant::now();
+    let mut reader = CaptureReader::open(&capture.path)?;
+    let threads = if opts.threads == 0 {
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    } else {
+        opts.threads
+    };
+    let bar = progress_bar(opts.progress, capture);
+    let file_code = Interner::default().text(&capture.name);
+
+    // Shallow queues: each raw batch waiting in one holds its raw bytes. One waiting batch per
+    // stage (was 2 and 4) took ~70 MB off the 10M load's peak at the same speed (32k batches).
+    let (batch_tx, batch_rx) = sync_channel::<Batch>(1);
+    let batch_rx = Arc::new(Mutex::new(batch_rx));
+    let (pool_tx, pool_rx) = channel::<Batch>();
+    // Bounded: when the collector (or the cache writer behind it) falls behind, decoders wait
+    // instead of piling up decoded chunks, each holding its batch's raw bytes.
+    let (out_tx, out_rx) = sync_channel::<(PacketColumns, Batch)>(threads);
+
+    let (read_result, collected, sink) = std::thread::scope(|s| {
+        for _ in 0..threads {
+            let rx = Arc::clone(&batch_rx);
+            let out = out_tx.clone();
+            s.spawn(move || decode_worker(rx, out));
+        }
+        drop(out_tx);
+        let (chunk_tx, writer) = match sink {
+            Some(w) => {
+                let (tx, rx) = sync_channel::<(DataFrame, BooleanChunked)>(4);
+                (Some(tx), Some(s.spawn(move || write_chunks(rx, w))))
+            }
+            None => (None, None),
+        };
+        // Packing the table's chunks runs beside the collector (it was the pipeline's slowest
+        // stage with both on one thread).
+        let (pack_tx, pack_rx) = sync_channel::<(DataFrame, BooleanChunked)>(2);
+        let table = match keep {
+            Keep::All => PacketStoreBuilder::new(&capture.name),
+            Keep::Events => PacketStoreBuilder::events_only(&capture.name),
+        };
+        let packer = s.spawn(move || pack_chunks(pack_rx, table));
+        let collector = s.spawn(move || collect(out_rx, pool_tx, file_code, chunk_tx, pack_tx));
+        let read_result = read_batches(&mut reader, batch_tx, pool_rx, &bar);
+        let collected = collector
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("a decoder thread panicked")));
+        let packed = packer
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the packing thread panicked")));
+        let sink = writer.and_then(|w| w.join().ok().flatten());
+        (
+            read_result,
+            packed.and_then(|p| collected.map(|(f, m)| (p, f, m))),
+            sink,
+        )
+    });
+    bar.finish_and_clear();
+    let (packets, flows, meta) = collected?;
+    let decoded = started.elapsed();
+    let packets = packets.finish()?;
+    let packed = started.elapsed();
+    let flows = flows.finish()?;
+    if std::env::var_os("NETQL_DEBUG").is_some() {
+        eprintln!(
+            "load: {}: decoded in {decoded:.2?}, packet table done at {packed:.2?}, flow table at {:.2?}",
+            capture.name,
+            started.elapsed()
+        );
+    }
+    let warning = match read_result {
+        Ok(n) => {
+            debug_assert_eq!(packets.height() as u64, n);
+            None
+        }
+        // The file broke part way: keep what was read if there is anything, else fail.
+        Err(e) if packets.height() == 0 => return Err(e),
+        Err(e) => Some(format!(
+            "{e} (kept the {} packets before the problem)",
+            packets.height()
+        )),
+    };
+    Ok((
+        Decoded {
+            packets,
+            flows,
+            meta,
+            warning,
+        },
+        sink,
+    ))
+}
+
+/// The cache writer's thread: chunks in, row groups out. On a write error it says so once and
+/// keeps draining, so decoding never waits on a broken cache.
+fn write_chunks(rx: Receiver<(DataFrame, BooleanChunked)>, mut w: CacheSink) -> Option<CacheSink> {
+    for (df, events) in rx.iter() {
+        if let Err(e) = w.push(&df, &events) {
+            eprintln!("netql: warning: cache not written: {e}");
+            drop(w);
+            for _ in rx.iter() {}
+            return None;
+        }
+    }
+    Some(w)
+}
+
+fn progress_bar(show: bool, capture: &CaptureFile) -> ProgressBar {
+    if !show || capture.size < 32 << 20 {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(capture.size);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("decoding {}", capture.name));
+    bar
+}
+
+/// Runs on the calling thread: libpcap records into batches for the decoders.
+fn read_batches(
+    reader: &mut CaptureReader,
+    tx: SyncSender<Batch>,
+    pool: Receiver<Batch>,
+    bar: &ProgressBar,
+) -> Result<u64> {
+    let mut seq = 0usize;
+    let mut frame: u64 = 0;
+    let map = reader.mapping().cloned();
+    let copied = if map.is_some() { 0 } else { BATCH * 800 };
+    let fresh = |pool: &Receiver<Batch>| {
+        pool.try_recv().unwrap_or_else(|_| Batch {
+            data: Vec::with_capacity(copied),
+            recs: Vec::with_capacity(BATCH),
+            ..Default::default()
+        })
+    };
+    let mut batch = fresh(&pool);
+    let mut bytes: u64 = 0;
+    let mut send_failed = false;
+    let result = reader.for_each(|rec| {
+        if batch.recs.is_empty() {
+            batch.seq = seq;
+            batch.first_frame = (frame + 1) as u32;
+        }
+        match &map {
+            Some(map) => batch.push_from(&rec, map),
+            None => batch.push(&rec),
+        }
+        frame += 1;
+        bytes += rec.data.len() as u64 + 16;
+        if batch.full() {
+            let full = std::mem::replace(&mut batch, fresh(&pool));
+            seq += 1;
+            bar.set_position(bytes);
+            if tx.send(full).is_err() {
+                send_failed = true;
+                return false;
+            }
+        }
+        true
+    });
+    if !batch.recs.is_empty() && !send_failed {
+        let _ = tx.send(batch);
+    }
+    drop(tx);
+    result
+}
+
+fn decode_worker(rx: Arc<Mutex<Receiver<Batch>>>, out: SyncSender<(PacketColumns, Batch)>) {
+    let mut decoder = Decoder::default();
+    let mut interner = Interner::default();
+    loop {
+        let next = match rx.lock() {
+            Ok(guard) => guard.recv(),
+            Err(_) => return,
+        };
+        let Ok(batch) = next else { return };
+        let mut cols = PacketColumns::with_capacity(batch.recs.len());
+        let bytes = batch.bytes();
+        for (i, r) in batch.recs.iter().enumerate() {
+            // A packet's first bytes (link, IP and transport headers) are a cache miss unless
+            // asked for ahead.
+            if let Some(ahead) = batch.recs.get(i + crate::capture::prefetch::PREFETCH_AHEAD) {
+                crate::capture::prefetch::prefetch(bytes, ahead.start as usize);
+                crate::capture::prefetch::prefetch(bytes, ahead.start as usize + 64);
+            }
+            let rec = RawRecord {
+                ts_ns: r.ts_ns,
+                wire_len: r.wire_len,
+                link: r.link,
+                data: &bytes[r.start as usize..(r.start + r.keep) as usize],
+            };
+            let p = decoder.decode(&rec);
+            cols.push_at(&rec, batch.first_frame + i as u32, p, &mut interner, r.start as usize);
+            if r.caplen != r.keep {
+                cols.set_cap_len_last(r.caplen);
+            }
+        }
+        // The collector reads payloads for the stream trackers straight from the batch, then
+        // gives the batch back to the reader.
+        if out.send((cols, batch)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Puts chunks back in file order, runs reassembly and the stream trackers, builds one DataFrame
+/// per chunk and feeds it to the flow table.
+fn collect(
+    rx: Receiver<(PacketColumns, Batch)>,
+    pool: std::sync::mpsc::Sender<Batch>,
+    file_code: u32,
+    sink: Option<SyncSender<(DataFrame, BooleanChunked)>>,
+    table: SyncSender<(DataFrame, BooleanChunked)>,
+) -> Result<(FlowBuilder, CaptureMeta)> {
+    let mut pending: BTreeMap<usize, (PacketColumns, Batch)> = BTreeMap::new();
+    let mut next = 0usize;
+    let mut order = InOrder::default();
+    let mut interner = Interner::default();
+    let mut flows = FlowBuilder::default();
+    let mut meta = CaptureMeta::of_packets(&DataFrame::empty());
+    // How far into a mapped file pages were given back (batches come back in file order).
+    let mut released = 0usize;
+    for (cols, batch) in rx {
+        pending.insert(batch.seq, (cols, batch));
+        while let Some((mut cols, mut batch)) = pending.remove(&next) {
+            cols.finish_in_order(&mut order, &mut interner, Some(batch.bytes()));
+            if let Some((map, _, end)) = &batch.mapped {
+                released = crate::capture::mapped::release_mapped(map, released, *end);
+            }
+            batch.clear();
+            let _ = pool.send(batch);
+            let df = cols.into_frame(file_code)?;
+            flows.add(&df)?;
+            meta.extend(CaptureMeta::of_packets(&df));
+            let events = event_mask(&df)?;
+            if let Some(tx) = &sink {
+                // Cheap: the chunk's columns are shared, not copied.
+                let _ = tx.send((df.clone(), events.clone()));
+            }
+            if table.send((df, events)).is_err() {
+                // The packing thread stopped on an error, which it reports; stop decoding.
+                return Ok((flows, meta));
+            }
+            next += 1;
+        }
+    }
+    Ok((flows, meta))
+}
+
+/// The packing thread: chunks in file order into the packet table.
+fn pack_chunks(rx: Receiver<(DataFrame, BooleanChunked)>, mut table: PacketStoreBuilder) -> Result<PacketStoreBuilder> {
+    for (df, events) in rx {
+        table.push_with_events(&df, &events)?;
+    }
+    Ok(table)
+}
