@@ -64,7 +64,7 @@ pub fn summary(ctx: &Ctx, specs: &[String], format: SummaryFormat) -> Result<Exi
                 if i > 0 {
                     println!();
                 }
-                print!("{}", summary::report(&s));
+                print!("{}", render::summary(&s));
             }
         }
     }

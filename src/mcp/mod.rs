@@ -731,7 +731,7 @@ struct LiveOutput {
 // Text for people and models: sanitised cells, budgets
 
 fn table_text(df: &DataFrame) -> String {
-    render::frame(df, render::Format::Table, df.height())
+    render::dataframe(df, render::Format::Table, df.height())
 }
 
 /// Text cut to the budget at a character boundary, saying so.
@@ -1289,7 +1289,7 @@ impl NetqlServer {
                 let total = df.height();
                 let start = start.min(total);
                 let page = df.slice(start as i64, call.max_rows);
-                let rows = render::frame_json_rows(&page);
+                let rows = crate::table::values::rows_json(&page);
                 let mut n = fit(&rows, BYTE_BUDGET);
                 let mut text = table_text(&page.head(Some(n)));
                 while text.len() > BYTE_BUDGET && n > 1 {
@@ -1456,7 +1456,7 @@ impl NetqlServer {
         let total = items.len();
         let rows = |df: &Option<DataFrame>| {
             df.as_ref()
-                .map(|d| objects(render::frame_json_rows(d)))
+                .map(|d| objects(crate::table::values::rows_json(d)))
                 .unwrap_or_default()
         };
         let out = AnalyzeOutput {
@@ -1696,7 +1696,7 @@ fn top_values(lf: LazyFrame, c: &str, n: u32) -> Option<Vec<Value>> {
     let column = df.column(c).ok()?;
     Some(
         (0..df.height())
-            .map(|i| render::cell_json(&column.get(i).unwrap_or(AnyValue::Null)))
+            .map(|i| crate::table::values::cell_json(&column.get(i).unwrap_or(AnyValue::Null)))
             .collect(),
     )
 }

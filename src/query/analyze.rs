@@ -11,7 +11,6 @@ use crate::query::bindings::Severity;
 use crate::query::canned::{self, Query};
 use crate::query::engine::{Captures, FindingOut, Output, ScriptEngine, cited_frames};
 use crate::query::summary;
-use crate::render;
 use crate::table::catalog::CaptureMeta;
 use crate::units;
 
@@ -98,7 +97,7 @@ impl Analysis {
         let findings: Vec<Value> = self.findings.iter().map(finding_json).collect();
         let table = |df: &Option<DataFrame>| {
             df.as_ref()
-                .map(|d| Value::Array(render::frame_json_rows(d)))
+                .map(|d| Value::Array(crate::table::values::rows_json(d)))
                 .unwrap_or(Value::Null)
         };
         json!({
@@ -133,7 +132,7 @@ pub fn finding_json(r: &Reported) -> Value {
     o.insert("facts".into(), Value::Object(f.facts.clone()));
     if let Some(ev) = &f.evidence {
         o.insert("frames".into(), json!(cited_frames(ev)));
-        o.insert("evidence".into(), Value::Array(render::frame_json_rows(ev)));
+        o.insert("evidence".into(), Value::Array(crate::table::values::rows_json(ev)));
         o.insert("evidence_rows".into(), json!(f.evidence_total));
     }
     Value::Object(o)

@@ -934,7 +934,7 @@ pub fn any_to_dynamic(v: &AnyValue<'_>) -> Dynamic {
         AnyValue::Float32(f) => Dynamic::from(*f as f64),
         AnyValue::Float64(f) => Dynamic::from(*f),
         v if v.is_integer() => Dynamic::from(v.extract::<i64>().unwrap_or(0)),
-        other => Dynamic::from(crate::render::cell_text(other)),
+        other => Dynamic::from(crate::table::values::cell_text(other)),
     }
 }
 

@@ -14,7 +14,6 @@ use rhai::{Dynamic, Engine, EvalAltResult, Map as RMap, Module, ModuleResolver, 
 use serde_json::{Map, Value};
 
 use crate::query::bindings::{self, DataSource, Failures, Finding, FindingRows, Frame, Severity};
-use crate::render;
 use crate::table::schema::col as pcol;
 
 /// Limits on what one script may do.
@@ -441,7 +440,7 @@ impl ScriptEngine {
     fn to_json(&self, d: &Dynamic) -> Result<Value, ScriptError> {
         if d.is::<Frame>() {
             let df = collect(d.clone().cast::<Frame>().0)?;
-            return Ok(Value::Array(render::frame_json_rows(&df)));
+            return Ok(Value::Array(crate::table::values::rows_json(&df)));
         }
         if d.is_unit() {
             return Ok(Value::Null);
@@ -538,7 +537,7 @@ fn finding_leaves(d: Dynamic, out: &mut Vec<Dynamic>) -> Result<(), ScriptError>
 
 /// One finding per row of a per-row template's table, its title filled from the row.
 fn finding_rows(fr: &FindingRows, df: &DataFrame) -> Vec<FindingOut> {
-    let rows = render::frame_json_rows(df);
+    let rows = crate::table::values::rows_json(df);
     let mut out = Vec::new();
     for (i, row) in rows.into_iter().enumerate() {
         let Value::Object(facts) = row else { continue };

@@ -8,7 +8,6 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use crate::error::Result;
-use crate::render;
 use crate::table::schema::col;
 use crate::units;
 
@@ -121,50 +120,4 @@ pub fn summarize(file: &str, packets: LazyFrame, stacks: LazyFrame) -> Result<Su
         first_ns: t.first_ns,
         last_ns: t.last_ns,
     })
-}
-
-/// The summary as a short report for a terminal.
-pub fn report(s: &Summary) -> String {
-    let mut out = String::new();
-    let span = match (s.first_ns, s.last_ns) {
-        (Some(a), Some(b)) => format!(
-            "{} → {} ({})",
-            units::human_time(a),
-            units::human_time(b),
-            units::human_duration(b - a)
-        ),
-        _ => "no packets".to_string(),
-    };
-    out.push_str(&format!(
-        "{}\n  packets {}   bytes {} ({})\n  time    {}\n",
-        s.file,
-        s.packets,
-        s.bytes,
-        units::human_bytes(s.bytes),
-        span
-    ));
-    if s.errors > 0 || s.truncated > 0 {
-        out.push_str(&format!(
-            "  frames with decode errors {}   truncated by snap length {}\n",
-            s.errors, s.truncated
-        ));
-    }
-    if !s.protocols.is_empty() {
-        let mut rows: Vec<(&String, &u64)> = s.protocols.iter().collect();
-        rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let table: Vec<Vec<String>> = rows
-            .iter()
-            .map(|(name, n)| {
-                let pct = if s.packets > 0 {
-                    **n as f64 * 100.0 / s.packets as f64
-                } else {
-                    0.0
-                };
-                vec![name.to_string(), n.to_string(), format!("{pct:.1}%")]
-            })
-            .collect();
-        out.push_str(&render::text_table(&["protocol", "frames", "share"], &table, &[1, 2]));
-        out.push('\n');
-    }
-    out
 }

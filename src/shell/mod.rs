@@ -1232,11 +1232,11 @@ impl Session {
         let rows = |n: usize| format!("{n} row{}", if n == 1 { "" } else { "s" });
         match (&r.output, kind) {
             (Output::Table(df), SaveKind::Csv) => {
-                std::fs::write(path, render::frame(df, Format::Csv, usize::MAX) + "\n").map_err(io)?;
+                std::fs::write(path, render::dataframe(df, Format::Csv, usize::MAX) + "\n").map_err(io)?;
                 Ok(rows(df.height()))
             }
             (Output::Table(df), SaveKind::Json) => {
-                std::fs::write(path, render::frame(df, Format::Json, usize::MAX) + "\n").map_err(io)?;
+                std::fs::write(path, render::dataframe(df, Format::Json, usize::MAX) + "\n").map_err(io)?;
                 Ok(rows(df.height()))
             }
             (Output::Table(df), SaveKind::Parquet) => {

@@ -15,3 +15,4 @@ pub mod packet_store;
 pub mod pipeline;
 pub mod schema;
 pub mod stacks;
+pub mod values;

@@ -44,7 +44,7 @@ fn table(d: &Arc<Captures>, name: &str, params: &[(&str, &str)]) -> Vec<Value> {
         .run(&q.source, d.clone(), &q.bind(&given).unwrap())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     match r.output {
-        Output::Table(df) => netql::render::frame_json_rows(&df),
+        Output::Table(df) => netql::table::values::rows_json(&df),
         other => panic!("{name} returned {other:?}"),
     }
 }
@@ -850,7 +850,7 @@ fn adhoc(d: &Arc<Captures>, src: &str) -> Vec<Value> {
         .run(src, d.clone(), &Vec::new())
         .unwrap_or_else(|e| panic!("{src}: {e}"));
     match r.output {
-        Output::Table(df) => netql::render::frame_json_rows(&df),
+        Output::Table(df) => netql::table::values::rows_json(&df),
         other => panic!("{src} returned {other:?}"),
     }
 }
@@ -940,12 +940,12 @@ fn events_and_stacks_agree_with_the_packets_fresh_cached_and_live() {
             let Output::Table(df) = got.output else {
                 panic!("{f:?} {how}: not a table")
             };
-            assert_eq!(netql::render::frame_json_rows(&df), want_events, "{f:?} events {how}");
+            assert_eq!(netql::table::values::rows_json(&df), want_events, "{f:?} events {how}");
             let got = engine().run(STACKS_BY_COUNTS, d, &Vec::new()).unwrap();
             let Output::Table(df) = got.output else {
                 panic!("{f:?} {how}: not a table")
             };
-            assert_eq!(netql::render::frame_json_rows(&df), want_stacks, "{f:?} stacks {how}");
+            assert_eq!(netql::table::values::rows_json(&df), want_stacks, "{f:?} stacks {how}");
         }
         assert!(from_cache.loaded[0].from_cache, "{f:?} not read from the cache");
         events_seen += want_events.len();

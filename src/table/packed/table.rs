@@ -525,5 +525,4 @@ mod tests {
         let head = t.frame(Some(&["ts".into()]), Some(10)).unwrap();
         assert!(head.equals_missing(&df.select(["ts"]).unwrap().head(Some(10))));
     }
-
 }
