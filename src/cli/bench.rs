@@ -12,6 +12,7 @@ use polars::prelude::*;
 use serde_json::{Value, json};
 
 use anyhow::{Result, anyhow};
+use netql::error::Exit;
 use netql::table::catalog::CaptureFile;
 use netql::table::pipeline::{LoadOptions, decode_file};
 use netql::table::schema::col;
@@ -125,6 +126,17 @@ fn floor_binary(o: &BenchOptions) -> Result<PathBuf> {
 }
 
 /// Run the whole benchmark and return its figures as JSON (also printed as a table).
+/// `netql bench`: measure, print the figures as JSON and keep them in `results.json`.
+pub fn command(o: BenchOptions) -> Result<Exit> {
+    let v = run(&o)?;
+    let text = serde_json::to_string_pretty(&v)?;
+    let out = o.dir.join("results.json");
+    std::fs::write(&out, &text)?;
+    println!("{text}");
+    eprintln!("results written to {}", out.display());
+    Ok(Exit::Success)
+}
+
 pub fn run(o: &BenchOptions) -> Result<Value> {
     std::fs::create_dir_all(&o.dir).map_err(|e| netql::Error::io(&o.dir, e))?;
     let me = std::env::current_exe().map_err(|e| anyhow!("cannot find the netql binary: {e}"))?;

@@ -20,7 +20,8 @@ use netql::units::parse_duration;
 
 use netql::error::Exit;
 
-use crate::cli::{Ctx, SummaryFormat};
+use crate::cli::context::Ctx;
+use crate::cli::signals::stop_on_signals;
 
 /// `netql watch` options (see `netql watch --help`).
 #[derive(Debug, clap::Args)]
@@ -55,8 +56,8 @@ pub struct WatchArgs {
     #[arg(long, value_name = "TIME", value_parser = parse_duration)]
     pub duration: Option<Duration>,
     /// table: a block per finding; json: one finding object per line (NDJSON) with "detected_at".
-    #[arg(long, value_enum, default_value = "table")]
-    pub format: SummaryFormat,
+    #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]
+    pub format: Format,
     /// Exit 1 when a finding at or above this severity was reported.
     #[arg(long, value_enum)]
     pub fail_on: Option<Severity>,
@@ -108,7 +109,7 @@ pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Exit> {
 
     // As in `netql capture`: Ctrl-C and SIGTERM raise a flag that ends the capture loop (the
     // saved file is flushed and closed, pending packets get a last run, a summary is printed).
-    let (stop, hooks) = crate::cli::stop_on_signals()?;
+    let (stop, hooks) = stop_on_signals()?;
 
     let max_rows = ctx.cfg.max_rows;
     let format = args.format;
@@ -133,7 +134,7 @@ pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Exit> {
             finding,
             detected_at_ns,
         } => match format {
-            SummaryFormat::Json => {
+            Format::Json => {
                 let mut v = finding_json(finding);
                 if let Some(o) = v.as_object_mut() {
                     o.insert(
@@ -143,7 +144,7 @@ pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Exit> {
                 }
                 println!("{v}");
             }
-            SummaryFormat::Table => {
+            _ => {
                 let text = render::findings(std::slice::from_ref(finding), Format::Table, max_rows);
                 print!("{} {text}", stamp(detected_at_ns));
             }

@@ -3,21 +3,13 @@
 //! and text from packets is escaped here before it reaches a terminal.
 
 pub mod escape;
+pub mod format;
 pub mod report;
 pub mod result;
 pub mod table;
 
 pub use escape::clean_cell;
+pub use format::Format;
 pub use report::{analysis, summary};
 pub use result::{findings, output};
 pub use table::{dataframe, markdown_table, text_table, text_table_wrapped};
-
-/// Output formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    Table,
-    Json,
-    Ndjson,
-    Csv,
-    Markdown,
-}

@@ -4,7 +4,7 @@
 use crate::query::analyze::{Analysis, Reported};
 use crate::query::bindings::Severity;
 use crate::query::summary::Summary;
-use crate::render::Format;
+use crate::render::format::Format;
 use crate::render::result::findings;
 use crate::render::table::{dataframe, text_table};
 use crate::units;

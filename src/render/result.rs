@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::query::analyze::{Reported, finding_json};
 use crate::query::engine::{FindingOut, Output, RunResult, cited_frames};
-use crate::render::Format;
+use crate::render::format::Format;
 use crate::render::table::{csv_row, dataframe, text_table};
 use crate::table::values::cell_text;
 

@@ -6,7 +6,7 @@ use serde_json::Value;
 use tabled::builder::Builder;
 use tabled::settings::{Alignment, Style, object::Columns};
 
-use crate::render::Format;
+use crate::render::format::Format;
 use crate::render::escape::clean_cell;
 use crate::table::values::{cell_text, rows_json};
 

@@ -721,8 +721,26 @@ fn check_exit_codes_and_junit() {
     assert_eq!(v["passed"], false);
     assert_eq!(v["results"][0]["status"], "fail");
     let xml = std::fs::read_to_string(&junit).unwrap();
+    // Read back as JUnit: the port_scan case of sample.pcap failed.
+    let report = quick_junit::Report::deserialize_from_str(&xml).unwrap_or_else(|e| panic!("{e}: {xml}"));
+    let case = report.test_suites[0]
+        .test_cases
+        .iter()
+        .find(|c| c.name.as_str() == "port_scan")
+        .unwrap_or_else(|| panic!("{xml}"));
+    assert_eq!(
+        case.classname.as_ref().map(|c| c.as_str()),
+        Some("sample.pcap"),
+        "{xml}"
+    );
     assert!(
-        xml.contains("<testcase classname=\"sample.pcap\" name=\"port_scan\"") && xml.contains("<failure"),
+        matches!(
+            case.status,
+            quick_junit::TestCaseStatus::NonSuccess {
+                kind: quick_junit::NonSuccessKind::Failure,
+                ..
+            }
+        ),
         "{xml}"
     );
 

@@ -1,0 +1,193 @@
+//! `netql ask` and `netql chat`: the agent, which talks to a `netql mcp` child over MCP.
+
+use anyhow::Result;
+use netql::agent::{self, Agent, AgentConfig, Event, McpSession};
+use netql::error::Exit;
+
+use crate::cli::context::Ctx;
+
+fn agent_config(ctx: &Ctx, offline: bool) -> AgentConfig {
+    let a = &ctx.cfg.agent;
+    let client = match (&a.api_key, offline) {
+        (Some(key), false) => Some(netql::agent::anthropic::ClientConfig {
+            base_url: a.base_url.clone(),
+            api_key: key.clone(),
+            timeout: a.timeout,
+            max_retries: a.max_retries,
+            max_backoff: std::time::Duration::from_secs(30),
+        }),
+        _ => None,
+    };
+    AgentConfig {
+        model: a.model.clone(),
+        max_tokens: a.max_tokens,
+        max_tool_rounds: a.max_tool_rounds,
+        max_question_tokens: a.max_question_tokens,
+        client,
+    }
+}
+
+/// Flags for the `netql mcp` child, so it sees the same captures, cache and config.
+fn child_args(ctx: &Ctx) -> Vec<String> {
+    let mut v = Vec::new();
+    if let Some(f) = &ctx.cfg.config_file {
+        v.push("--config".into());
+        v.push(f.display().to_string());
+    }
+    v.push("--captures".into());
+    v.push(ctx.cfg.captures_dir.display().to_string());
+    v.push("--cache-dir".into());
+    v.push(ctx.cfg.cache_dir.display().to_string());
+    if !ctx.cfg.use_cache {
+        v.push("--no-cache".into());
+    }
+    v
+}
+
+fn show_event(e: Event) {
+    match e {
+        Event::Tool(name, args) => eprintln!("  → {name} {args}"),
+        Event::ToolDone(name, failed, took) => {
+            if failed {
+                eprintln!("    ✗ {name} failed ({:.2} s)", took.as_secs_f64());
+            }
+        }
+        Event::Note(n) => eprintln!("  ({n})"),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+/// One question, one answer on stdout (tool progress on stderr).
+pub fn ask(ctx: &Ctx, question: &str, offline: bool) -> Result<Exit> {
+    let cfg = agent_config(ctx, offline);
+    let rt = runtime()?;
+    rt.block_on(async {
+        let exe = std::env::current_exe()?;
+        let session = McpSession::start(&exe, &child_args(ctx)).await?;
+        let outcome = if cfg.client.is_some() {
+            let mut agent = Agent::new(cfg, &session)?;
+            match agent.ask(&session, question, &mut show_event).await {
+                Ok(answer) => {
+                    println!("{}", answer.trim());
+                    Exit::Success
+                }
+                Err(e) => {
+                    eprintln!("netql: error: {e}");
+                    Exit::Error
+                }
+            }
+        } else {
+            if !offline {
+                eprintln!("(offline: no ANTHROPIC_API_KEY; answering with netql's own rules)");
+            }
+            println!(
+                "{}",
+                agent::offline_answer(&session, question, &mut show_event).await.trim()
+            );
+            Exit::Success
+        };
+        session.close().await;
+        Ok(outcome)
+    })
+}
+
+/// An interactive conversation; Ctrl-C cancels the current answer, Ctrl-D leaves.
+pub fn chat(ctx: &Ctx, offline: bool) -> Result<Exit> {
+    use reedline::{DefaultPrompt, DefaultPromptSegment, FileBackedHistory, Reedline, Signal};
+    let cfg = agent_config(ctx, offline);
+    let rt = runtime()?;
+    let exe = std::env::current_exe()?;
+    let session = rt.block_on(McpSession::start(&exe, &child_args(ctx)))?;
+    let mut agent = match &cfg.client {
+        Some(_) => Some(Agent::new(cfg.clone(), &session)?),
+        None => None,
+    };
+    // Not a terminal: one question per input line, answers in order (for scripts and pipes).
+    if !std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        use std::io::BufRead;
+        let mut outcome = Exit::Success;
+        for line in std::io::stdin().lock().lines() {
+            let q = line?;
+            let q = q.trim();
+            if q.is_empty() {
+                continue;
+            }
+            let answer = rt.block_on(async {
+                match agent.as_mut() {
+                    Some(a) => a.ask(&session, q, &mut show_event).await.map_err(|e| e.to_string()),
+                    None => Ok(agent::offline_answer(&session, q, &mut show_event).await),
+                }
+            });
+            match answer {
+                Ok(text) => println!("{}\n", text.trim()),
+                Err(e) => {
+                    eprintln!("netql: error: {e}");
+                    outcome = Exit::Error;
+                }
+            }
+        }
+        rt.block_on(session.close());
+        return Ok(outcome);
+    }
+    let mut editor = Reedline::create();
+    if let Some(dir) = dirs::data_dir().map(|d| d.join("netql")) {
+        let _ = std::fs::create_dir_all(&dir);
+        if let Ok(h) = FileBackedHistory::with_file(1000, dir.join("chat_history.txt")) {
+            editor = editor.with_history(Box::new(h));
+        }
+    }
+    let prompt = DefaultPrompt::new(DefaultPromptSegment::Basic("you".into()), DefaultPromptSegment::Empty);
+    if agent.is_some() {
+        println!(
+            "netql chat with {} — ask about your captures; Ctrl-C cancels an answer, Ctrl-D leaves.",
+            cfg.model
+        );
+    } else {
+        println!(
+            "netql chat (offline) — {}",
+            agent::OFFLINE_HELP.lines().next().unwrap_or("")
+        );
+        println!("Try: analyze latest · analyze all · list captures · top talkers · any scans?  (Ctrl-D leaves)");
+    }
+    loop {
+        let line = match editor.read_line(&prompt) {
+            Ok(Signal::Success(l)) => l,
+            Ok(Signal::CtrlC) => continue,
+            Ok(Signal::CtrlD) => break,
+            Ok(_) => continue,
+            Err(e) => {
+                eprintln!("netql: {e}");
+                break;
+            }
+        };
+        let q = line.trim();
+        if q.is_empty() {
+            continue;
+        }
+        if matches!(q, "exit" | "quit" | ".quit") {
+            break;
+        }
+        let answer = rt.block_on(async {
+            let work = async {
+                match agent.as_mut() {
+                    Some(a) => a.ask(&session, q, &mut show_event).await.map_err(|e| e.to_string()),
+                    None => Ok(agent::offline_answer(&session, q, &mut show_event).await),
+                }
+            };
+            tokio::select! {
+                r = work => Some(r),
+                _ = tokio::signal::ctrl_c() => None,
+            }
+        });
+        match answer {
+            Some(Ok(text)) => println!("\n{}\n", text.trim()),
+            Some(Err(e)) => eprintln!("netql: error: {e}"),
+            None => eprintln!("(cancelled)"),
+        }
+    }
+    rt.block_on(session.close());
+    Ok(Exit::Success)
+}

@@ -1,0 +1,182 @@
+//! args: the command line, as clap parses it. Every subcommand and option is declared here, with
+//! the help text `netql --help` and `netql COMMAND --help` print.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use netql::query::bindings::Severity;
+use netql::render::Format;
+
+use crate::cli::capture;
+use crate::cli::watch;
+
+#[derive(Parser)]
+#[command(
+    name = "netql",
+    version,
+    about = "Query network captures: pcap -> Polars frames -> scripts, shell, MCP, agent"
+)]
+pub struct Args {
+    /// Config file (default: config/netql.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Captures folder ("latest" and "all" look here; default: captures/).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub captures: Option<PathBuf>,
+    /// Folder for the decoded Parquet cache.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither read nor write the decode cache.
+    #[arg(long, global = true)]
+    pub no_cache: bool,
+    /// Decoder threads (default: one per core).
+    #[arg(long, global = true, default_value_t = 0)]
+    pub threads: usize,
+    /// No progress bars.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Packets, bytes, time span and frames per protocol of each capture.
+    Summary {
+        /// Capture files: paths, names in the captures folder, `latest` or `all`.
+        #[arg(required = true)]
+        files: Vec<String>,
+        #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]
+        format: Format,
+    },
+    /// List the captures folder, newest first.
+    Captures {
+        #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]
+        format: Format,
+    },
+    /// The columns of the packet and flow tables, with their types and meanings.
+    Schema {
+        #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]
+        format: Format,
+    },
+    /// The canned suite as a readable report: packets, protocol share, top devices, security
+    /// findings with evidence, and a verdict.
+    Analyze {
+        /// `latest` (default), `all`, or capture files/names.
+        #[arg(value_name = "CAPTURE")]
+        files: Vec<String>,
+        #[arg(long, default_value = "table", value_parser = Format::parser(&[Format::Table, Format::Json, Format::Markdown]))]
+        format: Format,
+        /// Exit 1 when a finding at or above this severity is found.
+        #[arg(long, value_enum)]
+        fail_on: Option<Severity>,
+    },
+    /// Run a query (canned name or .rhai file) or an ad-hoc script (-e) over captures.
+    Run {
+        /// Query name or script file; with -e, the first capture.
+        query: Option<String>,
+        /// Captures (default: latest).
+        #[arg(value_name = "CAPTURE")]
+        files: Vec<String>,
+        /// The script text itself.
+        #[arg(short = 'e', long = "expr", value_name = "SCRIPT")]
+        expr: Option<String>,
+        /// Query parameter, name=value (repeatable).
+        #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+        params: Vec<String>,
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+        /// Rows shown in tables before "N more rows".
+        #[arg(long)]
+        max_rows: Option<usize>,
+    },
+    /// CI gate: run queries over captures; exit 1 when a finding at or above --fail-on (or a
+    /// failed assert) turns up, 2 on errors.
+    Check {
+        /// Queries (names or .rhai files; default: the security suite) and captures (default: latest).
+        items: Vec<String>,
+        #[arg(long, value_enum, default_value = "medium")]
+        fail_on: Severity,
+        /// Also write a JUnit XML report to FILE.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]
+        format: Format,
+        /// Query parameter, name=value (passed to the queries that declare it).
+        #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+        params: Vec<String>,
+    },
+    /// The canned queries with their parameters.
+    Queries {
+        #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]
+        format: Format,
+    },
+    /// The interfaces live capture can use, with their addresses and flags.
+    Interfaces {
+        #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]
+        format: Format,
+    },
+    /// Capture packets from an interface into pcap files (needs root or CAP_NET_RAW).
+    Capture(capture::CaptureArgs),
+    /// Run detections (port scans, ARP spoofing, clear-text logins) over live traffic and print
+    /// each new finding once; --save also writes the capture (needs root or CAP_NET_RAW).
+    Watch(watch::WatchArgs),
+    /// The interactive query shell; with stdin not a terminal, runs the script read from stdin.
+    Shell {
+        /// Captures to load (default: latest).
+        #[arg(value_name = "CAPTURE")]
+        files: Vec<String>,
+    },
+    /// Ask the agent one question about your captures; the answer goes to stdout.
+    /// Without ANTHROPIC_API_KEY it answers the common asks offline.
+    Ask {
+        question: Vec<String>,
+        /// Do not call the Anthropic API even when a key is set.
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Talk with the agent about your captures (Ctrl-C cancels an answer, Ctrl-D leaves).
+    Chat {
+        #[arg(long)]
+        offline: bool,
+    },
+    /// Serve the captures to MCP clients (Claude Desktop, Claude Code, ...) over stdio, or over
+    /// streamable HTTP with --http.
+    Mcp {
+        /// Serve streamable HTTP at http://ADDR/mcp instead of stdio: HOST, HOST:PORT or :PORT
+        /// (default host 127.0.0.1, default port 8765).
+        #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1")]
+        http: Option<String>,
+        /// Allow --http on a non-loopback address (0.0.0.0, ::, a LAN address); the server has no authentication.
+        #[arg(long, requires = "http")]
+        allow_remote: bool,
+    },
+    /// Write the bundled sample capture (web, DNS and a small port scan) to FILE.
+    #[command(hide = true)]
+    Sample { file: PathBuf },
+    /// Benchmark netql against the libpcap floor and tshark on generated captures
+    /// (release build: `cargo run --release -- bench`).
+    Bench {
+        /// Packet counts of the generated files.
+        #[arg(long, value_delimiter = ',', default_value = "1000000,10000000")]
+        packets: Vec<u64>,
+        /// Where generated files, the floor binary and results go (outside the repository).
+        #[arg(long, default_value = "/tmp/netql-bench")]
+        dir: PathBuf,
+        /// The shared folder holding bench/gen_pcap.py and bench/pcap_floor.c.
+        #[arg(long, default_value = "../shared")]
+        shared: PathBuf,
+        /// Runs per measurement, taken round by round (median reported; big files get at most 3).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Skip tshark.
+        #[arg(long)]
+        no_tshark: bool,
+        /// Skip the canned-suite timings.
+        #[arg(long)]
+        no_suite: bool,
+    },
+    /// One measured task of `netql bench` (run as a child process).
+    #[command(hide = true)]
+    BenchWorker { kind: String, file: PathBuf },
+}

@@ -1,0 +1,96 @@
+//! context: what every command starts from: the settings, how to load captures, the script
+//! engine with the configured limits, and loading the captures a command names.
+
+use netql::config::Config;
+use netql::query::canned;
+use netql::query::engine::{Limits, ScriptEngine};
+use netql::table::catalog::{self, CaptureFile};
+use netql::table::load::{self, LoadOptions};
+
+/// The settings and load options of one run of the binary.
+pub struct Ctx {
+    pub cfg: Config,
+    pub opts: LoadOptions,
+}
+
+/// Resolve capture names; unknown names are reported and counted as errors.
+pub fn resolve_each(ctx: &Ctx, specs: &[String]) -> (Vec<CaptureFile>, bool) {
+    let mut files = Vec::new();
+    let mut failed = false;
+    for spec in specs {
+        match catalog::resolve(&ctx.cfg, std::slice::from_ref(spec)) {
+            Ok(mut f) => files.append(&mut f),
+            Err(e) => {
+                eprintln!("netql: error: {e}");
+                failed = true;
+            }
+        }
+    }
+    (files, failed)
+}
+
+impl Ctx {
+    pub fn engine(&self) -> ScriptEngine {
+        let limits = Limits {
+            max_operations: self.cfg.max_operations,
+            timeout: self.cfg.timeout,
+            ..Limits::default()
+        };
+        ScriptEngine::new(limits, Some(&self.cfg.queries_dir))
+    }
+}
+
+/// What a load must keep for scripts with these sources: only the event rows (with the flows
+/// and stack counts) when none of them calls `packets()`. A script that reaches the packets
+/// some other way still gets them: the table is then loaded when first asked for.
+pub fn keep_for<'a>(sources: impl IntoIterator<Item = &'a str>) -> load::Keep {
+    static CALL: std::sync::LazyLock<Option<regex::Regex>> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\bpackets\s*\(").ok());
+    let Some(call) = CALL.as_ref() else {
+        return load::Keep::All;
+    };
+    if sources.into_iter().any(|s| call.is_match(s)) {
+        load::Keep::All
+    } else {
+        load::Keep::Events
+    }
+}
+
+/// [`keep_for`] the saved queries with these names (or .rhai paths). One that cannot be found
+/// reads nothing here; running it reports why.
+pub fn keep_for_queries<'a>(ctx: &Ctx, names: impl IntoIterator<Item = &'a str>) -> load::Keep {
+    let sources: Vec<String> = names
+        .into_iter()
+        .filter_map(|n| canned::find(&ctx.cfg.queries_dir, n).ok())
+        .map(|q| q.source)
+        .collect();
+    keep_for(sources.iter().map(String::as_str))
+}
+
+/// Load captures by name; report the ones that fail. Returns the loaded ones and whether any
+/// failed.
+pub fn load_many(ctx: &Ctx, specs: &[String], keep: load::Keep) -> (Vec<load::Loaded>, bool) {
+    let specs: Vec<String> = if specs.is_empty() {
+        vec!["latest".into()]
+    } else {
+        specs.to_vec()
+    };
+    let (files, mut failed) = resolve_each(ctx, &specs);
+    let mut out = Vec::new();
+    for cap in files {
+        match load::load_keeping(&cap, &ctx.opts, keep) {
+            Ok(l) => {
+                if let Some(w) = &l.warning {
+                    eprintln!("netql: error: {}: {w}", cap.path.display());
+                    failed = true;
+                }
+                out.push(l);
+            }
+            Err(e) => {
+                eprintln!("netql: error: {e}");
+                failed = true;
+            }
+        }
+    }
+    (out, failed)
+}
