@@ -6,8 +6,8 @@ use serde_json::Value;
 use tabled::builder::Builder;
 use tabled::settings::{Alignment, Style, object::Columns};
 
-use crate::render::format::Format;
 use crate::render::escape::clean_cell;
+use crate::render::format::Format;
 use crate::table::values::{cell_text, rows_json};
 
 /// A header row and rows in the rounded style every terminal table uses.
