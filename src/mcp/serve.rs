@@ -1,0 +1,62 @@
+//! serve: `netql mcp` over stdio (what Claude Desktop and Claude Code start), or over streamable
+//! HTTP with `--http`.
+
+use rmcp::ServiceExt;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::mcp::http::http_bind;
+use crate::mcp::http::serve_http;
+use crate::mcp::server::NetqlServer;
+use crate::table::load::LoadOptions;
+
+/// How the server is reached.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    /// `--http ADDR`: serve streamable HTTP on ADDR (host, host:port or :port) instead of stdio.
+    pub http: Option<String>,
+    /// Allow binding a non-loopback address (0.0.0.0, ::, a LAN address).
+    pub allow_remote: bool,
+}
+
+/// Run the server until the client disconnects (stdio) or Ctrl-C (HTTP). Builds its own runtime.
+pub fn serve(cfg: Config, load: LoadOptions, opts: ServeOptions) -> Result<()> {
+    crate::query::engine::quiet_polars_warnings();
+    // main() restores the default SIGPIPE so `netql ... | head` ends quietly; a server must not
+    // die because a client closed stdout/stderr: writes then fail with EPIPE and the call ends.
+    #[cfg(unix)]
+    // SAFETY: setting a signal disposition before the runtime starts its threads.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    // Resolve the address before starting anything, so a refused bind fails fast and clearly.
+    let http = match &opts.http {
+        Some(a) => Some(http_bind(a, opts.allow_remote)?),
+        None => None,
+    };
+    let server = NetqlServer::new(cfg, load);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Serve(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async move {
+        match http {
+            None => {
+                eprintln!(
+                    "netql mcp: serving captures in {} over stdio",
+                    server.inner.cfg.captures_dir.display()
+                );
+                let running = server
+                    .serve(rmcp::transport::stdio())
+                    .await
+                    .map_err(|e| Error::Serve(format!("MCP handshake failed: {e}")))?;
+                running
+                    .waiting()
+                    .await
+                    .map_err(|e| Error::Serve(format!("MCP server stopped: {e}")))?;
+                Ok(())
+            }
+            Some(bind) => serve_http(server, bind).await,
+        }
+    })
+}

@@ -1,0 +1,254 @@
+//! server: the server's state: the settings, loaded capture sets and results being paged (both
+//! kept in memory, least recently used first out), and loading captures confined to the folder.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use rmcp::RoleServer;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject};
+use rmcp::service::RequestContext;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::mcp::describe::Samples;
+use crate::mcp::resolve::resolve_name;
+use crate::query::engine::{Captures, Limits, Output, ScriptEngine};
+use crate::table::catalog::{self, CaptureFile, CaptureMeta};
+use crate::table::load::{self, LoadOptions, Loaded};
+
+pub(crate) const EVIDENCE_ROWS: usize = 5;
+/// Characters of one cell shown in text tables (JSON rows carry the whole value).
+/// Loaded capture sets and truncated results kept in memory (least recently used goes first).
+pub(crate) const SET_CACHE: usize = 8;
+pub(crate) const RESULT_CACHE: usize = 8;
+// ---------------------------------------------------------------------------------------------
+// Server state
+
+/// What identifies a capture's content: where it is, its size and modification time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct FileKey {
+    pub(crate) path: PathBuf,
+    pub(crate) size: u64,
+    pub(crate) modified: SystemTime,
+}
+
+impl FileKey {
+    pub(crate) fn of(f: &CaptureFile) -> FileKey {
+        FileKey {
+            path: f.path.clone(),
+            size: f.size,
+            modified: f.modified,
+        }
+    }
+}
+
+/// A script result kept so the next pages of a truncated result come from the same rows
+/// (a re-run of an unsorted group_by may order rows differently).
+pub(crate) struct Ran {
+    pub(crate) output: Output,
+    pub(crate) failures: Vec<String>,
+    pub(crate) script_ms: u64,
+}
+
+pub(crate) struct Inner {
+    pub(crate) cfg: Config,
+    pub(crate) load: LoadOptions,
+    pub(crate) limits: Limits,
+    /// Loaded capture sets, most recently used last.
+    pub(crate) sets: Mutex<Vec<(Vec<FileKey>, Arc<Captures>)>>,
+    /// Serialises decoding so two calls naming the same new file decode it once.
+    pub(crate) loading: Mutex<()>,
+    pub(crate) metas: Mutex<HashMap<FileKey, CaptureMeta>>,
+    pub(crate) results: Mutex<VecDeque<(u64, Arc<Ran>)>>,
+    pub(crate) samples: Mutex<Option<(Vec<FileKey>, Arc<Samples>)>>,
+    pub(crate) live_running: AtomicBool,
+}
+
+/// The MCP server. Cheap to clone: the state is shared (the HTTP transport makes one per session).
+#[derive(Clone)]
+pub struct NetqlServer {
+    pub(crate) inner: Arc<Inner>,
+    pub(crate) tool_router: ToolRouter<NetqlServer>,
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A panic in one call must not wedge the server: the data behind the lock stays usable.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub(crate) fn tool_error(msg: impl Into<String>) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(msg.into())])
+}
+
+/// A successful result: `structuredContent` plus a text rendering for clients that show text only.
+pub(crate) fn tool_ok<T: Serialize>(out: &T, text: String) -> CallToolResult {
+    let value = serde_json::to_value(out).unwrap_or(Value::Null);
+    let mut r = CallToolResult::structured(value);
+    r.content = vec![ContentBlock::text(text)];
+    r
+}
+
+pub(crate) fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
+/// Run CPU work (decoding, Polars, Rhai) off the async runtime.
+pub(crate) async fn blocking(f: impl FnOnce() -> CallToolResult + Send + 'static) -> CallToolResult {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => tool_error(format!("internal error: the call failed ({e})")),
+    }
+}
+
+/// A flag that is raised when the client cancels the request.
+pub(crate) fn cancel_flag(ctx: &RequestContext<RoleServer>) -> (Arc<AtomicBool>, tokio::task::JoinHandle<()>) {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    let ct = ctx.ct.clone();
+    let watcher = tokio::spawn(async move {
+        ct.cancelled().await;
+        f.store(true, Ordering::Relaxed);
+    });
+    (flag, watcher)
+}
+
+/// Arguments are parsed here rather than by rmcp so that a wrong argument is a tool error the
+/// model reads (with the field name), not an opaque protocol error.
+pub(crate) fn parse_args<T: DeserializeOwned>(tool: &str, args: JsonObject) -> std::result::Result<T, CallToolResult> {
+    serde_json::from_value(Value::Object(args)).map_err(|e| {
+        tool_error(format!(
+            "bad arguments for {tool}: {e}. The tool's input schema lists its arguments."
+        ))
+    })
+}
+
+impl NetqlServer {
+    pub(crate) fn engine(&self) -> ScriptEngine {
+        ScriptEngine::new(self.inner.limits.clone(), Some(&self.inner.cfg.queries_dir))
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Capture resolution, confined to the captures folder
+
+    /// The captures folder, canonical (symlinks resolved), so containment is a prefix test.
+    pub(crate) fn root(&self) -> std::result::Result<PathBuf, String> {
+        let dir = &self.inner.cfg.captures_dir;
+        dir.canonicalize().map_err(|_| {
+            format!(
+                "the captures folder {} does not exist (start netql mcp with --captures DIR)",
+                dir.display()
+            )
+        })
+    }
+
+    /// Captures in the folder, newest first, each with its canonical path. Entries that are links
+    /// pointing outside the folder are left out.
+    pub(crate) fn listing(&self) -> std::result::Result<(PathBuf, Vec<CaptureFile>), String> {
+        let root = self.root()?;
+        let files = catalog::list(&root).map_err(|e| e.to_string())?;
+        let inside = files
+            .into_iter()
+            .filter_map(|f| {
+                let canonical = f.path.canonicalize().ok()?;
+                (canonical.starts_with(&root) && canonical.is_file()).then_some(CaptureFile { path: canonical, ..f })
+            })
+            .collect();
+        Ok((root, inside))
+    }
+
+    /// `latest`, `all`, or names of captures inside the folder (relative, or absolute but inside).
+    pub(crate) fn resolve(&self, specs: &[String]) -> std::result::Result<Vec<CaptureFile>, String> {
+        let (root, listed) = self.listing()?;
+        let none = || {
+            format!(
+                "there are no captures in the captures folder {} yet",
+                self.inner.cfg.captures_dir.display()
+            )
+        };
+        let mut out: Vec<CaptureFile> = Vec::new();
+        let latest = ["latest".to_string()];
+        let specs = if specs.is_empty() { &latest[..] } else { specs };
+        for spec in specs {
+            match spec.trim() {
+                "latest" => out.push(listed.first().cloned().ok_or_else(none)?),
+                "all" => {
+                    if listed.is_empty() {
+                        return Err(none());
+                    }
+                    // Oldest first, as `netql analyze all` orders them.
+                    out.extend(listed.iter().rev().cloned());
+                }
+                name => out.push(resolve_name(&root, &listed, name)?),
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|f| seen.insert(f.path.clone()));
+        Ok(out)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Loading, cached in memory
+
+    pub(crate) fn find_set(&self, keys: &[FileKey]) -> Option<Arc<Captures>> {
+        let mut sets = lock(&self.inner.sets);
+        let i = sets.iter().position(|(k, _)| k == keys)?;
+        let entry = sets.remove(i);
+        let c = entry.1.clone();
+        sets.push(entry);
+        Some(c)
+    }
+
+    pub(crate) fn find_loaded(&self, key: &FileKey) -> Option<Loaded> {
+        let sets = lock(&self.inner.sets);
+        sets.iter().rev().find_map(|(keys, c)| {
+            keys.iter()
+                .zip(&c.loaded)
+                .find(|(k, _)| *k == key)
+                .map(|(_, l)| l.clone_shallow())
+        })
+    }
+
+    /// The captures as one data set, decoded once (Parquet cache on disk, shared frames in memory).
+    pub(crate) fn captures(&self, files: &[CaptureFile]) -> std::result::Result<Arc<Captures>, String> {
+        let keys: Vec<FileKey> = files.iter().map(FileKey::of).collect();
+        if let Some(c) = self.find_set(&keys) {
+            return Ok(c);
+        }
+        let _one_at_a_time = lock(&self.inner.loading);
+        if let Some(c) = self.find_set(&keys) {
+            return Ok(c);
+        }
+        let mut loaded = Vec::new();
+        for (f, k) in files.iter().zip(&keys) {
+            let l = match self.find_loaded(k) {
+                Some(l) => l,
+                None => load::load(f, &self.inner.load).map_err(|e| format!("cannot load {}: {e}", f.name))?,
+            };
+            loaded.push(l);
+        }
+        let set = Arc::new(Captures::new(loaded));
+        let mut sets = lock(&self.inner.sets);
+        sets.push((keys, set.clone()));
+        while sets.len() > SET_CACHE {
+            sets.remove(0);
+        }
+        Ok(set)
+    }
+
+    pub(crate) fn meta(&self, f: &CaptureFile) -> std::result::Result<CaptureMeta, String> {
+        let key = FileKey::of(f);
+        if let Some(m) = lock(&self.inner.metas).get(&key) {
+            return Ok(m.clone());
+        }
+        let m = load::capture_meta(f, &self.inner.load).map_err(|e| e.to_string())?;
+        lock(&self.inner.metas).insert(key, m.clone());
+        Ok(m)
+    }
+}
