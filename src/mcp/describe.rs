@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::mcp::guide::{EXAMPLES, GUIDE};
 use crate::mcp::paging::{BYTE_BUDGET, cut};
 use crate::mcp::server::{FileKey, NetqlServer, lock, tool_error, tool_ok};
+use crate::mcp::tool_error::ToolError;
 use crate::mcp::types::{ColumnInfo, DescribeArgs, Example, SchemaOutput, TableChoice};
 use crate::query::bindings::DataSource;
 use crate::query::engine::Captures;
@@ -109,7 +110,7 @@ impl NetqlServer {
     }
 
     /// The most common values of key columns in one capture (computed once per capture).
-    pub(crate) fn samples(&self, spec: &str) -> std::result::Result<(String, Arc<Samples>), String> {
+    pub(crate) fn samples(&self, spec: &str) -> Result<(String, Arc<Samples>), ToolError> {
         let files = self.resolve(&[spec.to_string()])?;
         let keys: Vec<FileKey> = files.iter().map(FileKey::of).collect();
         let name = files.iter().map(|f| f.name.clone()).collect::<Vec<_>>().join(", ");

@@ -62,7 +62,7 @@ impl NetqlServer {
                         "?".into(),
                         "-".into(),
                         "-".into(),
-                        format!("unreadable: {}", render::clean_cell(&e)),
+                        format!("unreadable: {}", render::clean_cell(&e.to_string())),
                     ];
                     let info = CaptureInfo {
                         name: f.name.clone(),
@@ -74,7 +74,7 @@ impl NetqlServer {
                         last_ts: None,
                         duration_s: None,
                         link_types: Vec::new(),
-                        error: Some(e),
+                        error: Some(e.to_string()),
                     };
                     (info, row)
                 }

@@ -25,6 +25,7 @@ pub mod router;
 pub mod run;
 pub mod serve;
 pub mod server;
+pub mod tool_error;
 pub mod types;
 
 #[cfg(test)]

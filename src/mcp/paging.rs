@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::mcp::server::FileKey;
+use crate::mcp::tool_error::ToolError;
 use crate::mcp::types::Names;
 use crate::query::engine::ScriptError;
 use crate::render::{self};
@@ -94,8 +95,8 @@ impl Cursor {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
     }
 
-    pub(crate) fn decode(s: &str) -> std::result::Result<Cursor, String> {
-        let bad = || "invalid cursor: pass next_cursor exactly as a previous result gave it".to_string();
+    pub(crate) fn decode(s: &str) -> Result<Cursor, ToolError> {
+        let bad = || ToolError::BadCursor;
         if s.len() > 4 << 20 {
             return Err(bad());
         }
@@ -155,8 +156,8 @@ impl Call {
     pub(crate) fn given_or_continued(
         tool: &'static str,
         cursor: Option<String>,
-        first: impl FnOnce() -> std::result::Result<Call, String>,
-    ) -> std::result::Result<Call, String> {
+        first: impl FnOnce() -> Result<Call, ToolError>,
+    ) -> Result<Call, ToolError> {
         match cursor {
             Some(c) => call_from_cursor(tool, &c),
             None => first(),
@@ -218,13 +219,10 @@ pub(crate) fn script_error_text(e: &ScriptError) -> String {
     s
 }
 
-pub(crate) fn call_from_cursor(tool: &'static str, s: &str) -> std::result::Result<Call, String> {
+pub(crate) fn call_from_cursor(tool: &'static str, s: &str) -> Result<Call, ToolError> {
     let c = Cursor::decode(s)?;
     if c.tool != tool {
-        return Err(format!(
-            "this cursor continues a {} result: pass it to {}",
-            c.tool, c.tool
-        ));
+        return Err(ToolError::CursorOfOtherTool(c.tool));
     }
     Ok(Call {
         tool,

@@ -4,22 +4,14 @@
 use std::path::{Component, Path};
 use std::time::SystemTime;
 
+use crate::mcp::tool_error::ToolError;
 use crate::table::catalog::{self, CaptureFile};
 
 /// One named capture, checked to lie inside `root` (canonical) after resolving every link.
-pub(crate) fn resolve_name(
-    root: &Path,
-    listed: &[CaptureFile],
-    spec: &str,
-) -> std::result::Result<CaptureFile, String> {
-    let outside = || {
-        format!(
-            "capture '{spec}' is outside the captures folder: name a file inside it as list_captures shows it \
-             (no '..', no absolute paths elsewhere, no links pointing out), or use \"latest\" / \"all\""
-        )
-    };
+pub(crate) fn resolve_name(root: &Path, listed: &[CaptureFile], spec: &str) -> Result<CaptureFile, ToolError> {
+    let outside = || ToolError::Outside(spec.to_string());
     if spec.is_empty() || spec.contains('\0') {
-        return Err("empty capture name: use a name from list_captures, \"latest\" or \"all\"".into());
+        return Err(ToolError::EmptyName);
     }
     let p = Path::new(spec);
     if p.components().any(|c| matches!(c, Component::ParentDir)) {
@@ -41,16 +33,19 @@ pub(crate) fn resolve_name(
         return Err(outside());
     }
     if !canonical.is_file() {
-        return Err(format!("capture '{spec}' is not a file"));
+        return Err(ToolError::NotAFile(spec.to_string()));
     }
     let is_capture = canonical
         .extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| catalog::EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)));
     if !is_capture {
-        return Err(format!("'{spec}' is not a capture file (.pcap, .pcapng or .cap)"));
+        return Err(ToolError::NotACapture(spec.to_string()));
     }
-    let meta = std::fs::metadata(&canonical).map_err(|e| format!("cannot read '{spec}': {e}"))?;
+    let meta = std::fs::metadata(&canonical).map_err(|source| ToolError::Unreadable {
+        spec: spec.to_string(),
+        source,
+    })?;
     Ok(CaptureFile {
         name: catalog::file_name(&candidate),
         path: canonical,
@@ -59,17 +54,11 @@ pub(crate) fn resolve_name(
     })
 }
 
-pub(crate) fn unknown_capture(spec: &str, listed: &[CaptureFile]) -> String {
-    let mut names: Vec<&str> = listed.iter().take(20).map(|f| f.name.as_str()).collect();
-    if listed.len() > 20 {
-        names.push("…");
-    }
-    if names.is_empty() {
-        format!("no capture named '{spec}': the captures folder is empty")
-    } else {
-        format!(
-            "no capture named '{spec}'. Captures (newest first): {}; or use \"latest\" / \"all\"",
-            names.join(", ")
-        )
+/// The error for a name the folder does not hold, listing the first names it does.
+pub(crate) fn unknown_capture(spec: &str, listed: &[CaptureFile]) -> ToolError {
+    ToolError::Unknown {
+        spec: spec.to_string(),
+        known: listed.iter().take(20).map(|f| f.name.clone()).collect(),
+        more: listed.len() > 20,
     }
 }

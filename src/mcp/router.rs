@@ -16,6 +16,7 @@ use crate::mcp::guide::INSTRUCTIONS;
 use crate::mcp::paging::Call;
 use crate::mcp::server::{Inner, blocking};
 use crate::mcp::server::{NetqlServer, cancel_flag, parse_args, tool_error};
+use crate::mcp::tool_error::ToolError;
 use crate::mcp::types::{
     AnalyzeArgs, AnalyzeOutput, CaptureLiveArgs, CapturesOutput, DescribeArgs, LiveOutput, NoArgs, QueriesOutput,
     QueryOutput, RunQueryArgs, RunScriptArgs, SchemaOutput,
@@ -112,10 +113,9 @@ impl NetqlServer {
             Err(e) => return Ok(e),
         };
         let call = Call::given_or_continued("run_query", a.cursor, || {
-            let name = a
-                .name
-                .filter(|n| !n.trim().is_empty())
-                .ok_or("give `name`: a query from list_queries (or `cursor` to continue a result)")?;
+            let name = a.name.filter(|n| !n.trim().is_empty()).ok_or(ToolError::Missing(
+                "give `name`: a query from list_queries (or `cursor` to continue a result)",
+            ))?;
             Ok(Call::first(
                 "run_query",
                 name.trim().to_string(),
@@ -147,11 +147,11 @@ impl NetqlServer {
             Err(e) => return Ok(e),
         };
         let call = Call::given_or_continued("run_script", a.cursor, || {
-            let script = a.script.filter(|s| !s.trim().is_empty()).ok_or(
+            let script = a.script.filter(|s| !s.trim().is_empty()).ok_or(ToolError::Missing(
                 "give `script`: a Rhai script (describe_schema has the language and examples), or `cursor` to continue a result",
-            )?;
+            ))?;
             if script.len() > 256 * 1024 {
-                return Err("the script is longer than 256 KB".into());
+                return Err(ToolError::ScriptTooLong);
             }
             Ok(Call::first("run_script", script, a.captures, a.params, a.max_rows))
         });

@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::mcp::describe::Samples;
 use crate::mcp::resolve::resolve_name;
+use crate::mcp::tool_error::ToolError;
 use crate::query::engine::{Captures, Limits, Output, ScriptEngine};
 use crate::table::catalog::{self, CaptureFile, CaptureMeta};
 use crate::table::load::{self, LoadOptions, Loaded};
@@ -83,8 +84,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-pub(crate) fn tool_error(msg: impl Into<String>) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(msg.into())])
+pub(crate) fn tool_error(msg: impl std::fmt::Display) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(msg.to_string())])
 }
 
 /// A successful result: `structuredContent` plus a text rendering for clients that show text only.
@@ -138,21 +139,16 @@ impl NetqlServer {
     // Capture resolution, confined to the captures folder
 
     /// The captures folder, canonical (symlinks resolved), so containment is a prefix test.
-    pub(crate) fn root(&self) -> std::result::Result<PathBuf, String> {
+    pub(crate) fn root(&self) -> Result<PathBuf, ToolError> {
         let dir = &self.inner.cfg.captures_dir;
-        dir.canonicalize().map_err(|_| {
-            format!(
-                "the captures folder {} does not exist (start netql mcp with --captures DIR)",
-                dir.display()
-            )
-        })
+        dir.canonicalize().map_err(|_| ToolError::NoFolder(dir.clone()))
     }
 
     /// Captures in the folder, newest first, each with its canonical path. Entries that are links
     /// pointing outside the folder are left out.
-    pub(crate) fn listing(&self) -> std::result::Result<(PathBuf, Vec<CaptureFile>), String> {
+    pub(crate) fn listing(&self) -> Result<(PathBuf, Vec<CaptureFile>), ToolError> {
         let root = self.root()?;
-        let files = catalog::list(&root).map_err(|e| e.to_string())?;
+        let files = catalog::list(&root)?;
         let inside = files
             .into_iter()
             .filter_map(|f| {
@@ -164,14 +160,9 @@ impl NetqlServer {
     }
 
     /// `latest`, `all`, or names of captures inside the folder (relative, or absolute but inside).
-    pub(crate) fn resolve(&self, specs: &[String]) -> std::result::Result<Vec<CaptureFile>, String> {
+    pub(crate) fn resolve(&self, specs: &[String]) -> Result<Vec<CaptureFile>, ToolError> {
         let (root, listed) = self.listing()?;
-        let none = || {
-            format!(
-                "there are no captures in the captures folder {} yet",
-                self.inner.cfg.captures_dir.display()
-            )
-        };
+        let none = || ToolError::NoCaptures(self.inner.cfg.captures_dir.clone());
         let mut out: Vec<CaptureFile> = Vec::new();
         let latest = ["latest".to_string()];
         let specs = if specs.is_empty() { &latest[..] } else { specs };
@@ -216,7 +207,7 @@ impl NetqlServer {
     }
 
     /// The captures as one data set, decoded once (Parquet cache on disk, shared frames in memory).
-    pub(crate) fn captures(&self, files: &[CaptureFile]) -> std::result::Result<Arc<Captures>, String> {
+    pub(crate) fn captures(&self, files: &[CaptureFile]) -> Result<Arc<Captures>, ToolError> {
         let keys: Vec<FileKey> = files.iter().map(FileKey::of).collect();
         if let Some(c) = self.find_set(&keys) {
             return Ok(c);
@@ -229,7 +220,10 @@ impl NetqlServer {
         for (f, k) in files.iter().zip(&keys) {
             let l = match self.find_loaded(k) {
                 Some(l) => l,
-                None => load::load(f, &self.inner.load).map_err(|e| format!("cannot load {}: {e}", f.name))?,
+                None => load::load(f, &self.inner.load).map_err(|source| ToolError::Load {
+                    name: f.name.clone(),
+                    source,
+                })?,
             };
             loaded.push(l);
         }
@@ -242,12 +236,12 @@ impl NetqlServer {
         Ok(set)
     }
 
-    pub(crate) fn meta(&self, f: &CaptureFile) -> std::result::Result<CaptureMeta, String> {
+    pub(crate) fn meta(&self, f: &CaptureFile) -> Result<CaptureMeta, ToolError> {
         let key = FileKey::of(f);
         if let Some(m) = lock(&self.inner.metas).get(&key) {
             return Ok(m.clone());
         }
-        let m = load::capture_meta(f, &self.inner.load).map_err(|e| e.to_string())?;
+        let m = load::capture_meta(f, &self.inner.load)?;
         lock(&self.inner.metas).insert(key, m.clone());
         Ok(m)
     }

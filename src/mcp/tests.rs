@@ -21,7 +21,7 @@ use crate::mcp::http::http_bind;
 use crate::mcp::paging::{Cursor, call_from_cursor, json_to_dynamic, valid_ident};
 use crate::mcp::server::NetqlServer;
 
-pub(crate) fn server_for(dir: &Path, cache: &Path) -> NetqlServer {
+fn server_for(dir: &Path, cache: &Path) -> NetqlServer {
     let ov = Overrides {
         captures_dir: Some(dir.to_path_buf()),
         cache_dir: Some(cache.to_path_buf()),
@@ -37,11 +37,11 @@ pub(crate) fn server_for(dir: &Path, cache: &Path) -> NetqlServer {
     NetqlServer::new(cfg, opts)
 }
 
-pub(crate) fn sample() -> PathBuf {
+fn sample() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/sample.pcap")
 }
 
-pub(crate) fn shared(name: &str) -> Option<PathBuf> {
+fn shared(name: &str) -> Option<PathBuf> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/captures")
         .join(name);
@@ -54,7 +54,7 @@ pub(crate) fn shared(name: &str) -> Option<PathBuf> {
 }
 
 #[test]
-pub(crate) fn every_guide_example_runs_on_real_captures() {
+fn every_guide_example_runs_on_real_captures() {
     let tmp = tempfile::tempdir().unwrap();
     let caps = tmp.path().join("caps");
     std::fs::create_dir(&caps).unwrap();
@@ -88,7 +88,7 @@ pub(crate) fn every_guide_example_runs_on_real_captures() {
 }
 
 #[test]
-pub(crate) fn guide_names_only_real_functions() {
+fn guide_names_only_real_functions() {
     let known = ScriptEngine::new(Limits::default(), None).function_names();
     let re = regex::Regex::new(r"\b([a-z_][a-z0-9_]*)\(").unwrap();
     let rhai_builtins = ["if"];
@@ -111,7 +111,7 @@ pub(crate) fn guide_names_only_real_functions() {
 }
 
 #[test]
-pub(crate) fn names_resolve_only_inside_the_folder() {
+fn names_resolve_only_inside_the_folder() {
     let tmp = tempfile::tempdir().unwrap();
     let caps = tmp.path().join("caps");
     std::fs::create_dir_all(caps.join("sub")).unwrap();
@@ -123,7 +123,7 @@ pub(crate) fn names_resolve_only_inside_the_folder() {
     std::os::unix::fs::symlink(caps.join("a.pcap"), caps.join("inner.pcap")).unwrap();
     std::fs::write(caps.join("notes.txt"), "x").unwrap();
     let s = server_for(&caps, &tmp.path().join("cache"));
-    let r = |spec: &str| s.resolve(&[spec.to_string()]);
+    let r = |spec: &str| s.resolve(&[spec.to_string()]).map_err(|e| e.to_string());
 
     assert_eq!(r("a.pcap").unwrap()[0].name, "a.pcap");
     assert_eq!(r("sub/b.pcap").unwrap()[0].name, "b.pcap");
@@ -151,7 +151,7 @@ pub(crate) fn names_resolve_only_inside_the_folder() {
 }
 
 #[test]
-pub(crate) fn cursors_round_trip_and_reject_garbage() {
+fn cursors_round_trip_and_reject_garbage() {
     let c = Cursor {
         v: 1,
         tool: "run_script".into(),
@@ -168,12 +168,13 @@ pub(crate) fn cursors_round_trip_and_reject_garbage() {
     assert!(
         call_from_cursor("run_query", &c.encode())
             .unwrap_err()
+            .to_string()
             .contains("run_script")
     );
 }
 
 #[test]
-pub(crate) fn http_addresses() {
+fn http_addresses() {
     let b = http_bind("127.0.0.1:9000", false).unwrap();
     assert_eq!(b.addr, "127.0.0.1:9000".parse().unwrap());
     assert_eq!(http_bind("127.0.0.1", false).unwrap().addr.port(), DEFAULT_HTTP_PORT);
@@ -194,14 +195,14 @@ pub(crate) fn http_addresses() {
 }
 
 #[test]
-pub(crate) fn cells_escape_control_characters() {
+fn cells_escape_control_characters() {
     assert_eq!(render::clean_cell("a\nb\x1b[31m"), "a\\nb\\u{1b}[31m");
     assert_eq!(render::clean_cell("x\u{202e}y"), "x\\u{202e}y");
     assert!(render::clean_cell(&"z".repeat(500)).ends_with('…'));
 }
 
 #[test]
-pub(crate) fn script_params_become_variables() {
+fn script_params_become_variables() {
     let v = json_to_dynamic(&json!({"a": [1, 2.5, "x", true, null]}));
     assert!(v.is_map());
     assert!(valid_ident("min_ports") && valid_ident("_x1"));

@@ -81,18 +81,18 @@ pub struct FindingRows {
 
 /// What the data functions (`packets()`, `flows()`, `events()`, `stacks()`) return.
 pub trait DataSource: Send + Sync {
-    fn packets(&self) -> Result<LazyFrame, String>;
-    fn flows(&self) -> Result<LazyFrame, String>;
+    fn packets(&self) -> crate::error::Result<LazyFrame>;
+    fn flows(&self) -> crate::error::Result<LazyFrame>;
 
     /// The event rows of the packets (see [`crate::table::events::EVENTS_DOC`]). Tables split at load
     /// time hand them over without a scan; this default filters the packets.
-    fn events(&self) -> Result<LazyFrame, String> {
+    fn events(&self) -> crate::error::Result<LazyFrame> {
         Ok(self.packets()?.filter(crate::table::events::event_expr()))
     }
 
     /// Frames and bytes per protocol stack. Loaded captures count them while decoding; this
     /// default groups the packets.
-    fn stacks(&self) -> Result<LazyFrame, String> {
+    fn stacks(&self) -> crate::error::Result<LazyFrame> {
         Ok(crate::table::stacks::stacks_of(self.packets()?))
     }
 }
@@ -380,19 +380,19 @@ pub fn register(engine: &mut Engine, data: Arc<dyn DataSource>, failures: Failur
     // Data
     let d = data.clone();
     engine.register_fn("packets", move || -> RhaiResult<Frame> {
-        d.packets().map(Frame).or_else(err)
+        d.packets().map(Frame).or_else(|e| err(e.to_string()))
     });
     let d = data.clone();
     engine.register_fn("flows", move || -> RhaiResult<Frame> {
-        d.flows().map(Frame).or_else(err)
+        d.flows().map(Frame).or_else(|e| err(e.to_string()))
     });
     let d = data.clone();
     engine.register_fn("events", move || -> RhaiResult<Frame> {
-        d.events().map(Frame).or_else(err)
+        d.events().map(Frame).or_else(|e| err(e.to_string()))
     });
     let d = data;
     engine.register_fn("stacks", move || -> RhaiResult<Frame> {
-        d.stacks().map(Frame).or_else(err)
+        d.stacks().map(Frame).or_else(|e| err(e.to_string()))
     });
 
     engine.register_global_module(LANGUAGE.clone());

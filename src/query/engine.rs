@@ -578,15 +578,11 @@ fn collect(lf: LazyFrame) -> Result<DataFrame, ScriptError> {
 pub struct NoData;
 
 impl DataSource for NoData {
-    fn packets(&self) -> Result<LazyFrame, String> {
-        crate::table::packet_columns::empty_packets()
-            .map(|df| df.lazy())
-            .map_err(|e| e.to_string())
+    fn packets(&self) -> crate::error::Result<LazyFrame> {
+        crate::table::packet_columns::empty_packets().map(|df| df.lazy())
     }
-    fn flows(&self) -> Result<LazyFrame, String> {
-        crate::table::flow::empty_flows()
-            .map(|df| df.lazy())
-            .map_err(|e| e.to_string())
+    fn flows(&self) -> crate::error::Result<LazyFrame> {
+        crate::table::flow::empty_flows().map(|df| df.lazy())
     }
 }
 
@@ -609,12 +605,8 @@ impl Captures {
     fn parts(
         &self,
         table: impl Fn(&crate::table::load::Loaded) -> crate::Result<LazyFrame>,
-    ) -> Result<Vec<LazyFrame>, String> {
-        self.loaded
-            .iter()
-            .map(table)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())
+    ) -> crate::error::Result<Vec<LazyFrame>> {
+        self.loaded.iter().map(table).collect()
     }
 
     pub fn packet_count(&self) -> usize {
@@ -647,23 +639,23 @@ fn union_or(parts: Vec<LazyFrame>, empty: impl Fn() -> LazyFrame) -> LazyFrame {
 }
 
 impl DataSource for Captures {
-    fn packets(&self) -> Result<LazyFrame, String> {
+    fn packets(&self) -> crate::error::Result<LazyFrame> {
         Ok(self.packets_lazy())
     }
 
-    fn events(&self) -> Result<LazyFrame, String> {
+    fn events(&self) -> crate::error::Result<LazyFrame> {
         Ok(union(self.loaded.iter().map(|l| l.packets.events()).collect()))
     }
 
-    fn stacks(&self) -> Result<LazyFrame, String> {
+    fn stacks(&self) -> crate::error::Result<LazyFrame> {
         let parts = self.parts(|l| l.stacks())?;
         if parts.is_empty() {
             return NoData.stacks();
         }
-        concat(parts, UnionArgs::default()).map_err(|e| e.to_string())
+        Ok(concat(parts, UnionArgs::default())?)
     }
 
-    fn flows(&self) -> Result<LazyFrame, String> {
+    fn flows(&self) -> crate::error::Result<LazyFrame> {
         let parts = self.parts(|l| l.flows())?;
         Ok(union_or(parts, || {
             crate::table::flow::empty_flows().unwrap_or_default().lazy()

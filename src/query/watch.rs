@@ -445,16 +445,17 @@ impl WindowData {
 }
 
 impl DataSource for WindowData {
-    fn packets(&self) -> std::result::Result<LazyFrame, String> {
+    fn packets(&self) -> Result<LazyFrame> {
         Ok(self.packets.clone().lazy())
     }
 
-    fn flows(&self) -> std::result::Result<LazyFrame, String> {
-        let mut guard = self.flows.lock().map_err(|_| "flows lock poisoned".to_string())?;
+    fn flows(&self) -> Result<LazyFrame> {
+        // A poisoned lock still holds a usable table (or none yet).
+        let mut guard = self.flows.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(df) = guard.as_ref() {
             return Ok(df.clone().lazy());
         }
-        let df = crate::table::flow::flows_of(&self.packets).map_err(|e| e.to_string())?;
+        let df = crate::table::flow::flows_of(&self.packets)?;
         *guard = Some(df.clone());
         Ok(df.lazy())
     }

@@ -43,18 +43,18 @@ pub enum PacketTable {
 pub struct Deferred {
     capture: CaptureFile,
     opts: LoadOptions,
-    table: std::sync::OnceLock<std::result::Result<PacketTable, String>>,
+    table: std::sync::OnceLock<Result<PacketTable>>,
 }
 
 impl Deferred {
-    fn get(&self) -> std::result::Result<&PacketTable, &String> {
+    fn get(&self) -> std::result::Result<&PacketTable, &Error> {
         self.table
             .get_or_init(|| {
                 let opts = LoadOptions {
                     progress: false,
                     ..self.opts.clone()
                 };
-                load(&self.capture, &opts).map(|l| l.packets).map_err(|e| e.to_string())
+                load(&self.capture, &opts).map(|l| l.packets)
             })
             .as_ref()
     }
@@ -97,9 +97,10 @@ impl PacketTable {
         match self {
             PacketTable::Memory(store) => store.to_dataframe(),
             PacketTable::Cached { path, .. } => cache::read(path, cache::Table::Packets),
-            PacketTable::EventsOnly { whole, .. } => {
-                whole.get().map_err(|e| Error::Unavailable(e.clone()))?.to_dataframe()
-            }
+            PacketTable::EventsOnly { whole, .. } => whole
+                .get()
+                .map_err(|e| Error::Unavailable(e.to_string()))?
+                .to_dataframe(),
         }
     }
 }
