@@ -111,6 +111,12 @@ pub enum Command {
         #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]
         format: Format,
     },
+    /// The query language's functions, each form with what it gives (`--format markdown` is
+    /// queries/REFERENCE.md).
+    Functions {
+        #[arg(long, default_value = "table", value_parser = Format::parser(&[Format::Table, Format::Json, Format::Markdown]))]
+        format: Format,
+    },
     /// The interfaces live capture can use, with their addresses and flags.
     Interfaces {
         #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]

@@ -11,6 +11,7 @@ pub mod capture;
 pub mod captures;
 pub mod check;
 pub mod context;
+pub mod functions;
 pub mod interfaces;
 pub mod queries;
 pub mod run;
@@ -87,6 +88,7 @@ pub fn run(args: Args) -> Result<Exit> {
             },
         ),
         Command::Queries { format } => queries::list_queries(&ctx, format),
+        Command::Functions { format } => functions::functions(format),
         Command::Interfaces { format } => interfaces::interfaces(format),
         Command::Capture(args) => capture::capture(&ctx, &args),
         Command::Watch(args) => watch::watch(&ctx, &args),

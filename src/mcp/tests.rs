@@ -11,11 +11,11 @@ use crate::render::{self};
 use crate::table::load::LoadOptions;
 
 use crate::config::{Overrides, RawConfig};
-use crate::query::engine::NoData;
+use crate::query::bindings::NoData;
 
 use serde_json::json;
 
-use crate::mcp::guide::{EXAMPLES, GUIDE, INSTRUCTIONS};
+use crate::mcp::guide::{EXAMPLES, INSTRUCTIONS, guide};
 use crate::mcp::http::DEFAULT_HTTP_PORT;
 use crate::mcp::http::http_bind;
 use crate::mcp::paging::{Cursor, call_from_cursor, json_to_dynamic, valid_ident};
@@ -92,7 +92,8 @@ fn guide_names_only_real_functions() {
     let known = ScriptEngine::new(Limits::default(), None).function_names();
     let re = regex::Regex::new(r"\b([a-z_][a-z0-9_]*)\(").unwrap();
     let rhai_builtins = ["if"];
-    for text in [GUIDE, INSTRUCTIONS] {
+    let guide = guide();
+    for text in [guide.as_str(), INSTRUCTIONS] {
         for cap in re.captures_iter(text) {
             let f = &cap[1];
             assert!(

@@ -13,7 +13,7 @@ use polars::prelude::*;
 use rhai::{Dynamic, Engine, EvalAltResult, Map as RMap, Module, ModuleResolver, Position, Scope, Shared};
 use serde_json::{Map, Value};
 
-use crate::query::bindings::{self, DataSource, Failures, Finding, FindingRows, Frame, Severity};
+use crate::query::bindings::{self, DataSource, Failures, Finding, Findings, NoData, Severity, Table};
 use crate::table::schema::col as pcol;
 
 /// Limits on what one script may do.
@@ -358,11 +358,11 @@ impl ScriptEngine {
         if v.is_unit() {
             return Ok(Output::Nothing);
         }
-        if v.is::<Frame>() {
-            let f = v.cast::<Frame>();
+        if v.is::<Table>() {
+            let f = v.cast::<Table>();
             return collect(f.0).map(Output::Table);
         }
-        if v.is::<Finding>() || v.is::<FindingRows>() {
+        if v.is::<Finding>() || v.is::<Findings>() {
             return Ok(Output::Findings(self.findings(vec![v])?));
         }
         if v.is_array() {
@@ -370,7 +370,7 @@ impl ScriptEngine {
             if !items.is_empty()
                 && items
                     .iter()
-                    .all(|d| d.is::<Finding>() || d.is::<FindingRows>() || d.is_array())
+                    .all(|d| d.is::<Finding>() || d.is::<Findings>() || d.is_array())
             {
                 return Ok(Output::Findings(self.findings(items)?));
             }
@@ -382,7 +382,7 @@ impl ScriptEngine {
             && v.clone()
                 .cast::<RMap>()
                 .values()
-                .any(|d| d.is::<Finding>() || d.is::<FindingRows>())
+                .any(|d| d.is::<Finding>() || d.is::<Findings>())
         {
             let items = v.cast::<RMap>().into_values().collect();
             return Ok(Output::Findings(self.findings(items)?));
@@ -400,14 +400,14 @@ impl ScriptEngine {
         }
         let tables: Vec<LazyFrame> = leaves
             .iter()
-            .filter_map(|d| d.clone().try_cast::<FindingRows>().map(|f| f.table))
+            .filter_map(|d| d.clone().try_cast::<Findings>().map(|f| f.table))
             .collect();
         let mut frames = collect_all(tables)?.into_iter();
         let mut out = Vec::new();
         for d in leaves {
             if let Some(f) = d.clone().try_cast::<Finding>() {
                 out.push(self.finding(f)?);
-            } else if let (Some(fr), Some(df)) = (d.try_cast::<FindingRows>(), frames.next()) {
+            } else if let (Some(fr), Some(df)) = (d.try_cast::<Findings>(), frames.next()) {
                 out.extend(finding_rows(&fr, &df));
             }
         }
@@ -438,8 +438,8 @@ impl ScriptEngine {
     }
 
     fn to_json(&self, d: &Dynamic) -> Result<Value, ScriptError> {
-        if d.is::<Frame>() {
-            let df = collect(d.clone().cast::<Frame>().0)?;
+        if d.is::<Table>() {
+            let df = collect(d.clone().cast::<Table>().0)?;
             return Ok(Value::Array(crate::table::values::rows_json(&df)));
         }
         if d.is_unit() {
@@ -519,7 +519,7 @@ fn fill_template(t: &str, facts: &Map<String, Value>) -> String {
 
 /// The Findings and per-row templates in `d` (an array may nest them), in order.
 fn finding_leaves(d: Dynamic, out: &mut Vec<Dynamic>) -> Result<(), ScriptError> {
-    if d.is::<Finding>() || d.is::<FindingRows>() {
+    if d.is::<Finding>() || d.is::<Findings>() {
         out.push(d);
         return Ok(());
     }
@@ -536,7 +536,7 @@ fn finding_leaves(d: Dynamic, out: &mut Vec<Dynamic>) -> Result<(), ScriptError>
 }
 
 /// One finding per row of a per-row template's table, its title filled from the row.
-fn finding_rows(fr: &FindingRows, df: &DataFrame) -> Vec<FindingOut> {
+fn finding_rows(fr: &Findings, df: &DataFrame) -> Vec<FindingOut> {
     let rows = crate::table::values::rows_json(df);
     let mut out = Vec::new();
     for (i, row) in rows.into_iter().enumerate() {
@@ -572,18 +572,6 @@ fn collect_all(lfs: Vec<LazyFrame>) -> Result<Vec<DataFrame>, ScriptError> {
 fn collect(lf: LazyFrame) -> Result<DataFrame, ScriptError> {
     lf.collect()
         .map_err(|e| ScriptError::plain(bindings::polars_message(&e)))
-}
-
-/// Data for compile-only checks: empty tables with the real schemas.
-pub struct NoData;
-
-impl DataSource for NoData {
-    fn packets(&self) -> crate::error::Result<LazyFrame> {
-        crate::table::packet_columns::empty_packets().map(|df| df.lazy())
-    }
-    fn flows(&self) -> crate::error::Result<LazyFrame> {
-        crate::table::flow::empty_flows().map(|df| df.lazy())
-    }
 }
 
 /// Loaded captures as the data behind `packets()` and `flows()`.
@@ -663,7 +651,7 @@ impl DataSource for Captures {
     }
 }
 
-/// Frame numbers the evidence of a finding cites (for reports): the `frames` list column when
+/// Table numbers the evidence of a finding cites (for reports): the `frames` list column when
 /// present, else the `frame` column.
 pub fn cited_frames(df: &DataFrame) -> Vec<u64> {
     let numbers = |s: &Series| -> Vec<u64> {
@@ -780,12 +768,6 @@ mod tests {
         ] {
             assert!(names.iter().any(|x| x == n), "{n} missing");
         }
-    }
-
-    #[test]
-    fn entropy_of_text() {
-        assert_eq!(bindings::entropy("aaaa"), 0.0);
-        assert!((bindings::entropy("abcd") - 2.0).abs() < 1e-9);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod escape;
 pub mod format;
+pub mod reference;
 pub mod report;
 pub mod result;
 pub mod table;

@@ -169,6 +169,17 @@ impl ShellCompleter {
                 }
                 simple(items)
             }
+            ("help", 1) => {
+                let mut names: Vec<(String, Option<String>)> = Vec::new();
+                for d in crate::query::bindings::reference() {
+                    if d.name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                        && !names.iter().any(|(n, _)| n == d.name)
+                    {
+                        names.push((d.name.to_string(), Some(d.description.to_string())));
+                    }
+                }
+                simple(names)
+            }
             ("run", 1) => simple(
                 self.vocab
                     .queries

@@ -16,7 +16,7 @@ pub fn help_text() -> String {
          A line starting with .method(...) continues the last script: .head(5), .count()\n\
          Keys: Enter runs a complete script (an unfinished one continues on the next line),\n\
          Alt-Enter adds a line, Tab completes, Ctrl-R searches history, Ctrl-C cancels a running\n\
-         query, Ctrl-D leaves.",
+         query, Ctrl-D leaves. `.help filter` shows a function's forms; `netql functions` lists them all.",
     );
     out
 }

@@ -24,7 +24,11 @@ pub(crate) const fn m(name: &'static str, args: &'static str, description: &'sta
 
 /// Every meta-command, in the order `.help` lists them.
 pub const META_COMMANDS: &[MetaSpec] = &[
-    m("help", "", "this table"),
+    m(
+        "help",
+        "[FUNCTION]",
+        "this table; with a function name, its forms and what each gives",
+    ),
     m(
         "captures",
         "",
@@ -64,7 +68,8 @@ pub const META_COMMANDS: &[MetaSpec] = &[
 /// A parsed meta-command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Meta {
-    Help,
+    /// The command table, or (with a name) a function's forms.
+    Help(Option<String>),
     Captures,
     Load(Vec<String>),
     /// `packets`, `flows`, or both.
@@ -117,7 +122,11 @@ pub fn parse_meta(line: &str) -> Result<Meta, String> {
         }
     };
     match name {
-        "help" | "?" | "h" => none(Meta::Help),
+        "help" | "?" | "h" => match args.as_slice() {
+            [] => Ok(Meta::Help(None)),
+            [f] => Ok(Meta::Help(Some(f.to_string()))),
+            _ => Err(usage("help")),
+        },
         "captures" => none(Meta::Captures),
         "queries" => none(Meta::Queries),
         "analyze" => none(Meta::Analyze),
@@ -199,7 +208,8 @@ mod tests {
 
     #[test]
     fn meta_commands_parse() {
-        assert_eq!(parse_meta(".help"), Ok(Meta::Help));
+        assert_eq!(parse_meta(".help"), Ok(Meta::Help(None)));
+        assert_eq!(parse_meta(".help filter"), Ok(Meta::Help(Some("filter".into()))));
         assert_eq!(parse_meta("  .quit "), Ok(Meta::Quit));
         assert_eq!(parse_meta(".exit"), Ok(Meta::Quit));
         assert_eq!(

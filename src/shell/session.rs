@@ -301,7 +301,19 @@ impl Session {
     fn meta(&mut self, meta: Meta) -> Step {
         match meta {
             Meta::Quit => return Step::Quit,
-            Meta::Help => println!("{}", help_text()),
+            Meta::Help(None) => println!("{}", help_text()),
+            Meta::Help(Some(name)) => {
+                let name = name.trim_start_matches('.').trim_end_matches("()");
+                match crate::render::reference::help(crate::query::bindings::reference(), name) {
+                    Some(text) => println!("{text}"),
+                    None => {
+                        self.error(&format!(
+                            "no function named '{name}' (.help lists the commands; `netql functions` every function)"
+                        ));
+                        return Step::Error;
+                    }
+                }
+            }
             Meta::Captures => self.captures(),
             Meta::Load(specs) => return self.load(&specs),
             Meta::Schema(which) => println!("{}", schema_text(which.as_deref())),

@@ -258,3 +258,29 @@ fn flows_summarise_tcp_state() {
         .unwrap();
     assert!(state.str().unwrap().iter().all(|s| s == Some("closed")), "{state:?}");
 }
+
+/// `queries/REFERENCE.md` is what `netql functions --format markdown` prints today (regenerate it
+/// with that command when a function is added or its description changes).
+#[test]
+fn the_reference_page_is_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = netql(&["functions", "--format", "markdown"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let page = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("queries/REFERENCE.md");
+    let kept = std::fs::read_to_string(&page).unwrap();
+    assert!(
+        kept == stdout(&o),
+        "queries/REFERENCE.md is out of date: run `cargo run -q -- functions --format markdown > queries/REFERENCE.md`"
+    );
+    // The other formats list the same functions.
+    let o = netql(&["functions", "--format", "json"], dir.path());
+    let forms: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let forms = forms.as_array().unwrap();
+    assert!(forms.len() > 100, "{}", forms.len());
+    for f in forms {
+        let sig = f["signature"].as_str().unwrap().replace('|', "\\|");
+        assert!(kept.contains(&format!("`{sig}`")), "{sig} missing from the page");
+    }
+    let o = netql(&["functions", "--format", "csv"], dir.path());
+    assert_eq!(o.status.code(), Some(2), "csv is not a format of this command");
+}

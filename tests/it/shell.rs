@@ -429,3 +429,25 @@ fn piped_meta_commands_run_in_order_and_save_writes_files() {
     assert!(stderr(&o).contains("nothing to save yet"), "{}", stderr(&o));
     assert_eq!(stdout(&o), "");
 }
+
+#[test]
+fn help_with_a_function_name_shows_its_forms() {
+    let dir = temp();
+    let o = piped(dir.path(), ".help sort\n");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    for form in [
+        "t.sort(\"column\", descending)",
+        "t.sort([columns], [descending])",
+        "e.sort()",
+    ] {
+        assert!(out.contains(form), "{form} missing:\n{out}");
+    }
+    let o = piped(dir.path(), ".help no_such_thing\n");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("no function named 'no_such_thing'"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -1,0 +1,72 @@
+//! data: where `packets()`, `flows()`, `events()` and `stacks()` get their tables: loaded
+//! captures, a live window, or (to check a script without running it) empty tables.
+
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use crate::error::Result;
+use crate::query::bindings::lang::{Lang, Topic, err};
+use crate::query::bindings::types::Table;
+
+/// What the data functions (`packets()`, `flows()`, `events()`, `stacks()`) return.
+pub trait DataSource: Send + Sync {
+    fn packets(&self) -> Result<LazyFrame>;
+    fn flows(&self) -> Result<LazyFrame>;
+
+    /// The event rows of the packets (see [`crate::table::events::EVENTS_DOC`]). Tables split at
+    /// load time hand them over without a scan; this default filters the packets.
+    fn events(&self) -> Result<LazyFrame> {
+        Ok(self.packets()?.filter(crate::table::events::event_expr()))
+    }
+
+    /// Frames and bytes per protocol stack. Loaded captures count them while decoding; this
+    /// default groups the packets.
+    fn stacks(&self) -> Result<LazyFrame> {
+        Ok(crate::table::stacks::stacks_of(self.packets()?))
+    }
+}
+
+/// Data for compile-only checks and the reference: empty tables with the real schemas.
+pub struct NoData;
+
+impl DataSource for NoData {
+    fn packets(&self) -> Result<LazyFrame> {
+        crate::table::packet_columns::empty_packets().map(|df| df.lazy())
+    }
+    fn flows(&self) -> Result<LazyFrame> {
+        crate::table::flow::empty_flows().map(|df| df.lazy())
+    }
+}
+
+/// The data functions, reading `data`.
+pub fn register(lang: &mut Lang, data: Arc<dyn DataSource>) {
+    let d = data.clone();
+    lang.def(
+        Topic::Data,
+        "packets()",
+        "one row per packet, in file order (`netql schema` lists the columns)",
+    )
+    .with(move || d.packets().map(Table).or_else(|e| err(e.to_string())));
+    let d = data.clone();
+    lang.def(
+        Topic::Data,
+        "flows()",
+        "one row per bidirectional conversation (5-tuple) with Zeek's conn_state",
+    )
+    .with(move || d.flows().map(Table).or_else(|e| err(e.to_string())));
+    let d = data.clone();
+    lang.def(
+        Topic::Data,
+        "events()",
+        "the columns of packets() for the packets that say something on their own (DNS, HTTP, TLS hellos, ARP, credentials, ICMP, odd TCP flags, decode errors): start such questions here",
+    )
+    .with(move || d.events().map(Table).or_else(|e| err(e.to_string())));
+    let d = data;
+    lang.def(
+        Topic::Data,
+        "stacks()",
+        "frames and wire bytes per protocol stack (file, protocols, frames, bytes), counted while decoding",
+    )
+    .with(move || d.stacks().map(Table).or_else(|e| err(e.to_string())));
+}
