@@ -245,7 +245,9 @@ mod tests {
                 .unwrap_err()
                 .contains(".csv, .json or .parquet")
         );
-        assert!(parse_meta(".help me").unwrap_err().contains("no arguments"));
+        // `.help NAME` shows a function (issue 19); more than one name is still a usage error.
+        assert!(parse_meta(".help me too").unwrap_err().contains("usage: .help [FUNCTION]"));
+        assert!(parse_meta(".captures all").unwrap_err().contains("no arguments"));
         assert!(
             parse_meta(".frobnicate")
                 .unwrap_err()

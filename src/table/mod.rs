@@ -8,6 +8,7 @@ pub mod events;
 pub mod flow;
 pub mod interner;
 pub mod kept_scan;
+pub mod live;
 pub mod load;
 pub mod packed;
 pub mod packet_columns;
