@@ -16,6 +16,8 @@ pub mod query;
 pub mod render;
 pub mod shell;
 pub mod table;
+#[doc(hidden)]
+pub mod testdata;
 pub mod units;
 
 pub use error::{Error, Result};

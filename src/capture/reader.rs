@@ -243,10 +243,11 @@ mod tests {
     fn mapped_reader_reads_every_record_as_libpcap_does() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut files = vec![root.join("captures/sample.pcap")];
-        match std::fs::read_dir(root.join("../shared/captures")) {
-            Ok(dir) => files.extend(dir.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| is_classic(p))),
-            Err(_) => eprintln!("\n*** SKIPPED the shared captures: ../shared/captures not found ***\n"),
-        }
+        files.extend(
+            crate::testdata::shared_capture_files()
+                .into_iter()
+                .filter(|p| is_classic(p)),
+        );
         let dir = tempfile::tempdir().unwrap();
         let sample = records(&files[0]);
         let recs: Vec<_> = sample

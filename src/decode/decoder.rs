@@ -259,27 +259,17 @@ mod tests {
     fn the_fast_path_decodes_as_the_general_path() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut files = vec![root.join("captures/sample.pcap")];
-        match std::fs::read_dir(root.join("../shared/captures")) {
-            Ok(dir) => files.extend(
-                dir.filter_map(|e| e.ok())
-                    .map(|e| e.path())
-                    .filter(|p| p.extension().is_some_and(|x| x == "pcap" || x == "pcapng")),
-            ),
-            Err(_) => eprintln!("\n*** SKIPPED the shared captures: ../shared/captures not found ***\n"),
-        }
-        let gen_script = root.join("../shared/bench/gen_pcap.py");
+        files.extend(crate::testdata::shared_capture_files());
         let tmp = tempfile::tempdir().unwrap();
         let generated = tmp.path().join("gen.pcap");
-        if gen_script.is_file()
-            && std::process::Command::new("python3")
+        if let Some(gen_script) = crate::testdata::shared("bench/gen_pcap.py") {
+            let out = std::process::Command::new("python3")
                 .arg(&gen_script)
                 .args(["--packets", "20000", "--seed", "3", "--out"])
                 .arg(&generated)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        {
+                .output()
+                .expect("python3 runs the generator");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             files.push(generated);
         }
         let (mut fast, mut general) = (Decoder::default(), Decoder::default());

@@ -4,17 +4,15 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use polars::prelude::*;
 use rmcp::model::CallToolResult;
 use serde_json::Value;
 
 use crate::mcp::guide::{EXAMPLES, guide};
 use crate::mcp::paging::{BYTE_BUDGET, cut};
+use crate::mcp::samples::Samples;
 use crate::mcp::server::{FileKey, NetqlServer, lock, tool_error, tool_ok};
 use crate::mcp::tool_error::ToolError;
 use crate::mcp::types::{ColumnInfo, DescribeArgs, Example, SchemaOutput, TableChoice};
-use crate::query::bindings::DataSource;
-use crate::query::engine::Captures;
 use crate::render::{self};
 use crate::table::schema::{ColumnDef, FLOW_SCHEMA, PACKET_SCHEMA};
 
@@ -124,69 +122,4 @@ impl NetqlServer {
         *lock(&self.inner.samples) = Some((keys, s.clone()));
         Ok((name, s))
     }
-}
-
-/// Most common values of the columns a model filters on most.
-pub(crate) struct Samples {
-    pub(crate) packets: HashMap<String, Vec<Value>>,
-    pub(crate) flows: HashMap<String, Vec<Value>>,
-}
-
-pub(crate) const SAMPLE_PACKET_COLUMNS: &[&str] = &[
-    "link_type",
-    "protocols",
-    "src_ip",
-    "dst_ip",
-    "l4",
-    "app",
-    "dst_port",
-    "tcp_flags_str",
-    "dns_qname",
-    "dns_qtype",
-    "dns_rcode",
-    "http_method",
-    "http_host",
-    "tls_sni",
-    "tls_version",
-];
-pub(crate) const SAMPLE_FLOW_COLUMNS: &[&str] = &["l4", "app", "dst_port", "state", "conn_state"];
-
-impl Samples {
-    pub(crate) fn of(data: &Captures) -> Samples {
-        let top = |lf: LazyFrame, cols: &[&str]| -> HashMap<String, Vec<Value>> {
-            cols.iter()
-                .filter_map(|c| top_values(lf.clone(), c, 3).map(|v| (c.to_string(), v)))
-                .collect()
-        };
-        Samples {
-            packets: data
-                .packets()
-                .map(|lf| top(lf, SAMPLE_PACKET_COLUMNS))
-                .unwrap_or_default(),
-            flows: data.flows().map(|lf| top(lf, SAMPLE_FLOW_COLUMNS)).unwrap_or_default(),
-        }
-    }
-}
-
-/// The `n` most frequent non-null values of a column, ties broken by their text.
-pub(crate) fn top_values(lf: LazyFrame, c: &str, n: u32) -> Option<Vec<Value>> {
-    let df = lf
-        .select([col(c)])
-        .filter(col(c).is_not_null())
-        .group_by([col(c)])
-        .agg([len().alias("__n")])
-        .with_column(col(c).cast(DataType::String).alias("__k"))
-        .sort(
-            ["__n", "__k"],
-            SortMultipleOptions::default().with_order_descending_multi([true, false]),
-        )
-        .limit(n)
-        .collect()
-        .ok()?;
-    let column = df.column(c).ok()?;
-    Some(
-        (0..df.height())
-            .map(|i| crate::table::values::cell_json(&column.get(i).unwrap_or(AnyValue::Null)))
-            .collect(),
-    )
 }

@@ -23,6 +23,7 @@ pub mod paging;
 pub mod resolve;
 pub mod router;
 pub mod run;
+pub mod samples;
 pub mod serve;
 pub mod server;
 pub mod tool_error;

@@ -17,8 +17,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::mcp::describe::Samples;
 use crate::mcp::resolve::resolve_name;
+use crate::mcp::samples::Samples;
 use crate::mcp::tool_error::ToolError;
 use crate::query::engine::{Captures, Limits, Output, ScriptEngine};
 use crate::table::catalog::{self, CaptureFile, CaptureMeta};

@@ -42,15 +42,7 @@ fn sample() -> PathBuf {
 }
 
 fn shared(name: &str) -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/captures")
-        .join(name);
-    if p.is_file() {
-        Some(p)
-    } else {
-        eprintln!("\n*** SKIPPED part of the test: {} not found ***\n", p.display());
-        None
-    }
+    crate::testdata::shared(&format!("captures/{name}"))
 }
 
 #[test]

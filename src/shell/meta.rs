@@ -246,7 +246,11 @@ mod tests {
                 .contains(".csv, .json or .parquet")
         );
         // `.help NAME` shows a function (issue 19); more than one name is still a usage error.
-        assert!(parse_meta(".help me too").unwrap_err().contains("usage: .help [FUNCTION]"));
+        assert!(
+            parse_meta(".help me too")
+                .unwrap_err()
+                .contains("usage: .help [FUNCTION]")
+        );
         assert!(parse_meta(".captures all").unwrap_err().contains("no arguments"));
         assert!(
             parse_meta(".frobnicate")

@@ -384,13 +384,8 @@ mod tests {
     fn keeping_only_events_loses_nothing() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let mut files = vec![root.join("captures/sample.pcap")];
-        let shared = root.join("../shared/captures");
         for name in ["wikipedia.pcap", "nmap-vsn.pcap", "http_espn.pcapng", "empty.pcap"] {
-            if shared.join(name).is_file() {
-                files.push(shared.join(name));
-            } else {
-                eprintln!("\n*** SKIPPED {name}: ../shared/captures not found ***\n");
-            }
+            files.extend(crate::testdata::shared(&format!("captures/{name}")));
         }
         for path in &files {
             let cap = CaptureFile::stat(path).unwrap();

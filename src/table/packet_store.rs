@@ -471,19 +471,12 @@ mod tests {
 
     #[test]
     fn every_shared_capture_reads_back_whole() {
-        let base = std::env::var_os("NETQL_SHARED")
-            .map(std::path::PathBuf::from)
-            .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-        let Ok(dir) = std::fs::read_dir(base.join("captures")) else {
-            eprintln!("\n*** SKIPPED: ../shared/captures not found; packed-table round trips did NOT run ***\n");
+        let files = crate::testdata::shared_capture_files();
+        if files.is_empty() {
             return;
-        };
+        }
         let mut seen = 0;
-        for entry in dir.flatten() {
-            let path = entry.path();
-            if !path.extension().is_some_and(|e| e == "pcap" || e == "pcapng") {
-                continue;
-            }
+        for path in files {
             // Unreadable captures (a corrupt header) have their own tests.
             let Ok((name, full)) = crate::table::packet_columns::decode_whole(&path) else {
                 continue;

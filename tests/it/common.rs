@@ -1,29 +1,10 @@
 //! Shared helpers: where the real captures live, how to run the built binary.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-/// `../shared/captures` next to the repository (or `NETQL_SHARED`/captures), if present.
-pub fn shared_captures() -> Option<PathBuf> {
-    let base = std::env::var_os("NETQL_SHARED")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"));
-    let dir = base.join("captures");
-    if dir.join("truth").is_dir() {
-        Some(dir)
-    } else {
-        eprintln!(
-            "\n*** SKIPPED: {} not found; conformance tests against tshark truth did NOT run ***\n",
-            dir.display()
-        );
-        None
-    }
-}
-
-/// The bundled sample capture.
-pub fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("captures/sample.pcap")
-}
+// Where the shared captures, the sample and the test tools are (one helper for every test).
+pub use netql::testdata::{sample, shared_captures};
 
 /// Run `netql` with a private cache folder and no config file from the working directory.
 pub fn netql(args: &[&str], cache: &Path) -> Output {

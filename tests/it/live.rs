@@ -1,6 +1,7 @@
 //! Live capture on the loopback interface: `netql capture` while the test sends traffic it
 //! counts, rotation, stopping by signal, and the errors a user meets. Capturing needs root or
-//! CAP_NET_RAW; without it these tests print a SKIPPED line and pass.
+//! CAP_NET_RAW; without it these tests print a SKIPPED line and pass (and fail under
+//! NETQL_REQUIRE_TEST_DATA=1, as CI runs them).
 
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::AsRawFd;
@@ -13,18 +14,9 @@ use serde_json::Value;
 
 use crate::common::{libpcap_filter_error, netql, stderr, stdout};
 
-/// Whether this process may capture on `lo`; prints a loud SKIPPED line when not.
+/// Whether this process may capture on `lo` (see [`netql::testdata::can_capture_on_loopback`]).
 fn can_capture(test: &str) -> bool {
-    match pcap::Capture::from_device("lo").and_then(|c| c.open()) {
-        Ok(_) => true,
-        Err(e) => {
-            eprintln!(
-                "\n*** SKIPPED: {test}: cannot capture on lo ({e}); live capture needs root or CAP_NET_RAW, \
-                 this test did NOT run ***\n"
-            );
-            false
-        }
-    }
+    netql::testdata::can_capture_on_loopback(test)
 }
 
 /// Start `netql ARGS` in `dir` without waiting for it.

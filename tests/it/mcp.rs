@@ -499,11 +499,7 @@ async fn live_capture_is_gated_and_bounded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_capture_writes_a_capture_the_next_query_reads() {
-    if let Err(e) = pcap::Capture::from_device("lo").and_then(|c| c.open()) {
-        eprintln!(
-            "\n*** SKIPPED: live_capture_writes_a_capture_the_next_query_reads: cannot capture on lo ({e}); \
-             needs root or CAP_NET_RAW, this test did NOT run ***\n"
-        );
+    if !netql::testdata::can_capture_on_loopback("live_capture_writes_a_capture_the_next_query_reads") {
         return;
     }
     let fx = Fixture::new();
@@ -544,7 +540,7 @@ async fn live_capture_writes_a_capture_the_next_query_reads() {
 /// The Python MCP SDK, or a failure that says how to install it.
 fn python_client(args: &[&str]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/mcp_client.py");
-    let out = Command::new("python3")
+    let out = Command::new(netql::testdata::python())
         .arg(&script)
         .args(args)
         .output()
@@ -552,7 +548,8 @@ fn python_client(args: &[&str]) -> Value {
     let stderr = String::from_utf8_lossy(&out.stderr);
     if out.status.code() == Some(3) {
         panic!(
-            "\n*** the Python MCP SDK is missing: python3 -m pip install 'mcp>=2,<3' (.ci/setup does it) ***\n{stderr}"
+            "\n*** the Python MCP SDK is missing: run the tests with .ci/test (it makes a virtual environment \
+             with mcp>=2,<3 and points NETQL_PYTHON at it), or pip install 'mcp>=2,<3' ***\n{stderr}"
         );
     }
     assert!(out.status.success(), "mcp_client.py failed:\n{stderr}");
@@ -601,7 +598,7 @@ fn check_common(s: &Value) {
 fn real_captures() -> Option<Fixture> {
     let fx = Fixture::new();
     if !fx.synscan {
-        eprintln!("\n*** SKIPPED: real-client MCP test needs ../shared/captures/synscan.pcapng ***\n");
+        netql::testdata::missing("../shared/captures/synscan.pcapng (the real-client MCP test reads it)");
         return None;
     }
     Some(fx)

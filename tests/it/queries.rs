@@ -306,11 +306,9 @@ fn port_scan_is_quiet_on_benign_captures() {
 
 #[test]
 fn port_scan_finds_every_scan_the_generator_injects() {
-    let gen_script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/bench/gen_pcap.py");
-    if !gen_script.is_file() {
-        eprintln!("\n*** SKIPPED: {} not found ***\n", gen_script.display());
+    let Some(gen_script) = netql::testdata::shared("bench/gen_pcap.py") else {
         return;
-    }
+    };
     let tmp = tempfile::tempdir().unwrap();
     let pcap = tmp.path().join("gen.pcap");
     let st = std::process::Command::new("python3")

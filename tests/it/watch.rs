@@ -1,7 +1,8 @@
 //! `netql watch` on the loopback interface: the test makes a TCP port scan of 127.0.0.1 (connect()
 //! attempts to closed ports) and checks that the finding is printed once, within a few ticks,
 //! that `--save` writes the capture the detections saw, and the errors a user meets. Capturing
-//! needs root or CAP_NET_RAW; without it the capture tests print a SKIPPED line and pass.
+//! needs root or CAP_NET_RAW; without it the capture tests print a SKIPPED line and pass (and fail
+//! under NETQL_REQUIRE_TEST_DATA=1, as CI runs them).
 //!
 //! Each test scans its own port range below the ephemeral range (so no other test's sockets land
 //! in it) and filters on it, as tests run in parallel on the same `lo`.
@@ -17,18 +18,9 @@ use serde_json::Value;
 
 use crate::common::{libpcap_filter_error, netql, stderr, stdout};
 
-/// Whether this process may capture on `lo`; prints a loud SKIPPED line when not.
+/// Whether this process may capture on `lo` (see [`netql::testdata::can_capture_on_loopback`]).
 fn can_capture(test: &str) -> bool {
-    match pcap::Capture::from_device("lo").and_then(|c| c.open()) {
-        Ok(_) => true,
-        Err(e) => {
-            eprintln!(
-                "\n*** SKIPPED: {test}: cannot capture on lo ({e}); live capture needs root or CAP_NET_RAW, \
-                 this test did NOT run ***\n"
-            );
-            false
-        }
-    }
+    netql::testdata::can_capture_on_loopback(test)
 }
 
 /// A running `netql watch` whose stdout and stderr lines arrive as they are printed.
