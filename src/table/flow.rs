@@ -264,10 +264,13 @@ where
     Ok(ca.downcast_as_array().clone())
 }
 
+/// Row `i` of a column, None when null or past its end. Bounds-checked (it had been an unchecked
+/// read behind a safe signature): every column of a chunk has the chunk's rows, so the check
+/// always passes and the branch is predicted; the 10M load measured the same either way.
 #[inline]
 fn get<T: NativeType>(a: &PrimitiveArray<T>, i: usize) -> Option<T> {
-    // SAFETY: callers index below the chunk height, which every column shares.
-    unsafe { a.get_unchecked(i) }
+    use polars_arrow::array::StaticArray;
+    a.get(i)
 }
 
 /// The packet columns [`FlowBuilder::add`] reads: all a table needs to make its flows.
