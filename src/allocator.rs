@@ -41,11 +41,17 @@ unsafe fn map(size: usize) -> *mut u8 {
     }
 }
 
+// SAFETY: every block comes from mmap (page-aligned, so aligned for every layout `mapped`
+// accepts, never overlapping another live block) or from the system allocator, and goes back to
+// the one it came from: `mapped` depends on the layout alone, which `dealloc` and `realloc` are
+// given unchanged.
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if mapped(layout) {
+            // SAFETY: `map` has no precondition beyond a size, which the layout gives.
             unsafe { map(layout.size()) }
         } else {
+            // SAFETY: the caller's layout has a non-zero size (GlobalAlloc's contract).
             unsafe { System.alloc(layout) }
         }
     }
@@ -53,16 +59,21 @@ unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         if mapped(layout) {
             // Fresh anonymous pages read as zero: nothing to write.
+            // SAFETY: as in `alloc`.
             unsafe { map(layout.size()) }
         } else {
+            // SAFETY: as in `alloc`.
             unsafe { System.alloc_zeroed(layout) }
         }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         if mapped(layout) {
+            // SAFETY: `ptr` is a mapping of `layout.size()` bytes made by `map` (the same layout
+            // chose mmap), not used after this.
             unsafe { libc::munmap(ptr.cast(), layout.size()) };
         } else {
+            // SAFETY: `ptr` came from the system allocator with this layout.
             unsafe { System.dealloc(ptr, layout) }
         }
     }
@@ -71,10 +82,14 @@ unsafe impl GlobalAlloc for Allocator {
         // SAFETY: the caller guarantees new_size, rounded up to the alignment, does not overflow.
         let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         if !mapped(layout) && !mapped(new) {
+            // SAFETY: both layouts belong to the system allocator, which made `ptr`.
             return unsafe { System.realloc(ptr, layout, new_size) };
         }
+        // SAFETY: `new` has a non-zero size (the caller's contract).
         let out = unsafe { self.alloc(new) };
         if !out.is_null() {
+            // SAFETY: `out` and `ptr` are distinct live blocks of at least the bytes copied;
+            // `ptr` is given back to the allocator that made it and not used again.
             unsafe {
                 std::ptr::copy_nonoverlapping(ptr, out, layout.size().min(new_size));
                 self.dealloc(ptr, layout);
@@ -99,6 +114,8 @@ mod tests {
             (1 << 20, 8),
         ] {
             let layout = Layout::from_size_align(size, align).unwrap();
+            // SAFETY: each block is used within its size, then grown, shrunk and freed with the
+            // layout it has at that moment.
             unsafe {
                 let p = a.alloc_zeroed(layout);
                 assert!(!p.is_null());

@@ -127,11 +127,11 @@ impl std::fmt::Debug for AgentSettings {
     }
 }
 
-/// The default Claude model (configurable in [agent] model).
 /// Where the agent sends Messages API requests unless `[agent] api_base_url` or
 /// `ANTHROPIC_BASE_URL` says otherwise.
 pub const DEFAULT_API_BASE_URL: &str = "https://api.anthropic.com";
 
+/// The default Claude model (configurable in `[agent] model`).
 pub const DEFAULT_MODEL: &str = "claude-sonnet-5-5";
 
 /// Command-line overrides; `None` leaves the file/env value alone.

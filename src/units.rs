@@ -3,7 +3,7 @@
 //!
 //! The two parsers are our own: humantime refuses `1.5s` and `10S` and bytesize accepts `10k`
 //! and turns `99999999999TiB` into 16 EiB without a word, all of which `netql capture --duration`
-//! / `--rotate-size` users rely on (see the tests); both are a few lines over [`split_number`].
+//! / `--rotate-size` users rely on (see the tests); both are a few lines over one number-and-unit splitter.
 
 use std::time::{Duration, SystemTime};
 

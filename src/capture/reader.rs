@@ -149,7 +149,7 @@ impl CaptureReader {
         }
     }
 
-    /// The file's mapping when its records are slices of it (see [`MappedPcap`]): a reader of
+    /// The file's mapping when its records are slices of it (see [`crate::capture::mapped`]): a reader of
     /// the records may keep the mapping instead of copying their bytes.
     pub fn mapping(&self) -> Option<&Arc<memmap2::Mmap>> {
         match &self.inner {

@@ -37,6 +37,7 @@ pub fn measure(cmd: &mut Command) -> Result<Sample> {
     let mut status: libc::c_int = 0;
     // SAFETY: rusage is plain old data; wait4 fills it for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own child, not yet waited for; status and usage outlive the call.
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = started.elapsed();
     if rc < 0 {
@@ -125,7 +126,6 @@ fn floor_binary(o: &BenchOptions) -> Result<PathBuf> {
     Ok(bin)
 }
 
-/// Run the whole benchmark and return its figures as JSON (also printed as a table).
 /// `netql bench`: measure, print the figures as JSON and keep them in `results.json`.
 pub fn command(o: BenchOptions) -> Result<Exit> {
     let v = run(&o)?;
@@ -137,6 +137,7 @@ pub fn command(o: BenchOptions) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// Run the whole benchmark and return its figures as JSON (also printed as a table).
 pub fn run(o: &BenchOptions) -> Result<Value> {
     std::fs::create_dir_all(&o.dir).map_err(|e| netql::Error::io(&o.dir, e))?;
     let me = std::env::current_exe().map_err(|e| anyhow!("cannot find the netql binary: {e}"))?;

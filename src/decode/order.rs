@@ -1,7 +1,7 @@
 //! order: the in-order pass. A few facts depend on the packets before a packet: whether a
-//! fragment completes its datagram ([`reassembly`](crate::decode::reassembly)), whether a TCP
-//! segment completes an HTTP message or TLS record ([`stream`](crate::decode::stream)), whether a
-//! QUIC Initial completes a hello ([`quic`](crate::decode::quic)). Decoders run in parallel on
+//! fragment completes its datagram ([`crate::decode::reassembly`]), whether a TCP
+//! segment completes an HTTP message or TLS record ([`crate::decode::stream`]), whether a
+//! QUIC Initial completes a hello ([`crate::decode::quic`]). Decoders run in parallel on
 //! batches and note those packets as [`Pending`] rows; this pass, run once per batch in file
 //! order (by the loader and by live capture alike), says what each row turned out to be as
 //! [`Fix`]es for the table to apply.

@@ -8,10 +8,6 @@ use crate::error::{Error, Result};
 use crate::mcp::server::NetqlServer;
 
 /// Port used when `--http` names only a host.
-// ---------------------------------------------------------------------------------------------
-// Streamable HTTP
-
-/// Port used when `--http` names only a host.
 pub const DEFAULT_HTTP_PORT: u16 = 8765;
 
 /// Where `--http` binds, and the Host header values it accepts (None: any).

@@ -23,7 +23,6 @@ pub(crate) const MAX_ROWS: usize = 500;
 /// Bytes of rows (JSON) and of text per result; Claude Code's default cap is 25k tokens per
 /// tool result, so two 24 KB halves stay well inside it.
 pub(crate) const BYTE_BUDGET: usize = 24_000;
-/// Evidence rows kept per finding in results (the `frames` list still cites every row's frames).
 // ---------------------------------------------------------------------------------------------
 // Text for people and models: sanitised cells, budgets
 

@@ -24,11 +24,12 @@ use crate::query::engine::{Captures, Limits, Output, ScriptEngine};
 use crate::table::catalog::{self, CaptureFile, CaptureMeta};
 use crate::table::load::{self, LoadOptions, Loaded};
 
+/// Evidence rows kept per finding in results (the `frames` list still cites every row's frames).
 pub(crate) const EVIDENCE_ROWS: usize = 5;
-/// Characters of one cell shown in text tables (JSON rows carry the whole value).
 /// Loaded capture sets and truncated results kept in memory (least recently used goes first).
 pub(crate) const SET_CACHE: usize = 8;
 pub(crate) const RESULT_CACHE: usize = 8;
+
 // ---------------------------------------------------------------------------------------------
 // Server state
 

@@ -651,7 +651,7 @@ impl DataSource for Captures {
     }
 }
 
-/// Table numbers the evidence of a finding cites (for reports): the `frames` list column when
+/// Frame numbers the evidence of a finding cites (for reports): the `frames` list column when
 /// present, else the `frame` column.
 pub fn cited_frames(df: &DataFrame) -> Vec<u64> {
     let numbers = |s: &Series| -> Vec<u64> {

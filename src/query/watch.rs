@@ -1,6 +1,6 @@
 //! watch: detections over live traffic. The capture loop of [`live`] hands every packet here; it
-//! is decoded at once into a pending column chunk (one [`Decoder`] and [`Interner`] for the whole
-//! session). Every tick the pending chunk becomes a DataFrame — IP reassembly and TCP stream
+//! is decoded at once into a pending column chunk ([`LiveDecoder`]: one decoder and interner for
+//! the whole session). Every tick the pending chunk becomes a DataFrame — IP reassembly and TCP stream
 //! tracking carry their state across ticks, as the loader's do across batches — and goes to the
 //! detector thread, which keeps a rolling window of chunks, drops those whose newest packet is
 //! older than the window, and runs the selected queries over the window (flows are computed from
@@ -328,7 +328,7 @@ const IDENTITY_FACTS: &[&str] = &[
     "kind", "src", "src_port", "dst", "dst_port", "port", "ip", "target", "protocol", "l4", "app", "name",
 ];
 
-/// The identity of a finding: the query and the [`IDENTITY_FACTS`] it has, or its title when it
+/// The identity of a finding: the query and the identity facts it has (kind, addresses, ports), or its title when it
 /// has none of them.
 pub fn finding_key(query: &str, f: &FindingOut) -> String {
     let mut key = query.to_string();

@@ -30,8 +30,6 @@ pub fn clean_cell(s: &str) -> String {
     out
 }
 
-/// A frame as text in the chosen format. Tables show at most `max_rows` rows and then say how
-
 #[cfg(test)]
 mod tests {
     use super::*;

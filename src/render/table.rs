@@ -53,6 +53,7 @@ pub fn markdown_table(headers: &[&str], rows: &[Vec<String>]) -> String {
     t.to_string()
 }
 
+/// A table as text in the chosen format. Tables show at most `max_rows` rows and then say how
 /// many more there are.
 pub fn dataframe(df: &DataFrame, format: Format, max_rows: usize) -> String {
     match format {

@@ -3,7 +3,7 @@
 //! On a terminal it is a reedline editor: persistent history with hints and Ctrl-R search,
 //! multi-line input (Enter on an unfinished script continues it; Alt-Enter always adds a line),
 //! syntax highlighting, Tab completion, and dot meta-commands listed in one table,
-//! [`META_COMMANDS`], which `.help` prints and the completer offers. Scripts run on a worker
+//! [`meta::META_COMMANDS`], which `.help` prints and the completer offers. Scripts run on a worker
 //! thread so that Ctrl-C cancels the query and not the shell. A line that starts with a method
 //! call (`.filter(...)`) continues the last script that ran, so a query can be refined step by
 //! step.

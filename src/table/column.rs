@@ -130,8 +130,6 @@ pub(crate) fn enum8(name: &str, c: Col<u8>, dtype: &DataType) -> Column {
         .into_column()
 }
 
-/// The `tcp_flags_str` column made from a `tcp_flags` column: the enum's codes are the flag bytes.
-
 pub(crate) fn boolean(name: &str, c: Col<bool>) -> Column {
     let (v, bm) = c.validity();
     let arr = polars_arrow::array::BooleanArray::new(
@@ -141,8 +139,6 @@ pub(crate) fn boolean(name: &str, c: Col<bool>) -> Column {
     );
     BooleanChunked::with_chunk(name.into(), arr).into_column()
 }
-
-/// Packets decoded so far, one vector per column.
 
 #[cfg(test)]
 mod tests {

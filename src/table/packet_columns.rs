@@ -14,6 +14,7 @@ use crate::table::column::{Col, boolean, cat32, enum8, prim};
 use crate::table::interner::Interner;
 use crate::table::schema::{APP_DTYPE, FRAG_DTYPE, L4_DTYPE, LINK_DTYPE, cat_dtype, col, flags_text_of};
 
+/// Packets decoded so far, one vector per column.
 pub struct PacketColumns {
     frame: Vec<u32>,
     ts: Vec<i64>,
@@ -130,7 +131,7 @@ impl PacketColumns {
     }
 
     /// Append one decoded packet whose bytes sit at `offset` in a batch buffer the caller keeps
-    /// and later hands to [`track_streams`]/[`track_quic`] (no copy of payloads).
+    /// and later hands to [`PacketColumns::finish_in_order`] (no copy of payloads).
     pub fn push_at(&mut self, rec: &RawRecord<'_>, frame: u32, p: &Packet, it: &mut Interner, offset: usize) {
         self.push_impl(rec, frame, p, it, Some(offset));
     }
@@ -385,8 +386,6 @@ impl PacketColumns {
         Ok(DataFrame::new(n, columns)?)
     }
 }
-
-/// A table that cannot be given: a lazy frame whose collect fails with `reason` (as a missing
 
 /// A frame with every packet column and no rows (an empty capture).
 pub fn empty_packets() -> Result<DataFrame> {

@@ -243,10 +243,10 @@ pub(crate) fn decode_into(
         let read_result = read_batches(&mut reader, batch_tx, pool_rx, &bar);
         let collected = collector
             .join()
-            .unwrap_or_else(|_| Err(Error::Internal("a decoder thread panicked")));
+            .unwrap_or(Err(Error::Internal("a decoder thread panicked")));
         let packed = packer
             .join()
-            .unwrap_or_else(|_| Err(Error::Internal("the packing thread panicked")));
+            .unwrap_or(Err(Error::Internal("the packing thread panicked")));
         let sink = writer.and_then(|w| w.join().ok().flatten());
         (
             read_result,

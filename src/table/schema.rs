@@ -368,6 +368,7 @@ pub fn text_dtype() -> DataType {
     cat_dtype()
 }
 
+/// The `tcp_flags_str` column made from a `tcp_flags` column: the enum's codes are the flag bytes.
 pub(crate) fn flags_text_of(flags: &Column) -> PolarsResult<Column> {
     // Widened by hand: Polars casts an empty or all-null column by filling from its shared block
     // of zeroes, and making that 8 MiB block costs ~5 ms, which every load paid through the
@@ -386,6 +387,7 @@ pub(crate) fn flags_text_of(flags: &Column) -> PolarsResult<Column> {
     )
 }
 
+/// A table that cannot be given: a lazy frame whose collect fails with `reason` (as a missing
 /// column), so a query that reaches it reports why instead of reading nothing.
 pub fn unavailable(reason: impl Into<PlSmallStr>) -> LazyFrame {
     DataFrame::empty().lazy().select([polars::prelude::col(reason.into())])

@@ -1,10 +1,26 @@
-//! Conformance: every capture in ../shared/captures against tshark 4.0.17's figures in
-//! `truth/<file>.json` — packets, bytes, frames per protocol, endpoints and IP conversations.
+//! Conformance: every capture in ../shared/captures against the figures tshark 4.0.17 recorded
+//! in `truth/<file>.json`: packets, wire and captured bytes, truncated frames, frames per protocol
+//! (eth, vlan, ieee8021ad, sll, arp, ip, ipv6, tcp, udp, icmp, icmpv6, igmp, dns, mdns, http,
+//! tls, quic, ssh, ftp, ntp, dhcp), every endpoint and the top 10 talkers in tshark's order, and
+//! every IP conversation.
+//!
+//! How netql counts as tshark does (see `src/decode` and `src/table/packet_columns.rs`): a frame
+//! quoting a packet inside an ICMP error counts the quoted layers; fragments count their upper
+//! layers only on the frame that completes the datagram; HTTP and TLS are named only on the frames
+//! where tshark's reassembly names them (the frame that completes a message or record; for TLS
+//! also a segment that starts a record), so retransmissions and the same segment seen on another
+//! VLAN do not count twice; QUIC Initials are decrypted with the keys RFC 9001 derives, so `tls`
+//! is counted in QUIC handshakes where tshark counts it.
 //!
 //! Deliberate differences (each one is asserted, not skipped):
 //! - get-to-ssh-server.pcap: an HTTP GET sent to port 22. tshark names it `ssh` by port; netql
-//!   reads the payload first and names it `http` (the rule: payload first, ports second).
+//!   reads the payload first and names it `http` (payload first, ports second).
+//! - trunc-hdr.pcap: libpcap clamps the 8-byte record to the file's 1-byte snap length; tshark
+//!   reads 8 bytes.
 //! - shb-option-too-long.pcapng: unreadable for both; netql must fail with a clear error.
+//!
+//! Without ../shared these tests print a loud SKIPPED line (and fail in CI, which sets
+//! NETQL_REQUIRE_TEST_DATA).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

@@ -60,11 +60,14 @@ fn register_core(lang: &mut Lang) {
     });
 }
 
+/// An aggregation by column name or of an expression: name, form, description, what it does.
+type Aggregation = (&'static str, &'static str, &'static str, fn(PlExpr) -> PlExpr);
+
 fn register_aggregations(lang: &mut Lang) {
     lang.def(Topic::Aggregations, "count()", "rows in each group")
         .with(|| Expr(len().alias("count")));
     // Each by column name or of an expression.
-    let aggs: [(&'static str, &'static str, &'static str, fn(PlExpr) -> PlExpr); 9] = [
+    let aggs: [Aggregation; 9] = [
         (
             "sum",
             "sum(\"column\") / sum(e)",

@@ -4,7 +4,7 @@
 //! loops over rows in Rhai.
 //!
 //! Every function is registered with its signature and a one-line description ([`lang`]); the
-//! reference ([`reference`]) is read from those registrations, so it cannot name a function that
+//! reference ([`reference()`]) is read from those registrations, so it cannot name a function that
 //! does not exist or miss one that does.
 
 pub mod address;

@@ -1,4 +1,4 @@
-//! layout: the narrow layouts a chunk of a column can take ([`Packed`]), and reading them back
+//! layout: the narrow layouts a chunk of a column can take (`Packed`), and reading them back
 //! into Polars arrays, whole or at chosen rows.
 
 use polars::prelude::*;

@@ -10,6 +10,8 @@ use polars::prelude::*;
 
 use crate::table::packed::table::PackedTable;
 
+/// A packed table as a Polars scan: a query unpacks only the columns it names, and only as many
+/// rows as a `head` asks for.
 pub struct PackedScan(pub Arc<PackedTable>);
 
 impl PackedScan {

@@ -355,9 +355,6 @@ impl PackedTable {
     }
 }
 
-/// A packed table as a Polars scan: a query unpacks only the columns it names, and only as many
-/// rows as a `head` asks for.
-
 #[cfg(test)]
 mod tests {
     use super::*;
