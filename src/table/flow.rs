@@ -455,7 +455,7 @@ impl FlowBuilder {
                         let mut out = Vec::new();
                         for block in share {
                             for flows in block.chunks(part.max(1)) {
-                                out.push(frame_of(flows)?);
+                                out.push(table_of(flows)?);
                             }
                         }
                         Ok(out)
@@ -470,7 +470,7 @@ impl FlowBuilder {
                 })
                 .collect()
         });
-        let mut df = frame_of(&[])?;
+        let mut df = table_of(&[])?;
         for p in parts {
             for chunk in p? {
                 df.vstack_mut_owned(chunk)?;
@@ -481,7 +481,7 @@ impl FlowBuilder {
 }
 
 /// The flow table rows of `flows`, in that order.
-fn frame_of(flows: &[Acc]) -> Result<DataFrame> {
+fn table_of(flows: &[Acc]) -> Result<DataFrame> {
     let n = flows.len();
     let flow_id: Vec<u64> = flows.iter().map(|acc| acc.id).collect();
     let mut file = Col::<u32>::with_capacity(n);
@@ -763,7 +763,7 @@ mod tests {
             };
             cols.push(&rec, i as u32 + 1, &p, &mut it);
         }
-        cols.into_frame(0).unwrap()
+        cols.into_dataframe(0).unwrap()
     }
 
     fn text(df: &DataFrame, c: &str) -> Vec<String> {

@@ -79,7 +79,7 @@ impl LiveDecoder {
         }
         let mut cols = std::mem::replace(&mut self.pending, PacketColumns::with_capacity(1024));
         cols.finish_in_order(&mut self.order, &mut self.interner, None);
-        let df = cols.into_frame(self.file_code)?;
+        let df = cols.into_dataframe(self.file_code)?;
         let newest = df
             .column(col::TS)?
             .as_materialized_series()

@@ -23,7 +23,7 @@ use crate::table::kept_scan::KeptScan;
 use crate::table::packet_store::PacketStore;
 use crate::table::pipeline::{CacheSink, Decoded, decode_into};
 use crate::table::schema::unavailable;
-use crate::table::stacks::{stacks_frame, stacks_of};
+use crate::table::stacks::{stacks_of, stacks_table};
 // How to load and what to keep are the pipeline's options; loading is where callers name them.
 pub use crate::table::pipeline::{Keep, LoadOptions};
 
@@ -169,7 +169,7 @@ impl Loaded {
             PacketTable::Cached { .. } => self.meta.as_ref().and_then(|m| m.stacks.as_deref()),
         };
         match counts {
-            Some(c) => Ok(stacks_frame(&self.capture.name, c)?.lazy()),
+            Some(c) => Ok(stacks_table(&self.capture.name, c)?.lazy()),
             None => Ok(stacks_of(self.packets.lazy())),
         }
     }

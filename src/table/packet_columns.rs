@@ -318,7 +318,7 @@ impl PacketColumns {
     }
 
     /// Build the `DataFrame` for one batch of a capture file.
-    pub fn into_frame(self, file_code: u32) -> Result<DataFrame> {
+    pub fn into_dataframe(self, file_code: u32) -> Result<DataFrame> {
         let n = self.frame.len();
         let truncated: BooleanChunked = self
             .wire_len
@@ -389,7 +389,7 @@ impl PacketColumns {
 
 /// A frame with every packet column and no rows (an empty capture).
 pub fn empty_packets() -> Result<DataFrame> {
-    PacketColumns::with_capacity(0).into_frame(0)
+    PacketColumns::with_capacity(0).into_dataframe(0)
 }
 
 /// A capture decoded on one thread straight into one chunk with every column, unsplit and
@@ -414,7 +414,7 @@ pub(crate) fn decode_whole(path: &std::path::Path) -> Result<(String, DataFrame)
     });
     pc.finish_in_order(&mut InOrder::default(), &mut it, None);
     let file_code = it.text(&name);
-    Ok((name, pc.into_frame(file_code)?))
+    Ok((name, pc.into_dataframe(file_code)?))
 }
 
 #[cfg(test)]

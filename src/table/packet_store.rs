@@ -21,7 +21,7 @@ use crate::table::events::{SPARSE, event_mask, filter_here};
 use crate::table::kept_scan::{ColumnSource, KeptScan, file_column};
 use crate::table::packed::{PackedScan, PackedTable, PackedTableBuilder};
 use crate::table::schema::{PACKET_SCHEMA, col, flags_dtype, flags_text_of, text_dtype, text_mapping, unavailable};
-use crate::table::stacks::{StackCount, stacks_frame};
+use crate::table::stacks::{StackCount, stacks_table};
 
 /// Columns rebuilt from others, never stored.
 const DERIVED: [&str; 2] = [col::FILE, col::TCP_FLAGS_STR];
@@ -185,7 +185,7 @@ impl PacketStore {
 
     /// The `stacks()` table.
     pub fn stacks(&self) -> Result<DataFrame> {
-        stacks_frame(&self.file, &self.stacks)
+        stacks_table(&self.file, &self.stacks)
     }
 }
 

@@ -431,7 +431,7 @@ fn collect(
             }
             batch.clear();
             let _ = pool.send(batch);
-            let df = cols.into_frame(file_code)?;
+            let df = cols.into_dataframe(file_code)?;
             flows.add(&df)?;
             meta.extend(CaptureMeta::of_packets(&df));
             let events = event_mask(&df)?;

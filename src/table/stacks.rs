@@ -15,7 +15,7 @@ pub struct StackCount {
 }
 
 /// The `stacks()` table of one capture from its counts.
-pub fn stacks_frame(file: &str, counts: &[StackCount]) -> Result<DataFrame> {
+pub fn stacks_table(file: &str, counts: &[StackCount]) -> Result<DataFrame> {
     let n = counts.len();
     let text = text_dtype();
     let df = DataFrame::new(
