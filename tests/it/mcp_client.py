@@ -7,7 +7,7 @@
 It lists the tools, calls each one, pages a truncated result to the end, hits the error cases,
 and prints one JSON summary on stdout that tests/it/mcp.rs asserts on. The SDK validates every
 successful structuredContent against the tool's outputSchema, so a schema mismatch fails here.
-Exit code 3 means the `mcp` package is missing (CI installs it: .ci/setup).
+Exit code 3 means the `mcp` package is missing (.ci/test installs it in a virtual environment).
 """
 
 import argparse
@@ -19,7 +19,7 @@ try:
     from mcp import Client, StdioServerParameters
 except ImportError as e:  # pragma: no cover - the Rust test turns this into a clear failure
     print(
-        f"the Python MCP SDK is not installed ({e}); install it with: python3 -m pip install 'mcp>=2,<3'",
+        f"the Python MCP SDK is not installed ({e}); run the tests with .ci/test, or: python3 -m pip install 'mcp>=2,<3'",
         file=sys.stderr,
     )
     sys.exit(3)

@@ -27,8 +27,8 @@ pub use findings::Failures;
 pub use lang::{FunctionDoc, Topic, polars_message};
 pub use types::{Expr, Finding, Findings, GroupBy, Severity, Table};
 
-/// How scripts work, before the function list: what the reference page, the MCP guide and the
-/// README's tour start from.
+/// How scripts work, before the function list: what the reference page and the MCP guide start
+/// with.
 pub const LANGUAGE_INTRO: &str = "Queries are Rhai scripts whose functions build Polars lazy plans: a script \
 describes the computation and Polars runs it, optimised and in parallel, when the script ends; nothing loops over \
 packets in Rhai. packets() and flows() are the capture's tables (`netql schema` lists their columns); events() has \
