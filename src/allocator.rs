@@ -3,6 +3,11 @@
 //! with a 4 KiB alignment; the system allocator cannot take such a request to calloc, so Rust
 //! writes the zeroes itself and touches 2,048 pages (~5 ms, half the page faults of analyzing an
 //! empty capture). Pages fresh from the kernel are zero already and are touched only when used.
+//!
+//! Kept because it still pays (measured 2026-12-07, release build, the same binary switched
+//! between this and the system allocator, runs alternated): the whole suite over a cached
+//! 1M-packet capture 66 ms against 73 ms (median of 25), peak 85 against 93 MiB; a 1M load 323
+//! against 330 ms.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 

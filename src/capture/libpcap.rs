@@ -1,5 +1,9 @@
 //! libpcap: what the readers take from libpcap itself: its error text, when to fall back to our
-//! pcapng reader, and a wider, unlocked stdio buffer for the files libpcap reads.
+//! pcapng reader, and a wider, unlocked stdio buffer for the files libpcap reads (pcapng and the
+//! rarer formats: classic pcap is mapped). The buffer is set through two C calls declared here
+//! (libpcap's `pcap_file` and glibc's `__fsetlocking`, which the `pcap` and `libc` crates do not
+//! wrap); they stay because they still pay: loading a 1M-packet pcapng took 0.50 s with them and
+//! 0.60 s without (median of 7, runs alternated, 2026-12-07).
 
 use std::fs::File;
 use std::io::Read;
