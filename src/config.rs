@@ -20,6 +20,16 @@ pub struct RawConfig {
     pub agent: RawAgent,
     #[serde(default)]
     pub mcp: RawMcp,
+    #[serde(default)]
+    pub decode: RawDecode,
+}
+
+/// `[decode]`: choices that change what the tables hold (a change decodes cached captures again).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDecode {
+    /// Seed of the flows' Community IDs (0 unless every tool you compare with uses another).
+    pub community_id_seed: Option<u16>,
 }
 
 /// `[mcp]`: what `netql mcp` lets a client do beyond reading captures.
@@ -92,6 +102,8 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     pub agent: AgentSettings,
     pub mcp: McpSettings,
+    /// Seed of the flows' Community IDs.
+    pub community_id_seed: u16,
 }
 
 /// Resolved `[mcp]` settings.
@@ -232,6 +244,7 @@ impl Config {
                 max_capture_packets: raw.mcp.max_capture_packets.unwrap_or(100_000).max(1),
                 interface: raw.mcp.interface.filter(|i| !i.trim().is_empty()),
             },
+            community_id_seed: raw.decode.community_id_seed.unwrap_or(0),
         }
     }
 }

@@ -49,6 +49,9 @@ pub enum Command {
         #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]
         format: Format,
     },
+    /// Write the tables as logs other tools read: `netql export zeek CAPTURE... --out DIR`.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// List the captures folder, newest first.
     Captures {
         #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]
@@ -185,4 +188,22 @@ pub enum Command {
     /// One measured task of `netql bench` (run as a child process).
     #[command(hide = true)]
     BenchWorker { kind: String, file: PathBuf },
+}
+
+/// What `netql export` writes.
+#[derive(Subcommand)]
+pub enum ExportCommand {
+    /// Zeek logs: conn.log from the flows (Zeek's TSV, or JSON lines with --json), readable by
+    /// zeek-cut, RITA, Zui/Brim and anything else that reads Zeek logs.
+    Zeek {
+        /// Capture files: paths, names in the captures folder, `latest` or `all`.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// Folder to write the logs into (created if missing; existing logs are replaced).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// JSON lines (Zeek's `LogAscii::use_json`) instead of tab-separated columns.
+        #[arg(long)]
+        json: bool,
+    },
 }

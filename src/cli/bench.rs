@@ -295,6 +295,7 @@ pub fn worker(kind: &str, file: &Path) -> Result<()> {
         use_cache: false,
         progress: false,
         threads: 0,
+        community_id_seed: 0,
     };
     let started = Instant::now();
     let d = decode_file(&cap, &opts)?;
@@ -320,6 +321,7 @@ fn ip_representation(file: &Path) -> Result<Value> {
         use_cache: false,
         progress: false,
         threads: 0,
+        community_id_seed: 0,
     };
     let table = decode_file(&cap, &opts)?.packets;
     let df = table.lazy().select([col(col::SRC_IP)]).collect()?;

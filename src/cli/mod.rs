@@ -11,6 +11,7 @@ pub mod capture;
 pub mod captures;
 pub mod check;
 pub mod context;
+pub mod export;
 pub mod functions;
 pub mod interfaces;
 pub mod queries;
@@ -45,12 +46,14 @@ pub fn run(args: Args) -> Result<Exit> {
             use_cache: cfg.use_cache,
             progress: !args.quiet && std::io::stderr().is_terminal(),
             threads: args.threads,
+            community_id_seed: cfg.community_id_seed,
         },
         cfg,
     };
     match args.command {
         Command::Summary { files, format } => summary::summary(&ctx, &files, format),
         Command::Captures { format } => captures::captures(&ctx, format),
+        Command::Export(args::ExportCommand::Zeek { files, out, json }) => export::zeek(&ctx, &files, &out, json),
         Command::Schema { format } => schema::schema(format),
         Command::Analyze { files, format, fail_on } => analyze::analyze(&ctx, &files, format, fail_on),
         Command::Run {

@@ -6,6 +6,7 @@ use crate::decode::http::parse_http;
 use crate::decode::login::login_command;
 use crate::decode::packet::Packet;
 use crate::decode::protocol::{App, L4, Proto};
+use crate::decode::service::confirmed_by_packet;
 use crate::decode::tls::parse_tls;
 
 /// Well-known ports, checked for both ends (the lower port number wins when both match).
@@ -123,4 +124,6 @@ pub(crate) fn app_layer(p: &mut Packet, l4: L4, payload: &[u8], payload_len: u32
         App::Ftp | App::Pop | App::Imap | App::Smtp | App::Telnet => p.credential = login_command(app, payload),
         _ => {}
     }
+    let parsed = p.dns.as_ref().is_some_and(|d| d.parsed);
+    p.service = confirmed_by_packet(app, l4, payload, parsed);
 }

@@ -138,7 +138,7 @@ fn ethernet_ip_fast(p: &mut Packet, data: &[u8]) -> bool {
         return false;
     };
     let ether_type = u16::from_be_bytes([macs[12], macs[13]]);
-    let (src, dst, ttl, proto, wire_payload, payload) = match ether_type {
+    let (src, dst, ttl, proto, ip_len, wire_payload, payload) = match ether_type {
         0x0800 => {
             let Ok(h) = Ipv4HeaderSlice::from_slice(ip) else {
                 return false;
@@ -152,6 +152,7 @@ fn ethernet_ip_fast(p: &mut Packet, data: &[u8]) -> bool {
                 Addr::v4(h.destination()),
                 h.ttl(),
                 h.protocol().0,
+                total as u32,
                 (total - header) as u32,
                 &ip[header..total],
             )
@@ -169,6 +170,7 @@ fn ethernet_ip_fast(p: &mut Packet, data: &[u8]) -> bool {
                 Addr::v6(h.destination()),
                 h.hop_limit(),
                 next,
+                40 + len as u32,
                 len as u32,
                 &ip[40..40 + len],
             )
@@ -197,6 +199,7 @@ fn ethernet_ip_fast(p: &mut Packet, data: &[u8]) -> bool {
     p.dst_ip = Some(dst);
     p.ttl = Some(ttl);
     p.ip_proto = Some(proto);
+    p.ip_len = Some(ip_len);
     p.l4 = Some(L4::from_ip_number(proto));
     match &transport {
         Whole::Tcp(t) => tcp_layer(p, t, wire_payload),

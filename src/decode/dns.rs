@@ -30,6 +30,7 @@ pub(crate) fn parse_dns(msg: &[u8]) -> Option<Dns> {
         Ok(pkt) => {
             let q = pkt.questions.first();
             Some(Dns {
+                parsed: true,
                 qname: q.map(|q| name_text(&q.qname)),
                 qtype: q.map(|q| u16::from(q.qtype)),
                 rcode: pkt.rcode() as u8,
@@ -39,6 +40,7 @@ pub(crate) fn parse_dns(msg: &[u8]) -> Option<Dns> {
         }
         // A cut or odd message: keep the fixed header's facts.
         Err(_) => Some(Dns {
+            parsed: false,
             qname: None,
             qtype: None,
             rcode: msg[3] & 0x0f,

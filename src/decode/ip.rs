@@ -18,6 +18,7 @@ pub(crate) fn finish_sliced(p: &mut Packet, s: &LaxSlicedPacket<'_>, ether_type:
             p.dst_ip = Some(Addr::v4(h.destination()));
             p.ttl = Some(h.ttl());
             p.ip_proto = Some(h.protocol().0);
+            p.ip_len = Some(u32::from(h.total_len()));
             let frag_off = h.fragments_offset().value() as u32 * 8;
             let pl = v4.payload();
             let wire_payload = (h.total_len() as u32).saturating_sub(h.ihl() as u32 * 4);
@@ -41,6 +42,7 @@ pub(crate) fn finish_sliced(p: &mut Packet, s: &LaxSlicedPacket<'_>, ether_type:
             p.ttl = Some(h.hop_limit());
             let pl = v6.payload();
             p.ip_proto = Some(pl.ip_number.0);
+            p.ip_len = Some(40 + u32::from(h.payload_length()));
             let ext_len = v6.extensions().slice().len() as u32;
             let wire_payload = (h.payload_length() as u32).saturating_sub(ext_len);
             if let Some((ident, offset, more)) = ipv6_fragment(h.next_header().0, v6.extensions().slice())

@@ -22,12 +22,13 @@ pub mod packet;
 pub mod protocol;
 pub mod quic;
 pub mod reassembly;
+pub mod service;
 pub mod stream;
 pub mod tls;
 pub mod transport;
 
 pub use decoder::Decoder;
 pub use dns::{dns_rcode_name, dns_type_name};
-pub use packet::{Addr, Dns, FirstFragment, Fragment, Packet, flow_hash, mac_text, tcp, tcp_flags_text};
+pub use packet::{Addr, Dns, FirstFragment, Fragment, Packet, flow_hash, icmp_ports, mac_text, tcp, tcp_flags_text};
 pub use protocol::{App, L4, Proto, Stack};
 pub use tls::tls_version_name;

@@ -11,6 +11,7 @@ use crate::decode::packet::{FirstFragment, flow_hash};
 use crate::decode::protocol::Stack;
 use crate::decode::quic;
 use crate::decode::reassembly::{FragmentRow, Reassembler};
+use crate::decode::service::Service;
 use crate::decode::stream::{self, Segment};
 
 /// A TCP segment of an HTTP or TLS flow waiting for the stream tracker.
@@ -67,6 +68,8 @@ pub enum Fix {
     },
     /// A TCP segment completing an HTTP message or TLS record: its stack names the application.
     Completes { row: usize, stack: Stack },
+    /// A packet that confirms the flow speaks a protocol (an HTTP request head, a TLS hello).
+    Confirms { row: usize, service: Service },
     /// A QUIC Initial completing a ClientHello or ServerHello.
     Hello {
         row: usize,
@@ -109,19 +112,25 @@ impl InOrder {
             if let Some(ahead) = rows.get(i + PREFETCH_AHEAD) {
                 prefetch(bytes, ahead.bytes.0);
             }
-            if self
+            let done = self
                 .streams
-                .segment(&r.seg, bytes.get(r.bytes.0..r.bytes.1).unwrap_or(&[]))
-            {
+                .segment(&r.seg, bytes.get(r.bytes.0..r.bytes.1).unwrap_or(&[]));
+            if done.completes {
                 fix(Fix::Completes {
                     row: r.row,
                     stack: r.stack,
                 });
             }
+            if let Some(service) = done.confirms {
+                fix(Fix::Confirms { row: r.row, service });
+            }
         }
         for q in &pending.quic {
             let payload = bytes.get(q.bytes.0..q.bytes.1).unwrap_or(&[]);
             if let Some(hello) = self.quic.packet(q.flow, q.from_lo, payload) {
+                for service in [Service::Quic, Service::Ssl] {
+                    fix(Fix::Confirms { row: q.row, service });
+                }
                 fix(Fix::Hello {
                     row: q.row,
                     stack: q.stack,

@@ -67,6 +67,9 @@ pub struct Packet {
     pub dst_ip: Option<Addr>,
     pub ttl: Option<u8>,
     pub ip_proto: Option<u8>,
+    /// The IP header's total length (IPv6: 40 + payload length): bytes on the wire from the IP
+    /// header on, as Zeek's `ip_bytes` count them.
+    pub ip_len: Option<u32>,
     pub fragment: Option<Fragment>,
     pub l4: Option<L4>,
     pub src_port: Option<u16>,
@@ -92,6 +95,8 @@ pub struct Packet {
     pub arp_target_ip: Option<Addr>,
     /// A clear-text credential seen in this packet, described without the secret itself.
     pub credential: Option<String>,
+    /// The application protocol this packet alone confirms (see [`crate::decode::service`]).
+    pub service: Option<crate::decode::service::Service>,
     pub error: Option<String>,
     /// The record holds fewer bytes than the wire did (snap length): running out of bytes is
     /// then expected, not an error.
@@ -104,6 +109,8 @@ pub struct Packet {
 
 #[derive(Debug, Clone, Default)]
 pub struct Dns {
+    /// The whole message parsed (else only its fixed header was read).
+    pub parsed: bool,
     pub qname: Option<String>,
     pub qtype: Option<u16>,
     pub rcode: u8,
@@ -145,16 +152,62 @@ impl Packet {
 
     /// The 64-bit id of this packet's bidirectional conversation (same value both ways), and
     /// whether this packet goes from the lower endpoint to the higher one.
+    ///
+    /// An ICMP message's "ports" are its type and the type that answers it (or its code, for a
+    /// message nothing answers), as Zeek and Community ID key ICMP: an echo request and its
+    /// reply are one flow, a port-unreachable is a flow of its own.
     pub fn flow(&self) -> Option<(u64, bool)> {
         let (src, dst) = (self.src_ip?, self.dst_ip?);
         let proto = self.ip_proto?;
-        Some(flow_hash(
-            proto,
-            src,
-            self.src_port.unwrap_or(0),
-            dst,
-            self.dst_port.unwrap_or(0),
-        ))
+        let (sport, dport) = match (self.l4, self.icmp_type) {
+            (Some(L4::Icmp | L4::Icmpv6), Some(t)) => {
+                let (s, d, _) = icmp_ports(self.l4 == Some(L4::Icmpv6), t, self.icmp_code.unwrap_or(0));
+                (s, d)
+            }
+            _ => (self.src_port.unwrap_or(0), self.dst_port.unwrap_or(0)),
+        };
+        Some(flow_hash(proto, src, sport, dst, dport))
+    }
+}
+
+/// The "ports" of an ICMP message as Zeek and Community ID define them: its type, and the type
+/// of the message that answers it (echo request 8 / reply 0, ...) or, when none does, its code;
+/// the flag says none does (a one-way message).
+pub fn icmp_ports(v6: bool, icmp_type: u8, code: u8) -> (u16, u16, bool) {
+    let counterpart = if v6 {
+        match icmp_type {
+            128 => Some(129),
+            129 => Some(128),
+            133 => Some(134),
+            134 => Some(133),
+            135 => Some(136),
+            136 => Some(135),
+            130 => Some(131),
+            131 => Some(130),
+            139 => Some(140),
+            140 => Some(139),
+            144 => Some(145),
+            145 => Some(144),
+            _ => None,
+        }
+    } else {
+        match icmp_type {
+            8 => Some(0),
+            0 => Some(8),
+            13 => Some(14),
+            14 => Some(13),
+            15 => Some(16),
+            16 => Some(15),
+            10 => Some(9),
+            9 => Some(10),
+            17 => Some(18),
+            18 => Some(17),
+            _ => None,
+        }
+    };
+    match counterpart {
+        Some(c) => (u16::from(icmp_type), c, false),
+        None => (u16::from(icmp_type), u16::from(code), true),
     }
 }
 

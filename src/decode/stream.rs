@@ -6,6 +6,7 @@
 
 use crate::decode::packet::FlowMap;
 use crate::decode::protocol::App;
+use crate::decode::service::Service;
 
 /// One TCP segment of an HTTP or TLS flow, as the tracker needs it.
 #[derive(Debug, Clone, Copy)]
@@ -49,6 +50,8 @@ struct Dir {
     next_seq: Option<u32>,
     mode: Mode,
     pending: Vec<u8>,
+    /// The protocol was confirmed in this direction (a request head, a hello).
+    confirmed: bool,
 }
 
 impl Default for Dir {
@@ -57,8 +60,17 @@ impl Default for Dir {
             next_seq: None,
             mode: Mode::Boundary,
             pending: Vec::new(),
+            confirmed: false,
         }
     }
+}
+
+/// What one segment did: completed a message or record (tshark then names the application on
+/// its frame), and whether it confirmed the protocol (an HTTP request head, a TLS hello).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Segmented {
+    pub completes: bool,
+    pub confirms: Option<Service>,
 }
 
 /// Longest header we wait for before giving up on a stream's framing.
@@ -71,9 +83,21 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// Feed one segment (with its captured payload); true when a PDU completes in it.
-    pub fn segment(&mut self, s: &Segment, data: &[u8]) -> bool {
+    /// Feed one segment (with its captured payload).
+    pub fn segment(&mut self, s: &Segment, data: &[u8]) -> Segmented {
         let d = self.dirs.entry((s.flow, s.from_lo)).or_default();
+        let was_confirmed = d.confirmed;
+        let completes = step(d, s, data);
+        let confirms = (d.confirmed && !was_confirmed).then_some(match s.app {
+            App::Http => Service::Http,
+            _ => Service::Ssl,
+        });
+        Segmented { completes, confirms }
+    }
+}
+
+/// [`Tracker::segment`] for one direction's state: true when a PDU completes in the segment.
+fn step(d: &mut Dir, s: &Segment, data: &[u8]) -> bool {
         if s.syn {
             // A repeated SYN (retransmitted, or the same handshake seen on another VLAN) must not
             // rewind the stream; only a SYN beyond what we have seen starts a new one.
@@ -120,7 +144,6 @@ impl Tracker {
             done |= close(d);
         }
         done
-    }
 }
 
 fn close(d: &mut Dir) -> bool {
@@ -197,6 +220,10 @@ fn feed(d: &mut Dir, app: App, input: &[u8]) -> bool {
                         return done;
                     }
                     if (20..=24).contains(&b[0]) && b[1] == 3 {
+                        // A ClientHello or ServerHello confirms TLS.
+                        if b[0] == 22 && matches!(b.get(5), Some(1 | 2)) {
+                            d.confirmed = true;
+                        }
                         let n = 5 + u16::from_be_bytes([b[3], b[4]]) as u64;
                         d.mode = Mode::Skip(n);
                     } else {
@@ -214,6 +241,10 @@ fn feed(d: &mut Dir, app: App, input: &[u8]) -> bool {
                         return done;
                     };
                     let body = http_body(&b[..head_len]);
+                    // A request head confirms HTTP.
+                    if !b.starts_with(b"HTTP/") {
+                        d.confirmed = true;
+                    }
                     b = &b[head_len..];
                     match body {
                         Body::None => done = true,
@@ -348,6 +379,12 @@ fn http_body(head: &[u8]) -> Body {
 mod tests {
     use super::*;
 
+    impl Tracker {
+        fn segment_done(&mut self, s: &Segment, data: &[u8]) -> bool {
+            self.segment(s, data).completes
+        }
+    }
+
     fn seg(seq: u32, len: usize, app: App) -> Segment {
         Segment {
             flow: 1,
@@ -364,16 +401,16 @@ mod tests {
     fn http_response_completes_on_its_last_segment() {
         let mut t = Tracker::default();
         let head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345";
-        assert!(!t.segment(&seg(1, head.len(), App::Http), head));
-        assert!(t.segment(&seg(1 + head.len() as u32, 5, App::Http), b"67890"));
+        assert!(!t.segment_done(&seg(1, head.len(), App::Http), head));
+        assert!(t.segment_done(&seg(1 + head.len() as u32, 5, App::Http), b"67890"));
     }
 
     #[test]
     fn retransmission_is_not_a_new_pdu() {
         let mut t = Tracker::default();
         let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-        assert!(t.segment(&seg(100, req.len(), App::Http), req));
-        assert!(!t.segment(&seg(100, req.len(), App::Http), req));
+        assert!(t.segment_done(&seg(100, req.len(), App::Http), req));
+        assert!(!t.segment_done(&seg(100, req.len(), App::Http), req));
     }
 
     #[test]
@@ -383,9 +420,9 @@ mod tests {
         let mut t = Tracker::default();
         let mut rec = vec![23, 3, 3, 0, 20];
         rec.extend_from_slice(&[0; 20]);
-        assert!(t.segment(&seg(0, 8, App::Tls), &rec[..8]));
-        assert!(!t.segment(&seg(8, 8, App::Tls), &rec[8..16]));
-        assert!(t.segment(&seg(16, 9, App::Tls), &rec[16..]));
+        assert!(t.segment_done(&seg(0, 8, App::Tls), &rec[..8]));
+        assert!(!t.segment_done(&seg(8, 8, App::Tls), &rec[8..16]));
+        assert!(t.segment_done(&seg(16, 9, App::Tls), &rec[16..]));
     }
 
     #[test]
@@ -393,7 +430,7 @@ mod tests {
         let mut t = Tracker::default();
         let a = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
         let b = b"0\r\n\r\n";
-        assert!(!t.segment(&seg(0, a.len(), App::Http), a));
-        assert!(t.segment(&seg(a.len() as u32, b.len(), App::Http), b));
+        assert!(!t.segment_done(&seg(0, a.len(), App::Http), a));
+        assert!(t.segment_done(&seg(a.len() as u32, b.len(), App::Http), b));
     }
 }

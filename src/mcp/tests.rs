@@ -33,6 +33,7 @@ fn server_for(dir: &Path, cache: &Path) -> NetqlServer {
         use_cache: true,
         progress: false,
         threads: 2,
+        community_id_seed: 0,
     };
     NetqlServer::new(cfg, opts)
 }

@@ -8,6 +8,7 @@ pub mod reference;
 pub mod report;
 pub mod result;
 pub mod table;
+pub mod zeek;
 
 pub use escape::clean_cell;
 pub use format::Format;

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::table::schema::col;
 
 /// Bump when the decoded tables change shape or meaning, so old caches are ignored.
-pub const CACHE_VERSION: u32 = 6;
+pub const CACHE_VERSION: u32 = 7;
 
 /// File extensions treated as captures.
 pub const EXTENSIONS: [&str; 3] = ["pcap", "pcapng", "cap"];
@@ -140,7 +140,9 @@ pub struct CacheEntry {
 }
 
 impl CacheEntry {
-    pub fn for_capture(cache_dir: &Path, cap: &CaptureFile) -> Result<CacheEntry> {
+    /// The cache files of `cap`. Anything that changes what the tables hold is part of the key:
+    /// the capture's identity, the cache version and the Community ID seed.
+    pub fn for_capture(cache_dir: &Path, cap: &CaptureFile, community_id_seed: u16) -> Result<CacheEntry> {
         let mut h = Sha256::new();
         let canonical = cap.path.canonicalize().unwrap_or_else(|_| cap.path.clone());
         h.update(canonical.to_string_lossy().as_bytes());
@@ -158,6 +160,7 @@ impl CacheEntry {
         h.update(&head[..n]);
         h.update(CACHE_VERSION.to_le_bytes());
         h.update(env!("CARGO_PKG_VERSION").as_bytes());
+        h.update(community_id_seed.to_le_bytes());
         let digest = h.finalize();
         let key: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
         let stem = format!("{}.{key}", cap.name);

@@ -4,110 +4,137 @@
 //! flow's two directions; a Polars group-by over 10M packets cost 4 s and 1.6 GB here, this pass
 //! well under a second.
 //!
-//! Rules: a direction is (flow id, sender address, sender port). The direction seen first is the
-//! originator, unless its first packet is a SYN-ACK and the other direction was seen too: then
-//! the capture began after the SYN and the other side is. `state`/`conn_state` follow from the
-//! per-direction SYN, SYN-ACK, RST and FIN counts (see [`crate::table::schema::FLOW_SCHEMA`]).
+//! A direction is (flow id, sender address, sender port). Which side is the originator follows
+//! Zeek: the sender of the first packet, unless ports say it is the server (a first packet from
+//! 80 to a high port) or a TCP connection seen from its SYN-ACK turns out productive; each TCP
+//! flow runs Zeek's connection model ([`crate::table::zeek_tcp`]) for its history, sizes and
+//! gaps. [`crate::table::flow_table`] turns the flows into rows.
 
 use polars::prelude::*;
 use polars_arrow::array::{Array, PrimitiveArray};
 use polars_arrow::types::NativeType;
 
+use crate::decode::service::Service;
 use crate::decode::tcp::{ACK, FIN, RST, SYN};
-use crate::decode::{App, L4};
+use crate::decode::{App, L4, icmp_ports};
 use crate::error::Result;
-use crate::table::column::Col;
-use crate::table::schema::{col, fcol};
+use crate::table::flow_table::table_of;
+use crate::table::schema::col;
+use crate::table::zeek_tcp::{Segment, TcpConn, flip_at_start};
 
 /// One direction of a flow. Held for every flow until the table is made (500k flows in the
 /// 10M-packet capture), so optional codes are stored with a "none" value rather than as
 /// `Option`s (112 -> 88 bytes).
 #[derive(Clone)]
-struct Dir {
+pub(crate) struct Dir {
     /// Text codes; [`NONE32`] for none.
-    src_ip: u32,
-    dst_ip: u32,
-    file: u32,
-    src_port: Option<u16>,
-    dst_port: Option<u16>,
+    pub(crate) src_ip: u32,
+    pub(crate) dst_ip: u32,
+    pub(crate) file: u32,
+    /// For ICMP, the type and its counterpart type or code (see [`icmp_ports`]).
+    pub(crate) src_port: Option<u16>,
+    pub(crate) dst_port: Option<u16>,
     /// Enum codes and the IP version; [`NONE8`] for none.
-    l4: u8,
-    ip_version: u8,
+    pub(crate) l4: u8,
+    pub(crate) ip_version: u8,
     /// Application of the first packet with a payload and a recognised application.
-    app_payload: u8,
+    pub(crate) app_payload: u8,
     /// Application of the first packet.
-    app_first: u8,
-    starts_synack: bool,
-    t0: i64,
-    t1: i64,
-    f0: u32,
-    f1: u32,
+    pub(crate) app_first: u8,
+    pub(crate) t0: i64,
+    pub(crate) t1: i64,
+    pub(crate) f0: u32,
+    pub(crate) f1: u32,
     /// Saturates (at 4G packets one way).
-    packets: u32,
-    bytes: u64,
-    payload: u64,
-    syn: u32,
-    synack: u32,
-    rst: u32,
-    fin: u32,
+    pub(crate) packets: u32,
+    pub(crate) bytes: u64,
+    /// IP total lengths summed (Zeek's `ip_bytes`).
+    pub(crate) ip_bytes: u64,
+    pub(crate) payload: u64,
+    pub(crate) syn: u32,
+    pub(crate) synack: u32,
+    pub(crate) rst: u32,
+    pub(crate) fin: u32,
+}
+
+/// What Zeek's model of the connection needs beyond the packet counts.
+pub(crate) enum Zeek {
+    /// TCP: the whole connection model (boxed: most flows of a busy capture are not TCP).
+    Tcp(Box<TcpConn>),
+    /// UDP: whether the first packet's receiver was made the originator (by its port).
+    Udp { flipped: bool },
+    /// ICMP and the rest: the first packet's sender is the originator.
+    Other,
 }
 
 /// A flow's directions in the order first seen (more than two only when flow ids collide). The
 /// second is held inline: reached through a heap pointer, it cost reply packets a second cache
 /// miss.
-struct Acc {
-    id: u64,
-    first: Dir,
-    second: Option<Dir>,
+pub(crate) struct Acc {
+    pub(crate) id: u64,
+    pub(crate) first: Dir,
+    pub(crate) second: Option<Dir>,
     /// Further directions: only when flow ids collide. Boxed: 8 bytes in every flow, not 24.
     #[allow(clippy::box_collection)]
-    more: Option<Box<Vec<Dir>>>,
+    pub(crate) more: Option<Box<Vec<Dir>>>,
+    pub(crate) ip_proto: u8,
+    pub(crate) zeek: Zeek,
+    /// Services confirmed on the flow in order ([`Service`] codes; [`NONE8`] ends the list).
+    pub(crate) services: [u8; 4],
 }
 
 /// No text code is this large.
-const NONE32: u32 = u32::MAX;
+pub(crate) const NONE32: u32 = u32::MAX;
 /// No enum code or IP version is this large.
-const NONE8: u8 = u8::MAX;
-
-fn pack32(v: Option<u32>) -> u32 {
-    v.unwrap_or(NONE32)
-}
-
-fn opt32(v: u32) -> Option<u32> {
-    (v != NONE32).then_some(v)
-}
-
-fn pack8(v: Option<u8>) -> u8 {
-    v.unwrap_or(NONE8)
-}
-
-fn opt8(v: u8) -> Option<u8> {
-    (v != NONE8).then_some(v)
-}
+pub(crate) const NONE8: u8 = u8::MAX;
 
 impl Acc {
-    /// The direction sent from `src`, if seen before.
+    /// Which direction was sent from `src` (0 the first seen, 1 the second, 2 + j further
+    /// ones), if seen before.
     #[inline]
-    fn dir(&mut self, src: (Option<u32>, Option<u16>)) -> Option<&mut Dir> {
-        let from = |d: &Dir| (opt32(d.src_ip), d.src_port) == src;
+    fn find(&self, src: (u32, Option<u16>)) -> Option<usize> {
+        let from = |d: &Dir| (d.src_ip, d.src_port) == src;
         if from(&self.first) {
-            return Some(&mut self.first);
+            return Some(0);
         }
-        match &mut self.second {
-            Some(d) if from(d) => Some(d),
-            Some(_) => self.more.as_mut()?.iter_mut().find(|d| from(d)),
+        match &self.second {
+            Some(d) if from(d) => Some(1),
+            Some(_) => self.more.as_ref()?.iter().position(from).map(|j| 2 + j),
             None => None,
         }
     }
 
-    /// Add a direction not seen before.
-    fn add_dir(&mut self, d: Dir) -> &mut Dir {
+    #[inline]
+    fn at(&mut self, which: usize) -> Option<&mut Dir> {
+        match which {
+            0 => Some(&mut self.first),
+            1 => self.second.as_mut(),
+            j => self.more.as_mut()?.get_mut(j - 2),
+        }
+    }
+
+    /// Add a direction not seen before; returns which it is.
+    fn add_dir(&mut self, d: Dir) -> usize {
         if self.second.is_none() {
-            return self.second.insert(d);
+            self.second = Some(d);
+            return 1;
         }
         let more = self.more.get_or_insert_with(Box::default);
         more.push(d);
-        more.last_mut().expect("just pushed")
+        1 + more.len()
+    }
+
+    fn confirm(&mut self, s: Service) {
+        let code = s as u8;
+        for slot in &mut self.services {
+            if *slot == code {
+                return;
+            }
+            if *slot == NONE8 {
+                *slot = code;
+                return;
+            }
+        }
     }
 
     /// Ask for the cache lines a packet of this flow will touch.
@@ -176,6 +203,8 @@ impl<T> Blocks<T> {
 pub struct FlowBuilder {
     index: FlowIndex,
     flows: Blocks<Acc>,
+    /// Community ID seed.
+    seed: u16,
 }
 
 /// Flow id -> position in `FlowBuilder::flows`. Open addressing on the id's low bits (ids are
@@ -274,48 +303,128 @@ fn get<T: NativeType>(a: &PrimitiveArray<T>, i: usize) -> Option<T> {
 }
 
 /// The packet columns [`FlowBuilder::add`] reads: all a table needs to make its flows.
-pub const INPUTS: [&str; 14] = [
+pub const INPUTS: [&str; 22] = [
     col::FILE,
     col::FRAME,
     col::TS,
     col::WIRE_LEN,
+    col::CAP_LEN,
     col::IP_VERSION,
     col::SRC_IP,
     col::DST_IP,
+    col::IP_PROTO,
+    col::IP_LEN,
     col::L4,
     col::SRC_PORT,
     col::DST_PORT,
     col::TCP_FLAGS,
+    col::TCP_SEQ,
+    col::TCP_ACK,
+    col::TCP_WINDOW,
+    col::ICMP_TYPE,
+    col::ICMP_CODE,
     col::PAYLOAD_LEN,
     col::APP,
     col::FLOW_ID,
 ];
 
+/// A chunk's columns as the builder reads them.
+struct Inputs {
+    flow_id: PrimitiveArray<u64>,
+    file: PrimitiveArray<u32>,
+    frame: PrimitiveArray<u32>,
+    ts: PrimitiveArray<i64>,
+    wire_len: PrimitiveArray<u32>,
+    cap_len: PrimitiveArray<u32>,
+    ip_version: PrimitiveArray<u8>,
+    src_ip: PrimitiveArray<u32>,
+    dst_ip: PrimitiveArray<u32>,
+    ip_proto: PrimitiveArray<u8>,
+    ip_len: PrimitiveArray<u32>,
+    l4: PrimitiveArray<u8>,
+    src_port: PrimitiveArray<u16>,
+    dst_port: PrimitiveArray<u16>,
+    flags: PrimitiveArray<u8>,
+    seq: PrimitiveArray<u32>,
+    ack: PrimitiveArray<u32>,
+    window: PrimitiveArray<u16>,
+    icmp_type: PrimitiveArray<u8>,
+    icmp_code: PrimitiveArray<u8>,
+    payload_len: PrimitiveArray<u32>,
+    app: PrimitiveArray<u8>,
+}
+
+impl Inputs {
+    fn of(df: &DataFrame) -> Result<Inputs> {
+        Ok(Inputs {
+            flow_id: physical::<UInt64Type>(df, col::FLOW_ID)?,
+            file: physical::<UInt32Type>(df, col::FILE)?,
+            frame: physical::<UInt32Type>(df, col::FRAME)?,
+            ts: physical::<Int64Type>(df, col::TS)?,
+            wire_len: physical::<UInt32Type>(df, col::WIRE_LEN)?,
+            cap_len: physical::<UInt32Type>(df, col::CAP_LEN)?,
+            ip_version: physical::<UInt8Type>(df, col::IP_VERSION)?,
+            src_ip: physical::<UInt32Type>(df, col::SRC_IP)?,
+            dst_ip: physical::<UInt32Type>(df, col::DST_IP)?,
+            ip_proto: physical::<UInt8Type>(df, col::IP_PROTO)?,
+            ip_len: physical::<UInt32Type>(df, col::IP_LEN)?,
+            l4: physical::<UInt8Type>(df, col::L4)?,
+            src_port: physical::<UInt16Type>(df, col::SRC_PORT)?,
+            dst_port: physical::<UInt16Type>(df, col::DST_PORT)?,
+            flags: physical::<UInt8Type>(df, col::TCP_FLAGS)?,
+            seq: physical::<UInt32Type>(df, col::TCP_SEQ)?,
+            ack: physical::<UInt32Type>(df, col::TCP_ACK)?,
+            window: physical::<UInt16Type>(df, col::TCP_WINDOW)?,
+            icmp_type: physical::<UInt8Type>(df, col::ICMP_TYPE)?,
+            icmp_code: physical::<UInt8Type>(df, col::ICMP_CODE)?,
+            payload_len: physical::<UInt32Type>(df, col::PAYLOAD_LEN)?,
+            app: physical::<UInt8Type>(df, col::APP)?,
+        })
+    }
+
+    /// Row `i`'s ports: TCP/UDP ports, or an ICMP message's type and counterpart.
+    #[inline]
+    fn ports(&self, i: usize, l4: Option<u8>) -> (Option<u16>, Option<u16>) {
+        let icmp = l4 == Some(L4::Icmp as u8) || l4 == Some(L4::Icmpv6 as u8);
+        match (icmp, get(&self.icmp_type, i)) {
+            (true, Some(t)) => {
+                let (s, d, _) = icmp_ports(l4 == Some(L4::Icmpv6 as u8), t, get(&self.icmp_code, i).unwrap_or(0));
+                (Some(s), Some(d))
+            }
+            _ => (get(&self.src_port, i), get(&self.dst_port, i)),
+        }
+    }
+}
+
 impl FlowBuilder {
+    /// A builder whose flows carry Community IDs made with `seed`.
+    pub fn new(community_id_seed: u16) -> FlowBuilder {
+        FlowBuilder {
+            seed: community_id_seed,
+            ..Default::default()
+        }
+    }
+
     /// Add the packets of one chunk of a packet table (any subset of rows, in file order).
     pub fn add(&mut self, df: &DataFrame) -> Result<()> {
+        self.add_confirmed(df, &[])
+    }
+
+    /// [`FlowBuilder::add`] with the rows of the chunk that confirm a protocol on their flow
+    /// (in row order): a TCP flow takes one only while Zeek would analyse its payload (not a
+    /// connection whose start was missed).
+    pub fn add_confirmed(&mut self, df: &DataFrame, confirmed: &[(u32, Service)]) -> Result<()> {
         let n = df.height();
         if n == 0 {
             return Ok(());
         }
-        let flow_id = physical::<UInt64Type>(df, col::FLOW_ID)?;
-        if flow_id.null_count() == n {
+        let c = Inputs::of(df)?;
+        if c.flow_id.null_count() == n {
             return Ok(());
         }
-        let file = physical::<UInt32Type>(df, col::FILE)?;
-        let frame_no = physical::<UInt32Type>(df, col::FRAME)?;
-        let ts = physical::<Int64Type>(df, col::TS)?;
-        let wire_len = physical::<UInt32Type>(df, col::WIRE_LEN)?;
-        let ip_version = physical::<UInt8Type>(df, col::IP_VERSION)?;
-        let src_ip = physical::<UInt32Type>(df, col::SRC_IP)?;
-        let dst_ip = physical::<UInt32Type>(df, col::DST_IP)?;
-        let l4 = physical::<UInt8Type>(df, col::L4)?;
-        let src_port = physical::<UInt16Type>(df, col::SRC_PORT)?;
-        let dst_port = physical::<UInt16Type>(df, col::DST_PORT)?;
-        let flags = physical::<UInt8Type>(df, col::TCP_FLAGS)?;
-        let payload_len = physical::<UInt32Type>(df, col::PAYLOAD_LEN)?;
-        let app = physical::<UInt8Type>(df, col::APP)?;
         let unknown = App::Unknown as u8;
+        let (tcp, udp) = (L4::Tcp as u8, L4::Udp as u8);
+        let mut confirmed = confirmed.iter().peekable();
         // The flow slot of packet i + AHEAD, found when it is prefetched; a flow's slot never
         // changes once given, so a found one is used as is (a miss is looked up again: the flow
         // may have been added since).
@@ -323,13 +432,15 @@ impl FlowBuilder {
         let mut found: [Option<u32>; 16] = [None; 16];
         const _: () = assert!(crate::capture::prefetch::PREFETCH_AHEAD < 16);
         for i in 0..n {
-            let Some(id) = get(&flow_id, i) else { continue };
-            let (sip, sport) = (get(&src_ip, i), get(&src_port, i));
-            let f = get(&flags, i).unwrap_or(0);
-            let pl = get(&payload_len, i).unwrap_or(0);
-            let a = get(&app, i);
-            let t = get(&ts, i).unwrap_or(0);
-            let fr = get(&frame_no, i).unwrap_or(0);
+            let Some(id) = get(&c.flow_id, i) else { continue };
+            let sip = get(&c.src_ip, i).unwrap_or(NONE32);
+            let l4 = get(&c.l4, i);
+            let (sport, dport) = c.ports(i, l4);
+            let f = get(&c.flags, i).unwrap_or(0);
+            let pl = get(&c.payload_len, i).unwrap_or(0);
+            let a = get(&c.app, i);
+            let t = get(&c.ts, i).unwrap_or(0);
+            let fr = get(&c.frame, i).unwrap_or(0);
             let synack = f & SYN != 0 && f & ACK != 0;
             let with_app = if pl > 0 && a.is_some_and(|a| a != unknown) {
                 a
@@ -339,11 +450,11 @@ impl FlowBuilder {
             // Two steps ahead: the index slot of the packet 2×AHEAD rows on, then the flow itself
             // of the packet AHEAD rows on (its slot is in cache by then). With hundreds of
             // thousands of flows both are cache misses otherwise.
-            if let Some(id2) = (i + 2 * ahead < n).then(|| get(&flow_id, i + 2 * ahead)).flatten() {
+            if let Some(id2) = (i + 2 * ahead < n).then(|| get(&c.flow_id, i + 2 * ahead)).flatten() {
                 self.index.prefetch(id2);
             }
             let next = (i + ahead < n)
-                .then(|| get(&flow_id, i + ahead))
+                .then(|| get(&c.flow_id, i + ahead))
                 .flatten()
                 .and_then(|id1| self.index.get(id1));
             if let Some(k) = next {
@@ -351,67 +462,112 @@ impl FlowBuilder {
             }
             found[(i + ahead) % 16] = next;
             let slot = found[i % 16].take().or_else(|| self.index.get(id));
-            let dir = match slot {
-                Some(k) => self.flows.get_mut(k as usize).and_then(|acc| acc.dir((sip, sport))),
-                None => None,
+            let new_dir = |c: &Inputs| Dir {
+                src_ip: sip,
+                src_port: sport,
+                dst_ip: get(&c.dst_ip, i).unwrap_or(NONE32),
+                dst_port: dport,
+                file: get(&c.file, i).unwrap_or(NONE32),
+                l4: l4.unwrap_or(NONE8),
+                ip_version: get(&c.ip_version, i).unwrap_or(NONE8),
+                app_payload: NONE8,
+                app_first: a.unwrap_or(NONE8),
+                t0: t,
+                t1: t,
+                f0: fr,
+                f1: fr,
+                packets: 0,
+                bytes: 0,
+                ip_bytes: 0,
+                payload: 0,
+                syn: 0,
+                synack: 0,
+                rst: 0,
+                fin: 0,
             };
-            let dir = match dir {
-                Some(d) => d,
+            let k = match slot {
+                Some(k) => k,
                 None => {
-                    let d = Dir {
-                        src_ip: pack32(sip),
-                        src_port: sport,
-                        dst_ip: pack32(get(&dst_ip, i)),
-                        dst_port: get(&dst_port, i),
-                        file: pack32(get(&file, i)),
-                        l4: pack8(get(&l4, i)),
-                        ip_version: pack8(get(&ip_version, i)),
-                        app_payload: NONE8,
-                        app_first: pack8(a),
-                        starts_synack: synack,
-                        t0: t,
-                        t1: t,
-                        f0: fr,
-                        f1: fr,
-                        packets: 0,
-                        bytes: 0,
-                        payload: 0,
-                        syn: 0,
-                        synack: 0,
-                        rst: 0,
-                        fin: 0,
+                    let k = self.flows.len() as u32;
+                    self.index.insert(id, k);
+                    let zeek = match l4 {
+                        Some(x) if x == tcp => Zeek::Tcp(Box::new(TcpConn::new(flip_at_start(
+                            Some(f),
+                            sport.unwrap_or(0),
+                            dport.unwrap_or(0),
+                        )))),
+                        Some(x) if x == udp => Zeek::Udp {
+                            flipped: flip_at_start(None, sport.unwrap_or(0), dport.unwrap_or(0)),
+                        },
+                        _ => Zeek::Other,
                     };
-                    match self.index.get(id).and_then(|k| self.flows.get_mut(k as usize)) {
-                        Some(acc) => acc.add_dir(d),
-                        None => {
-                            self.index.insert(id, self.flows.len() as u32);
-                            &mut self
-                                .flows
-                                .push(Acc {
-                                    id,
-                                    first: d,
-                                    second: None,
-                                    more: None,
-                                })
-                                .first
-                        }
-                    }
+                    self.flows.push(Acc {
+                        id,
+                        first: new_dir(&c),
+                        second: None,
+                        more: None,
+                        ip_proto: get(&c.ip_proto, i).unwrap_or(0),
+                        zeek,
+                        services: [NONE8; 4],
+                    });
+                    k
                 }
             };
+            let Some(acc) = self.flows.get_mut(k as usize) else {
+                continue;
+            };
+            let which = match acc.find((sip, sport)) {
+                Some(w) => w,
+                None => acc.add_dir(new_dir(&c)),
+            };
+            let Some(dir) = acc.at(which) else {
+                continue;
+            };
             if dir.app_payload == NONE8 {
-                dir.app_payload = pack8(with_app);
+                dir.app_payload = with_app.unwrap_or(NONE8);
             }
             dir.t0 = dir.t0.min(t);
             dir.t1 = dir.t1.max(t);
             dir.f0 = dir.f0.min(fr);
             dir.f1 = dir.f1.max(fr);
             dir.packets = dir.packets.saturating_add(1);
-            dir.bytes += u64::from(get(&wire_len, i).unwrap_or(0));
+            let wire = get(&c.wire_len, i).unwrap_or(0);
+            dir.bytes += u64::from(wire);
+            dir.ip_bytes += u64::from(get(&c.ip_len, i).unwrap_or(0));
             dir.payload += u64::from(pl);
             dir.syn += u32::from(f & SYN != 0 && f & ACK == 0);
             dir.synack += u32::from(synack);
             dir.rst += u32::from(f & RST != 0);
             dir.fin += u32::from(f & FIN != 0);
+            let mut analysed = true;
+            if let Zeek::Tcp(model) = &mut acc.zeek
+                && which < 2
+                && let (Some(seq), Some(ack)) = (get(&c.seq, i), get(&c.ack, i))
+            {
+                let captured = get(&c.cap_len, i).unwrap_or(0) >= wire;
+                model.packet(
+                    which == 0,
+                    t,
+                    &Segment {
+                        flags: f,
+                        seq,
+                        ack,
+                        window: get(&c.window, i).unwrap_or(1),
+                        len: pl,
+                        captured,
+                    },
+                );
+                analysed = !model.is_partial();
+            }
+            while let Some(&&(row, service)) = confirmed.peek() {
+                if row as usize > i {
+                    break;
+                }
+                confirmed.next();
+                if row as usize == i && analysed {
+                    acc.confirm(service);
+                }
+            }
         }
         Ok(())
     }
@@ -437,7 +593,7 @@ impl FlowBuilder {
     /// turns them into rows, so the flows and their table are never both held whole. (The 10M
     /// load's peak did not move: it is reached while decoding, before this.)
     fn finish_in_parts(self, part: usize) -> Result<DataFrame> {
-        let FlowBuilder { index, flows } = self;
+        let FlowBuilder { index, flows, seed } = self;
         drop(index);
         let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let mut blocks = flows.blocks;
@@ -455,7 +611,7 @@ impl FlowBuilder {
                         let mut out = Vec::new();
                         for block in share {
                             for flows in block.chunks(part.max(1)) {
-                                out.push(table_of(flows)?);
+                                out.push(table_of(flows, seed)?);
                             }
                         }
                         Ok(out)
@@ -470,7 +626,7 @@ impl FlowBuilder {
                 })
                 .collect()
         });
-        let mut df = table_of(&[])?;
+        let mut df = table_of(&[], seed)?;
         for p in parts {
             for chunk in p? {
                 df.vstack_mut_owned(chunk)?;
@@ -478,159 +634,6 @@ impl FlowBuilder {
         }
         Ok(df)
     }
-}
-
-/// The flow table rows of `flows`, in that order.
-fn table_of(flows: &[Acc]) -> Result<DataFrame> {
-    let n = flows.len();
-    let flow_id: Vec<u64> = flows.iter().map(|acc| acc.id).collect();
-    let mut file = Col::<u32>::with_capacity(n);
-    let mut l4 = Col::<u8>::with_capacity(n);
-    let mut ip_version = Col::<u8>::with_capacity(n);
-    let mut src_ip = Col::<u32>::with_capacity(n);
-    let mut src_port = Col::<u16>::with_capacity(n);
-    let mut dst_ip = Col::<u32>::with_capacity(n);
-    let mut dst_port = Col::<u16>::with_capacity(n);
-    let mut app = Col::<u8>::with_capacity(n);
-    let (mut first_ts, mut last_ts) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let mut duration = Vec::with_capacity(n);
-    let (mut first_frame, mut last_frame) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let [
-        mut packets,
-        mut bytes,
-        mut pkts_fwd,
-        mut pkts_rev,
-        mut bytes_fwd,
-        mut bytes_rev,
-        mut pl_fwd,
-        mut pl_rev,
-    ] = std::array::from_fn::<Vec<u64>, 8, _>(|_| Vec::with_capacity(n));
-    let [mut syn, mut syn_ack, mut rst_fwd, mut rst_rev, mut fin_fwd, mut fin_rev] =
-        std::array::from_fn::<Vec<u32>, 6, _>(|_| Vec::with_capacity(n));
-    let mut state = Col::<u32>::with_capacity(n);
-    let mut conn_state = Col::<u32>::with_capacity(n);
-    let mapping = crate::table::schema::text_mapping();
-    let code = |s: &str| mapping.insert_cat(s).unwrap_or(0);
-    let states: Vec<u32> = STATES.iter().map(|s| code(s)).collect();
-    let conn_states: Vec<u32> = CONN_STATES.iter().map(|s| code(s)).collect();
-
-    let mut many: Vec<&Dir> = Vec::new();
-    for acc in flows {
-        // Nearly every flow has one or two directions: no allocation for those.
-        let one = [&acc.first];
-        let pair;
-        let dirs: &[&Dir] = match (&acc.second, acc.more.as_deref().map_or(&[][..], Vec::as_slice)) {
-            (None, _) => &one,
-            (Some(other), []) => {
-                pair = if other.f0 < acc.first.f0 {
-                    [other, &acc.first]
-                } else {
-                    [&acc.first, other]
-                };
-                &pair
-            }
-            (Some(second), more) => {
-                many.clear();
-                many.push(&acc.first);
-                many.push(second);
-                many.extend(more);
-                many.sort_by_key(|d| d.f0);
-                &many
-            }
-        };
-        let two = dirs.len() == 2;
-        let swap = two && dirs[0].starts_synack;
-        let (o, r) = match (two, swap) {
-            (true, true) => (dirs[1], Some(dirs[0])),
-            (true, false) => (dirs[0], Some(dirs[1])),
-            _ => (dirs[0], None),
-        };
-        let first = dirs[0];
-        file.push(opt32(first.file));
-        l4.push(opt8(first.l4));
-        ip_version.push(opt8(first.ip_version));
-        src_ip.push(opt32(o.src_ip));
-        src_port.push(o.src_port);
-        dst_ip.push(opt32(o.dst_ip));
-        dst_port.push(o.dst_port);
-        app.push(dirs.iter().find_map(|d| opt8(d.app_payload)).or(opt8(first.app_first)));
-        let t0 = dirs.iter().map(|d| d.t0).min().unwrap_or(0);
-        let t1 = dirs.iter().map(|d| d.t1).max().unwrap_or(0);
-        first_ts.push(t0);
-        last_ts.push(t1);
-        duration.push((t1 - t0) as f64 / 1e9);
-        first_frame.push(dirs.iter().map(|d| d.f0).min().unwrap_or(0));
-        last_frame.push(dirs.iter().map(|d| d.f1).max().unwrap_or(0));
-        packets.push(dirs.iter().map(|d| u64::from(d.packets)).sum());
-        bytes.push(dirs.iter().map(|d| d.bytes).sum());
-        let rv = |f: fn(&Dir) -> u64| r.map_or(0, f);
-        pkts_fwd.push(u64::from(o.packets));
-        pkts_rev.push(rv(|d| u64::from(d.packets)));
-        bytes_fwd.push(o.bytes);
-        bytes_rev.push(rv(|d| d.bytes));
-        pl_fwd.push(o.payload);
-        pl_rev.push(rv(|d| d.payload));
-        let counts = Counts {
-            tcp: first.l4 == L4::Tcp as u8,
-            syn: o.syn > 0,
-            synack: r.is_some_and(|d| d.synack > 0),
-            rst_o: o.rst > 0,
-            rst_r: r.is_some_and(|d| d.rst > 0),
-            fin_o: o.fin > 0,
-            fin_r: r.is_some_and(|d| d.fin > 0),
-            reply: r.is_some_and(|d| d.packets > 0),
-        };
-        syn.push(o.syn);
-        syn_ack.push(r.map_or(0, |d| d.synack));
-        rst_fwd.push(o.rst);
-        rst_rev.push(r.map_or(0, |d| d.rst));
-        fin_fwd.push(o.fin);
-        fin_rev.push(r.map_or(0, |d| d.fin));
-        state.push(Some(states[counts.state()]));
-        conn_state.push(Some(conn_states[counts.conn_state()]));
-    }
-
-    let ts = |name: &str, v: Vec<i64>| {
-        Int64Chunked::from_vec(name.into(), v)
-            .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
-            .into_column()
-    };
-    let u64c = |name: &str, v: Vec<u64>| UInt64Chunked::from_vec(name.into(), v).into_column();
-    let u32c = |name: &str, v: Vec<u32>| UInt32Chunked::from_vec(name.into(), v).into_column();
-    let cat = crate::table::schema::cat_dtype;
-    let columns = vec![
-        u64c(fcol::FLOW_ID, flow_id),
-        crate::table::column::cat32(fcol::FILE, file, cat()),
-        crate::table::column::enum8(fcol::L4, l4, &crate::table::schema::L4_DTYPE),
-        crate::table::column::prim::<UInt8Type>(fcol::IP_VERSION, ip_version),
-        crate::table::column::cat32(fcol::SRC_IP, src_ip, cat()),
-        crate::table::column::prim::<UInt16Type>(fcol::SRC_PORT, src_port),
-        crate::table::column::cat32(fcol::DST_IP, dst_ip, cat()),
-        crate::table::column::prim::<UInt16Type>(fcol::DST_PORT, dst_port),
-        crate::table::column::enum8(fcol::APP, app, &crate::table::schema::APP_DTYPE),
-        ts(fcol::FIRST_TS, first_ts),
-        ts(fcol::LAST_TS, last_ts),
-        Float64Chunked::from_vec(fcol::DURATION_S.into(), duration).into_column(),
-        u32c(fcol::FIRST_FRAME, first_frame),
-        u32c(fcol::LAST_FRAME, last_frame),
-        u64c(fcol::PACKETS, packets),
-        u64c(fcol::BYTES, bytes),
-        u64c(fcol::PKTS_FWD, pkts_fwd),
-        u64c(fcol::PKTS_REV, pkts_rev),
-        u64c(fcol::BYTES_FWD, bytes_fwd),
-        u64c(fcol::BYTES_REV, bytes_rev),
-        u64c(fcol::PAYLOAD_FWD, pl_fwd),
-        u64c(fcol::PAYLOAD_REV, pl_rev),
-        u32c(fcol::SYN, syn),
-        u32c(fcol::SYN_ACK, syn_ack),
-        u32c(fcol::RST_FWD, rst_fwd),
-        u32c(fcol::RST_REV, rst_rev),
-        u32c(fcol::FIN_FWD, fin_fwd),
-        u32c(fcol::FIN_REV, fin_rev),
-        crate::table::column::cat32(fcol::STATE, state, cat()),
-        crate::table::column::cat32(fcol::CONN_STATE, conn_state, cat()),
-    ];
-    Ok(DataFrame::new(n, columns)?)
 }
 
 /// The flow table of a whole packet table.
@@ -645,63 +648,6 @@ pub fn empty_flows() -> Result<DataFrame> {
     FlowBuilder::default().finish()
 }
 
-const STATES: [&str; 8] = [
-    "one_way",
-    "two_way",
-    "midstream",
-    "rejected",
-    "attempted",
-    "reset",
-    "closed",
-    "established",
-];
-const CONN_STATES: [&str; 9] = ["S0", "SF", "OTH", "REJ", "RSTOS0", "SH", "RSTO", "RSTR", "S1"];
-
-/// What a flow's flag counts say, for its state.
-struct Counts {
-    tcp: bool,
-    syn: bool,
-    synack: bool,
-    rst_o: bool,
-    rst_r: bool,
-    fin_o: bool,
-    fin_r: bool,
-    reply: bool,
-}
-
-impl Counts {
-    /// Index into [`STATES`].
-    fn state(&self) -> usize {
-        let attempt = self.syn && !self.synack;
-        match () {
-            _ if !self.tcp => usize::from(self.reply),
-            _ if !self.syn && !self.synack => 2,
-            _ if attempt && self.rst_r => 3,
-            _ if attempt && !self.reply => 4,
-            _ if self.rst_o || self.rst_r => 5,
-            _ if self.fin_o && self.fin_r => 6,
-            _ => 7,
-        }
-    }
-
-    /// Index into [`CONN_STATES`], Zeek's names.
-    fn conn_state(&self) -> usize {
-        let attempt = self.syn && !self.synack;
-        match () {
-            _ if !self.tcp => usize::from(self.reply),
-            _ if !self.syn && !self.synack => 2,
-            _ if attempt && self.rst_r => 3,
-            _ if attempt && self.rst_o => 4,
-            _ if attempt && self.fin_o => 5,
-            _ if attempt => 0,
-            _ if self.rst_o => 6,
-            _ if self.rst_r => 7,
-            _ if self.fin_o && self.fin_r => 1,
-            _ => 8,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -709,6 +655,7 @@ mod tests {
     use crate::decode::{Addr, Packet};
     use crate::table::interner::Interner;
     use crate::table::packet_columns::PacketColumns;
+    use crate::table::schema::fcol;
 
     #[test]
     fn flow_index_finds_every_id_through_collisions_and_growth() {
@@ -741,8 +688,20 @@ mod tests {
     fn table(packets: &[Tcp]) -> DataFrame {
         let mut cols = PacketColumns::with_capacity(packets.len());
         let mut it = Interner::default();
+        // Each side's next sequence number, as a TCP stack would number its bytes.
+        let mut next: std::collections::HashMap<([u8; 4], u16), u32> = Default::default();
         for (i, &(t, (src, sport), (dst, dport), flags, payload)) in packets.iter().enumerate() {
+            let seq = *next.entry((src, sport)).or_insert(1000 * u32::from(sport));
+            let ack = if flags & ACK != 0 {
+                next.get(&(dst, dport)).copied()
+            } else {
+                Some(0)
+            };
+            let used = payload + u32::from(flags & SYN != 0) + u32::from(flags & FIN != 0);
+            next.insert((src, sport), seq.wrapping_add(used));
             let p = Packet {
+                tcp_seq: Some(seq),
+                tcp_ack: Some(ack.unwrap_or(0)),
                 ip_version: Some(4),
                 src_ip: Some(Addr::v4(src)),
                 dst_ip: Some(Addr::v4(dst)),

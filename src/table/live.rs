@@ -199,6 +199,7 @@ mod tests {
             use_cache: false,
             progress: false,
             threads: 1,
+            community_id_seed: 0,
         };
         let loaded = decode_file(&cap, &opts).unwrap().packets.to_dataframe().unwrap();
         for every in [1, 7, 100, 1_000_000] {

@@ -220,7 +220,7 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
 pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Result<Loaded> {
     let started = Instant::now();
     let cache = if opts.use_cache {
-        CacheEntry::for_capture(&opts.cache_dir, capture).ok()
+        CacheEntry::for_capture(&opts.cache_dir, capture, opts.community_id_seed).ok()
     } else {
         None
     };
@@ -308,7 +308,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
 /// Scan a capture's facts for the listing, from the cache when present.
 pub fn capture_meta(capture: &CaptureFile, opts: &LoadOptions) -> Result<CaptureMeta> {
     let entry = if opts.use_cache {
-        CacheEntry::for_capture(&opts.cache_dir, capture).ok()
+        CacheEntry::for_capture(&opts.cache_dir, capture, opts.community_id_seed).ok()
     } else {
         None
     };
@@ -334,6 +334,7 @@ mod tests {
             use_cache,
             progress: false,
             threads: 2,
+            community_id_seed: 0,
         }
     }
 
@@ -349,7 +350,7 @@ mod tests {
         let cap = CaptureFile::stat(&root.join("captures/sample.pcap")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         load(&cap, &opts(dir.path(), true)).unwrap();
-        let entry = CacheEntry::for_capture(dir.path(), &cap).unwrap();
+        let entry = CacheEntry::for_capture(dir.path(), &cap, 0).unwrap();
         // Fresh scans, so the two queries race for the first read of each column.
         for _ in 0..20 {
             let reader = cache::ColumnReader::open(&entry.events, cache::Table::Packets).unwrap();

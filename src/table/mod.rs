@@ -4,8 +4,10 @@
 pub mod cache;
 pub mod catalog;
 pub mod column;
+pub mod community_id;
 pub mod events;
 pub mod flow;
+pub mod flow_table;
 pub mod interner;
 pub mod kept_scan;
 pub mod live;
@@ -17,3 +19,4 @@ pub mod pipeline;
 pub mod schema;
 pub mod stacks;
 pub mod values;
+pub mod zeek_tcp;

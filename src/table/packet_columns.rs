@@ -7,6 +7,7 @@ use polars::prelude::*;
 use crate::capture::record::RawRecord;
 use crate::decode::order::{Fix, InOrder, Pending, QuicRow, StreamRow};
 use crate::decode::reassembly::FragmentRow;
+use crate::decode::service::Service;
 use crate::decode::stream::Segment;
 use crate::decode::{self, App, L4, Packet, Proto};
 use crate::error::Result;
@@ -32,6 +33,7 @@ pub struct PacketColumns {
     dst_ip: Col<u32>,
     ttl: Col<u8>,
     ip_proto: Col<u8>,
+    ip_len: Col<u32>,
     frag: Col<u8>,
     l4: Col<u8>,
     src_port: Col<u16>,
@@ -63,6 +65,9 @@ pub struct PacketColumns {
     error: Col<u32>,
     /// Rows of this batch for the in-order pass (see [`PacketColumns::finish_in_order`]).
     pending: Pending,
+    /// Rows that confirm their flow speaks a protocol, in row order (the flow table's
+    /// `service`; see [`crate::decode::service`]).
+    services: Vec<(u32, Service)>,
 }
 
 impl PacketColumns {
@@ -84,6 +89,7 @@ impl PacketColumns {
             dst_ip: Col::with_capacity(n),
             ttl: Col::with_capacity(n),
             ip_proto: Col::with_capacity(n),
+            ip_len: Col::with_capacity(n),
             frag: Col::with_capacity(n),
             l4: Col::with_capacity(n),
             src_port: Col::with_capacity(n),
@@ -114,6 +120,7 @@ impl PacketColumns {
             flow_id: Col::with_capacity(n),
             error: Col::with_capacity(n),
             pending: Pending::default(),
+            services: Vec::new(),
         }
     }
 
@@ -181,6 +188,7 @@ impl PacketColumns {
         self.dst_ip.put(row, p.dst_ip.map(|a| it.addr(a)));
         self.ttl.put(row, p.ttl);
         self.ip_proto.put(row, p.ip_proto);
+        self.ip_len.put(row, p.ip_len);
         self.frag.put(row, p.fragment.map(|_| 0));
         self.l4.put(row, p.l4.map(|l| l as u8));
         self.src_port.put(row, p.src_port);
@@ -216,6 +224,9 @@ impl PacketColumns {
         // them; IPv4 fragments all count there.
         let v6_fragment = p.fragment.is_some() && p.ip_version == Some(6);
         self.flow_id.put(row, flow.filter(|_| !v6_fragment).map(|(id, _)| id));
+        if let Some(service) = p.service {
+            self.services.push((row as u32, service));
+        }
         self.error.put(row, p.error.as_deref().map(|s| it.text(s)));
         let syn = p.tcp_flags.is_some_and(|f| f & decode::tcp::SYN != 0);
         let fin = p.tcp_flags.is_some_and(|f| f & decode::tcp::FIN != 0);
@@ -292,6 +303,7 @@ impl PacketColumns {
                 }
             }
             Fix::Completes { row, stack } => self.protocols.set(row, it.stack(&stack)),
+            Fix::Confirms { row, service } => self.services.push((row as u32, service)),
             Fix::Hello {
                 row,
                 stack,
@@ -307,6 +319,15 @@ impl PacketColumns {
                 }
             }
         }
+    }
+
+    /// The rows that confirm a protocol on their flow, in row order (taken: call before
+    /// [`PacketColumns::into_dataframe`]).
+    pub fn take_services(&mut self) -> Vec<(u32, Service)> {
+        let mut v = std::mem::take(&mut self.services);
+        // The in-order pass adds its confirmations after the decoders' own.
+        v.sort_by_key(|(row, _)| *row);
+        v
     }
 
     /// Correct the captured length of the last packet (the loader hands decoders only the first
@@ -352,6 +373,7 @@ impl PacketColumns {
             cat32(col::DST_IP, self.dst_ip.rows(n), cat_dtype()),
             prim::<UInt8Type>(col::TTL, self.ttl.rows(n)),
             prim::<UInt8Type>(col::IP_PROTO, self.ip_proto.rows(n)),
+            prim::<UInt32Type>(col::IP_LEN, self.ip_len.rows(n)),
             enum8(col::FRAG, self.frag.rows(n), &FRAG_DTYPE),
             enum8(col::L4, self.l4.rows(n), &L4_DTYPE),
             prim::<UInt16Type>(col::SRC_PORT, self.src_port.rows(n)),

@@ -49,6 +49,8 @@ pub struct LoadOptions {
     pub progress: bool,
     /// Decoder threads (0 = one per core).
     pub threads: usize,
+    /// Seed of the flows' Community IDs (`[decode] community_id_seed`).
+    pub community_id_seed: u16,
 }
 
 /// What a fresh decode keeps in memory besides the flow table.
@@ -239,7 +241,8 @@ pub(crate) fn decode_into(
             Keep::Events => PacketStoreBuilder::events_only(&capture.name),
         };
         let packer = s.spawn(move || pack_chunks(pack_rx, table));
-        let collector = s.spawn(move || collect(out_rx, pool_tx, file_code, chunk_tx, pack_tx));
+        let flows = FlowBuilder::new(opts.community_id_seed);
+        let collector = s.spawn(move || collect(out_rx, pool_tx, file_code, chunk_tx, pack_tx, flows));
         let read_result = read_batches(&mut reader, batch_tx, pool_rx, &bar);
         let collected = collector
             .join()
@@ -413,12 +416,12 @@ fn collect(
     file_code: u32,
     sink: Option<SyncSender<(DataFrame, BooleanChunked)>>,
     table: SyncSender<(DataFrame, BooleanChunked)>,
+    mut flows: FlowBuilder,
 ) -> Result<(FlowBuilder, CaptureMeta)> {
     let mut pending: BTreeMap<usize, (PacketColumns, Batch)> = BTreeMap::new();
     let mut next = 0usize;
     let mut order = InOrder::default();
     let mut interner = Interner::default();
-    let mut flows = FlowBuilder::default();
     let mut meta = CaptureMeta::of_packets(&DataFrame::empty());
     // How far into a mapped file pages were given back (batches come back in file order).
     let mut released = 0usize;
@@ -431,8 +434,9 @@ fn collect(
             }
             batch.clear();
             let _ = pool.send(batch);
+            let confirmed = cols.take_services();
             let df = cols.into_dataframe(file_code)?;
-            flows.add(&df)?;
+            flows.add_confirmed(&df, &confirmed)?;
             meta.extend(CaptureMeta::of_packets(&df));
             let events = event_mask(&df)?;
             if let Some(tx) = &sink {

@@ -44,6 +44,7 @@ pub mod col {
     pub const DST_IP: &str = "dst_ip";
     pub const TTL: &str = "ttl";
     pub const IP_PROTO: &str = "ip_proto";
+    pub const IP_LEN: &str = "ip_len";
     pub const FRAG: &str = "frag";
     pub const L4: &str = "l4";
     pub const SRC_PORT: &str = "src_port";
@@ -141,6 +142,11 @@ pub const PACKET_SCHEMA: &[ColumnDef] = &[
         "IP protocol number after IPv6 extension headers (6 TCP, 17 UDP, 1 ICMP, 58 ICMPv6)",
     ),
     c(
+        col::IP_LEN,
+        "u32",
+        "IP total length from the header (IPv6: 40 + payload length): the packet's bytes from the IP header on, as Zeek's ip_bytes count them",
+    ),
+    c(
         col::FRAG,
         "enum",
         "IP fragments: 'fragment' (not yet a whole datagram) or 'reassembled' (completes one); null if not fragmented",
@@ -219,6 +225,7 @@ pub mod fcol {
     pub const DST_IP: &str = "dst_ip";
     pub const DST_PORT: &str = "dst_port";
     pub const APP: &str = "app";
+    pub const SERVICE: &str = "service";
     pub const FIRST_TS: &str = "first_ts";
     pub const LAST_TS: &str = "last_ts";
     pub const DURATION_S: &str = "duration_s";
@@ -232,6 +239,11 @@ pub mod fcol {
     pub const BYTES_REV: &str = "bytes_rev";
     pub const PAYLOAD_FWD: &str = "payload_fwd";
     pub const PAYLOAD_REV: &str = "payload_rev";
+    pub const ORIG_BYTES: &str = "orig_bytes";
+    pub const RESP_BYTES: &str = "resp_bytes";
+    pub const MISSED_BYTES: &str = "missed_bytes";
+    pub const ORIG_IP_BYTES: &str = "orig_ip_bytes";
+    pub const RESP_IP_BYTES: &str = "resp_ip_bytes";
     pub const SYN: &str = "syn";
     pub const SYN_ACK: &str = "syn_ack";
     pub const RST_FWD: &str = "rst_fwd";
@@ -240,9 +252,12 @@ pub mod fcol {
     pub const FIN_REV: &str = "fin_rev";
     pub const STATE: &str = "state";
     pub const CONN_STATE: &str = "conn_state";
+    pub const HISTORY: &str = "history";
+    pub const COMMUNITY_ID: &str = "community_id";
 }
 
-/// The flow table: one row per bidirectional conversation (5-tuple) of IP packets.
+/// The flow table: one row per bidirectional conversation (5-tuple) of IP packets, with Zeek's
+/// conn.log meaning where a column has Zeek's name.
 pub const FLOW_SCHEMA: &[ColumnDef] = &[
     c(fcol::FLOW_ID, "u64", "flow id (packets().flow_id)"),
     c(fcol::FILE, "text", "capture file name"),
@@ -251,25 +266,42 @@ pub const FLOW_SCHEMA: &[ColumnDef] = &[
     c(
         fcol::SRC_IP,
         "text",
-        "originator address: sender of the first packet (the SYN sender when the first packet is a SYN-ACK's peer)",
+        "originator address, as Zeek decides it: the sender of the first packet, unless that packet came from a well-known server port (then its receiver) or the capture began at a SYN-ACK that data followed",
     ),
-    c(fcol::SRC_PORT, "u16", "originator port"),
+    c(
+        fcol::SRC_PORT,
+        "u16",
+        "originator port; for ICMP the message type (as Zeek's id.orig_p)",
+    ),
     c(fcol::DST_IP, "text", "responder address"),
-    c(fcol::DST_PORT, "u16", "responder port"),
+    c(
+        fcol::DST_PORT,
+        "u16",
+        "responder port; for ICMP the answering type (echo 8 -> 0) or else the code (as Zeek's id.resp_p)",
+    ),
     c(
         fcol::APP,
         "enum",
         "application protocol of the flow's first packet with a recognised payload (else by port)",
     ),
+    c(
+        fcol::SERVICE,
+        "text",
+        "protocols confirmed by what was decoded, in order, with Zeek's names: dns, http, ssl, quic, ssh, ftp, smtp, dhcp, ntp, snmp, syslog, sip, smb, ... (e.g. 'quic,ssl'); null when none was (a port alone confirms nothing)",
+    ),
     c(fcol::FIRST_TS, "datetime[ns, UTC]", "first packet time"),
     c(fcol::LAST_TS, "datetime[ns, UTC]", "last packet time"),
-    c(fcol::DURATION_S, "f64", "last_ts - first_ts in seconds"),
+    c(
+        fcol::DURATION_S,
+        "f64",
+        "seconds from the first packet to the last (Zeek's duration: for TCP, to the last packet before both sides had closed)",
+    ),
     c(fcol::FIRST_FRAME, "u32", "frame number of the first packet"),
     c(fcol::LAST_FRAME, "u32", "frame number of the last packet"),
     c(fcol::PACKETS, "u64", "packets both ways"),
     c(fcol::BYTES, "u64", "wire bytes both ways"),
-    c(fcol::PKTS_FWD, "u64", "packets originator -> responder"),
-    c(fcol::PKTS_REV, "u64", "packets responder -> originator"),
+    c(fcol::PKTS_FWD, "u64", "packets originator -> responder (Zeek's orig_pkts)"),
+    c(fcol::PKTS_REV, "u64", "packets responder -> originator (Zeek's resp_pkts)"),
     c(fcol::BYTES_FWD, "u64", "wire bytes originator -> responder"),
     c(fcol::BYTES_REV, "u64", "wire bytes responder -> originator"),
     c(
@@ -282,6 +314,23 @@ pub const FLOW_SCHEMA: &[ColumnDef] = &[
         "u64",
         "transport payload bytes responder -> originator",
     ),
+    c(
+        fcol::ORIG_BYTES,
+        "u64",
+        "bytes the originator sent as Zeek counts them: for TCP the sequence space used (gaps included, SYN/FIN not), for UDP/ICMP the payload",
+    ),
+    c(fcol::RESP_BYTES, "u64", "the same for the responder"),
+    c(
+        fcol::MISSED_BYTES,
+        "u64",
+        "bytes acknowledged but never seen (content gaps), as Zeek's missed_bytes",
+    ),
+    c(
+        fcol::ORIG_IP_BYTES,
+        "u64",
+        "IP total lengths of the originator's packets summed (Zeek's orig_ip_bytes)",
+    ),
+    c(fcol::RESP_IP_BYTES, "u64", "the same for the responder"),
     c(fcol::SYN, "u32", "SYNs (without ACK) from the originator"),
     c(fcol::SYN_ACK, "u32", "SYN-ACKs from the responder"),
     c(fcol::RST_FWD, "u32", "RSTs from the originator"),
@@ -296,7 +345,17 @@ pub const FLOW_SCHEMA: &[ColumnDef] = &[
     c(
         fcol::CONN_STATE,
         "text",
-        "Zeek-style conn_state: S0, REJ, S1, SF, RSTO, RSTR, RSTOS0, SH, OTH",
+        "Zeek's conn_state: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH (ICMP and other transports: OTH)",
+    ),
+    c(
+        fcol::HISTORY,
+        "text",
+        "Zeek's history letters (S syn, h syn-ack, a ack, d data, f fin, r rst, t retransmission, w zero window, g gap, i fin+rst, q multi-flag; upper case from the originator; t/w/g written again at 10, 100, ... times; ^ the roles were flipped); UDP: D/d; null for ICMP",
+    ),
+    c(
+        fcol::COMMUNITY_ID,
+        "string",
+        "Community ID v1 of the flow (as Zeek, Suricata, Arkime log it; seed from [decode] community_id_seed)",
     ),
 ];
 

@@ -125,6 +125,7 @@ fn second_load_comes_from_the_parquet_cache() {
         use_cache: true,
         progress: false,
         threads: 2,
+        community_id_seed: 0,
     };
     let cap = CaptureFile::stat(&sample()).unwrap();
     let first = load(&cap, &opts).unwrap();
@@ -203,6 +204,7 @@ fn flows_summarise_tcp_state() {
         use_cache: false,
         progress: false,
         threads: 2,
+        community_id_seed: 0,
     };
     // synscan: 1000 probed ports on one host; open 22, 53, 80.
     let l = load(&CaptureFile::stat(&dir.join("synscan.pcapng")).unwrap(), &opts).unwrap();

@@ -76,6 +76,7 @@ fn opts() -> LoadOptions {
         use_cache: false,
         progress: false,
         threads: 2,
+        community_id_seed: 0,
     }
 }
 

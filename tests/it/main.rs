@@ -12,3 +12,4 @@ mod mcp;
 mod queries;
 mod shell;
 mod watch;
+mod zeek;

@@ -57,6 +57,7 @@ impl Fixture {
             use_cache: true,
             progress: false,
             threads: 2,
+            community_id_seed: 0,
         };
         NetqlServer::new(cfg, opts)
     }
@@ -465,6 +466,7 @@ async fn errors_a_model_can_act_on() {
         use_cache: true,
         progress: false,
         threads: 1,
+        community_id_seed: 0,
     };
     let c = connect(NetqlServer::new(cfg, opts)).await;
     let r = ok(&c, "list_captures", json!({})).await;
