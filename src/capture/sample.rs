@@ -5,6 +5,11 @@
 
 use std::path::Path;
 
+use std::str::FromStr;
+
+use domain::base::iana::{Rcode, Rtype};
+use domain::base::{MessageBuilder, Name};
+use domain::rdata::A;
 use etherparse::PacketBuilder;
 
 use crate::capture::linktype;
@@ -166,40 +171,44 @@ impl Conn {
     }
 }
 
-fn dns_query(id: u16, name: &str, qtype: simple_dns::TYPE) -> Vec<u8> {
-    let mut q = simple_dns::Packet::new_query(id);
-    q.set_flags(simple_dns::PacketFlag::RECURSION_DESIRED);
-    q.questions.push(simple_dns::Question::new(
-        simple_dns::Name::new_unchecked(name),
-        qtype.into(),
-        simple_dns::CLASS::IN.into(),
-        false,
-    ));
-    q.build_bytes_vec().unwrap_or_default()
+fn dns_query(id: u16, name: &str, qtype: Rtype) -> Vec<u8> {
+    let mut m = MessageBuilder::new_vec();
+    m.header_mut().set_id(id);
+    m.header_mut().set_rd(true);
+    let mut q = m.question();
+    let Ok(name) = Name::<Vec<u8>>::from_str(name) else {
+        return Vec::new();
+    };
+    if q.push((&name, qtype)).is_err() {
+        return Vec::new();
+    }
+    q.finish()
 }
 
 fn dns_answer(id: u16, name: &str, addr: Option<Ip>) -> Vec<u8> {
-    let mut r = simple_dns::Packet::new_reply(id);
-    r.set_flags(simple_dns::PacketFlag::RECURSION_DESIRED | simple_dns::PacketFlag::RECURSION_AVAILABLE);
-    let qname = simple_dns::Name::new_unchecked(name);
-    r.questions.push(simple_dns::Question::new(
-        qname.clone(),
-        simple_dns::TYPE::A.into(),
-        simple_dns::CLASS::IN.into(),
-        false,
-    ));
-    match addr {
-        Some(a) => r.answers.push(simple_dns::ResourceRecord::new(
-            qname,
-            simple_dns::CLASS::IN,
-            300,
-            simple_dns::rdata::RData::A(simple_dns::rdata::A {
-                address: u32::from_be_bytes(a),
-            }),
-        )),
-        None => *r.rcode_mut() = simple_dns::RCODE::NameError,
+    let mut m = MessageBuilder::new_vec();
+    let h = m.header_mut();
+    h.set_id(id);
+    h.set_qr(true);
+    h.set_rd(true);
+    h.set_ra(true);
+    if addr.is_none() {
+        h.set_rcode(Rcode::NXDOMAIN);
     }
-    r.build_bytes_vec().unwrap_or_default()
+    let Ok(qname) = Name::<Vec<u8>>::from_str(name) else {
+        return Vec::new();
+    };
+    let mut q = m.question();
+    if q.push((&qname, Rtype::A)).is_err() {
+        return Vec::new();
+    }
+    let mut ans = q.answer();
+    if let Some(a) = addr
+        && ans.push((&qname, 300u32, A::from_octets(a[0], a[1], a[2], a[3]))).is_err()
+    {
+        return Vec::new();
+    }
+    ans.finish()
 }
 
 /// A TLS 1.3-style ClientHello record carrying `sni`.
@@ -300,7 +309,7 @@ pub fn packets() -> Vec<(i64, Vec<u8>)> {
     for (i, (id, name, addr)) in lookups.iter().enumerate() {
         let t = T0 + 100 * ms + i as i64 * 700 * ms;
         let sp = 53000 + i as u16;
-        let query = dns_query(*id, name, simple_dns::TYPE::A);
+        let query = dns_query(*id, name, Rtype::A);
         out.push(t, udp(PC_MAC, GW_MAC, PC, GW, sp, 53, &query));
         let answer = dns_answer(*id, name, *addr);
         out.push(t + 12 * ms, udp(GW_MAC, PC_MAC, GW, PC, 53, sp, &answer));

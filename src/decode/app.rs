@@ -117,13 +117,18 @@ pub(crate) fn app_layer(p: &mut Packet, l4: L4, payload: &[u8], payload_len: u32
             } else {
                 payload
             };
-            p.dns = parse_dns(msg);
+            p.dns = parse_dns(msg, app == App::Nbns);
+            if let Some(e) = p.dns.as_ref().and_then(|d| d.error.clone())
+                && !p.cut
+            {
+                p.set_error(e);
+            }
         }
         App::Http => parse_http(p, payload),
         App::Tls => parse_tls(p, payload),
         App::Ftp | App::Pop | App::Imap | App::Smtp | App::Telnet => p.credential = login_command(app, payload),
         _ => {}
     }
-    let parsed = p.dns.as_ref().is_some_and(|d| d.parsed);
+    let parsed = p.dns.as_ref().is_some_and(|d| d.error.is_none());
     p.service = confirmed_by_packet(app, l4, payload, parsed);
 }

@@ -30,7 +30,7 @@ pub struct Decoder {
 
 impl Decoder {
     /// Decode one record into `self.packet`.
-    pub fn decode(&mut self, rec: &RawRecord<'_>) -> &Packet {
+    pub fn decode(&mut self, rec: &RawRecord<'_>) -> &mut Packet {
         self.packet.reset();
         let p = &mut self.packet;
         let data = rec.data;
@@ -88,7 +88,7 @@ impl Decoder {
             }
             other => p.set_error(format!("unsupported link type {other}")),
         }
-        &self.packet
+        &mut self.packet
     }
 }
 
@@ -328,18 +328,15 @@ mod tests {
 
     #[test]
     fn dns_query_is_decoded_with_name_and_type() {
-        let mut q = simple_dns::Packet::new_query(7);
-        q.questions.push(simple_dns::Question::new(
-            simple_dns::Name::new_unchecked("example.com"),
-            simple_dns::TYPE::AAAA.into(),
-            simple_dns::CLASS::IN.into(),
-            false,
-        ));
-        let bytes = q.build_bytes_vec().unwrap();
+        let mut q = domain::base::MessageBuilder::new_vec().question();
+        q.header_mut().set_id(7);
+        let name = domain::base::Name::<Vec<u8>>::from_chars("example.com".chars()).unwrap();
+        q.push((&name, domain::base::iana::Rtype::AAAA)).unwrap();
+        let bytes = q.finish();
         let p = decode(&eth_udp(&bytes, 40000, 53), linktype::ETHERNET);
         assert_eq!(p.stack.text(), "eth:ip:udp:dns");
         let dns = p.dns.unwrap();
-        assert_eq!(dns.qname.as_deref(), Some("example.com"));
+        assert_eq!(dns.query.as_deref(), Some("example.com"));
         assert_eq!(dns_type_name(dns.qtype.unwrap()), "AAAA");
         assert!(!dns.response);
         assert_eq!(p.app, Some(App::Dns));

@@ -1,124 +1,317 @@
-//! dns: DNS, mDNS and LLMNR messages (simple-dns): the question, the response code, answer
-//! counts; names of query types and response codes.
+//! dns: DNS, mDNS, LLMNR and NetBIOS name service messages, read with NLnet Labs' `domain`
+//! crate (zero-copy and lenient where the protocol variants bend the rules: NBNS's record types
+//! and flags parse where simple-dns refused them). A message becomes a [`DnsMessage`]: its header
+//! flags, its question, and its answer records written as Zeek's dns.log writes them; the packet
+//! table keeps a summary of it ([`Dns`]). A message that cannot be read keeps its header and says
+//! why in `error`.
 
-use crate::decode::packet::Dns;
+use domain::base::Message;
+use domain::base::iana::Rtype;
+use domain::base::name::ParsedName;
+use domain::rdata::AllRecordData;
 
-/// A DNS name as text, as simple_dns writes it (labels joined by dots, a dot or backslash
-/// inside a label escaped), without its per-character formatter for the usual plain labels.
-fn name_text(name: &simple_dns::Name<'_>) -> String {
-    let mut text = String::with_capacity(64);
-    for (i, label) in name.iter().enumerate() {
-        if i > 0 {
-            text.push('.');
-        }
-        match std::str::from_utf8(label.as_ref()) {
-            Ok(plain) if !plain.contains(['.', '\\']) => text.push_str(plain),
-            _ => {
-                use std::fmt::Write;
-                let _ = write!(text, "{label}");
-            }
-        }
-    }
-    text
+use crate::decode::dns_names::qtype_name;
+
+/// What the packet table keeps of a DNS message.
+#[derive(Debug, Clone, Default)]
+pub struct Dns {
+    /// The whole message parsed (else only its fixed header was read).
+    pub parsed: bool,
+    pub qname: Option<String>,
+    pub qtype: Option<u16>,
+    /// Responses only (a query has no response code).
+    pub rcode: Option<u8>,
+    pub response: bool,
+    pub answers: u16,
 }
 
-pub(crate) fn parse_dns(msg: &[u8]) -> Option<Dns> {
+/// One DNS message, as the transactions pair and write it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DnsMessage {
+    pub id: u16,
+    pub response: bool,
+    pub opcode: u8,
+    pub aa: bool,
+    pub tc: bool,
+    pub rd: bool,
+    pub ra: bool,
+    /// The three bits after RA (Zeek's `Z`; NBNS's broadcast flag is the last of them).
+    pub z: u8,
+    pub rcode: u8,
+    pub qdcount: u16,
+    pub ancount: u16,
+    /// The first question.
+    pub query: Option<String>,
+    pub qtype: Option<u16>,
+    pub qclass: Option<u16>,
+    /// Answer-section records as Zeek writes them (`208.80.152.3`, `upload.pmtpa.wikimedia.org`,
+    /// `TXT 5 hello`, `<unknown type=99>`), each with its TTL in seconds. Records Zeek reads but
+    /// does not write (HINFO, CAA, SVCB, ...) are left out.
+    pub answers: Vec<(String, u32)>,
+    /// An answer record Zeek handles was seen: the name of the first one (the query of a
+    /// response without a question, as mDNS sends them).
+    pub answered: Option<String>,
+    /// Why the message could not be read (whole or in part).
+    pub error: Option<String>,
+}
+
+impl DnsMessage {
+    /// The packet table's summary of this message.
+    pub fn summary(&self) -> Dns {
+        Dns {
+            parsed: self.error.is_none(),
+            qname: self.query.clone(),
+            qtype: self.qtype,
+            rcode: self.response.then_some(self.rcode),
+            response: self.response,
+            answers: self.ancount,
+        }
+    }
+}
+
+/// A name as text: its labels' bytes joined by dots (as Zeek writes them), a byte that is not
+/// UTF-8 shown as `\xHH`, optionally in lower case (Zeek lowers the names in answers).
+fn name_text<O: AsRef<[u8]>>(name: &ParsedName<O>, lower: bool) -> String {
+    let mut bytes = Vec::with_capacity(64);
+    for (i, label) in name.iter().enumerate() {
+        if label.is_root() {
+            break;
+        }
+        if i > 0 {
+            bytes.push(b'.');
+        }
+        bytes.extend_from_slice(label.as_slice());
+    }
+    if lower {
+        bytes.make_ascii_lowercase();
+    }
+    match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            let mut out = String::new();
+            for chunk in e.as_bytes().utf8_chunks() {
+                out.push_str(chunk.valid());
+                for b in chunk.invalid() {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+            out
+        }
+    }
+}
+
+fn bytes_text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Read one DNS message. `nbns`: it came over NetBIOS's port 137 (its SRV type is NBSTAT, which
+/// Zeek does not write).
+pub fn parse_message(msg: &[u8], nbns: bool) -> Option<DnsMessage> {
     if msg.len() < 12 {
         return None;
     }
-    match simple_dns::Packet::parse(msg) {
-        Ok(pkt) => {
-            let q = pkt.questions.first();
-            Some(Dns {
-                parsed: true,
-                qname: q.map(|q| name_text(&q.qname)),
-                qtype: q.map(|q| u16::from(q.qtype)),
-                rcode: pkt.rcode() as u8,
-                response: pkt.has_flags(simple_dns::PacketFlag::RESPONSE),
-                answers: pkt.answers.len() as u16,
-            })
+    let m = Message::from_octets(msg).ok()?;
+    let h = m.header();
+    let counts = m.header_counts();
+    let flags = u16::from_be_bytes([msg[2], msg[3]]);
+    let mut out = DnsMessage {
+        id: h.id(),
+        response: h.qr(),
+        opcode: h.opcode().to_int(),
+        aa: h.aa(),
+        tc: h.tc(),
+        rd: h.rd(),
+        ra: h.ra(),
+        z: ((flags >> 4) & 0x7) as u8,
+        rcode: h.rcode().to_int(),
+        qdcount: counts.qdcount(),
+        ancount: counts.ancount(),
+        ..Default::default()
+    };
+    let mut questions = m.question();
+    for q in &mut questions {
+        match q {
+            Ok(q) => {
+                if out.query.is_none() {
+                    out.query = Some(name_text(q.qname(), false));
+                    out.qtype = Some(q.qtype().to_int());
+                    out.qclass = Some(q.qclass().to_int());
+                }
+            }
+            Err(e) => {
+                out.error = Some(format!("dns: question unreadable: {e}"));
+                return Some(out);
+            }
         }
-        // A cut or odd message: keep the fixed header's facts.
-        Err(_) => Some(Dns {
-            parsed: false,
-            qname: None,
-            qtype: None,
-            rcode: msg[3] & 0x0f,
-            response: msg[2] & 0x80 != 0,
-            answers: u16::from_be_bytes([msg[6], msg[7]]),
-        }),
+    }
+    let answers = match questions.answer() {
+        Ok(a) => a,
+        Err(e) => {
+            out.error = Some(format!("dns: answer section unreadable: {e}"));
+            return Some(out);
+        }
+    };
+    for rr in answers {
+        let rr = match rr {
+            Ok(rr) => rr,
+            Err(e) => {
+                out.error = Some(format!("dns: answer unreadable: {e}"));
+                break;
+            }
+        };
+        let rtype = rr.rtype();
+        let ttl = rr.ttl().as_secs();
+        let owner = || name_text(&rr.owner(), true);
+        let data = match rr.to_record::<AllRecordData<_, ParsedName<_>>>() {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(e) => {
+                out.error = Some(format!("dns: {rtype} record unreadable: {e}"));
+                break;
+            }
+        };
+        let text: Option<String> = match data.data() {
+            AllRecordData::A(a) => Some(a.addr().to_string()),
+            AllRecordData::Aaaa(a) => Some(a.addr().to_string()),
+            AllRecordData::Cname(n) => Some(name_text(n.cname(), true)),
+            AllRecordData::Ns(n) => Some(name_text(n.nsdname(), true)),
+            AllRecordData::Ptr(n) => Some(name_text(n.ptrdname(), true)),
+            AllRecordData::Mx(mx) => Some(name_text(mx.exchange(), true)),
+            AllRecordData::Soa(soa) => Some(name_text(soa.mname(), true)),
+            AllRecordData::Srv(srv) if !nbns => Some(name_text(srv.target(), true)),
+            AllRecordData::Srv(_) => None,
+            AllRecordData::Txt(txt) => {
+                let tag = if rtype == Rtype::SPF { "SPF" } else { "TXT" };
+                Some(
+                    txt.iter()
+                        .map(|s| format!("{tag} {} {}", s.len(), bytes_text(s)))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                )
+            }
+            AllRecordData::Naptr(n) => {
+                let mut tail = bytes_text(n.regexp().as_slice());
+                let replacement = name_text(n.replacement(), false);
+                if !replacement.is_empty() {
+                    if !tail.is_empty() {
+                        tail.push(' ');
+                    }
+                    tail.push_str(&replacement);
+                }
+                Some(format!(
+                    "NAPTR {} {} {} {} {tail}",
+                    n.order(),
+                    n.preference(),
+                    bytes_text(n.flags().as_slice()),
+                    bytes_text(n.services().as_slice())
+                ))
+            }
+            AllRecordData::Rrsig(sig) => {
+                let signer = name_text(sig.signer_name(), true);
+                let signer = if signer.is_empty() { "<Root>".to_string() } else { signer };
+                Some(format!("RRSIG {} {signer}", sig.type_covered().to_int()))
+            }
+            AllRecordData::Dnskey(k) => Some(format!("DNSKEY {}", k.algorithm().to_int())),
+            AllRecordData::Nsec(n) => Some(format!("NSEC {} {}", owner(), name_text(n.next_name(), true))),
+            AllRecordData::Nsec3(_) => Some("NSEC3".into()),
+            AllRecordData::Nsec3param(_) => Some("NSEC3PARAM".into()),
+            AllRecordData::Ds(ds) => Some(format!("DS {} {}", ds.algorithm().to_int(), ds.digest_type().to_int())),
+            // Read by Zeek but not written to dns.log.
+            AllRecordData::Hinfo(_)
+            | AllRecordData::Svcb(_)
+            | AllRecordData::Https(_)
+            | AllRecordData::Opt(_)
+            | AllRecordData::Tsig(_) => None,
+            AllRecordData::Unknown(raw) => raw_type_text(rtype, nbns, raw.data()),
+            _ => raw_type_text(rtype, nbns, &[]),
+        };
+        let Some(text) = text else { continue };
+        if out.answered.is_none() {
+            out.answered = Some(owner());
+        }
+        // WKS answers count as answered but add no text.
+        if !text.is_empty() {
+            out.answers.push((text, ttl));
+        }
+    }
+    Some(out)
+}
+
+/// Zeek's text for the record types `domain` leaves as raw bytes (or that netql names only by
+/// number); None for the ones Zeek reads but does not write.
+fn raw_type_text(rtype: Rtype, nbns: bool, data: &[u8]) -> Option<String> {
+    match rtype.to_int() {
+        // WKS: answered, nothing written.
+        11 => Some(String::new()),
+        // HINFO, CAA, OPT, TKEY, TSIG, SVCB, HTTPS: read, not written.
+        13 | 257 | 41 | 249 | 250 | 64 | 65 => None,
+        // NBNS's NB record: no answer event in Zeek.
+        32 if nbns => None,
+        44 if data.len() >= 2 => {
+            let hex: String = data[2..].iter().map(|b| format!("{b:02x}")).collect();
+            Some(format!("SSHFP: {hex}"))
+        }
+        29 if data.len() >= 4 => Some(format!("LOC:  {} {} {}", data[1], data[2], data[3])),
+        65534 => Some("BIND9 signing signal".into()),
+        t => Some(format!("<unknown type={t}>")),
     }
 }
 
-/// DNS query type mnemonic.
+/// The packet table's facts of a DNS message: parsed in full when possible, else the fixed
+/// header (and why not).
+pub(crate) fn parse_dns(msg: &[u8], nbns: bool) -> Option<DnsMessage> {
+    if msg.len() < 12 {
+        return None;
+    }
+    Some(parse_message(msg, nbns).unwrap_or_else(|| DnsMessage {
+        id: u16::from_be_bytes([msg[0], msg[1]]),
+        response: msg[2] & 0x80 != 0,
+        rcode: msg[3] & 0x0f,
+        ancount: u16::from_be_bytes([msg[6], msg[7]]),
+        error: Some("dns: message unreadable".into()),
+        ..Default::default()
+    }))
+}
+
+/// DNS query type mnemonic (Zeek's names: `A`, `NIMLOC`, `query-1234` for unknown ones).
 pub fn dns_type_name(t: u16) -> String {
-    let s = match t {
-        1 => "A",
-        2 => "NS",
-        5 => "CNAME",
-        6 => "SOA",
-        12 => "PTR",
-        15 => "MX",
-        16 => "TXT",
-        28 => "AAAA",
-        33 => "SRV",
-        35 => "NAPTR",
-        41 => "OPT",
-        43 => "DS",
-        46 => "RRSIG",
-        47 => "NSEC",
-        48 => "DNSKEY",
-        64 => "SVCB",
-        65 => "HTTPS",
-        99 => "SPF",
-        251 => "IXFR",
-        252 => "AXFR",
-        255 => "ANY",
-        257 => "CAA",
-        t => return format!("TYPE{t}"),
-    };
-    s.into()
+    qtype_name(t)
 }
 
 /// DNS response code mnemonic.
-pub fn dns_rcode_name(r: u8) -> &'static str {
-    match r {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        6 => "YXDOMAIN",
-        7 => "YXRRSET",
-        8 => "NXRRSET",
-        9 => "NOTAUTH",
-        10 => "NOTZONE",
-        _ => "RCODE?",
-    }
+pub fn dns_rcode_name(r: u8) -> String {
+    crate::decode::dns_names::rcode_name(u16::from(r))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
     #[test]
-    fn dns_names_read_as_simple_dns_writes_them() {
-        use simple_dns::{Label, Name};
-        let labels = [
-            Label::new_unchecked(&b"My.Device"[..]),
-            Label::new_unchecked(&b"back\\slash"[..]),
-            Label::new_unchecked(&b"caf\xc3\xa9"[..]),
-            Label::new_unchecked(&b"bad\xff"[..]),
-            Label::new_unchecked(&b"local"[..]),
-        ];
-        for name in [
-            Name::new_unchecked("www.example.com"),
-            Name::new_unchecked(""),
-            Name::new_with_labels(&labels),
-        ] {
-            assert_eq!(name_text(&name), name.to_string());
-        }
-        assert_eq!(name_text(&Name::new_with_labels(&labels[..1])), "My\\.Device");
+    fn netbios_name_queries_parse() {
+        // A broadcast NBNS name query from wikipedia.pcap (type NB, the B flag in Z).
+        let m = parse_message(
+            &hex("ff6e011000010000000000002045434643464845444441454445434444444944444545444245474445444341410000200001"),
+            true,
+        )
+        .unwrap();
+        assert_eq!(m.error, None);
+        assert_eq!(m.query.as_deref(), Some("ECFCFHEDDAEDECDDDIDDEEDBEGDEDCAA"));
+        assert_eq!((m.qtype, m.qclass, m.rd, m.z), (Some(32), Some(1), true, 1));
+    }
+
+    #[test]
+    fn a_cut_message_keeps_its_header_and_says_why() {
+        let whole = hex("ff6e011000010000000000002045434643464845444441454445434444444944444545444245474445444341410000200001");
+        let m = parse_dns(&whole[..20], true).unwrap();
+        assert_eq!(m.id, 0xff6e);
+        assert!(m.error.is_some(), "{m:?}");
     }
 }

@@ -14,6 +14,7 @@
 pub mod app;
 pub mod decoder;
 pub mod dns;
+pub mod dns_names;
 pub mod http;
 pub mod ip;
 pub mod login;
@@ -28,7 +29,7 @@ pub mod tls;
 pub mod transport;
 
 pub use decoder::Decoder;
-pub use dns::{dns_rcode_name, dns_type_name};
-pub use packet::{Addr, Dns, FirstFragment, Fragment, Packet, flow_hash, icmp_ports, mac_text, tcp, tcp_flags_text};
+pub use dns::{Dns, DnsMessage, dns_rcode_name, dns_type_name};
+pub use packet::{Addr, FirstFragment, Fragment, Packet, flow_hash, icmp_ports, mac_text, tcp, tcp_flags_text};
 pub use protocol::{App, L4, Proto, Stack};
 pub use tls::tls_version_name;

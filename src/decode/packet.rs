@@ -83,7 +83,9 @@ pub struct Packet {
     /// Transport payload bytes on the wire (from the headers' length fields).
     pub payload_len: Option<u32>,
     pub app: Option<App>,
-    pub dns: Option<Dns>,
+    /// The DNS message this packet carries (the packet table keeps its [`Dns`] summary; the
+    /// dns table takes the message whole).
+    pub dns: Option<crate::decode::dns::DnsMessage>,
     pub http_method: Option<String>,
     pub http_host: Option<String>,
     pub http_path: Option<String>,
@@ -105,17 +107,6 @@ pub struct Packet {
     pub tcp_payload: Option<(usize, usize)>,
     /// The same for a QUIC Initial's UDP payload (for the QUIC handshake tracker).
     pub quic_initial: Option<(usize, usize)>,
-}
-
-#[derive(Debug, Clone, Default)]
-pub struct Dns {
-    /// The whole message parsed (else only its fixed header was read).
-    pub parsed: bool,
-    pub qname: Option<String>,
-    pub qtype: Option<u16>,
-    pub rcode: u8,
-    pub response: bool,
-    pub answers: u16,
 }
 
 impl Packet {

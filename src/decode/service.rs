@@ -4,7 +4,6 @@
 //! parses, an HTTP request head, a TLS handshake, an SSH banner), not because a port suggests it
 //! (Zeek confirms the same way; a port alone gives `-` there too).
 
-use crate::decode::packet::FlowMap;
 use crate::decode::protocol::{App, L4};
 
 /// A confirmed protocol, named as Zeek's analyzer is.
@@ -149,30 +148,4 @@ pub(crate) fn confirmed_by_packet(app: App, l4: L4, payload: &[u8], parsed: bool
 /// Printable text ending in a line break: how line-based protocols talk.
 fn line_like(b: &[u8]) -> bool {
     b.iter().take(512).any(|&c| c == b'\n') && b.iter().take(64).all(|&c| c == b'\r' || c == b'\n' || c == b'\t' || (0x20..0x7f).contains(&c))
-}
-
-/// The services confirmed on each flow, in order of confirmation.
-#[derive(Default)]
-pub struct Services {
-    by_flow: FlowMap<u64, Vec<Service>>,
-}
-
-impl Services {
-    pub fn confirm(&mut self, flow: u64, s: Service) {
-        let list = self.by_flow.entry(flow).or_default();
-        if !list.contains(&s) {
-            list.push(s);
-        }
-    }
-
-    /// A flow's services as Zeek writes them (`quic,ssl`), None when nothing was confirmed.
-    pub fn text(&self, flow: u64) -> Option<String> {
-        let list = self.by_flow.get(&flow)?;
-        let names: Vec<&str> = list.iter().map(|s| s.name()).collect();
-        (!names.is_empty()).then(|| names.join(","))
-    }
-
-    pub fn has(&self, flow: u64, s: Service) -> bool {
-        self.by_flow.get(&flow).is_some_and(|l| l.contains(&s))
-    }
 }

@@ -18,133 +18,19 @@ use crate::decode::service::Service;
 use crate::decode::tcp::{ACK, FIN, RST, SYN};
 use crate::decode::{App, L4, icmp_ports};
 use crate::error::Result;
+use crate::table::flow_acc::{Acc, Dir, NONE8, NONE32, Zeek};
 use crate::table::flow_table::table_of;
 use crate::table::schema::col;
-use crate::table::zeek_tcp::{Segment, TcpConn, flip_at_start};
+use crate::table::zeek_roles::flip_at_start;
+use crate::table::zeek_tcp::{Segment, TcpConn};
 
-/// One direction of a flow. Held for every flow until the table is made (500k flows in the
-/// 10M-packet capture), so optional codes are stored with a "none" value rather than as
-/// `Option`s (112 -> 88 bytes).
-#[derive(Clone)]
-pub(crate) struct Dir {
-    /// Text codes; [`NONE32`] for none.
-    pub(crate) src_ip: u32,
-    pub(crate) dst_ip: u32,
-    pub(crate) file: u32,
-    /// For ICMP, the type and its counterpart type or code (see [`icmp_ports`]).
-    pub(crate) src_port: Option<u16>,
-    pub(crate) dst_port: Option<u16>,
-    /// Enum codes and the IP version; [`NONE8`] for none.
-    pub(crate) l4: u8,
-    pub(crate) ip_version: u8,
-    /// Application of the first packet with a payload and a recognised application.
-    pub(crate) app_payload: u8,
-    /// Application of the first packet.
-    pub(crate) app_first: u8,
-    pub(crate) t0: i64,
-    pub(crate) t1: i64,
-    pub(crate) f0: u32,
-    pub(crate) f1: u32,
-    /// Saturates (at 4G packets one way).
-    pub(crate) packets: u32,
-    pub(crate) bytes: u64,
-    /// IP total lengths summed (Zeek's `ip_bytes`).
-    pub(crate) ip_bytes: u64,
-    pub(crate) payload: u64,
-    pub(crate) syn: u32,
-    pub(crate) synack: u32,
-    pub(crate) rst: u32,
-    pub(crate) fin: u32,
-}
-
-/// What Zeek's model of the connection needs beyond the packet counts.
-pub(crate) enum Zeek {
-    /// TCP: the whole connection model (boxed: most flows of a busy capture are not TCP).
-    Tcp(Box<TcpConn>),
-    /// UDP: whether the first packet's receiver was made the originator (by its port).
-    Udp { flipped: bool },
-    /// ICMP and the rest: the first packet's sender is the originator.
-    Other,
-}
-
-/// A flow's directions in the order first seen (more than two only when flow ids collide). The
-/// second is held inline: reached through a heap pointer, it cost reply packets a second cache
-/// miss.
-pub(crate) struct Acc {
-    pub(crate) id: u64,
-    pub(crate) first: Dir,
-    pub(crate) second: Option<Dir>,
-    /// Further directions: only when flow ids collide. Boxed: 8 bytes in every flow, not 24.
-    #[allow(clippy::box_collection)]
-    pub(crate) more: Option<Box<Vec<Dir>>>,
-    pub(crate) ip_proto: u8,
-    pub(crate) zeek: Zeek,
-    /// Services confirmed on the flow in order ([`Service`] codes; [`NONE8`] ends the list).
-    pub(crate) services: [u8; 4],
-}
-
-/// No text code is this large.
-pub(crate) const NONE32: u32 = u32::MAX;
-/// No enum code or IP version is this large.
-pub(crate) const NONE8: u8 = u8::MAX;
-
-impl Acc {
-    /// Which direction was sent from `src` (0 the first seen, 1 the second, 2 + j further
-    /// ones), if seen before.
-    #[inline]
-    fn find(&self, src: (u32, Option<u16>)) -> Option<usize> {
-        let from = |d: &Dir| (d.src_ip, d.src_port) == src;
-        if from(&self.first) {
-            return Some(0);
-        }
-        match &self.second {
-            Some(d) if from(d) => Some(1),
-            Some(_) => self.more.as_ref()?.iter().position(from).map(|j| 2 + j),
-            None => None,
-        }
-    }
-
-    #[inline]
-    fn at(&mut self, which: usize) -> Option<&mut Dir> {
-        match which {
-            0 => Some(&mut self.first),
-            1 => self.second.as_mut(),
-            j => self.more.as_mut()?.get_mut(j - 2),
-        }
-    }
-
-    /// Add a direction not seen before; returns which it is.
-    fn add_dir(&mut self, d: Dir) -> usize {
-        if self.second.is_none() {
-            self.second = Some(d);
-            return 1;
-        }
-        let more = self.more.get_or_insert_with(Box::default);
-        more.push(d);
-        1 + more.len()
-    }
-
-    fn confirm(&mut self, s: Service) {
-        let code = s as u8;
-        for slot in &mut self.services {
-            if *slot == code {
-                return;
-            }
-            if *slot == NONE8 {
-                *slot = code;
-                return;
-            }
-        }
-    }
-
-    /// Ask for the cache lines a packet of this flow will touch.
-    #[inline]
-    fn prefetch(flows: &Blocks<Acc>, k: usize) {
-        if let Some(acc) = flows.get(k) {
-            let base: *const u8 = (acc as *const Acc).cast();
-            for line in 0..size_of::<Acc>().div_ceil(64) {
-                crate::capture::prefetch::prefetch_ptr(base.wrapping_add(line * 64));
-            }
+/// Ask for the cache lines a packet of flow `k` will touch.
+#[inline]
+fn prefetch_flow(flows: &Blocks<Acc>, k: usize) {
+    if let Some(acc) = flows.get(k) {
+        let base: *const u8 = (acc as *const Acc).cast();
+        for line in 0..size_of::<Acc>().div_ceil(64) {
+            crate::capture::prefetch::prefetch_ptr(base.wrapping_add(line * 64));
         }
     }
 }
@@ -458,7 +344,7 @@ impl FlowBuilder {
                 .flatten()
                 .and_then(|id1| self.index.get(id1));
             if let Some(k) = next {
-                Acc::prefetch(&self.flows, k as usize);
+                prefetch_flow(&self.flows, k as usize);
             }
             found[(i + ahead) % 16] = next;
             let slot = found[i % 16].take().or_else(|| self.index.get(id));
@@ -699,7 +585,7 @@ mod tests {
             };
             let used = payload + u32::from(flags & SYN != 0) + u32::from(flags & FIN != 0);
             next.insert((src, sport), seq.wrapping_add(used));
-            let p = Packet {
+            let mut p = Packet {
                 tcp_seq: Some(seq),
                 tcp_ack: Some(ack.unwrap_or(0)),
                 ip_version: Some(4),
@@ -720,7 +606,7 @@ mod tests {
                 link: 1,
                 data: &[],
             };
-            cols.push(&rec, i as u32 + 1, &p, &mut it);
+            cols.push(&rec, i as u32 + 1, &mut p, &mut it);
         }
         cols.into_dataframe(0).unwrap()
     }

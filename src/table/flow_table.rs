@@ -11,7 +11,7 @@ use crate::decode::service::Service;
 use crate::error::Result;
 use crate::table::column::{Col, cat32, enum8, prim};
 use crate::table::community_id::community_id;
-use crate::table::flow::{Acc, Dir, NONE8, NONE32, Zeek};
+use crate::table::flow_acc::{Acc, Dir, NONE8, NONE32, Zeek};
 use crate::table::schema::{APP_DTYPE, L4_DTYPE, cat_dtype, fcol, text_mapping};
 
 const STATES: [&str; 8] = [

@@ -195,7 +195,8 @@ impl Loaded {
         {
             return Ok(FlowTable::Cached(KeptScan::cached("flows", &self.capture.name, file)));
         }
-        // A cached packet table without its flows: read just the columns flows are made of.
+        // The flows file went missing since the load: make them from the packets' columns (the
+        // services confirmed from payloads are then unknown).
         let inputs = self
             .packets
             .lazy()
@@ -224,9 +225,12 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
     } else {
         None
     };
+    // A cache entry is used whole or not at all: the flows hold what only a decode knows (the
+    // services confirmed from payloads), so they cannot be made again from the cached packets.
     if let Some(entry) = &cache
         && let Some(rows) = cache::rows(&entry.packets, cache::Table::Packets)
         && let Ok(events) = cache::ColumnReader::open(&entry.events, cache::Table::Packets)
+        && cache::ColumnReader::open(&entry.flows, cache::Table::Flows).is_ok()
     {
         let meta = CaptureMeta::read(&entry.meta).filter(|m| m.packets == rows as u64);
         return Ok(Loaded {

@@ -7,6 +7,7 @@ use polars::prelude::*;
 use crate::capture::record::RawRecord;
 use crate::decode::order::{Fix, InOrder, Pending, QuicRow, StreamRow};
 use crate::decode::reassembly::FragmentRow;
+use crate::decode::dns_names::decode_netbios_name;
 use crate::decode::service::Service;
 use crate::decode::stream::Segment;
 use crate::decode::{self, App, L4, Packet, Proto};
@@ -133,13 +134,13 @@ impl PacketColumns {
     }
 
     /// Append one decoded packet (payload bytes the trackers need are copied into the batch).
-    pub fn push(&mut self, rec: &RawRecord<'_>, frame: u32, p: &Packet, it: &mut Interner) {
+    pub fn push(&mut self, rec: &RawRecord<'_>, frame: u32, p: &mut Packet, it: &mut Interner) {
         self.push_impl(rec, frame, p, it, None);
     }
 
     /// Append one decoded packet whose bytes sit at `offset` in a batch buffer the caller keeps
     /// and later hands to [`PacketColumns::finish_in_order`] (no copy of payloads).
-    pub fn push_at(&mut self, rec: &RawRecord<'_>, frame: u32, p: &Packet, it: &mut Interner, offset: usize) {
+    pub fn push_at(&mut self, rec: &RawRecord<'_>, frame: u32, p: &mut Packet, it: &mut Interner, offset: usize) {
         self.push_impl(rec, frame, p, it, Some(offset));
     }
 
@@ -162,7 +163,7 @@ impl PacketColumns {
         })
     }
 
-    fn push_impl(&mut self, rec: &RawRecord<'_>, frame: u32, p: &Packet, it: &mut Interner, at: Option<usize>) {
+    fn push_impl(&mut self, rec: &RawRecord<'_>, frame: u32, p: &mut Packet, it: &mut Interner, at: Option<usize>) {
         let row = self.frame.len();
         let flow = p.flow();
         self.frame.push(frame);
@@ -201,14 +202,18 @@ impl PacketColumns {
         self.icmp_code.put(row, p.icmp_code);
         self.payload_len.put(row, p.payload_len);
         self.app.put(row, p.app.map(|a| a as u8));
-        let dns = p.dns.as_ref();
-        self.dns_qname
-            .put(row, dns.and_then(|d| d.qname.as_deref()).map(|s| it.text(s)));
-        self.dns_qtype
-            .put(row, dns.and_then(|d| d.qtype).map(|t| it.dns_type(t)));
-        self.dns_rcode.put(row, dns.map(|d| it.dns_rcode(d.rcode)));
-        self.dns_response.put(row, dns.map(|d| d.response));
-        self.dns_answers.put(row, dns.map(|d| d.answers));
+        if let Some(d) = p.dns.as_ref() {
+            let netbios = (p.app == Some(App::Nbns))
+                .then(|| d.query.as_deref().and_then(decode_netbios_name))
+                .flatten();
+            let qname = netbios.as_deref().or(d.query.as_deref());
+            self.dns_qname.put(row, qname.map(|s| it.text(s)));
+            self.dns_qtype.put(row, d.qtype.map(|t| it.dns_type(t)));
+            self.dns_rcode
+                .put(row, d.response.then(|| it.dns_rcode(d.rcode)));
+            self.dns_response.put(row, Some(d.response));
+            self.dns_answers.put(row, Some(d.ancount));
+        }
         self.http_method.put(row, p.http_method.as_deref().map(|s| it.text(s)));
         self.http_host.put(row, p.http_host.as_deref().map(|s| it.text(s)));
         self.http_path.put(row, p.http_path.as_deref().map(|s| it.text(s)));

@@ -623,8 +623,10 @@ fn python_sdk_over_stdio() {
     assert_eq!(s["read_only_tools"].as_array().unwrap().len(), 6);
     let d = &s["describe_schema"];
     assert_eq!(d["is_error"], false);
-    assert_eq!(d["packet_columns"], 48);
-    assert_eq!(d["flow_columns"], 30);
+    // ip_len joined the packets; Zeek's conn fields (service, sizes, gaps, IP bytes, history,
+    // Community ID) joined the flows.
+    assert_eq!(d["packet_columns"], 49);
+    assert_eq!(d["flow_columns"], 38);
     assert_eq!(d["has_guide"], true);
     assert_eq!(s["list_queries"].as_array().unwrap().len(), 11);
     assert_eq!(s["top_talkers"]["rows"], 3);

@@ -489,18 +489,16 @@ fn arp_spoofing_dns_tunnelling_and_beaconing_on_made_captures() {
             .collect();
         let label = format!("{letters}{i}x9q");
         let name = format!("{label}.evil.example");
-        let mut q = simple_dns::Packet::new_query(i);
-        q.questions.push(simple_dns::Question::new(
-            simple_dns::Name::new_unchecked(&name),
-            simple_dns::TYPE::TXT.into(),
-            simple_dns::CLASS::IN.into(),
-            false,
-        ));
+        let mut q = domain::base::MessageBuilder::new_vec().question();
+        q.header_mut().set_id(i);
+        let qname = domain::base::Name::<Vec<u8>>::from_chars(name.chars()).unwrap();
+        q.push((&qname, domain::base::iana::Rtype::TXT)).unwrap();
+        let query = q.finish();
         let mut v = Vec::new();
         PacketBuilder::ethernet2([2; 6], [4; 6])
             .ipv4([10, 0, 0, 9], [10, 0, 0, 53], 64)
             .udp(40000 + i, 53)
-            .write(&mut v, &q.build_bytes_vec().unwrap())
+            .write(&mut v, &query)
             .unwrap();
         recs.push((2 * s + i as i64 * s / 10, v));
     }

@@ -7,7 +7,8 @@ use polars::prelude::*;
 use crate::error::Result;
 use crate::render::zeek::log::{Field, LogWriter, Value, field};
 use crate::render::zeek::site::is_local;
-use crate::render::zeek::{Columns, uid};
+use crate::render::zeek::columns::Columns;
+use crate::render::zeek::uid::uid;
 use crate::table::schema::fcol;
 
 pub const FIELDS: &[Field] = &[
