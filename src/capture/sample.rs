@@ -204,7 +204,9 @@ fn dns_answer(id: u16, name: &str, addr: Option<Ip>) -> Vec<u8> {
     }
     let mut ans = q.answer();
     if let Some(a) = addr
-        && ans.push((&qname, 300u32, A::from_octets(a[0], a[1], a[2], a[3]))).is_err()
+        && ans
+            .push((&qname, 300u32, A::from_octets(a[0], a[1], a[2], a[3])))
+            .is_err()
     {
         return Vec::new();
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use netql::error::Exit;
-use netql::render::zeek::{conn, log::LogWriter};
+use netql::render::zeek::{conn, dns, log::LogWriter};
 use netql::table::load;
 
 use crate::cli::context::{Ctx, load_many};
@@ -17,13 +17,15 @@ pub fn zeek(ctx: &Ctx, specs: &[String], out: &Path, json: bool) -> Result<Exit>
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut conn_log = LogWriter::create(out, "conn", conn::FIELDS, json)?;
+    let mut dns_log = LogWriter::create(out, "dns", dns::FIELDS, json)?;
     for l in &loaded {
-        let flows = l.flows()?.collect()?;
-        conn::write(&mut conn_log, &flows)?;
+        conn::write(&mut conn_log, &l.flows()?.collect()?)?;
+        dns::write(&mut dns_log, &l.dns().collect()?)?;
     }
-    let rows = conn_log.finish()?;
+    let counts = [("conn", conn_log.finish()?), ("dns", dns_log.finish()?)];
     if std::io::stderr().is_terminal() {
-        eprintln!("netql: wrote {} (conn.log: {rows} rows)", out.display());
+        let what: Vec<String> = counts.iter().map(|(log, n)| format!("{log}.log: {n} rows")).collect();
+        eprintln!("netql: wrote {} ({})", out.display(), what.join(", "));
     }
     Ok(if failed { Exit::Error } else { Exit::Success })
 }

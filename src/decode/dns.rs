@@ -40,6 +40,8 @@ pub struct DnsMessage {
     pub rcode: u8,
     pub qdcount: u16,
     pub ancount: u16,
+    pub nscount: u16,
+    pub arcount: u16,
     /// The first question.
     pub query: Option<String>,
     pub qtype: Option<u16>,
@@ -126,6 +128,8 @@ pub fn parse_message(msg: &[u8], nbns: bool) -> Option<DnsMessage> {
         rcode: h.rcode().to_int(),
         qdcount: counts.qdcount(),
         ancount: counts.ancount(),
+        nscount: counts.nscount(),
+        arcount: counts.arcount(),
         ..Default::default()
     };
     let mut questions = m.question();
@@ -208,7 +212,11 @@ pub fn parse_message(msg: &[u8], nbns: bool) -> Option<DnsMessage> {
             }
             AllRecordData::Rrsig(sig) => {
                 let signer = name_text(sig.signer_name(), true);
-                let signer = if signer.is_empty() { "<Root>".to_string() } else { signer };
+                let signer = if signer.is_empty() {
+                    "<Root>".to_string()
+                } else {
+                    signer
+                };
                 Some(format!("RRSIG {} {signer}", sig.type_covered().to_int()))
             }
             AllRecordData::Dnskey(k) => Some(format!("DNSKEY {}", k.algorithm().to_int())),
@@ -298,7 +306,9 @@ mod tests {
     fn netbios_name_queries_parse() {
         // A broadcast NBNS name query from wikipedia.pcap (type NB, the B flag in Z).
         let m = parse_message(
-            &hex("ff6e011000010000000000002045434643464845444441454445434444444944444545444245474445444341410000200001"),
+            &hex(
+                "ff6e011000010000000000002045434643464845444441454445434444444944444545444245474445444341410000200001",
+            ),
             true,
         )
         .unwrap();
@@ -309,7 +319,8 @@ mod tests {
 
     #[test]
     fn a_cut_message_keeps_its_header_and_says_why() {
-        let whole = hex("ff6e011000010000000000002045434643464845444441454445434444444944444545444245474445444341410000200001");
+        let whole =
+            hex("ff6e011000010000000000002045434643464845444441454445434444444944444545444245474445444341410000200001");
         let m = parse_dns(&whole[..20], true).unwrap();
         assert_eq!(m.id, 0xff6e);
         assert!(m.error.is_some(), "{m:?}");

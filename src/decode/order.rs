@@ -7,8 +7,10 @@
 //! [`Fix`]es for the table to apply.
 
 use crate::capture::prefetch::{PREFETCH_AHEAD, prefetch};
+use crate::decode::dns::{DnsMessage, parse_dns};
 use crate::decode::packet::{FirstFragment, flow_hash};
 use crate::decode::protocol::Stack;
+use crate::decode::protocol::{App, L4};
 use crate::decode::quic;
 use crate::decode::reassembly::{FragmentRow, Reassembler};
 use crate::decode::service::Service;
@@ -70,6 +72,13 @@ pub enum Fix {
     Completes { row: usize, stack: Stack },
     /// A packet that confirms the flow speaks a protocol (an HTTP request head, a TLS hello).
     Confirms { row: usize, service: Service },
+    /// A DNS message the in-order pass read (in a reassembled datagram), for the row that
+    /// completed it.
+    Dns {
+        row: usize,
+        multicast: bool,
+        msg: DnsMessage,
+    },
     /// A QUIC Initial completing a ClientHello or ServerHello.
     Hello {
         row: usize,
@@ -92,8 +101,10 @@ impl InOrder {
     /// facts change. `batch` holds the bytes the rows point at; None: they are in
     /// `pending.bytes`. Leaves `pending` empty, its buffers kept for the next batch.
     pub fn run(&mut self, pending: &mut Pending, batch: Option<&[u8]>, mut fix: impl FnMut(Fix)) {
+        let bytes = batch.unwrap_or(&pending.bytes);
         for f in &pending.fragments {
-            if let Some(done) = self.fragments.add(f) {
+            let data = bytes.get(f.bytes.0..f.bytes.1).unwrap_or(&[]);
+            if let Some(done) = self.fragments.add(f, data) {
                 let (sport, dport) = done.first.map_or((0, 0), |first| {
                     (first.src_port.unwrap_or(0), first.dst_port.unwrap_or(0))
                 });
@@ -102,9 +113,27 @@ impl InOrder {
                     first: done.first,
                     flow_id: flow_hash(f.proto, f.src, sport, f.dst, dport).0,
                 });
+                // DNS in a datagram too big for one packet: read it now that it is whole.
+                if let (Some(first), Some(payload)) = (done.first, done.payload.as_deref())
+                    && first.l4 == L4::Udp
+                    && first.app.is_some_and(App::is_dns_like)
+                    && let Some(msg) = payload
+                        .get(8..)
+                        .and_then(|m| parse_dns(m, first.app == Some(App::Nbns)))
+                {
+                    let multicast = if f.dst.v6 {
+                        f.dst.bytes[0] == 0xff
+                    } else {
+                        (224..=239).contains(&f.dst.bytes[0])
+                    };
+                    fix(Fix::Dns {
+                        row: done.row,
+                        multicast,
+                        msg,
+                    });
+                }
             }
         }
-        let bytes = batch.unwrap_or(&pending.bytes);
         let rows = &pending.streams;
         for (i, r) in rows.iter().enumerate() {
             // The tracker mostly reads a record header at the start of a payload the decoder saw

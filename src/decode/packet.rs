@@ -107,6 +107,8 @@ pub struct Packet {
     pub tcp_payload: Option<(usize, usize)>,
     /// The same for a QUIC Initial's UDP payload (for the QUIC handshake tracker).
     pub quic_initial: Option<(usize, usize)>,
+    /// The same for an IP fragment's data (for reassembly).
+    pub fragment_data: Option<(usize, usize)>,
 }
 
 impl Packet {

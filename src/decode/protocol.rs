@@ -174,7 +174,7 @@ impl App {
         }
     }
 
-    pub(crate) fn is_dns_like(self) -> bool {
+    pub fn is_dns_like(self) -> bool {
         matches!(self, App::Dns | App::Mdns | App::Llmnr | App::Nbns)
     }
 }

@@ -147,5 +147,8 @@ pub(crate) fn confirmed_by_packet(app: App, l4: L4, payload: &[u8], parsed: bool
 
 /// Printable text ending in a line break: how line-based protocols talk.
 fn line_like(b: &[u8]) -> bool {
-    b.iter().take(512).any(|&c| c == b'\n') && b.iter().take(64).all(|&c| c == b'\r' || c == b'\n' || c == b'\t' || (0x20..0x7f).contains(&c))
+    b.iter().take(512).any(|&c| c == b'\n')
+        && b.iter()
+            .take(64)
+            .all(|&c| c == b'\r' || c == b'\n' || c == b'\t' || (0x20..0x7f).contains(&c))
 }

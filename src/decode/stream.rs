@@ -98,52 +98,52 @@ impl Tracker {
 
 /// [`Tracker::segment`] for one direction's state: true when a PDU completes in the segment.
 fn step(d: &mut Dir, s: &Segment, data: &[u8]) -> bool {
-        if s.syn {
-            // A repeated SYN (retransmitted, or the same handshake seen on another VLAN) must not
-            // rewind the stream; only a SYN beyond what we have seen starts a new one.
-            let fresh = d
-                .next_seq
-                .is_none_or(|n| (s.seq.wrapping_add(1).wrapping_sub(n) as i32) > 0);
-            if fresh {
-                d.next_seq = Some(s.seq.wrapping_add(1).wrapping_add(s.wire_len));
-                d.mode = Mode::Boundary;
-                d.pending.clear();
+    if s.syn {
+        // A repeated SYN (retransmitted, or the same handshake seen on another VLAN) must not
+        // rewind the stream; only a SYN beyond what we have seen starts a new one.
+        let fresh = d
+            .next_seq
+            .is_none_or(|n| (s.seq.wrapping_add(1).wrapping_sub(n) as i32) > 0);
+        if fresh {
+            d.next_seq = Some(s.seq.wrapping_add(1).wrapping_add(s.wire_len));
+            d.mode = Mode::Boundary;
+            d.pending.clear();
+        }
+        return false;
+    }
+    let len = s.wire_len;
+    let mut skip = 0u32;
+    if let Some(next) = d.next_seq {
+        let ahead = s.seq.wrapping_sub(next) as i32;
+        if ahead < 0 {
+            // Bytes we already had: a retransmission (or the same segment seen on another
+            // VLAN). Only genuinely new bytes count.
+            let overlap = (-ahead) as u32;
+            if overlap >= len {
+                return s.fin && matches!(d.mode, Mode::UntilClose) && close(d);
             }
-            return false;
+            skip = overlap;
+        } else if ahead > 0 {
+            // Bytes are missing: the framing is lost; start again at this segment.
+            d.mode = Mode::Boundary;
+            d.pending.clear();
         }
-        let len = s.wire_len;
-        let mut skip = 0u32;
-        if let Some(next) = d.next_seq {
-            let ahead = s.seq.wrapping_sub(next) as i32;
-            if ahead < 0 {
-                // Bytes we already had: a retransmission (or the same segment seen on another
-                // VLAN). Only genuinely new bytes count.
-                let overlap = (-ahead) as u32;
-                if overlap >= len {
-                    return s.fin && matches!(d.mode, Mode::UntilClose) && close(d);
-                }
-                skip = overlap;
-            } else if ahead > 0 {
-                // Bytes are missing: the framing is lost; start again at this segment.
-                d.mode = Mode::Boundary;
-                d.pending.clear();
-            }
-        }
-        d.next_seq = Some(s.seq.wrapping_add(len).wrapping_add(s.fin as u32));
-        if len == 0 {
-            return s.fin && matches!(d.mode, Mode::UntilClose) && close(d);
-        }
-        let start = (skip as usize).min(data.len());
-        // Bytes beyond what was captured (snap length) still advance the stream.
-        let missing = (len as usize).saturating_sub(data.len().max(start));
-        let mut done = feed(d, s.app, &data[start..]);
-        if missing > 0 {
-            done |= advance_blind(d, missing as u64);
-        }
-        if s.fin && matches!(d.mode, Mode::UntilClose) {
-            done |= close(d);
-        }
-        done
+    }
+    d.next_seq = Some(s.seq.wrapping_add(len).wrapping_add(s.fin as u32));
+    if len == 0 {
+        return s.fin && matches!(d.mode, Mode::UntilClose) && close(d);
+    }
+    let start = (skip as usize).min(data.len());
+    // Bytes beyond what was captured (snap length) still advance the stream.
+    let missing = (len as usize).saturating_sub(data.len().max(start));
+    let mut done = feed(d, s.app, &data[start..]);
+    if missing > 0 {
+        done |= advance_blind(d, missing as u64);
+    }
+    if s.fin && matches!(d.mode, Mode::UntilClose) {
+        done |= close(d);
+    }
+    done
 }
 
 fn close(d: &mut Dir) -> bool {

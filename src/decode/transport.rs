@@ -10,6 +10,9 @@ use crate::decode::protocol::{App, L4, Proto};
 /// Transport layer, application detection and ICMP quotes.
 pub(crate) fn transport(p: &mut Packet, s: &LaxSlicedPacket<'_>, pl: &LaxIpPayloadSlice<'_>, wire_payload: u32) {
     let l4 = L4::from_ip_number(pl.ip_number.0);
+    if p.fragment.is_some() {
+        p.fragment_data = Some((pl.payload.as_ptr() as usize, pl.payload.len()));
+    }
     if let Some(frag) = p.fragment.as_mut() {
         // Upper layers of a fragmented datagram are only known once it is reassembled; keep what
         // the first fragment says for the frame builder.

@@ -649,6 +649,13 @@ impl DataSource for Captures {
             crate::table::flow::empty_flows().unwrap_or_default().lazy()
         }))
     }
+
+    fn dns(&self) -> crate::error::Result<LazyFrame> {
+        let parts = self.parts(|l| Ok(l.dns()))?;
+        Ok(union_or(parts, || {
+            crate::table::dns_table::empty_dns().unwrap_or_default().lazy()
+        }))
+    }
 }
 
 /// Frame numbers the evidence of a finding cites (for reports): the `frames` list column when

@@ -25,6 +25,7 @@ use crate::error::{Error, Result};
 pub enum Table {
     Packets,
     Flows,
+    Dns,
 }
 
 impl Table {
@@ -32,8 +33,14 @@ impl Table {
         match self {
             Table::Packets => crate::table::packet_columns::empty_packets(),
             Table::Flows => crate::table::flow::empty_flows(),
+            Table::Dns => crate::table::dns_table::empty_dns(),
         }
     }
+}
+
+/// A list of text (the transaction tables' answers and names).
+fn is_text_list(dt: &DataType) -> bool {
+    matches!(dt, DataType::List(inner) if matches!(**inner, DataType::Categorical(..)))
 }
 
 fn dict_path(path: &Path) -> PathBuf {
@@ -95,6 +102,10 @@ impl CacheWriter {
                     stored.push(Field::new(c.name().clone(), c.to_physical_repr().dtype().clone()));
                     dicts.push(None);
                 }
+                other if is_text_list(other) => {
+                    stored.push(Field::new(c.name().clone(), DataType::List(Box::new(DataType::String))));
+                    dicts.push(None);
+                }
                 other => {
                     stored.push(Field::new(c.name().clone(), other.clone()));
                     dicts.push(None);
@@ -154,6 +165,8 @@ impl CacheWriter {
                     cols.push(codes.with_name(c.name().clone()).into_column());
                 }
                 (DataType::Enum(..), _) => cols.push(c.to_physical_repr()),
+                // Lists of text are stored as text: rare enough that a dictionary is not worth it.
+                (dt, _) if is_text_list(dt) => cols.push(c.cast(&DataType::List(Box::new(DataType::String)))?),
                 _ => cols.push(c.clone()),
             }
         }
@@ -313,6 +326,7 @@ fn read_remaps(path: &Path, template: &DataFrame) -> Result<Remaps> {
 fn decode_column(c: Column, dtype: &DataType, remap: Option<&[u32]>) -> PolarsResult<Column> {
     let name = c.name().clone();
     match dtype {
+        dt if is_text_list(dt) => c.cast(dt),
         DataType::Categorical(..) => {
             let remap = remap.unwrap_or(&[]);
             let phys = c.take_materialized_series().cast(&DataType::UInt32)?;
@@ -392,6 +406,10 @@ pub fn scan(path: &Path, table: Table) -> Result<LazyFrame> {
     let mut fixes = Vec::new();
     for t in template.columns() {
         let dtype = t.dtype().clone();
+        if is_text_list(&dtype) {
+            fixes.push(col(t.name().clone()).cast(dtype).alias(t.name().clone()));
+            continue;
+        }
         if !matches!(dtype, DataType::Categorical(..) | DataType::Enum(..)) {
             continue;
         }

@@ -136,6 +136,8 @@ pub struct CacheEntry {
     /// The event rows of the packet table (see `table::event_mask`).
     pub events: PathBuf,
     pub flows: PathBuf,
+    /// The DNS transactions.
+    pub dns: PathBuf,
     pub meta: PathBuf,
 }
 
@@ -168,6 +170,7 @@ impl CacheEntry {
             packets: cache_dir.join(format!("{stem}.packets.parquet")),
             events: cache_dir.join(format!("{stem}.events.parquet")),
             flows: cache_dir.join(format!("{stem}.flows.parquet")),
+            dns: cache_dir.join(format!("{stem}.dns.parquet")),
             meta: cache_dir.join(format!("{stem}.meta.json")),
         })
     }

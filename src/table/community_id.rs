@@ -12,13 +12,7 @@ use crate::decode::Addr;
 /// [`crate::decode::packet::icmp_ports`]'s type and counterpart); `one_way` says an ICMP message
 /// has no counterpart. Protocols without ports (anything but TCP, UDP, SCTP, ICMP) hash none.
 pub fn community_id(seed: u16, proto: u8, src: Addr, sport: u16, dst: Addr, dport: u16, one_way: bool) -> String {
-    let bytes = |a: &Addr| -> Vec<u8> {
-        if a.v6 {
-            a.bytes.to_vec()
-        } else {
-            a.bytes[..4].to_vec()
-        }
-    };
+    let bytes = |a: &Addr| -> Vec<u8> { if a.v6 { a.bytes.to_vec() } else { a.bytes[..4].to_vec() } };
     let (mut a, mut ap, mut b, mut bp) = (bytes(&src), sport, bytes(&dst), dport);
     if !one_way && (b.as_slice(), bp) < (a.as_slice(), ap) {
         std::mem::swap(&mut a, &mut b);
@@ -84,7 +78,12 @@ mod tests {
                 _ => proto as u8,
             };
             let one_way = matches!(proto, 1 | 58) && icmp_ports(proto == 58, sp as u8, dp as u8).2;
-            assert_eq!(community_id(seed, proto, src, sp, dst, dp, one_way), expected, "{}", &caps[0]);
+            assert_eq!(
+                community_id(seed, proto, src, sp, dst, dp, one_way),
+                expected,
+                "{}",
+                &caps[0]
+            );
             checked += 1;
         }
         assert_eq!(checked, 10, "vectors read");

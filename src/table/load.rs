@@ -126,22 +126,25 @@ pub struct Loaded {
     pub meta: Option<CaptureMeta>,
     /// The flow table, once known (a fresh decode sets it; else the first query that asks).
     /// Shared by shallow copies.
-    flows: Arc<Mutex<Option<FlowTable>>>,
+    flows: Arc<Mutex<Option<SideTable>>>,
+    /// The DNS transactions.
+    dns: SideTable,
 }
 
-/// A capture's flow table: built with the packets, or the cache's flows file, read column by
-/// column as queries ask (and kept, so a suite's queries share each column read).
+/// A table beside the packets (the flows, a transaction table): built with the packets, or its
+/// cache file, read column by column as queries ask (and kept, so a suite's queries share each
+/// column read).
 #[derive(Clone)]
-enum FlowTable {
+enum SideTable {
     Frame(DataFrame),
     Cached(Arc<KeptScan>),
 }
 
-impl FlowTable {
+impl SideTable {
     fn lazy(&self) -> LazyFrame {
         match self {
-            FlowTable::Frame(df) => df.clone().lazy(),
-            FlowTable::Cached(scan) => scan.lazy(),
+            SideTable::Frame(df) => df.clone().lazy(),
+            SideTable::Cached(scan) => scan.lazy(),
         }
     }
 }
@@ -158,7 +161,13 @@ impl Loaded {
             cache: self.cache.clone(),
             meta: self.meta.clone(),
             flows: self.flows.clone(),
+            dns: self.dns.clone(),
         }
+    }
+
+    /// The DNS transactions (see [`crate::table::schema::DNS_SCHEMA`]).
+    pub fn dns(&self) -> LazyFrame {
+        self.dns.lazy()
     }
 
     /// Frames and bytes per protocol stack: counted while decoding (kept in the cache's meta
@@ -189,11 +198,11 @@ impl Loaded {
         Ok(lf)
     }
 
-    fn flow_table(&self) -> Result<FlowTable> {
+    fn flow_table(&self) -> Result<SideTable> {
         if let Some(entry) = &self.cache
             && let Ok(file) = cache::ColumnReader::open(&entry.flows, cache::Table::Flows)
         {
-            return Ok(FlowTable::Cached(KeptScan::cached("flows", &self.capture.name, file)));
+            return Ok(SideTable::Cached(KeptScan::cached("flows", &self.capture.name, file)));
         }
         // The flows file went missing since the load: make them from the packets' columns (the
         // services confirmed from payloads are then unknown).
@@ -208,7 +217,7 @@ impl Loaded {
         {
             let _ = cache::write(&df, &entry.flows, cache::Table::Flows);
         }
-        Ok(FlowTable::Frame(df))
+        Ok(SideTable::Frame(df))
     }
 }
 
@@ -231,6 +240,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
         && let Some(rows) = cache::rows(&entry.packets, cache::Table::Packets)
         && let Ok(events) = cache::ColumnReader::open(&entry.events, cache::Table::Packets)
         && cache::ColumnReader::open(&entry.flows, cache::Table::Flows).is_ok()
+        && let Ok(dns) = cache::ColumnReader::open(&entry.dns, cache::Table::Dns)
     {
         let meta = CaptureMeta::read(&entry.meta).filter(|m| m.packets == rows as u64);
         return Ok(Loaded {
@@ -246,6 +256,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
             cache,
             meta,
             flows: Arc::default(),
+            dns: SideTable::Cached(KeptScan::cached("dns", &capture.name, dns)),
         });
     }
     // A cache that cannot be written only costs speed next time: say so, don't fail.
@@ -266,6 +277,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
         Decoded {
             packets,
             flows,
+            dns,
             mut meta,
             warning,
         },
@@ -278,6 +290,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
     {
         // The flows and events go first: a packets file is only trusted when they are there too.
         let written = cache::write(&flows, &entry.flows, cache::Table::Flows)
+            .and_then(|_| cache::write(&dns, &entry.dns, cache::Table::Dns))
             .and_then(|_| sink.events.finish())
             .and_then(|_| sink.packets.finish())
             .and_then(|_| meta.write(&entry.meta));
@@ -305,7 +318,8 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
         warning,
         cache,
         meta: Some(meta),
-        flows: Arc::new(Mutex::new(Some(FlowTable::Frame(flows)))),
+        flows: Arc::new(Mutex::new(Some(SideTable::Frame(flows)))),
+        dns: SideTable::Frame(dns),
     })
 }
 

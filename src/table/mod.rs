@@ -5,6 +5,8 @@ pub mod cache;
 pub mod catalog;
 pub mod column;
 pub mod community_id;
+pub mod dns_pairing;
+pub mod dns_table;
 pub mod events;
 pub mod flow;
 pub mod flow_acc;

@@ -5,14 +5,15 @@
 use polars::prelude::*;
 
 use crate::capture::record::RawRecord;
+use crate::decode::dns_names::decode_netbios_name;
 use crate::decode::order::{Fix, InOrder, Pending, QuicRow, StreamRow};
 use crate::decode::reassembly::FragmentRow;
-use crate::decode::dns_names::decode_netbios_name;
 use crate::decode::service::Service;
 use crate::decode::stream::Segment;
-use crate::decode::{self, App, L4, Packet, Proto};
+use crate::decode::{self, App, DnsMessage, L4, Packet, Proto};
 use crate::error::Result;
 use crate::table::column::{Col, boolean, cat32, enum8, prim};
+use crate::table::dns_pairing::DnsContext;
 use crate::table::interner::Interner;
 use crate::table::schema::{APP_DTYPE, FRAG_DTYPE, L4_DTYPE, LINK_DTYPE, cat_dtype, col, flags_text_of};
 
@@ -69,6 +70,9 @@ pub struct PacketColumns {
     /// Rows that confirm their flow speaks a protocol, in row order (the flow table's
     /// `service`; see [`crate::decode::service`]).
     services: Vec<(u32, Service)>,
+    /// The DNS messages of this batch (row, sent to a multicast group, message), for the dns
+    /// table.
+    dns: Vec<(u32, bool, DnsMessage)>,
 }
 
 impl PacketColumns {
@@ -122,6 +126,7 @@ impl PacketColumns {
             error: Col::with_capacity(n),
             pending: Pending::default(),
             services: Vec::new(),
+            dns: Vec::new(),
         }
     }
 
@@ -209,10 +214,19 @@ impl PacketColumns {
             let qname = netbios.as_deref().or(d.query.as_deref());
             self.dns_qname.put(row, qname.map(|s| it.text(s)));
             self.dns_qtype.put(row, d.qtype.map(|t| it.dns_type(t)));
-            self.dns_rcode
-                .put(row, d.response.then(|| it.dns_rcode(d.rcode)));
+            self.dns_rcode.put(row, d.response.then(|| it.dns_rcode(d.rcode)));
             self.dns_response.put(row, Some(d.response));
             self.dns_answers.put(row, Some(d.ancount));
+        }
+        if let Some(m) = p.dns.take() {
+            let multicast = p.dst_ip.is_some_and(|a| {
+                if a.v6 {
+                    a.bytes[0] == 0xff
+                } else {
+                    (224..=239).contains(&a.bytes[0])
+                }
+            });
+            self.dns.push((row as u32, multicast, m));
         }
         self.http_method.put(row, p.http_method.as_deref().map(|s| it.text(s)));
         self.http_host.put(row, p.http_host.as_deref().map(|s| it.text(s)));
@@ -271,12 +285,15 @@ impl PacketColumns {
             });
         }
         if let (Some(frag), Some(src), Some(dst), Some(proto)) = (p.fragment, p.src_ip, p.dst_ip, p.ip_proto) {
+            let (addr, n) = p.fragment_data.unwrap_or((0, 0));
+            let bytes = self.keep_bytes(rec, at, addr, n).unwrap_or((0, 0));
             self.pending.fragments.push(FragmentRow {
                 row,
                 proto,
                 src,
                 dst,
                 frag,
+                bytes,
             });
         }
     }
@@ -309,6 +326,19 @@ impl PacketColumns {
             }
             Fix::Completes { row, stack } => self.protocols.set(row, it.stack(&stack)),
             Fix::Confirms { row, service } => self.services.push((row as u32, service)),
+            Fix::Dns { row, multicast, msg } => {
+                // A DNS message the packet's own decode could not see (in a reassembled
+                // datagram): its frame shows it as the others do.
+                self.dns_qname.set(row, msg.query.as_deref().map(|q| it.text(q)));
+                self.dns_qtype.set(row, msg.qtype.map(|t| it.dns_type(t)));
+                self.dns_rcode.set(row, msg.response.then(|| it.dns_rcode(msg.rcode)));
+                self.dns_response.set(row, Some(msg.response));
+                self.dns_answers.set(row, Some(msg.ancount));
+                if msg.error.is_none() {
+                    self.services.push((row as u32, Service::Dns));
+                }
+                self.dns.push((row as u32, multicast, msg));
+            }
             Fix::Hello {
                 row,
                 stack,
@@ -333,6 +363,32 @@ impl PacketColumns {
         // The in-order pass adds its confirmations after the decoders' own.
         v.sort_by_key(|(row, _)| *row);
         v
+    }
+
+    /// This batch's DNS messages in row order, each with where it was seen (taken).
+    pub fn take_dns(&mut self) -> Vec<(DnsContext, DnsMessage)> {
+        let mut msgs = std::mem::take(&mut self.dns);
+        msgs.sort_by_key(|(row, _, _)| *row);
+        msgs.into_iter()
+            .map(|(row, multicast, m)| {
+                let r = row as usize;
+                let app = self.app.get(r);
+                let ctx = DnsContext {
+                    ts: self.ts.get(r).copied().unwrap_or(0),
+                    frame: self.frame.get(r).copied().unwrap_or(0),
+                    flow_id: self.flow_id.get(r).unwrap_or(0),
+                    src_ip: self.src_ip.get(r),
+                    src_port: self.src_port.get(r),
+                    dst_ip: self.dst_ip.get(r),
+                    dst_port: self.dst_port.get(r),
+                    l4: self.l4.get(r),
+                    app,
+                    multicast,
+                    netbios: app == Some(App::Nbns as u8),
+                };
+                (ctx, m)
+            })
+            .collect()
     }
 
     /// Correct the captured length of the last packet (the loader hands decoders only the first

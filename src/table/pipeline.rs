@@ -25,6 +25,8 @@ use crate::decode::order::InOrder;
 use crate::error::{Error, Result};
 use crate::table::cache;
 use crate::table::catalog::{CacheEntry, CaptureFile, CaptureMeta};
+use crate::table::dns_pairing::DnsPairing;
+use crate::table::dns_table::{DnsColumns, finish_with_flows};
 use crate::table::events::{event_mask, filter_here};
 use crate::table::flow::FlowBuilder;
 use crate::table::interner::Interner;
@@ -181,6 +183,8 @@ impl Batch {
 pub struct Decoded {
     pub packets: PacketStore,
     pub flows: DataFrame,
+    /// The DNS transactions (see [`crate::table::dns_table`]).
+    pub dns: DataFrame,
     /// Packets, bytes, time span and link types (no stack counts: see `packets`).
     pub meta: CaptureMeta,
     /// Set when the file could only be read in part: the packets before the problem are kept.
@@ -251,18 +255,23 @@ pub(crate) fn decode_into(
             .join()
             .unwrap_or(Err(Error::Internal("the packing thread panicked")));
         let sink = writer.and_then(|w| w.join().ok().flatten());
-        (
-            read_result,
-            packed.and_then(|p| collected.map(|(f, m)| (p, f, m))),
-            sink,
-        )
+        (read_result, packed.and_then(|p| collected.map(|c| (p, c))), sink)
     });
     bar.finish_and_clear();
-    let (packets, flows, meta) = collected?;
+    let (
+        packets,
+        Collected {
+            flows,
+            meta,
+            tx,
+            mut interner,
+        },
+    ) = collected?;
     let decoded = started.elapsed();
     let packets = packets.finish()?;
     let packed = started.elapsed();
     let flows = flows.finish()?;
+    let dns = tx.finish(&mut interner, file_code, &flows)?;
     if std::env::var_os("NETQL_DEBUG").is_some() {
         eprintln!(
             "load: {}: decoded in {decoded:.2?}, packet table done at {packed:.2?}, flow table at {:.2?}",
@@ -286,6 +295,7 @@ pub(crate) fn decode_into(
         Decoded {
             packets,
             flows,
+            dns,
             meta,
             warning,
         },
@@ -417,12 +427,13 @@ fn collect(
     sink: Option<SyncSender<(DataFrame, BooleanChunked)>>,
     table: SyncSender<(DataFrame, BooleanChunked)>,
     mut flows: FlowBuilder,
-) -> Result<(FlowBuilder, CaptureMeta)> {
+) -> Result<Collected> {
     let mut pending: BTreeMap<usize, (PacketColumns, Batch)> = BTreeMap::new();
     let mut next = 0usize;
     let mut order = InOrder::default();
     let mut interner = Interner::default();
     let mut meta = CaptureMeta::of_packets(&DataFrame::empty());
+    let mut tx = Transactions::default();
     // How far into a mapped file pages were given back (batches come back in file order).
     let mut released = 0usize;
     for (cols, batch) in rx {
@@ -435,6 +446,7 @@ fn collect(
             batch.clear();
             let _ = pool.send(batch);
             let confirmed = cols.take_services();
+            tx.add(&mut cols, &mut interner);
             let df = cols.into_dataframe(file_code)?;
             flows.add_confirmed(&df, &confirmed)?;
             meta.extend(CaptureMeta::of_packets(&df));
@@ -445,12 +457,59 @@ fn collect(
             }
             if table.send((df, events)).is_err() {
                 // The packing thread stopped on an error, which it reports; stop decoding.
-                return Ok((flows, meta));
+                return Ok(Collected {
+                    flows,
+                    meta,
+                    tx,
+                    interner,
+                });
             }
             next += 1;
         }
     }
-    Ok((flows, meta))
+    Ok(Collected {
+        flows,
+        meta,
+        tx,
+        interner,
+    })
+}
+
+/// What the collector hands back: the flows and transactions being built, and the capture's
+/// totals.
+struct Collected {
+    flows: FlowBuilder,
+    meta: CaptureMeta,
+    tx: Transactions,
+    interner: Interner,
+}
+
+/// The transaction tables being built in capture order.
+#[derive(Default)]
+pub(crate) struct Transactions {
+    dns_pairing: DnsPairing,
+    dns: DnsColumns,
+}
+
+impl Transactions {
+    /// Take a chunk's messages (after its in-order pass).
+    pub(crate) fn add(&mut self, cols: &mut PacketColumns, it: &mut Interner) {
+        for (ctx, msg) in cols.take_dns() {
+            self.dns_pairing.message(&ctx, &msg);
+        }
+        for t in self.dns_pairing.take_done() {
+            self.dns.push(&t, it);
+        }
+    }
+
+    /// The tables, once every chunk was added; rows take their flow's view (`flows`).
+    pub(crate) fn finish(self, it: &mut Interner, file_code: u32, flows: &DataFrame) -> Result<DataFrame> {
+        let Transactions { dns_pairing, mut dns } = self;
+        for t in dns_pairing.finish_all() {
+            dns.push(&t, it);
+        }
+        finish_with_flows(dns.into_dataframe(file_code)?, flows)
+    }
 }
 
 /// The packing thread: chunks in file order into the packet table.

@@ -300,8 +300,16 @@ pub const FLOW_SCHEMA: &[ColumnDef] = &[
     c(fcol::LAST_FRAME, "u32", "frame number of the last packet"),
     c(fcol::PACKETS, "u64", "packets both ways"),
     c(fcol::BYTES, "u64", "wire bytes both ways"),
-    c(fcol::PKTS_FWD, "u64", "packets originator -> responder (Zeek's orig_pkts)"),
-    c(fcol::PKTS_REV, "u64", "packets responder -> originator (Zeek's resp_pkts)"),
+    c(
+        fcol::PKTS_FWD,
+        "u64",
+        "packets originator -> responder (Zeek's orig_pkts)",
+    ),
+    c(
+        fcol::PKTS_REV,
+        "u64",
+        "packets responder -> originator (Zeek's resp_pkts)",
+    ),
     c(fcol::BYTES_FWD, "u64", "wire bytes originator -> responder"),
     c(fcol::BYTES_REV, "u64", "wire bytes responder -> originator"),
     c(
@@ -356,6 +364,123 @@ pub const FLOW_SCHEMA: &[ColumnDef] = &[
         fcol::COMMUNITY_ID,
         "string",
         "Community ID v1 of the flow (as Zeek, Suricata, Arkime log it; seed from [decode] community_id_seed)",
+    ),
+];
+
+/// DNS table column names.
+pub mod dcol {
+    pub const TS: &str = "ts";
+    pub const FILE: &str = "file";
+    pub const FLOW_ID: &str = "flow_id";
+    pub const COMMUNITY_ID: &str = "community_id";
+    pub const SRC_IP: &str = "src_ip";
+    pub const SRC_PORT: &str = "src_port";
+    pub const DST_IP: &str = "dst_ip";
+    pub const DST_PORT: &str = "dst_port";
+    pub const L4: &str = "l4";
+    pub const APP: &str = "app";
+    pub const TRANS_ID: &str = "trans_id";
+    pub const RTT: &str = "rtt";
+    pub const QUERY: &str = "query";
+    pub const QCLASS: &str = "qclass";
+    pub const QCLASS_NAME: &str = "qclass_name";
+    pub const QTYPE: &str = "qtype";
+    pub const QTYPE_NAME: &str = "qtype_name";
+    pub const RCODE: &str = "rcode";
+    pub const RCODE_NAME: &str = "rcode_name";
+    pub const AA: &str = "aa";
+    pub const TC: &str = "tc";
+    pub const RD: &str = "rd";
+    pub const RA: &str = "ra";
+    pub const Z: &str = "z";
+    pub const ANSWERS: &str = "answers";
+    pub const TTLS: &str = "ttls";
+    pub const REJECTED: &str = "rejected";
+    pub const OPCODE: &str = "opcode";
+    pub const OPCODE_NAME: &str = "opcode_name";
+    pub const QUERY_FRAME: &str = "query_frame";
+    pub const RESPONSE_FRAME: &str = "response_frame";
+    pub const ERROR: &str = "error";
+}
+
+/// The DNS table: one row per DNS transaction (a query and its reply, or either alone), as Zeek's
+/// dns.log makes them.
+pub const DNS_SCHEMA: &[ColumnDef] = &[
+    c(dcol::TS, "datetime[ns, UTC]", "time of the transaction's first message"),
+    c(dcol::FILE, "text", "capture file name"),
+    c(
+        dcol::FLOW_ID,
+        "u64",
+        "the flow the messages belong to (flows().flow_id)",
+    ),
+    c(dcol::COMMUNITY_ID, "string", "Community ID of that flow"),
+    c(dcol::SRC_IP, "text", "client: the flow's originator (Zeek's id.orig_h)"),
+    c(dcol::SRC_PORT, "u16", "client port"),
+    c(dcol::DST_IP, "text", "server (or multicast group) address"),
+    c(dcol::DST_PORT, "u16", "server port"),
+    c(dcol::L4, "enum", "transport: udp or tcp"),
+    c(dcol::APP, "enum", "dns, mdns, llmnr or nbns (NetBIOS name service)"),
+    c(dcol::TRANS_ID, "u16", "DNS transaction id"),
+    c(
+        dcol::RTT,
+        "f64",
+        "seconds from the query to its reply, set (as in Zeek) only when the reply carried an answer",
+    ),
+    c(
+        dcol::QUERY,
+        "text",
+        "the name asked for, lower-cased (NetBIOS names decoded; from the first answer when the message had no question, as mDNS replies)",
+    ),
+    c(dcol::QCLASS, "u16", "query class (1 = IN)"),
+    c(dcol::QCLASS_NAME, "text", "query class name (C_INTERNET, ...)"),
+    c(dcol::QTYPE, "u16", "query type number"),
+    c(
+        dcol::QTYPE_NAME,
+        "text",
+        "query type name (A, AAAA, PTR, TXT, ..., Zeek's names)",
+    ),
+    c(dcol::RCODE, "u16", "response code; null until a reply was seen"),
+    c(
+        dcol::RCODE_NAME,
+        "text",
+        "response code name (NOERROR, NXDOMAIN, SERVFAIL, ...)",
+    ),
+    c(
+        dcol::AA,
+        "bool",
+        "authoritative answer (set from a reply with an answer)",
+    ),
+    c(dcol::TC, "bool", "truncated (from the query)"),
+    c(dcol::RD, "bool", "recursion desired (from the query)"),
+    c(
+        dcol::RA,
+        "bool",
+        "recursion available (set from a reply with an answer)",
+    ),
+    c(dcol::Z, "u8", "the three reserved flag bits of the query"),
+    c(
+        dcol::ANSWERS,
+        "list[text]",
+        "answer records as Zeek writes them: addresses, names (CNAME, PTR, NS, MX, SRV targets), 'TXT n text', '<unknown type=N>'",
+    ),
+    c(
+        dcol::TTLS,
+        "list[f64]",
+        "the answers' TTLs in seconds, in the same order",
+    ),
+    c(
+        dcol::REJECTED,
+        "bool",
+        "the server refused or failed the query (an error code without a question, or a reply with no records at all)",
+    ),
+    c(dcol::OPCODE, "u8", "DNS opcode (0 query, 4 notify, 5 update)"),
+    c(dcol::OPCODE_NAME, "text", "opcode name (query, netbios-query, ...)"),
+    c(dcol::QUERY_FRAME, "u32", "frame of the query (null: no query seen)"),
+    c(dcol::RESPONSE_FRAME, "u32", "frame of the reply (null: unanswered)"),
+    c(
+        dcol::ERROR,
+        "text",
+        "why a message of the transaction could not be read whole (null when both were)",
     ),
 ];
 

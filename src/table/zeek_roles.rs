@@ -52,11 +52,7 @@ pub fn likely_server_port(tcp: bool, port: u16) -> bool {
                 | 5269
                 | 5432
                 | 6379
-                | 6666..=6669
-                | 8000
-                | 8080
-                | 8888
-                | 20000
+                | 6666..=6669 | 8000 | 8080 | 8888 | 20000
         )
     } else {
         matches!(
@@ -109,7 +105,6 @@ pub fn flip_at_start(flags: Option<u8>, src_port: u16, dst_port: u16) -> bool {
         None => likely_server_port(false, src_port) && !likely_server_port(false, dst_port),
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -14,8 +14,8 @@
 //! numbers Zeek compares and logs come out of it.
 
 use crate::table::zeek_endpoint::{
-    ACK, EXCESSIVE_DATA_WITHOUT_ACKS, Endpoint, FIN, MAX_ABOVE_HOLE_WITHOUT_ACKS, MAX_INITIAL_WINDOW, RST, SYN,
-    State, TOO_LARGE_SEQ_DELTA, hist, segment_len, seq_delta,
+    ACK, EXCESSIVE_DATA_WITHOUT_ACKS, Endpoint, FIN, MAX_ABOVE_HOLE_WITHOUT_ACKS, MAX_INITIAL_WINDOW, RST, SYN, State,
+    TOO_LARGE_SEQ_DELTA, hist, segment_len, seq_delta,
 };
 /// What one TCP segment says, as the model reads it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -403,7 +403,14 @@ impl TcpConn {
     }
 
     /// `UpdateStateMachine`: returns (do_close, gen_event).
-    fn update_state_machine(&mut self, e: usize, p: usize, s: &Segment, delta_last: i32, is_orig: bool) -> (bool, bool) {
+    fn update_state_machine(
+        &mut self,
+        e: usize,
+        p: usize,
+        s: &Segment,
+        delta_last: i32,
+        is_orig: bool,
+    ) -> (bool, bool) {
         let flags = s.flags;
         let (syn, fin, rst, ack) = (flags & SYN != 0, flags & FIN != 0, flags & RST != 0, flags & ACK != 0);
         let mut do_close = false;
@@ -414,10 +421,7 @@ impl TcpConn {
                     if is_orig {
                         self.ends[e].set_state(if ack { State::SynAckSent } else { State::SynSent });
                     } else {
-                        if !ack
-                            && self.ends[p].state == State::SynAckSent
-                            && s.seq == self.ends[e].start_seq32()
-                        {
+                        if !ack && self.ends[p].state == State::SynAckSent && s.seq == self.ends[e].start_seq32() {
                             // A SYN answering a SYN-ACK: the roles were the other way round.
                             self.is_partial = false;
                             self.flip_roles();
@@ -470,11 +474,7 @@ impl TcpConn {
                 }
             }
             State::Established | State::Partial => {
-                if syn
-                    && self.ends[e].state == State::Partial
-                    && self.ends[p].state == State::Inactive
-                    && !ack
-                {
+                if syn && self.ends[e].state == State::Partial && self.ends[p].state == State::Inactive && !ack {
                     self.ends[e].set_state(State::SynSent);
                 }
                 if fin && !rst {
@@ -534,7 +534,10 @@ impl TcpConn {
             ep.blocks.retain(|&(_, end)| end > delivered);
             ep.trim_seq = ep.trim_seq.max(delivered);
         }
-        let undelivered = ep.blocks.last().map_or(0, |&(_, end)| end.saturating_sub(ep.last_reassem_seq));
+        let undelivered = ep
+            .blocks
+            .last()
+            .map_or(0, |&(_, end)| end.saturating_sub(ep.last_reassem_seq));
         if ep.no_data_acked() && undelivered > MAX_ABOVE_HOLE_WITHOUT_ACKS {
             ep.blocks.clear();
             ep.skip_deliveries = true;

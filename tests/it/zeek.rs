@@ -63,7 +63,12 @@ pub fn read_zeek_log(path: &Path) -> ZeekLog {
     if cut {
         fields = lines.next().map(|l| l.split('\t').map(str::to_string).collect());
     } else {
-        assert_eq!(lines.next(), Some("#separator \\x09"), "{}: first header", path.display());
+        assert_eq!(
+            lines.next(),
+            Some("#separator \\x09"),
+            "{}: first header",
+            path.display()
+        );
     }
     let mut types: Option<Vec<String>> = None;
     for line in lines {
@@ -81,7 +86,9 @@ pub fn read_zeek_log(path: &Path) -> ZeekLog {
             }
             continue;
         }
-        let f = fields.as_ref().unwrap_or_else(|| panic!("{}: row before #fields", path.display()));
+        let f = fields
+            .as_ref()
+            .unwrap_or_else(|| panic!("{}: row before #fields", path.display()));
         let values: Vec<String> = line.split('\t').map(str::to_string).collect();
         assert_eq!(values.len(), f.len(), "{}: row {line:?}", path.display());
         for v in &values {
@@ -200,7 +207,10 @@ fn compare_conn(capture: &str, ours: &ZeekLog, theirs: &ZeekLog) -> Vec<String> 
         .filter(|c| theirs.fields.iter().any(|f| f == c))
         .collect();
     let key = |r: &BTreeMap<String, String>| -> Vec<String> {
-        key_cols.iter().map(|c| r.get(*c).cloned().unwrap_or_default()).collect()
+        key_cols
+            .iter()
+            .map(|c| r.get(*c).cloned().unwrap_or_default())
+            .collect()
     };
     let mut problems = Vec::new();
     let our_rows: BTreeMap<Vec<String>, BTreeMap<String, String>> =
@@ -211,11 +221,7 @@ fn compare_conn(capture: &str, ours: &ZeekLog, theirs: &ZeekLog) -> Vec<String> 
         assert_eq!(their_rows.len(), 1, "{capture}");
         assert_eq!(our_rows.len(), 1, "{capture}: {:?}", our_rows.keys());
     } else if our_rows.len() != their_rows.len() {
-        problems.push(format!(
-            "{capture}: {} rows, Zeek {}",
-            our_rows.len(),
-            their_rows.len()
-        ));
+        problems.push(format!("{capture}: {} rows, Zeek {}", our_rows.len(), their_rows.len()));
     }
     for t in &their_rows {
         let Some(o) = (if key_cols.is_empty() {
@@ -246,10 +252,19 @@ fn compare_conn(capture: &str, ours: &ZeekLog, theirs: &ZeekLog) -> Vec<String> 
 /// The conn.log baselines compared, with the capture each one is for.
 const CONN_BASELINES: [(&str, &str); 9] = [
     ("wikipedia.pcap", "wikipedia.pcap/opt.basic/conn.log"),
-    ("pcapng-multi-interface.pcapng", "pcapng-multi-interface.pcapng/core.pcapng-pktsrc/conn.log"),
+    (
+        "pcapng-multi-interface.pcapng",
+        "pcapng-multi-interface.pcapng/core.pcapng-pktsrc/conn.log",
+    ),
     ("q-in-q.pcap", "q-in-q.pcap/core.q-in-q/conn.log"),
-    ("cwd-navigation.pcap", "cwd-navigation.pcap/scripts.base.protocols.ftp.cwd-navigation/conn.log"),
-    ("tcp-syslog.pcap", "tcp-syslog.pcap/scripts.base.protocols.syslog.tcp-framing/conn.log.cut"),
+    (
+        "cwd-navigation.pcap",
+        "cwd-navigation.pcap/scripts.base.protocols.ftp.cwd-navigation/conn.log",
+    ),
+    (
+        "tcp-syslog.pcap",
+        "tcp-syslog.pcap/scripts.base.protocols.syslog.tcp-framing/conn.log.cut",
+    ),
     (
         "get-to-ssh-server.pcap",
         "get-to-ssh-server.pcap/scripts.policy.frameworks.analyzer.detect-protocols-violation/conn.log.cut",
@@ -258,7 +273,10 @@ const CONN_BASELINES: [(&str, &str); 9] = [
         "vlan-collisions.pcap",
         "vlan-collisions.pcap/scripts.policy.frameworks.conn_key.vlan_fivetuple/conn.log.cut",
     ),
-    ("modify-request.pcapng", "modify-request.pcapng/scripts.base.protocols.ldap.modify-request/conn.log.cut"),
+    (
+        "modify-request.pcapng",
+        "modify-request.pcapng/scripts.base.protocols.ldap.modify-request/conn.log.cut",
+    ),
     (
         "quic_win11_firefox_google.pcap",
         "quic_win11_firefox_google.pcap/scripts.base.protocols.quic.run-pcap/conn.log.cut",
@@ -281,7 +299,12 @@ fn conn_log_matches_zeeks_baselines() {
         problems.extend(compare_conn(capture, &ours, &theirs));
         compared += theirs.rows.len();
     }
-    assert!(problems.is_empty(), "{} differences:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} differences:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     assert!(compared >= 45, "{compared} baseline rows compared");
 }
 
@@ -311,7 +334,12 @@ fn quic_flow_volume_matches_the_historical_baseline() {
         "resp_pkts",
         "resp_ip_bytes",
     ] {
-        assert!(same(col, &ours[col], &theirs[col]), "{col}: netql {}, Zeek {}", ours[col], theirs[col]);
+        assert!(
+            same(col, &ours[col], &theirs[col]),
+            "{col}: netql {}, Zeek {}",
+            ours[col],
+            theirs[col]
+        );
     }
 }
 
@@ -322,7 +350,10 @@ fn community_ids_match_zeeks() {
         netql::testdata::missing("captures");
         return;
     };
-    let re = regex::Regex::new(r"orig_h=([^,]+), orig_p=(\d+)/\w+, resp_h=([^,]+), resp_p=(\d+)/\w+, proto=\d+, ctx=\[\]\], (\S+)").unwrap();
+    let re = regex::Regex::new(
+        r"orig_h=([^,]+), orig_p=(\d+)/\w+, resp_h=([^,]+), resp_p=(\d+)/\w+, proto=\d+, ctx=\[\]\], (\S+)",
+    )
+    .unwrap();
     let mut checked = 0;
     for capture in ["icmp6.pcap", "ipv6.pcap"] {
         let Some(expected) = truth(&format!("community-id/bifs.community_id.run-pcaps/{capture}.out")) else {
@@ -339,11 +370,139 @@ fn community_ids_match_zeeks() {
                     .eq(tuple.iter().copied())
             });
             let Some(row) = row else {
-                panic!("{capture}: no flow {tuple:?} in {:?}", ours.iter().map(|r| (&r["id.orig_h"], &r["id.orig_p"], &r["id.resp_h"], &r["id.resp_p"])).collect::<Vec<_>>());
+                panic!(
+                    "{capture}: no flow {tuple:?} in {:?}",
+                    ours.iter()
+                        .map(|r| (&r["id.orig_h"], &r["id.orig_p"], &r["id.resp_h"], &r["id.resp_p"]))
+                        .collect::<Vec<_>>()
+                );
             };
             assert_eq!(row["community_id"], &caps[5], "{capture} {tuple:?}");
             checked += 1;
         }
     }
     assert_eq!(checked, 15);
+}
+
+/// dns.log columns compared (all but `ts` and `uid`).
+const DNS_COLUMNS: [&str; 24] = [
+    "id.orig_h",
+    "id.orig_p",
+    "id.resp_h",
+    "id.resp_p",
+    "proto",
+    "trans_id",
+    "rtt",
+    "query",
+    "qclass",
+    "qclass_name",
+    "qtype",
+    "qtype_name",
+    "rcode",
+    "rcode_name",
+    "AA",
+    "TC",
+    "RD",
+    "RA",
+    "Z",
+    "answers",
+    "TTLs",
+    "rejected",
+    "opcode",
+    "opcode_name",
+];
+
+/// The rows of two logs as sorted lists of the compared columns, `rtt` kept apart (compared to
+/// the microsecond).
+fn rows_of(log: &ZeekLog, cols: &[&str]) -> Vec<(Vec<String>, String)> {
+    let mut rows: Vec<(Vec<String>, String)> = log
+        .records()
+        .into_iter()
+        .map(|r| {
+            let key = cols
+                .iter()
+                .filter(|c| **c != "rtt")
+                .map(|c| r.get(*c).cloned().unwrap_or_else(|| "<missing>".into()))
+                .collect();
+            (key, r.get("rtt").cloned().unwrap_or_default())
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+fn dns_log_matches_zeeks_baselines() {
+    let Some(captures) = crate::common::shared_captures() else {
+        netql::testdata::missing("captures");
+        return;
+    };
+    let mut compared = 0;
+    for (capture, baseline) in [
+        ("wikipedia.pcap", "wikipedia.pcap/opt.basic/dns.log"),
+        (
+            "ipv6-fragmented-dns.pcap",
+            "ipv6-fragmented-dns.pcap/core.ipv6-frag/dns.log",
+        ),
+    ] {
+        let Some(theirs) = truth(baseline) else { return };
+        let theirs = rows_of(&read_zeek_log(&theirs), &DNS_COLUMNS);
+        let (_dir, ours) = export(&captures.join(capture), "dns", false);
+        let ours = rows_of(&read_zeek_log(&ours), &DNS_COLUMNS);
+        assert_eq!(ours.len(), theirs.len(), "{capture}: rows");
+        for ((ok, ortt), (tk, trtt)) in ours.iter().zip(&theirs) {
+            assert_eq!(ok, tk, "{capture}");
+            assert!(same("duration", ortt, trtt), "{capture} rtt: netql {ortt}, Zeek {trtt}");
+        }
+        compared += theirs.len();
+    }
+    assert_eq!(compared, 37);
+}
+
+/// The JSON form of the same export carries the same rows (Zeek's JSON writer: one object per
+/// line, unset fields left out).
+#[test]
+fn json_export_round_trips_to_the_same_rows() {
+    let Some(captures) = crate::common::shared_captures() else {
+        netql::testdata::missing("captures");
+        return;
+    };
+    let capture = captures.join("wikipedia.pcap");
+    for log in ["conn", "dns"] {
+        let (_d1, tsv) = export(&capture, log, false);
+        let (_d2, json) = export(&capture, log, true);
+        let tsv = read_zeek_log(&tsv);
+        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&json)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+            .collect();
+        assert_eq!(lines.len(), tsv.rows.len(), "{log}");
+        for (obj, row) in lines.iter().zip(tsv.records()) {
+            for (k, v) in &row {
+                let j = &obj[k.as_str()];
+                match v.as_str() {
+                    "-" => assert!(j.is_null(), "{log} {k}: unset is left out, got {j}"),
+                    "T" | "F" => assert_eq!(j.as_bool(), Some(v == "T"), "{log} {k}"),
+                    _ if j.is_array() => {
+                        let items: Vec<String> = j
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .map(|x| match x {
+                                serde_json::Value::String(s) => s.clone(),
+                                n => format!("{:.6}", n.as_f64().unwrap()),
+                            })
+                            .collect();
+                        assert_eq!(&items.join(","), v, "{log} {k}");
+                    }
+                    _ if j.is_number() => {
+                        let n = j.as_f64().unwrap();
+                        assert!((n - v.parse::<f64>().unwrap()).abs() < 1e-6, "{log} {k}: {n} vs {v}");
+                    }
+                    _ => assert_eq!(j.as_str(), Some(v.as_str()), "{log} {k}"),
+                }
+            }
+        }
+    }
 }

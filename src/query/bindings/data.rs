@@ -1,4 +1,4 @@
-//! data: where `packets()`, `flows()`, `events()` and `stacks()` get their tables: loaded
+//! data: where `packets()`, `flows()`, `events()`, `dns()` and `stacks()` get their tables: loaded
 //! captures, a live window, or (to check a script without running it) empty tables.
 
 use std::sync::Arc;
@@ -18,6 +18,11 @@ pub trait DataSource: Send + Sync {
     /// load time hand them over without a scan; this default filters the packets.
     fn events(&self) -> Result<LazyFrame> {
         Ok(self.packets()?.filter(crate::table::events::event_expr()))
+    }
+
+    /// The DNS transactions. A source without them (a live window) has none.
+    fn dns(&self) -> Result<LazyFrame> {
+        crate::table::dns_table::empty_dns().map(|df| df.lazy())
     }
 
     /// Frames and bytes per protocol stack. Loaded captures count them while decoding; this
@@ -62,6 +67,13 @@ pub fn register(lang: &mut Lang, data: Arc<dyn DataSource>) {
         "the columns of packets() for the packets that say something on their own (DNS, HTTP, TLS hellos, ARP, credentials, ICMP, odd TCP flags, decode errors): start such questions here",
     )
     .with(move || d.events().map(Table).or_else(|e| err(e.to_string())));
+    let d = data.clone();
+    lang.def(
+        Topic::Data,
+        "dns()",
+        "one row per DNS transaction (query paired with its reply, or either alone) with Zeek's dns.log meaning: query, qtype_name, rcode_name, answers, ttls, rtt, flags; joins flows() on flow_id or community_id",
+    )
+    .with(move || d.dns().map(Table).or_else(|e| err(e.to_string())));
     let d = data;
     lang.def(
         Topic::Data,

@@ -5,9 +5,9 @@
 use polars::prelude::*;
 
 use crate::error::Result;
+use crate::render::zeek::columns::Columns;
 use crate::render::zeek::log::{Field, LogWriter, Value, field};
 use crate::render::zeek::site::is_local;
-use crate::render::zeek::columns::Columns;
 use crate::render::zeek::uid::uid;
 use crate::table::schema::fcol;
 
@@ -89,8 +89,16 @@ pub fn write(w: &mut LogWriter, flows: &DataFrame) -> Result<()> {
             Value::Text(proto(l4).into()),
             Value::text(service[i].clone()),
             lasted.map_or(Value::Unset, Value::Interval),
-            if lasted.is_some() { Value::count(ob[i]) } else { Value::Unset },
-            if lasted.is_some() { Value::count(rb[i]) } else { Value::Unset },
+            if lasted.is_some() {
+                Value::count(ob[i])
+            } else {
+                Value::Unset
+            },
+            if lasted.is_some() {
+                Value::count(rb[i])
+            } else {
+                Value::Unset
+            },
             Value::text(conn_state[i].clone()),
             local(&src[i]),
             local(&dst[i]),

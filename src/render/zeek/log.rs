@@ -96,7 +96,11 @@ fn ascii(v: &Value) -> String {
         Value::Interval(s) => seconds(*s),
         Value::Bool(b) => if *b { "T" } else { "F" }.into(),
         Value::List(items) if items.is_empty() => "(empty)".into(),
-        Value::List(items) => items.iter().map(|s| escape_ascii(s, true)).collect::<Vec<_>>().join(","),
+        Value::List(items) => items
+            .iter()
+            .map(|s| escape_ascii(s, true))
+            .collect::<Vec<_>>()
+            .join(","),
         Value::Intervals(items) if items.is_empty() => "(empty)".into(),
         Value::Intervals(items) => items.iter().map(|s| seconds(*s)).collect::<Vec<_>>().join(","),
     }

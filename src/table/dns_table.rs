@@ -1,0 +1,206 @@
+//! dns_table: DNS transactions ([`crate::table::dns_pairing`]) -> the `dns()` table, one row per
+//! transaction with Zeek's dns.log meaning for each column ([`crate::table::schema::DNS_SCHEMA`]).
+//! Rows are built column by column as transactions complete, so a capture's many transactions
+//! cost codes and numbers, not structs; names and answers are codes in the shared text
+//! dictionary (they repeat). Once the flows are known, each row takes its flow's originator as
+//! client (Zeek's `id`) and its Community ID ([`finish_with_flows`]).
+
+use polars::prelude::*;
+
+use crate::decode::dns_names::{opcode_name, qclass_name, qtype_name, rcode_name};
+use crate::error::Result;
+use crate::table::column::{Col, boolean, cat32, enum8, prim};
+use crate::table::dns_pairing::DnsTransaction;
+use crate::table::interner::Interner;
+use crate::table::schema::{APP_DTYPE, L4_DTYPE, cat_dtype, dcol, fcol};
+
+/// The dns table being built.
+#[derive(Default)]
+pub struct DnsColumns {
+    ts: Vec<i64>,
+    flow_id: Vec<u64>,
+    src_ip: Col<u32>,
+    src_port: Col<u16>,
+    dst_ip: Col<u32>,
+    dst_port: Col<u16>,
+    l4: Col<u8>,
+    app: Col<u8>,
+    trans_id: Vec<u16>,
+    rtt: Vec<Option<f64>>,
+    query: Col<u32>,
+    qclass: Col<u16>,
+    qclass_name: Col<u32>,
+    qtype: Col<u16>,
+    qtype_name: Col<u32>,
+    rcode: Col<u16>,
+    rcode_name: Col<u32>,
+    aa: Vec<bool>,
+    tc: Vec<bool>,
+    rd: Vec<bool>,
+    ra: Vec<bool>,
+    z: Vec<u8>,
+    /// Answers and TTLs of all rows back to back; `offsets[i]..offsets[i+1]` are row i's.
+    answers: Vec<u32>,
+    ttls: Vec<f64>,
+    offsets: Vec<usize>,
+    rejected: Vec<bool>,
+    opcode: Col<u8>,
+    opcode_name: Col<u32>,
+    query_frame: Col<u32>,
+    response_frame: Col<u32>,
+    error: Col<u32>,
+}
+
+impl DnsColumns {
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    pub fn push(&mut self, t: &DnsTransaction, it: &mut Interner) {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        self.ts.push(t.ts);
+        self.flow_id.push(t.flow_id);
+        self.src_ip.push(t.client_ip);
+        self.src_port.push(t.client_port);
+        self.dst_ip.push(t.server_ip);
+        self.dst_port.push(t.server_port);
+        self.l4.push(t.l4);
+        self.app.push(t.app);
+        self.trans_id.push(t.trans_id);
+        self.rtt.push(t.rtt.map(|ns| ns as f64 / 1e9));
+        self.query.push(t.query.as_deref().map(|q| it.text(q)));
+        self.qclass.push(t.qclass);
+        self.qclass_name.push(t.qclass.map(|c| it.numbered(3, c, qclass_name)));
+        self.qtype.push(t.qtype);
+        self.qtype_name.push(t.qtype.map(|q| it.numbered(0, q, qtype_name)));
+        self.rcode.push(t.rcode.map(u16::from));
+        self.rcode_name
+            .push(t.rcode.map(|r| it.numbered(1, u16::from(r), rcode_name)));
+        self.aa.push(t.aa);
+        self.tc.push(t.tc);
+        self.rd.push(t.rd);
+        self.ra.push(t.ra);
+        self.z.push(t.z);
+        for (a, ttl) in &t.answers {
+            self.answers.push(it.text(a));
+            self.ttls.push(f64::from(*ttl));
+        }
+        self.offsets.push(self.answers.len());
+        self.rejected.push(t.rejected);
+        self.opcode.push(t.opcode);
+        let netbios = t.netbios;
+        self.opcode_name.push(t.opcode.map(|o| {
+            it.numbered(if netbios { 5 } else { 4 }, u16::from(o), |o| {
+                opcode_name(o as u8, netbios)
+            })
+        }));
+        self.query_frame.push(t.query_frame);
+        self.response_frame.push(t.response_frame);
+        self.error.push(t.error.as_deref().map(|e| it.text(e)));
+    }
+
+    /// The table, every row of it from the capture file `file_code` names.
+    pub fn into_dataframe(self, file_code: u32) -> Result<DataFrame> {
+        let n = self.ts.len();
+        let mut answers =
+            ListPrimitiveChunkedBuilder::<UInt32Type>::new(dcol::ANSWERS.into(), n, self.answers.len(), cat_dtype());
+        let mut ttls =
+            ListPrimitiveChunkedBuilder::<Float64Type>::new(dcol::TTLS.into(), n, self.ttls.len(), DataType::Float64);
+        for w in self.offsets.windows(2) {
+            answers.append_slice(&self.answers[w[0]..w[1]]);
+            ttls.append_slice(&self.ttls[w[0]..w[1]]);
+        }
+        let bools = |name: &str, v: Vec<bool>| BooleanChunked::from_slice(name.into(), &v).into_column();
+        let columns = vec![
+            Int64Chunked::from_vec(dcol::TS.into(), self.ts)
+                .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+                .into_column(),
+            cat32(dcol::FILE, Col::filled(file_code, n), cat_dtype()),
+            UInt64Chunked::from_vec(dcol::FLOW_ID.into(), self.flow_id).into_column(),
+            StringChunked::full_null(dcol::COMMUNITY_ID.into(), n).into_column(),
+            cat32(dcol::SRC_IP, self.src_ip.rows(n), cat_dtype()),
+            prim::<UInt16Type>(dcol::SRC_PORT, self.src_port.rows(n)),
+            cat32(dcol::DST_IP, self.dst_ip.rows(n), cat_dtype()),
+            prim::<UInt16Type>(dcol::DST_PORT, self.dst_port.rows(n)),
+            enum8(dcol::L4, self.l4.rows(n), &L4_DTYPE),
+            enum8(dcol::APP, self.app.rows(n), &APP_DTYPE),
+            UInt16Chunked::from_vec(dcol::TRANS_ID.into(), self.trans_id).into_column(),
+            Float64Chunked::from_iter_options(dcol::RTT.into(), self.rtt.into_iter()).into_column(),
+            cat32(dcol::QUERY, self.query.rows(n), cat_dtype()),
+            prim::<UInt16Type>(dcol::QCLASS, self.qclass.rows(n)),
+            cat32(dcol::QCLASS_NAME, self.qclass_name.rows(n), cat_dtype()),
+            prim::<UInt16Type>(dcol::QTYPE, self.qtype.rows(n)),
+            cat32(dcol::QTYPE_NAME, self.qtype_name.rows(n), cat_dtype()),
+            prim::<UInt16Type>(dcol::RCODE, self.rcode.rows(n)),
+            cat32(dcol::RCODE_NAME, self.rcode_name.rows(n), cat_dtype()),
+            bools(dcol::AA, self.aa),
+            bools(dcol::TC, self.tc),
+            bools(dcol::RD, self.rd),
+            bools(dcol::RA, self.ra),
+            UInt8Chunked::from_vec(dcol::Z.into(), self.z).into_column(),
+            answers.finish().into_column(),
+            ttls.finish().into_column(),
+            bools(dcol::REJECTED, self.rejected),
+            prim::<UInt8Type>(dcol::OPCODE, self.opcode.rows(n)),
+            cat32(dcol::OPCODE_NAME, self.opcode_name.rows(n), cat_dtype()),
+            prim::<UInt32Type>(dcol::QUERY_FRAME, self.query_frame.rows(n)),
+            prim::<UInt32Type>(dcol::RESPONSE_FRAME, self.response_frame.rows(n)),
+            cat32(dcol::ERROR, self.error.rows(n), cat_dtype()),
+        ];
+        let _ = boolean;
+        Ok(DataFrame::new(n, columns)?)
+    }
+}
+
+/// An empty dns table with every column typed.
+pub fn empty_dns() -> Result<DataFrame> {
+    DnsColumns::default().into_dataframe(0)
+}
+
+/// Rows of a transaction table take their flow's view: its originator as client (`src_*`, as
+/// Zeek's `id` is the connection's), and its Community ID. Rows are in time order after.
+pub fn finish_with_flows(table: DataFrame, flows: &DataFrame) -> Result<DataFrame> {
+    if table.height() == 0 {
+        return Ok(table);
+    }
+    let names: Vec<PlSmallStr> = table.get_column_names_owned();
+    let f = flows.clone().lazy().select([
+        col(fcol::FLOW_ID),
+        col(fcol::SRC_IP).alias("__f_src"),
+        col(fcol::SRC_PORT).alias("__f_sport"),
+        col(fcol::COMMUNITY_ID).alias("__f_cid"),
+    ]);
+    let swap = col("__f_src").is_not_null().and(
+        col(dcol::SRC_IP)
+            .neq(col("__f_src"))
+            .or(col(dcol::SRC_PORT).neq(col("__f_sport"))),
+    );
+    let pick = |a: &str, b: &str| when(swap.clone()).then(col(b)).otherwise(col(a)).alias(a);
+    let out = table
+        .lazy()
+        .with_row_index("__row", None)
+        .join(
+            f,
+            [col(fcol::FLOW_ID)],
+            [col(fcol::FLOW_ID)],
+            JoinArgs::new(JoinType::Left),
+        )
+        .with_columns([
+            pick(dcol::SRC_IP, dcol::DST_IP),
+            pick(dcol::SRC_PORT, dcol::DST_PORT),
+            pick(dcol::DST_IP, dcol::SRC_IP),
+            pick(dcol::DST_PORT, dcol::SRC_PORT),
+            col("__f_cid").alias(dcol::COMMUNITY_ID),
+        ])
+        .sort(["__row"], SortMultipleOptions::default())
+        .select(names.iter().map(|n| col(n.clone())).collect::<Vec<_>>())
+        .sort([dcol::TS], SortMultipleOptions::default().with_maintain_order(true))
+        .collect()?;
+    Ok(out)
+}
