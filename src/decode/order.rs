@@ -14,7 +14,7 @@ use crate::decode::protocol::{App, L4};
 use crate::decode::quic;
 use crate::decode::reassembly::{FragmentRow, Reassembler};
 use crate::decode::service::Service;
-use crate::decode::stream::{self, Segment};
+use crate::decode::stream::{self, Segment, StreamEvent};
 
 /// A TCP segment of an HTTP or TLS flow waiting for the stream tracker.
 #[derive(Debug, Clone, Copy)]
@@ -72,13 +72,15 @@ pub enum Fix {
     Completes { row: usize, stack: Stack },
     /// A packet that confirms the flow speaks a protocol (an HTTP request head, a TLS hello).
     Confirms { row: usize, service: Service },
-    /// A DNS message the in-order pass read (in a reassembled datagram), for the row that
-    /// completed it.
+    /// A DNS message the in-order pass read (in a reassembled datagram or a TCP stream), for the
+    /// row that completed it.
     Dns {
         row: usize,
         multicast: bool,
         msg: DnsMessage,
     },
+    /// An HTTP or TLS message a TCP segment completed (see [`crate::decode::stream`]).
+    Stream { row: usize, event: StreamEvent },
     /// A QUIC Initial completing a ClientHello or ServerHello.
     Hello {
         row: usize,
@@ -144,14 +146,31 @@ impl InOrder {
             let done = self
                 .streams
                 .segment(&r.seg, bytes.get(r.bytes.0..r.bytes.1).unwrap_or(&[]));
-            if done.completes {
+            let dns = r.seg.app.is_dns_like();
+            // DNS over TCP keeps the stack the decoder gave it; HTTP and TLS are named where a
+            // message completes.
+            if done.completes && !dns {
                 fix(Fix::Completes {
                     row: r.row,
                     stack: r.stack,
                 });
             }
-            if let Some(service) = done.confirms {
+            if let Some(service) = done.confirms.filter(|_| !dns) {
                 fix(Fix::Confirms { row: r.row, service });
+            }
+            for event in done.events {
+                match event {
+                    StreamEvent::Dns(m) => {
+                        if let Some(msg) = parse_dns(&m, r.seg.app == App::Nbns) {
+                            fix(Fix::Dns {
+                                row: r.row,
+                                multicast: false,
+                                msg,
+                            });
+                        }
+                    }
+                    event => fix(Fix::Stream { row: r.row, event }),
+                }
             }
         }
         for q in &pending.quic {

@@ -1,14 +1,19 @@
-//! stream: follow TCP byte streams to find the frame that completes each HTTP message or TLS
-//! record. tshark reassembles these PDUs and names `http`/`tls` in a frame's protocol stack only on
-//! the frame where one completes; segments in the middle of a PDU, retransmissions and copies of a
-//! segment seen on another VLAN carry plain `tcp`. The decoder cannot know this packet by packet,
-//! so the loader runs this tracker over each flow's segments in file order.
+//! stream: follow TCP byte streams (HTTP, TLS, DNS over TCP) in capture order. Two things come
+//! out of it:
+//! - the frame that completes each HTTP message or TLS record. tshark reassembles these PDUs and
+//!   names `http`/`tls` in a frame's protocol stack only on the frame where one completes;
+//!   segments in the middle of a PDU, retransmissions and copies of a segment seen on another
+//!   VLAN carry plain `tcp`. The decoder cannot know this packet by packet.
+//! - the messages the transaction tables read ([`StreamEvent`]): HTTP heads and the length of
+//!   each body, TLS handshake messages put back together across records and segments (a
+//!   ClientHello with post-quantum key shares spans several), the kind of each TLS record, and
+//!   DNS messages framed by their length prefix.
 
 use crate::decode::packet::FlowMap;
 use crate::decode::protocol::App;
 use crate::decode::service::Service;
 
-/// One TCP segment of an HTTP or TLS flow, as the tracker needs it.
+/// One TCP segment of a followed flow, as the tracker needs it.
 #[derive(Debug, Clone, Copy)]
 pub struct Segment {
     pub flow: u64,
@@ -22,13 +27,35 @@ pub struct Segment {
     pub wire_len: u32,
 }
 
+/// A message the stream gave up, in stream order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// An HTTP request or response head (start line and headers, through the empty line).
+    HttpHead(Vec<u8>),
+    /// The body after the last head ended: this many body bytes (chunk framing not counted).
+    HttpBodyEnd(u64),
+    /// A TLS record began: its content type (20 change cipher spec, 21 alert, 22 handshake,
+    /// 23 application data) and length.
+    TlsRecord { content_type: u8, len: u16 },
+    /// A whole TLS handshake message (type, 3-byte length, body) from the records before
+    /// encryption started.
+    TlsHandshake(Vec<u8>),
+    /// A TLS alert in the clear: level and description.
+    TlsAlert { level: u8, description: u8 },
+    /// A DNS message carried over TCP (without its length prefix).
+    Dns(Vec<u8>),
+}
+
 /// Where a stream's parser stands.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 enum Mode {
     /// At a PDU boundary; `pending` holds the start of a PDU whose header is not complete yet.
+    #[default]
     Boundary,
-    /// Inside a PDU: this many bytes are still to come.
+    /// Inside a PDU whose bytes are not kept: this many are still to come.
     Skip(u64),
+    /// Inside a PDU whose bytes are kept in `msg`: this many are still to come.
+    Collect(u64),
     /// Inside a chunked HTTP body.
     Chunked(Chunk),
     /// An HTTP body that ends when the sender closes.
@@ -45,36 +72,104 @@ enum Chunk {
     Trailer,
 }
 
-#[derive(Debug)]
+/// A body's content coding being undone, only to count what it decodes to.
+struct Inflate {
+    gzip: bool,
+    decoder: Option<Box<dyn std::io::Write + Send>>,
+    out: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl std::fmt::Debug for Inflate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inflate").field("gzip", &self.gzip).finish()
+    }
+}
+
+/// Counts the bytes written to it.
+struct Count(std::sync::Arc<std::sync::atomic::AtomicU64>);
+
+impl std::io::Write for Count {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Inflate {
+    fn new(gzip: bool) -> Inflate {
+        let out = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let sink = Count(out.clone());
+        let decoder: Box<dyn std::io::Write + Send> = if gzip {
+            Box::new(flate2::write::GzDecoder::new(sink))
+        } else {
+            Box::new(flate2::write::ZlibDecoder::new(sink))
+        };
+        Inflate {
+            gzip,
+            decoder: Some(decoder),
+            out,
+        }
+    }
+
+    /// Feed coded bytes; a coding error ends the decoding (what came out so far counts).
+    fn feed(&mut self, b: &[u8]) {
+        if let Some(d) = self.decoder.as_mut()
+            && d.write_all(b).is_err()
+        {
+            self.decoder = None;
+        }
+    }
+
+    fn decoded(mut self) -> u64 {
+        if let Some(mut d) = self.decoder.take() {
+            let _ = d.flush();
+        }
+        let _ = self.gzip;
+        self.out.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, Default)]
 struct Dir {
     next_seq: Option<u32>,
     mode: Mode,
     pending: Vec<u8>,
     /// The protocol was confirmed in this direction (a request head, a hello).
     confirmed: bool,
-}
-
-impl Default for Dir {
-    fn default() -> Self {
-        Dir {
-            next_seq: None,
-            mode: Mode::Boundary,
-            pending: Vec::new(),
-            confirmed: false,
-        }
-    }
+    /// Bytes of the PDU being collected (a TLS record's payload, a DNS message); `broken` when
+    /// part of it was never captured.
+    msg: Vec<u8>,
+    broken: bool,
+    /// What the collected PDU is: a TLS record's content type, or 0 for a DNS message.
+    collecting: u8,
+    /// Inside an HTTP body (the skip or close ends it): its bytes so far, counted after gzip or
+    /// deflate content coding is undone (as Zeek counts them) when `inflate` is set.
+    body: Option<u64>,
+    inflate: Option<Inflate>,
+    /// TLS handshake bytes not yet a whole message; stops after the cipher changed.
+    handshake: Vec<u8>,
+    encrypted: bool,
+    events: Vec<StreamEvent>,
 }
 
 /// What one segment did: completed a message or record (tshark then names the application on
-/// its frame), and whether it confirmed the protocol (an HTTP request head, a TLS hello).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// its frame), whether it confirmed the protocol (an HTTP request head, a TLS hello), and the
+/// messages it gave up.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Segmented {
     pub completes: bool,
     pub confirms: Option<Service>,
+    pub events: Vec<StreamEvent>,
 }
 
 /// Longest header we wait for before giving up on a stream's framing.
 const MAX_PENDING: usize = 64 * 1024;
+/// Handshake bytes kept per direction (certificates chains included; more is not a handshake).
+const MAX_HANDSHAKE: usize = 256 * 1024;
 
 /// Per-direction stream state over a whole capture.
 #[derive(Default)]
@@ -92,7 +187,11 @@ impl Tracker {
             App::Http => Service::Http,
             _ => Service::Ssl,
         });
-        Segmented { completes, confirms }
+        Segmented {
+            completes,
+            confirms,
+            events: std::mem::take(&mut d.events),
+        }
     }
 }
 
@@ -106,8 +205,7 @@ fn step(d: &mut Dir, s: &Segment, data: &[u8]) -> bool {
             .is_none_or(|n| (s.seq.wrapping_add(1).wrapping_sub(n) as i32) > 0);
         if fresh {
             d.next_seq = Some(s.seq.wrapping_add(1).wrapping_add(s.wire_len));
-            d.mode = Mode::Boundary;
-            d.pending.clear();
+            lose_framing(d);
         }
         return false;
     }
@@ -125,8 +223,7 @@ fn step(d: &mut Dir, s: &Segment, data: &[u8]) -> bool {
             skip = overlap;
         } else if ahead > 0 {
             // Bytes are missing: the framing is lost; start again at this segment.
-            d.mode = Mode::Boundary;
-            d.pending.clear();
+            lose_framing(d);
         }
     }
     d.next_seq = Some(s.seq.wrapping_add(len).wrapping_add(s.fin as u32));
@@ -146,30 +243,115 @@ fn step(d: &mut Dir, s: &Segment, data: &[u8]) -> bool {
     done
 }
 
+/// Start over at the next byte: what was half read is dropped.
+fn lose_framing(d: &mut Dir) {
+    d.mode = Mode::Boundary;
+    d.pending.clear();
+    d.msg.clear();
+    d.broken = false;
+    d.body = None;
+    d.inflate = None;
+    d.handshake.clear();
+}
+
 fn close(d: &mut Dir) -> bool {
     d.mode = Mode::Boundary;
+    end_body(d);
     true
+}
+
+fn end_body(d: &mut Dir) {
+    let inflate = d.inflate.take();
+    if let Some(n) = d.body.take() {
+        let n = inflate.map_or(n, Inflate::decoded);
+        d.events.push(StreamEvent::HttpBodyEnd(n));
+    }
+}
+
+/// Count body bytes (and decode them when the body is content-coded).
+fn body_bytes(d: &mut Dir, b: &[u8]) {
+    if let Some(n) = d.body.as_mut() {
+        *n += b.len() as u64;
+    }
+    if let Some(i) = d.inflate.as_mut() {
+        i.feed(b);
+    }
 }
 
 /// Advance over bytes we do not have.
 fn advance_blind(d: &mut Dir, n: u64) -> bool {
     match &mut d.mode {
         Mode::Skip(rem) => {
+            if let Some(b) = d.body.as_mut() {
+                *b += n.min(*rem);
+            }
             if n >= *rem {
                 d.mode = Mode::Boundary;
+                end_body(d);
                 true
             } else {
                 *rem -= n;
                 false
             }
         }
-        Mode::UntilClose => false,
-        _ => {
-            // Cannot frame what we cannot see.
-            d.mode = Mode::Boundary;
-            d.pending.clear();
+        Mode::Collect(rem) => {
+            // The PDU cannot be read now; skip the rest of it.
+            d.broken = true;
+            if n >= *rem {
+                d.mode = Mode::Boundary;
+                d.msg.clear();
+                d.broken = false;
+                true
+            } else {
+                *rem -= n;
+                false
+            }
+        }
+        Mode::UntilClose => {
+            if let Some(b) = d.body.as_mut() {
+                *b += n;
+            }
             false
         }
+        _ => {
+            // Cannot frame what we cannot see.
+            lose_framing(d);
+            false
+        }
+    }
+}
+
+/// A collected PDU is whole: hand it on.
+fn collected(d: &mut Dir) {
+    let msg = std::mem::take(&mut d.msg);
+    if std::mem::take(&mut d.broken) {
+        return;
+    }
+    match d.collecting {
+        0 => d.events.push(StreamEvent::Dns(msg)),
+        21 if !d.encrypted && msg.len() >= 2 => d.events.push(StreamEvent::TlsAlert {
+            level: msg[0],
+            description: msg[1],
+        }),
+        22 if !d.encrypted => {
+            if d.handshake.len() + msg.len() > MAX_HANDSHAKE {
+                d.handshake.clear();
+                return;
+            }
+            d.handshake.extend_from_slice(&msg);
+            let mut at = 0;
+            while d.handshake.len() >= at + 4 {
+                let h = &d.handshake[at..];
+                let n = 4 + u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
+                if h.len() < n {
+                    break;
+                }
+                d.events.push(StreamEvent::TlsHandshake(h[..n].to_vec()));
+                at += n;
+            }
+            d.handshake.drain(..at);
+        }
+        _ => {}
     }
 }
 
@@ -193,22 +375,41 @@ fn feed(d: &mut Dir, app: App, input: &[u8]) -> bool {
             Mode::Skip(rem) => {
                 let take = (*rem).min(b.len() as u64);
                 *rem -= take;
+                let done_now = *rem == 0;
+                body_bytes(d, &b[..take as usize]);
                 b = &b[take as usize..];
-                if *rem == 0 {
+                if done_now {
                     d.mode = Mode::Boundary;
+                    end_body(d);
                     done = true;
                 }
             }
-            Mode::UntilClose => return done,
+            Mode::Collect(rem) => {
+                let take = (*rem).min(b.len() as u64);
+                *rem -= take;
+                d.msg.extend_from_slice(&b[..take as usize]);
+                b = &b[take as usize..];
+                if *rem == 0 {
+                    d.mode = Mode::Boundary;
+                    collected(d);
+                    done = true;
+                }
+            }
+            Mode::UntilClose => {
+                body_bytes(d, b);
+                return done;
+            }
             Mode::Chunked(c) => match chunked_step(c, b) {
                 Step::Need => {
                     stash(d, b);
                     return done;
                 }
-                Step::Consumed(n, finished) => {
+                Step::Consumed(n, data, finished) => {
+                    body_bytes(d, &b[..data as usize]);
                     b = &b[n..];
                     if finished {
                         d.mode = Mode::Boundary;
+                        end_body(d);
                         done = true;
                     }
                 }
@@ -224,8 +425,29 @@ fn feed(d: &mut Dir, app: App, input: &[u8]) -> bool {
                         if b[0] == 22 && matches!(b.get(5), Some(1 | 2)) {
                             d.confirmed = true;
                         }
-                        let n = 5 + u16::from_be_bytes([b[3], b[4]]) as u64;
-                        d.mode = Mode::Skip(n);
+                        let len = u16::from_be_bytes([b[3], b[4]]);
+                        d.events.push(StreamEvent::TlsRecord {
+                            content_type: b[0],
+                            len,
+                        });
+                        let n = 5 + u64::from(len);
+                        // Handshake and alert records are kept (until the cipher changes);
+                        // the rest is skipped.
+                        if matches!(b[0], 21 | 22) && !d.encrypted {
+                            d.collecting = b[0];
+                            b = &b[5..];
+                            d.mode = Mode::Collect(n - 5);
+                            if n == 5 {
+                                d.mode = Mode::Boundary;
+                                collected(d);
+                                done = true;
+                            }
+                        } else {
+                            if b[0] == 20 {
+                                d.encrypted = true;
+                            }
+                            d.mode = Mode::Skip(n);
+                        }
                     } else {
                         // Not a record header: tshark shows the bytes as TLS continuation data.
                         return true;
@@ -240,17 +462,36 @@ fn feed(d: &mut Dir, app: App, input: &[u8]) -> bool {
                         stash(d, b);
                         return done;
                     };
-                    let body = http_body(&b[..head_len]);
+                    let (body, coding) = http_body(&b[..head_len]);
                     // A request head confirms HTTP.
                     if !b.starts_with(b"HTTP/") {
                         d.confirmed = true;
                     }
+                    d.events.push(StreamEvent::HttpHead(b[..head_len].to_vec()));
                     b = &b[head_len..];
+                    d.body = Some(0);
+                    d.inflate = coding.map(Inflate::new);
                     match body {
-                        Body::None => done = true,
+                        Body::None => {
+                            end_body(d);
+                            done = true;
+                        }
                         Body::Length(n) => d.mode = Mode::Skip(n),
                         Body::Chunked => d.mode = Mode::Chunked(Chunk::Size),
                         Body::UntilClose => d.mode = Mode::UntilClose,
+                    }
+                }
+                a if a.is_dns_like() => {
+                    if b.len() < 2 {
+                        stash(d, b);
+                        return done;
+                    }
+                    let n = u64::from(u16::from_be_bytes([b[0], b[1]]));
+                    b = &b[2..];
+                    d.collecting = 0;
+                    d.mode = Mode::Collect(n);
+                    if n == 0 {
+                        d.mode = Mode::Boundary;
                     }
                 }
                 _ => return true,
@@ -262,8 +503,7 @@ fn feed(d: &mut Dir, app: App, input: &[u8]) -> bool {
 
 fn stash(d: &mut Dir, b: &[u8]) {
     if d.pending.len() + b.len() > MAX_PENDING {
-        d.pending.clear();
-        d.mode = Mode::Boundary;
+        lose_framing(d);
     } else {
         d.pending.extend_from_slice(b);
     }
@@ -271,7 +511,8 @@ fn stash(d: &mut Dir, b: &[u8]) {
 
 enum Step {
     Need,
-    Consumed(usize, bool),
+    /// Bytes consumed, of which chunk data, and whether the body ended.
+    Consumed(usize, u64, bool),
 }
 
 fn chunked_step(c: &mut Chunk, b: &[u8]) -> Step {
@@ -283,24 +524,26 @@ fn chunked_step(c: &mut Chunk, b: &[u8]) -> Step {
                 } else {
                     Chunk::Data(size + 2)
                 };
-                Step::Consumed(n, false)
+                Step::Consumed(n, 0, false)
             }
             Ok(httparse::Status::Partial) => Step::Need,
             // A broken size line: treat the rest as the end of the body.
-            Err(_) => Step::Consumed(b.len(), true),
+            Err(_) => Step::Consumed(b.len(), 0, true),
         },
         Chunk::Data(rem) => {
             let take = rem.min(b.len() as u64);
+            // The last two bytes of each chunk are its CRLF, not data.
+            let data = take.min(rem.saturating_sub(2));
             *c = if rem == take {
                 Chunk::Size
             } else {
                 Chunk::Data(rem - take)
             };
-            Step::Consumed(take as usize, false)
+            Step::Consumed(take as usize, data, false)
         }
         Chunk::Trailer => match b.windows(2).position(|w| w == b"\r\n") {
-            Some(0) => Step::Consumed(2, true),
-            Some(i) => Step::Consumed(i + 2, false),
+            Some(0) => Step::Consumed(2, 0, true),
+            Some(i) => Step::Consumed(i + 2, 0, false),
             None => Step::Need,
         },
     }
@@ -336,8 +579,45 @@ enum Body {
     UntilClose,
 }
 
-/// How the body after this request or response head is framed (RFC 9112 section 6.3).
-fn http_body(head: &[u8]) -> Body {
+/// How the body after this request or response head is framed (RFC 9112 section 6.3), and its
+/// content coding when gzip (true) or deflate (false).
+fn http_body(head: &[u8]) -> (Body, Option<bool>) {
+    let framing = http_framing(head);
+    let coding = content_coding(head);
+    (framing, coding)
+}
+
+fn content_coding(head: &[u8]) -> Option<bool> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let hs: Vec<(String, String)> = if head.starts_with(b"HTTP/") {
+        let mut r = httparse::Response::new(&mut headers);
+        r.parse(head).ok()?;
+        r.headers
+            .iter()
+            .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).to_string()))
+            .collect()
+    } else {
+        let mut r = httparse::Request::new(&mut headers);
+        r.parse(head).ok()?;
+        r.headers
+            .iter()
+            .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).to_string()))
+            .collect()
+    };
+    let v = hs
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case("content-encoding"))?
+        .1
+        .trim()
+        .to_ascii_lowercase();
+    match v.as_str() {
+        "gzip" | "x-gzip" => Some(true),
+        "deflate" => Some(false),
+        _ => None,
+    }
+}
+
+fn http_framing(head: &[u8]) -> Body {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let is_response = head.starts_with(b"HTTP/");
     let hs: &[httparse::Header<'_>];
@@ -401,8 +681,12 @@ mod tests {
     fn http_response_completes_on_its_last_segment() {
         let mut t = Tracker::default();
         let head = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n12345";
-        assert!(!t.segment_done(&seg(1, head.len(), App::Http), head));
-        assert!(t.segment_done(&seg(1 + head.len() as u32, 5, App::Http), b"67890"));
+        let first = t.segment(&seg(1, head.len(), App::Http), head);
+        assert!(!first.completes);
+        assert_eq!(first.events, [StreamEvent::HttpHead(head[..head.len() - 5].to_vec())]);
+        let last = t.segment(&seg(1 + head.len() as u32, 5, App::Http), b"67890");
+        assert!(last.completes);
+        assert_eq!(last.events, [StreamEvent::HttpBodyEnd(10)]);
     }
 
     #[test]
@@ -431,6 +715,38 @@ mod tests {
         let a = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
         let b = b"0\r\n\r\n";
         assert!(!t.segment_done(&seg(0, a.len(), App::Http), a));
-        assert!(t.segment_done(&seg(a.len() as u32, b.len(), App::Http), b));
+        let end = t.segment(&seg(a.len() as u32, b.len(), App::Http), b);
+        assert!(end.completes);
+        assert_eq!(end.events, [StreamEvent::HttpBodyEnd(5)], "chunk data, not framing");
+    }
+
+    #[test]
+    fn a_handshake_message_split_over_records_and_segments_comes_out_whole() {
+        // A 10-byte ClientHello body in two handshake records, the second cut by a segment edge.
+        let msg: Vec<u8> = [vec![1, 0, 0, 10], (0..10).collect()].concat();
+        let mut stream = vec![22, 3, 1, 0, 6];
+        stream.extend_from_slice(&msg[..6]);
+        stream.extend_from_slice(&[22, 3, 3, 0, 8]);
+        stream.extend_from_slice(&msg[6..]);
+        let mut t = Tracker::default();
+        let a = t.segment(&seg(0, 14, App::Tls), &stream[..14]);
+        let b = t.segment(&seg(14, stream.len() - 14, App::Tls), &stream[14..]);
+        let handshakes: Vec<_> = a
+            .events
+            .into_iter()
+            .chain(b.events)
+            .filter(|e| matches!(e, StreamEvent::TlsHandshake(_)))
+            .collect();
+        assert_eq!(handshakes, [StreamEvent::TlsHandshake(msg)]);
+    }
+
+    #[test]
+    fn dns_over_tcp_is_framed_by_its_length() {
+        let mut t = Tracker::default();
+        let stream = [0u8, 3, 7, 8, 9, 0, 1, 5];
+        let a = t.segment(&seg(0, 4, App::Dns), &stream[..4]);
+        assert!(a.events.is_empty());
+        let b = t.segment(&seg(4, 4, App::Dns), &stream[4..]);
+        assert_eq!(b.events, [StreamEvent::Dns(vec![7, 8, 9]), StreamEvent::Dns(vec![5])]);
     }
 }

@@ -656,6 +656,13 @@ impl DataSource for Captures {
             crate::table::dns_table::empty_dns().unwrap_or_default().lazy()
         }))
     }
+
+    fn http(&self) -> crate::error::Result<LazyFrame> {
+        let parts = self.parts(|l| Ok(l.http()))?;
+        Ok(union_or(parts, || {
+            crate::table::http_table::empty_http().unwrap_or_default().lazy()
+        }))
+    }
 }
 
 /// Frame numbers the evidence of a finding cites (for reports): the `frames` list column when

@@ -26,6 +26,7 @@ pub enum Table {
     Packets,
     Flows,
     Dns,
+    Http,
 }
 
 impl Table {
@@ -34,6 +35,7 @@ impl Table {
             Table::Packets => crate::table::packet_columns::empty_packets(),
             Table::Flows => crate::table::flow::empty_flows(),
             Table::Dns => crate::table::dns_table::empty_dns(),
+            Table::Http => crate::table::http_table::empty_http(),
         }
     }
 }

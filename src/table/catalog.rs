@@ -136,8 +136,9 @@ pub struct CacheEntry {
     /// The event rows of the packet table (see `table::event_mask`).
     pub events: PathBuf,
     pub flows: PathBuf,
-    /// The DNS transactions.
+    /// The DNS and HTTP transactions.
     pub dns: PathBuf,
+    pub http: PathBuf,
     pub meta: PathBuf,
 }
 
@@ -171,6 +172,7 @@ impl CacheEntry {
             events: cache_dir.join(format!("{stem}.events.parquet")),
             flows: cache_dir.join(format!("{stem}.flows.parquet")),
             dns: cache_dir.join(format!("{stem}.dns.parquet")),
+            http: cache_dir.join(format!("{stem}.http.parquet")),
             meta: cache_dir.join(format!("{stem}.meta.json")),
         })
     }

@@ -11,26 +11,7 @@ use std::collections::VecDeque;
 use crate::decode::DnsMessage;
 use crate::decode::dns_names::decode_netbios_name;
 use crate::decode::packet::FlowMap;
-
-/// Where a message was seen.
-#[derive(Debug, Clone, Copy)]
-pub struct DnsContext {
-    pub ts: i64,
-    pub frame: u32,
-    pub flow_id: u64,
-    /// Sender and receiver: text codes of the addresses, and ports.
-    pub src_ip: Option<u32>,
-    pub src_port: Option<u16>,
-    pub dst_ip: Option<u32>,
-    pub dst_port: Option<u16>,
-    /// Transport and application enum codes.
-    pub l4: Option<u8>,
-    pub app: Option<u8>,
-    /// Sent to a multicast group (224.0.0.0/4, ff00::/8).
-    pub multicast: bool,
-    /// NetBIOS name service (its names are encoded, its opcodes named apart).
-    pub netbios: bool,
-}
+use crate::table::messages::Seen;
 
 /// One transaction, as dns.log writes it.
 #[derive(Debug, Clone, Default)]
@@ -150,7 +131,7 @@ pub struct DnsPairing {
 }
 
 impl DnsPairing {
-    fn new_transaction(&mut self, ctx: &DnsContext, msg: &DnsMessage) -> usize {
+    fn new_transaction(&mut self, ctx: &Seen, msg: &DnsMessage) -> usize {
         let t = DnsTransaction {
             ts: ctx.ts,
             flow_id: ctx.flow_id,
@@ -184,7 +165,7 @@ impl DnsPairing {
     }
 
     /// Zeek's `set_session`: the transaction this message belongs to.
-    fn session(&mut self, ctx: &DnsContext, msg: &DnsMessage) -> usize {
+    fn session(&mut self, ctx: &Seen, msg: &DnsMessage) -> usize {
         if ctx.multicast {
             let t = self.new_transaction(ctx, msg);
             if let Some(Some(x)) = self.slots.get_mut(t) {
@@ -231,7 +212,7 @@ impl DnsPairing {
     }
 
     /// Feed one message (in capture order).
-    pub fn message(&mut self, ctx: &DnsContext, msg: &DnsMessage) {
+    pub fn message(&mut self, ctx: &Seen, msg: &DnsMessage) {
         // Zeek tracks standard queries, notifies and dynamic updates only.
         if !matches!(msg.opcode, 0 | 4 | 5) {
             return;
@@ -331,8 +312,8 @@ impl DnsPairing {
 mod tests {
     use super::*;
 
-    fn ctx(ts: i64, frame: u32, query: bool) -> DnsContext {
-        DnsContext {
+    fn ctx(ts: i64, frame: u32, query: bool) -> Seen {
+        Seen {
             ts,
             frame,
             flow_id: 7,
@@ -340,10 +321,7 @@ mod tests {
             src_port: Some(if query { 40000 } else { 53 }),
             dst_ip: Some(if query { 2 } else { 1 }),
             dst_port: Some(if query { 53 } else { 40000 }),
-            l4: None,
-            app: None,
-            multicast: false,
-            netbios: false,
+            ..Default::default()
         }
     }
 

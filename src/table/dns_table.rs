@@ -3,7 +3,7 @@
 //! Rows are built column by column as transactions complete, so a capture's many transactions
 //! cost codes and numbers, not structs; names and answers are codes in the shared text
 //! dictionary (they repeat). Once the flows are known, each row takes its flow's originator as
-//! client (Zeek's `id`) and its Community ID ([`finish_with_flows`]).
+//! client (Zeek's `id`) and its Community ID ([`crate::table::flow_view`]).
 
 use polars::prelude::*;
 
@@ -12,7 +12,7 @@ use crate::error::Result;
 use crate::table::column::{Col, boolean, cat32, enum8, prim};
 use crate::table::dns_pairing::DnsTransaction;
 use crate::table::interner::Interner;
-use crate::table::schema::{APP_DTYPE, L4_DTYPE, cat_dtype, dcol, fcol};
+use crate::table::schema::{APP_DTYPE, L4_DTYPE, cat_dtype, dcol};
 
 /// The dns table being built.
 #[derive(Default)]
@@ -161,46 +161,4 @@ impl DnsColumns {
 /// An empty dns table with every column typed.
 pub fn empty_dns() -> Result<DataFrame> {
     DnsColumns::default().into_dataframe(0)
-}
-
-/// Rows of a transaction table take their flow's view: its originator as client (`src_*`, as
-/// Zeek's `id` is the connection's), and its Community ID. Rows are in time order after.
-pub fn finish_with_flows(table: DataFrame, flows: &DataFrame) -> Result<DataFrame> {
-    if table.height() == 0 {
-        return Ok(table);
-    }
-    let names: Vec<PlSmallStr> = table.get_column_names_owned();
-    let f = flows.clone().lazy().select([
-        col(fcol::FLOW_ID),
-        col(fcol::SRC_IP).alias("__f_src"),
-        col(fcol::SRC_PORT).alias("__f_sport"),
-        col(fcol::COMMUNITY_ID).alias("__f_cid"),
-    ]);
-    let swap = col("__f_src").is_not_null().and(
-        col(dcol::SRC_IP)
-            .neq(col("__f_src"))
-            .or(col(dcol::SRC_PORT).neq(col("__f_sport"))),
-    );
-    let pick = |a: &str, b: &str| when(swap.clone()).then(col(b)).otherwise(col(a)).alias(a);
-    let out = table
-        .lazy()
-        .with_row_index("__row", None)
-        .join(
-            f,
-            [col(fcol::FLOW_ID)],
-            [col(fcol::FLOW_ID)],
-            JoinArgs::new(JoinType::Left),
-        )
-        .with_columns([
-            pick(dcol::SRC_IP, dcol::DST_IP),
-            pick(dcol::SRC_PORT, dcol::DST_PORT),
-            pick(dcol::DST_IP, dcol::SRC_IP),
-            pick(dcol::DST_PORT, dcol::SRC_PORT),
-            col("__f_cid").alias(dcol::COMMUNITY_ID),
-        ])
-        .sort(["__row"], SortMultipleOptions::default())
-        .select(names.iter().map(|n| col(n.clone())).collect::<Vec<_>>())
-        .sort([dcol::TS], SortMultipleOptions::default().with_maintain_order(true))
-        .collect()?;
-    Ok(out)
 }

@@ -293,20 +293,21 @@ impl FlowBuilder {
 
     /// Add the packets of one chunk of a packet table (any subset of rows, in file order).
     pub fn add(&mut self, df: &DataFrame) -> Result<()> {
-        self.add_confirmed(df, &[])
+        self.add_confirmed(df, &[]).map(|_| ())
     }
 
     /// [`FlowBuilder::add`] with the rows of the chunk that confirm a protocol on their flow
     /// (in row order): a TCP flow takes one only while Zeek would analyse its payload (not a
-    /// connection whose start was missed).
-    pub fn add_confirmed(&mut self, df: &DataFrame, confirmed: &[(u32, Service)]) -> Result<()> {
+    /// connection whose start was missed). Returns the rows of such TCP connections, in order.
+    pub fn add_confirmed(&mut self, df: &DataFrame, confirmed: &[(u32, Service)]) -> Result<Vec<u32>> {
+        let mut partial = Vec::new();
         let n = df.height();
         if n == 0 {
-            return Ok(());
+            return Ok(partial);
         }
         let c = Inputs::of(df)?;
         if c.flow_id.null_count() == n {
-            return Ok(());
+            return Ok(partial);
         }
         let unknown = App::Unknown as u8;
         let (tcp, udp) = (L4::Tcp as u8, L4::Udp as u8);
@@ -444,6 +445,9 @@ impl FlowBuilder {
                     },
                 );
                 analysed = !model.is_partial();
+                if !analysed {
+                    partial.push(i as u32);
+                }
             }
             while let Some(&&(row, service)) = confirmed.peek() {
                 if row as usize > i {
@@ -455,7 +459,7 @@ impl FlowBuilder {
                 }
             }
         }
-        Ok(())
+        Ok(partial)
     }
 
     /// Add a whole table, chunk by chunk.

@@ -127,8 +127,9 @@ pub struct Loaded {
     /// The flow table, once known (a fresh decode sets it; else the first query that asks).
     /// Shared by shallow copies.
     flows: Arc<Mutex<Option<SideTable>>>,
-    /// The DNS transactions.
+    /// The DNS and HTTP transactions.
     dns: SideTable,
+    http: SideTable,
 }
 
 /// A table beside the packets (the flows, a transaction table): built with the packets, or its
@@ -162,7 +163,13 @@ impl Loaded {
             meta: self.meta.clone(),
             flows: self.flows.clone(),
             dns: self.dns.clone(),
+            http: self.http.clone(),
         }
+    }
+
+    /// The HTTP transactions (see [`crate::table::schema::HTTP_SCHEMA`]).
+    pub fn http(&self) -> LazyFrame {
+        self.http.lazy()
     }
 
     /// The DNS transactions (see [`crate::table::schema::DNS_SCHEMA`]).
@@ -241,6 +248,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
         && let Ok(events) = cache::ColumnReader::open(&entry.events, cache::Table::Packets)
         && cache::ColumnReader::open(&entry.flows, cache::Table::Flows).is_ok()
         && let Ok(dns) = cache::ColumnReader::open(&entry.dns, cache::Table::Dns)
+        && let Ok(http) = cache::ColumnReader::open(&entry.http, cache::Table::Http)
     {
         let meta = CaptureMeta::read(&entry.meta).filter(|m| m.packets == rows as u64);
         return Ok(Loaded {
@@ -257,6 +265,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
             meta,
             flows: Arc::default(),
             dns: SideTable::Cached(KeptScan::cached("dns", &capture.name, dns)),
+            http: SideTable::Cached(KeptScan::cached("http", &capture.name, http)),
         });
     }
     // A cache that cannot be written only costs speed next time: say so, don't fail.
@@ -277,7 +286,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
         Decoded {
             packets,
             flows,
-            dns,
+            tx,
             mut meta,
             warning,
         },
@@ -290,7 +299,8 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
     {
         // The flows and events go first: a packets file is only trusted when they are there too.
         let written = cache::write(&flows, &entry.flows, cache::Table::Flows)
-            .and_then(|_| cache::write(&dns, &entry.dns, cache::Table::Dns))
+            .and_then(|_| cache::write(&tx.dns, &entry.dns, cache::Table::Dns))
+            .and_then(|_| cache::write(&tx.http, &entry.http, cache::Table::Http))
             .and_then(|_| sink.events.finish())
             .and_then(|_| sink.packets.finish())
             .and_then(|_| meta.write(&entry.meta));
@@ -319,7 +329,8 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
         cache,
         meta: Some(meta),
         flows: Arc::new(Mutex::new(Some(SideTable::Frame(flows)))),
-        dns: SideTable::Frame(dns),
+        dns: SideTable::Frame(tx.dns),
+        http: SideTable::Frame(tx.http),
     })
 }
 

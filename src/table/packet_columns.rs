@@ -10,11 +10,12 @@ use crate::decode::order::{Fix, InOrder, Pending, QuicRow, StreamRow};
 use crate::decode::reassembly::FragmentRow;
 use crate::decode::service::Service;
 use crate::decode::stream::Segment;
+use crate::decode::stream::StreamEvent;
 use crate::decode::{self, App, DnsMessage, L4, Packet, Proto};
 use crate::error::Result;
 use crate::table::column::{Col, boolean, cat32, enum8, prim};
-use crate::table::dns_pairing::DnsContext;
 use crate::table::interner::Interner;
+use crate::table::messages::{Messages, Seen};
 use crate::table::schema::{APP_DTYPE, FRAG_DTYPE, L4_DTYPE, LINK_DTYPE, cat_dtype, col, flags_text_of};
 
 /// Packets decoded so far, one vector per column.
@@ -73,6 +74,8 @@ pub struct PacketColumns {
     /// The DNS messages of this batch (row, sent to a multicast group, message), for the dns
     /// table.
     dns: Vec<(u32, bool, DnsMessage)>,
+    /// HTTP and TLS messages the in-order pass read, by row, for the http and tls tables.
+    stream_events: Vec<(u32, StreamEvent)>,
 }
 
 impl PacketColumns {
@@ -127,6 +130,7 @@ impl PacketColumns {
             pending: Pending::default(),
             services: Vec::new(),
             dns: Vec::new(),
+            stream_events: Vec::new(),
         }
     }
 
@@ -179,6 +183,7 @@ impl PacketColumns {
         // HTTP and TLS are named in the stack only where a message/record completes; the stream
         // tracker decides that later, so such segments start without the application.
         let stream_app = matches!(p.app, Some(App::Http | App::Tls)) && p.l4 == Some(L4::Tcp);
+        let tcp_dns = p.app.is_some_and(App::is_dns_like) && p.l4 == Some(L4::Tcp);
         if stream_app {
             self.protocols.put(row, it.stack(&p.stack.without_app()));
         } else {
@@ -218,7 +223,9 @@ impl PacketColumns {
             self.dns_response.put(row, Some(d.response));
             self.dns_answers.put(row, Some(d.ancount));
         }
-        if let Some(m) = p.dns.take() {
+        // DNS over TCP is read from the stream (a segment may hold part of a message or
+        // several); the decoder's reading of one segment only fills the columns above.
+        if let Some(m) = p.dns.take().filter(|_| p.l4 != Some(L4::Tcp)) {
             let multicast = p.dst_ip.is_some_and(|a| {
                 if a.v6 {
                     a.bytes[0] == 0xff
@@ -250,7 +257,7 @@ impl PacketColumns {
         let syn = p.tcp_flags.is_some_and(|f| f & decode::tcp::SYN != 0);
         let fin = p.tcp_flags.is_some_and(|f| f & decode::tcp::FIN != 0);
         let wire_payload = p.payload_len.unwrap_or(0);
-        if stream_app
+        if (stream_app || tcp_dns)
             && (wire_payload > 0 || syn || fin)
             && let (Some((flow, from_lo)), Some(seq), Some(app)) = (flow, p.tcp_seq, p.app)
         {
@@ -326,6 +333,7 @@ impl PacketColumns {
             }
             Fix::Completes { row, stack } => self.protocols.set(row, it.stack(&stack)),
             Fix::Confirms { row, service } => self.services.push((row as u32, service)),
+            Fix::Stream { row, event } => self.stream_events.push((row as u32, event)),
             Fix::Dns { row, multicast, msg } => {
                 // A DNS message the packet's own decode could not see (in a reassembled
                 // datagram): its frame shows it as the others do.
@@ -365,30 +373,42 @@ impl PacketColumns {
         v
     }
 
-    /// This batch's DNS messages in row order, each with where it was seen (taken).
-    pub fn take_dns(&mut self) -> Vec<(DnsContext, DnsMessage)> {
-        let mut msgs = std::mem::take(&mut self.dns);
-        msgs.sort_by_key(|(row, _, _)| *row);
-        msgs.into_iter()
-            .map(|(row, multicast, m)| {
-                let r = row as usize;
-                let app = self.app.get(r);
-                let ctx = DnsContext {
-                    ts: self.ts.get(r).copied().unwrap_or(0),
-                    frame: self.frame.get(r).copied().unwrap_or(0),
-                    flow_id: self.flow_id.get(r).unwrap_or(0),
-                    src_ip: self.src_ip.get(r),
-                    src_port: self.src_port.get(r),
-                    dst_ip: self.dst_ip.get(r),
-                    dst_port: self.dst_port.get(r),
-                    l4: self.l4.get(r),
-                    app,
-                    multicast,
-                    netbios: app == Some(App::Nbns as u8),
-                };
-                (ctx, m)
-            })
-            .collect()
+    /// Where row `r` was seen.
+    fn seen(&self, r: usize, multicast: bool) -> Seen {
+        let app = self.app.get(r);
+        Seen {
+            ts: self.ts.get(r).copied().unwrap_or(0),
+            frame: self.frame.get(r).copied().unwrap_or(0),
+            row: r as u32,
+            flow_id: self.flow_id.get(r).unwrap_or(0),
+            src_ip: self.src_ip.get(r),
+            src_port: self.src_port.get(r),
+            dst_ip: self.dst_ip.get(r),
+            dst_port: self.dst_port.get(r),
+            l4: self.l4.get(r),
+            app,
+            multicast,
+            netbios: app == Some(App::Nbns as u8),
+        }
+    }
+
+    /// This batch's messages for the transaction tables, in row order (taken: call after the
+    /// in-order pass, before [`PacketColumns::into_dataframe`]).
+    pub fn take_messages(&mut self) -> Messages {
+        let mut dns = std::mem::take(&mut self.dns);
+        dns.sort_by_key(|(row, _, _)| *row);
+        let mut stream = std::mem::take(&mut self.stream_events);
+        stream.sort_by_key(|(row, _)| *row);
+        Messages {
+            dns: dns
+                .into_iter()
+                .map(|(row, multicast, m)| (self.seen(row as usize, multicast), m))
+                .collect(),
+            stream: stream
+                .into_iter()
+                .map(|(row, e)| (self.seen(row as usize, false), e))
+                .collect(),
+        }
     }
 
     /// Correct the captured length of the last packet (the loader hands decoders only the first

@@ -26,10 +26,14 @@ use crate::error::{Error, Result};
 use crate::table::cache;
 use crate::table::catalog::{CacheEntry, CaptureFile, CaptureMeta};
 use crate::table::dns_pairing::DnsPairing;
-use crate::table::dns_table::{DnsColumns, finish_with_flows};
+use crate::table::dns_table::DnsColumns;
 use crate::table::events::{event_mask, filter_here};
 use crate::table::flow::FlowBuilder;
+use crate::table::flow_view::finish_with_flows;
+use crate::table::http_pairing::HttpPairing;
+use crate::table::http_table::HttpColumns;
 use crate::table::interner::Interner;
+use crate::table::messages::Messages;
 use crate::table::packet_columns::PacketColumns;
 use crate::table::packet_store::{PacketStore, PacketStoreBuilder};
 
@@ -183,8 +187,8 @@ impl Batch {
 pub struct Decoded {
     pub packets: PacketStore,
     pub flows: DataFrame,
-    /// The DNS transactions (see [`crate::table::dns_table`]).
-    pub dns: DataFrame,
+    /// The transaction tables (dns, http).
+    pub tx: TransactionTables,
     /// Packets, bytes, time span and link types (no stack counts: see `packets`).
     pub meta: CaptureMeta,
     /// Set when the file could only be read in part: the packets before the problem are kept.
@@ -271,7 +275,7 @@ pub(crate) fn decode_into(
     let packets = packets.finish()?;
     let packed = started.elapsed();
     let flows = flows.finish()?;
-    let dns = tx.finish(&mut interner, file_code, &flows)?;
+    let tx = tx.finish(&mut interner, file_code, &flows)?;
     if std::env::var_os("NETQL_DEBUG").is_some() {
         eprintln!(
             "load: {}: decoded in {decoded:.2?}, packet table done at {packed:.2?}, flow table at {:.2?}",
@@ -295,7 +299,7 @@ pub(crate) fn decode_into(
         Decoded {
             packets,
             flows,
-            dns,
+            tx,
             meta,
             warning,
         },
@@ -446,9 +450,10 @@ fn collect(
             batch.clear();
             let _ = pool.send(batch);
             let confirmed = cols.take_services();
-            tx.add(&mut cols, &mut interner);
+            let messages = cols.take_messages();
             let df = cols.into_dataframe(file_code)?;
-            flows.add_confirmed(&df, &confirmed)?;
+            let partial = flows.add_confirmed(&df, &confirmed)?;
+            tx.add(messages, &partial, &mut interner);
             meta.extend(CaptureMeta::of_packets(&df));
             let events = event_mask(&df)?;
             if let Some(tx) = &sink {
@@ -489,29 +494,57 @@ struct Collected {
 pub(crate) struct Transactions {
     dns_pairing: DnsPairing,
     dns: DnsColumns,
+    http_pairing: HttpPairing,
+    http: HttpColumns,
+}
+
+/// The transaction tables of a capture.
+pub struct TransactionTables {
+    pub dns: DataFrame,
+    pub http: DataFrame,
 }
 
 impl Transactions {
-    /// Take a chunk's messages (after its in-order pass).
-    pub(crate) fn add(&mut self, cols: &mut PacketColumns, it: &mut Interner) {
-        for (ctx, msg) in cols.take_dns() {
-            self.dns_pairing.message(&ctx, &msg);
+    /// Take a chunk's messages (after its in-order pass). `partial`: the chunk's rows of TCP
+    /// connections whose start was missed, in order; Zeek reads no HTTP or TLS in those.
+    pub(crate) fn add(&mut self, messages: Messages, partial: &[u32], it: &mut Interner) {
+        for (seen, msg) in &messages.dns {
+            self.dns_pairing.message(seen, msg);
         }
         for t in self.dns_pairing.take_done() {
             self.dns.push(&t, it);
         }
+        for (seen, event) in &messages.stream {
+            if partial.binary_search(&seen.row).is_ok() {
+                continue;
+            }
+            self.http_pairing.event(seen, event);
+        }
+        for t in self.http_pairing.take_done() {
+            self.http.push(&t, it);
+        }
     }
 
     /// The tables, once every chunk was added; rows take their flow's view (`flows`).
-    pub(crate) fn finish(self, it: &mut Interner, file_code: u32, flows: &DataFrame) -> Result<DataFrame> {
-        let Transactions { dns_pairing, mut dns } = self;
+    pub(crate) fn finish(self, it: &mut Interner, file_code: u32, flows: &DataFrame) -> Result<TransactionTables> {
+        let Transactions {
+            dns_pairing,
+            mut dns,
+            http_pairing,
+            mut http,
+        } = self;
         for t in dns_pairing.finish_all() {
             dns.push(&t, it);
         }
-        finish_with_flows(dns.into_dataframe(file_code)?, flows)
+        for t in http_pairing.finish_all() {
+            http.push(&t, it);
+        }
+        Ok(TransactionTables {
+            dns: finish_with_flows(dns.into_dataframe(file_code)?, flows)?,
+            http: finish_with_flows(http.into_dataframe(file_code)?, flows)?,
+        })
     }
 }
-
 /// The packing thread: chunks in file order into the packet table.
 fn pack_chunks(rx: Receiver<(DataFrame, BooleanChunked)>, mut table: PacketStoreBuilder) -> Result<PacketStoreBuilder> {
     for (df, events) in rx {

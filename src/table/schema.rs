@@ -367,6 +367,123 @@ pub const FLOW_SCHEMA: &[ColumnDef] = &[
     ),
 ];
 
+/// Columns every transaction table (dns, http, tls) has, named alike.
+pub mod tcol {
+    pub const TS: &str = "ts";
+    pub const FILE: &str = "file";
+    pub const FLOW_ID: &str = "flow_id";
+    pub const COMMUNITY_ID: &str = "community_id";
+    pub const SRC_IP: &str = "src_ip";
+    pub const SRC_PORT: &str = "src_port";
+    pub const DST_IP: &str = "dst_ip";
+    pub const DST_PORT: &str = "dst_port";
+}
+
+/// HTTP table column names.
+pub mod hcol {
+    pub use super::tcol::*;
+    pub const TRANS_DEPTH: &str = "trans_depth";
+    pub const METHOD: &str = "method";
+    pub const HOST: &str = "host";
+    pub const URI: &str = "uri";
+    pub const REFERRER: &str = "referrer";
+    pub const VERSION: &str = "version";
+    pub const USER_AGENT: &str = "user_agent";
+    pub const ORIGIN: &str = "origin";
+    pub const REQUEST_BODY_LEN: &str = "request_body_len";
+    pub const RESPONSE_BODY_LEN: &str = "response_body_len";
+    pub const STATUS_CODE: &str = "status_code";
+    pub const STATUS_MSG: &str = "status_msg";
+    pub const INFO_CODE: &str = "info_code";
+    pub const INFO_MSG: &str = "info_msg";
+    pub const USERNAME: &str = "username";
+    pub const PROXIED: &str = "proxied";
+    pub const REQUEST_CONTENT_TYPE: &str = "request_content_type";
+    pub const RESPONSE_CONTENT_TYPE: &str = "response_content_type";
+    pub const REQUEST_FRAME: &str = "request_frame";
+    pub const RESPONSE_FRAME: &str = "response_frame";
+}
+
+/// The HTTP table: one row per HTTP/1.x request/response pair, as Zeek's http.log makes them.
+pub const HTTP_SCHEMA: &[ColumnDef] = &[
+    c(
+        hcol::TS,
+        "datetime[ns, UTC]",
+        "time of the request (of the response when no request was seen)",
+    ),
+    c(hcol::FILE, "text", "capture file name"),
+    c(hcol::FLOW_ID, "u64", "the connection (flows().flow_id)"),
+    c(hcol::COMMUNITY_ID, "string", "Community ID of the connection"),
+    c(hcol::SRC_IP, "text", "client: the connection's originator"),
+    c(hcol::SRC_PORT, "u16", "client port"),
+    c(hcol::DST_IP, "text", "server address"),
+    c(hcol::DST_PORT, "u16", "server port"),
+    c(
+        hcol::TRANS_DEPTH,
+        "u32",
+        "1 for the connection's first request, 2 for the next (pipelined or kept alive) ...",
+    ),
+    c(
+        hcol::METHOD,
+        "text",
+        "request method (GET, POST, ...); null for a response whose request was not seen",
+    ),
+    c(hcol::HOST, "text", "Host header of the request"),
+    c(
+        hcol::URI,
+        "text",
+        "request target, %XX sequences decoded (as Zeek logs it)",
+    ),
+    c(hcol::REFERRER, "text", "Referer header"),
+    c(hcol::VERSION, "text", "HTTP version of the response (1.0, 1.1)"),
+    c(hcol::USER_AGENT, "text", "User-Agent header"),
+    c(hcol::ORIGIN, "text", "Origin header"),
+    c(
+        hcol::REQUEST_BODY_LEN,
+        "u64",
+        "request body bytes (chunk framing not counted; gzip/deflate bodies counted decoded, as Zeek does)",
+    ),
+    c(
+        hcol::RESPONSE_BODY_LEN,
+        "u64",
+        "response body bytes, counted the same way",
+    ),
+    c(
+        hcol::STATUS_CODE,
+        "u16",
+        "final response status (200, 404, ...); null while unanswered",
+    ),
+    c(hcol::STATUS_MSG, "text", "its reason phrase"),
+    c(
+        hcol::INFO_CODE,
+        "u16",
+        "last informational (1xx) status before the final one",
+    ),
+    c(hcol::INFO_MSG, "text", "its reason phrase"),
+    c(
+        hcol::USERNAME,
+        "text",
+        "user of a Basic Authorization header (the password is never kept)",
+    ),
+    c(
+        hcol::PROXIED,
+        "list[text]",
+        "proxy headers of the request ('VIA -> 1.1 proxy', 'X-FORWARDED-FOR -> 10.0.0.1', ...)",
+    ),
+    c(
+        hcol::REQUEST_CONTENT_TYPE,
+        "text",
+        "Content-Type header of the request (Zeek's orig_mime_types sniffs the body instead)",
+    ),
+    c(
+        hcol::RESPONSE_CONTENT_TYPE,
+        "text",
+        "Content-Type header of the response (Zeek's resp_mime_types sniffs the body instead)",
+    ),
+    c(hcol::REQUEST_FRAME, "u32", "frame that completed the request head"),
+    c(hcol::RESPONSE_FRAME, "u32", "frame that completed the response head"),
+];
+
 /// DNS table column names.
 pub mod dcol {
     pub const TS: &str = "ts";

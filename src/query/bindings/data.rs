@@ -1,4 +1,4 @@
-//! data: where `packets()`, `flows()`, `events()`, `dns()` and `stacks()` get their tables: loaded
+//! data: where `packets()`, `flows()`, `events()`, `dns()`, `http()` and `stacks()` get their tables: loaded
 //! captures, a live window, or (to check a script without running it) empty tables.
 
 use std::sync::Arc;
@@ -23,6 +23,11 @@ pub trait DataSource: Send + Sync {
     /// The DNS transactions. A source without them (a live window) has none.
     fn dns(&self) -> Result<LazyFrame> {
         crate::table::dns_table::empty_dns().map(|df| df.lazy())
+    }
+
+    /// The HTTP transactions. A source without them (a live window) has none.
+    fn http(&self) -> Result<LazyFrame> {
+        crate::table::http_table::empty_http().map(|df| df.lazy())
     }
 
     /// Frames and bytes per protocol stack. Loaded captures count them while decoding; this
@@ -74,6 +79,13 @@ pub fn register(lang: &mut Lang, data: Arc<dyn DataSource>) {
         "one row per DNS transaction (query paired with its reply, or either alone) with Zeek's dns.log meaning: query, qtype_name, rcode_name, answers, ttls, rtt, flags; joins flows() on flow_id or community_id",
     )
     .with(move || d.dns().map(Table).or_else(|e| err(e.to_string())));
+    let d = data.clone();
+    lang.def(
+        Topic::Data,
+        "http()",
+        "one row per HTTP/1.x request/response pair with Zeek's http.log meaning: method, host, uri, user_agent, status_code, body lengths, username (never a password); joins flows() on flow_id or community_id",
+    )
+    .with(move || d.http().map(Table).or_else(|e| err(e.to_string())));
     let d = data;
     lang.def(
         Topic::Data,

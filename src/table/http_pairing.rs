@@ -1,0 +1,396 @@
+//! http_pairing: HTTP/1.x messages of TCP streams, in capture order -> HTTP transactions, as
+//! Zeek's http.log makes them (base/protocols/http/main.zeek): each request opens a transaction
+//! (`trans_depth` counts them per connection; pipelined ones queue), the next final response
+//! (not a 1xx) closes the oldest open one, a response without a request is a transaction of its
+//! own, and the open ones at the end are rows too. Request facts come only from the client's
+//! messages, response facts only from the server's.
+//!
+//! Heads are read line by line here rather than by httparse: httparse refuses a whole head for
+//! one control byte in a URI or a header, and such requests (crafted ones included) must keep
+//! their host, path and user.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+
+use crate::decode::packet::FlowMap;
+use crate::decode::stream::StreamEvent;
+use crate::table::messages::Seen;
+
+/// One transaction, as http.log writes it (plus the frames and content types).
+#[derive(Debug, Clone, Default)]
+pub struct HttpTransaction {
+    pub ts: i64,
+    pub flow_id: u64,
+    pub client_ip: Option<u32>,
+    pub client_port: Option<u16>,
+    pub server_ip: Option<u32>,
+    pub server_port: Option<u16>,
+    pub trans_depth: u32,
+    pub method: Option<String>,
+    pub host: Option<String>,
+    pub uri: Option<String>,
+    pub referrer: Option<String>,
+    pub version: Option<String>,
+    pub user_agent: Option<String>,
+    pub origin: Option<String>,
+    pub request_body_len: u64,
+    pub response_body_len: u64,
+    pub status_code: Option<u16>,
+    pub status_msg: Option<String>,
+    pub info_code: Option<u16>,
+    pub info_msg: Option<String>,
+    pub username: Option<String>,
+    /// Proxy headers seen ("VIA -> 1.1 proxy", as Zeek writes them).
+    pub proxied: Vec<String>,
+    pub request_content_type: Option<String>,
+    pub response_content_type: Option<String>,
+    pub request_frame: Option<u32>,
+    pub response_frame: Option<u32>,
+}
+
+/// Headers whose presence says a proxy was involved (Zeek's `HTTP::proxy_headers`).
+const PROXY_HEADERS: [&str; 7] = [
+    "FORWARDED",
+    "X-FORWARDED-FOR",
+    "X-FORWARDED-FROM",
+    "CLIENT-IP",
+    "VIA",
+    "XROXY-CONNECTION",
+    "PROXY-CONNECTION",
+];
+
+/// A head split into its start line's three parts and its headers (names upper-cased).
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Head {
+    pub(crate) start: [String; 3],
+    pub(crate) headers: Vec<(String, String)>,
+}
+
+/// Bytes as text: UTF-8 as is, any other byte as `\xHH`.
+fn text(b: &[u8]) -> String {
+    let mut out = String::with_capacity(b.len());
+    for chunk in b.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for x in chunk.invalid() {
+            out.push_str(&format!("\\x{x:02x}"));
+        }
+    }
+    out
+}
+
+/// Read a head leniently: lines end at LF (an optional CR before it dropped), the start line
+/// splits at its first two spaces, a header at its first colon (a line without one is skipped,
+/// a line starting with white space continues the header before it).
+pub(crate) fn read_head(head: &[u8]) -> Head {
+    let mut lines = head.split(|&c| c == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    let mut h = Head::default();
+    if let Some(first) = lines.next() {
+        let mut parts = first.splitn(3, |&c| c == b' ');
+        for slot in h.start.iter_mut() {
+            *slot = parts.next().map(text).unwrap_or_default();
+        }
+    }
+    for line in lines {
+        if line.is_empty() {
+            break;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if let Some((_, v)) = h.headers.last_mut() {
+                v.push(' ');
+                v.push_str(text(line).trim());
+            }
+            continue;
+        }
+        let Some(colon) = line.iter().position(|&c| c == b':') else {
+            continue;
+        };
+        let name = text(&line[..colon]).trim().to_ascii_uppercase();
+        let value = text(&line[colon + 1..]).trim().to_string();
+        h.headers.push((name, value));
+    }
+    h
+}
+
+/// `%XX` sequences decoded (Zeek logs the unescaped URI).
+fn unescape(uri: &str) -> String {
+    let b = uri.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), b.get(i + 2).and_then(|&c| hex(c)))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    text(&out)
+}
+
+fn hex(c: u8) -> Option<u8> {
+    (c as char).to_digit(16).map(|d| d as u8)
+}
+
+/// The user of a Basic authorization value (the password is never kept).
+fn basic_user(value: &str) -> Option<String> {
+    let rest = value.strip_prefix(|c: char| c == 'b' || c == 'B')?;
+    if rest.len() < 5 || !rest[..4].eq_ignore_ascii_case("asic") {
+        return None;
+    }
+    let token = rest[4..].trim_start_matches([' ', '\t']);
+    if token.len() == rest.len() - 4 {
+        // "Basic" must be followed by white space.
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(token.trim())
+        .ok()
+        .map(|raw| text(&raw));
+    Some(match decoded.as_deref().and_then(|up| up.split_once(':')) {
+        Some((user, _)) => user.to_string(),
+        None => format!("<problem-decoding> ({value})"),
+    })
+}
+
+/// A connection's open transactions (Zeek's `http_state`).
+#[derive(Default)]
+struct FlowState {
+    trans_depth: u32,
+    current_request: u32,
+    current_response: u32,
+    pending: BTreeMap<u32, HttpTransaction>,
+    /// Which message each direction's next body belongs to (client, server).
+    body_of: [Option<u32>; 2],
+    /// The client's address code and port (the first request's sender, or the first reply's
+    /// receiver).
+    client: Option<(Option<u32>, Option<u16>)>,
+}
+
+/// Pairs HTTP messages fed in capture order into transactions.
+#[derive(Default)]
+pub struct HttpPairing {
+    flows: FlowMap<u64, FlowState>,
+    done: Vec<HttpTransaction>,
+}
+
+impl HttpPairing {
+    /// Feed one message of a flow's stream (in capture order).
+    pub fn event(&mut self, seen: &Seen, event: &StreamEvent) {
+        let st = self.flows.entry(seen.flow_id).or_default();
+        match event {
+            StreamEvent::HttpHead(head) => {
+                let h = read_head(head);
+                let is_reply = h.start[0].starts_with("HTTP/");
+                st.client.get_or_insert(if is_reply {
+                    (seen.dst_ip, seen.dst_port)
+                } else {
+                    (seen.src_ip, seen.src_port)
+                });
+                if is_reply {
+                    reply(st, seen, &h);
+                } else {
+                    request(st, seen, &h);
+                }
+            }
+            StreamEvent::HttpBodyEnd(len) => {
+                // The body follows the last head its sender sent.
+                let from_client = st.client == Some((seen.src_ip, seen.src_port));
+                let side = usize::from(!from_client);
+                let Some(n) = st.body_of[side].take() else { return };
+                if let Some(t) = st.pending.get_mut(&n) {
+                    if from_client {
+                        t.request_body_len = *len;
+                    } else {
+                        t.response_body_len = *len;
+                        // http_message_done: a final reply completes its transaction.
+                        if !t.status_code.is_some_and(|c| (100..200).contains(&c))
+                            && let Some(t) = st.pending.remove(&n)
+                        {
+                            self.done.push(t);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Transactions completed so far (taken).
+    pub fn take_done(&mut self) -> Vec<HttpTransaction> {
+        std::mem::take(&mut self.done)
+    }
+
+    /// Every transaction still open, as Zeek logs them when the connection ends, after the
+    /// completed ones.
+    pub fn finish_all(mut self) -> Vec<HttpTransaction> {
+        let mut out = std::mem::take(&mut self.done);
+        for (_, st) in self.flows.drain() {
+            out.extend(st.pending.into_iter().filter(|(n, _)| *n != 0).map(|(_, t)| t));
+        }
+        out
+    }
+}
+
+fn new_transaction(st: &mut FlowState, seen: &Seen, from_client: bool) -> HttpTransaction {
+    st.trans_depth += 1;
+    let (c_ip, c_port, s_ip, s_port) = if from_client {
+        (seen.src_ip, seen.src_port, seen.dst_ip, seen.dst_port)
+    } else {
+        (seen.dst_ip, seen.dst_port, seen.src_ip, seen.src_port)
+    };
+    HttpTransaction {
+        ts: seen.ts,
+        flow_id: seen.flow_id,
+        client_ip: c_ip,
+        client_port: c_port,
+        server_ip: s_ip,
+        server_port: s_port,
+        trans_depth: st.trans_depth,
+        ..Default::default()
+    }
+}
+
+/// `http_request` and the request's headers.
+fn request(st: &mut FlowState, seen: &Seen, h: &Head) {
+    if st.current_request < st.current_response {
+        st.current_request = st.current_response;
+    }
+    st.current_request += 1;
+    let n = st.current_request;
+    let t = new_transaction(st, seen, true);
+    let t = st.pending.entry(n).or_insert(t);
+    t.method = Some(h.start[0].clone());
+    t.uri = Some(unescape(&h.start[1]));
+    t.request_frame.get_or_insert(seen.frame);
+    for (name, value) in &h.headers {
+        match name.as_str() {
+            "REFERER" => t.referrer = Some(value.clone()),
+            "HOST" => t.host = Some(value.clone()),
+            "ORIGIN" => t.origin = Some(value.clone()),
+            "USER-AGENT" => t.user_agent = Some(value.clone()),
+            "CONTENT-TYPE" => t.request_content_type = Some(value.clone()),
+            "AUTHORIZATION" | "PROXY-AUTHORIZATION" => {
+                if let Some(user) = basic_user(value) {
+                    t.username = Some(user);
+                }
+            }
+            n if PROXY_HEADERS.contains(&n) => t.proxied.push(format!("{n} -> {value}")),
+            _ => {}
+        }
+    }
+    st.body_of[0] = Some(n);
+}
+
+/// `http_reply` and the reply's headers.
+fn reply(st: &mut FlowState, seen: &Seen, h: &Head) {
+    let informational = |t: &HttpTransaction| t.status_code.is_some_and(|c| (100..200).contains(&c));
+    match st.pending.get(&st.current_response) {
+        Some(t) if t.status_code.is_none() || informational(t) => {}
+        _ => st.current_response += 1,
+    }
+    let n = st.current_response;
+    if !st.pending.contains_key(&n) {
+        let t = new_transaction(st, seen, false);
+        st.pending.insert(n, t);
+    }
+    let Some(t) = st.pending.get_mut(&n) else { return };
+    let code = h.start[1].trim().parse::<u16>().ok();
+    t.status_code = code;
+    t.status_msg = Some(h.start[2].clone());
+    t.version = h.start[0].strip_prefix("HTTP/").map(str::to_string);
+    if code.is_some_and(|c| (100..200).contains(&c)) {
+        t.info_code = code;
+        t.info_msg = Some(h.start[2].clone());
+    }
+    t.response_frame = Some(seen.frame);
+    if let Some((_, v)) = h.headers.iter().find(|(n, _)| n == "CONTENT-TYPE") {
+        t.response_content_type = Some(v.clone());
+    }
+    st.body_of[1] = Some(n);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seen(client: bool, frame: u32) -> Seen {
+        Seen {
+            ts: i64::from(frame),
+            frame,
+            flow_id: 1,
+            src_ip: Some(if client { 1 } else { 2 }),
+            src_port: Some(if client { 40000 } else { 80 }),
+            dst_ip: Some(if client { 2 } else { 1 }),
+            dst_port: Some(if client { 80 } else { 40000 }),
+            ..Default::default()
+        }
+    }
+
+    fn head(s: &str) -> StreamEvent {
+        StreamEvent::HttpHead(s.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn pipelined_requests_pair_with_replies_in_order() {
+        let mut p = HttpPairing::default();
+        p.event(&seen(true, 1), &head("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+        p.event(&seen(true, 1), &StreamEvent::HttpBodyEnd(0));
+        p.event(
+            &seen(true, 2),
+            &head("GET /b%20c HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"),
+        );
+        p.event(&seen(true, 2), &StreamEvent::HttpBodyEnd(0));
+        p.event(&seen(false, 3), &head("HTTP/1.1 100 Continue\r\n\r\n"));
+        p.event(&seen(false, 3), &StreamEvent::HttpBodyEnd(0));
+        p.event(
+            &seen(false, 4),
+            &head("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n"),
+        );
+        p.event(&seen(false, 4), &StreamEvent::HttpBodyEnd(12));
+        p.event(&seen(false, 5), &head("HTTP/1.0 404 Not Found\r\n\r\n"));
+        p.event(&seen(false, 5), &StreamEvent::HttpBodyEnd(3));
+        let rows = p.finish_all();
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].uri.as_deref(), rows[0].status_code), (Some("/a"), Some(200)));
+        assert_eq!((rows[0].info_code, rows[0].response_body_len), (Some(100), 12));
+        assert_eq!(rows[0].response_content_type.as_deref(), Some("text/html"));
+        assert_eq!((rows[1].uri.as_deref(), rows[1].trans_depth), (Some("/b c"), 2));
+        assert_eq!(
+            (rows[1].status_code, rows[1].version.as_deref()),
+            (Some(404), Some("1.0"))
+        );
+    }
+
+    #[test]
+    fn a_control_byte_in_the_uri_keeps_host_path_and_user() {
+        let h =
+            read_head(b"GET /a\x1bb HTTP/1.1\r\nHost: example.org\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n");
+        assert_eq!(h.start[1], "/a\u{1b}b");
+        let mut p = HttpPairing::default();
+        p.event(
+            &seen(true, 1),
+            &StreamEvent::HttpHead(
+                b"GET /a\x1bb HTTP/1.1\r\nHost: example.org\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n".to_vec(),
+            ),
+        );
+        let t = &p.finish_all()[0];
+        assert_eq!(t.host.as_deref(), Some("example.org"));
+        assert_eq!(t.username.as_deref(), Some("alice"), "the user, never the password");
+    }
+
+    #[test]
+    fn a_reply_without_a_request_is_its_own_transaction() {
+        let mut p = HttpPairing::default();
+        p.event(&seen(false, 1), &head("HTTP/1.1 200 OK\r\n\r\n"));
+        p.event(&seen(false, 1), &StreamEvent::HttpBodyEnd(5));
+        let rows = p.finish_all();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].method.as_deref(), rows[0].status_code), (None, Some(200)));
+        assert_eq!(rows[0].client_port, Some(40000));
+    }
+}

@@ -1,0 +1,138 @@
+//! http_table: HTTP transactions ([`crate::table::http_pairing`]) -> the `http()` table, one row
+//! per request/response pair with Zeek's http.log meaning
+//! ([`crate::table::schema::HTTP_SCHEMA`]), built column by column as transactions complete.
+
+use polars::prelude::*;
+
+use crate::error::Result;
+use crate::table::column::{Col, cat32, prim};
+use crate::table::http_pairing::HttpTransaction;
+use crate::table::interner::Interner;
+use crate::table::schema::{cat_dtype, hcol};
+
+/// The http table being built.
+#[derive(Default)]
+pub struct HttpColumns {
+    ts: Vec<i64>,
+    flow_id: Vec<u64>,
+    src_ip: Col<u32>,
+    src_port: Col<u16>,
+    dst_ip: Col<u32>,
+    dst_port: Col<u16>,
+    trans_depth: Vec<u32>,
+    method: Col<u32>,
+    host: Col<u32>,
+    uri: Col<u32>,
+    referrer: Col<u32>,
+    version: Col<u32>,
+    user_agent: Col<u32>,
+    origin: Col<u32>,
+    request_body_len: Vec<u64>,
+    response_body_len: Vec<u64>,
+    status_code: Col<u16>,
+    status_msg: Col<u32>,
+    info_code: Col<u16>,
+    info_msg: Col<u32>,
+    username: Col<u32>,
+    proxied: Vec<u32>,
+    proxied_offsets: Vec<usize>,
+    request_content_type: Col<u32>,
+    response_content_type: Col<u32>,
+    request_frame: Col<u32>,
+    response_frame: Col<u32>,
+}
+
+impl HttpColumns {
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    pub fn push(&mut self, t: &HttpTransaction, it: &mut Interner) {
+        if self.proxied_offsets.is_empty() {
+            self.proxied_offsets.push(0);
+        }
+        let text = |v: &Option<String>| v.as_deref().map(|s| it.text(s));
+        self.ts.push(t.ts);
+        self.flow_id.push(t.flow_id);
+        self.src_ip.push(t.client_ip);
+        self.src_port.push(t.client_port);
+        self.dst_ip.push(t.server_ip);
+        self.dst_port.push(t.server_port);
+        self.trans_depth.push(t.trans_depth);
+        self.method.push(text(&t.method));
+        self.host.push(text(&t.host));
+        self.uri.push(text(&t.uri));
+        self.referrer.push(text(&t.referrer));
+        self.version.push(text(&t.version));
+        self.user_agent.push(text(&t.user_agent));
+        self.origin.push(text(&t.origin));
+        self.request_body_len.push(t.request_body_len);
+        self.response_body_len.push(t.response_body_len);
+        self.status_code.push(t.status_code);
+        self.status_msg.push(text(&t.status_msg));
+        self.info_code.push(t.info_code);
+        self.info_msg.push(text(&t.info_msg));
+        self.username.push(text(&t.username));
+        self.request_content_type.push(text(&t.request_content_type));
+        self.response_content_type.push(text(&t.response_content_type));
+        self.request_frame.push(t.request_frame);
+        self.response_frame.push(t.response_frame);
+        for p in &t.proxied {
+            self.proxied.push(it.text(p));
+        }
+        self.proxied_offsets.push(self.proxied.len());
+    }
+
+    /// The table, every row of it from the capture file `file_code` names.
+    pub fn into_dataframe(self, file_code: u32) -> Result<DataFrame> {
+        let n = self.ts.len();
+        let mut proxied =
+            ListPrimitiveChunkedBuilder::<UInt32Type>::new(hcol::PROXIED.into(), n, self.proxied.len(), cat_dtype());
+        for w in self.proxied_offsets.windows(2) {
+            proxied.append_slice(&self.proxied[w[0]..w[1]]);
+        }
+        let text = |name: &str, c: Col<u32>| cat32(name, c.rows(n), cat_dtype());
+        let columns = vec![
+            Int64Chunked::from_vec(hcol::TS.into(), self.ts)
+                .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
+                .into_column(),
+            cat32(hcol::FILE, Col::filled(file_code, n), cat_dtype()),
+            UInt64Chunked::from_vec(hcol::FLOW_ID.into(), self.flow_id).into_column(),
+            StringChunked::full_null(hcol::COMMUNITY_ID.into(), n).into_column(),
+            text(hcol::SRC_IP, self.src_ip),
+            prim::<UInt16Type>(hcol::SRC_PORT, self.src_port.rows(n)),
+            text(hcol::DST_IP, self.dst_ip),
+            prim::<UInt16Type>(hcol::DST_PORT, self.dst_port.rows(n)),
+            UInt32Chunked::from_vec(hcol::TRANS_DEPTH.into(), self.trans_depth).into_column(),
+            text(hcol::METHOD, self.method),
+            text(hcol::HOST, self.host),
+            text(hcol::URI, self.uri),
+            text(hcol::REFERRER, self.referrer),
+            text(hcol::VERSION, self.version),
+            text(hcol::USER_AGENT, self.user_agent),
+            text(hcol::ORIGIN, self.origin),
+            UInt64Chunked::from_vec(hcol::REQUEST_BODY_LEN.into(), self.request_body_len).into_column(),
+            UInt64Chunked::from_vec(hcol::RESPONSE_BODY_LEN.into(), self.response_body_len).into_column(),
+            prim::<UInt16Type>(hcol::STATUS_CODE, self.status_code.rows(n)),
+            text(hcol::STATUS_MSG, self.status_msg),
+            prim::<UInt16Type>(hcol::INFO_CODE, self.info_code.rows(n)),
+            text(hcol::INFO_MSG, self.info_msg),
+            text(hcol::USERNAME, self.username),
+            proxied.finish().into_column(),
+            text(hcol::REQUEST_CONTENT_TYPE, self.request_content_type),
+            text(hcol::RESPONSE_CONTENT_TYPE, self.response_content_type),
+            prim::<UInt32Type>(hcol::REQUEST_FRAME, self.request_frame.rows(n)),
+            prim::<UInt32Type>(hcol::RESPONSE_FRAME, self.response_frame.rows(n)),
+        ];
+        Ok(DataFrame::new(n, columns)?)
+    }
+}
+
+/// An empty http table with every column typed.
+pub fn empty_http() -> Result<DataFrame> {
+    HttpColumns::default().into_dataframe(0)
+}
