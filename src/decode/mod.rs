@@ -12,9 +12,11 @@
 //! derives). Nothing here knows about Polars.
 
 pub mod app;
+pub mod certificate;
 pub mod decoder;
 pub mod dns;
 pub mod dns_names;
+pub mod fingerprint;
 pub mod http;
 pub mod ip;
 pub mod login;
@@ -26,6 +28,8 @@ pub mod reassembly;
 pub mod service;
 pub mod stream;
 pub mod tls;
+pub mod tls_hello;
+pub mod tls_names;
 pub mod transport;
 
 pub use decoder::Decoder;

@@ -175,7 +175,8 @@ impl InOrder {
         }
         for q in &pending.quic {
             let payload = bytes.get(q.bytes.0..q.bytes.1).unwrap_or(&[]);
-            if let Some(hello) = self.quic.packet(q.flow, q.from_lo, payload) {
+            let done = self.quic.packet_messages(q.flow, q.from_lo, payload);
+            if let Some(hello) = done.hello {
                 for service in [Service::Quic, Service::Ssl] {
                     fix(Fix::Confirms { row: q.row, service });
                 }
@@ -184,6 +185,12 @@ impl InOrder {
                     stack: q.stack,
                     sni: hello.sni,
                     version: hello.version,
+                });
+            }
+            for msg in done.messages {
+                fix(Fix::Stream {
+                    row: q.row,
+                    event: StreamEvent::TlsHandshake(msg),
                 });
             }
         }

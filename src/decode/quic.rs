@@ -245,29 +245,47 @@ pub struct Tracker {
     flows: FlowMap<u64, Flow>,
 }
 
+/// What one Initial packet completed: the hello (for the packet's own columns) and every whole
+/// handshake message (for the tls table).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Completed {
+    pub hello: Option<Hello>,
+    pub messages: Vec<Vec<u8>>,
+}
+
 impl Tracker {
     /// Feed the UDP payload of an Initial packet; returns the hello that completes in it.
     pub fn packet(&mut self, flow: u64, from_lo: bool, payload: &[u8]) -> Option<Hello> {
+        self.packet_messages(flow, from_lo, payload).hello
+    }
+
+    /// [`Tracker::packet`] with the handshake messages it completed.
+    pub fn packet_messages(&mut self, flow: u64, from_lo: bool, payload: &[u8]) -> Completed {
+        let mut out = Completed::default();
+        let Some(dcid) = first_dcid(payload) else {
+            return out;
+        };
         // The first Initial of a flow is the client's and names the DCID all keys derive from;
         // it counts even when the snap length cut it too short to decrypt.
-        let dcid = first_dcid(payload)?;
         let f = self.flows.entry(flow).or_insert_with(|| Flow {
             client_dcid: dcid.to_vec(),
             client_from_lo: from_lo,
             ..Default::default()
         });
         let server = from_lo != f.client_from_lo;
-        let plain = open(payload, &f.client_dcid, server)?;
+        let Some(plain) = open(payload, &f.client_dcid, server) else {
+            return out;
+        };
         let stream = if server { &mut f.server } else { &mut f.client };
-        let mut done = None;
         for (off, data) in crypto_frames(&plain) {
             for msg in stream.add(off, data) {
                 if matches!(msg.first(), Some(1 | 2)) {
-                    done = Some(hello(&msg));
+                    out.hello = Some(hello(&msg));
                 }
+                out.messages.push(msg);
             }
         }
-        done
+        out
     }
 }
 

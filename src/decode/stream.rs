@@ -133,8 +133,12 @@ impl Inflate {
     }
 }
 
+/// One direction's parser over its byte stream.
 #[derive(Debug, Default)]
-struct Dir {
+struct Framer {
+    /// Keep what the transaction tables read (TLS handshake records, HTTP heads, DNS
+    /// messages); without it only where PDUs complete is worked out.
+    collect: bool,
     next_seq: Option<u32>,
     mode: Mode,
     pending: Vec<u8>,
@@ -149,7 +153,7 @@ struct Dir {
     /// Inside an HTTP body (the skip or close ends it): its bytes so far, counted after gzip or
     /// deflate content coding is undone (as Zeek counts them) when `inflate` is set.
     body: Option<u64>,
-    inflate: Option<Inflate>,
+    inflate: Option<Box<Inflate>>,
     /// TLS handshake bytes not yet a whole message; stops after the cipher changed.
     handshake: Vec<u8>,
     encrypted: bool,
@@ -171,6 +175,42 @@ const MAX_PENDING: usize = 64 * 1024;
 /// Handshake bytes kept per direction (certificates chains included; more is not a handshake).
 const MAX_HANDSHAKE: usize = 256 * 1024;
 
+/// Bytes of segments held back while an earlier one is missing (per direction).
+const MAX_HELD: usize = 256 * 1024;
+
+/// A segment that arrived ahead of a missing one.
+#[derive(Debug)]
+struct Held {
+    seg: Segment,
+    data: Vec<u8>,
+}
+
+/// One direction of a followed flow. Two parsers read it: `compat` as tshark does (segments in
+/// capture order, no reordering: where PDUs complete, for the protocol stacks), and `ordered`
+/// as Zeek does (segments put back in sequence order: what the transaction tables read; a
+/// certificate whose segments arrive out of order is read whole).
+#[derive(Debug)]
+struct Dir {
+    compat: Framer,
+    ordered: Framer,
+    held: std::collections::BTreeMap<u32, Held>,
+    held_bytes: usize,
+}
+
+impl Default for Dir {
+    fn default() -> Self {
+        Dir {
+            compat: Framer::default(),
+            ordered: Framer {
+                collect: true,
+                ..Default::default()
+            },
+            held: Default::default(),
+            held_bytes: 0,
+        }
+    }
+}
+
 /// Per-direction stream state over a whole capture.
 #[derive(Default)]
 pub struct Tracker {
@@ -181,22 +221,76 @@ impl Tracker {
     /// Feed one segment (with its captured payload).
     pub fn segment(&mut self, s: &Segment, data: &[u8]) -> Segmented {
         let d = self.dirs.entry((s.flow, s.from_lo)).or_default();
-        let was_confirmed = d.confirmed;
-        let completes = step(d, s, data);
-        let confirms = (d.confirmed && !was_confirmed).then_some(match s.app {
+        let was_confirmed = d.compat.confirmed;
+        let completes = step(&mut d.compat, s, data);
+        let confirms = (d.compat.confirmed && !was_confirmed).then_some(match s.app {
             App::Http => Service::Http,
             _ => Service::Ssl,
         });
+        step_ordered(d, s, data);
+        let events = std::mem::take(&mut d.ordered.events);
+        // A direction that closed cleanly is forgotten (a long capture holds many).
+        if s.fin
+            && d.held.is_empty()
+            && matches!(d.compat.mode, Mode::Boundary)
+            && matches!(d.ordered.mode, Mode::Boundary)
+        {
+            self.dirs.remove(&(s.flow, s.from_lo));
+        }
         Segmented {
             completes,
             confirms,
-            events: std::mem::take(&mut d.events),
+            events,
         }
     }
 }
 
-/// [`Tracker::segment`] for one direction's state: true when a PDU completes in the segment.
-fn step(d: &mut Dir, s: &Segment, data: &[u8]) -> bool {
+/// Feed the ordered parser: a segment ahead of a missing one waits (up to [`MAX_HELD`] bytes
+/// per direction) until the gap fills; past that, the gap is given up on.
+fn step_ordered(d: &mut Dir, s: &Segment, data: &[u8]) {
+    let f = &mut d.ordered;
+    let ahead = match (s.syn, f.next_seq) {
+        (false, Some(next)) => s.seq.wrapping_sub(next) as i32,
+        _ => 0,
+    };
+    if s.syn {
+        d.held.clear();
+        d.held_bytes = 0;
+    }
+    if ahead > 0 && d.held_bytes + data.len() <= MAX_HELD {
+        d.held_bytes += data.len();
+        d.held.insert(
+            s.seq,
+            Held {
+                seg: *s,
+                data: data.to_vec(),
+            },
+        );
+        return;
+    }
+    if ahead > 0 {
+        // Too much waits on the gap: go on without it, the held segments first.
+        let held = std::mem::take(&mut d.held);
+        d.held_bytes = 0;
+        for (_, h) in held {
+            step(f, &h.seg, &h.data);
+        }
+    }
+    step(f, s, data);
+    // Segments the gap held back that now follow on.
+    while let Some((&seq, _)) = d.held.first_key_value() {
+        let next = f.next_seq.unwrap_or(seq);
+        if (seq.wrapping_sub(next) as i32) > 0 {
+            break;
+        }
+        let Some(h) = d.held.remove(&seq) else { break };
+        d.held_bytes -= h.data.len();
+        step(f, &h.seg, &h.data);
+    }
+}
+
+/// One segment through a parser, in the order given: true when a PDU completes in it.
+fn step(d: &mut Framer, s: &Segment, data: &[u8]) -> bool {
     if s.syn {
         // A repeated SYN (retransmitted, or the same handshake seen on another VLAN) must not
         // rewind the stream; only a SYN beyond what we have seen starts a new one.
@@ -244,7 +338,7 @@ fn step(d: &mut Dir, s: &Segment, data: &[u8]) -> bool {
 }
 
 /// Start over at the next byte: what was half read is dropped.
-fn lose_framing(d: &mut Dir) {
+fn lose_framing(d: &mut Framer) {
     d.mode = Mode::Boundary;
     d.pending.clear();
     d.msg.clear();
@@ -254,22 +348,22 @@ fn lose_framing(d: &mut Dir) {
     d.handshake.clear();
 }
 
-fn close(d: &mut Dir) -> bool {
+fn close(d: &mut Framer) -> bool {
     d.mode = Mode::Boundary;
     end_body(d);
     true
 }
 
-fn end_body(d: &mut Dir) {
+fn end_body(d: &mut Framer) {
     let inflate = d.inflate.take();
     if let Some(n) = d.body.take() {
-        let n = inflate.map_or(n, Inflate::decoded);
+        let n = inflate.map_or(n, |i| i.decoded());
         d.events.push(StreamEvent::HttpBodyEnd(n));
     }
 }
 
 /// Count body bytes (and decode them when the body is content-coded).
-fn body_bytes(d: &mut Dir, b: &[u8]) {
+fn body_bytes(d: &mut Framer, b: &[u8]) {
     if let Some(n) = d.body.as_mut() {
         *n += b.len() as u64;
     }
@@ -279,7 +373,7 @@ fn body_bytes(d: &mut Dir, b: &[u8]) {
 }
 
 /// Advance over bytes we do not have.
-fn advance_blind(d: &mut Dir, n: u64) -> bool {
+fn advance_blind(d: &mut Framer, n: u64) -> bool {
     match &mut d.mode {
         Mode::Skip(rem) => {
             if let Some(b) = d.body.as_mut() {
@@ -322,7 +416,7 @@ fn advance_blind(d: &mut Dir, n: u64) -> bool {
 }
 
 /// A collected PDU is whole: hand it on.
-fn collected(d: &mut Dir) {
+fn collected(d: &mut Framer) {
     let msg = std::mem::take(&mut d.msg);
     if std::mem::take(&mut d.broken) {
         return;
@@ -356,7 +450,7 @@ fn collected(d: &mut Dir) {
 }
 
 /// Run the parser over new stream bytes; true when at least one PDU completes.
-fn feed(d: &mut Dir, app: App, input: &[u8]) -> bool {
+fn feed(d: &mut Framer, app: App, input: &[u8]) -> bool {
     // tshark's TLS dissector names itself on every segment that starts at a record boundary,
     // even when the record then needs more segments; HTTP names itself only once a message is
     // complete.
@@ -426,14 +520,16 @@ fn feed(d: &mut Dir, app: App, input: &[u8]) -> bool {
                             d.confirmed = true;
                         }
                         let len = u16::from_be_bytes([b[3], b[4]]);
-                        d.events.push(StreamEvent::TlsRecord {
-                            content_type: b[0],
-                            len,
-                        });
+                        if d.collect {
+                            d.events.push(StreamEvent::TlsRecord {
+                                content_type: b[0],
+                                len,
+                            });
+                        }
                         let n = 5 + u64::from(len);
                         // Handshake and alert records are kept (until the cipher changes);
                         // the rest is skipped.
-                        if matches!(b[0], 21 | 22) && !d.encrypted {
+                        if d.collect && matches!(b[0], 21 | 22) && !d.encrypted {
                             d.collecting = b[0];
                             b = &b[5..];
                             d.mode = Mode::Collect(n - 5);
@@ -467,10 +563,12 @@ fn feed(d: &mut Dir, app: App, input: &[u8]) -> bool {
                     if !b.starts_with(b"HTTP/") {
                         d.confirmed = true;
                     }
-                    d.events.push(StreamEvent::HttpHead(b[..head_len].to_vec()));
+                    if d.collect {
+                        d.events.push(StreamEvent::HttpHead(b[..head_len].to_vec()));
+                        d.inflate = coding.map(|gzip| Box::new(Inflate::new(gzip)));
+                    }
                     b = &b[head_len..];
-                    d.body = Some(0);
-                    d.inflate = coding.map(Inflate::new);
+                    d.body = d.collect.then_some(0);
                     match body {
                         Body::None => {
                             end_body(d);
@@ -489,7 +587,7 @@ fn feed(d: &mut Dir, app: App, input: &[u8]) -> bool {
                     let n = u64::from(u16::from_be_bytes([b[0], b[1]]));
                     b = &b[2..];
                     d.collecting = 0;
-                    d.mode = Mode::Collect(n);
+                    d.mode = if d.collect { Mode::Collect(n) } else { Mode::Skip(n) };
                     if n == 0 {
                         d.mode = Mode::Boundary;
                     }
@@ -501,7 +599,7 @@ fn feed(d: &mut Dir, app: App, input: &[u8]) -> bool {
     done
 }
 
-fn stash(d: &mut Dir, b: &[u8]) {
+fn stash(d: &mut Framer, b: &[u8]) {
     if d.pending.len() + b.len() > MAX_PENDING {
         lose_framing(d);
     } else {

@@ -663,6 +663,13 @@ impl DataSource for Captures {
             crate::table::http_table::empty_http().unwrap_or_default().lazy()
         }))
     }
+
+    fn tls(&self) -> crate::error::Result<LazyFrame> {
+        let parts = self.parts(|l| Ok(l.tls()))?;
+        Ok(union_or(parts, || {
+            crate::table::tls_table::empty_tls().unwrap_or_default().lazy()
+        }))
+    }
 }
 
 /// Frame numbers the evidence of a finding cites (for reports): the `frames` list column when

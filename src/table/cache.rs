@@ -27,6 +27,7 @@ pub enum Table {
     Flows,
     Dns,
     Http,
+    Tls,
 }
 
 impl Table {
@@ -36,6 +37,7 @@ impl Table {
             Table::Flows => crate::table::flow::empty_flows(),
             Table::Dns => crate::table::dns_table::empty_dns(),
             Table::Http => crate::table::http_table::empty_http(),
+            Table::Tls => crate::table::tls_table::empty_tls(),
         }
     }
 }

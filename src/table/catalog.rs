@@ -136,9 +136,10 @@ pub struct CacheEntry {
     /// The event rows of the packet table (see `table::event_mask`).
     pub events: PathBuf,
     pub flows: PathBuf,
-    /// The DNS and HTTP transactions.
+    /// The DNS, HTTP and TLS transactions.
     pub dns: PathBuf,
     pub http: PathBuf,
+    pub tls: PathBuf,
     pub meta: PathBuf,
 }
 
@@ -173,6 +174,7 @@ impl CacheEntry {
             flows: cache_dir.join(format!("{stem}.flows.parquet")),
             dns: cache_dir.join(format!("{stem}.dns.parquet")),
             http: cache_dir.join(format!("{stem}.http.parquet")),
+            tls: cache_dir.join(format!("{stem}.tls.parquet")),
             meta: cache_dir.join(format!("{stem}.meta.json")),
         })
     }

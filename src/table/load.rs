@@ -127,9 +127,10 @@ pub struct Loaded {
     /// The flow table, once known (a fresh decode sets it; else the first query that asks).
     /// Shared by shallow copies.
     flows: Arc<Mutex<Option<SideTable>>>,
-    /// The DNS and HTTP transactions.
+    /// The DNS, HTTP and TLS transactions.
     dns: SideTable,
     http: SideTable,
+    tls: SideTable,
 }
 
 /// A table beside the packets (the flows, a transaction table): built with the packets, or its
@@ -164,7 +165,13 @@ impl Loaded {
             flows: self.flows.clone(),
             dns: self.dns.clone(),
             http: self.http.clone(),
+            tls: self.tls.clone(),
         }
+    }
+
+    /// The TLS and QUIC handshakes (see [`crate::table::schema::TLS_SCHEMA`]).
+    pub fn tls(&self) -> LazyFrame {
+        self.tls.lazy()
     }
 
     /// The HTTP transactions (see [`crate::table::schema::HTTP_SCHEMA`]).
@@ -249,6 +256,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
         && cache::ColumnReader::open(&entry.flows, cache::Table::Flows).is_ok()
         && let Ok(dns) = cache::ColumnReader::open(&entry.dns, cache::Table::Dns)
         && let Ok(http) = cache::ColumnReader::open(&entry.http, cache::Table::Http)
+        && let Ok(tls) = cache::ColumnReader::open(&entry.tls, cache::Table::Tls)
     {
         let meta = CaptureMeta::read(&entry.meta).filter(|m| m.packets == rows as u64);
         return Ok(Loaded {
@@ -266,6 +274,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
             flows: Arc::default(),
             dns: SideTable::Cached(KeptScan::cached("dns", &capture.name, dns)),
             http: SideTable::Cached(KeptScan::cached("http", &capture.name, http)),
+            tls: SideTable::Cached(KeptScan::cached("tls", &capture.name, tls)),
         });
     }
     // A cache that cannot be written only costs speed next time: say so, don't fail.
@@ -301,6 +310,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
         let written = cache::write(&flows, &entry.flows, cache::Table::Flows)
             .and_then(|_| cache::write(&tx.dns, &entry.dns, cache::Table::Dns))
             .and_then(|_| cache::write(&tx.http, &entry.http, cache::Table::Http))
+            .and_then(|_| cache::write(&tx.tls, &entry.tls, cache::Table::Tls))
             .and_then(|_| sink.events.finish())
             .and_then(|_| sink.packets.finish())
             .and_then(|_| meta.write(&entry.meta));
@@ -331,6 +341,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
         flows: Arc::new(Mutex::new(Some(SideTable::Frame(flows)))),
         dns: SideTable::Frame(tx.dns),
         http: SideTable::Frame(tx.http),
+        tls: SideTable::Frame(tx.tls),
     })
 }
 

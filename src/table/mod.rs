@@ -25,6 +25,8 @@ pub mod packet_store;
 pub mod pipeline;
 pub mod schema;
 pub mod stacks;
+pub mod tls_sessions;
+pub mod tls_table;
 pub mod values;
 pub mod zeek_endpoint;
 pub mod zeek_roles;

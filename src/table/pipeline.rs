@@ -22,6 +22,7 @@ use polars::prelude::*;
 use crate::capture::{CaptureReader, RawRecord};
 use crate::decode::Decoder;
 use crate::decode::order::InOrder;
+use crate::decode::stream::StreamEvent;
 use crate::error::{Error, Result};
 use crate::table::cache;
 use crate::table::catalog::{CacheEntry, CaptureFile, CaptureMeta};
@@ -36,6 +37,8 @@ use crate::table::interner::Interner;
 use crate::table::messages::Messages;
 use crate::table::packet_columns::PacketColumns;
 use crate::table::packet_store::{PacketStore, PacketStoreBuilder};
+use crate::table::tls_sessions::TlsSessions;
+use crate::table::tls_table::TlsColumns;
 
 /// Packets per batch handed to a decoder thread (and rows per chunk of the packet table). Each
 /// batch costs a channel round trip and each chunk a DataFrame with its per-column overhead in
@@ -496,17 +499,20 @@ pub(crate) struct Transactions {
     dns: DnsColumns,
     http_pairing: HttpPairing,
     http: HttpColumns,
+    tls_sessions: TlsSessions,
+    tls: TlsColumns,
 }
 
 /// The transaction tables of a capture.
 pub struct TransactionTables {
     pub dns: DataFrame,
     pub http: DataFrame,
+    pub tls: DataFrame,
 }
 
 impl Transactions {
     /// Take a chunk's messages (after its in-order pass). `partial`: the chunk's rows of TCP
-    /// connections whose start was missed, in order; Zeek reads no HTTP or TLS in those.
+    /// connections whose start was missed, in order; Zeek reads no HTTP in those.
     pub(crate) fn add(&mut self, messages: Messages, partial: &[u32], it: &mut Interner) {
         for (seen, msg) in &messages.dns {
             self.dns_pairing.message(seen, msg);
@@ -514,14 +520,24 @@ impl Transactions {
         for t in self.dns_pairing.take_done() {
             self.dns.push(&t, it);
         }
+        let udp = Some(crate::decode::L4::Udp as u8);
         for (seen, event) in &messages.stream {
-            if partial.binary_search(&seen.row).is_ok() {
-                continue;
+            match event {
+                // As Zeek's HTTP analyzer, nothing from a connection whose start was missed. TLS
+                // hellos count wherever they are (every ClientHello gets its fingerprint).
+                StreamEvent::HttpHead(_) | StreamEvent::HttpBodyEnd(_) => {
+                    if partial.binary_search(&seen.row).is_err() {
+                        self.http_pairing.event(seen, event);
+                    }
+                }
+                _ => self.tls_sessions.event(seen, event, seen.l4 == udp),
             }
-            self.http_pairing.event(seen, event);
         }
         for t in self.http_pairing.take_done() {
             self.http.push(&t, it);
+        }
+        for t in self.tls_sessions.take_done() {
+            self.tls.push(&t, it);
         }
     }
 
@@ -532,6 +548,8 @@ impl Transactions {
             mut dns,
             http_pairing,
             mut http,
+            tls_sessions,
+            mut tls,
         } = self;
         for t in dns_pairing.finish_all() {
             dns.push(&t, it);
@@ -539,9 +557,13 @@ impl Transactions {
         for t in http_pairing.finish_all() {
             http.push(&t, it);
         }
+        for t in tls_sessions.finish_all() {
+            tls.push(&t, it);
+        }
         Ok(TransactionTables {
             dns: finish_with_flows(dns.into_dataframe(file_code)?, flows)?,
             http: finish_with_flows(http.into_dataframe(file_code)?, flows)?,
+            tls: finish_with_flows(tls.into_dataframe(file_code)?, flows)?,
         })
     }
 }

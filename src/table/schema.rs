@@ -484,6 +484,133 @@ pub const HTTP_SCHEMA: &[ColumnDef] = &[
     c(hcol::RESPONSE_FRAME, "u32", "frame that completed the response head"),
 ];
 
+/// TLS table column names.
+pub mod lcol {
+    pub use super::tcol::*;
+    pub const APP: &str = "app";
+    pub const VERSION: &str = "version";
+    pub const CLIENT_VERSIONS: &str = "client_versions";
+    pub const CIPHER: &str = "cipher";
+    pub const CURVE: &str = "curve";
+    pub const SERVER_NAME: &str = "server_name";
+    pub const ALPN: &str = "alpn";
+    pub const NEXT_PROTOCOL: &str = "next_protocol";
+    pub const ESTABLISHED: &str = "established";
+    pub const RESUMED: &str = "resumed";
+    pub const LAST_ALERT: &str = "last_alert";
+    pub const HISTORY: &str = "ssl_history";
+    pub const JA4: &str = "ja4";
+    pub const JA4_R: &str = "ja4_r";
+    pub const JA3: &str = "ja3";
+    pub const JA3_STRING: &str = "ja3_string";
+    pub const JA3S: &str = "ja3s";
+    pub const JA3S_STRING: &str = "ja3s_string";
+    pub const CERT_SUBJECT: &str = "cert_subject";
+    pub const CERT_ISSUER: &str = "cert_issuer";
+    pub const CERT_NOT_BEFORE: &str = "cert_not_before";
+    pub const CERT_NOT_AFTER: &str = "cert_not_after";
+    pub const CERT_SAN: &str = "cert_san";
+    pub const CERT_SELF_SIGNED: &str = "cert_self_signed";
+    pub const CERT_CHAIN_FPS: &str = "cert_chain_fps";
+    pub const CLIENT_HELLO_FRAME: &str = "client_hello_frame";
+    pub const SERVER_HELLO_FRAME: &str = "server_hello_frame";
+}
+
+/// The TLS table: one row per TLS (over TCP) or QUIC handshake, with Zeek's ssl.log meaning.
+pub const TLS_SCHEMA: &[ColumnDef] = &[
+    c(lcol::TS, "datetime[ns, UTC]", "time of the first handshake message"),
+    c(lcol::FILE, "text", "capture file name"),
+    c(lcol::FLOW_ID, "u64", "the connection (flows().flow_id)"),
+    c(lcol::COMMUNITY_ID, "string", "Community ID of the connection"),
+    c(lcol::SRC_IP, "text", "client: the connection's originator"),
+    c(lcol::SRC_PORT, "u16", "client port"),
+    c(lcol::DST_IP, "text", "server address"),
+    c(lcol::DST_PORT, "u16", "server port"),
+    c(lcol::APP, "enum", "tls (over TCP) or quic"),
+    c(lcol::VERSION, "text", "version the server chose (TLSv12, TLSv13, ...)"),
+    c(
+        lcol::CLIENT_VERSIONS,
+        "list[text]",
+        "versions the client offered, highest first as sent (GREASE left out)",
+    ),
+    c(lcol::CIPHER, "text", "cipher suite the server chose (IANA name)"),
+    c(
+        lcol::CURVE,
+        "text",
+        "key exchange group the server chose (x25519, secp256r1, X25519MLKEM768, ...)",
+    ),
+    c(lcol::SERVER_NAME, "text", "server name (SNI) the client asked for"),
+    c(
+        lcol::ALPN,
+        "list[text]",
+        "application protocols the client offered (h2, http/1.1, h3, ...)",
+    ),
+    c(
+        lcol::NEXT_PROTOCOL,
+        "text",
+        "application protocol the server chose (TLS 1.2 and earlier; TLS 1.3 sends it encrypted)",
+    ),
+    c(
+        lcol::ESTABLISHED,
+        "bool",
+        "records flowed after both sides changed cipher",
+    ),
+    c(
+        lcol::RESUMED,
+        "bool",
+        "an earlier session was resumed (session id echoed, ticket without key exchange, or pre-shared key accepted)",
+    ),
+    c(
+        lcol::LAST_ALERT,
+        "text",
+        "last alert seen in the clear (handshake_failure, ...)",
+    ),
+    c(
+        lcol::HISTORY,
+        "text",
+        "Zeek's ssl_history: a letter per message (C client hello, S server hello, X certificate, K key exchange, I change cipher, L alert, ...), upper case from the client",
+    ),
+    c(
+        lcol::JA4,
+        "text",
+        "JA4 fingerprint of the client's first hello (FoxIO, t/q for TCP/QUIC)",
+    ),
+    c(lcol::JA4_R, "text", "JA4's raw form: the sorted lists before hashing"),
+    c(lcol::JA3, "text", "JA3 fingerprint (MD5) of the client's first hello"),
+    c(lcol::JA3_STRING, "text", "the string JA3 hashes"),
+    c(lcol::JA3S, "text", "JA3S fingerprint (MD5) of the server's hello"),
+    c(lcol::JA3S_STRING, "text", "the string JA3S hashes"),
+    c(
+        lcol::CERT_SUBJECT,
+        "text",
+        "subject of the server's certificate (TLS 1.2 and earlier), as RFC 2253 writes it",
+    ),
+    c(lcol::CERT_ISSUER, "text", "its issuer"),
+    c(lcol::CERT_NOT_BEFORE, "datetime[ns, UTC]", "start of its validity"),
+    c(
+        lcol::CERT_NOT_AFTER,
+        "datetime[ns, UTC]",
+        "end of its validity (compare with ts for expired certificates)",
+    ),
+    c(lcol::CERT_SAN, "list[text]", "its DNS subject alternative names"),
+    c(lcol::CERT_SELF_SIGNED, "bool", "its subject and issuer are the same"),
+    c(
+        lcol::CERT_CHAIN_FPS,
+        "list[text]",
+        "SHA-256 of each certificate of the chain, leaf first (Zeek's cert_chain_fps)",
+    ),
+    c(
+        lcol::CLIENT_HELLO_FRAME,
+        "u32",
+        "frame that completed the client's first hello",
+    ),
+    c(
+        lcol::SERVER_HELLO_FRAME,
+        "u32",
+        "frame that completed the server's hello",
+    ),
+];
+
 /// DNS table column names.
 pub mod dcol {
     pub const TS: &str = "ts";

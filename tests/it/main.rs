@@ -6,6 +6,7 @@ mod cli;
 mod common;
 mod conformance;
 mod formats;
+mod ja4;
 mod linktypes;
 mod live;
 mod mcp;

@@ -569,3 +569,37 @@ fn http_log_matches_zeeks_baselines() {
     }
     assert_eq!(compared, 15);
 }
+
+#[test]
+fn ssl_log_matches_zeeks_quic_baseline() {
+    let Some(captures) = crate::common::shared_captures() else {
+        netql::testdata::missing("captures");
+        return;
+    };
+    let Some(theirs) = truth("quic_win11_firefox_google.pcap/scripts.base.protocols.quic.run-pcap/ssl.log") else {
+        return;
+    };
+    let cols = [
+        "id.orig_h",
+        "id.orig_p",
+        "id.resp_h",
+        "id.resp_p",
+        "version",
+        "cipher",
+        "curve",
+        "server_name",
+        "resumed",
+        "last_alert",
+        "next_protocol",
+        "established",
+        "ssl_history",
+        "cert_chain_fps",
+        "client_cert_chain_fps",
+        "sni_matches_cert",
+    ];
+    let theirs = rows_of(&read_zeek_log(&theirs), &cols);
+    let (_dir, ours) = export(&captures.join("quic_win11_firefox_google.pcap"), "ssl", false);
+    let ours = rows_of(&read_zeek_log(&ours), &cols);
+    assert_eq!(ours, theirs);
+    assert_eq!(theirs.len(), 1);
+}

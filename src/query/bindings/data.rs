@@ -1,4 +1,4 @@
-//! data: where `packets()`, `flows()`, `events()`, `dns()`, `http()` and `stacks()` get their tables: loaded
+//! data: where `packets()`, `flows()`, `events()`, `dns()`, `http()`, `tls()` and `stacks()` get their tables: loaded
 //! captures, a live window, or (to check a script without running it) empty tables.
 
 use std::sync::Arc;
@@ -28,6 +28,11 @@ pub trait DataSource: Send + Sync {
     /// The HTTP transactions. A source without them (a live window) has none.
     fn http(&self) -> Result<LazyFrame> {
         crate::table::http_table::empty_http().map(|df| df.lazy())
+    }
+
+    /// The TLS and QUIC handshakes. A source without them (a live window) has none.
+    fn tls(&self) -> Result<LazyFrame> {
+        crate::table::tls_table::empty_tls().map(|df| df.lazy())
     }
 
     /// Frames and bytes per protocol stack. Loaded captures count them while decoding; this
@@ -86,6 +91,13 @@ pub fn register(lang: &mut Lang, data: Arc<dyn DataSource>) {
         "one row per HTTP/1.x request/response pair with Zeek's http.log meaning: method, host, uri, user_agent, status_code, body lengths, username (never a password); joins flows() on flow_id or community_id",
     )
     .with(move || d.http().map(Table).or_else(|e| err(e.to_string())));
+    let d = data.clone();
+    lang.def(
+        Topic::Data,
+        "tls()",
+        "one row per TLS or QUIC handshake with Zeek's ssl.log meaning: version, cipher, curve, server_name, established, resumed; what the client offered (client_versions, alpn); ja4, ja3, ja3s; the server certificate (TLS 1.2 and earlier)",
+    )
+    .with(move || d.tls().map(Table).or_else(|e| err(e.to_string())));
     let d = data;
     lang.def(
         Topic::Data,

@@ -9,11 +9,13 @@ pub fn uid(file: &str, flow_id: u64) -> String {
     for b in file.bytes() {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
-    let mut x = flow_id ^ h.rotate_left(17);
+    // Two words of the mixed id give 17 base62 digits with no fixed tail (Zeek's are 17 too).
+    let x = flow_id ^ h.rotate_left(17);
+    let mut v = u128::from(x) << 64 | u128::from(x.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ h);
     let mut out = vec![b'C'];
     for _ in 0..17 {
-        out.push(DIGITS[(x % 62) as usize]);
-        x /= 62;
+        out.push(DIGITS[(v % 62) as usize]);
+        v /= 62;
     }
     String::from_utf8(out).unwrap_or_default()
 }
