@@ -1,38 +1,47 @@
-//! `netql schema`: every column of the tables, with its type and meaning.
+//! `netql schema`: every column of every table, with its type, meaning and (for coded columns)
+//! the values it can take.
 
 use anyhow::Result;
 use netql::error::Exit;
 use netql::render::{self, Format};
-use netql::table::schema::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
+use netql::table::schema::{TABLES, vocabulary};
 use serde_json::json;
 
 pub fn schema(format: Format) -> Result<Exit> {
     match format {
         Format::Json => {
-            let cols = |s: &[netql::table::schema::ColumnDef]| {
-                s.iter()
-                    .map(|d| json!({"name": d.name, "type": d.kind, "meaning": d.meaning}))
-                    .collect::<Vec<_>>()
-            };
-            let v = json!({
-                "packets": cols(PACKET_SCHEMA),
-                "flows": cols(FLOW_SCHEMA),
-                "stacks": cols(STACK_SCHEMA),
-                "events": netql::table::events::EVENTS_DOC,
-            });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            let mut v = serde_json::Map::new();
+            for t in TABLES {
+                let cols: Vec<_> = t
+                    .columns
+                    .iter()
+                    .map(|d| {
+                        let mut c = json!({"name": d.name, "type": d.kind, "meaning": d.meaning});
+                        if let Some(values) = vocabulary(t.name, d.name) {
+                            c["values"] = json!(values);
+                        }
+                        c
+                    })
+                    .collect();
+                v.insert(t.name.to_string(), json!(cols));
+            }
+            v.insert("events".into(), json!(netql::table::events::EVENTS_DOC));
+            println!("{}", serde_json::to_string_pretty(&serde_json::Value::Object(v))?);
         }
         _ => {
-            for (title, s) in [
-                ("packets()", PACKET_SCHEMA),
-                ("flows()", FLOW_SCHEMA),
-                ("stacks()", STACK_SCHEMA),
-            ] {
-                let rows: Vec<Vec<String>> = s
+            for t in TABLES {
+                let rows: Vec<Vec<String>> = t
+                    .columns
                     .iter()
-                    .map(|d| vec![d.name.to_string(), d.kind.to_string(), d.meaning.to_string()])
+                    .map(|d| {
+                        let meaning = match vocabulary(t.name, d.name) {
+                            Some(values) => format!("{} (values: {})", d.meaning, values.join(", ")),
+                            None => d.meaning.to_string(),
+                        };
+                        vec![d.name.to_string(), d.kind.to_string(), meaning]
+                    })
                     .collect();
-                println!("{title}: {} columns", s.len());
+                println!("{}(): {}; {} columns", t.name, t.about, t.columns.len());
                 println!(
                     "{}",
                     render::text_table_wrapped(&["column", "type", "meaning"], &rows, 2, 72)

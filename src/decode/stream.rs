@@ -188,25 +188,48 @@ struct Held {
 /// One direction of a followed flow. Two parsers read it: `compat` as tshark does (segments in
 /// capture order, no reordering: where PDUs complete, for the protocol stacks), and `ordered`
 /// as Zeek does (segments put back in sequence order: what the transaction tables read; a
-/// certificate whose segments arrive out of order is read whole).
+/// certificate whose segments arrive out of order is read whole). A direction's state is kept
+/// for the whole capture (a copy of the stream seen again on another VLAN must read as a
+/// retransmission), but the ordered parser is let go when the direction closes.
 #[derive(Debug)]
 struct Dir {
     compat: Framer,
-    ordered: Framer,
+    ordered: Ordered,
+}
+
+#[derive(Debug)]
+enum Ordered {
+    Open(Box<OrderedSide>),
+    /// Closed cleanly at this sequence number: later copies of what came before are ignored.
+    Closed(Option<u32>),
+}
+
+#[derive(Debug)]
+struct OrderedSide {
+    framer: Framer,
     held: std::collections::BTreeMap<u32, Held>,
     held_bytes: usize,
+}
+
+impl OrderedSide {
+    fn new(next_seq: Option<u32>) -> OrderedSide {
+        OrderedSide {
+            framer: Framer {
+                collect: true,
+                next_seq,
+                ..Default::default()
+            },
+            held: Default::default(),
+            held_bytes: 0,
+        }
+    }
 }
 
 impl Default for Dir {
     fn default() -> Self {
         Dir {
             compat: Framer::default(),
-            ordered: Framer {
-                collect: true,
-                ..Default::default()
-            },
-            held: Default::default(),
-            held_bytes: 0,
+            ordered: Ordered::Open(Box::new(OrderedSide::new(None))),
         }
     }
 }
@@ -227,15 +250,20 @@ impl Tracker {
             App::Http => Service::Http,
             _ => Service::Ssl,
         });
-        step_ordered(d, s, data);
-        let events = std::mem::take(&mut d.ordered.events);
-        // A direction that closed cleanly is forgotten (a long capture holds many).
-        if s.fin
-            && d.held.is_empty()
-            && matches!(d.compat.mode, Mode::Boundary)
-            && matches!(d.ordered.mode, Mode::Boundary)
-        {
-            self.dirs.remove(&(s.flow, s.from_lo));
+        if let Ordered::Closed(next) = d.ordered {
+            // New bytes after a clean close (or a new SYN): a new stream.
+            let newer = s.syn || next.is_none_or(|n| (s.seq.wrapping_sub(n) as i32) > 0);
+            if newer {
+                d.ordered = Ordered::Open(Box::new(OrderedSide::new(if s.syn { None } else { next })));
+            }
+        }
+        let mut events = Vec::new();
+        if let Ordered::Open(o) = &mut d.ordered {
+            step_ordered(o, s, data);
+            events = std::mem::take(&mut o.framer.events);
+            if s.fin && o.held.is_empty() && matches!(o.framer.mode, Mode::Boundary) {
+                d.ordered = Ordered::Closed(o.framer.next_seq);
+            }
         }
         Segmented {
             completes,
@@ -247,8 +275,8 @@ impl Tracker {
 
 /// Feed the ordered parser: a segment ahead of a missing one waits (up to [`MAX_HELD`] bytes
 /// per direction) until the gap fills; past that, the gap is given up on.
-fn step_ordered(d: &mut Dir, s: &Segment, data: &[u8]) {
-    let f = &mut d.ordered;
+fn step_ordered(d: &mut OrderedSide, s: &Segment, data: &[u8]) {
+    let f = &mut d.framer;
     let ahead = match (s.syn, f.next_seq) {
         (false, Some(next)) => s.seq.wrapping_sub(next) as i32,
         _ => 0,

@@ -9,10 +9,9 @@ use serde_json::Value;
 use crate::query::bindings::DataSource;
 use crate::query::engine::Captures;
 
-/// Most common values of the columns a model filters on most.
+/// Most common values of the columns a model filters on most, by table.
 pub(crate) struct Samples {
-    pub(crate) packets: HashMap<String, Vec<Value>>,
-    pub(crate) flows: HashMap<String, Vec<Value>>,
+    pub(crate) tables: HashMap<&'static str, HashMap<String, Vec<Value>>>,
 }
 
 pub(crate) const SAMPLE_PACKET_COLUMNS: &[&str] = &[
@@ -32,7 +31,11 @@ pub(crate) const SAMPLE_PACKET_COLUMNS: &[&str] = &[
     "tls_sni",
     "tls_version",
 ];
-pub(crate) const SAMPLE_FLOW_COLUMNS: &[&str] = &["l4", "app", "dst_port", "state", "conn_state"];
+pub(crate) const SAMPLE_FLOW_COLUMNS: &[&str] = &["l4", "app", "service", "dst_port", "state", "conn_state", "history"];
+pub(crate) const SAMPLE_DNS_COLUMNS: &[&str] = &["query", "qtype_name", "rcode_name", "dst_ip", "app"];
+pub(crate) const SAMPLE_HTTP_COLUMNS: &[&str] =
+    &["method", "host", "status_code", "user_agent", "response_content_type"];
+pub(crate) const SAMPLE_TLS_COLUMNS: &[&str] = &["server_name", "version", "cipher", "ja4", "ja3", "next_protocol"];
 
 impl Samples {
     pub(crate) fn of(data: &Captures) -> Samples {
@@ -41,13 +44,30 @@ impl Samples {
                 .filter_map(|c| top_values(lf.clone(), c, 3).map(|v| (c.to_string(), v)))
                 .collect()
         };
-        Samples {
-            packets: data
-                .packets()
+        let mut tables = HashMap::new();
+        tables.insert(
+            "packets",
+            data.packets()
                 .map(|lf| top(lf, SAMPLE_PACKET_COLUMNS))
                 .unwrap_or_default(),
-            flows: data.flows().map(|lf| top(lf, SAMPLE_FLOW_COLUMNS)).unwrap_or_default(),
-        }
+        );
+        tables.insert(
+            "flows",
+            data.flows().map(|lf| top(lf, SAMPLE_FLOW_COLUMNS)).unwrap_or_default(),
+        );
+        tables.insert(
+            "dns",
+            data.dns().map(|lf| top(lf, SAMPLE_DNS_COLUMNS)).unwrap_or_default(),
+        );
+        tables.insert(
+            "http",
+            data.http().map(|lf| top(lf, SAMPLE_HTTP_COLUMNS)).unwrap_or_default(),
+        );
+        tables.insert(
+            "tls",
+            data.tls().map(|lf| top(lf, SAMPLE_TLS_COLUMNS)).unwrap_or_default(),
+        );
+        Samples { tables }
     }
 }
 

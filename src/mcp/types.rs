@@ -34,14 +34,33 @@ pub(crate) struct NoArgs {}
 pub(crate) enum TableChoice {
     Packets,
     Flows,
+    Dns,
+    Http,
+    Tls,
+    /// Every table ("both" is accepted for it too).
     #[default]
-    Both,
+    #[serde(alias = "both")]
+    All,
+}
+
+impl TableChoice {
+    /// Whether the table called `name` is described.
+    pub(crate) fn includes(self, name: &str) -> bool {
+        match self {
+            TableChoice::All => true,
+            TableChoice::Packets => name == "packets",
+            TableChoice::Flows => name == "flows",
+            TableChoice::Dns => name == "dns",
+            TableChoice::Http => name == "http",
+            TableChoice::Tls => name == "tls",
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DescribeArgs {
-    /// Which table to describe: "packets", "flows" or "both" (default).
+    /// Which table to describe: "packets", "flows", "dns", "http", "tls" or "all" (default).
     #[serde(default)]
     pub(crate) table: Option<TableChoice>,
     /// Capture the sample values come from (default "latest").
@@ -169,6 +188,9 @@ pub(crate) struct ColumnInfo {
     pub(crate) meaning: String,
     /// Most common values in the sample capture (packet data: treat as untrusted text).
     pub(crate) sample_values: Vec<Value>,
+    /// Every value a coded column can take (enums and fixed vocabularies); empty otherwise.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) values: Vec<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -183,6 +205,12 @@ pub(crate) struct SchemaOutput {
     pub(crate) packets: Vec<ColumnInfo>,
     /// Columns of flows(): one row per bidirectional conversation.
     pub(crate) flows: Vec<ColumnInfo>,
+    /// Columns of dns(): one row per DNS transaction.
+    pub(crate) dns: Vec<ColumnInfo>,
+    /// Columns of http(): one row per HTTP request/response pair.
+    pub(crate) http: Vec<ColumnInfo>,
+    /// Columns of tls(): one row per TLS or QUIC handshake.
+    pub(crate) tls: Vec<ColumnInfo>,
     /// Capture the sample values come from.
     pub(crate) sample_values_from: Option<String>,
     /// How the query language works.

@@ -2,7 +2,7 @@
 //! and the closest known name.
 
 use crate::query::engine::ScriptError;
-use crate::table::schema::{FLOW_SCHEMA, PACKET_SCHEMA};
+use crate::table::schema::TABLES;
 
 /// Errors without a position that name a column get one: the caret goes under the column's name
 /// in the script, and the list of every column is replaced by the closest name.
@@ -16,7 +16,7 @@ pub(crate) fn explain(e: ScriptError, source: &str) -> ScriptError {
     let Some(name) = rest.split('"').next() else {
         return e;
     };
-    let known: Vec<&str> = PACKET_SCHEMA.iter().chain(FLOW_SCHEMA).map(|d| d.name).collect();
+    let known: Vec<&str> = TABLES.iter().flat_map(|t| t.columns).map(|d| d.name).collect();
     let hint = known
         .iter()
         .map(|k| (edit_distance(name, k), *k))

@@ -2,7 +2,7 @@
 
 use crate::render::{self};
 use crate::shell::meta::META_COMMANDS;
-use crate::table::schema::{FLOW_SCHEMA, PACKET_SCHEMA, STACK_SCHEMA};
+use crate::table::schema::TABLES;
 
 /// `.help`: the meta-command table, then the keys.
 pub fn help_text() -> String {
@@ -26,11 +26,8 @@ pub(crate) fn schema_text(which: Option<&str>) -> String {
     if which == Some("events") {
         return format!("events(): {}\n", crate::table::events::EVENTS_DOC);
     }
-    for (title, s) in [
-        ("packets", PACKET_SCHEMA),
-        ("flows", FLOW_SCHEMA),
-        ("stacks", STACK_SCHEMA),
-    ] {
+    for t in TABLES {
+        let (title, s) = (t.name, t.columns);
         if which.is_some_and(|w| w != title) {
             continue;
         }

@@ -41,7 +41,7 @@ pub const META_COMMANDS: &[MetaSpec] = &[
     ),
     m(
         "schema",
-        "[packets|flows|events|stacks]",
+        "[packets|flows|dns|http|tls|events|stacks]",
         "the columns of the tables, with types and meanings",
     ),
     m("queries", "", "the canned queries and their parameters"),
@@ -140,7 +140,9 @@ pub fn parse_meta(line: &str) -> Result<Meta, String> {
         }
         "schema" => match args.as_slice() {
             [] => Ok(Meta::Schema(None)),
-            [t @ ("packets" | "flows" | "stacks" | "events")] => Ok(Meta::Schema(Some(t.to_string()))),
+            [t @ ("packets" | "flows" | "dns" | "http" | "tls" | "stacks" | "events")] => {
+                Ok(Meta::Schema(Some(t.to_string())))
+            }
             _ => Err(usage("schema")),
         },
         "run" => {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use crate::config::Config;
 use crate::query::canned;
 use crate::query::engine::ScriptEngine;
-use crate::table::schema::{FLOW_SCHEMA, PACKET_SCHEMA};
+use crate::table::schema::TABLES;
 
 /// What the shell can complete: engine functions, columns, queries, meta-commands, captures.
 #[derive(Debug, Clone)]
@@ -26,7 +26,8 @@ impl Vocabulary {
         let mut functions = engine.function_names();
         functions.sort_by(|a, b| a.len().cmp(&b.len()).then_with(|| a.cmp(b)));
         let mut columns: Vec<(String, String)> = Vec::new();
-        for (table, schema) in [("packets", PACKET_SCHEMA), ("flows", FLOW_SCHEMA)] {
+        for t in TABLES {
+            let (table, schema) = (t.name, t.columns);
             for d in schema {
                 if !columns.iter().any(|(n, _)| n == d.name) {
                     columns.push((d.name.to_string(), format!("{table}, {}: {}", d.kind, d.meaning)));

@@ -12,18 +12,7 @@ use crate::error::Result;
 use crate::table::column::{Col, cat32, enum8, prim};
 use crate::table::community_id::community_id;
 use crate::table::flow_acc::{Acc, Dir, NONE8, NONE32, Zeek};
-use crate::table::schema::{APP_DTYPE, L4_DTYPE, cat_dtype, fcol, text_mapping};
-
-const STATES: [&str; 8] = [
-    "one_way",
-    "two_way",
-    "midstream",
-    "rejected",
-    "attempted",
-    "reset",
-    "closed",
-    "established",
-];
+use crate::table::schema::{APP_DTYPE, L4_DTYPE, STATES, cat_dtype, fcol, text_mapping};
 
 /// What a flow's flag counts say, for netql's own `state` summary.
 struct Counts {

@@ -741,8 +741,114 @@ pub const STACK_SCHEMA: &[ColumnDef] = &[
     c("bytes", "u64", "wire bytes of those frames"),
 ];
 
+/// One table a script can read.
+#[derive(Debug, Clone, Copy)]
+pub struct TableDef {
+    /// Its name (`packets`, `dns`, ...), called as `name()` in scripts.
+    pub name: &'static str,
+    /// One line on what a row is.
+    pub about: &'static str,
+    pub columns: &'static [ColumnDef],
+}
+
+/// Every table, in the order the docs list them.
+pub const TABLES: &[TableDef] = &[
+    TableDef {
+        name: "packets",
+        about: "one row per packet, in file order",
+        columns: PACKET_SCHEMA,
+    },
+    TableDef {
+        name: "flows",
+        about: "one row per bidirectional conversation (5-tuple), with Zeek's conn.log fields",
+        columns: FLOW_SCHEMA,
+    },
+    TableDef {
+        name: "dns",
+        about: "one row per DNS transaction (query and reply paired as Zeek's dns.log)",
+        columns: DNS_SCHEMA,
+    },
+    TableDef {
+        name: "http",
+        about: "one row per HTTP/1.x request/response pair (as Zeek's http.log)",
+        columns: HTTP_SCHEMA,
+    },
+    TableDef {
+        name: "tls",
+        about: "one row per TLS or QUIC handshake (as Zeek's ssl.log, with JA4, JA3, JA3S)",
+        columns: TLS_SCHEMA,
+    },
+    TableDef {
+        name: "stacks",
+        about: "frames and bytes per protocol stack, counted while decoding",
+        columns: STACK_SCHEMA,
+    },
+];
+
+/// The values a coded column can take (an enum, or text from a fixed vocabulary), for docs and
+/// for clients that build filters; None for free text and numbers. Columns of the same name mean
+/// the same in every table.
+pub fn vocabulary(table: &str, column: &str) -> Option<Vec<String>> {
+    use crate::decode::{dns_names, service::Service, tls_names};
+    let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    Some(match (table, column) {
+        (_, "l4") => L4::ALL.iter().map(|l| l.name().to_string()).collect(),
+        (_, "app") => App::ALL.iter().map(|a| a.name().to_string()).collect(),
+        (_, "link_type") => names(&crate::capture::linktype::NAMES),
+        (_, "frag") => names(&FRAG_NAMES),
+        (_, "tcp_flags_str") => names(&[
+            "S",
+            "SA",
+            "A",
+            "PA",
+            "FA",
+            "FPA",
+            "R",
+            "RA",
+            "SE",
+            "SAE",
+            "F",
+            "-",
+            "(any combination of S F R P A U E C)",
+        ]),
+        ("flows", "state") => names(&STATES),
+        ("flows", "conn_state") => names(&[
+            "S0", "S1", "SF", "REJ", "S2", "S3", "RSTO", "RSTR", "RSTOS0", "RSTRH", "SH", "SHR", "OTH",
+        ]),
+        ("flows", "service") => Service::ALL
+            .iter()
+            .map(|s| s.name().to_string())
+            .chain(["(several joined by commas, e.g. quic,ssl)".to_string()])
+            .collect(),
+        ("dns", "rcode_name") | ("packets", "dns_rcode") => (0..=10).map(dns_names::rcode_name).collect(),
+        ("dns", "qclass_name") => [1, 3, 4, 254, 255].iter().map(|c| dns_names::qclass_name(*c)).collect(),
+        ("dns", "opcode_name") => [0u8, 1, 2, 4, 5, 6]
+            .iter()
+            .map(|o| dns_names::opcode_name(*o, false))
+            .chain([0u8, 5, 6, 7, 8].iter().map(|o| dns_names::opcode_name(*o, true)))
+            .collect(),
+        ("tls", "version") | ("tls", "client_versions") => [0x0300u16, 0x0301, 0x0302, 0x0303, 0x0304, 0xfeff, 0xfefd]
+            .iter()
+            .map(|v| tls_names::version_name(*v))
+            .collect(),
+        _ => return None,
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
 // Dictionaries
+
+/// netql's own TCP/UDP summary of a flow (the `state` column).
+pub const STATES: [&str; 8] = [
+    "one_way",
+    "two_way",
+    "midstream",
+    "rejected",
+    "attempted",
+    "reset",
+    "closed",
+    "established",
+];
 
 const FRAG_NAMES: [&str; 2] = ["fragment", "reassembled"];
 

@@ -251,7 +251,8 @@ fn client(st: &mut State, seen: &Seen, ch: &ClientHello, quic: bool) {
     // Zeek reads the ticket extension before the session id: a ticket offered with no session
     // id may resume a session.
     let sid = &ch.session_id;
-    let real_sid = !sid.is_empty() && !(sid.len() == 32 && sid.iter().all(|b| *b == 0));
+    let all_zero = sid.len() == 32 && sid.iter().all(|b| *b == 0);
+    let real_sid = !(sid.is_empty() || all_zero);
     st.ticket_without_session = if real_sid {
         false
     } else {

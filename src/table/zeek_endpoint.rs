@@ -181,9 +181,7 @@ impl Endpoint {
         let last = full_seq(self.last_seq, self.seq_wraps);
         let ack = full_seq(self.ack_seq, self.ack_wraps);
         let mut size = last.max(ack).wrapping_sub(self.start_seq as u64);
-        if size != 0 {
-            size -= 1;
-        }
+        size = size.saturating_sub(1);
         if self.fin_cnt > 0 && size != 0 {
             size -= 1;
         }
