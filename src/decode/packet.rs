@@ -53,6 +53,17 @@ pub struct FirstFragment {
     pub stack: Stack,
 }
 
+/// The header an ICMP error quotes: whose packet failed, and where it was going.
+#[derive(Debug, Clone, Copy)]
+pub struct Quoted {
+    pub l4: Option<L4>,
+    pub src_ip: Addr,
+    pub dst_ip: Addr,
+    /// TCP/UDP ports, when the quote reaches them.
+    pub src_port: Option<u16>,
+    pub dst_port: Option<u16>,
+}
+
 /// One decoded packet. Reused across packets: `decode` resets every field.
 #[derive(Debug, Default, Clone)]
 pub struct Packet {
@@ -80,6 +91,8 @@ pub struct Packet {
     pub tcp_window: Option<u16>,
     pub icmp_type: Option<u8>,
     pub icmp_code: Option<u8>,
+    /// The packet an ICMP/ICMPv6 error quotes (the probe a port-unreachable answers).
+    pub quoted: Option<Quoted>,
     /// Transport payload bytes on the wire (from the headers' length fields).
     pub payload_len: Option<u32>,
     pub app: Option<App>,

@@ -4,7 +4,7 @@
 use etherparse::{LaxIpPayloadSlice, LaxNetSlice, LaxSlicedPacket, TcpSlice, TransportSlice, UdpSlice};
 
 use crate::decode::app::app_layer;
-use crate::decode::packet::{FirstFragment, Packet};
+use crate::decode::packet::{Addr, FirstFragment, Packet, Quoted};
 use crate::decode::protocol::{App, L4, Proto};
 
 /// Transport layer, application detection and ICMP quotes.
@@ -148,8 +148,9 @@ fn read_l4_header(p: &mut Packet, l4: L4, b: &[u8], wire_payload: u32) {
     }
 }
 
-/// The packet quoted inside an ICMP error: tshark dissects it, so its layers join the stack, but
-/// its addresses stay out of the row (they are not this packet's endpoints).
+/// The packet quoted inside an ICMP error: tshark dissects it, so its layers join the stack; its
+/// addresses and ports go to the `quoted_*` columns, not the row's own (they are not this
+/// packet's endpoints).
 fn quoted(p: &mut Packet, inner: &[u8]) {
     let Ok(s) = LaxSlicedPacket::from_ip(inner) else {
         return;
@@ -157,6 +158,11 @@ fn quoted(p: &mut Packet, inner: &[u8]) {
     let mut q = Packet {
         stack: p.stack,
         ..Default::default()
+    };
+    let addrs = match &s.net {
+        Some(LaxNetSlice::Ipv4(v4)) => Some((Addr::v4(v4.header().source()), Addr::v4(v4.header().destination()))),
+        Some(LaxNetSlice::Ipv6(v6)) => Some((Addr::v6(v6.header().source()), Addr::v6(v6.header().destination()))),
+        _ => None,
     };
     match &s.net {
         Some(LaxNetSlice::Ipv4(v4)) => {
@@ -179,6 +185,20 @@ fn quoted(p: &mut Packet, inner: &[u8]) {
         _ => {}
     }
     p.stack = q.stack;
+    if let Some((src_ip, dst_ip)) = addrs {
+        let l4 = s
+            .net
+            .as_ref()
+            .and_then(|n| n.ip_payload_ref())
+            .map(|pl| L4::from_ip_number(pl.ip_number.0));
+        p.quoted = Some(Quoted {
+            l4,
+            src_ip,
+            dst_ip,
+            src_port: q.src_port,
+            dst_port: q.dst_port,
+        });
+    }
 }
 
 fn quoted_transport(q: &mut Packet, s: &LaxSlicedPacket<'_>, pl: &LaxIpPayloadSlice<'_>, wire: u32) {

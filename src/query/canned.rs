@@ -31,6 +31,13 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("beaconing", include_str!("../../queries/beaconing.rhai")),
     ("long_connections", include_str!("../../queries/long_connections.rhai")),
     ("unusual_ports", include_str!("../../queries/unusual_ports.rhai")),
+    ("rare_ja4", include_str!("../../queries/rare_ja4.rhai")),
+    ("bad_certificates", include_str!("../../queries/bad_certificates.rhai")),
+    ("rare_user_agent", include_str!("../../queries/rare_user_agent.rhai")),
+    (
+        "dns_private_answers",
+        include_str!("../../queries/dns_private_answers.rhai"),
+    ),
 ];
 
 /// The security checks `analyze` runs, in report order.
@@ -42,6 +49,10 @@ pub const SECURITY_SUITE: &[&str] = &[
     "beaconing",
     "long_connections",
     "unusual_ports",
+    "rare_ja4",
+    "bad_certificates",
+    "rare_user_agent",
+    "dns_private_answers",
 ];
 
 /// A declared parameter and its default.

@@ -122,7 +122,7 @@ impl ScriptError {
                 }
             }
         };
-        ScriptError::new(message, pos, source)
+        crate::query::explain::missing_column(ScriptError::new(message, pos, source), source)
     }
 }
 
@@ -345,7 +345,9 @@ impl ScriptEngine {
         let value: Dynamic = engine
             .eval_ast_with_scope(&mut scope, &ast)
             .map_err(|e| ScriptError::from_eval(&e, source))?;
-        let output = self.output(value)?;
+        let output = self
+            .output(value)
+            .map_err(|e| crate::query::explain::missing_column(e, source))?;
         let failures = failures.lock().map(|v| v.clone()).unwrap_or_default();
         Ok(RunResult {
             output,

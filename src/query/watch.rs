@@ -29,7 +29,9 @@ use crate::query::analyze::Reported;
 use crate::query::bindings::DataSource;
 use crate::query::canned::Query;
 use crate::query::engine::{FindingOut, Output, Params, ScriptEngine};
-use crate::table::live::{LiveDecoder, RollingWindow};
+use crate::table::flow_view::finish_with_flows;
+use crate::table::live::{LiveChunk, LiveDecoder, RollingWindow};
+use crate::table::pipeline::TransactionTables;
 
 /// The queries `netql watch` runs unless told otherwise.
 pub const DEFAULT_QUERIES: &[&str] = &["port_scan", "arp_spoof", "cleartext_credentials"];
@@ -113,8 +115,9 @@ pub fn run_watch(
             errors: 0,
         };
         let capture = live::run_live(&opts.capture, opts.save, stop, &mut s);
-        // Whatever arrived since the last tick; then the detector's last run, and its end.
-        s.tick();
+        // Whatever arrived since the last tick, and the transactions still open (the capture
+        // ended); then the detector's last run, and its end.
+        s.last_tick();
         let errors = s.errors;
         drop(s);
         let found = detector
@@ -131,8 +134,8 @@ pub fn run_watch(
     })
 }
 
-/// A tick's packets, with the timestamp of the newest one.
-type Chunk = (DataFrame, i64);
+/// A tick's packets and finished transactions.
+type Chunk = LiveChunk;
 
 /// The capture thread's side: decode packets, hand a chunk to the detector every tick.
 struct Session<'a, E> {
@@ -148,8 +151,18 @@ struct Session<'a, E> {
 
 impl<E: Fn(WatchEvent<'_>)> Session<'_, E> {
     fn tick(&mut self) {
+        let chunk = self.decoder.chunk();
+        self.send(chunk);
+    }
+
+    fn last_tick(&mut self) {
+        let chunk = self.decoder.last_chunk();
+        self.send(chunk);
+    }
+
+    fn send(&mut self, chunk: Result<Option<Chunk>>) {
         self.last_tick = Instant::now();
-        match self.decoder.chunk() {
+        match chunk {
             Ok(Some(chunk)) => {
                 // The detector only goes away after this side is done (or if it panicked,
                 // which the join reports).
@@ -242,7 +255,10 @@ fn detect_loop(
         if !changed || window.is_empty() {
             continue;
         }
-        let data: Arc<dyn DataSource> = match window.packets().map(WindowData::new) {
+        let window_data = window
+            .packets()
+            .and_then(|p| Ok(WindowData::new(p).with_transactions(window.transactions()?)));
+        let data: Arc<dyn DataSource> = match window_data {
             Ok(d) => Arc::new(d),
             Err(e) => {
                 found.errors += 1;
@@ -287,9 +303,11 @@ fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// A packet table as a [`DataSource`]; its flows are computed on first use.
+/// A packet table (and the transactions that finished with its packets) as a [`DataSource`];
+/// its flows are computed on first use.
 pub struct WindowData {
     packets: DataFrame,
+    transactions: Option<TransactionTables>,
     flows: Mutex<Option<DataFrame>>,
 }
 
@@ -297,8 +315,31 @@ impl WindowData {
     pub fn new(packets: DataFrame) -> WindowData {
         WindowData {
             packets,
+            transactions: None,
             flows: Mutex::new(None),
         }
+    }
+
+    /// The window's DNS, HTTP and TLS rows (without them the tables are empty).
+    pub fn with_transactions(self, t: TransactionTables) -> WindowData {
+        WindowData {
+            transactions: Some(t),
+            ..self
+        }
+    }
+
+    /// A transaction table of the window, its rows in their flow's view (client as `src_*`,
+    /// Community ID).
+    fn transaction_table(
+        &self,
+        pick: fn(&TransactionTables) -> &DataFrame,
+        empty: fn() -> Result<DataFrame>,
+    ) -> Result<LazyFrame> {
+        let Some(t) = self.transactions.as_ref() else {
+            return Ok(empty()?.lazy());
+        };
+        let flows = self.flows()?.collect()?;
+        Ok(finish_with_flows(pick(t).clone(), &flows)?.lazy())
     }
 }
 
@@ -316,6 +357,18 @@ impl DataSource for WindowData {
         let df = crate::table::flow::flows_of(&self.packets)?;
         *guard = Some(df.clone());
         Ok(df.lazy())
+    }
+
+    fn dns(&self) -> Result<LazyFrame> {
+        self.transaction_table(|t| &t.dns, crate::table::dns_table::empty_dns)
+    }
+
+    fn http(&self) -> Result<LazyFrame> {
+        self.transaction_table(|t| &t.http, crate::table::http_table::empty_http)
+    }
+
+    fn tls(&self) -> Result<LazyFrame> {
+        self.transaction_table(|t| &t.tls, crate::table::tls_table::empty_tls)
     }
 }
 

@@ -253,7 +253,7 @@ impl Session {
                 Step::Error
             }
             Job::Done(Err(e)) => {
-                let e = explain(e, source);
+                let e = explain(e);
                 match query {
                     Some(q) => self.error(&format!("in {q}: {e}")),
                     None => self.error(&e.to_string()),

@@ -16,9 +16,14 @@ use crate::error::Result;
 use crate::table::schema::col;
 
 /// The columns held apart, in schema order.
-pub const SPARSE: [&str; 18] = [
+pub const SPARSE: [&str; 23] = [
     col::ICMP_TYPE,
     col::ICMP_CODE,
+    col::QUOTED_L4,
+    col::QUOTED_SRC_IP,
+    col::QUOTED_DST_IP,
+    col::QUOTED_SRC_PORT,
+    col::QUOTED_DST_PORT,
     col::DNS_QNAME,
     col::DNS_QTYPE,
     col::DNS_RCODE,

@@ -1,8 +1,9 @@
 //! live: live packets as table chunks. [`LiveDecoder`] decodes each packet as it arrives into a
 //! pending chunk (one decoder and interner for the whole session) and hands the chunk over at each
 //! tick, after the in-order pass (reassembly and stream tracking carry their state across ticks,
-//! as the loader's do across batches); [`RollingWindow`] keeps the chunks of the last stretch of
-//! time. Frame numbers count from 1 over the whole session.
+//! as the loader's do across batches), with the DNS, HTTP and TLS transactions that finished in
+//! it; [`RollingWindow`] keeps the chunks of the last stretch of time. Frame numbers count from 1
+//! over the whole session.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -15,6 +16,7 @@ use crate::decode::order::InOrder;
 use crate::error::Result;
 use crate::table::interner::Interner;
 use crate::table::packet_columns::PacketColumns;
+use crate::table::pipeline::{TransactionTables, Transactions};
 use crate::table::schema::col;
 
 /// Bytes of each packet kept for decoding, as the loader keeps (headers and the payload's start).
@@ -26,6 +28,12 @@ pub struct LiveDecoder {
     interner: Interner,
     order: InOrder,
     pending: PacketColumns,
+    /// DNS, HTTP and TLS transactions being paired across ticks.
+    transactions: Transactions,
+    /// The capture ended: transactions still open are closed into the next chunk.
+    closing: bool,
+    /// The newest packet time handed over so far.
+    newest: i64,
     /// Packets seen so far (the last frame number given out).
     seen: u64,
     file_code: u32,
@@ -41,6 +49,9 @@ impl LiveDecoder {
             interner,
             order: InOrder::default(),
             pending: PacketColumns::with_capacity(1024),
+            transactions: Transactions::default(),
+            closing: false,
+            newest: i64::MIN,
             seen: 0,
         }
     }
@@ -66,19 +77,47 @@ impl LiveDecoder {
         }
     }
 
+    /// The last chunk of a session: [`LiveDecoder::chunk`], with every transaction still open
+    /// closed (an unanswered query, a request with no reply) as at the end of a capture file;
+    /// a chunk even when no packet is pending, if that closed any.
+    pub fn last_chunk(&mut self) -> Result<Option<LiveChunk>> {
+        self.closing = true;
+        if !self.pending.is_empty() {
+            return self.chunk();
+        }
+        self.transactions.close_all(&mut self.interner);
+        let transactions = self.transactions.take_finished(self.file_code)?;
+        if transactions.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(LiveChunk {
+            packets: crate::table::packet_columns::empty_packets()?,
+            transactions,
+            newest: self.newest,
+        }))
+    }
+
     /// Packets seen since the start.
     pub fn packets_seen(&self) -> u64 {
         self.seen
     }
 
-    /// The pending packets as a table (after reassembly and stream tracking), with the timestamp
-    /// of the newest one; `None` when there are none.
-    pub fn chunk(&mut self) -> Result<Option<(DataFrame, i64)>> {
+    /// The pending packets as a table (after reassembly and stream tracking), the transactions
+    /// that finished with them, and the timestamp of the newest packet; `None` when there are
+    /// none.
+    pub fn chunk(&mut self) -> Result<Option<LiveChunk>> {
         if self.pending.is_empty() {
             return Ok(None);
         }
         let mut cols = std::mem::replace(&mut self.pending, PacketColumns::with_capacity(1024));
         cols.finish_in_order(&mut self.order, &mut self.interner, None);
+        // Live, the flows are made per window from its packets, so a connection whose start
+        // fell before the window is not known as such: HTTP on it is read (the loader skips it).
+        self.transactions.add(cols.take_messages(), &[], &mut self.interner);
+        if self.closing {
+            self.transactions.close_all(&mut self.interner);
+        }
+        let transactions = self.transactions.take_finished(self.file_code)?;
         let df = cols.into_dataframe(self.file_code)?;
         let newest = df
             .column(col::TS)?
@@ -87,13 +126,25 @@ impl LiveDecoder {
             .i64()?
             .max()
             .unwrap_or(i64::MIN);
-        Ok(Some((df, newest)))
+        self.newest = self.newest.max(newest);
+        Ok(Some(LiveChunk {
+            packets: df,
+            transactions,
+            newest,
+        }))
     }
+}
+
+/// One tick's packets, the transactions that finished in it, and its newest packet's time.
+pub struct LiveChunk {
+    pub packets: DataFrame,
+    pub transactions: TransactionTables,
+    pub newest: i64,
 }
 
 /// The chunks of the last `window`, oldest first.
 pub struct RollingWindow {
-    chunks: VecDeque<(DataFrame, i64)>,
+    chunks: VecDeque<LiveChunk>,
     window_ns: i64,
 }
 
@@ -105,12 +156,12 @@ impl RollingWindow {
         }
     }
 
-    /// Append a chunk (its packets and the timestamp of the newest one). True if it had rows.
-    pub fn add(&mut self, (df, newest): (DataFrame, i64)) -> bool {
-        if df.height() == 0 {
+    /// Append a chunk. True if it had packets or transactions.
+    pub fn add(&mut self, chunk: LiveChunk) -> bool {
+        if chunk.packets.height() == 0 && chunk.transactions.is_empty() {
             return false;
         }
-        self.chunks.push_back((df, newest));
+        self.chunks.push_back(chunk);
         true
     }
 
@@ -119,7 +170,7 @@ impl RollingWindow {
     pub fn expire(&mut self, now_ns: i64) -> bool {
         let oldest_kept = now_ns.saturating_sub(self.window_ns);
         let before = self.chunks.len();
-        while self.chunks.front().is_some_and(|(_, newest)| *newest < oldest_kept) {
+        while self.chunks.front().is_some_and(|c| c.newest < oldest_kept) {
             self.chunks.pop_front();
         }
         self.chunks.len() != before
@@ -127,7 +178,7 @@ impl RollingWindow {
 
     /// Rows in the window.
     pub fn len(&self) -> usize {
-        self.chunks.iter().map(|(df, _)| df.height()).sum()
+        self.chunks.iter().map(|c| c.packets.height()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -136,16 +187,33 @@ impl RollingWindow {
 
     /// The window's packets in one frame.
     pub fn packets(&self) -> Result<DataFrame> {
-        let mut it = self.chunks.iter();
-        let Some((first, _)) = it.next() else {
-            return crate::table::packet_columns::empty_packets();
-        };
-        let mut df = first.clone();
-        for (c, _) in it {
-            df.vstack_mut(c)?;
-        }
-        Ok(df)
+        stack(
+            self.chunks.iter().map(|c| &c.packets),
+            crate::table::packet_columns::empty_packets,
+        )
     }
+
+    /// The window's finished transactions, each table in one frame.
+    pub fn transactions(&self) -> Result<TransactionTables> {
+        let t = || self.chunks.iter().map(|c| &c.transactions);
+        Ok(TransactionTables {
+            dns: stack(t().map(|t| &t.dns), crate::table::dns_table::empty_dns)?,
+            http: stack(t().map(|t| &t.http), crate::table::http_table::empty_http)?,
+            tls: stack(t().map(|t| &t.tls), crate::table::tls_table::empty_tls)?,
+        })
+    }
+}
+
+/// Frames of one schema, one after the other (`empty` when there are none).
+fn stack<'a>(mut frames: impl Iterator<Item = &'a DataFrame>, empty: fn() -> Result<DataFrame>) -> Result<DataFrame> {
+    let Some(first) = frames.next() else {
+        return empty();
+    };
+    let mut df = first.clone();
+    for f in frames {
+        df.vstack_mut(f)?;
+    }
+    Ok(df)
 }
 
 /// Helpers for the tests of the layers that read live windows.
@@ -176,7 +244,7 @@ pub(crate) mod testing {
             true
         })
         .unwrap();
-        if let Some(c) = d.chunk().unwrap() {
+        if let Some(c) = d.last_chunk().unwrap() {
             w.add(c);
         }
         assert!(!w.expire(last), "a long window keeps everything");
@@ -213,6 +281,38 @@ mod tests {
         }
     }
 
+    /// The transactions of a window made tick by tick are the loader's, row for row, once they
+    /// take their flow's view (flows made from the window's packets, as `watch` makes them).
+    #[test]
+    fn window_transactions_equal_the_loaded_capture() {
+        let cap = CaptureFile::stat(&sample()).unwrap();
+        let opts = LoadOptions {
+            cache_dir: std::env::temp_dir(),
+            use_cache: false,
+            progress: false,
+            threads: 1,
+            community_id_seed: 0,
+        };
+        let loaded = decode_file(&cap, &opts).unwrap().tx;
+        assert!(loaded.dns.height() > 0 && loaded.http.height() > 0 && loaded.tls.height() > 0);
+        for every in [1, 7, 100, 1_000_000] {
+            let (_, w, _) = window_of_sample(every);
+            let flows = crate::table::flow::flows_of(&w.packets().unwrap()).unwrap();
+            let t = w.transactions().unwrap();
+            let view = |df: DataFrame| crate::table::flow_view::finish_with_flows(df, &flows).unwrap();
+            for (name, got, want) in [
+                ("dns", view(t.dns), &loaded.dns),
+                ("http", view(t.http), &loaded.http),
+                ("tls", view(t.tls), &loaded.tls),
+            ] {
+                assert!(
+                    got.equals_missing(want),
+                    "{name}, ticking every {every}:\n{got}\n{want}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn old_chunks_leave_the_window_and_frames_keep_counting() {
         let mut d = LiveDecoder::new("live:lo");
@@ -229,9 +329,9 @@ mod tests {
         assert!(!w.expire(t0), "nothing to drop");
         d.push(&rec(t0));
         d.push(&rec(t0 + 1));
-        let (c, newest) = d.chunk().unwrap().unwrap();
-        assert_eq!(newest, t0 + 1);
-        assert!(w.add((c, newest)));
+        let c = d.chunk().unwrap().unwrap();
+        assert_eq!(c.newest, t0 + 1);
+        assert!(w.add(c));
         assert_eq!(w.len(), 2);
         d.push(&rec(t0 + 4_000_000_000));
         assert!(w.add(d.chunk().unwrap().unwrap()));

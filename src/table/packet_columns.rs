@@ -47,6 +47,11 @@ pub struct PacketColumns {
     tcp_window: Col<u16>,
     icmp_type: Col<u8>,
     icmp_code: Col<u8>,
+    quoted_l4: Col<u8>,
+    quoted_src_ip: Col<u32>,
+    quoted_dst_ip: Col<u32>,
+    quoted_src_port: Col<u16>,
+    quoted_dst_port: Col<u16>,
     payload_len: Col<u32>,
     app: Col<u8>,
     dns_qname: Col<u32>,
@@ -108,6 +113,11 @@ impl PacketColumns {
             tcp_window: Col::with_capacity(n),
             icmp_type: Col::with_capacity(n),
             icmp_code: Col::with_capacity(n),
+            quoted_l4: Col::with_capacity(n),
+            quoted_src_ip: Col::with_capacity(n),
+            quoted_dst_ip: Col::with_capacity(n),
+            quoted_src_port: Col::with_capacity(n),
+            quoted_dst_port: Col::with_capacity(n),
             payload_len: Col::with_capacity(n),
             app: Col::with_capacity(n),
             dns_qname: Col::with_capacity(n),
@@ -210,6 +220,13 @@ impl PacketColumns {
         self.tcp_window.put(row, p.tcp_window);
         self.icmp_type.put(row, p.icmp_type);
         self.icmp_code.put(row, p.icmp_code);
+        if let Some(q) = p.quoted {
+            self.quoted_l4.put(row, q.l4.map(|l| l as u8));
+            self.quoted_src_ip.put(row, Some(it.addr(q.src_ip)));
+            self.quoted_dst_ip.put(row, Some(it.addr(q.dst_ip)));
+            self.quoted_src_port.put(row, q.src_port);
+            self.quoted_dst_port.put(row, q.dst_port);
+        }
         self.payload_len.put(row, p.payload_len);
         self.app.put(row, p.app.map(|a| a as u8));
         if let Some(d) = p.dns.as_ref() {
@@ -466,6 +483,11 @@ impl PacketColumns {
             prim::<UInt16Type>(col::TCP_WINDOW, self.tcp_window.rows(n)),
             prim::<UInt8Type>(col::ICMP_TYPE, self.icmp_type.rows(n)),
             prim::<UInt8Type>(col::ICMP_CODE, self.icmp_code.rows(n)),
+            enum8(col::QUOTED_L4, self.quoted_l4.rows(n), &L4_DTYPE),
+            cat32(col::QUOTED_SRC_IP, self.quoted_src_ip.rows(n), cat_dtype()),
+            cat32(col::QUOTED_DST_IP, self.quoted_dst_ip.rows(n), cat_dtype()),
+            prim::<UInt16Type>(col::QUOTED_SRC_PORT, self.quoted_src_port.rows(n)),
+            prim::<UInt16Type>(col::QUOTED_DST_PORT, self.quoted_dst_port.rows(n)),
             prim::<UInt32Type>(col::PAYLOAD_LEN, self.payload_len.rows(n)),
             enum8(col::APP, self.app.rows(n), &APP_DTYPE),
             cat32(col::DNS_QNAME, self.dns_qname.rows(n), cat_dtype()),

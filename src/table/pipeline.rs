@@ -503,11 +503,27 @@ pub(crate) struct Transactions {
     tls: TlsColumns,
 }
 
-/// The transaction tables of a capture.
+/// The transaction tables of a capture (or of a live chunk).
+#[derive(Clone)]
 pub struct TransactionTables {
     pub dns: DataFrame,
     pub http: DataFrame,
     pub tls: DataFrame,
+}
+
+impl TransactionTables {
+    pub fn is_empty(&self) -> bool {
+        self.dns.height() == 0 && self.http.height() == 0 && self.tls.height() == 0
+    }
+
+    /// Three empty tables with every column typed.
+    pub fn empty() -> Result<TransactionTables> {
+        Ok(TransactionTables {
+            dns: crate::table::dns_table::empty_dns()?,
+            http: crate::table::http_table::empty_http()?,
+            tls: crate::table::tls_table::empty_tls()?,
+        })
+    }
 }
 
 impl Transactions {
@@ -537,6 +553,31 @@ impl Transactions {
             self.http.push(&t, it);
         }
         for t in self.tls_sessions.take_done() {
+            self.tls.push(&t, it);
+        }
+    }
+
+    /// The rows finished so far, as tables (a live window's chunk; rows do not yet take their
+    /// flow's view). Transactions still open stay for later chunks.
+    pub(crate) fn take_finished(&mut self, file_code: u32) -> Result<TransactionTables> {
+        Ok(TransactionTables {
+            dns: std::mem::take(&mut self.dns).into_dataframe(file_code)?,
+            http: std::mem::take(&mut self.http).into_dataframe(file_code)?,
+            tls: std::mem::take(&mut self.tls).into_dataframe(file_code)?,
+        })
+    }
+
+    /// Close every transaction still open (queries never answered, requests with no reply,
+    /// handshakes cut short), as at the end of a capture; [`Transactions::take_finished`] then
+    /// gives them.
+    pub(crate) fn close_all(&mut self, it: &mut Interner) {
+        for t in std::mem::take(&mut self.dns_pairing).finish_all() {
+            self.dns.push(&t, it);
+        }
+        for t in std::mem::take(&mut self.http_pairing).finish_all() {
+            self.http.push(&t, it);
+        }
+        for t in std::mem::take(&mut self.tls_sessions).finish_all() {
             self.tls.push(&t, it);
         }
     }

@@ -56,6 +56,11 @@ pub mod col {
     pub const TCP_WINDOW: &str = "tcp_window";
     pub const ICMP_TYPE: &str = "icmp_type";
     pub const ICMP_CODE: &str = "icmp_code";
+    pub const QUOTED_L4: &str = "quoted_l4";
+    pub const QUOTED_SRC_IP: &str = "quoted_src_ip";
+    pub const QUOTED_DST_IP: &str = "quoted_dst_ip";
+    pub const QUOTED_SRC_PORT: &str = "quoted_src_port";
+    pub const QUOTED_DST_PORT: &str = "quoted_dst_port";
     pub const PAYLOAD_LEN: &str = "payload_len";
     pub const APP: &str = "app";
     pub const DNS_QNAME: &str = "dns_qname";
@@ -173,6 +178,31 @@ pub const PACKET_SCHEMA: &[ColumnDef] = &[
     c(col::TCP_WINDOW, "u16", "TCP window (unscaled)"),
     c(col::ICMP_TYPE, "u8", "ICMP / ICMPv6 type"),
     c(col::ICMP_CODE, "u8", "ICMP / ICMPv6 code"),
+    c(
+        col::QUOTED_L4,
+        "enum",
+        "ICMP/ICMPv6 errors (unreachable, time exceeded, ...): transport of the packet the error quotes; null otherwise",
+    ),
+    c(
+        col::QUOTED_SRC_IP,
+        "text",
+        "ICMP errors: source address of the quoted packet (the host whose packet failed)",
+    ),
+    c(
+        col::QUOTED_DST_IP,
+        "text",
+        "ICMP errors: destination address of the quoted packet (where it was going)",
+    ),
+    c(
+        col::QUOTED_SRC_PORT,
+        "u16",
+        "ICMP errors: TCP/UDP source port of the quoted packet",
+    ),
+    c(
+        col::QUOTED_DST_PORT,
+        "u16",
+        "ICMP errors: TCP/UDP destination port of the quoted packet (the probed port)",
+    ),
     c(col::PAYLOAD_LEN, "u32", "transport payload bytes on the wire"),
     c(
         col::APP,

@@ -623,12 +623,17 @@ fn python_sdk_over_stdio() {
     assert_eq!(s["read_only_tools"].as_array().unwrap().len(), 6);
     let d = &s["describe_schema"];
     assert_eq!(d["is_error"], false);
-    // ip_len joined the packets; Zeek's conn fields (service, sizes, gaps, IP bytes, history,
-    // Community ID) joined the flows.
-    assert_eq!(d["packet_columns"], 49);
-    assert_eq!(d["flow_columns"], 38);
+    // Every column of the schema reaches the client (ip_len and the ICMP quote's five joined
+    // the packets; Zeek's conn fields and Community ID the flows).
+    assert_eq!(d["packet_columns"], netql::table::schema::PACKET_SCHEMA.len());
+    assert_eq!(d["packet_columns"], 54);
+    assert_eq!(d["flow_columns"], netql::table::schema::FLOW_SCHEMA.len());
     assert_eq!(d["has_guide"], true);
-    assert_eq!(s["list_queries"].as_array().unwrap().len(), 11);
+    assert_eq!(
+        s["list_queries"].as_array().unwrap().len(),
+        netql::query::canned::BUILTIN.len()
+    );
+    assert_eq!(s["list_queries"].as_array().unwrap().len(), 15);
     assert_eq!(s["top_talkers"]["rows"], 3);
     let ps = &s["port_scan"];
     assert_eq!(ps["kind"], "findings");

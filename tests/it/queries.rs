@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::common::{netql, sample, shared_captures, stderr, stdout};
 use crate::conformance::{PROTOS, deliberate};
 
-fn opts() -> LoadOptions {
+pub(crate) fn opts() -> LoadOptions {
     LoadOptions {
         cache_dir: std::env::temp_dir(),
         use_cache: false,
@@ -31,7 +31,7 @@ fn engine() -> ScriptEngine {
     )
 }
 
-fn data(path: &Path) -> Arc<Captures> {
+pub(crate) fn data(path: &Path) -> Arc<Captures> {
     Arc::new(Captures::new(vec![
         load(&CaptureFile::stat(path).unwrap(), &opts()).unwrap(),
     ]))
@@ -51,7 +51,7 @@ fn table(d: &Arc<Captures>, name: &str, params: &[(&str, &str)]) -> Vec<Value> {
 }
 
 /// Findings of a canned query as (severity, title, facts) JSON objects.
-fn findings(d: &Arc<Captures>, name: &str, params: &[(&str, &str)]) -> Vec<Value> {
+pub(crate) fn findings(d: &Arc<Captures>, name: &str, params: &[(&str, &str)]) -> Vec<Value> {
     let q = canned::find(Path::new("queries"), name).unwrap();
     let given: Vec<(String, String)> = params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let r = engine()
@@ -689,6 +689,78 @@ fn run_prints_tables_json_and_errors_with_carets() {
     );
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("no parameter 'nope'"), "{}", stderr(&o));
+}
+
+/// Polars errors reach the user at the call that caused them (line, column, caret), naming the
+/// operation and showing its expression with the column; text works in `is_in` on the enum and
+/// categorical columns as it does in `==`.
+#[test]
+fn polars_errors_name_the_column_and_the_script_position() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = sample();
+    let cases = [
+        // A comparison only fails when Polars evaluates it: caught on no rows at the filter.
+        // An unknown column: the caret goes under its name, after the call that failed.
+        (
+            "let t = flows();\nt.filter(col(\"l4\") == 3)",
+            "line 2, column 3",
+            "col(\"l4\")",
+        ),
+        (
+            "packets()\n  .select([\"frame\", \"nope\"])",
+            "line 2, column 22",
+            "select: no column named \"nope\"",
+        ),
+        (
+            "flows().filter(col(\"conn_state\").is_in([1, 2]))",
+            "line 1, column 9",
+            "col(\"conn_state\")",
+        ),
+        (
+            "flows().group_by([\"l4\"]).agg([col(\"nope\").sum()])",
+            "line 1, column 36",
+            "agg: no column named \"nope\"",
+        ),
+        (
+            "flows().join(flows(), [\"nope\"], \"inner\")",
+            "line 1, column 25",
+            "join: no column named \"nope\"",
+        ),
+    ];
+    for (script, at, names) in cases {
+        let o = netql(&["run", "-e", script, s.to_str().unwrap()], tmp.path());
+        assert_eq!(o.status.code(), Some(2), "{script}");
+        let e = stderr(&o);
+        assert!(e.contains(at) && e.contains('^'), "{script}: {e}");
+        assert!(e.contains(names), "{script}: {e}");
+        assert!(!e.contains("column ''"), "{script}: {e}");
+    }
+    // is_in with text on enum (l4, conn_state) and categorical (src_ip) columns, as == does; a
+    // text the column never holds matches nothing.
+    let count = |script: &str| -> u64 {
+        let o = netql(&["run", "-e", script, s.to_str().unwrap()], tmp.path());
+        assert!(o.status.success(), "{script}: {}", stderr(&o));
+        stdout(&o).trim().parse().unwrap()
+    };
+    for (a, b) in [
+        (
+            r#"flows().filter(col("l4").is_in(["tcp", "no-such-protocol"])).count()"#,
+            r#"flows().filter(col("l4") == "tcp").count()"#,
+        ),
+        (
+            r#"flows().filter(col("conn_state") in ["SF", "S0"]).count()"#,
+            r#"flows().filter(col("conn_state") == "SF" || col("conn_state") == "S0").count()"#,
+        ),
+        (
+            r#"packets().filter(col("src_ip").is_in(["192.168.56.10"])).count()"#,
+            r#"packets().filter(col("src_ip") == "192.168.56.10").count()"#,
+        ),
+    ] {
+        let n = count(a);
+        assert!(n > 0, "{a}");
+        assert_eq!(n, count(b), "{a} vs {b}");
+    }
+    assert_eq!(count(r#"flows().filter(col("app").is_in(["no-such-app"])).count()"#), 0);
 }
 
 #[test]

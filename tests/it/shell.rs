@@ -273,7 +273,7 @@ fn a_bad_script_shows_where_and_the_shell_lives_on() {
     sh.line("packets().filter(");
     sh.expect("...> ");
     sh.line("col(\"nope\") == 1)");
-    sh.expect("error: no column named \"nope\"");
+    sh.expect("error: filter: no column named \"nope\"");
     sh.expect("(line 2, column 6)");
     sh.expect("2 | col(\"nope\") == 1)");
     sh.expect("  |      ^^^^");

@@ -34,7 +34,7 @@ impl ZeekLog {
     }
 }
 
-const TYPES: [&str; 14] = [
+const TYPES: [&str; 15] = [
     "set[enum]",
     "time",
     "string",
@@ -48,6 +48,7 @@ const TYPES: [&str; 14] = [
     "set[string]",
     "vector[string]",
     "vector[interval]",
+    "vector[count]",
     "double",
 ];
 
@@ -469,7 +470,7 @@ fn json_export_round_trips_to_the_same_rows() {
         return;
     };
     let capture = captures.join("wikipedia.pcap");
-    for log in ["conn", "dns"] {
+    for log in ["conn", "dns", "http", "notice"] {
         let (_d1, tsv) = export(&capture, log, false);
         let (_d2, json) = export(&capture, log, true);
         let tsv = read_zeek_log(&tsv);
@@ -492,10 +493,17 @@ fn json_export_round_trips_to_the_same_rows() {
                             .iter()
                             .map(|x| match x {
                                 serde_json::Value::String(s) => s.clone(),
+                                n if n.is_u64() => n.to_string(),
                                 n => format!("{:.6}", n.as_f64().unwrap()),
                             })
                             .collect();
-                        assert_eq!(&items.join(","), v, "{log} {k}");
+                        // An empty set is `(empty)` in ASCII, `[]` in JSON.
+                        let joined = if items.is_empty() {
+                            "(empty)".to_string()
+                        } else {
+                            items.join(",")
+                        };
+                        assert_eq!(&joined, v, "{log} {k}");
                     }
                     _ if j.is_number() => {
                         let n = j.as_f64().unwrap();
@@ -602,4 +610,38 @@ fn ssl_log_matches_zeeks_quic_baseline() {
     let ours = rows_of(&read_zeek_log(&ours), &cols);
     assert_eq!(ours, theirs);
     assert_eq!(theirs.len(), 1);
+}
+
+/// notice.log holds the analyze suite's findings, one row each, in the order `netql analyze`
+/// reports them: the note names the query in Zeek's style, the message is the title, `src` and
+/// `dst` the addresses the finding names, the frames those it cites.
+#[test]
+fn notice_log_is_the_analyze_suites_findings() {
+    let capture = crate::common::sample();
+    let (dir, path) = export(&capture, "notice", false);
+    let log = read_zeek_log(&path);
+    let o = netql(&["analyze", "--format", "json", capture.to_str().unwrap()], dir.path());
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let findings = report["findings"].as_array().unwrap();
+    assert!(findings.len() >= 2, "the sample holds a port scan and DNS");
+    let rows = log.records();
+    assert_eq!(rows.len(), findings.len());
+    for (row, f) in rows.iter().zip(findings) {
+        let query = f["query"].as_str().unwrap();
+        assert_eq!(row["note"], netql::render::zeek::notice::note(query));
+        assert!(row["note"].starts_with("NetQL::"), "{row:?}");
+        assert_eq!(row["severity"], f["severity"].as_str().unwrap());
+        assert_eq!(row["capture"], "sample.pcap");
+        let frames: Vec<String> = f["frames"].as_array().unwrap().iter().map(|n| n.to_string()).collect();
+        assert_eq!(row["frames"], frames.join(","));
+        assert!(row["ts"].parse::<f64>().is_ok_and(|t| t > 1.7e9), "{row:?}");
+        assert_eq!(row["actions"], "Notice::ACTION_LOG");
+        // The title as the ASCII writer escapes it (the sample's titles are plain text).
+        assert_eq!(row["msg"], f["title"].as_str().unwrap());
+        if query == "port_scan" {
+            assert_eq!(row["src"], f["facts"]["src"].as_str().unwrap());
+            assert_eq!(row["dst"], f["facts"]["dst"].as_str().unwrap());
+            assert!(row["sub"].contains("ports=100"), "{row:?}");
+        }
+    }
 }

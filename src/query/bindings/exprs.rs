@@ -182,10 +182,7 @@ fn register_methods(lang: &mut Lang) {
         "e.is_in([values])",
         "whether the value is one of a list of numbers or texts",
     )
-    .with(|e: Expr, values: Array| -> RhaiResult<Expr> {
-        let s = array_series(&values)?;
-        Ok(Expr(e.0.is_in(lit(s).implode(false), false)))
-    });
+    .with(|e: Expr, values: Array| -> RhaiResult<Expr> { is_in(e.0, &values).map(Expr) });
     // `x in [..]` in Rhai calls contains(container, item).
     lang.def_named(
         "contains",
@@ -193,10 +190,7 @@ fn register_methods(lang: &mut Lang) {
         "e in [values]",
         "the same as e.is_in([values])",
     )
-    .with(|values: Array, e: Expr| -> RhaiResult<Expr> {
-        let s = array_series(&values)?;
-        Ok(Expr(e.0.is_in(lit(s).implode(false), false)))
-    });
+    .with(|values: Array, e: Expr| -> RhaiResult<Expr> { is_in(e.0, &values).map(Expr) });
     lang.def(
         Topic::Expressions,
         "e.over([keys])",
@@ -293,4 +287,27 @@ fn register_operators(lang: &mut Lang) {
         .with(|a: bool, b: Expr| Expr(lit(a).or(b.0)));
     lang.def_named("!", Topic::Operators, "!a", "the condition does not hold")
         .with(|a: Expr| Expr(a.0.not()));
+}
+
+/// `e.is_in([values])`. Texts are compared one by one (`e == "a" | e == "b"`): an enum or
+/// categorical column (`l4`, `app`, `conn_state`, addresses) then takes text as it does in `==`,
+/// and a text the column never holds matches nothing instead of failing the query. Long lists of
+/// texts compare the column as text.
+fn is_in(e: PlExpr, values: &Array) -> RhaiResult<PlExpr> {
+    if values.is_empty() {
+        return Ok(lit(false));
+    }
+    if values.iter().all(|v| v.is_string()) && values.len() <= 64 {
+        let mut texts = values.iter().map(|v| v.clone().into_string().unwrap_or_default());
+        let first = texts.next().unwrap_or_default();
+        let any = texts.fold(e.clone().eq(lit(first)), |acc, t| acc.or(e.clone().eq(lit(t))));
+        return Ok(any);
+    }
+    let s = array_series(values)?;
+    let e = if values.iter().all(|v| v.is_string()) {
+        e.cast(DataType::String)
+    } else {
+        e
+    };
+    Ok(e.is_in(lit(s).implode(false), false))
 }

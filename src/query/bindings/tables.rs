@@ -5,7 +5,7 @@ use polars::prelude::{Expr as PlExpr, *};
 use rhai::{Array, Dynamic, ImmutableString};
 
 use crate::query::bindings::convert::{any_to_dynamic, cols_selector, exprs, names, row_count, to_expr};
-use crate::query::bindings::lang::{Lang, RhaiResult, Topic, err, perr};
+use crate::query::bindings::lang::{Lang, RhaiResult, Topic, err, perr, polars_message};
 use crate::query::bindings::types::{Expr, GroupBy, Table};
 
 /// Rows a script may hold in memory with `collect()`.
@@ -17,36 +17,86 @@ pub fn register(lang: &mut Lang) {
     register_results(lang);
 }
 
+/// The table an operation made, once Polars has worked out its columns: a missing column or a
+/// type that does not fit fails here, at the call's line and column (Rhai adds them), instead of
+/// when the result is run, and the message names the operation and shows its expressions.
+/// Working out the columns reads no rows.
+fn checked(mut lf: LazyFrame, op: &str, exprs: &[PlExpr]) -> RhaiResult<Table> {
+    match lf.collect_schema() {
+        Ok(_) => Ok(Table(lf)),
+        Err(e) => failed(&e, op, exprs),
+    }
+}
+
+/// [`checked`], and the operation run once on no rows of the input's columns: comparing text
+/// with a number, or a list with a scalar, only fails when Polars evaluates the expression.
+fn checked_on_empty(
+    input: LazyFrame,
+    build: impl Fn(LazyFrame) -> LazyFrame,
+    op: &str,
+    exprs: &[PlExpr],
+) -> RhaiResult<Table> {
+    let mut input = input;
+    let table = checked(build(input.clone()), op, exprs)?;
+    let schema = input.collect_schema().or_else(perr)?;
+    let empty = DataFrame::empty_with_schema(&schema);
+    match build(empty.lazy()).collect() {
+        Ok(_) => Ok(table),
+        Err(e) => failed(&e, op, exprs),
+    }
+}
+
+fn failed<T>(e: &PolarsError, op: &str, exprs: &[PlExpr]) -> RhaiResult<T> {
+    if exprs.is_empty() {
+        return err(format!("{op}: {}", polars_message(e)));
+    }
+    let shown: Vec<String> = exprs.iter().map(|x| x.to_string()).collect();
+    err(format!("{op}: {} (in {})", polars_message(e), shown.join(", ")))
+}
+
 fn register_shape(lang: &mut Lang) {
     lang.def(
         Topic::Tables,
         "t.filter(condition)",
         "the rows where the condition holds",
     )
-    .with(|f: Table, e: Expr| Table(f.0.filter(e.0)));
+    .with(|f: Table, e: Expr| checked_on_empty(f.0, |t| t.filter(e.0.clone()), "filter", std::slice::from_ref(&e.0)));
     lang.def(
         Topic::Tables,
         "t.select([columns])",
         "these columns or expressions only (names or col(..) expressions)",
     )
-    .with(|f: Table, cols: Array| -> RhaiResult<Table> { Ok(Table(f.0.select(exprs(&cols, true)?))) })
-    .with(|f: Table, c: ImmutableString| Table(f.0.select([col(c.as_str())])));
+    .with(|f: Table, cols: Array| -> RhaiResult<Table> {
+        let e = exprs(&cols, true)?;
+        checked_on_empty(f.0, |t| t.select(e.clone()), "select", &e)
+    })
+    .with(|f: Table, c: ImmutableString| checked(f.0.select([col(c.as_str())]), "select", &[]));
     lang.def(
         Topic::Tables,
         "t.with_column(e)",
         "add (or replace) a column made by an expression",
     )
-    .with(|f: Table, e: Expr| Table(f.0.with_column(e.0)));
+    .with(|f: Table, e: Expr| {
+        checked_on_empty(
+            f.0,
+            |t| t.with_column(e.0.clone()),
+            "with_column",
+            std::slice::from_ref(&e.0),
+        )
+    });
     lang.def(Topic::Tables, "t.with_columns([e, ..])", "add several columns")
-        .with(|f: Table, cols: Array| -> RhaiResult<Table> { Ok(Table(f.0.with_columns(exprs(&cols, false)?))) });
+        .with(|f: Table, cols: Array| -> RhaiResult<Table> {
+            let e = exprs(&cols, false)?;
+            checked_on_empty(f.0, |t| t.with_columns(e.clone()), "with_columns", &e)
+        });
     lang.def(Topic::Tables, "t.drop([columns])", "leave these columns out")
         .with(|f: Table, cols: Array| -> RhaiResult<Table> {
             let n = names(&cols)?;
-            Ok(Table(f.0.drop(cols_selector(n))))
+            checked(f.0.drop(cols_selector(n)), "drop", &[])
         });
     lang.def(Topic::Tables, "t.rename(\"from\", \"to\")", "rename a column")
         .with(|f: Table, from: ImmutableString, to: ImmutableString| {
-            Table(f.0.rename([from.as_str()], [to.as_str()], true))
+            checked(f.0.rename([from.as_str()], [to.as_str()], true), "rename", &[])
         });
     lang.def(
         Topic::Tables,
@@ -73,28 +123,27 @@ fn register_shape(lang: &mut Lang) {
         "one row per group: the keys and the aggregations (count(), sum(\"bytes\"), ...)",
     )
     .with(|g: GroupBy, aggs: Array| -> RhaiResult<Table> {
-        Ok(Table(g.table.group_by(g.keys).agg(exprs(&aggs, true)?)))
+        let a = exprs(&aggs, true)?;
+        let context: Vec<PlExpr> = g.keys.iter().chain(&a).cloned().collect();
+        let build = |t: LazyFrame| t.group_by(g.keys.clone()).agg(a.clone());
+        checked_on_empty(g.table, build, "group_by(..).agg", &context)
     });
     lang.def(
         Topic::Tables,
         "t.sort(\"column\")",
         "rows in ascending order of a column",
     )
-    .with(|f: Table, c: ImmutableString| Table(f.0.sort([c.as_str()], Default::default())));
+    .with(|f: Table, c: ImmutableString| checked(f.0.sort([c.as_str()], Default::default()), "sort", &[]));
     lang.def(
         Topic::Tables,
         "t.sort(\"column\", descending)",
         "rows sorted by a column, descending when true (nulls last)",
     )
     .with(|f: Table, c: ImmutableString, desc: bool| {
-        Table(
-            f.0.sort(
-                [c.as_str()],
-                SortMultipleOptions::default()
-                    .with_order_descending(desc)
-                    .with_nulls_last(true),
-            ),
-        )
+        let order = SortMultipleOptions::default()
+            .with_order_descending(desc)
+            .with_nulls_last(true);
+        checked(f.0.sort([c.as_str()], order), "sort", &[])
     });
     lang.def(
         Topic::Tables,
@@ -107,14 +156,10 @@ fn register_shape(lang: &mut Lang) {
         if d.len() != n.len() {
             return err("sort: give one true/false per column");
         }
-        Ok(Table(
-            f.0.sort(
-                n,
-                SortMultipleOptions::default()
-                    .with_order_descending_multi(d)
-                    .with_nulls_last(true),
-            ),
-        ))
+        let order = SortMultipleOptions::default()
+            .with_order_descending_multi(d)
+            .with_nulls_last(true);
+        checked(f.0.sort(n, order), "sort", &[])
     });
     lang.def(Topic::Tables, "t.head(n)", "the first n rows")
         .with(|f: Table, n: i64| Table(f.0.limit(n.max(0) as IdxSize)));
@@ -134,10 +179,8 @@ fn register_shape(lang: &mut Lang) {
         "one row per distinct value of these columns (the first)",
     )
     .with(|f: Table, cols: Array| -> RhaiResult<Table> {
-        Ok(Table(f.0.unique_stable(
-            Some(cols_selector(names(&cols)?)),
-            UniqueKeepStrategy::First,
-        )))
+        let keys = Some(cols_selector(names(&cols)?));
+        checked(f.0.unique_stable(keys, UniqueKeepStrategy::First), "unique", &[])
     });
     lang.def(
         Topic::Tables,
@@ -149,7 +192,7 @@ fn register_shape(lang: &mut Lang) {
             empty_as_null: true,
             keep_nulls: true,
         };
-        Ok(Table(f.0.explode(cols_selector(names(&cols)?), opts)))
+        checked(f.0.explode(cols_selector(names(&cols)?), opts), "explode", &[])
     });
     lang.def(
         Topic::Tables,
@@ -166,8 +209,8 @@ fn register_shape(lang: &mut Lang) {
                 ..Default::default()
             },
         )
-        .map(Table)
         .or_else(perr)
+        .and_then(|lf| checked(lf, "concat", &[]))
     });
 }
 
@@ -210,7 +253,7 @@ fn register_joins(lang: &mut Lang) {
             if jt == JoinType::Cross {
                 return err("cross joins are not allowed in queries (they multiply table sizes)");
             }
-            Ok(Table(l.0.join(r.0, keys.clone(), keys, join_args(jt))))
+            checked(l.0.join(r.0, keys.clone(), keys.clone(), join_args(jt)), "join", &keys)
         },
     );
     lang.def(
@@ -224,12 +267,9 @@ fn register_joins(lang: &mut Lang) {
             if jt == JoinType::Cross {
                 return err("cross joins are not allowed in queries (they multiply table sizes)");
             }
-            Ok(Table(l.0.join(
-                r.0,
-                exprs(&left_on, true)?,
-                exprs(&right_on, true)?,
-                join_args(jt),
-            )))
+            let (lk, rk) = (exprs(&left_on, true)?, exprs(&right_on, true)?);
+            let context: Vec<PlExpr> = lk.iter().chain(&rk).cloned().collect();
+            checked(l.0.join(r.0, lk, rk, join_args(jt)), "join", &context)
         },
     );
 }

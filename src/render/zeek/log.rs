@@ -39,6 +39,8 @@ pub enum Value {
     List(Vec<String>),
     /// A `vector[interval]`, seconds.
     Intervals(Vec<f64>),
+    /// A `vector[count]`.
+    Counts(Vec<u64>),
 }
 
 impl Value {
@@ -103,6 +105,8 @@ fn ascii(v: &Value) -> String {
             .join(","),
         Value::Intervals(items) if items.is_empty() => "(empty)".into(),
         Value::Intervals(items) => items.iter().map(|s| seconds(*s)).collect::<Vec<_>>().join(","),
+        Value::Counts(items) if items.is_empty() => "(empty)".into(),
+        Value::Counts(items) => items.iter().map(u64::to_string).collect::<Vec<_>>().join(","),
     }
 }
 
@@ -119,6 +123,7 @@ fn json(v: &Value) -> Option<serde_json::Value> {
         Value::Bool(b) => J::Bool(*b),
         Value::List(items) => J::Array(items.iter().cloned().map(J::String).collect()),
         Value::Intervals(items) => J::Array(items.iter().map(|s| num(*s)).collect()),
+        Value::Counts(items) => J::Array(items.iter().map(|n| J::from(*n)).collect()),
     })
 }
 
