@@ -249,6 +249,10 @@ fn recommendations(findings: &[&Value]) -> String {
             "beaconing" => r.push("Inspect the host with regular check-ins for malware; block the destination if it is unknown."),
             "long_connections" => r.push("Confirm the long-lived connections are expected (VPNs, backups) and not tunnels."),
             "unusual_ports" => r.push("Identify the services on unusual ports; close them if nobody needs them."),
+            "rare_ja4" => r.push("Find the program behind the rare TLS fingerprint on that host (a tool or malware rather than the usual browsers)."),
+            "bad_certificates" => r.push("Renew the expired certificates and replace self-signed ones with certificates from your CA; check nobody is intercepting TLS."),
+            "rare_user_agent" => r.push("Find out which program on that host sends the rare User-Agent; scripts and malware often give themselves away there."),
+            "dns_private_answers" => r.push("Check the public names that resolve to private addresses: DNS rebinding against internal services, or internal hosts leaking into public zones."),
             _ => {}
         }
     }

@@ -208,8 +208,9 @@ pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::pa
         })
         .collect();
     // Start order: the longest first, and the first two on different tables (port_scan waits for
-    // flows, dns_summary reads events), so neither worker waits for the other's first read.
-    let first = ["port_scan", "dns_summary", "beaconing"];
+    // flows, cleartext_credentials reads events), so neither worker waits for the other's first
+    // read. The transaction queries read small tables and fill the gaps.
+    let first = ["port_scan", "cleartext_credentials", "beaconing"];
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&i| first.iter().position(|n| *n == jobs[i].0).unwrap_or(first.len()));
     let next = std::sync::atomic::AtomicUsize::new(0);

@@ -33,8 +33,10 @@ pub const LANGUAGE_INTRO: &str = "Queries are Rhai scripts whose functions build
 describes the computation and Polars runs it, optimised and in parallel, when the script ends; nothing loops over \
 packets in Rhai. packets() and flows() are the capture's tables (`netql schema` lists their columns); events() has \
 the columns of packets() for just the packets that say something on their own (DNS, HTTP, TLS hellos, ARP, ICMP, \
-credentials, odd TCP flags, decode errors), a few percent of the rows, so start such questions there; stacks() has \
-frames and bytes per protocol stack. The last expression is the result: a table, a number, text, a list or map \
+credentials, odd TCP flags, decode errors), a few percent of the rows, so start such questions there; dns(), \
+http() and tls() are the transactions (a DNS query with its reply, an HTTP request with its response, a TLS or \
+QUIC handshake), with Zeek's log meaning for each column, so start questions about names, requests, servers and \
+fingerprints there; stacks() has frames and bytes per protocol stack. The last expression is the result: a table, a number, text, a list or map \
 (`#{ packets: packets().count() }`), or findings. `let x = ...;` names an intermediate table; if/else, arrays \
 `[..]` and maps `#{..}` work as in Rhai. Parameters (`--param k=v`, MCP `params`) are variables. Scripts are \
 sandboxed: no file, process or network access, no eval, `import` only of scripts in queries/ by name, and limits \
