@@ -43,88 +43,7 @@ impl Default for Limits {
     }
 }
 
-/// A script problem, with where it happened.
-#[derive(Debug, Clone)]
-pub struct ScriptError {
-    pub message: String,
-    /// 1-based; None when the error has no position (e.g. raised inside Polars).
-    pub line: Option<usize>,
-    pub column: Option<usize>,
-    /// The offending source line and a caret under the column.
-    pub snippet: Option<String>,
-}
-
-impl std::fmt::Display for ScriptError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match (self.line, self.column) {
-            (Some(l), Some(c)) => write!(f, "{} (line {l}, column {c})", self.message)?,
-            _ => write!(f, "{}", self.message)?,
-        }
-        if let Some(s) = &self.snippet {
-            write!(f, "\n{s}")?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ScriptError {}
-
-impl ScriptError {
-    fn new(message: String, pos: Position, source: &str) -> ScriptError {
-        let (line, column) = (pos.line(), pos.position());
-        let snippet = line.and_then(|l| {
-            let text = source.lines().nth(l.checked_sub(1)?)?;
-            let c = column.unwrap_or(1).max(1);
-            let gutter = format!("{l}");
-            Some(format!(
-                "{:w$} |\n{gutter} | {text}\n{:w$} | {}^",
-                "",
-                "",
-                " ".repeat(c - 1),
-                w = gutter.len()
-            ))
-        });
-        ScriptError {
-            message,
-            line,
-            column,
-            snippet,
-        }
-    }
-
-    fn plain(message: impl Into<String>) -> ScriptError {
-        ScriptError {
-            message: message.into(),
-            line: None,
-            column: None,
-            snippet: None,
-        }
-    }
-
-    fn from_eval(e: &EvalAltResult, source: &str) -> ScriptError {
-        let pos = e.position();
-        let message = match e {
-            EvalAltResult::ErrorTooManyOperations(_) => {
-                "script stopped: it ran more operations than allowed (a runaway loop?)".to_string()
-            }
-            EvalAltResult::ErrorTerminated(v, _) => format!("script stopped: {v}"),
-            EvalAltResult::ErrorStackOverflow(_) => {
-                "script stopped: calls nested too deeply (runaway recursion?)".to_string()
-            }
-            EvalAltResult::ErrorDataTooLarge(what, _) => format!("script stopped: {what} grew past its limit"),
-            EvalAltResult::ErrorRuntime(v, _) => v.to_string(),
-            other => {
-                // Rhai appends " (line x, position y)" to some messages; we print our own.
-                let s = other.to_string();
-                match s.rfind(" (line ") {
-                    Some(i) if s.ends_with(')') => s[..i].to_string(),
-                    _ => s,
-                }
-            }
-        };
-        crate::query::explain::missing_column(ScriptError::new(message, pos, source), source)
-    }
-}
+pub use crate::query::script_error::ScriptError;
 
 /// One finding, with its evidence collected.
 #[derive(Debug, Clone)]
@@ -345,9 +264,7 @@ impl ScriptEngine {
         let value: Dynamic = engine
             .eval_ast_with_scope(&mut scope, &ast)
             .map_err(|e| ScriptError::from_eval(&e, source))?;
-        let output = self
-            .output(value)
-            .map_err(|e| crate::query::explain::missing_column(e, source))?;
+        let output = self.output(value).map_err(|e| e.explain_missing_column(source))?;
         let failures = failures.lock().map(|v| v.clone()).unwrap_or_default();
         Ok(RunResult {
             output,

@@ -5,6 +5,6 @@ pub mod analyze;
 pub mod bindings;
 pub mod canned;
 pub mod engine;
-pub(crate) mod explain;
+pub mod script_error;
 pub mod summary;
 pub mod watch;

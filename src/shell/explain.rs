@@ -2,7 +2,7 @@
 //! column's name and guesses the closest one; in the shell, `.schema` is where columns are listed.
 
 use crate::query::engine::ScriptError;
-use crate::query::explain::COLUMNS_HINT;
+use crate::query::script_error::COLUMNS_HINT;
 
 pub(crate) fn explain(e: ScriptError) -> ScriptError {
     ScriptError {
