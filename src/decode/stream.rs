@@ -22,6 +22,7 @@ pub struct Segment {
     pub seq: u32,
     pub syn: bool,
     pub fin: bool,
+    pub rst: bool,
     pub app: App,
     /// Payload bytes on the wire (the captured bytes may be fewer).
     pub wire_len: u32,
@@ -44,6 +45,10 @@ pub enum StreamEvent {
     TlsAlert { level: u8, description: u8 },
     /// A DNS message carried over TCP (without its length prefix).
     Dns(Vec<u8>),
+    /// This direction ended cleanly: its FIN came with every byte before it read.
+    Closed,
+    /// A side reset the connection.
+    Reset,
 }
 
 /// Where a stream's parser stands.
@@ -243,6 +248,13 @@ pub struct Tracker {
 impl Tracker {
     /// Feed one segment (with its captured payload).
     pub fn segment(&mut self, s: &Segment, data: &[u8]) -> Segmented {
+        if s.rst && s.wire_len == 0 && !s.syn && !s.fin {
+            // A bare RST carries no bytes for the parsers; the transactions end with it.
+            return Segmented {
+                events: vec![StreamEvent::Reset],
+                ..Default::default()
+            };
+        }
         let d = self.dirs.entry((s.flow, s.from_lo)).or_default();
         let was_confirmed = d.compat.confirmed;
         let completes = step(&mut d.compat, s, data);
@@ -254,7 +266,8 @@ impl Tracker {
             // New bytes after a clean close (or a new SYN): a new stream.
             let newer = s.syn || next.is_none_or(|n| (s.seq.wrapping_sub(n) as i32) > 0);
             if newer {
-                d.ordered = Ordered::Open(Box::new(OrderedSide::new(if s.syn { None } else { next })));
+                // It starts at this segment (the FIN took a sequence number of its own).
+                d.ordered = Ordered::Open(Box::new(OrderedSide::new(if s.syn { None } else { Some(s.seq) })));
             }
         }
         let mut events = Vec::new();
@@ -263,6 +276,7 @@ impl Tracker {
             events = std::mem::take(&mut o.framer.events);
             if s.fin && o.held.is_empty() && matches!(o.framer.mode, Mode::Boundary) {
                 d.ordered = Ordered::Closed(o.framer.next_seq);
+                events.push(StreamEvent::Closed);
             }
         }
         Segmented {
@@ -798,9 +812,47 @@ mod tests {
             seq,
             syn: false,
             fin: false,
+            rst: false,
             app,
             wire_len: len as u32,
         }
+    }
+
+    /// A FIN after every byte was read closes the direction (the transaction tables then log
+    /// what the connection left open and let its state go); a bare RST resets the connection;
+    /// new bytes after the close start a new stream.
+    #[test]
+    fn fin_after_the_last_byte_closes_and_a_bare_rst_resets() {
+        let mut t = Tracker::default();
+        let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        let first = t.segment(&seg(1, req.len(), App::Http), req);
+        assert!(!first.events.contains(&StreamEvent::Closed));
+        let fin = Segment {
+            fin: true,
+            ..seg(1 + req.len() as u32, 0, App::Http)
+        };
+        assert_eq!(t.segment(&fin, b"").events.last(), Some(&StreamEvent::Closed));
+        // A copy of the FIN is not a second close.
+        assert!(!t.segment(&fin, b"").events.contains(&StreamEvent::Closed));
+        // Bytes past the close: a new stream, read from its start.
+        let again = t.segment(&seg(10 + req.len() as u32, req.len(), App::Http), req);
+        assert!(
+            matches!(again.events.first(), Some(StreamEvent::HttpHead(_))),
+            "{first:?} / {again:?}"
+        );
+        let rst = Segment {
+            rst: true,
+            ..seg(9, 0, App::Http)
+        };
+        assert_eq!(t.segment(&rst, b"").events, [StreamEvent::Reset]);
+        // A FIN while a segment before it is missing does not close: its bytes may still come.
+        let mut t = Tracker::default();
+        t.segment(&seg(1, req.len(), App::Http), req);
+        let early_fin = Segment {
+            fin: true,
+            ..seg(100, 0, App::Http)
+        };
+        assert!(!t.segment(&early_fin, b"").events.contains(&StreamEvent::Closed));
     }
 
     #[test]

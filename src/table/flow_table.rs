@@ -6,7 +6,7 @@
 use polars::prelude::*;
 
 use crate::decode::L4;
-use crate::decode::packet::icmp_ports;
+use crate::decode::packet::{FlowMap, icmp_ports};
 use crate::decode::service::Service;
 use crate::error::Result;
 use crate::table::column::{Col, cat32, enum8, prim};
@@ -156,6 +156,22 @@ pub(crate) fn table_of(flows: &[Acc], seed: u16) -> Result<DataFrame> {
     let mapping = text_mapping();
     let code = |s: &str| mapping.insert_cat(s).ok();
     let states: Vec<u32> = STATES.iter().map(|s| code(s).unwrap_or(0)).collect();
+    // Flows share their addresses, histories, states and services: each text is looked up in
+    // the shared mapping (and each address parsed back to bytes) once per block, not per flow.
+    let mut addrs: FlowMap<u32, Option<crate::decode::Addr>> = FlowMap::default();
+    let mut addr = |code: Option<u32>| -> Option<crate::decode::Addr> {
+        *addrs.entry(code?).or_insert_with_key(|&c| addr_of(Some(c), &mapping))
+    };
+    let mut texts: std::collections::HashMap<String, Option<u32>> = std::collections::HashMap::new();
+    let mut text_code = |s: &str| match texts.get(s) {
+        Some(c) => *c,
+        None => {
+            let c = code(s);
+            texts.insert(s.to_owned(), c);
+            c
+        }
+    };
+    let mut services: FlowMap<[u8; 4], Option<u32>> = FlowMap::default();
 
     let mut many: Vec<&Dir> = Vec::new();
     for acc in flows {
@@ -249,13 +265,17 @@ pub(crate) fn table_of(flows: &[Acc], seed: u16) -> Result<DataFrame> {
         state.push(Some(states[counts.state()]));
         let (hist, cstate, sizes, gap) = match &acc.zeek {
             Zeek::Tcp(m) => (
-                Some(m.history().to_string()),
+                Some(std::borrow::Cow::Borrowed(m.history())),
                 m.conn_state(),
                 m.sizes(),
                 m.missed_bytes(),
             ),
             Zeek::Udp { flipped } => (
-                Some(udp_history(*flipped, first_is_orig, second.is_some())),
+                Some(std::borrow::Cow::Owned(udp_history(
+                    *flipped,
+                    first_is_orig,
+                    second.is_some(),
+                ))),
                 udp_conn_state(o.is_some_and(|d| d.packets > 0), r.is_some_and(|d| d.packets > 0)),
                 (sides.sum(true, |d| d.payload), sides.sum(false, |d| d.payload)),
                 0,
@@ -267,20 +287,23 @@ pub(crate) fn table_of(flows: &[Acc], seed: u16) -> Result<DataFrame> {
                 0,
             ),
         };
-        history.push(hist.filter(|h| !h.is_empty()).and_then(|h| code(&h)));
-        conn_state.push(code(cstate));
+        history.push(hist.filter(|h| !h.is_empty()).and_then(|h| text_code(&h)));
+        conn_state.push(text_code(cstate));
         orig_bytes.push(sizes.0);
         resp_bytes.push(sizes.1);
         missed.push(gap);
-        let names: Vec<&str> = acc
-            .services
-            .iter()
-            .take_while(|&&s| s != NONE8)
-            .filter_map(|&s| Service::ALL.get(usize::from(s)).map(|s| s.name()))
-            .collect();
-        service.push((!names.is_empty()).then(|| names.join(",")).and_then(|s| code(&s)));
+        let named = *services.entry(acc.services).or_insert_with(|| {
+            let names: Vec<&str> = acc
+                .services
+                .iter()
+                .take_while(|&&s| s != NONE8)
+                .filter_map(|&s| Service::ALL.get(usize::from(s)).map(|s| s.name()))
+                .collect();
+            (!names.is_empty()).then(|| names.join(",")).and_then(|s| code(&s))
+        });
+        service.push(named);
         // Community ID: ports, or an ICMP message's type and counterpart (or code).
-        let id = match (addr_of(o_ip, &mapping), addr_of(r_ip, &mapping)) {
+        let id = match (addr(o_ip), addr(r_ip)) {
             (Some(a), Some(b)) => {
                 let (sp, dp) = (o_port.unwrap_or(0), r_port.unwrap_or(0));
                 let icmp = first.l4 == L4::Icmp as u8 || first.l4 == L4::Icmpv6 as u8;

@@ -9,8 +9,6 @@
 //! one control byte in a URI or a header, and such requests (crafted ones included) must keep
 //! their host, path and user.
 
-use std::collections::BTreeMap;
-
 use base64::Engine as _;
 
 use crate::decode::packet::FlowMap;
@@ -163,12 +161,49 @@ struct FlowState {
     trans_depth: u32,
     current_request: u32,
     current_response: u32,
-    pending: BTreeMap<u32, HttpTransaction>,
+    /// Open transactions by number, in order (a short list: pipelining rarely queues more
+    /// than a few; a map's node held room for eleven, 4 KB per connection).
+    pending: Pending,
     /// Which message each direction's next body belongs to (client, server).
     body_of: [Option<u32>; 2],
     /// The client's address code and port (the first request's sender, or the first reply's
     /// receiver).
     client: Option<(Option<u32>, Option<u16>)>,
+}
+
+/// Open transactions by number, kept in number order.
+#[derive(Default)]
+struct Pending(Vec<(u32, HttpTransaction)>);
+
+impl Pending {
+    fn get(&self, n: u32) -> Option<&HttpTransaction> {
+        self.0.iter().find(|(k, _)| *k == n).map(|(_, t)| t)
+    }
+
+    fn get_mut(&mut self, n: u32) -> Option<&mut HttpTransaction> {
+        self.0.iter_mut().find(|(k, _)| *k == n).map(|(_, t)| t)
+    }
+
+    fn remove(&mut self, n: u32) -> Option<HttpTransaction> {
+        let i = self.0.iter().position(|(k, _)| *k == n)?;
+        Some(self.0.remove(i).1)
+    }
+
+    /// The transaction numbered `n`, put in (in order) as `t` if there is none.
+    fn get_or_insert(&mut self, n: u32, t: HttpTransaction) -> &mut HttpTransaction {
+        let i = match self.0.iter().position(|(k, _)| *k >= n) {
+            Some(i) if self.0[i].0 == n => i,
+            Some(i) => {
+                self.0.insert(i, (n, t));
+                i
+            }
+            None => {
+                self.0.push((n, t));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[i].1
+    }
 }
 
 /// Pairs HTTP messages fed in capture order into transactions.
@@ -202,14 +237,14 @@ impl HttpPairing {
                 let from_client = st.client == Some((seen.src_ip, seen.src_port));
                 let side = usize::from(!from_client);
                 let Some(n) = st.body_of[side].take() else { return };
-                if let Some(t) = st.pending.get_mut(&n) {
+                if let Some(t) = st.pending.get_mut(n) {
                     if from_client {
                         t.request_body_len = *len;
                     } else {
                         t.response_body_len = *len;
                         // http_message_done: a final reply completes its transaction.
                         if !t.status_code.is_some_and(|c| (100..200).contains(&c))
-                            && let Some(t) = st.pending.remove(&n)
+                            && let Some(t) = st.pending.remove(n)
                         {
                             self.done.push(t);
                         }
@@ -217,6 +252,15 @@ impl HttpPairing {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// The connection ended: its open transactions are done (as Zeek logs them when the
+    /// connection goes) and its state goes.
+    pub fn close(&mut self, flow_id: u64) {
+        if let Some(st) = self.flows.remove(&flow_id) {
+            self.done
+                .extend(st.pending.0.into_iter().filter(|(n, _)| *n != 0).map(|(_, t)| t));
         }
     }
 
@@ -230,7 +274,7 @@ impl HttpPairing {
     pub fn finish_all(mut self) -> Vec<HttpTransaction> {
         let mut out = std::mem::take(&mut self.done);
         for (_, st) in self.flows.drain() {
-            out.extend(st.pending.into_iter().filter(|(n, _)| *n != 0).map(|(_, t)| t));
+            out.extend(st.pending.0.into_iter().filter(|(n, _)| *n != 0).map(|(_, t)| t));
         }
         out
     }
@@ -263,7 +307,7 @@ fn request(st: &mut FlowState, seen: &Seen, h: &Head) {
     st.current_request += 1;
     let n = st.current_request;
     let t = new_transaction(st, seen, true);
-    let t = st.pending.entry(n).or_insert(t);
+    let t = st.pending.get_or_insert(n, t);
     t.method = Some(h.start[0].clone());
     t.uri = Some(unescape(&h.start[1]));
     t.request_frame.get_or_insert(seen.frame);
@@ -289,16 +333,16 @@ fn request(st: &mut FlowState, seen: &Seen, h: &Head) {
 /// `http_reply` and the reply's headers.
 fn reply(st: &mut FlowState, seen: &Seen, h: &Head) {
     let informational = |t: &HttpTransaction| t.status_code.is_some_and(|c| (100..200).contains(&c));
-    match st.pending.get(&st.current_response) {
+    match st.pending.get(st.current_response) {
         Some(t) if t.status_code.is_none() || informational(t) => {}
         _ => st.current_response += 1,
     }
     let n = st.current_response;
-    if !st.pending.contains_key(&n) {
+    if st.pending.get(n).is_none() {
         let t = new_transaction(st, seen, false);
-        st.pending.insert(n, t);
+        st.pending.get_or_insert(n, t);
     }
-    let Some(t) = st.pending.get_mut(&n) else { return };
+    let Some(t) = st.pending.get_mut(n) else { return };
     let code = h.start[1].trim().parse::<u16>().ok();
     t.status_code = code;
     t.status_msg = Some(h.start[2].clone());
@@ -333,6 +377,29 @@ mod tests {
 
     fn head(s: &str) -> StreamEvent {
         StreamEvent::HttpHead(s.as_bytes().to_vec())
+    }
+
+    /// When the connection ends, a request still waiting for its reply is logged then (as
+    /// Zeek logs it at connection_state_remove) and the connection's state goes; a request on
+    /// the same flow after that starts at depth 1 again, as a new connection does.
+    #[test]
+    fn closing_logs_open_requests_and_forgets_the_connection() {
+        let mut p = HttpPairing::default();
+        p.event(&seen(true, 1), &head("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+        p.event(&seen(true, 1), &StreamEvent::HttpBodyEnd(0));
+        assert!(p.take_done().is_empty());
+        p.close(1);
+        let done = p.take_done();
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].uri.as_deref(), Some("/a"));
+        assert_eq!(done[0].status_code, None);
+        assert!(p.flows.is_empty());
+        p.close(1);
+        assert!(p.take_done().is_empty());
+        p.event(&seen(true, 7), &head("GET /b HTTP/1.1\r\nHost: x\r\n\r\n"));
+        let rows = p.finish_all();
+        assert_eq!(rows.len(), 1);
+        assert_eq!((rows[0].uri.as_deref(), rows[0].trans_depth), (Some("/b"), 1));
     }
 
     #[test]

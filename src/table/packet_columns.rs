@@ -273,9 +273,10 @@ impl PacketColumns {
         self.error.put(row, p.error.as_deref().map(|s| it.text(s)));
         let syn = p.tcp_flags.is_some_and(|f| f & decode::tcp::SYN != 0);
         let fin = p.tcp_flags.is_some_and(|f| f & decode::tcp::FIN != 0);
+        let rst = p.tcp_flags.is_some_and(|f| f & decode::tcp::RST != 0);
         let wire_payload = p.payload_len.unwrap_or(0);
         if (stream_app || tcp_dns)
-            && (wire_payload > 0 || syn || fin)
+            && (wire_payload > 0 || syn || fin || rst)
             && let (Some((flow, from_lo)), Some(seq), Some(app)) = (flow, p.tcp_seq, p.app)
         {
             let (addr, n) = p.tcp_payload.unwrap_or((0, 0));
@@ -288,6 +289,7 @@ impl PacketColumns {
                     seq,
                     syn,
                     fin,
+                    rst,
                     app,
                     wire_len: wire_payload,
                 },

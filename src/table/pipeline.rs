@@ -22,6 +22,7 @@ use polars::prelude::*;
 use crate::capture::{CaptureReader, RawRecord};
 use crate::decode::Decoder;
 use crate::decode::order::InOrder;
+use crate::decode::packet::FlowMap;
 use crate::decode::stream::StreamEvent;
 use crate::error::{Error, Result};
 use crate::table::cache;
@@ -34,7 +35,7 @@ use crate::table::flow_view::finish_with_flows;
 use crate::table::http_pairing::HttpPairing;
 use crate::table::http_table::HttpColumns;
 use crate::table::interner::Interner;
-use crate::table::messages::Messages;
+use crate::table::messages::{Messages, Seen};
 use crate::table::packet_columns::PacketColumns;
 use crate::table::packet_store::{PacketStore, PacketStoreBuilder};
 use crate::table::tls_sessions::TlsSessions;
@@ -278,10 +279,11 @@ pub(crate) fn decode_into(
     let packets = packets.finish()?;
     let packed = started.elapsed();
     let flows = flows.finish()?;
+    let flowed = started.elapsed();
     let tx = tx.finish(&mut interner, file_code, &flows)?;
     if std::env::var_os("NETQL_DEBUG").is_some() {
         eprintln!(
-            "load: {}: decoded in {decoded:.2?}, packet table done at {packed:.2?}, flow table at {:.2?}",
+            "load: {}: decoded in {decoded:.2?}, packet table done at {packed:.2?}, flow table at {flowed:.2?}, transaction tables at {:.2?}",
             capture.name,
             started.elapsed()
         );
@@ -426,21 +428,56 @@ fn decode_worker(rx: Arc<Mutex<Receiver<Batch>>>, out: SyncSender<(PacketColumns
 }
 
 /// Puts chunks back in file order, runs reassembly and the stream trackers, builds one DataFrame
-/// per chunk and feeds it to the flow table.
+/// per chunk and feeds it to the flow table. The transactions (DNS, HTTP and TLS pairing,
+/// fingerprints, certificates) are made on a thread of their own from each chunk's messages:
+/// on the collector they made it the pipeline's slowest stage.
 fn collect(
     rx: Receiver<(PacketColumns, Batch)>,
     pool: std::sync::mpsc::Sender<Batch>,
     file_code: u32,
     sink: Option<SyncSender<(DataFrame, BooleanChunked)>>,
     table: SyncSender<(DataFrame, BooleanChunked)>,
-    mut flows: FlowBuilder,
+    flows: FlowBuilder,
 ) -> Result<Collected> {
+    let (messages_tx, messages_rx) = sync_channel::<(Messages, Vec<u32>)>(4);
+    std::thread::scope(|s| {
+        let pairing = s.spawn(move || {
+            let mut tx = Transactions::default();
+            let mut interner = Interner::default();
+            for (messages, partial) in messages_rx {
+                tx.add(messages, &partial, &mut interner);
+            }
+            (tx, interner)
+        });
+        let ordered = collect_in_order(rx, pool, file_code, sink, table, flows, messages_tx);
+        let (tx, interner) = pairing
+            .join()
+            .map_err(|_| Error::Internal("the transactions thread panicked"))?;
+        let (flows, meta) = ordered?;
+        Ok(Collected {
+            flows,
+            meta,
+            tx,
+            interner,
+        })
+    })
+}
+
+/// The collector's own work (see [`collect`]); each chunk's messages go to `messages`.
+fn collect_in_order(
+    rx: Receiver<(PacketColumns, Batch)>,
+    pool: std::sync::mpsc::Sender<Batch>,
+    file_code: u32,
+    sink: Option<SyncSender<(DataFrame, BooleanChunked)>>,
+    table: SyncSender<(DataFrame, BooleanChunked)>,
+    mut flows: FlowBuilder,
+    messages: SyncSender<(Messages, Vec<u32>)>,
+) -> Result<(FlowBuilder, CaptureMeta)> {
     let mut pending: BTreeMap<usize, (PacketColumns, Batch)> = BTreeMap::new();
     let mut next = 0usize;
     let mut order = InOrder::default();
     let mut interner = Interner::default();
     let mut meta = CaptureMeta::of_packets(&DataFrame::empty());
-    let mut tx = Transactions::default();
     // How far into a mapped file pages were given back (batches come back in file order).
     let mut released = 0usize;
     for (cols, batch) in rx {
@@ -453,10 +490,11 @@ fn collect(
             batch.clear();
             let _ = pool.send(batch);
             let confirmed = cols.take_services();
-            let messages = cols.take_messages();
+            let chunk_messages = cols.take_messages();
             let df = cols.into_dataframe(file_code)?;
             let partial = flows.add_confirmed(&df, &confirmed)?;
-            tx.add(messages, &partial, &mut interner);
+            // The transactions thread only stops early if it panicked, which `collect` reports.
+            let _ = messages.send((chunk_messages, partial));
             meta.extend(CaptureMeta::of_packets(&df));
             let events = event_mask(&df)?;
             if let Some(tx) = &sink {
@@ -465,22 +503,12 @@ fn collect(
             }
             if table.send((df, events)).is_err() {
                 // The packing thread stopped on an error, which it reports; stop decoding.
-                return Ok(Collected {
-                    flows,
-                    meta,
-                    tx,
-                    interner,
-                });
+                return Ok((flows, meta));
             }
             next += 1;
         }
     }
-    Ok(Collected {
-        flows,
-        meta,
-        tx,
-        interner,
-    })
+    Ok((flows, meta))
 }
 
 /// What the collector hands back: the flows and transactions being built, and the capture's
@@ -501,6 +529,8 @@ pub(crate) struct Transactions {
     http: HttpColumns,
     tls_sessions: TlsSessions,
     tls: TlsColumns,
+    /// Connections one side of which closed cleanly: that side (its address code and port).
+    half_closed: FlowMap<u64, (Option<u32>, Option<u16>)>,
 }
 
 /// The transaction tables of a capture (or of a live chunk).
@@ -527,6 +557,19 @@ impl TransactionTables {
 }
 
 impl Transactions {
+    /// A side closed (or reset) the connection: true when it has now ended (reset, or both
+    /// sides closed).
+    fn connection_ended(&mut self, seen: &Seen, reset: bool) -> bool {
+        let side = (seen.src_ip, seen.src_port);
+        let ended = reset || self.half_closed.get(&seen.flow_id).is_some_and(|s| *s != side);
+        if ended {
+            self.half_closed.remove(&seen.flow_id);
+        } else {
+            self.half_closed.insert(seen.flow_id, side);
+        }
+        ended
+    }
+
     /// Take a chunk's messages (after its in-order pass). `partial`: the chunk's rows of TCP
     /// connections whose start was missed, in order; Zeek reads no HTTP in those.
     pub(crate) fn add(&mut self, messages: Messages, partial: &[u32], it: &mut Interner) {
@@ -544,6 +587,15 @@ impl Transactions {
                 StreamEvent::HttpHead(_) | StreamEvent::HttpBodyEnd(_) => {
                     if partial.binary_search(&seen.row).is_err() {
                         self.http_pairing.event(seen, event);
+                    }
+                }
+                StreamEvent::Closed | StreamEvent::Reset => {
+                    if self.connection_ended(seen, matches!(event, StreamEvent::Reset)) {
+                        // As Zeek at connection_state_remove: what is still open is logged, and
+                        // the connection's state goes (bounded by connections open at once,
+                        // not by every connection of the capture).
+                        self.http_pairing.close(seen.flow_id);
+                        self.tls_sessions.close(seen.flow_id);
                     }
                 }
                 _ => self.tls_sessions.event(seen, event, seen.l4 == udp),
@@ -591,6 +643,7 @@ impl Transactions {
             mut http,
             tls_sessions,
             mut tls,
+            ..
         } = self;
         for t in dns_pairing.finish_all() {
             dns.push(&t, it);
@@ -614,4 +667,33 @@ fn pack_chunks(rx: Receiver<(DataFrame, BooleanChunked)>, mut table: PacketStore
         table.push_with_events(&df, &events)?;
     }
     Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(ip: u32, port: u16) -> Seen {
+        Seen {
+            flow_id: 7,
+            src_ip: Some(ip),
+            src_port: Some(port),
+            ..Default::default()
+        }
+    }
+
+    /// A connection ends when both sides closed (a side's FIN seen twice is one side), or at
+    /// once when one resets; its half-closed mark goes with it.
+    #[test]
+    fn a_connection_ends_when_both_sides_close_or_one_resets() {
+        let mut t = Transactions::default();
+        assert!(!t.connection_ended(&side(1, 40000), false));
+        assert!(!t.connection_ended(&side(1, 40000), false));
+        assert!(t.connection_ended(&side(2, 80), false));
+        assert!(t.half_closed.is_empty());
+        assert!(t.connection_ended(&side(2, 80), true));
+        assert!(!t.connection_ended(&side(2, 80), false));
+        assert!(t.connection_ended(&side(1, 40000), true));
+        assert!(t.half_closed.is_empty());
+    }
 }

@@ -141,6 +141,15 @@ impl TlsSessions {
         std::mem::take(&mut self.done)
     }
 
+    /// The connection ended: a handshake still open is logged as it stands (as Zeek logs it
+    /// when the connection goes), and later messages of the flow change nothing.
+    pub fn close(&mut self, flow_id: u64) {
+        if let Some(st) = self.open.remove(&flow_id) {
+            self.done.push(st.s);
+            self.logged.insert(flow_id, ());
+        }
+    }
+
     /// Every handshake still open, as Zeek logs them when the connection ends.
     pub fn finish_all(mut self) -> Vec<TlsSession> {
         let mut out = std::mem::take(&mut self.done);
