@@ -153,6 +153,32 @@ impl KeptScan {
                 return Ok(columns);
             }
             if names.iter().any(|n| matches!(kept.get(n), Some(Slot::Making))) {
+                if rayon::current_thread_index().is_some() {
+                    // On a Polars worker thread, waiting can deadlock: rayon runs a stolen job
+                    // on the stack of a thread that waits for its own, so the query making
+                    // these columns may be suspended beneath this very call (seen: a cached
+                    // 10M suite hung with both workers idle or blocked). Make them here too.
+                    let have: Vec<Option<Column>> = names
+                        .iter()
+                        .map(|n| match kept.get(n) {
+                            Some(Slot::Made(c)) => Some(c.clone()),
+                            _ => None,
+                        })
+                        .collect();
+                    drop(kept);
+                    let missing: Vec<PlSmallStr> = names
+                        .iter()
+                        .zip(&have)
+                        .filter(|(_, c)| c.is_none())
+                        .map(|(n, _)| n.clone())
+                        .collect();
+                    let mut made = self.make(&missing)?.into_iter();
+                    return have
+                        .into_iter()
+                        .map(|c| c.or_else(|| made.next()))
+                        .collect::<Option<Vec<Column>>>()
+                        .ok_or_else(|| polars_err!(ComputeError: "{}: columns missing", self.name));
+                }
                 kept = self.made.wait(kept).map_err(|_| poisoned())?;
             }
         }
@@ -213,5 +239,61 @@ impl AnonymousScan for KeptScan {
             Some(n) => df.head(Some(n)),
             None => df,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Makes each column as its row numbers.
+    struct Rows;
+
+    impl ColumnSource for Rows {
+        fn make(&self, names: &[PlSmallStr], rows: usize) -> PolarsResult<Vec<Column>> {
+            Ok(names
+                .iter()
+                .map(|n| Column::new(n.clone(), (0..rows as u32).collect::<Vec<_>>()))
+                .collect())
+        }
+    }
+
+    fn scan() -> Arc<KeptScan> {
+        let schema = Schema::from_iter([
+            Field::new("a".into(), DataType::UInt32),
+            Field::new("b".into(), DataType::UInt32),
+        ]);
+        KeptScan::new(Box::new(Rows), "test", Arc::new(schema), 3)
+    }
+
+    /// A query on a Polars worker thread that needs a column another query is making makes it
+    /// itself instead of waiting: the maker may be suspended beneath it on the same thread.
+    /// (Waiting here hung a cached 10M suite.) Off the workers it still waits and shares.
+    #[test]
+    fn a_worker_never_waits_for_a_column_being_made() {
+        let s = scan();
+        s.kept.lock().unwrap().insert("a".into(), Slot::Making);
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let got = pool.install(|| s.columns(&["b".into(), "a".into()])).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!((got[0].name().as_str(), got[1].name().as_str()), ("b", "a"));
+        assert_eq!(got[1].len(), 3);
+        // "b" was made by that query and kept; "a" is still the other query's to finish.
+        assert!(matches!(s.kept.lock().unwrap().get("b"), Some(Slot::Made(_))));
+        assert!(matches!(s.kept.lock().unwrap().get("a"), Some(Slot::Making)));
+        // Off the pool, a query waits for the maker and then shares its column.
+        let waiter = {
+            let s = Arc::clone(&s);
+            std::thread::spawn(move || s.columns(&["a".into()]))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(
+            !waiter.is_finished(),
+            "a query off the pool waits for the column being made"
+        );
+        let made = Column::new("a".into(), vec![7u32, 8, 9]);
+        s.kept.lock().unwrap().insert("a".into(), Slot::Made(made.clone()));
+        s.made.notify_all();
+        assert_eq!(waiter.join().unwrap().unwrap()[0], made);
     }
 }

@@ -474,13 +474,24 @@ fn json_export_round_trips_to_the_same_rows() {
         let (_d1, tsv) = export(&capture, log, false);
         let (_d2, json) = export(&capture, log, true);
         let tsv = read_zeek_log(&tsv);
-        let lines: Vec<serde_json::Value> = std::fs::read_to_string(&json)
-            .unwrap()
+        let text = std::fs::read_to_string(&json).unwrap();
+        let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
             .collect();
         assert_eq!(lines.len(), tsv.rows.len(), "{log}");
-        for (obj, row) in lines.iter().zip(tsv.records()) {
+        for ((obj, row), raw) in lines.iter().zip(tsv.records()).zip(text.lines()) {
+            // Keys come in the log's field order, as Zeek's JSON writer puts them.
+            let at: Vec<usize> = tsv
+                .fields
+                .iter()
+                .filter(|k| !obj[k.as_str()].is_null())
+                .map(|k| raw.find(&format!("\"{k}\":")).expect("key written"))
+                .collect();
+            assert!(
+                at.windows(2).all(|w| w[0] < w[1]),
+                "{log}: keys out of field order in {raw}"
+            );
             for (k, v) in &row {
                 let j = &obj[k.as_str()];
                 match v.as_str() {

@@ -175,13 +175,14 @@ impl LogWriter {
     pub fn row(&mut self, values: &[Value]) -> Result<()> {
         debug_assert_eq!(values.len(), self.fields.len());
         let line = if self.json {
-            let mut obj = serde_json::Map::new();
-            for (f, v) in self.fields.iter().zip(values) {
-                if let Some(j) = json(v) {
-                    obj.insert(f.name.to_string(), j);
-                }
-            }
-            serde_json::Value::Object(obj).to_string()
+            // Keys in field order, as Zeek writes them (a JSON map would sort them).
+            let pairs: Vec<String> = self
+                .fields
+                .iter()
+                .zip(values)
+                .filter_map(|(f, v)| Some(format!("{}:{}", serde_json::Value::from(f.name), json(v)?)))
+                .collect();
+            format!("{{{}}}", pairs.join(","))
         } else {
             values.iter().map(ascii).collect::<Vec<_>>().join("\t")
         };
