@@ -26,15 +26,12 @@ pub fn finish_with_flows(table: DataFrame, flows: &DataFrame) -> Result<DataFram
             .or(col(tcol::SRC_PORT).neq(col("__f_sport"))),
     );
     let pick = |a: &str, b: &str| when(swap.clone()).then(col(b)).otherwise(col(a)).alias(a);
+    // The rows keep their order through the join (ties in time then stay in capture order).
+    let mut args = JoinArgs::new(JoinType::Left);
+    args.maintain_order = MaintainOrderJoin::Left;
     let out = table
         .lazy()
-        .with_row_index("__row", None)
-        .join(
-            f,
-            [col(fcol::FLOW_ID)],
-            [col(fcol::FLOW_ID)],
-            JoinArgs::new(JoinType::Left),
-        )
+        .join(f, [col(fcol::FLOW_ID)], [col(fcol::FLOW_ID)], args)
         .with_columns([
             pick(tcol::SRC_IP, tcol::DST_IP),
             pick(tcol::SRC_PORT, tcol::DST_PORT),
@@ -42,7 +39,6 @@ pub fn finish_with_flows(table: DataFrame, flows: &DataFrame) -> Result<DataFram
             pick(tcol::DST_PORT, tcol::SRC_PORT),
             col("__f_cid").alias(tcol::COMMUNITY_ID),
         ])
-        .sort(["__row"], SortMultipleOptions::default())
         .select(names.iter().map(|n| col(n.clone())).collect::<Vec<_>>())
         .sort([tcol::TS], SortMultipleOptions::default().with_maintain_order(true))
         .collect()?;
