@@ -1,7 +1,10 @@
-//! column: a nullable primitive column being built row by row, and the Polars columns made from
-//! it (numbers, booleans, text codes, enum codes).
+//! column: a nullable primitive column (and a list column of text codes) being built row by row,
+//! and the Polars columns made from it (numbers, booleans, text codes, enum codes, text lists).
 
 use polars::prelude::*;
+
+use crate::table::interner::Interner;
+use crate::table::schema::cat_dtype;
 
 // Column builders
 
@@ -138,6 +141,31 @@ pub(crate) fn boolean(name: &str, c: Col<bool>) -> Column {
         bm,
     );
     BooleanChunked::with_chunk(name.into(), arr).into_column()
+}
+
+/// A list column of text codes being built.
+#[derive(Default)]
+pub(crate) struct TextLists {
+    values: Vec<u32>,
+    offsets: Vec<usize>,
+}
+
+impl TextLists {
+    pub(crate) fn push(&mut self, items: &[String], it: &Interner) {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        self.values.extend(items.iter().map(|s| it.text(s)));
+        self.offsets.push(self.values.len());
+    }
+
+    pub(crate) fn column(self, name: &str, n: usize) -> Column {
+        let mut b = ListPrimitiveChunkedBuilder::<UInt32Type>::new(name.into(), n, self.values.len(), cat_dtype());
+        for w in self.offsets.windows(2) {
+            b.append_slice(&self.values[w[0]..w[1]]);
+        }
+        b.finish().into_column()
+    }
 }
 
 #[cfg(test)]

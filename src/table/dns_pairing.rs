@@ -12,18 +12,14 @@ use crate::decode::DnsMessage;
 use crate::decode::dns_names::decode_netbios_name;
 use crate::decode::packet::FlowMap;
 use crate::table::messages::Seen;
+use crate::table::tx_conn::TxConn;
 
 /// One transaction, as dns.log writes it.
 #[derive(Debug, Clone, Default)]
 pub struct DnsTransaction {
-    pub ts: i64,
-    pub flow_id: u64,
-    /// The client and the server: the query's sender and receiver (or the reply's receiver and
-    /// sender when no query was seen).
-    pub client_ip: Option<u32>,
-    pub client_port: Option<u16>,
-    pub server_ip: Option<u32>,
-    pub server_port: Option<u16>,
+    /// When the first message was seen, its flow, and the client (the query's sender, or the
+    /// reply's receiver when no query was seen) and server.
+    pub conn: TxConn,
     pub l4: Option<u8>,
     pub app: Option<u8>,
     pub trans_id: u16,
@@ -133,12 +129,7 @@ pub struct DnsPairing {
 impl DnsPairing {
     fn new_transaction(&mut self, ctx: &Seen, msg: &DnsMessage) -> usize {
         let t = DnsTransaction {
-            ts: ctx.ts,
-            flow_id: ctx.flow_id,
-            client_ip: if msg.response { ctx.dst_ip } else { ctx.src_ip },
-            client_port: if msg.response { ctx.dst_port } else { ctx.src_port },
-            server_ip: if msg.response { ctx.src_ip } else { ctx.dst_ip },
-            server_port: if msg.response { ctx.src_port } else { ctx.dst_port },
+            conn: TxConn::at(ctx, !msg.response),
             l4: ctx.l4,
             app: ctx.app,
             trans_id: msg.id,
@@ -262,8 +253,8 @@ impl DnsPairing {
             }
             t.aa = msg.aa;
             t.ra = msg.ra;
-            if t.rtt.is_none() && ctx.ts > t.ts {
-                t.rtt = Some(ctx.ts - t.ts);
+            if t.rtt.is_none() && ctx.ts > t.conn.ts {
+                t.rtt = Some(ctx.ts - t.conn.ts);
             }
             t.answers.extend(msg.answers.iter().cloned());
         }
@@ -352,7 +343,7 @@ mod tests {
         let t = &rows[0];
         assert_eq!(t.query.as_deref(), Some("example.com"));
         assert_eq!((t.rtt, t.query_frame, t.response_frame), (Some(250), Some(1), Some(2)));
-        assert_eq!((t.client_port, t.server_port), (Some(40000), Some(53)));
+        assert_eq!((t.conn.client_port, t.conn.server_port), (Some(40000), Some(53)));
         assert!(t.ra && t.rd);
     }
 

@@ -9,20 +9,16 @@ use polars::prelude::*;
 
 use crate::decode::dns_names::{opcode_name, qclass_name, qtype_name, rcode_name};
 use crate::error::Result;
-use crate::table::column::{Col, boolean, cat32, enum8, prim};
+use crate::table::column::{Col, cat32, enum8, prim};
 use crate::table::dns_pairing::DnsTransaction;
 use crate::table::interner::Interner;
 use crate::table::schema::{APP_DTYPE, L4_DTYPE, cat_dtype, dcol};
+use crate::table::tx_conn::TxConnColumns;
 
 /// The dns table being built.
 #[derive(Default)]
 pub struct DnsColumns {
-    ts: Vec<i64>,
-    flow_id: Vec<u64>,
-    src_ip: Col<u32>,
-    src_port: Col<u16>,
-    dst_ip: Col<u32>,
-    dst_port: Col<u16>,
+    conn: TxConnColumns,
     l4: Col<u8>,
     app: Col<u8>,
     trans_id: Vec<u16>,
@@ -53,23 +49,18 @@ pub struct DnsColumns {
 
 impl DnsColumns {
     pub fn len(&self) -> usize {
-        self.ts.len()
+        self.conn.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
+        self.conn.is_empty()
     }
 
     pub fn push(&mut self, t: &DnsTransaction, it: &mut Interner) {
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
-        self.ts.push(t.ts);
-        self.flow_id.push(t.flow_id);
-        self.src_ip.push(t.client_ip);
-        self.src_port.push(t.client_port);
-        self.dst_ip.push(t.server_ip);
-        self.dst_port.push(t.server_port);
+        self.conn.push(&t.conn);
         self.l4.push(t.l4);
         self.app.push(t.app);
         self.trans_id.push(t.trans_id);
@@ -107,7 +98,7 @@ impl DnsColumns {
 
     /// The table, every row of it from the capture file `file_code` names.
     pub fn into_dataframe(self, file_code: u32) -> Result<DataFrame> {
-        let n = self.ts.len();
+        let n = self.conn.len();
         let mut answers =
             ListPrimitiveChunkedBuilder::<UInt32Type>::new(dcol::ANSWERS.into(), n, self.answers.len(), cat_dtype());
         let mut ttls =
@@ -117,17 +108,8 @@ impl DnsColumns {
             ttls.append_slice(&self.ttls[w[0]..w[1]]);
         }
         let bools = |name: &str, v: Vec<bool>| BooleanChunked::from_slice(name.into(), &v).into_column();
-        let columns = vec![
-            Int64Chunked::from_vec(dcol::TS.into(), self.ts)
-                .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
-                .into_column(),
-            cat32(dcol::FILE, Col::filled(file_code, n), cat_dtype()),
-            UInt64Chunked::from_vec(dcol::FLOW_ID.into(), self.flow_id).into_column(),
-            StringChunked::full_null(dcol::COMMUNITY_ID.into(), n).into_column(),
-            cat32(dcol::SRC_IP, self.src_ip.rows(n), cat_dtype()),
-            prim::<UInt16Type>(dcol::SRC_PORT, self.src_port.rows(n)),
-            cat32(dcol::DST_IP, self.dst_ip.rows(n), cat_dtype()),
-            prim::<UInt16Type>(dcol::DST_PORT, self.dst_port.rows(n)),
+        let mut columns = self.conn.into_columns(file_code);
+        columns.extend([
             enum8(dcol::L4, self.l4.rows(n), &L4_DTYPE),
             enum8(dcol::APP, self.app.rows(n), &APP_DTYPE),
             UInt16Chunked::from_vec(dcol::TRANS_ID.into(), self.trans_id).into_column(),
@@ -152,8 +134,7 @@ impl DnsColumns {
             prim::<UInt32Type>(dcol::QUERY_FRAME, self.query_frame.rows(n)),
             prim::<UInt32Type>(dcol::RESPONSE_FRAME, self.response_frame.rows(n)),
             cat32(dcol::ERROR, self.error.rows(n), cat_dtype()),
-        ];
-        let _ = boolean;
+        ]);
         Ok(DataFrame::new(n, columns)?)
     }
 }

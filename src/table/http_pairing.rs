@@ -14,16 +14,13 @@ use base64::Engine as _;
 use crate::decode::packet::FlowMap;
 use crate::decode::stream::StreamEvent;
 use crate::table::messages::Seen;
+use crate::table::tx_conn::TxConn;
 
 /// One transaction, as http.log writes it (plus the frames and content types).
 #[derive(Debug, Clone, Default)]
 pub struct HttpTransaction {
-    pub ts: i64,
-    pub flow_id: u64,
-    pub client_ip: Option<u32>,
-    pub client_port: Option<u16>,
-    pub server_ip: Option<u32>,
-    pub server_port: Option<u16>,
+    /// When the first message was seen, its flow, its client and server.
+    pub conn: TxConn,
     pub trans_depth: u32,
     pub method: Option<String>,
     pub host: Option<String>,
@@ -282,18 +279,8 @@ impl HttpPairing {
 
 fn new_transaction(st: &mut FlowState, seen: &Seen, from_client: bool) -> HttpTransaction {
     st.trans_depth += 1;
-    let (c_ip, c_port, s_ip, s_port) = if from_client {
-        (seen.src_ip, seen.src_port, seen.dst_ip, seen.dst_port)
-    } else {
-        (seen.dst_ip, seen.dst_port, seen.src_ip, seen.src_port)
-    };
     HttpTransaction {
-        ts: seen.ts,
-        flow_id: seen.flow_id,
-        client_ip: c_ip,
-        client_port: c_port,
-        server_ip: s_ip,
-        server_port: s_port,
+        conn: TxConn::at(seen, from_client),
         trans_depth: st.trans_depth,
         ..Default::default()
     }
@@ -458,6 +445,6 @@ mod tests {
         let rows = p.finish_all();
         assert_eq!(rows.len(), 1);
         assert_eq!((rows[0].method.as_deref(), rows[0].status_code), (None, Some(200)));
-        assert_eq!(rows[0].client_port, Some(40000));
+        assert_eq!(rows[0].conn.client_port, Some(40000));
     }
 }

@@ -5,20 +5,16 @@
 use polars::prelude::*;
 
 use crate::error::Result;
-use crate::table::column::{Col, cat32, prim};
+use crate::table::column::{Col, TextLists, cat32, prim};
 use crate::table::http_pairing::HttpTransaction;
 use crate::table::interner::Interner;
 use crate::table::schema::{cat_dtype, hcol};
+use crate::table::tx_conn::TxConnColumns;
 
 /// The http table being built.
 #[derive(Default)]
 pub struct HttpColumns {
-    ts: Vec<i64>,
-    flow_id: Vec<u64>,
-    src_ip: Col<u32>,
-    src_port: Col<u16>,
-    dst_ip: Col<u32>,
-    dst_port: Col<u16>,
+    conn: TxConnColumns,
     trans_depth: Vec<u32>,
     method: Col<u32>,
     host: Col<u32>,
@@ -34,8 +30,7 @@ pub struct HttpColumns {
     info_code: Col<u16>,
     info_msg: Col<u32>,
     username: Col<u32>,
-    proxied: Vec<u32>,
-    proxied_offsets: Vec<usize>,
+    proxied: TextLists,
     request_content_type: Col<u32>,
     response_content_type: Col<u32>,
     request_frame: Col<u32>,
@@ -44,24 +39,16 @@ pub struct HttpColumns {
 
 impl HttpColumns {
     pub fn len(&self) -> usize {
-        self.ts.len()
+        self.conn.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
+        self.conn.is_empty()
     }
 
     pub fn push(&mut self, t: &HttpTransaction, it: &mut Interner) {
-        if self.proxied_offsets.is_empty() {
-            self.proxied_offsets.push(0);
-        }
         let text = |v: &Option<String>| v.as_deref().map(|s| it.text(s));
-        self.ts.push(t.ts);
-        self.flow_id.push(t.flow_id);
-        self.src_ip.push(t.client_ip);
-        self.src_port.push(t.client_port);
-        self.dst_ip.push(t.server_ip);
-        self.dst_port.push(t.server_port);
+        self.conn.push(&t.conn);
         self.trans_depth.push(t.trans_depth);
         self.method.push(text(&t.method));
         self.host.push(text(&t.host));
@@ -81,32 +68,15 @@ impl HttpColumns {
         self.response_content_type.push(text(&t.response_content_type));
         self.request_frame.push(t.request_frame);
         self.response_frame.push(t.response_frame);
-        for p in &t.proxied {
-            self.proxied.push(it.text(p));
-        }
-        self.proxied_offsets.push(self.proxied.len());
+        self.proxied.push(&t.proxied, it);
     }
 
     /// The table, every row of it from the capture file `file_code` names.
     pub fn into_dataframe(self, file_code: u32) -> Result<DataFrame> {
-        let n = self.ts.len();
-        let mut proxied =
-            ListPrimitiveChunkedBuilder::<UInt32Type>::new(hcol::PROXIED.into(), n, self.proxied.len(), cat_dtype());
-        for w in self.proxied_offsets.windows(2) {
-            proxied.append_slice(&self.proxied[w[0]..w[1]]);
-        }
+        let n = self.conn.len();
         let text = |name: &str, c: Col<u32>| cat32(name, c.rows(n), cat_dtype());
-        let columns = vec![
-            Int64Chunked::from_vec(hcol::TS.into(), self.ts)
-                .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
-                .into_column(),
-            cat32(hcol::FILE, Col::filled(file_code, n), cat_dtype()),
-            UInt64Chunked::from_vec(hcol::FLOW_ID.into(), self.flow_id).into_column(),
-            StringChunked::full_null(hcol::COMMUNITY_ID.into(), n).into_column(),
-            text(hcol::SRC_IP, self.src_ip),
-            prim::<UInt16Type>(hcol::SRC_PORT, self.src_port.rows(n)),
-            text(hcol::DST_IP, self.dst_ip),
-            prim::<UInt16Type>(hcol::DST_PORT, self.dst_port.rows(n)),
+        let mut columns = self.conn.into_columns(file_code);
+        columns.extend([
             UInt32Chunked::from_vec(hcol::TRANS_DEPTH.into(), self.trans_depth).into_column(),
             text(hcol::METHOD, self.method),
             text(hcol::HOST, self.host),
@@ -122,12 +92,12 @@ impl HttpColumns {
             prim::<UInt16Type>(hcol::INFO_CODE, self.info_code.rows(n)),
             text(hcol::INFO_MSG, self.info_msg),
             text(hcol::USERNAME, self.username),
-            proxied.finish().into_column(),
+            self.proxied.column(hcol::PROXIED, n),
             text(hcol::REQUEST_CONTENT_TYPE, self.request_content_type),
             text(hcol::RESPONSE_CONTENT_TYPE, self.response_content_type),
             prim::<UInt32Type>(hcol::REQUEST_FRAME, self.request_frame.rows(n)),
             prim::<UInt32Type>(hcol::RESPONSE_FRAME, self.response_frame.rows(n)),
-        ];
+        ]);
         Ok(DataFrame::new(n, columns)?)
     }
 }

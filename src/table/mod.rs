@@ -27,6 +27,7 @@ pub mod schema;
 pub mod stacks;
 pub mod tls_sessions;
 pub mod tls_table;
+pub mod tx_conn;
 pub mod values;
 pub mod zeek_endpoint;
 pub mod zeek_roles;

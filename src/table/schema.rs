@@ -643,14 +643,7 @@ pub const TLS_SCHEMA: &[ColumnDef] = &[
 
 /// DNS table column names.
 pub mod dcol {
-    pub const TS: &str = "ts";
-    pub const FILE: &str = "file";
-    pub const FLOW_ID: &str = "flow_id";
-    pub const COMMUNITY_ID: &str = "community_id";
-    pub const SRC_IP: &str = "src_ip";
-    pub const SRC_PORT: &str = "src_port";
-    pub const DST_IP: &str = "dst_ip";
-    pub const DST_PORT: &str = "dst_port";
+    pub use super::tcol::*;
     pub const L4: &str = "l4";
     pub const APP: &str = "app";
     pub const TRANS_ID: &str = "trans_id";

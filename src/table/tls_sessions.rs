@@ -14,16 +14,13 @@ use crate::decode::stream::StreamEvent;
 use crate::decode::tls_hello::{ClientHello, ServerHello, client_hello, server_hello};
 use crate::decode::tls_names::{alert_name, cipher_name, group_name, is_grease, version_name};
 use crate::table::messages::Seen;
+use crate::table::tx_conn::TxConn;
 
 /// One handshake, as the tls table writes it.
 #[derive(Debug, Clone, Default)]
 pub struct TlsSession {
-    pub ts: i64,
-    pub flow_id: u64,
-    pub client_ip: Option<u32>,
-    pub client_port: Option<u16>,
-    pub server_ip: Option<u32>,
-    pub server_port: Option<u16>,
+    /// When the first message was seen, its flow; client and server as the first hello says.
+    pub conn: TxConn,
     pub quic: bool,
     pub version: Option<String>,
     pub client_versions: Vec<String>,
@@ -92,8 +89,11 @@ impl TlsSessions {
         }
         let st = self.open.entry(seen.flow_id).or_insert_with(|| State {
             s: TlsSession {
-                ts: seen.ts,
-                flow_id: seen.flow_id,
+                conn: TxConn {
+                    ts: seen.ts,
+                    flow_id: seen.flow_id,
+                    ..Default::default()
+                },
                 quic,
                 ..Default::default()
             },
@@ -193,10 +193,7 @@ fn handshake(st: &mut State, seen: &Seen, msg: &[u8], from_client: bool) {
             let Some(ch) = client_hello(msg) else { return };
             if st.client.is_none() {
                 st.client = Some((seen.src_ip, seen.src_port));
-                st.s.client_ip = seen.src_ip;
-                st.s.client_port = seen.src_port;
-                st.s.server_ip = seen.dst_ip;
-                st.s.server_port = seen.dst_port;
+                st.s.conn.set_ends(seen, true);
             }
             client(st, seen, &ch, quic);
         }
@@ -204,10 +201,7 @@ fn handshake(st: &mut State, seen: &Seen, msg: &[u8], from_client: bool) {
             let Some(sh) = server_hello(msg) else { return };
             if st.client.is_none() {
                 st.client = Some((seen.dst_ip, seen.dst_port));
-                st.s.client_ip = seen.dst_ip;
-                st.s.client_port = seen.dst_port;
-                st.s.server_ip = seen.src_ip;
-                st.s.server_port = seen.src_port;
+                st.s.conn.set_ends(seen, false);
             }
             server(st, seen, &sh);
         }

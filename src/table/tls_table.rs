@@ -4,45 +4,16 @@
 use polars::prelude::*;
 
 use crate::error::Result;
-use crate::table::column::{Col, cat32, enum8, prim};
+use crate::table::column::{Col, TextLists, cat32, enum8, prim};
 use crate::table::interner::Interner;
 use crate::table::schema::{APP_DTYPE, cat_dtype, lcol};
 use crate::table::tls_sessions::TlsSession;
-
-/// A list column of text codes being built.
-#[derive(Default)]
-struct TextLists {
-    values: Vec<u32>,
-    offsets: Vec<usize>,
-}
-
-impl TextLists {
-    fn push(&mut self, items: &[String], it: &Interner) {
-        if self.offsets.is_empty() {
-            self.offsets.push(0);
-        }
-        self.values.extend(items.iter().map(|s| it.text(s)));
-        self.offsets.push(self.values.len());
-    }
-
-    fn column(self, name: &str, n: usize) -> Column {
-        let mut b = ListPrimitiveChunkedBuilder::<UInt32Type>::new(name.into(), n, self.values.len(), cat_dtype());
-        for w in self.offsets.windows(2) {
-            b.append_slice(&self.values[w[0]..w[1]]);
-        }
-        b.finish().into_column()
-    }
-}
+use crate::table::tx_conn::TxConnColumns;
 
 /// The tls table being built.
 #[derive(Default)]
 pub struct TlsColumns {
-    ts: Vec<i64>,
-    flow_id: Vec<u64>,
-    src_ip: Col<u32>,
-    src_port: Col<u16>,
-    dst_ip: Col<u32>,
-    dst_port: Col<u16>,
+    conn: TxConnColumns,
     app: Col<u8>,
     version: Col<u32>,
     client_versions: TextLists,
@@ -74,21 +45,16 @@ pub struct TlsColumns {
 
 impl TlsColumns {
     pub fn len(&self) -> usize {
-        self.ts.len()
+        self.conn.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.ts.is_empty()
+        self.conn.is_empty()
     }
 
     pub fn push(&mut self, t: &TlsSession, it: &mut Interner) {
         let text = |v: &Option<String>| v.as_deref().map(|s| it.text(s));
-        self.ts.push(t.ts);
-        self.flow_id.push(t.flow_id);
-        self.src_ip.push(t.client_ip);
-        self.src_port.push(t.client_port);
-        self.dst_ip.push(t.server_ip);
-        self.dst_port.push(t.server_port);
+        self.conn.push(&t.conn);
         let app = if t.quic {
             crate::decode::App::Quic
         } else {
@@ -129,7 +95,7 @@ impl TlsColumns {
 
     /// The table, every row of it from the capture file `file_code` names.
     pub fn into_dataframe(self, file_code: u32) -> Result<DataFrame> {
-        let n = self.ts.len();
+        let n = self.conn.len();
         let text = |name: &str, c: Col<u32>| cat32(name, c.rows(n), cat_dtype());
         let time = |name: &str, c: Col<i64>| {
             prim::<Int64Type>(name, c.rows(n))
@@ -142,17 +108,8 @@ impl TlsColumns {
                 })
         };
         let bools = |name: &str, v: Vec<bool>| BooleanChunked::from_slice(name.into(), &v).into_column();
-        let columns = vec![
-            Int64Chunked::from_vec(lcol::TS.into(), self.ts)
-                .into_datetime(TimeUnit::Nanoseconds, Some(TimeZone::UTC))
-                .into_column(),
-            cat32(lcol::FILE, Col::filled(file_code, n), cat_dtype()),
-            UInt64Chunked::from_vec(lcol::FLOW_ID.into(), self.flow_id).into_column(),
-            StringChunked::full_null(lcol::COMMUNITY_ID.into(), n).into_column(),
-            text(lcol::SRC_IP, self.src_ip),
-            prim::<UInt16Type>(lcol::SRC_PORT, self.src_port.rows(n)),
-            text(lcol::DST_IP, self.dst_ip),
-            prim::<UInt16Type>(lcol::DST_PORT, self.dst_port.rows(n)),
+        let mut columns = self.conn.into_columns(file_code);
+        columns.extend([
             enum8(lcol::APP, self.app.rows(n), &APP_DTYPE),
             text(lcol::VERSION, self.version),
             self.client_versions.column(lcol::CLIENT_VERSIONS, n),
@@ -180,7 +137,7 @@ impl TlsColumns {
             self.cert_chain_fps.column(lcol::CERT_CHAIN_FPS, n),
             prim::<UInt32Type>(lcol::CLIENT_HELLO_FRAME, self.client_hello_frame.rows(n)),
             prim::<UInt32Type>(lcol::SERVER_HELLO_FRAME, self.server_hello_frame.rows(n)),
-        ];
+        ]);
         Ok(DataFrame::new(n, columns)?)
     }
 }

@@ -3,6 +3,9 @@
 use polars::prelude::*;
 
 use crate::error::Result;
+use crate::render::zeek::log::Value;
+use crate::render::zeek::uid::uid;
+use crate::table::schema::tcol;
 
 /// A table's columns read as the log writers need them.
 pub(crate) struct Columns<'a> {
@@ -89,5 +92,49 @@ impl<'a> Columns<'a> {
             });
         }
         Ok(out)
+    }
+}
+
+/// The fields every log but notice.log starts with, `ts`, `uid` and the connection's
+/// `id.orig_h`, `id.orig_p`, `id.resp_h`, `id.resp_p`, read from a table's columns (the flow
+/// and the transaction tables name them alike).
+pub(crate) struct ConnIds {
+    ts: Vec<Option<i64>>,
+    file: Vec<Option<String>>,
+    flow_id: Vec<Option<u64>>,
+    pub(crate) src: Vec<Option<String>>,
+    sport: Vec<Option<u64>>,
+    pub(crate) dst: Vec<Option<String>>,
+    dport: Vec<Option<u64>>,
+    /// Written for a port the row has none of (conn.log writes 0, as Zeek does for a flow
+    /// without ports).
+    no_port: Option<u64>,
+}
+
+impl ConnIds {
+    /// `ts` names the time column; `no_port` is written where a row has no port.
+    pub(crate) fn read(c: &Columns<'_>, ts: &str, no_port: Option<u64>) -> Result<ConnIds> {
+        Ok(ConnIds {
+            ts: c.ns(ts)?,
+            file: c.text(tcol::FILE)?,
+            flow_id: c.u64(tcol::FLOW_ID)?,
+            src: c.text(tcol::SRC_IP)?,
+            sport: c.u64(tcol::SRC_PORT)?,
+            dst: c.text(tcol::DST_IP)?,
+            dport: c.u64(tcol::DST_PORT)?,
+            no_port,
+        })
+    }
+
+    /// Row `i`'s six values.
+    pub(crate) fn values(&self, i: usize) -> [Value; 6] {
+        [
+            self.ts[i].map_or(Value::Unset, Value::Time),
+            Value::Text(uid(self.file[i].as_deref().unwrap_or(""), self.flow_id[i].unwrap_or(0))),
+            Value::text(self.src[i].clone()),
+            Value::count(self.sport[i].or(self.no_port)),
+            Value::text(self.dst[i].clone()),
+            Value::count(self.dport[i].or(self.no_port)),
+        ]
     }
 }

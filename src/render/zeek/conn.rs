@@ -5,10 +5,9 @@
 use polars::prelude::*;
 
 use crate::error::Result;
-use crate::render::zeek::columns::Columns;
+use crate::render::zeek::columns::{Columns, ConnIds};
 use crate::render::zeek::log::{Field, LogWriter, Value, field};
 use crate::render::zeek::site::is_local;
-use crate::render::zeek::uid::uid;
 use crate::table::schema::fcol;
 
 pub const FIELDS: &[Field] = &[
@@ -60,11 +59,7 @@ fn ip_proto(l4: Option<&str>) -> Option<u64> {
 /// Write the rows of a flow table (one capture's, or several stacked) to `w`.
 pub fn write(w: &mut LogWriter, flows: &DataFrame) -> Result<()> {
     let c = Columns::new(flows);
-    let file = c.text(fcol::FILE)?;
-    let flow_id = c.u64(fcol::FLOW_ID)?;
-    let first_ts = c.ns(fcol::FIRST_TS)?;
-    let (src, sport) = (c.text(fcol::SRC_IP)?, c.u64(fcol::SRC_PORT)?);
-    let (dst, dport) = (c.text(fcol::DST_IP)?, c.u64(fcol::DST_PORT)?);
+    let ids = ConnIds::read(&c, fcol::FIRST_TS, Some(0))?;
     let l4 = c.text(fcol::L4)?;
     let service = c.text(fcol::SERVICE)?;
     let duration = c.f64(fcol::DURATION_S)?;
@@ -79,13 +74,8 @@ pub fn write(w: &mut LogWriter, flows: &DataFrame) -> Result<()> {
         let l4 = l4[i].as_deref();
         let lasted = duration[i].filter(|d| *d > 0.0);
         let local = |a: &Option<String>| a.as_deref().and_then(is_local).map_or(Value::Unset, Value::Bool);
-        let row = [
-            first_ts[i].map_or(Value::Unset, Value::Time),
-            Value::Text(uid(file[i].as_deref().unwrap_or(""), flow_id[i].unwrap_or(0))),
-            Value::text(src[i].clone()),
-            Value::count(sport[i].or(Some(0))),
-            Value::text(dst[i].clone()),
-            Value::count(dport[i].or(Some(0))),
+        let mut row = ids.values(i).to_vec();
+        row.extend([
             Value::Text(proto(l4).into()),
             Value::text(service[i].clone()),
             lasted.map_or(Value::Unset, Value::Interval),
@@ -100,8 +90,8 @@ pub fn write(w: &mut LogWriter, flows: &DataFrame) -> Result<()> {
                 Value::Unset
             },
             Value::text(conn_state[i].clone()),
-            local(&src[i]),
-            local(&dst[i]),
+            local(&ids.src[i]),
+            local(&ids.dst[i]),
             Value::count(missed[i]),
             Value::text(history[i].clone()),
             Value::count(op[i]),
@@ -111,7 +101,7 @@ pub fn write(w: &mut LogWriter, flows: &DataFrame) -> Result<()> {
             Value::Unset,
             Value::count(ip_proto(l4)),
             Value::text(cid[i].clone()),
-        ];
+        ]);
         w.row(&row)?;
     }
     Ok(())

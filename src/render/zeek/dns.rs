@@ -4,9 +4,8 @@
 use polars::prelude::*;
 
 use crate::error::Result;
-use crate::render::zeek::columns::Columns;
+use crate::render::zeek::columns::{Columns, ConnIds};
 use crate::render::zeek::log::{Field, LogWriter, Value, field};
-use crate::render::zeek::uid::uid;
 use crate::table::schema::dcol;
 
 pub const FIELDS: &[Field] = &[
@@ -41,11 +40,7 @@ pub const FIELDS: &[Field] = &[
 /// Write the rows of a dns table to `w`.
 pub fn write(w: &mut LogWriter, dns: &DataFrame) -> Result<()> {
     let c = Columns::new(dns);
-    let file = c.text(dcol::FILE)?;
-    let flow_id = c.u64(dcol::FLOW_ID)?;
-    let ts = c.ns(dcol::TS)?;
-    let (src, sport) = (c.text(dcol::SRC_IP)?, c.u64(dcol::SRC_PORT)?);
-    let (dst, dport) = (c.text(dcol::DST_IP)?, c.u64(dcol::DST_PORT)?);
+    let ids = ConnIds::read(&c, dcol::TS, None)?;
     let l4 = c.text(dcol::L4)?;
     let trans_id = c.u64(dcol::TRANS_ID)?;
     let rtt = c.f64(dcol::RTT)?;
@@ -71,13 +66,8 @@ pub fn write(w: &mut LogWriter, dns: &DataFrame) -> Result<()> {
             Some(v) if !v.is_empty() => Value::List(v.clone()),
             _ => Value::Unset,
         };
-        let row = [
-            ts[i].map_or(Value::Unset, Value::Time),
-            Value::Text(uid(file[i].as_deref().unwrap_or(""), flow_id[i].unwrap_or(0))),
-            Value::text(src[i].clone()),
-            Value::count(sport[i]),
-            Value::text(dst[i].clone()),
-            Value::count(dport[i]),
+        let mut row = ids.values(i).to_vec();
+        row.extend([
             Value::Text(proto.into()),
             Value::count(trans_id[i]),
             rtt[i].map_or(Value::Unset, Value::Interval),
@@ -101,7 +91,7 @@ pub fn write(w: &mut LogWriter, dns: &DataFrame) -> Result<()> {
             flag(4, i),
             Value::count(opcode[i]),
             Value::text(opcode_name[i].clone()),
-        ];
+        ]);
         w.row(&row)?;
     }
     Ok(())

@@ -5,9 +5,8 @@
 use polars::prelude::*;
 
 use crate::error::Result;
-use crate::render::zeek::columns::Columns;
+use crate::render::zeek::columns::{Columns, ConnIds};
 use crate::render::zeek::log::{Field, LogWriter, Value, field};
-use crate::render::zeek::uid::uid;
 use crate::table::schema::hcol;
 
 pub const FIELDS: &[Field] = &[
@@ -46,11 +45,7 @@ pub const FIELDS: &[Field] = &[
 /// Write the rows of an http table to `w`.
 pub fn write(w: &mut LogWriter, http: &DataFrame) -> Result<()> {
     let c = Columns::new(http);
-    let file = c.text(hcol::FILE)?;
-    let flow_id = c.u64(hcol::FLOW_ID)?;
-    let ts = c.ns(hcol::TS)?;
-    let (src, sport) = (c.text(hcol::SRC_IP)?, c.u64(hcol::SRC_PORT)?);
-    let (dst, dport) = (c.text(hcol::DST_IP)?, c.u64(hcol::DST_PORT)?);
+    let ids = ConnIds::read(&c, hcol::TS, None)?;
     let depth = c.u64(hcol::TRANS_DEPTH)?;
     let texts: Vec<Vec<Option<String>>> = [
         hcol::METHOD,
@@ -80,13 +75,8 @@ pub fn write(w: &mut LogWriter, http: &DataFrame) -> Result<()> {
         _ => Value::Unset,
     };
     for i in 0..http.height() {
-        let row = [
-            ts[i].map_or(Value::Unset, Value::Time),
-            Value::Text(uid(file[i].as_deref().unwrap_or(""), flow_id[i].unwrap_or(0))),
-            Value::text(src[i].clone()),
-            Value::count(sport[i]),
-            Value::text(dst[i].clone()),
-            Value::count(dport[i]),
+        let mut row = ids.values(i).to_vec();
+        row.extend([
             Value::count(depth[i]),
             t(0, i),
             t(1, i),
@@ -114,7 +104,7 @@ pub fn write(w: &mut LogWriter, http: &DataFrame) -> Result<()> {
             Value::Unset,
             Value::Unset,
             mime(11, i, resp_len[i]),
-        ];
+        ]);
         w.row(&row)?;
     }
     Ok(())

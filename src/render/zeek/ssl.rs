@@ -5,9 +5,8 @@
 use polars::prelude::*;
 
 use crate::error::Result;
-use crate::render::zeek::columns::Columns;
+use crate::render::zeek::columns::{Columns, ConnIds};
 use crate::render::zeek::log::{Field, LogWriter, Value, field};
-use crate::render::zeek::uid::uid;
 use crate::table::schema::lcol;
 
 pub const FIELDS: &[Field] = &[
@@ -37,11 +36,7 @@ pub const FIELDS: &[Field] = &[
 /// Write the rows of a tls table to `w`.
 pub fn write(w: &mut LogWriter, tls: &DataFrame) -> Result<()> {
     let c = Columns::new(tls);
-    let file = c.text(lcol::FILE)?;
-    let flow_id = c.u64(lcol::FLOW_ID)?;
-    let ts = c.ns(lcol::TS)?;
-    let (src, sport) = (c.text(lcol::SRC_IP)?, c.u64(lcol::SRC_PORT)?);
-    let (dst, dport) = (c.text(lcol::DST_IP)?, c.u64(lcol::DST_PORT)?);
+    let ids = ConnIds::read(&c, lcol::TS, None)?;
     let texts: Vec<Vec<Option<String>>> = [
         lcol::VERSION,
         lcol::CIPHER,
@@ -61,13 +56,8 @@ pub fn write(w: &mut LogWriter, tls: &DataFrame) -> Result<()> {
     let fps = c.text_lists(lcol::CERT_CHAIN_FPS)?;
     let t = |k: usize, i: usize| Value::text(texts[k][i].clone());
     for i in 0..tls.height() {
-        let row = [
-            ts[i].map_or(Value::Unset, Value::Time),
-            Value::Text(uid(file[i].as_deref().unwrap_or(""), flow_id[i].unwrap_or(0))),
-            Value::text(src[i].clone()),
-            Value::count(sport[i]),
-            Value::text(dst[i].clone()),
-            Value::count(dport[i]),
+        let mut row = ids.values(i).to_vec();
+        row.extend([
             t(0, i),
             t(1, i),
             t(2, i),
@@ -87,7 +77,7 @@ pub fn write(w: &mut LogWriter, tls: &DataFrame) -> Result<()> {
             t(7, i),
             t(8, i),
             t(9, i),
-        ];
+        ]);
         w.row(&row)?;
     }
     Ok(())
