@@ -45,7 +45,8 @@ pub enum StreamEvent {
     TlsAlert { level: u8, description: u8 },
     /// A DNS message carried over TCP (without its length prefix).
     Dns(Vec<u8>),
-    /// This direction ended cleanly: its FIN came with every byte before it read.
+    /// The connection ended cleanly: each direction's FIN came with every byte before it read
+    /// (sent with the segment that closed the second).
     Closed,
     /// A side reset the connection.
     Reset,
@@ -276,7 +277,10 @@ impl Tracker {
             events = std::mem::take(&mut o.framer.events);
             if s.fin && o.held.is_empty() && matches!(o.framer.mode, Mode::Boundary) {
                 d.ordered = Ordered::Closed(o.framer.next_seq);
-                events.push(StreamEvent::Closed);
+                let other = self.dirs.get(&(s.flow, !s.from_lo));
+                if other.is_some_and(|o| matches!(o.ordered, Ordered::Closed(_))) {
+                    events.push(StreamEvent::Closed);
+                }
             }
         }
         Segmented {
@@ -818,9 +822,10 @@ mod tests {
         }
     }
 
-    /// A FIN after every byte was read closes the direction (the transaction tables then log
-    /// what the connection left open and let its state go); a bare RST resets the connection;
-    /// new bytes after the close start a new stream.
+    /// A FIN after every byte was read closes its direction, and once both directions closed
+    /// the connection has ended (the transaction tables then log what it left open and let
+    /// its state go); a bare RST resets the connection; new bytes after the close start a new
+    /// stream.
     #[test]
     fn fin_after_the_last_byte_closes_and_a_bare_rst_resets() {
         let mut t = Tracker::default();
@@ -831,9 +836,16 @@ mod tests {
             fin: true,
             ..seg(1 + req.len() as u32, 0, App::Http)
         };
-        assert_eq!(t.segment(&fin, b"").events.last(), Some(&StreamEvent::Closed));
-        // A copy of the FIN is not a second close.
+        // One side closed: the connection goes on.
         assert!(!t.segment(&fin, b"").events.contains(&StreamEvent::Closed));
+        // A copy of the FIN is not the other side's close.
+        assert!(!t.segment(&fin, b"").events.contains(&StreamEvent::Closed));
+        let reply_fin = Segment {
+            fin: true,
+            from_lo: false,
+            ..seg(500, 0, App::Http)
+        };
+        assert_eq!(t.segment(&reply_fin, b"").events.last(), Some(&StreamEvent::Closed));
         // Bytes past the close: a new stream, read from its start.
         let again = t.segment(&seg(10 + req.len() as u32, req.len(), App::Http), req);
         assert!(

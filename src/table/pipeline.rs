@@ -22,7 +22,6 @@ use polars::prelude::*;
 use crate::capture::{CaptureReader, RawRecord};
 use crate::decode::Decoder;
 use crate::decode::order::InOrder;
-use crate::decode::packet::FlowMap;
 use crate::decode::stream::StreamEvent;
 use crate::error::{Error, Result};
 use crate::table::cache;
@@ -35,7 +34,7 @@ use crate::table::flow_view::finish_with_flows;
 use crate::table::http_pairing::HttpPairing;
 use crate::table::http_table::HttpColumns;
 use crate::table::interner::Interner;
-use crate::table::messages::{Messages, Seen};
+use crate::table::messages::Messages;
 use crate::table::packet_columns::PacketColumns;
 use crate::table::packet_store::{PacketStore, PacketStoreBuilder};
 use crate::table::tls_sessions::TlsSessions;
@@ -529,8 +528,6 @@ pub(crate) struct Transactions {
     http: HttpColumns,
     tls_sessions: TlsSessions,
     tls: TlsColumns,
-    /// Connections one side of which closed cleanly: that side (its address code and port).
-    half_closed: FlowMap<u64, (Option<u32>, Option<u16>)>,
 }
 
 /// The transaction tables of a capture (or of a live chunk).
@@ -557,19 +554,6 @@ impl TransactionTables {
 }
 
 impl Transactions {
-    /// A side closed (or reset) the connection: true when it has now ended (reset, or both
-    /// sides closed).
-    fn connection_ended(&mut self, seen: &Seen, reset: bool) -> bool {
-        let side = (seen.src_ip, seen.src_port);
-        let ended = reset || self.half_closed.get(&seen.flow_id).is_some_and(|s| *s != side);
-        if ended {
-            self.half_closed.remove(&seen.flow_id);
-        } else {
-            self.half_closed.insert(seen.flow_id, side);
-        }
-        ended
-    }
-
     /// Take a chunk's messages (after its in-order pass). `partial`: the chunk's rows of TCP
     /// connections whose start was missed, in order; Zeek reads no HTTP in those.
     pub(crate) fn add(&mut self, messages: Messages, partial: &[u32], it: &mut Interner) {
@@ -590,13 +574,11 @@ impl Transactions {
                     }
                 }
                 StreamEvent::Closed | StreamEvent::Reset => {
-                    if self.connection_ended(seen, matches!(event, StreamEvent::Reset)) {
-                        // As Zeek at connection_state_remove: what is still open is logged, and
-                        // the connection's state goes (bounded by connections open at once,
-                        // not by every connection of the capture).
-                        self.http_pairing.close(seen.flow_id);
-                        self.tls_sessions.close(seen.flow_id);
-                    }
+                    // As Zeek at connection_state_remove: what is still open is logged, and the
+                    // connection's state goes (bounded by connections open at once, not by
+                    // every connection of the capture).
+                    self.http_pairing.close(seen.flow_id);
+                    self.tls_sessions.close(seen.flow_id);
                 }
                 _ => self.tls_sessions.event(seen, event, seen.l4 == udp),
             }
@@ -667,33 +649,4 @@ fn pack_chunks(rx: Receiver<(DataFrame, BooleanChunked)>, mut table: PacketStore
         table.push_with_events(&df, &events)?;
     }
     Ok(table)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn side(ip: u32, port: u16) -> Seen {
-        Seen {
-            flow_id: 7,
-            src_ip: Some(ip),
-            src_port: Some(port),
-            ..Default::default()
-        }
-    }
-
-    /// A connection ends when both sides closed (a side's FIN seen twice is one side), or at
-    /// once when one resets; its half-closed mark goes with it.
-    #[test]
-    fn a_connection_ends_when_both_sides_close_or_one_resets() {
-        let mut t = Transactions::default();
-        assert!(!t.connection_ended(&side(1, 40000), false));
-        assert!(!t.connection_ended(&side(1, 40000), false));
-        assert!(t.connection_ended(&side(2, 80), false));
-        assert!(t.half_closed.is_empty());
-        assert!(t.connection_ended(&side(2, 80), true));
-        assert!(!t.connection_ended(&side(2, 80), false));
-        assert!(t.connection_ended(&side(1, 40000), true));
-        assert!(t.half_closed.is_empty());
-    }
 }
