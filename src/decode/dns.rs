@@ -102,6 +102,14 @@ fn name_text<O: AsRef<[u8]>>(name: &ParsedName<O>, lower: bool) -> String {
     }
 }
 
+/// An address as text, in one allocation of the right size.
+fn addr_text(ip: std::net::IpAddr) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(if ip.is_ipv4() { 15 } else { 39 });
+    let _ = write!(s, "{ip}");
+    s
+}
+
 fn bytes_text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -175,8 +183,8 @@ pub fn parse_message(msg: &[u8], nbns: bool) -> Option<DnsMessage> {
             }
         };
         let text: Option<String> = match data.data() {
-            AllRecordData::A(a) => Some(a.addr().to_string()),
-            AllRecordData::Aaaa(a) => Some(a.addr().to_string()),
+            AllRecordData::A(a) => Some(addr_text(a.addr().into())),
+            AllRecordData::Aaaa(a) => Some(addr_text(a.addr().into())),
             AllRecordData::Cname(n) => Some(name_text(n.cname(), true)),
             AllRecordData::Ns(n) => Some(name_text(n.nsdname(), true)),
             AllRecordData::Ptr(n) => Some(name_text(n.ptrdname(), true)),

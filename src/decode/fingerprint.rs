@@ -40,22 +40,45 @@ fn ja4_alpn(ch: &ClientHello) -> String {
         return format!("{}{}", a as char, b as char);
     }
     // Not alphanumeric: the first and last characters of the value in hex.
-    let hex: String = first.iter().map(|x| format!("{x:02x}")).collect();
+    let mut hex = String::with_capacity(2 * first.len());
+    push_hex(&mut hex, first);
     let h = hex.as_bytes();
     format!("{}{}", h[0] as char, h[h.len() - 1] as char)
 }
 
 /// The first 12 hex digits of SHA-256, or twelve zeroes for an empty list.
+/// Bytes as lower-case hex, added to `out` (a fingerprint is made for every hello: no
+/// string per byte).
+fn push_hex(out: &mut String, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
+    }
+}
+
+/// Values as four hex digits each, joined by commas.
+fn hex_list(values: impl Iterator<Item = u16>) -> String {
+    let mut out = String::with_capacity(128);
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_hex(&mut out, &v.to_be_bytes());
+    }
+    out
+}
+
 fn hash12(list: &str) -> String {
     if list.is_empty() {
         return "000000000000".into();
     }
     let d = sha2::Sha256::digest(list.as_bytes());
-    d.iter().take(6).map(|b| format!("{b:02x}")).collect()
+    let mut out = String::with_capacity(12);
+    push_hex(&mut out, &d[..6]);
+    out
 }
 
-/// JA4 of a ClientHello (`quic`: it came in QUIC's CRYPTO frames), and its raw form (the sorted
-/// lists before hashing).
 pub fn ja4(ch: &ClientHello, quic: bool) -> (String, String) {
     let ciphers: Vec<u16> = ch.ciphers.iter().copied().filter(|c| !is_grease(*c)).collect();
     let exts: Vec<u16> = ch.extensions.iter().copied().filter(|e| !is_grease(*e)).collect();
@@ -68,33 +91,19 @@ pub fn ja4(ch: &ClientHello, quic: bool) -> (String, String) {
         exts.len().min(99),
         ja4_alpn(ch)
     );
-    let mut sorted_ciphers = ciphers.clone();
+    let mut sorted_ciphers = ciphers;
     sorted_ciphers.sort_unstable();
-    let b_raw = sorted_ciphers
-        .iter()
-        .map(|c| format!("{c:04x}"))
-        .collect::<Vec<_>>()
-        .join(",");
+    let b_raw = hex_list(sorted_ciphers.into_iter());
     let mut sorted_exts: Vec<u16> = exts.into_iter().filter(|e| *e != 0 && *e != 16).collect();
     sorted_exts.sort_unstable();
-    let exts_text = sorted_exts
-        .iter()
-        .map(|e| format!("{e:04x}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let sigs = ch
-        .signature_algorithms
-        .iter()
-        .filter(|s| !is_grease(**s))
-        .map(|s| format!("{s:04x}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    let c_raw = if sigs.is_empty() {
-        exts_text.clone()
-    } else {
-        format!("{exts_text}_{sigs}")
-    };
-    let c_hash = if exts_text.is_empty() {
+    let mut c_raw = hex_list(sorted_exts.into_iter());
+    let exts_empty = c_raw.is_empty();
+    let sigs = hex_list(ch.signature_algorithms.iter().copied().filter(|s| !is_grease(*s)));
+    if !sigs.is_empty() {
+        c_raw.push('_');
+        c_raw.push_str(&sigs);
+    }
+    let c_hash = if exts_empty {
         "000000000000".to_string()
     } else {
         hash12(&c_raw)
@@ -105,41 +114,44 @@ pub fn ja4(ch: &ClientHello, quic: bool) -> (String, String) {
     )
 }
 
-fn dashed(values: impl Iterator<Item = u16>) -> String {
-    values.map(|v| v.to_string()).collect::<Vec<_>>().join("-")
+/// Values in decimal joined by dashes, added to `out`.
+fn push_dashed(out: &mut String, values: impl Iterator<Item = u16>) {
+    use std::fmt::Write as _;
+    for (i, v) in values.enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        let _ = write!(out, "{v}");
+    }
 }
 
 fn md5_hex(s: &str) -> String {
-    md5::Md5::digest(s.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    let mut out = String::with_capacity(32);
+    push_hex(&mut out, &md5::Md5::digest(s.as_bytes()));
+    out
 }
 
-/// JA3 of a ClientHello: its string (version, ciphers, extensions, groups, point formats in
-/// decimal, GREASE left out) and that string's MD5.
 pub fn ja3(ch: &ClientHello) -> (String, String) {
+    use std::fmt::Write as _;
     let keep = |v: &&u16| !is_grease(**v);
-    let s = format!(
-        "{},{},{},{},{}",
-        ch.legacy_version,
-        dashed(ch.ciphers.iter().filter(keep).copied()),
-        dashed(ch.extensions.iter().filter(keep).copied()),
-        dashed(ch.groups.iter().filter(keep).copied()),
-        dashed(ch.point_formats.iter().map(|p| u16::from(*p)))
-    );
+    let mut s = String::with_capacity(256);
+    let _ = write!(s, "{},", ch.legacy_version);
+    push_dashed(&mut s, ch.ciphers.iter().filter(keep).copied());
+    s.push(',');
+    push_dashed(&mut s, ch.extensions.iter().filter(keep).copied());
+    s.push(',');
+    push_dashed(&mut s, ch.groups.iter().filter(keep).copied());
+    s.push(',');
+    push_dashed(&mut s, ch.point_formats.iter().map(|p| u16::from(*p)));
     let h = md5_hex(&s);
     (s, h)
 }
 
-/// JA3S of a ServerHello: version, cipher and extensions in decimal, and the MD5.
 pub fn ja3s(sh: &ServerHello) -> (String, String) {
-    let s = format!(
-        "{},{},{}",
-        sh.legacy_version,
-        sh.cipher,
-        dashed(sh.extensions.iter().copied().filter(|e| !is_grease(*e)))
-    );
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(64);
+    let _ = write!(s, "{},{},", sh.legacy_version, sh.cipher);
+    push_dashed(&mut s, sh.extensions.iter().copied().filter(|e| !is_grease(*e)));
     let h = md5_hex(&s);
     (s, h)
 }

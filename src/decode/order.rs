@@ -96,6 +96,8 @@ pub struct InOrder {
     fragments: Reassembler,
     streams: stream::Tracker,
     quic: quic::Tracker,
+    /// A segment's messages (kept to reuse its room).
+    events: Vec<StreamEvent>,
 }
 
 impl InOrder {
@@ -143,9 +145,9 @@ impl InOrder {
             if let Some(ahead) = rows.get(i + PREFETCH_AHEAD) {
                 prefetch(bytes, ahead.bytes.0);
             }
-            let done = self
-                .streams
-                .segment(&r.seg, bytes.get(r.bytes.0..r.bytes.1).unwrap_or(&[]));
+            let done =
+                self.streams
+                    .segment_into(&r.seg, bytes.get(r.bytes.0..r.bytes.1).unwrap_or(&[]), &mut self.events);
             let dns = r.seg.app.is_dns_like();
             // DNS over TCP keeps the stack the decoder gave it; HTTP and TLS are named where a
             // message completes.
@@ -158,7 +160,7 @@ impl InOrder {
             if let Some(service) = done.confirms.filter(|_| !dns) {
                 fix(Fix::Confirms { row: r.row, service });
             }
-            for event in done.events {
+            for event in self.events.drain(..) {
                 match event {
                     StreamEvent::Dns(m) => {
                         if let Some(msg) = parse_dns(&m, r.seg.app == App::Nbns) {

@@ -126,28 +126,9 @@ pub struct Packet {
 
 impl Packet {
     pub(crate) fn reset(&mut self) {
-        // Keep the String allocations of the previous packet where we can.
-        let Packet {
-            http_method,
-            http_host,
-            http_path,
-            tls_sni,
-            error,
-            ..
-        } = std::mem::take(self);
-        let keep = |s: Option<String>| {
-            s.map(|mut s| {
-                s.clear();
-                s
-            })
-        };
-        let _ = (
-            keep(http_method),
-            keep(http_host),
-            keep(http_path),
-            keep(tls_sni),
-            keep(error),
-        );
+        // In place: taking the old value out first copied the whole packet (600 bytes) once
+        // more per packet.
+        *self = Packet::default();
     }
 
     pub(crate) fn set_error(&mut self, msg: impl Into<String>) {

@@ -163,17 +163,18 @@ struct Framer {
     /// TLS handshake bytes not yet a whole message; stops after the cipher changed.
     handshake: Vec<u8>,
     encrypted: bool,
+    /// A record header was told after this direction changed cipher (see [`Dir::quiet`]).
+    told_after_change: bool,
     events: Vec<StreamEvent>,
 }
 
 /// What one segment did: completed a message or record (tshark then names the application on
-/// its frame), whether it confirmed the protocol (an HTTP request head, a TLS hello), and the
-/// messages it gave up.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// its frame) and whether it confirmed the protocol (an HTTP request head, a TLS hello). The
+/// messages it gave up go to the caller's list.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Segmented {
     pub completes: bool,
     pub confirms: Option<Service>,
-    pub events: Vec<StreamEvent>,
 }
 
 /// Longest header we wait for before giving up on a stream's framing.
@@ -201,6 +202,11 @@ struct Held {
 struct Dir {
     compat: Framer,
     ordered: Ordered,
+    /// Both directions told a record header after changing cipher: the handshake is over (the
+    /// TLS table logged the session at the later one and reads nothing more of the connection),
+    /// so the in-order parser stops here. Nearly every segment of a TLS connection comes after
+    /// this.
+    quiet: bool,
 }
 
 #[derive(Debug)]
@@ -208,6 +214,8 @@ enum Ordered {
     Open(Box<OrderedSide>),
     /// Closed cleanly at this sequence number: later copies of what came before are ignored.
     Closed(Option<u32>),
+    /// A TLS connection past its handshake (see [`Dir::quiet`]): nothing more to read in it.
+    Done,
 }
 
 #[derive(Debug)]
@@ -236,6 +244,7 @@ impl Default for Dir {
         Dir {
             compat: Framer::default(),
             ordered: Ordered::Open(Box::new(OrderedSide::new(None))),
+            quiet: false,
         }
     }
 }
@@ -247,16 +256,29 @@ pub struct Tracker {
 }
 
 impl Tracker {
-    /// Feed one segment (with its captured payload).
-    pub fn segment(&mut self, s: &Segment, data: &[u8]) -> Segmented {
+    /// Feed one segment (with its captured payload); the messages it completes are added to
+    /// `events`.
+    pub fn segment_into(&mut self, s: &Segment, data: &[u8], events: &mut Vec<StreamEvent>) -> Segmented {
         if s.rst && s.wire_len == 0 && !s.syn && !s.fin {
             // A bare RST carries no bytes for the parsers; the transactions end with it.
-            return Segmented {
-                events: vec![StreamEvent::Reset],
-                ..Default::default()
-            };
+            events.push(StreamEvent::Reset);
+            return Segmented::default();
         }
+        let told = |d: &Dir| match &d.ordered {
+            Ordered::Open(o) => o.framer.told_after_change,
+            Ordered::Closed(_) => false,
+            Ordered::Done => true,
+        };
+        let quiet = match self.dirs.get(&(s.flow, s.from_lo)) {
+            Some(d) if !d.quiet && told(d) => self.dirs.get(&(s.flow, !s.from_lo)).is_some_and(told),
+            _ => false,
+        };
         let d = self.dirs.entry((s.flow, s.from_lo)).or_default();
+        if quiet {
+            // The TLS table logged this connection: its parser (and the room it holds) goes.
+            d.quiet = true;
+            d.ordered = Ordered::Done;
+        }
         let was_confirmed = d.compat.confirmed;
         let completes = step(&mut d.compat, s, data);
         let confirms = (d.compat.confirmed && !was_confirmed).then_some(match s.app {
@@ -271,10 +293,9 @@ impl Tracker {
                 d.ordered = Ordered::Open(Box::new(OrderedSide::new(if s.syn { None } else { Some(s.seq) })));
             }
         }
-        let mut events = Vec::new();
         if let Ordered::Open(o) = &mut d.ordered {
             step_ordered(o, s, data);
-            events = std::mem::take(&mut o.framer.events);
+            events.append(&mut o.framer.events);
             if s.fin && o.held.is_empty() && matches!(o.framer.mode, Mode::Boundary) {
                 d.ordered = Ordered::Closed(o.framer.next_seq);
                 let other = self.dirs.get(&(s.flow, !s.from_lo));
@@ -283,11 +304,7 @@ impl Tracker {
                 }
             }
         }
-        Segmented {
-            completes,
-            confirms,
-            events,
-        }
+        Segmented { completes, confirms }
     }
 }
 
@@ -567,6 +584,7 @@ fn feed(d: &mut Framer, app: App, input: &[u8]) -> bool {
                         }
                         let len = u16::from_be_bytes([b[3], b[4]]);
                         if d.collect {
+                            d.told_after_change |= d.encrypted;
                             d.events.push(StreamEvent::TlsRecord {
                                 content_type: b[0],
                                 len,
@@ -724,86 +742,74 @@ enum Body {
 }
 
 /// How the body after this request or response head is framed (RFC 9112 section 6.3), and its
-/// content coding when gzip (true) or deflate (false).
+/// content coding when gzip (true) or deflate (false). Read once per head, with no copies: every
+/// HTTP message of the capture passes here twice (the in-order and the capture-order parser).
 fn http_body(head: &[u8]) -> (Body, Option<bool>) {
-    let framing = http_framing(head);
-    let coding = content_coding(head);
-    (framing, coding)
-}
-
-fn content_coding(head: &[u8]) -> Option<bool> {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let hs: Vec<(String, String)> = if head.starts_with(b"HTTP/") {
-        let mut r = httparse::Response::new(&mut headers);
-        r.parse(head).ok()?;
-        r.headers
-            .iter()
-            .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).to_string()))
-            .collect()
-    } else {
-        let mut r = httparse::Request::new(&mut headers);
-        r.parse(head).ok()?;
-        r.headers
-            .iter()
-            .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).to_string()))
-            .collect()
-    };
-    let v = hs
-        .iter()
-        .find(|(n, _)| n.eq_ignore_ascii_case("content-encoding"))?
-        .1
-        .trim()
-        .to_ascii_lowercase();
-    match v.as_str() {
-        "gzip" | "x-gzip" => Some(true),
-        "deflate" => Some(false),
-        _ => None,
-    }
-}
-
-fn http_framing(head: &[u8]) -> Body {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let is_response = head.starts_with(b"HTTP/");
-    let hs: &[httparse::Header<'_>];
-    let mut status = 0u16;
-    let mut resp_holder;
-    let mut req_holder;
-    if is_response {
-        resp_holder = httparse::Response::new(&mut headers);
-        if resp_holder.parse(head).is_err() {
-            return Body::None;
-        }
-        status = resp_holder.code.unwrap_or(0);
-        hs = resp_holder.headers;
+    let (parsed, status) = if is_response {
+        let mut r = httparse::Response::new(&mut headers);
+        let ok = r.parse(head).is_ok();
+        (ok, r.code.unwrap_or(0))
     } else {
-        req_holder = httparse::Request::new(&mut headers);
-        if req_holder.parse(head).is_err() {
-            return Body::None;
-        }
-        hs = req_holder.headers;
-    }
-    if is_response && ((100..200).contains(&status) || status == 204 || status == 304) {
-        return Body::None;
-    }
-    let value = |name: &str| {
-        hs.iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| String::from_utf8_lossy(h.value).trim().to_ascii_lowercase())
+        let mut r = httparse::Request::new(&mut headers);
+        (r.parse(head).is_ok(), 0)
     };
-    if value("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
-        return Body::Chunked;
+    if !parsed {
+        return (Body::None, None);
     }
-    if let Some(n) = value("content-length").and_then(|v| v.parse::<u64>().ok()) {
-        return if n == 0 { Body::None } else { Body::Length(n) };
+    // httparse fills the slots it used and leaves the rest empty.
+    let hs = headers.iter().take_while(|h| !h.name.is_empty());
+    let value = |name: &str| {
+        hs.clone()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.trim_ascii())
+    };
+    let coding = match value("content-encoding") {
+        Some(v) if v.eq_ignore_ascii_case(b"gzip") || v.eq_ignore_ascii_case(b"x-gzip") => Some(true),
+        Some(v) if v.eq_ignore_ascii_case(b"deflate") => Some(false),
+        _ => None,
+    };
+    if is_response && ((100..200).contains(&status) || status == 204 || status == 304) {
+        return (Body::None, coding);
     }
-    if is_response { Body::UntilClose } else { Body::None }
+    let chunked = value("transfer-encoding").is_some_and(|v| v.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked")));
+    if chunked {
+        return (Body::Chunked, coding);
+    }
+    let length = value("content-length")
+        .and_then(|v| std::str::from_utf8(v).ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = match length {
+        Some(0) => Body::None,
+        Some(n) => Body::Length(n),
+        None if is_response => Body::UntilClose,
+        None => Body::None,
+    };
+    (body, coding)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A segment's result with the messages it gave up.
+    #[derive(Debug)]
+    struct Done {
+        completes: bool,
+        events: Vec<StreamEvent>,
+    }
+
     impl Tracker {
+        fn segment(&mut self, s: &Segment, data: &[u8]) -> Done {
+            let mut events = Vec::new();
+            let done = self.segment_into(s, data, &mut events);
+            Done {
+                completes: done.completes,
+                events,
+            }
+        }
+
         fn segment_done(&mut self, s: &Segment, data: &[u8]) -> bool {
             self.segment(s, data).completes
         }
@@ -928,6 +934,33 @@ mod tests {
             .filter(|e| matches!(e, StreamEvent::TlsHandshake(_)))
             .collect();
         assert_eq!(handshakes, [StreamEvent::TlsHandshake(msg)]);
+    }
+
+    /// Once both sides changed cipher and each sent a record after it, the TLS table has logged
+    /// the session and reads nothing more: the tracker stops telling record headers (nearly every
+    /// segment of a TLS connection) and lets the in-order parser go.
+    #[test]
+    fn record_headers_stop_after_both_sides_finished_the_handshake() {
+        let records = |e: &[StreamEvent]| e.iter().filter(|e| matches!(e, StreamEvent::TlsRecord { .. })).count();
+        let mut t = Tracker::default();
+        let side = |from_lo: bool, seq: u32, n: usize| Segment {
+            from_lo,
+            ..seg(seq, n, App::Tls)
+        };
+        // Change cipher spec, then an encrypted Finished, from each side in turn.
+        let ccs_fin: Vec<u8> = [vec![20, 3, 3, 0, 1, 1], vec![22, 3, 3, 0, 2, 9, 9]].concat();
+        let n = ccs_fin.len();
+        assert_eq!(records(&t.segment(&side(true, 0, n), &ccs_fin).events), 2);
+        // The client's application data before the server changed cipher is still told.
+        let data = [23u8, 3, 3, 0, 1, 7];
+        assert_eq!(records(&t.segment(&side(true, n as u32, 6), &data).events), 1);
+        assert_eq!(records(&t.segment(&side(false, 0, n), &ccs_fin).events), 2);
+        // Both sides are past the handshake now.
+        let later = t.segment(&side(true, n as u32 + 6, 6), &data);
+        assert_eq!(records(&later.events), 0);
+        assert!(later.completes, "the capture-order parser still frames records");
+        assert_eq!(records(&t.segment(&side(false, n as u32, 6), &data).events), 0);
+        assert!(t.dirs.values().all(|d| matches!(d.ordered, Ordered::Done)));
     }
 
     #[test]

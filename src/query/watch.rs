@@ -29,7 +29,7 @@ use crate::query::analyze::Reported;
 use crate::query::bindings::DataSource;
 use crate::query::canned::Query;
 use crate::query::engine::{FindingOut, Output, Params, ScriptEngine};
-use crate::table::flow_view::finish_with_flows;
+use crate::table::flow_view::{FlowViews, finish_with_flows};
 use crate::table::live::{LiveChunk, LiveDecoder, RollingWindow};
 use crate::table::pipeline::TransactionTables;
 
@@ -339,7 +339,7 @@ impl WindowData {
             return Ok(empty()?.lazy());
         };
         let flows = self.flows()?.collect()?;
-        Ok(finish_with_flows(pick(t).clone(), &flows)?.lazy())
+        Ok(finish_with_flows(pick(t).clone(), &FlowViews::of(&flows)?)?.lazy())
     }
 }
 

@@ -8,31 +8,68 @@ use base64::Engine as _;
 
 use crate::decode::Addr;
 
+/// A Community ID as text ("1:" and the base64 of a SHA-1: always 30 ASCII bytes), kept
+/// inline: a capture makes one per flow.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CommunityId([u8; 30]);
+
+impl CommunityId {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII is ever written (see `community_id`).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for CommunityId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for CommunityId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Debug for CommunityId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.as_str())
+    }
+}
+
 /// The Community ID of a flow from `src` to `dst`. `sport` / `dport` are the ports (for ICMP,
 /// [`crate::decode::packet::icmp_ports`]'s type and counterpart); `one_way` says an ICMP message
 /// has no counterpart. Protocols without ports (anything but TCP, UDP, SCTP, ICMP) hash none.
-pub fn community_id(seed: u16, proto: u8, src: Addr, sport: u16, dst: Addr, dport: u16, one_way: bool) -> String {
-    let bytes = |a: &Addr| -> Vec<u8> { if a.v6 { a.bytes.to_vec() } else { a.bytes[..4].to_vec() } };
+pub fn community_id(seed: u16, proto: u8, src: Addr, sport: u16, dst: Addr, dport: u16, one_way: bool) -> CommunityId {
+    fn bytes(a: &Addr) -> &[u8] {
+        if a.v6 { &a.bytes[..] } else { &a.bytes[..4] }
+    }
     let (mut a, mut ap, mut b, mut bp) = (bytes(&src), sport, bytes(&dst), dport);
-    if !one_way && (b.as_slice(), bp) < (a.as_slice(), ap) {
+    if !one_way && (b, bp) < (a, ap) {
         std::mem::swap(&mut a, &mut b);
         std::mem::swap(&mut ap, &mut bp);
     }
-    let mut input = Vec::with_capacity(40);
-    input.extend_from_slice(&seed.to_be_bytes());
-    input.extend_from_slice(&a);
-    input.extend_from_slice(&b);
-    input.push(proto);
-    input.push(0);
+    let mut input = [0u8; 40];
+    let mut n = 0;
+    let mut put = |x: &[u8]| {
+        input[n..n + x.len()].copy_from_slice(x);
+        n += x.len();
+    };
+    put(&seed.to_be_bytes());
+    put(a);
+    put(b);
+    put(&[proto, 0]);
     if matches!(proto, 1 | 6 | 17 | 58 | 132) {
-        input.extend_from_slice(&ap.to_be_bytes());
-        input.extend_from_slice(&bp.to_be_bytes());
+        put(&ap.to_be_bytes());
+        put(&bp.to_be_bytes());
     }
-    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &input);
-    format!(
-        "1:{}",
-        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
-    )
+    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &input[..n]);
+    let mut out = [0u8; 30];
+    out[..2].copy_from_slice(b"1:");
+    // 20 bytes are 28 base64 characters (with one '='), which is exactly the room left.
+    let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest.as_ref(), &mut out[2..]);
+    CommunityId(out)
 }
 
 #[cfg(test)]

@@ -203,7 +203,7 @@ impl DnsPairing {
     }
 
     /// Feed one message (in capture order).
-    pub fn message(&mut self, ctx: &Seen, msg: &DnsMessage) {
+    pub fn message(&mut self, ctx: &Seen, msg: &mut DnsMessage) {
         // Zeek tracks standard queries, notifies and dynamic updates only.
         if !matches!(msg.opcode, 0 | 4 | 5) {
             return;
@@ -225,7 +225,7 @@ impl DnsPairing {
         if let Some(e) = &msg.error {
             t.error.get_or_insert_with(|| e.clone());
         }
-        if let Some(q) = &msg.query {
+        if let Some(q) = msg.query.as_mut() {
             if !msg.response {
                 // dns_request: the query's flags, class, type and (lower-cased) name.
                 t.rd = msg.rd;
@@ -233,7 +233,8 @@ impl DnsPairing {
                 t.qclass = msg.qclass;
                 t.qtype = msg.qtype;
                 t.z = msg.z;
-                let lower = q.to_ascii_lowercase();
+                let mut lower = std::mem::take(q);
+                lower.make_ascii_lowercase();
                 t.query = Some(if ctx.netbios {
                     decode_netbios_name(&lower).unwrap_or(lower)
                 } else {
@@ -245,18 +246,22 @@ impl DnsPairing {
             }
         }
         if msg.response
-            && let Some(owner) = &msg.answered
+            && let Some(owner) = msg.answered.as_mut()
         {
             // DNS::do_reply, for the answer records Zeek writes.
             if t.query.is_none() {
-                t.query = Some(owner.clone());
+                t.query = Some(std::mem::take(owner));
             }
             t.aa = msg.aa;
             t.ra = msg.ra;
             if t.rtt.is_none() && ctx.ts > t.conn.ts {
                 t.rtt = Some(ctx.ts - t.conn.ts);
             }
-            t.answers.extend(msg.answers.iter().cloned());
+            if t.answers.is_empty() {
+                t.answers = std::mem::take(&mut msg.answers);
+            } else {
+                t.answers.append(&mut msg.answers);
+            }
         }
         // dns_end: only for a message read whole.
         if msg.error.is_none() {
@@ -336,8 +341,8 @@ mod tests {
     #[test]
     fn a_query_and_its_reply_make_one_transaction() {
         let mut p = DnsPairing::default();
-        p.message(&ctx(100, 1, true), &msg(9, false, &[]));
-        p.message(&ctx(350, 2, false), &msg(9, true, &["192.0.2.1"]));
+        p.message(&ctx(100, 1, true), &mut msg(9, false, &[]));
+        p.message(&ctx(350, 2, false), &mut msg(9, true, &["192.0.2.1"]));
         let rows = p.finish_all();
         assert_eq!(rows.len(), 1);
         let t = &rows[0];
@@ -351,9 +356,9 @@ mod tests {
     fn a_retransmitted_query_answered_once_leaves_one_unanswered() {
         // As ipv6-fragmented-dns.pcap: the query is sent twice, one reply comes.
         let mut p = DnsPairing::default();
-        p.message(&ctx(0, 1, true), &msg(5, false, &[]));
-        p.message(&ctx(10, 2, true), &msg(5, false, &[]));
-        p.message(&ctx(50, 3, false), &msg(5, true, &["x"]));
+        p.message(&ctx(0, 1, true), &mut msg(5, false, &[]));
+        p.message(&ctx(10, 2, true), &mut msg(5, false, &[]));
+        p.message(&ctx(50, 3, false), &mut msg(5, true, &["x"]));
         let rows = p.finish_all();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].rtt, Some(50), "the first query is the one answered");
@@ -363,9 +368,9 @@ mod tests {
     #[test]
     fn a_reply_without_answers_has_no_rtt_and_a_lone_reply_is_kept() {
         let mut p = DnsPairing::default();
-        p.message(&ctx(0, 1, true), &msg(1, false, &[]));
-        p.message(&ctx(5, 2, false), &msg(1, true, &[]));
-        p.message(&ctx(9, 3, false), &msg(2, true, &[]));
+        p.message(&ctx(0, 1, true), &mut msg(1, false, &[]));
+        p.message(&ctx(5, 2, false), &mut msg(1, true, &[]));
+        p.message(&ctx(9, 3, false), &mut msg(2, true, &[]));
         let rows = p.finish_all();
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].rtt, rows[0].rcode), (None, Some(0)));

@@ -152,7 +152,7 @@ pub(crate) fn table_of(flows: &[Acc], seed: u16) -> Result<DataFrame> {
     let mut history = Col::<u32>::with_capacity(n);
     let mut service = Col::<u32>::with_capacity(n);
     // One value per flow, so a plain string column: a dictionary would only grow.
-    let mut cid: Vec<Option<String>> = Vec::with_capacity(n);
+    let mut cid: Vec<Option<crate::table::community_id::CommunityId>> = Vec::with_capacity(n);
     let mapping = text_mapping();
     let code = |s: &str| mapping.insert_cat(s).ok();
     let states: Vec<u32> = STATES.iter().map(|s| code(s).unwrap_or(0)).collect();
@@ -361,7 +361,11 @@ pub(crate) fn table_of(flows: &[Acc], seed: u16) -> Result<DataFrame> {
         cat32(fcol::STATE, state, cat()),
         cat32(fcol::CONN_STATE, conn_state, cat()),
         cat32(fcol::HISTORY, history, cat()),
-        StringChunked::from_iter_options(fcol::COMMUNITY_ID.into(), cid.into_iter()).into_column(),
+        StringChunked::from_iter_options(
+            fcol::COMMUNITY_ID.into(),
+            cid.iter().map(|c| c.as_ref().map(|c| c.as_str())),
+        )
+        .into_column(),
     ];
     Ok(DataFrame::new(n, columns)?)
 }

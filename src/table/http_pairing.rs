@@ -9,6 +9,8 @@
 //! one control byte in a URI or a header, and such requests (crafted ones included) must keep
 //! their host, path and user.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 
 use crate::decode::packet::FlowMap;
@@ -55,29 +57,44 @@ const PROXY_HEADERS: [&str; 7] = [
     "PROXY-CONNECTION",
 ];
 
-/// A head split into its start line's three parts and its headers (names upper-cased).
+/// A head split into its start line's three parts and its headers, borrowed from the head's
+/// bytes where they are UTF-8 (names as sent: compare them without case).
 #[derive(Debug, Default, PartialEq)]
-pub(crate) struct Head {
-    pub(crate) start: [String; 3],
-    pub(crate) headers: Vec<(String, String)>,
+pub(crate) struct Head<'a> {
+    pub(crate) start: [Cow<'a, str>; 3],
+    pub(crate) headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
 }
 
 /// Bytes as text: UTF-8 as is, any other byte as `\xHH`.
-fn text(b: &[u8]) -> String {
-    let mut out = String::with_capacity(b.len());
-    for chunk in b.utf8_chunks() {
-        out.push_str(chunk.valid());
-        for x in chunk.invalid() {
-            out.push_str(&format!("\\x{x:02x}"));
+fn text(b: &[u8]) -> Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => {
+            let mut out = String::with_capacity(b.len() + 8);
+            for chunk in b.utf8_chunks() {
+                out.push_str(chunk.valid());
+                for x in chunk.invalid() {
+                    out.push_str(&format!("\\x{x:02x}"));
+                }
+            }
+            Cow::Owned(out)
         }
     }
-    out
+}
+
+/// Text without the white space around it.
+fn trimmed(t: Cow<'_, str>) -> Cow<'_, str> {
+    match t {
+        Cow::Borrowed(s) => Cow::Borrowed(s.trim()),
+        Cow::Owned(s) if s.trim().len() == s.len() => Cow::Owned(s),
+        Cow::Owned(s) => Cow::Owned(s.trim().to_string()),
+    }
 }
 
 /// Read a head leniently: lines end at LF (an optional CR before it dropped), the start line
 /// splits at its first two spaces, a header at its first colon (a line without one is skipped,
 /// a line starting with white space continues the header before it).
-pub(crate) fn read_head(head: &[u8]) -> Head {
+pub(crate) fn read_head(head: &[u8]) -> Head<'_> {
     let mut lines = head.split(|&c| c == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
     let mut h = Head::default();
     if let Some(first) = lines.next() {
@@ -92,6 +109,7 @@ pub(crate) fn read_head(head: &[u8]) -> Head {
         }
         if line[0] == b' ' || line[0] == b'\t' {
             if let Some((_, v)) = h.headers.last_mut() {
+                let v = v.to_mut();
                 v.push(' ');
                 v.push_str(text(line).trim());
             }
@@ -100,15 +118,17 @@ pub(crate) fn read_head(head: &[u8]) -> Head {
         let Some(colon) = line.iter().position(|&c| c == b':') else {
             continue;
         };
-        let name = text(&line[..colon]).trim().to_ascii_uppercase();
-        let value = text(&line[colon + 1..]).trim().to_string();
-        h.headers.push((name, value));
+        h.headers
+            .push((trimmed(text(&line[..colon])), trimmed(text(&line[colon + 1..]))));
     }
     h
 }
 
 /// `%XX` sequences decoded (Zeek logs the unescaped URI).
 fn unescape(uri: &str) -> String {
+    if !uri.contains('%') {
+        return uri.to_string();
+    }
     let b = uri.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -124,7 +144,7 @@ fn unescape(uri: &str) -> String {
         out.push(b[i]);
         i += 1;
     }
-    text(&out)
+    text(&out).into_owned()
 }
 
 fn hex(c: u8) -> Option<u8> {
@@ -145,7 +165,7 @@ fn basic_user(value: &str) -> Option<String> {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(token.trim())
         .ok()
-        .map(|raw| text(&raw));
+        .map(|raw| text(&raw).into_owned());
     Some(match decoded.as_deref().and_then(|up| up.split_once(':')) {
         Some((user, _)) => user.to_string(),
         None => format!("<problem-decoding> ({value})"),
@@ -295,23 +315,28 @@ fn request(st: &mut FlowState, seen: &Seen, h: &Head) {
     let n = st.current_request;
     let t = new_transaction(st, seen, true);
     let t = st.pending.get_or_insert(n, t);
-    t.method = Some(h.start[0].clone());
+    t.method = Some(h.start[0].to_string());
     t.uri = Some(unescape(&h.start[1]));
     t.request_frame.get_or_insert(seen.frame);
     for (name, value) in &h.headers {
-        match name.as_str() {
-            "REFERER" => t.referrer = Some(value.clone()),
-            "HOST" => t.host = Some(value.clone()),
-            "ORIGIN" => t.origin = Some(value.clone()),
-            "USER-AGENT" => t.user_agent = Some(value.clone()),
-            "CONTENT-TYPE" => t.request_content_type = Some(value.clone()),
-            "AUTHORIZATION" | "PROXY-AUTHORIZATION" => {
-                if let Some(user) = basic_user(value) {
-                    t.username = Some(user);
-                }
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        let owned = || Some(value.to_string());
+        if is("REFERER") {
+            t.referrer = owned();
+        } else if is("HOST") {
+            t.host = owned();
+        } else if is("ORIGIN") {
+            t.origin = owned();
+        } else if is("USER-AGENT") {
+            t.user_agent = owned();
+        } else if is("CONTENT-TYPE") {
+            t.request_content_type = owned();
+        } else if is("AUTHORIZATION") || is("PROXY-AUTHORIZATION") {
+            if let Some(user) = basic_user(value) {
+                t.username = Some(user);
             }
-            n if PROXY_HEADERS.contains(&n) => t.proxied.push(format!("{n} -> {value}")),
-            _ => {}
+        } else if let Some(p) = PROXY_HEADERS.iter().find(|p| is(p)) {
+            t.proxied.push(format!("{p} -> {value}"));
         }
     }
     st.body_of[0] = Some(n);
@@ -332,15 +357,15 @@ fn reply(st: &mut FlowState, seen: &Seen, h: &Head) {
     let Some(t) = st.pending.get_mut(n) else { return };
     let code = h.start[1].trim().parse::<u16>().ok();
     t.status_code = code;
-    t.status_msg = Some(h.start[2].clone());
+    t.status_msg = Some(h.start[2].to_string());
     t.version = h.start[0].strip_prefix("HTTP/").map(str::to_string);
     if code.is_some_and(|c| (100..200).contains(&c)) {
         t.info_code = code;
-        t.info_msg = Some(h.start[2].clone());
+        t.info_msg = Some(h.start[2].to_string());
     }
     t.response_frame = Some(seen.frame);
-    if let Some((_, v)) = h.headers.iter().find(|(n, _)| n == "CONTENT-TYPE") {
-        t.response_content_type = Some(v.clone());
+    if let Some((_, v)) = h.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("CONTENT-TYPE")) {
+        t.response_content_type = Some(v.to_string());
     }
     st.body_of[1] = Some(n);
 }

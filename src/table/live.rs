@@ -299,7 +299,8 @@ mod tests {
             let (_, w, _) = window_of_sample(every);
             let flows = crate::table::flow::flows_of(&w.packets().unwrap()).unwrap();
             let t = w.transactions().unwrap();
-            let view = |df: DataFrame| crate::table::flow_view::finish_with_flows(df, &flows).unwrap();
+            let views = crate::table::flow_view::FlowViews::of(&flows).unwrap();
+            let view = |df: DataFrame| crate::table::flow_view::finish_with_flows(df, &views).unwrap();
             for (name, got, want) in [
                 ("dns", view(t.dns), &loaded.dns),
                 ("http", view(t.http), &loaded.http),

@@ -30,7 +30,7 @@ use crate::table::dns_pairing::DnsPairing;
 use crate::table::dns_table::DnsColumns;
 use crate::table::events::{event_mask, filter_here};
 use crate::table::flow::FlowBuilder;
-use crate::table::flow_view::finish_with_flows;
+use crate::table::flow_view::{FlowViews, flow_view, in_time_order};
 use crate::table::http_pairing::HttpPairing;
 use crate::table::http_table::HttpColumns;
 use crate::table::interner::Interner;
@@ -277,9 +277,19 @@ pub(crate) fn decode_into(
     let decoded = started.elapsed();
     let packets = packets.finish()?;
     let packed = started.elapsed();
-    let flows = flows.finish()?;
+    // The transaction rows are closed and made into tables while the flow table is made (both
+    // wait for decoding to end); then they take their flow's view.
+    let (flows, tx) = std::thread::scope(|s| {
+        let rows = s.spawn(|| tx.finish(&mut interner, file_code));
+        let flows = flows.finish();
+        let rows = rows
+            .join()
+            .unwrap_or(Err(Error::Internal("the transactions thread panicked")));
+        (flows, rows)
+    });
+    let (flows, tx) = (flows?, tx?);
     let flowed = started.elapsed();
-    let tx = tx.finish(&mut interner, file_code, &flows)?;
+    let tx = tx.with_flows(&flows)?;
     if std::env::var_os("NETQL_DEBUG").is_some() {
         eprintln!(
             "load: {}: decoded in {decoded:.2?}, packet table done at {packed:.2?}, flow table at {flowed:.2?}, transaction tables at {:.2?}",
@@ -543,6 +553,17 @@ impl TransactionTables {
         self.dns.height() == 0 && self.http.height() == 0 && self.tls.height() == 0
     }
 
+    /// Each row takes its flow's view (`flows`): client and server as the flow's originator
+    /// and responder, and its Community ID.
+    pub(crate) fn with_flows(self, flows: &DataFrame) -> Result<TransactionTables> {
+        let views = FlowViews::of(flows)?;
+        Ok(TransactionTables {
+            dns: flow_view(self.dns, &views)?,
+            http: flow_view(self.http, &views)?,
+            tls: flow_view(self.tls, &views)?,
+        })
+    }
+
     /// Three empty tables with every column typed.
     pub fn empty() -> Result<TransactionTables> {
         Ok(TransactionTables {
@@ -556,8 +577,8 @@ impl TransactionTables {
 impl Transactions {
     /// Take a chunk's messages (after its in-order pass). `partial`: the chunk's rows of TCP
     /// connections whose start was missed, in order; Zeek reads no HTTP in those.
-    pub(crate) fn add(&mut self, messages: Messages, partial: &[u32], it: &mut Interner) {
-        for (seen, msg) in &messages.dns {
+    pub(crate) fn add(&mut self, mut messages: Messages, partial: &[u32], it: &mut Interner) {
+        for (seen, msg) in &mut messages.dns {
             self.dns_pairing.message(seen, msg);
         }
         for t in self.dns_pairing.take_done() {
@@ -616,8 +637,9 @@ impl Transactions {
         }
     }
 
-    /// The tables, once every chunk was added; rows take their flow's view (`flows`).
-    pub(crate) fn finish(self, it: &mut Interner, file_code: u32, flows: &DataFrame) -> Result<TransactionTables> {
+    /// The tables, once every chunk was added, rows in time order (still without their flow's
+    /// view: see [`TransactionTables::with_flows`]).
+    pub(crate) fn finish(self, it: &mut Interner, file_code: u32) -> Result<TransactionTables> {
         let Transactions {
             dns_pairing,
             mut dns,
@@ -636,13 +658,16 @@ impl Transactions {
         for t in tls_sessions.finish_all() {
             tls.push(&t, it);
         }
+        // In time order now: this runs while the flow table is made; the flows' view then keeps
+        // the order.
         Ok(TransactionTables {
-            dns: finish_with_flows(dns.into_dataframe(file_code)?, flows)?,
-            http: finish_with_flows(http.into_dataframe(file_code)?, flows)?,
-            tls: finish_with_flows(tls.into_dataframe(file_code)?, flows)?,
+            dns: in_time_order(dns.into_dataframe(file_code)?)?,
+            http: in_time_order(http.into_dataframe(file_code)?)?,
+            tls: in_time_order(tls.into_dataframe(file_code)?)?,
         })
     }
 }
+
 /// The packing thread: chunks in file order into the packet table.
 fn pack_chunks(rx: Receiver<(DataFrame, BooleanChunked)>, mut table: PacketStoreBuilder) -> Result<PacketStoreBuilder> {
     for (df, events) in rx {
