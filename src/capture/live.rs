@@ -478,7 +478,11 @@ impl Writer {
                 return Ok(Read::Late);
             }
         }
-        let ts_ns = ts.tv_sec * 1_000_000_000 + ts.tv_usec * 1_000;
+        // The kernel's clock: in range, but a forged value must not overflow.
+        let ts_ns = ts
+            .tv_sec
+            .saturating_mul(1_000_000_000)
+            .saturating_add(ts.tv_usec.saturating_mul(1_000));
         let caplen = p.header.caplen as u64;
         if self.needs_rotation(caplen) {
             // The packet borrows the capture, and a new file needs the capture: copy it first
@@ -501,6 +505,7 @@ impl Writer {
     fn record<'a>(&self, ts_ns: i64, wire_len: u32, data: &'a [u8]) -> RawRecord<'a> {
         RawRecord {
             ts_ns,
+            ts_out_of_range: false,
             wire_len,
             link: self.link,
             data,

@@ -155,6 +155,7 @@ impl MappedPcap {
         let frac_ns = if self.nanos { frac as i64 } else { frac as i64 * 1000 };
         Ok(Some(RawRecord {
             ts_ns: sec as i64 * 1_000_000_000 + frac_ns,
+            ts_out_of_range: false,
             wire_len,
             link: self.link,
             data: &self.map[at + 16..at + 16 + kept],

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
 
-use crate::capture::record::RawRecord;
+use crate::capture::record::{RawRecord, RecordTime};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone)]
@@ -25,6 +25,7 @@ pub(crate) struct PcapNgReader {
     block: Vec<u8>,
     /// Offset of the packet data inside `block` for the record just returned.
     data_at: (usize, usize),
+    time: RecordTime,
 }
 
 const SHB: u32 = 0x0A0D_0D0A;
@@ -42,6 +43,7 @@ impl PcapNgReader {
             interfaces: Vec::new(),
             block: Vec::with_capacity(1 << 16),
             data_at: (0, 0),
+            time: RecordTime::default(),
         })
     }
 
@@ -200,10 +202,16 @@ impl PcapNgReader {
                     let secs = ts / iface.units_per_sec;
                     let frac = ts % iface.units_per_sec;
                     let ns = (frac as u128 * 1_000_000_000 / iface.units_per_sec as u128) as i64;
-                    let ts_ns = (secs as i64 + iface.offset_s) * 1_000_000_000 + ns;
+                    // Any 64-bit count of any unit can be in the file: checked, not wrapped.
+                    let secs = i64::try_from(secs)
+                        .ok()
+                        .and_then(|s| s.checked_add(iface.offset_s))
+                        .unwrap_or(i64::MAX);
+                    let (ts_ns, ts_out_of_range) = self.time.at(secs, ns);
                     self.data_at = (28, 28 + caplen);
                     return Ok(Some(RawRecord {
                         ts_ns,
+                        ts_out_of_range,
                         wire_len: wire,
                         link: iface.link,
                         data: &self.block[self.data_at.0..self.data_at.1],
@@ -223,6 +231,7 @@ impl PcapNgReader {
                     self.data_at = (12, 12 + caplen);
                     return Ok(Some(RawRecord {
                         ts_ns: 0,
+                        ts_out_of_range: false,
                         wire_len: wire,
                         link: iface.link,
                         data: &self.block[self.data_at.0..self.data_at.1],

@@ -21,6 +21,8 @@ pub struct CaptureReader {
     inner: Inner,
     /// Packets handed out so far (used to resume after switching readers).
     delivered: u64,
+    /// libpcap's records' times, checked (its pcapng reader hands 64-bit seconds through).
+    time: crate::capture::record::RecordTime,
 }
 
 enum Inner {
@@ -75,6 +77,7 @@ impl CaptureReader {
             path: path.to_path_buf(),
             inner,
             delivered: 0,
+            time: Default::default(),
         })
     }
 
@@ -101,8 +104,10 @@ impl CaptureReader {
                     Ok(p) => {
                         let ts = p.header.ts;
                         // Opened with nanosecond precision: tv_usec holds nanoseconds.
+                        let (ts_ns, ts_out_of_range) = self.time.at(ts.tv_sec, ts.tv_usec);
                         let rec = RawRecord {
-                            ts_ns: ts.tv_sec * 1_000_000_000 + ts.tv_usec,
+                            ts_ns,
+                            ts_out_of_range,
                             wire_len: p.header.len,
                             link: *link,
                             data: p.data,

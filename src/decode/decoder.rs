@@ -33,6 +33,9 @@ impl Decoder {
     pub fn decode(&mut self, rec: &RawRecord<'_>) -> &mut Packet {
         self.packet.reset();
         let p = &mut self.packet;
+        if rec.ts_out_of_range {
+            p.set_error("timestamp out of range (past 2262 or before 1677): the previous packet's time kept");
+        }
         let data = rec.data;
         p.cut = (data.len() as u64) < rec.wire_len as u64;
         match rec.link {
@@ -319,6 +322,7 @@ mod tests {
         let mut d = Decoder::default();
         d.decode(&RawRecord {
             ts_ns: 0,
+            ts_out_of_range: false,
             wire_len: data.len() as u32,
             link,
             data,
@@ -450,6 +454,7 @@ mod tests {
             for &link in &links {
                 let rec = RawRecord {
                     ts_ns: 0,
+                    ts_out_of_range: false,
                     wire_len: (len as u32).saturating_add((rnd() % 3) as u32),
                     link,
                     data: &data,

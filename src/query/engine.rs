@@ -93,7 +93,14 @@ pub fn param_value(s: &str) -> Dynamic {
 /// Loads `import "name"` only from the queries folder, by plain name.
 struct QueriesResolver {
     dir: Option<PathBuf>,
+    /// The imports being loaded, outermost first: each runs in an evaluation of its own (Rhai's
+    /// module limit counts per evaluation), so a script importing itself, directly or round a
+    /// loop, recursed until the stack overflowed and aborted the process.
+    loading: Mutex<Vec<String>>,
 }
+
+/// Imports inside imports, at most.
+const MAX_IMPORT_DEPTH: usize = 8;
 
 impl ModuleResolver for QueriesResolver {
     fn resolve(
@@ -116,11 +123,27 @@ impl ModuleResolver for QueriesResolver {
         let dir = self.dir.as_ref().ok_or_else(not_found)?;
         let file = dir.join(format!("{name}.rhai"));
         let text = std::fs::read_to_string(&file).map_err(|_| not_found())?;
-        let ast = engine
+        let refuse = |why: String| Box::new(EvalAltResult::ErrorInModule(path.to_string(), why.into(), pos));
+        {
+            let mut loading = self.loading.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(at) = loading.iter().position(|n| n == name) {
+                let cycle: Vec<&str> = loading[at..].iter().map(String::as_str).chain([name]).collect();
+                return Err(refuse(format!("import cycle: {}", cycle.join(" -> "))));
+            }
+            if loading.len() >= MAX_IMPORT_DEPTH {
+                return Err(refuse(format!(
+                    "imports nest deeper than {MAX_IMPORT_DEPTH}: {} -> {name}",
+                    loading.join(" -> ")
+                )));
+            }
+            loading.push(name.to_string());
+        }
+        let module = engine
             .compile(&text)
-            .map_err(|e| Box::new(EvalAltResult::ErrorInModule(path.to_string(), e.into(), pos)))?;
-        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)?;
-        Ok(module.into())
+            .map_err(|e| refuse(e.to_string()))
+            .and_then(|ast| Module::eval_ast_as_new(Scope::new(), &ast, engine));
+        self.loading.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        Ok(module?.into())
     }
 }
 
@@ -162,7 +185,7 @@ impl ScriptEngine {
         &self,
         data: Arc<dyn DataSource>,
         failures: Failures,
-        deadline: Option<Instant>,
+        expired: Option<Arc<AtomicBool>>,
         cancel: Option<Arc<AtomicBool>>,
     ) -> Engine {
         // Engine::new() builds Rhai's standard library afresh (~1 ms, for every query of a
@@ -170,6 +193,7 @@ impl ScriptEngine {
         let mut e = Engine::new_raw();
         e.set_max_strings_interned(256);
         e.register_global_module(STANDARD_LIBRARY.clone());
+        bindings::arrays::register(&mut e);
         let l = &self.limits;
         e.set_max_operations(l.max_operations);
         e.set_max_call_levels(l.max_call_levels);
@@ -190,16 +214,14 @@ impl ScriptEngine {
         // print/debug never reach stdout (it may be a protocol channel).
         e.on_print(|s| eprintln!("{s}"));
         e.on_debug(|s, _, _| eprintln!("{s}"));
-        if deadline.is_some() || cancel.is_some() {
+        if expired.is_some() || cancel.is_some() {
             let timeout = l.timeout;
-            e.on_progress(move |ops| {
-                if ops % 1024 != 0 {
-                    return None;
-                }
+            // Read at every step: see [`crate::query::deadline`].
+            e.on_progress(move |_| {
                 if cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
                     return Some(Dynamic::from("cancelled".to_string()));
                 }
-                if deadline.is_some_and(|d| Instant::now() > d) {
+                if expired.as_ref().is_some_and(|x| x.load(Ordering::Relaxed)) {
                     return Some(Dynamic::from(format!(
                         "time limit of {} s exceeded",
                         timeout.as_secs_f64()
@@ -210,6 +232,7 @@ impl ScriptEngine {
         }
         e.set_module_resolver(QueriesResolver {
             dir: self.queries_dir.clone(),
+            loading: Mutex::new(Vec::new()),
         });
         bindings::register(&mut e, data, failures);
         e
@@ -253,7 +276,8 @@ impl ScriptEngine {
     ) -> Result<RunResult, ScriptError> {
         let started = Instant::now();
         let failures: Failures = Arc::new(Mutex::new(Vec::new()));
-        let engine = self.engine(data, failures.clone(), Some(started + self.limits.timeout), cancel);
+        let deadline = crate::query::deadline::Deadline::start(self.limits.timeout);
+        let engine = self.engine(data, failures.clone(), Some(deadline.flag()), cancel);
         let ast = engine
             .compile(source)
             .map_err(|err| ScriptError::new(err.err_type().to_string(), err.position(), source))?;
@@ -261,10 +285,13 @@ impl ScriptEngine {
         for (k, v) in params {
             scope.push_dynamic(k.as_str(), v.clone());
         }
-        let value: Dynamic = engine
-            .eval_ast_with_scope(&mut scope, &ast)
-            .map_err(|e| ScriptError::from_eval(&e, source))?;
-        let output = self.output(value).map_err(|e| e.explain_missing_column(source))?;
+        let output = crate::query::panic_guard::catch(|| {
+            let value: Dynamic = engine
+                .eval_ast_with_scope(&mut scope, &ast)
+                .map_err(|e| ScriptError::from_eval(&e, source))?;
+            self.output(value).map_err(|e| e.explain_missing_column(source))
+        })
+        .map_err(ScriptError::plain)??;
         let failures = failures.lock().map(|v| v.clone()).unwrap_or_default();
         Ok(RunResult {
             output,
@@ -642,6 +669,47 @@ mod tests {
         );
     }
 
+    /// Rhai's sort and dedup discard a comparer's errors: a deadline raised inside one was
+    /// swallowed and nested sorts ran on, reporting success. Now the error stops the script.
+    #[test]
+    fn comparers_honour_the_deadline() {
+        let eng = ScriptEngine::new(
+            Limits {
+                timeout: Duration::from_millis(300),
+                ..Limits::default()
+            },
+            None,
+        );
+        let run = |src: &str| eng.run(src, Arc::new(NoData), &Vec::new());
+        let slow = "let big = []; for i in 0..300 { big.push(300 - i); } \
+                    let a = []; for i in 0..300 { a.push(i); }";
+        for call in [
+            "a.sort(|x, y| { big.sort(|p, q| p - q); big.reverse(); y - x })",
+            "a.order_by(|x, y| { big.sort(|p, q| p - q); big.reverse(); y - x })",
+            "a.dedup(|x, y| { big.sort(|p, q| p - q); big.reverse(); false })",
+        ] {
+            let started = Instant::now();
+            let e = run(&format!("{slow} {call}; a.len()")).unwrap_err();
+            assert!(e.message.contains("time limit"), "{call}: {e}");
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{call}: {:?}",
+                started.elapsed()
+            );
+        }
+        // Still sorts as Rhai does: an integer's sign, or a bool for "less".
+        let ok = run(
+            "let a = [3, 1, 2]; a.sort(|x, y| x - y); let b = a.order_by(|x, y| x > y); \
+                      let c = [1, 1, 2, 2, 1]; c.dedup(|p, q| p == q); #{ a: a, b: b, c: c }",
+        )
+        .unwrap();
+        assert!(
+            matches!(ok.output, Output::Value(ref v) if v == &serde_json::json!({"a": [1, 2, 3], "b": [3, 2, 1], "c": [1, 2, 1]})),
+            "{:?}",
+            ok.output
+        );
+    }
+
     #[test]
     fn deep_recursion_is_stopped() {
         let e = run("fn f(n) { f(n + 1) } f(0)").unwrap_err();
@@ -664,6 +732,46 @@ mod tests {
         assert!(e.message.contains("queries/") || e.message.contains("not found"), "{e}");
         // Rhai has no file or process functions at all.
         assert!(run(r#"open_file("/etc/passwd")"#).is_err());
+    }
+
+    /// A query importing itself (directly or round a loop) recursed until the stack overflowed
+    /// and the process aborted; now the cycle is refused and named. Imports that are not a
+    /// cycle (the same helper twice, a chain) still load.
+    #[test]
+    fn import_cycles_are_refused_and_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = |name: &str, text: &str| std::fs::write(dir.path().join(format!("{name}.rhai")), text).unwrap();
+        w("selfish", r#"import "selfish" as s; 1"#);
+        w("ping", r#"import "pong" as p; 1"#);
+        w("pong", r#"import "ping" as p; 1"#);
+        w("helper", "fn two() { 2 }");
+        w("uses_helper", r#"import "helper" as h; fn four() { h::two() * 2 }"#);
+        for i in 0..12 {
+            w(&format!("deep{i}"), &format!(r#"import "deep{}" as d; 1"#, i + 1));
+        }
+        let eng = ScriptEngine::new(
+            Limits {
+                timeout: Duration::from_secs(5),
+                ..Limits::default()
+            },
+            Some(dir.path()),
+        );
+        let run = |src: &str| eng.run(src, Arc::new(NoData), &Vec::new());
+        let e = run(r#"import "selfish" as s; 1"#).unwrap_err().to_string();
+        assert!(e.contains("import cycle: selfish -> selfish"), "{e}");
+        let e = run(r#"import "ping" as p; 1"#).unwrap_err().to_string();
+        assert!(e.contains("import cycle: ping -> pong -> ping"), "{e}");
+        let e = run(r#"import "deep0" as d; 1"#).unwrap_err().to_string();
+        assert!(e.contains("imports nest deeper than 8"), "{e}");
+        let ok = run(
+            r#"import "helper" as a; import "helper" as b; import "uses_helper" as u; a::two() + b::two() + u::four()"#,
+        )
+        .unwrap();
+        assert!(
+            matches!(ok.output, Output::Value(ref v) if v == &serde_json::json!(8)),
+            "{:?}",
+            ok.output
+        );
     }
 
     #[test]

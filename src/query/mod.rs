@@ -4,7 +4,9 @@
 pub mod analyze;
 pub mod bindings;
 pub mod canned;
+pub mod deadline;
 pub mod engine;
+pub mod panic_guard;
 pub mod script_error;
 pub mod summary;
 pub mod watch;

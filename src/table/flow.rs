@@ -606,6 +606,7 @@ mod tests {
             };
             let rec = RawRecord {
                 ts_ns: t * 1_000_000_000,
+                ts_out_of_range: false,
                 wire_len: 54 + payload,
                 link: 1,
                 data: &[],

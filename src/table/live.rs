@@ -321,6 +321,7 @@ mod tests {
         let data = [0u8; 60];
         let rec = |ts_ns| RawRecord {
             ts_ns,
+            ts_out_of_range: false,
             wire_len: 60,
             link: 1,
             data: &data,

@@ -112,6 +112,7 @@ struct Batch {
 #[derive(Clone, Copy)]
 struct Rec {
     ts_ns: i64,
+    ts_out_of_range: bool,
     start: u32,
     keep: u32,
     caplen: u32,
@@ -148,6 +149,7 @@ impl Batch {
         };
         self.recs.push(Rec {
             ts_ns: r.ts_ns,
+            ts_out_of_range: r.ts_out_of_range,
             start: (at - from - *base) as u32,
             keep: keep as u32,
             caplen: r.data.len() as u32,
@@ -170,6 +172,7 @@ impl Batch {
         self.data.extend_from_slice(&r.data[..keep]);
         self.recs.push(Rec {
             ts_ns: r.ts_ns,
+            ts_out_of_range: r.ts_out_of_range,
             start,
             keep: keep as u32,
             caplen: r.data.len() as u32,
@@ -418,6 +421,7 @@ fn decode_worker(rx: Arc<Mutex<Receiver<Batch>>>, out: SyncSender<(PacketColumns
             }
             let rec = RawRecord {
                 ts_ns: r.ts_ns,
+                ts_out_of_range: r.ts_out_of_range,
                 wire_len: r.wire_len,
                 link: r.link,
                 data: &bytes[r.start as usize..(r.start + r.keep) as usize],

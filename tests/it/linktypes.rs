@@ -220,44 +220,53 @@ fn empty_and_header_only_files() {
     assert_eq!(s["first_ts"], Value::Null);
 }
 
+// pcapng blocks, written by hand (little-endian).
+fn block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let mut body = body.to_vec();
+    while !body.len().is_multiple_of(4) {
+        body.push(0);
+    }
+    let len = (body.len() + 12) as u32;
+    let mut b = kind.to_le_bytes().to_vec();
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(&body);
+    b.extend_from_slice(&len.to_le_bytes());
+    b
+}
+
+fn idb(link: u16, snaplen: u32, tsresol: u8) -> Vec<u8> {
+    let mut body = link.to_le_bytes().to_vec();
+    body.extend_from_slice(&[0, 0]);
+    body.extend_from_slice(&snaplen.to_le_bytes());
+    body.extend_from_slice(&[9, 0, 1, 0, tsresol, 0, 0, 0]); // if_tsresol
+    body.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
+    block(1, &body)
+}
+
+fn epb(iface: u32, ts: u64, data: &[u8]) -> Vec<u8> {
+    let mut body = iface.to_le_bytes().to_vec();
+    body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+    body.extend_from_slice(&(ts as u32).to_le_bytes());
+    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    body.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    body.extend_from_slice(data);
+    block(6, &body)
+}
+
+/// A pcapng section header block (little-endian, version 1.0, unknown length).
+fn pcapng_header() -> Vec<u8> {
+    let mut shb = 0x1A2B_3C4Du32.to_le_bytes().to_vec();
+    shb.extend_from_slice(&[1, 0, 0, 0]);
+    shb.extend_from_slice(&u64::MAX.to_le_bytes());
+    block(0x0A0D_0D0A, &shb)
+}
+
 /// A pcapng with two interfaces of different link types and snap lengths: libpcap 1.10 refuses
 /// to mix them, so netql's own block reader takes over and gives each packet its interface's
 /// link type and time resolution.
 #[test]
 fn pcapng_with_mixed_interfaces() {
-    fn block(kind: u32, body: &[u8]) -> Vec<u8> {
-        let mut body = body.to_vec();
-        while !body.len().is_multiple_of(4) {
-            body.push(0);
-        }
-        let len = (body.len() + 12) as u32;
-        let mut b = kind.to_le_bytes().to_vec();
-        b.extend_from_slice(&len.to_le_bytes());
-        b.extend_from_slice(&body);
-        b.extend_from_slice(&len.to_le_bytes());
-        b
-    }
-    fn idb(link: u16, snaplen: u32, tsresol: u8) -> Vec<u8> {
-        let mut body = link.to_le_bytes().to_vec();
-        body.extend_from_slice(&[0, 0]);
-        body.extend_from_slice(&snaplen.to_le_bytes());
-        body.extend_from_slice(&[9, 0, 1, 0, tsresol, 0, 0, 0]); // if_tsresol
-        body.extend_from_slice(&[0, 0, 0, 0]); // opt_endofopt
-        block(1, &body)
-    }
-    fn epb(iface: u32, ts: u64, data: &[u8]) -> Vec<u8> {
-        let mut body = iface.to_le_bytes().to_vec();
-        body.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
-        body.extend_from_slice(&(ts as u32).to_le_bytes());
-        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        body.extend_from_slice(&(data.len() as u32).to_le_bytes());
-        body.extend_from_slice(data);
-        block(6, &body)
-    }
-    let mut shb = 0x1A2B_3C4Du32.to_le_bytes().to_vec();
-    shb.extend_from_slice(&[1, 0, 0, 0]);
-    shb.extend_from_slice(&u64::MAX.to_le_bytes());
-    let mut file = block(0x0A0D_0D0A, &shb);
+    let mut file = pcapng_header();
     file.extend(idb(1, 65535, 6)); // Ethernet, microseconds
     file.extend(idb(101, 2048, 9)); // raw IP, nanoseconds, another snap length
     let ip = ip_packets(false);
@@ -277,4 +286,60 @@ fn pcapng_with_mixed_interfaces() {
     assert_eq!(s["protocols"]["tcp"], 1, "{s}");
     assert_eq!(s["first_ts"], "2023-11-14T22:13:20.000000000Z");
     assert_eq!(s["last_ts"], "2023-11-14T22:13:21.000000000Z");
+}
+
+/// Timestamps no 64-bit nanosecond count holds (a damaged or forged pcapng: here 2^64-1 µs,
+/// year ~586,000) used to overflow (an abort in debug builds, a silently wrong time in release).
+/// The row is kept with the previous packet's time and an error, as tshark marks a damaged
+/// record, and the packets after it read normally — through libpcap (one interface) and through
+/// netql's own block reader (two).
+#[test]
+fn timestamps_past_2262_become_a_row_error() {
+    let ip = ip_packets(false);
+    for interfaces in [1, 2] {
+        let mut file = pcapng_header();
+        file.extend(idb(101, 65535, 6));
+        if interfaces == 2 {
+            file.extend(idb(1, 65535, 6));
+        }
+        file.extend(epb(0, 1_700_000_000_000_000, &ip[0]));
+        file.extend(epb(0, u64::MAX, &ip[1]));
+        file.extend(epb(0, 1_700_000_002_000_000, &ip[0]));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("far-future-{interfaces}.pcapng"));
+        std::fs::write(&path, &file).unwrap();
+        let o = netql(
+            &[
+                "--no-cache",
+                "run",
+                "-e",
+                r#"packets().select(["frame", "ts", "error"])"#,
+                "--format",
+                "json",
+                path.to_str().unwrap(),
+            ],
+            dir.path(),
+        );
+        assert!(o.status.success(), "{interfaces} interfaces: {}", stderr(&o));
+        let rows: Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let ts: Vec<&str> = (0..3).map(|i| rows[i]["ts"].as_str().unwrap()).collect();
+        assert_eq!(
+            ts,
+            [
+                "2023-11-14T22:13:20.000000000Z",
+                "2023-11-14T22:13:20.000000000Z",
+                "2023-11-14T22:13:22.000000000Z"
+            ],
+            "{interfaces} interfaces: {rows}"
+        );
+        assert_eq!(rows[0]["error"], Value::Null, "{rows}");
+        assert!(
+            rows[1]["error"]
+                .as_str()
+                .unwrap_or("")
+                .contains("timestamp out of range"),
+            "{interfaces} interfaces: {rows}"
+        );
+        assert_eq!(rows[2]["error"], Value::Null, "{rows}");
+    }
 }

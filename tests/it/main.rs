@@ -7,6 +7,7 @@ mod common;
 mod conformance;
 mod decoding;
 mod formats;
+mod hardening;
 mod ja4;
 mod linktypes;
 mod live;

@@ -8,6 +8,7 @@
 //! does not exist or miss one that does.
 
 pub mod address;
+pub mod arrays;
 pub mod convert;
 pub mod data;
 pub mod exprs;
