@@ -211,9 +211,10 @@ impl ScriptEngine {
             rhai::Token::Or => rhai::Token::Pipe,
             other => other,
         });
-        // print/debug never reach stdout (it may be a protocol channel).
-        e.on_print(|s| eprintln!("{s}"));
-        e.on_debug(|s, _, _| eprintln!("{s}"));
+        // print/debug never reach stdout (it may be a protocol channel), and never block on a
+        // stderr nobody reads (see script_output).
+        e.on_print(|s| crate::query::script_output::line(s.to_string()));
+        e.on_debug(|s, _, _| crate::query::script_output::line(s.to_string()));
         if expired.is_some() || cancel.is_some() {
             let timeout = l.timeout;
             // Read at every step: see [`crate::query::deadline`].
@@ -290,8 +291,10 @@ impl ScriptEngine {
                 .eval_ast_with_scope(&mut scope, &ast)
                 .map_err(|e| ScriptError::from_eval(&e, source))?;
             self.output(value).map_err(|e| e.explain_missing_column(source))
-        })
-        .map_err(ScriptError::plain)??;
+        });
+        // What the script printed comes before what the caller prints of its result or error.
+        crate::query::script_output::flush(Duration::from_millis(250));
+        let output = output.map_err(ScriptError::plain)??;
         let failures = failures.lock().map(|v| v.clone()).unwrap_or_default();
         Ok(RunResult {
             output,

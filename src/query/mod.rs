@@ -8,5 +8,6 @@ pub mod deadline;
 pub mod engine;
 pub mod panic_guard;
 pub mod script_error;
+pub mod script_output;
 pub mod summary;
 pub mod watch;

@@ -72,3 +72,49 @@ fn nested_comparer_sorts_stop_at_the_time_limit() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("time limit of 1 s exceeded"), "{}", stderr(&o));
 }
+
+/// A script's `print` flood hung the MCP call when the client did not drain the server's stderr
+/// (the pipe filled and every write blocked). A real MCP client (rmcp over the child's stdio)
+/// whose stderr pipe nobody reads: the flood (~20 MB, the pipe holds 64 KB) is cut with a note,
+/// the call answers, and the next call too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_print_flood_into_an_unread_stderr_does_not_hang_the_mcp_server() {
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+
+    let dir = tempfile::tempdir().unwrap();
+    let caps = dir.path().join("caps");
+    std::fs::create_dir_all(&caps).unwrap();
+    std::fs::copy(sample(), caps.join("sample.pcap")).unwrap();
+    let cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_netql")).configure(|c| {
+        c.arg("--captures").arg(&caps).arg("--cache-dir").arg(dir.path().join("cache")).arg("mcp");
+        c.current_dir(dir.path()).env_remove("NETQL_CONFIG");
+    });
+    // Piped and held, never read.
+    let (transport, stderr) = TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(stderr.is_some());
+    let client = ().serve(transport).await.expect("MCP handshake");
+    let call = |script: &str| {
+        let args = serde_json::json!({"script": script, "captures": ["sample.pcap"]});
+        CallToolRequestParams::new("run_script").with_arguments(args.as_object().cloned().unwrap())
+    };
+    let flood = r#"let line = "x"; for i in 0..100 { line += "y"; } for i in 0..200000 { print(line); } packets().count()"#;
+    let r = tokio::time::timeout(std::time::Duration::from_secs(120), client.call_tool(call(flood)))
+        .await
+        .expect("the call answers while stderr is not read")
+        .expect("no protocol error");
+    let text: String = r.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect();
+    assert!(!r.is_error.unwrap_or(false), "{text}");
+    assert!(text.contains("253"), "{text}");
+    let r = tokio::time::timeout(std::time::Duration::from_secs(60), client.call_tool(call("flows().count()")))
+        .await
+        .expect("the next call answers too")
+        .expect("no protocol error");
+    assert!(!r.is_error.unwrap_or(false));
+    drop(stderr);
+    let _ = client.cancel().await;
+}
