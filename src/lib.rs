@@ -5,7 +5,7 @@
 //! architecture.rs` checks every `use`, and that no modules form a cycle):
 //!
 //! ```text
-//! error, config, units, testdata        base: used by all
+//! error, config, units, safe_text, testdata   base: used by all
 //!   capture   read and write captures: pcap/pcapng files, live capture, the sample
 //!   decode    one record -> facts: link, IP, transport, DNS/HTTP/TLS/QUIC, the in-order pass
 //!   table     facts -> Polars tables: schema, columns, packed storage, flows, cache, load
@@ -34,6 +34,7 @@ pub mod error;
 pub mod mcp;
 pub mod query;
 pub mod render;
+pub mod safe_text;
 pub mod shell;
 pub mod table;
 #[doc(hidden)]

@@ -23,7 +23,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(exit) => ExitCode::from(exit.code()),
         Err(e) => {
-            eprintln!("netql: error: {e:#}");
+            eprintln!("{}", netql::safe_text::text(&format!("netql: error: {e:#}")));
             ExitCode::from(Exit::Error.code())
         }
     }

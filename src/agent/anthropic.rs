@@ -109,6 +109,20 @@ impl Response {
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client, ApiError> {
         let http = reqwest::Client::builder()
+            // The key goes in a header of its own (`x-api-key`), which reqwest keeps on every
+            // redirect: a base URL that redirects elsewhere would hand the key over. Only
+            // same-origin redirects are followed; any other comes back as the answer (an error).
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let same = attempt
+                    .previous()
+                    .first()
+                    .is_some_and(|first| first.origin() == attempt.url().origin());
+                if same && attempt.previous().len() < 5 {
+                    attempt.follow()
+                } else {
+                    attempt.stop()
+                }
+            }))
             .timeout(cfg.timeout)
             .connect_timeout(Duration::from_secs(15))
             .user_agent(concat!("netql/", env!("CARGO_PKG_VERSION")))
@@ -169,10 +183,7 @@ impl Client {
                 });
             }
             let kind = body_json["error"]["type"].as_str().unwrap_or("").to_string();
-            let message = body_json["error"]["message"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| short(&text));
+            let message = short(body_json["error"]["message"].as_str().unwrap_or(&text));
             let spend_cap = body_json["error"]["details"]["error_code"] == "enforced_spend_limit_reached";
             match status {
                 401 => return Err(ApiError::Unauthorized),
@@ -191,6 +202,15 @@ impl Client {
                         status,
                         kind,
                         message,
+                    });
+                }
+                300..=399 => {
+                    return Err(ApiError::Unexpected {
+                        status,
+                        message:
+                            "the API base URL redirects to another origin; not followed, so the key is not sent there \
+                                  (set [agent] api_base_url to the URL it moved to)"
+                                .into(),
                     });
                 }
                 _ => return Err(ApiError::Unexpected { status, message }),
@@ -213,13 +233,22 @@ impl Client {
     }
 }
 
+/// An error body as it may be shown: one escaped line, cut (it comes from whatever answered).
 fn short(s: &str) -> String {
-    let s = s.trim();
-    if s.len() > 200 {
-        format!("{}…", &s[..s.char_indices().nth(200).map_or(s.len(), |(i, _)| i)])
-    } else {
-        s.to_string()
-    }
+    crate::safe_text::cell(s.trim())
+}
+
+/// A warning when the key would travel in clear: an `http://` base URL that is not this machine.
+pub fn clear_text_warning(base_url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(base_url).ok()?;
+    let host = url.host_str().unwrap_or("").trim_matches(['[', ']']);
+    let local = host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback());
+    (url.scheme() == "http" && !local).then(|| {
+        format!(
+            "warning: the API base URL {} is plain http: the API key and your questions travel unencrypted",
+            crate::safe_text::line(base_url)
+        )
+    })
 }
 
 fn parse_response(v: Value) -> Option<Response> {
@@ -267,6 +296,28 @@ mod tests {
         assert!(!format!("{cfg:?}").contains("secret"));
         let c = Client::new(cfg).unwrap();
         assert!(!format!("{c:?}").contains("secret"));
+    }
+
+    #[test]
+    fn plain_http_is_warned_about_unless_local() {
+        assert!(clear_text_warning("http://api.example.com").is_some());
+        assert!(clear_text_warning("http://10.0.0.5:8080/").is_some());
+        for ok in [
+            "https://api.anthropic.com",
+            "http://127.0.0.1:9999",
+            "http://localhost:1",
+            "http://[::1]:80",
+        ] {
+            assert_eq!(clear_text_warning(ok), None, "{ok}");
+        }
+    }
+
+    #[test]
+    fn error_bodies_are_one_escaped_cut_line() {
+        let shown = short(&format!("\u{1b}]0;x\u{7}bad\ngateway{}", "z".repeat(5000)));
+        assert!(!shown.chars().any(crate::safe_text::is_unsafe), "{shown}");
+        // Cut at 200 characters of the body (escapes make it a little longer).
+        assert!(shown.ends_with('…') && shown.chars().count() < 250, "{shown}");
     }
 
     #[test]

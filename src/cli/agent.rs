@@ -3,6 +3,7 @@
 use anyhow::Result;
 use netql::agent::{self, Agent, AgentConfig, Event, McpSession};
 use netql::error::Exit;
+use netql::safe_text;
 
 use crate::cli::context::Ctx;
 
@@ -10,7 +11,13 @@ fn agent_config(ctx: &Ctx, offline: bool) -> AgentConfig {
     let a = &ctx.cfg.agent;
     let client = match (&a.api_key, offline) {
         (Some(key), false) => Some(netql::agent::anthropic::ClientConfig {
-            base_url: a.base_url.clone(),
+            // Said once per run, before the key is sent anywhere.
+            base_url: {
+                if let Some(w) = netql::agent::anthropic::clear_text_warning(&a.base_url) {
+                    eprintln!("netql: {w}");
+                }
+                a.base_url.clone()
+            },
             api_key: key.clone(),
             timeout: a.timeout,
             max_retries: a.max_retries,
@@ -46,7 +53,8 @@ fn child_args(ctx: &Ctx) -> Vec<String> {
 
 fn show_event(e: Event) {
     match e {
-        Event::Tool(name, args) => eprintln!("  → {name} {args}"),
+        // What the model asked for is shown, never obeyed by the terminal.
+        Event::Tool(name, args) => eprintln!("  → {} {}", safe_text::line(&name), safe_text::line(&args)),
         Event::ToolDone(name, failed, took) => {
             if failed {
                 eprintln!("    ✗ {name} failed ({:.2} s)", took.as_secs_f64());
@@ -71,11 +79,11 @@ pub fn ask(ctx: &Ctx, question: &str, offline: bool) -> Result<Exit> {
             let mut agent = Agent::new(cfg, &session)?;
             match agent.ask(&session, question, &mut show_event).await {
                 Ok(answer) => {
-                    println!("{}", answer.trim());
+                    println!("{}", safe_text::text(answer.trim()));
                     Exit::Success
                 }
                 Err(e) => {
-                    eprintln!("netql: error: {e}");
+                    eprintln!("netql: error: {}", safe_text::text(&e.to_string()));
                     Exit::Error
                 }
             }
@@ -122,9 +130,9 @@ pub fn chat(ctx: &Ctx, offline: bool) -> Result<Exit> {
                 }
             });
             match answer {
-                Ok(text) => println!("{}\n", text.trim()),
+                Ok(text) => println!("{}\n", safe_text::text(text.trim())),
                 Err(e) => {
-                    eprintln!("netql: error: {e}");
+                    eprintln!("netql: error: {}", safe_text::text(&e.to_string()));
                     outcome = Exit::Error;
                 }
             }
@@ -183,8 +191,8 @@ pub fn chat(ctx: &Ctx, offline: bool) -> Result<Exit> {
             }
         });
         match answer {
-            Some(Ok(text)) => println!("\n{}\n", text.trim()),
-            Some(Err(e)) => eprintln!("netql: error: {e}"),
+            Some(Ok(text)) => println!("\n{}\n", safe_text::text(text.trim())),
+            Some(Err(e)) => eprintln!("netql: error: {}", safe_text::text(&e.to_string())),
             None => eprintln!("(cancelled)"),
         }
     }

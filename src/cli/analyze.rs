@@ -36,7 +36,7 @@ pub fn analyze(ctx: &Ctx, specs: &[String], format: Format, fail_on: Option<Seve
             if several {
                 v["captures"] = serde_json::Value::Array(per_capture.iter().map(|a| a.to_json()).collect());
             }
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            println!("{}", netql::safe_text::json(serde_json::to_string_pretty(&v)?));
         }
         _ => {
             for a in &per_capture {

@@ -105,7 +105,7 @@ pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Exit> {
     let report = result?;
 
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Format::Json => println!("{}", netql::safe_text::json(serde_json::to_string_pretty(&report)?)),
         _ => {
             let opt = |v: Option<u64>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
             println!(

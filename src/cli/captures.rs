@@ -62,7 +62,7 @@ pub fn captures(ctx: &Ctx, format: Format) -> Result<Exit> {
         }
     }
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&objs)?),
+        Format::Json => println!("{}", netql::safe_text::json(serde_json::to_string_pretty(&objs)?)),
         _ => {
             if files.is_empty() {
                 println!("no captures in {}", ctx.cfg.captures_dir.display());

@@ -12,6 +12,7 @@ use netql::query::bindings::Severity;
 use netql::query::canned;
 use netql::query::engine::{Captures, Output};
 use netql::render::Format;
+use netql::safe_text;
 
 use crate::cli::context::{Ctx, keep_for_queries, load_many};
 
@@ -122,7 +123,7 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<Exit> {
                     "failures": r.failures, "error": r.error, "elapsed_ms": r.elapsed_ms as u64,
                 })).collect::<Vec<_>>(),
             });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            println!("{}", netql::safe_text::json(serde_json::to_string_pretty(&v)?));
         }
         _ => {
             let rows: Vec<Vec<String>> = results
@@ -141,7 +142,13 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<Exit> {
                     } else {
                         format!("{} finding(s) below {}", r.other.len(), a.fail_on.name())
                     };
-                    vec![r.status.to_uppercase(), r.query.clone(), r.capture.clone(), detail]
+                    // Titles and errors carry packet text: one escaped line each.
+                    vec![
+                        r.status.to_uppercase(),
+                        safe_text::line(&r.query).into_owned(),
+                        safe_text::line(&r.capture).into_owned(),
+                        safe_text::line(&detail).into_owned(),
+                    ]
                 })
                 .collect();
             println!(
@@ -171,7 +178,9 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<Exit> {
 
 /// The results as a JUnit report: one test case per query and capture (class: the capture), a
 /// failure for findings at or above `fail_on` and failed asserts, an error for a query that could
-/// not run. quick-junit escapes the XML and drops control characters that XML cannot carry.
+/// not run. quick-junit escapes XML's markup characters; every text is escaped first
+/// ([`safe_text`]), since it wrote control characters XML 1.0 cannot carry as character
+/// references, which made the file not well-formed.
 fn junit_xml(results: &[CheckResult], fail_on: Severity) -> Result<String> {
     use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
     let mut suite = TestSuite::new("netql");
@@ -181,9 +190,13 @@ fn junit_xml(results: &[CheckResult], fail_on: Severity) -> Result<String> {
                 let mut body: Vec<String> = r
                     .failing
                     .iter()
-                    .map(|f| format!("[{}] {}", f.finding.severity.name(), f.finding.title))
+                    .map(|f| format!("[{}] {}", f.finding.severity.name(), safe_text::line(&f.finding.title)))
                     .collect();
-                body.extend(r.failures.iter().map(|f| format!("assertion failed: {f}")));
+                body.extend(
+                    r.failures
+                        .iter()
+                        .map(|f| format!("assertion failed: {}", safe_text::line(f))),
+                );
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_message(format!(
                     "{} finding(s) at {} or above",
@@ -198,13 +211,13 @@ fn junit_xml(results: &[CheckResult], fail_on: Severity) -> Result<String> {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
                 s.set_message("query failed")
                     .set_type("error")
-                    .set_description(r.error.as_deref().unwrap_or(""));
+                    .set_description(safe_text::text(r.error.as_deref().unwrap_or("")).into_owned());
                 s
             }
             _ => TestCaseStatus::success(),
         };
-        let mut case = TestCase::new(r.query.as_str(), status);
-        case.set_classname(r.capture.as_str())
+        let mut case = TestCase::new(safe_text::line(&r.query).into_owned(), status);
+        case.set_classname(safe_text::line(&r.capture).into_owned())
             .set_time(Duration::from_millis(r.elapsed_ms as u64));
         suite.add_test_case(case);
     }

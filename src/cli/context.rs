@@ -21,7 +21,7 @@ pub fn resolve_each(ctx: &Ctx, specs: &[String]) -> (Vec<CaptureFile>, bool) {
         match catalog::resolve(&ctx.cfg, std::slice::from_ref(spec)) {
             Ok(mut f) => files.append(&mut f),
             Err(e) => {
-                eprintln!("netql: error: {e}");
+                eprintln!("{}", netql::safe_text::text(&format!("netql: error: {e}")));
                 failed = true;
             }
         }
@@ -81,13 +81,16 @@ pub fn load_many(ctx: &Ctx, specs: &[String], keep: load::Keep) -> (Vec<load::Lo
         match load::load_keeping(&cap, &ctx.opts, keep) {
             Ok(l) => {
                 if let Some(w) = &l.warning {
-                    eprintln!("netql: error: {}: {w}", cap.path.display());
+                    eprintln!(
+                        "{}",
+                        netql::safe_text::text(&format!("netql: error: {}: {w}", cap.path.display()))
+                    );
                     failed = true;
                 }
                 out.push(l);
             }
             Err(e) => {
-                eprintln!("netql: error: {e}");
+                eprintln!("{}", netql::safe_text::text(&format!("netql: error: {e}")));
                 failed = true;
             }
         }

@@ -34,7 +34,7 @@ pub fn zeek(ctx: &Ctx, specs: &[String], out: &Path, json: bool) -> Result<Exit>
     let data = std::sync::Arc::new(Captures::new(loaded));
     let found = analyze::analyze(data, &ctx.engine(), &ctx.cfg.queries_dir);
     for (query, error) in &found.errors {
-        eprintln!("netql: error: {query}: {error}");
+        eprintln!("{}", netql::safe_text::text(&format!("netql: error: {query}: {error}")));
     }
     notice::write(&mut notice_log, &found.findings, found.first_ns)?;
     let counts = [

@@ -7,7 +7,7 @@ use netql::render::{self, Format};
 pub fn interfaces(format: Format) -> Result<Exit> {
     let list = netql::capture::live::list_interfaces()?;
     match format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&list)?),
+        Format::Json => println!("{}", netql::safe_text::json(serde_json::to_string_pretty(&list)?)),
         _ => {
             let rows: Vec<Vec<String>> = list
                 .iter()

@@ -41,7 +41,10 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Exit> {
     let result = match ctx.engine().run(&query.source, data, &params) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("netql: error in {}: {e}", query.name);
+            eprintln!(
+                "{}",
+                netql::safe_text::text(&format!("netql: error in {}: {e}", query.name))
+            );
             return Ok(Exit::Error);
         }
     };

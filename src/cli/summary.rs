@@ -14,18 +14,21 @@ pub fn summary(ctx: &Ctx, specs: &[String], format: Format) -> Result<Exit> {
         let loaded = match load::load(cap, &ctx.opts) {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("netql: error: {e}");
+                eprintln!("{}", netql::safe_text::text(&format!("netql: error: {e}")));
                 failed = true;
                 continue;
             }
         };
         if let Some(w) = &loaded.warning {
-            eprintln!("netql: error: {}: {w}", cap.path.display());
+            eprintln!(
+                "{}",
+                netql::safe_text::text(&format!("netql: error: {}: {w}", cap.path.display()))
+            );
             failed = true;
         }
         let s = summary::summarize(&cap.name, loaded.packets.lazy(), loaded.stacks()?)?;
         match format {
-            Format::Json => println!("{}", serde_json::to_string(&s)?),
+            Format::Json => println!("{}", netql::safe_text::json(serde_json::to_string(&s)?)),
             _ => {
                 if i > 0 {
                     println!();

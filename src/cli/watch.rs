@@ -155,8 +155,8 @@ pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Exit> {
             finding.finding.title
         ),
         WatchEvent::Error { query, message } => match query {
-            Some(q) => eprintln!("netql: error in {q}: {message}"),
-            None => eprintln!("netql: error: {message}"),
+            Some(q) => eprintln!("{}", netql::safe_text::text(&format!("netql: error in {q}: {message}"))),
+            None => eprintln!("{}", netql::safe_text::text(&format!("netql: error: {message}"))),
         },
     });
     drop(hooks);

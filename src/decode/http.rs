@@ -1,7 +1,28 @@
 //! http: HTTP/1.x request and response heads (httparse): method, host, target, status, and the
 //! user of a Basic authorization (never its password).
 
+use std::borrow::Cow;
+
 use crate::decode::packet::Packet;
+
+/// httparse refuses a head with a control byte (ESC, NUL, ...) in its request line or a header
+/// value, and then gives nothing after it: one ESC in a URI lost the host, the path and the Basic
+/// user, which tshark decodes. Heads are parsed with such bytes masked (same length, so every
+/// field sits where it sits in the original); the facts are then taken from the original bytes,
+/// odd ones included (they are escaped where they are shown).
+pub(crate) fn masked(b: &[u8]) -> Cow<'_, [u8]> {
+    let odd = |c: &u8| (*c < 0x20 && !matches!(c, b'\t' | b'\r' | b'\n')) || *c == 0x7f;
+    if !b.iter().any(odd) {
+        return Cow::Borrowed(b);
+    }
+    Cow::Owned(b.iter().map(|c| if odd(c) { b'_' } else { *c }).collect())
+}
+
+/// The original bytes of `part`, a slice of `masked_buf` (the masked copy of `original`).
+fn original<'a>(original: &'a [u8], masked_buf: &[u8], part: &[u8]) -> &'a [u8] {
+    let at = (part.as_ptr() as usize).saturating_sub(masked_buf.as_ptr() as usize);
+    original.get(at..at + part.len()).unwrap_or(&[])
+}
 
 pub(crate) fn parse_http(p: &mut Packet, b: &[u8]) {
     let mut headers = [httparse::EMPTY_HEADER; 32];
@@ -16,23 +37,22 @@ pub(crate) fn parse_http(p: &mut Packet, b: &[u8]) {
     if !starts_request_line(b) {
         return;
     }
+    let m = masked(b);
     let mut req = httparse::Request::new(&mut headers);
     // A partial parse still fills what it got through (method, path, early headers).
-    let _ = req.parse(b);
+    let _ = req.parse(&m);
+    let text = |part: &[u8]| String::from_utf8_lossy(original(b, &m, part)).into_owned();
     p.http_method = req.method.map(str::to_string);
-    p.http_path = req.path.map(str::to_string);
-    p.http_host = req
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("host"))
-        .and_then(|h| std::str::from_utf8(h.value).ok())
-        .map(|s| s.trim().to_string());
-    p.credential = req
-        .headers
-        .iter()
-        .find(|h| h.name.eq_ignore_ascii_case("authorization"))
-        .and_then(|h| std::str::from_utf8(h.value).ok())
-        .and_then(basic_auth_user)
+    p.http_path = req.path.map(|path| text(path.as_bytes()));
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| text(h.value))
+    };
+    p.http_host = header("host").map(|s| s.trim().to_string());
+    p.credential = header("authorization")
+        .and_then(|v| basic_auth_user(&v))
         .map(|user| format!("HTTP Basic user={user}"));
 }
 
@@ -76,7 +96,27 @@ fn basic_auth_user(value: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::starts_request_line;
+    use super::*;
+
+    /// One ESC byte in the URI made httparse refuse the whole head, and the host, path and Basic
+    /// user were lost; tshark reads them. They are kept, the ESC with them (escaped on output).
+    #[test]
+    fn a_control_byte_in_the_uri_keeps_the_request_facts() {
+        let mut p = Packet::default();
+        // "alice:secret"
+        parse_http(
+            &mut p,
+            b"GET /a\x1b[2Jb?q=1 HTTP/1.1\r\nHost: www.example.com\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n",
+        );
+        assert_eq!(p.http_method.as_deref(), Some("GET"));
+        assert_eq!(p.http_path.as_deref(), Some("/a\u{1b}[2Jb?q=1"));
+        assert_eq!(p.http_host.as_deref(), Some("www.example.com"));
+        assert_eq!(p.credential.as_deref(), Some("HTTP Basic user=alice"));
+        // A NUL in a header value likewise.
+        let mut p = Packet::default();
+        parse_http(&mut p, b"GET / HTTP/1.1\r\nUser-Agent: x\x00y\r\nHost: h\r\n\r\n");
+        assert_eq!(p.http_host.as_deref(), Some("h"));
+    }
 
     #[test]
     fn only_request_lines_are_requests() {

@@ -745,6 +745,8 @@ enum Body {
 /// content coding when gzip (true) or deflate (false). Read once per head, with no copies: every
 /// HTTP message of the capture passes here twice (the in-order and the capture-order parser).
 fn http_body(head: &[u8]) -> (Body, Option<bool>) {
+    // Control bytes masked: a stray ESC must not hide the framing (see `http::masked`).
+    let head = &*crate::decode::http::masked(head);
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let is_response = head.starts_with(b"HTTP/");
     let (parsed, status) = if is_response {

@@ -31,17 +31,12 @@ pub(crate) fn table_text(df: &DataFrame) -> String {
 }
 
 /// Text cut to the budget at a character boundary, saying so.
-pub(crate) fn cut(mut text: String, budget: usize) -> String {
-    if text.len() <= budget {
-        return text;
-    }
-    let mut end = budget;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text.truncate(end);
-    text.push_str("\n… (text cut at the size budget; the structured result holds the values)");
-    text
+pub(crate) fn cut(text: String, budget: usize) -> String {
+    crate::safe_text::cut_bytes(
+        text,
+        budget,
+        "\n… (text cut at the size budget; the structured result holds the values)",
+    )
 }
 
 /// How many leading items fit the byte budget (at least one, so a page always moves on).

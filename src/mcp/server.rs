@@ -85,15 +85,24 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Bytes of a tool error at most (a script's error once reached 500 KB; results get 24 KB).
+const ERROR_BUDGET: usize = 8_000;
+
+/// A tool error: escaped (an error can quote packet text or a script) and within its budget.
 pub(crate) fn tool_error(msg: impl std::fmt::Display) -> CallToolResult {
-    CallToolResult::error(vec![ContentBlock::text(msg.to_string())])
+    let text = crate::safe_text::cut_bytes(
+        crate::safe_text::text(&msg.to_string()).into_owned(),
+        ERROR_BUDGET,
+        "\n… (error cut at the size budget)",
+    );
+    CallToolResult::error(vec![ContentBlock::text(text)])
 }
 
 /// A successful result: `structuredContent` plus a text rendering for clients that show text only.
 pub(crate) fn tool_ok<T: Serialize>(out: &T, text: String) -> CallToolResult {
     let value = serde_json::to_value(out).unwrap_or(Value::Null);
     let mut r = CallToolResult::structured(value);
-    r.content = vec![ContentBlock::text(text)];
+    r.content = vec![ContentBlock::text(crate::safe_text::text(&text).into_owned())];
     r
 }
 

@@ -1,8 +1,8 @@
 //! render: results -> text for people (tables, reports) or machines (JSON, NDJSON, CSV,
 //! Markdown). Every front-end prints through here, so the same result reads the same everywhere,
-//! and text from packets is escaped here before it reaches a terminal.
+//! and text from packets is escaped here ([`crate::safe_text`]) before it reaches a terminal or
+//! a file.
 
-pub mod escape;
 pub mod format;
 pub mod reference;
 pub mod report;
@@ -10,7 +10,7 @@ pub mod result;
 pub mod table;
 pub mod zeek;
 
-pub use escape::clean_cell;
+pub use crate::safe_text::cell as clean_cell;
 pub use format::Format;
 pub use report::{analysis, summary};
 pub use result::{findings, output};

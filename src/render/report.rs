@@ -7,12 +7,15 @@ use crate::query::summary::Summary;
 use crate::render::format::Format;
 use crate::render::result::findings;
 use crate::render::table::{dataframe, text_table};
+use crate::safe_text;
 use crate::units;
 
 /// The analysis as a report a person reads (table/markdown) or as JSON.
 pub fn analysis(a: &Analysis, format: Format) -> String {
     match format {
-        Format::Json | Format::Ndjson => serde_json::to_string_pretty(&a.to_json()).unwrap_or_default(),
+        Format::Json | Format::Ndjson => {
+            safe_text::json(serde_json::to_string_pretty(&a.to_json()).unwrap_or_default())
+        }
         Format::Csv => findings(&a.findings, Format::Csv, 0),
         Format::Table | Format::Markdown => {
             let md = format == Format::Markdown;
@@ -25,7 +28,7 @@ pub fn analysis(a: &Analysis, format: Format) -> String {
             };
             let mut out = String::new();
             let title = if a.files.len() == 1 {
-                a.files[0].clone()
+                safe_text::line(&a.files[0]).into_owned()
             } else {
                 format!("{} captures", a.files.len())
             };
@@ -50,7 +53,7 @@ pub fn analysis(a: &Analysis, format: Format) -> String {
                 span
             ));
             if a.files.len() > 1 {
-                out.push_str(&format!("  files: {}\n", a.files.join(", ")));
+                out.push_str(&format!("  files: {}\n", safe_text::line(&a.files.join(", "))));
             }
             if let Some(p) = &a.protocols {
                 out.push_str(&h("Protocols"));
@@ -85,11 +88,11 @@ pub fn analysis(a: &Analysis, format: Format) -> String {
                 }
             }
             for (q, e) in &a.errors {
-                out.push_str(&format!("  (query {q} failed: {e})\n"));
+                out.push_str(&format!("  (query {q} failed: {})\n", safe_text::line(e)));
             }
             out.push_str(&h("Verdict"));
             out.push_str(&format!("  {}\n", a.verdict()));
-            out
+            safe_text::text(&out).into_owned()
         }
     }
 }
@@ -108,7 +111,7 @@ pub fn summary(s: &Summary) -> String {
     };
     out.push_str(&format!(
         "{}\n  packets {}   bytes {} ({})\n  time    {}\n",
-        s.file,
+        safe_text::line(&s.file),
         s.packets,
         s.bytes,
         units::human_bytes(s.bytes),
@@ -131,7 +134,7 @@ pub fn summary(s: &Summary) -> String {
                 } else {
                     0.0
                 };
-                vec![name.to_string(), n.to_string(), format!("{pct:.1}%")]
+                vec![safe_text::cell(name), n.to_string(), format!("{pct:.1}%")]
             })
             .collect();
         out.push_str(&text_table(&["protocol", "frames", "share"], &table, &[1, 2]));

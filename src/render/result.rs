@@ -8,18 +8,20 @@ use crate::query::analyze::{Reported, finding_json};
 use crate::query::engine::{FindingOut, Output, RunResult, cited_frames};
 use crate::render::format::Format;
 use crate::render::table::{csv_row, dataframe, text_table};
+use crate::safe_text;
 use crate::table::values::cell_text;
 
 // ---------------------------------------------------------------------------------------------
 // Script results, findings and analysis reports
 
-/// A script's result in the chosen format.
+/// A script's result in the chosen format. Whatever text it holds (from packets or from the
+/// script) comes out escaped ([`safe_text`]).
 pub fn output(r: &RunResult, format: Format, max_rows: usize) -> String {
-    let mut out = match &r.output {
+    let out = match &r.output {
         Output::Table(df) => dataframe(df, format, max_rows),
         Output::Value(v) => match format {
             Format::Table | Format::Markdown => value_text(v),
-            _ => serde_json::to_string_pretty(v).unwrap_or_default(),
+            _ => safe_text::json(serde_json::to_string_pretty(v).unwrap_or_default()),
         },
         Output::Findings(fs) => {
             let reported: Vec<Reported> = fs
@@ -36,10 +38,12 @@ pub fn output(r: &RunResult, format: Format, max_rows: usize) -> String {
             _ => String::new(),
         },
     };
-    if !r.failures.is_empty() && matches!(format, Format::Table | Format::Markdown) {
-        for f in &r.failures {
-            out.push_str(&format!("\nFAILED: {f}"));
-        }
+    if !matches!(format, Format::Table | Format::Markdown) {
+        return out;
+    }
+    let mut out = safe_text::text(&out).into_owned();
+    for f in &r.failures {
+        out.push_str(&format!("\nFAILED: {}", safe_text::line(f)));
     }
     out
 }
@@ -63,14 +67,15 @@ fn severity_tag(f: &FindingOut) -> String {
 /// Findings with their evidence, for people (table/markdown) or machines (json/ndjson/csv).
 pub fn findings(fs: &[Reported], format: Format, max_rows: usize) -> String {
     match format {
-        Format::Json => {
-            serde_json::to_string_pretty(&Value::Array(fs.iter().map(finding_json).collect())).unwrap_or_default()
-        }
-        Format::Ndjson => fs
-            .iter()
-            .map(|f| finding_json(f).to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Format::Json => safe_text::json(
+            serde_json::to_string_pretty(&Value::Array(fs.iter().map(finding_json).collect())).unwrap_or_default(),
+        ),
+        Format::Ndjson => safe_text::json(
+            fs.iter()
+                .map(|f| finding_json(f).to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
         Format::Csv => {
             let mut s = String::from("query,severity,title,src,frames");
             for r in fs {
@@ -97,10 +102,13 @@ pub fn findings(fs: &[Reported], format: Format, max_rows: usize) -> String {
             let mut out = String::new();
             for r in fs {
                 let f = &r.finding;
+                // One line each, whatever the title holds (a title with a line break could
+                // otherwise forge a line of the report).
+                let title = safe_text::line(&f.title);
                 if format == Format::Markdown {
-                    out.push_str(&format!("- **{}** {}\n", f.severity.name().to_uppercase(), f.title));
+                    out.push_str(&format!("- **{}** {title}\n", f.severity.name().to_uppercase()));
                 } else {
-                    out.push_str(&format!("{} {}\n", severity_tag(f), f.title));
+                    out.push_str(&format!("{} {title}\n", severity_tag(f)));
                 }
                 if let Some(ev) = &f.evidence {
                     out.push_str(&evidence_line(ev, f.evidence_total, format));
@@ -114,7 +122,7 @@ pub fn findings(fs: &[Reported], format: Format, max_rows: usize) -> String {
                     }
                 }
             }
-            out
+            safe_text::text(&out).into_owned()
         }
     }
 }
@@ -144,6 +152,10 @@ fn evidence_line(ev: &DataFrame, total: usize, format: Format) -> String {
     if list.is_empty() {
         format!("{pad}evidence: {total} row(s)\n")
     } else {
-        format!("{pad}evidence: frames {} in {file}\n", list.join(", "))
+        format!(
+            "{pad}evidence: frames {} in {}\n",
+            list.join(", "),
+            safe_text::line(&file)
+        )
     }
 }

@@ -6,8 +6,8 @@ use serde_json::Value;
 use tabled::builder::Builder;
 use tabled::settings::{Alignment, Style, object::Columns};
 
-use crate::render::escape::clean_cell;
 use crate::render::format::Format;
+use crate::safe_text::{self, cell as clean_cell};
 use crate::table::values::{cell_text, rows_json};
 
 /// A header row and rows in the rounded style every terminal table uses.
@@ -59,13 +59,15 @@ pub fn dataframe(df: &DataFrame, format: Format, max_rows: usize) -> String {
     match format {
         Format::Json => {
             let rows = rows_json(df);
-            serde_json::to_string_pretty(&Value::Array(rows)).unwrap_or_default()
+            safe_text::json(serde_json::to_string_pretty(&Value::Array(rows)).unwrap_or_default())
         }
-        Format::Ndjson => rows_json(df)
-            .iter()
-            .map(|v| v.to_string())
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Format::Ndjson => safe_text::json(
+            rows_json(df)
+                .iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        ),
         Format::Csv => dataframe_csv(df),
         Format::Table | Format::Markdown => {
             let headers: Vec<&str> = df.get_column_names().iter().map(|s| s.as_str()).collect();
@@ -112,7 +114,9 @@ fn dataframe_csv(df: &DataFrame) -> String {
 }
 
 /// Records as CSV lines (the csv crate's RFC 4180 quoting: a field is quoted when it holds a
-/// comma, a quote or a line break), with no line break after the last.
+/// comma or a quote), with no line break after the last. Control and bidi characters in a field
+/// are escaped ([`safe_text::line`]): a spreadsheet or a terminal showing the file gets no line
+/// breaks or escape sequences from packet text.
 pub fn csv_lines(records: impl IntoIterator<Item = Vec<String>>) -> String {
     let mut w = csv::WriterBuilder::new()
         .flexible(true)
@@ -120,7 +124,7 @@ pub fn csv_lines(records: impl IntoIterator<Item = Vec<String>>) -> String {
         .from_writer(Vec::new());
     for r in records {
         // Writing into memory cannot fail.
-        let _ = w.write_record(&r);
+        let _ = w.write_record(r.iter().map(|f| safe_text::line(f).into_owned()));
     }
     let bytes = w.into_inner().unwrap_or_default();
     // Every field was a String, so the bytes are UTF-8.
@@ -146,5 +150,7 @@ mod tests {
             csv_row(["a,b".to_string(), "x\"y".into(), "z".into()]),
             "\"a,b\",\"x\"\"y\",z"
         );
+        // Control characters are escaped, so a record stays one line.
+        assert_eq!(csv_row(["a\nb".to_string(), "\u{1b}[2J".into()]), "a\\nb,\\u{1b}[2J");
     }
 }

@@ -72,7 +72,7 @@ impl Session {
         if self.interactive {
             eprintln!("{} {msg}", self.paint(Color::Red.bold(), "error:"));
         } else {
-            eprintln!("netql: error: {msg}");
+            eprintln!("{}", crate::safe_text::text(&format!("netql: error: {msg}")));
         }
     }
 
@@ -486,7 +486,7 @@ impl Session {
                 Ok(format!("{} finding{}", fs.len(), if fs.len() == 1 { "" } else { "s" }))
             }
             (Output::Value(v), SaveKind::Json) => {
-                let text = serde_json::to_string_pretty(v).map_err(|e| e.to_string())?;
+                let text = crate::safe_text::json(serde_json::to_string_pretty(v).map_err(|e| e.to_string())?);
                 std::fs::write(path, text + "\n").map_err(io)?;
                 Ok("the value".into())
             }

@@ -432,3 +432,65 @@ fn chat_keeps_the_conversation_across_turns() {
     assert_eq!(second[2]["content"], "and the scanner?");
     assert!(api.problems.lock().unwrap().is_empty());
 }
+
+/// The key travels in `x-api-key`, which HTTP clients keep across redirects: a base URL that
+/// redirects to another origin would hand it over. Such a redirect is not followed (the other
+/// server sees nothing) and the user is told; a same-origin redirect still works.
+#[test]
+fn redirects_never_carry_the_key_to_another_origin() {
+    let elsewhere = FakeApi::start(vec![(
+        200,
+        vec![],
+        message(json!([{"type": "text", "text": "stolen"}]), "end_turn"),
+    )]);
+    let moved = FakeApi::start(vec![(
+        307,
+        vec![("location".into(), format!("{}/v1/messages", elsewhere.url))],
+        json!({}),
+    )]);
+    let tmp = tempfile::tempdir().unwrap();
+    let o = netql_with(Some(&moved), &["ask", "hello"], tmp.path());
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("redirects to another origin"), "{}", stderr(&o));
+    assert_eq!(elsewhere.requests().len(), 0, "the other origin got a request");
+    assert_eq!(moved.requests().len(), 1);
+
+    // A relative location stays on the same origin.
+    let api = FakeApi::start(vec![
+        (307, vec![("location".into(), "/v1/messages".into())], json!({})),
+        (
+            200,
+            vec![],
+            message(json!([{"type": "text", "text": "same origin answer"}]), "end_turn"),
+        ),
+    ]);
+    let o = netql_with(Some(&api), &["ask", "hello"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("same origin answer"), "{}", stdout(&o));
+    let seen = api.requests();
+    assert_eq!(seen.len(), 2);
+    assert!(
+        seen.iter()
+            .all(|(h, _)| h.iter().any(|(k, v)| k == "x-api-key" && v == "sk-ant-test"))
+    );
+}
+
+/// An error body from whatever answered is shown as one escaped, cut line: it cannot drive the
+/// terminal.
+#[test]
+fn error_bodies_are_shown_escaped() {
+    let api = FakeApi::start(vec![api_error(
+        400,
+        "invalid_request_error",
+        "bad \u{1b}]0;pwned\u{7} \u{202e}txt",
+    )]);
+    let tmp = tempfile::tempdir().unwrap();
+    let o = netql_with(Some(&api), &["ask", "hello"], tmp.path());
+    assert_eq!(o.status.code(), Some(2));
+    let err = stderr(&o);
+    assert!(
+        !err.chars().any(|c| netql::safe_text::is_unsafe(c) && c != '\n'),
+        "{err:?}"
+    );
+    assert!(err.contains("\\u{1b}]0;pwned\\u{7}"), "{err}");
+}

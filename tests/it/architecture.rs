@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, &[&str])] = &[
     (
         "base: used by all",
-        &["error", "config", "units", "testdata", "allocator"],
+        &["error", "config", "units", "safe_text", "testdata", "allocator"],
     ),
     ("read and write captures", &["capture"]),
     ("one record -> facts", &["decode"]),

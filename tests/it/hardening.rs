@@ -88,7 +88,11 @@ async fn a_print_flood_into_an_unread_stderr_does_not_hang_the_mcp_server() {
     std::fs::create_dir_all(&caps).unwrap();
     std::fs::copy(sample(), caps.join("sample.pcap")).unwrap();
     let cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_netql")).configure(|c| {
-        c.arg("--captures").arg(&caps).arg("--cache-dir").arg(dir.path().join("cache")).arg("mcp");
+        c.arg("--captures")
+            .arg(&caps)
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .arg("mcp");
         c.current_dir(dir.path()).env_remove("NETQL_CONFIG");
     });
     // Piped and held, never read.
@@ -102,19 +106,140 @@ async fn a_print_flood_into_an_unread_stderr_does_not_hang_the_mcp_server() {
         let args = serde_json::json!({"script": script, "captures": ["sample.pcap"]});
         CallToolRequestParams::new("run_script").with_arguments(args.as_object().cloned().unwrap())
     };
-    let flood = r#"let line = "x"; for i in 0..100 { line += "y"; } for i in 0..200000 { print(line); } packets().count()"#;
+    let flood =
+        r#"let line = "x"; for i in 0..100 { line += "y"; } for i in 0..200000 { print(line); } packets().count()"#;
     let r = tokio::time::timeout(std::time::Duration::from_secs(120), client.call_tool(call(flood)))
         .await
         .expect("the call answers while stderr is not read")
         .expect("no protocol error");
-    let text: String = r.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect();
+    let text: String = r
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect();
     assert!(!r.is_error.unwrap_or(false), "{text}");
     assert!(text.contains("253"), "{text}");
-    let r = tokio::time::timeout(std::time::Duration::from_secs(60), client.call_tool(call("flows().count()")))
-        .await
-        .expect("the next call answers too")
-        .expect("no protocol error");
+    let r = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        client.call_tool(call("flows().count()")),
+    )
+    .await
+    .expect("the next call answers too")
+    .expect("no protocol error");
     assert!(!r.is_error.unwrap_or(false));
     drop(stderr);
     let _ = client.cancel().await;
+}
+
+/// Text from packets is data: an HTTP Basic user and a URI carrying a terminal title sequence,
+/// a BEL, a CSI (7-bit and C1), a NUL-free bidi override and invisible marks. Every output format
+/// of a finding built from them, the table of the transactions, the analysis and the `check`
+/// report (and its JUnit file, which must stay well-formed XML) shows them escaped; JSON keeps
+/// them exactly, as escapes.
+#[test]
+fn packet_text_cannot_steer_a_terminal_or_break_a_file() {
+    use base64::Engine as _;
+    use netql::safe_text::is_unsafe;
+
+    use crate::transaction_queries::MadeTcp;
+
+    let user = "ev\u{1b}]0;pwned\u{7}il\u{202e}gpj.exe\u{9b}2J";
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:pw"));
+    let request = format!(
+        "GET /a\u{1b}[2Jb\u{2066}c HTTP/1.1\r\nHost: evil\u{200f}.example\r\nAuthorization: Basic {token}\r\n\r\n"
+    );
+    let mut conn = MadeTcp::new(([10, 0, 0, 5], 40001), ([10, 0, 0, 1], 80), 1_000_000_000);
+    conn.open();
+    conn.segment(true, "PA", request.as_bytes());
+    conn.segment(false, "PA", b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("evil.pcap");
+    netql::capture::write::write_file(&path, 1, &conn.recs).unwrap();
+    let file = path.to_str().unwrap();
+    let shown_safely = |what: &str, out: &str| {
+        let bad: Vec<char> = out.chars().filter(|&c| is_unsafe(c) && c != '\n').collect();
+        assert!(bad.is_empty(), "{what}: raw {bad:?} in\n{out}");
+    };
+
+    for format in ["table", "markdown", "csv", "json", "ndjson"] {
+        let o = netql(
+            &["--no-cache", "run", "cleartext_credentials", "--format", format, file],
+            dir.path(),
+        );
+        assert!(o.status.success(), "{format}: {}", stderr(&o));
+        let out = crate::common::stdout(&o);
+        shown_safely(format, &out);
+        if format.ends_with("json") {
+            // Exact values, as JSON escapes.
+            let first = out.lines().next().unwrap_or("");
+            let v: serde_json::Value = if format == "json" {
+                serde_json::from_str(&out).unwrap()
+            } else {
+                serde_json::from_str(first).unwrap()
+            };
+            let finding = if format == "json" { &v[0] } else { &v };
+            assert_eq!(finding["facts"]["users"][0], user, "{format}: {v}");
+        } else {
+            // Escaped, whichever escape the title's list quoting used for the C0 ones.
+            assert!(
+                out.contains("]0;pwned") && out.contains("il\\u{202e}gpj.exe\\u{9b}2J"),
+                "{format}: {out}"
+            );
+        }
+    }
+    for (args, what) in [
+        (vec!["run", "-e", "http()", "--format", "table", file], "http() table"),
+        (vec!["run", "-e", "http()", "--format", "csv", file], "http() csv"),
+        (vec!["run", "-e", "packets()", "--format", "csv", file], "packets() csv"),
+        (vec!["analyze", file], "analyze"),
+        (vec!["analyze", "--format", "json", file], "analyze json"),
+    ] {
+        let mut all = vec!["--no-cache"];
+        all.extend(args);
+        let o = netql(&all, dir.path());
+        assert!(o.status.success(), "{what}: {}", stderr(&o));
+        shown_safely(what, &crate::common::stdout(&o));
+    }
+    let csv = crate::common::stdout(&netql(
+        &["--no-cache", "run", "-e", "http()", "--format", "csv", file],
+        dir.path(),
+    ));
+    assert!(
+        csv.contains("/a\\u{1b}[2Jb\\u{2066}c"),
+        "the URI is kept, escaped: {csv}"
+    );
+
+    let junit = dir.path().join("junit.xml");
+    let o = netql(
+        &[
+            "--no-cache",
+            "check",
+            "cleartext_credentials",
+            "--fail-on",
+            "low",
+            "--junit",
+            junit.to_str().unwrap(),
+            file,
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    shown_safely("check", &crate::common::stdout(&o));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    shown_safely("junit", &xml);
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    reader.config_mut().check_end_names = true;
+    let mut texts = String::new();
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(quick_xml::events::Event::Text(t)) => texts.push_str(&t.decode().unwrap()),
+            Ok(_) => {}
+            Err(e) => panic!("not well-formed XML at {}: {e}\n{xml}", reader.buffer_position()),
+        }
+    }
+    assert!(
+        texts.contains("]0;pwned") && texts.contains("il\\u{202e}gpj.exe"),
+        "{texts}"
+    );
 }

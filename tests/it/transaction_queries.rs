@@ -12,11 +12,11 @@ pub(crate) struct MadeTcp {
     server: ([u8; 4], u16),
     seq: [u32; 2],
     t: i64,
-    recs: Vec<(i64, Vec<u8>)>,
+    pub(crate) recs: Vec<(i64, Vec<u8>)>,
 }
 
 impl MadeTcp {
-    fn new(client: ([u8; 4], u16), server: ([u8; 4], u16), t: i64) -> MadeTcp {
+    pub(crate) fn new(client: ([u8; 4], u16), server: ([u8; 4], u16), t: i64) -> MadeTcp {
         MadeTcp {
             client,
             server,
@@ -26,7 +26,7 @@ impl MadeTcp {
         }
     }
 
-    fn segment(&mut self, from_client: bool, flags: &str, payload: &[u8]) {
+    pub(crate) fn segment(&mut self, from_client: bool, flags: &str, payload: &[u8]) {
         use etherparse::PacketBuilder;
         let (a, b) = if from_client {
             (self.client, self.server)
@@ -53,7 +53,7 @@ impl MadeTcp {
         self.recs.push((self.t, v));
     }
 
-    fn open(&mut self) {
+    pub(crate) fn open(&mut self) {
         self.segment(true, "S", b"");
         self.segment(false, "SA", b"");
         self.segment(true, "A", b"");
