@@ -84,21 +84,44 @@ pub(crate) struct Cursor {
     pub(crate) fp: u64,
 }
 
+/// Longest script a call (or a cursor continuing one) may carry.
+pub(crate) const MAX_SCRIPT: usize = 256 * 1024;
+
+/// The key cursors are signed with: random, made once per server process. A cursor carries the
+/// whole call (its script included) back from the client, so without a signature a client could
+/// forge one holding any script, past the size cap and the checks a first call gets. A cursor
+/// from an earlier run of the server is refused; the call is simply made again.
+static CURSOR_KEY: std::sync::LazyLock<Option<ring::hmac::Key>> = std::sync::LazyLock::new(|| {
+    let rng = ring::rand::SystemRandom::new();
+    ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).ok()
+});
+
 impl Cursor {
+    /// `payload.signature`, both URL-safe base64.
     pub(crate) fn encode(&self) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+        let b64 = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let payload = b64.encode(serde_json::to_vec(self).unwrap_or_default());
+        let sig = CURSOR_KEY
+            .as_ref()
+            .map(|k| b64.encode(ring::hmac::sign(k, payload.as_bytes()).as_ref()))
+            .unwrap_or_default();
+        format!("{payload}.{sig}")
     }
 
     pub(crate) fn decode(s: &str) -> Result<Cursor, ToolError> {
         let bad = || ToolError::BadCursor;
-        if s.len() > 4 << 20 {
+        let b64 = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        // A cursor holds at most a script of MAX_SCRIPT bytes and its call, in base64.
+        if s.len() > MAX_SCRIPT * 2 {
             return Err(bad());
         }
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(s.trim())
-            .map_err(|_| bad())?;
+        let (payload, sig) = s.trim().split_once('.').ok_or_else(bad)?;
+        let key = CURSOR_KEY.as_ref().ok_or_else(bad)?;
+        let sig = b64.decode(sig).map_err(|_| bad())?;
+        ring::hmac::verify(key, payload.as_bytes(), &sig).map_err(|_| bad())?;
+        let bytes = b64.decode(payload).map_err(|_| bad())?;
         let c: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-        if c.v != 1 {
+        if c.v != 1 || c.text.len() > MAX_SCRIPT {
             return Err(bad());
         }
         Ok(c)

@@ -150,7 +150,7 @@ impl NetqlServer {
             let script = a.script.filter(|s| !s.trim().is_empty()).ok_or(ToolError::Missing(
                 "give `script`: a Rhai script (describe_schema has the language and examples), or `cursor` to continue a result",
             ))?;
-            if script.len() > 256 * 1024 {
+            if script.len() > crate::mcp::paging::MAX_SCRIPT {
                 return Err(ToolError::ScriptTooLong);
             }
             Ok(Call::first("run_script", script, a.captures, a.params, a.max_rows))

@@ -159,6 +159,23 @@ fn cursors_round_trip_and_reject_garbage() {
     assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
     assert!(Cursor::decode("not a cursor!").is_err());
     assert!(Cursor::decode("e30").is_err()); // "{}"
+    // A forged cursor: a payload of the client's own making (here a script past the size cap),
+    // with or without a signature copied from a real cursor.
+    let b64 = |b: &[u8]| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    };
+    let forged = Cursor {
+        text: "x".repeat(300 * 1024),
+        ..c.clone()
+    };
+    let payload = b64(&serde_json::to_vec(&forged).unwrap());
+    let real_sig = c.encode().split_once('.').unwrap().1.to_string();
+    for s in [payload.clone(), format!("{payload}."), format!("{payload}.{real_sig}")] {
+        assert!(matches!(Cursor::decode(&s), Err(crate::mcp::tool_error::ToolError::BadCursor)), "{}", &s[..40]);
+    }
+    let small = b64(&serde_json::to_vec(&Cursor { text: "flows()".into(), ..c.clone() }).unwrap());
+    assert!(Cursor::decode(&format!("{small}.{real_sig}")).is_err(), "another payload under a real signature");
     assert!(
         call_from_cursor("run_query", &c.encode())
             .unwrap_err()
