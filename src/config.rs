@@ -44,6 +44,16 @@ pub struct RawMcp {
     pub max_capture_packets: Option<u64>,
     /// Interface capture_live uses when the client names none.
     pub interface: Option<String>,
+    /// `--http`: the names clients reach the server by (the Host header check), besides its own
+    /// addresses and loopback; browser origins allowed besides those of those names.
+    pub public_names: Option<Vec<String>>,
+    pub allowed_origins: Option<Vec<String>>,
+    /// `--http`: connections served at once; seconds a client has to send a request's headers;
+    /// seconds a connection may stay silent; largest request body in bytes.
+    pub max_connections: Option<usize>,
+    pub header_timeout_s: Option<f64>,
+    pub idle_timeout_s: Option<f64>,
+    pub max_request_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,12 +117,36 @@ pub struct Config {
 }
 
 /// Resolved `[mcp]` settings.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct McpSettings {
     pub allow_live_capture: bool,
     pub max_capture_seconds: u64,
     pub max_capture_packets: u64,
     pub interface: Option<String>,
+    /// `NETQL_MCP_TOKEN` (environment or config/.env): the bearer token `--http` requires.
+    /// Never printed; `Debug` hides it.
+    pub token: Option<String>,
+    /// Where a generated token is saved (`.env` beside the config file).
+    pub env_file: PathBuf,
+    pub public_names: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub max_connections: usize,
+    pub header_timeout: std::time::Duration,
+    pub idle_timeout: std::time::Duration,
+    pub max_request_bytes: usize,
+}
+
+impl std::fmt::Debug for McpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("McpSettings")
+            .field("allow_live_capture", &self.allow_live_capture)
+            .field("interface", &self.interface)
+            .field("token", &self.token.as_ref().map(|_| "<set>"))
+            .field("public_names", &self.public_names)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("max_connections", &self.max_connections)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Resolved agent settings. The API key is read from the environment (or config/.env) and is
@@ -183,6 +217,7 @@ impl Config {
             let _ = dotenvy::from_path(&env_file);
         }
         let mut cfg = Self::resolve(raw, ov);
+        cfg.mcp.env_file = env_file;
         if file.is_file() {
             cfg.config_file = Some(file);
         }
@@ -243,6 +278,18 @@ impl Config {
                 max_capture_seconds: raw.mcp.max_capture_seconds.unwrap_or(60).max(1),
                 max_capture_packets: raw.mcp.max_capture_packets.unwrap_or(100_000).max(1),
                 interface: raw.mcp.interface.filter(|i| !i.trim().is_empty()),
+                token: env_text("NETQL_MCP_TOKEN"),
+                env_file: PathBuf::from("config/.env"),
+                public_names: raw.mcp.public_names.unwrap_or_default(),
+                allowed_origins: raw.mcp.allowed_origins.unwrap_or_default(),
+                max_connections: raw.mcp.max_connections.unwrap_or(64).max(1),
+                header_timeout: std::time::Duration::from_secs_f64(
+                    raw.mcp.header_timeout_s.unwrap_or(10.0).clamp(0.1, 3600.0),
+                ),
+                idle_timeout: std::time::Duration::from_secs_f64(
+                    raw.mcp.idle_timeout_s.unwrap_or(300.0).clamp(0.1, 86400.0),
+                ),
+                max_request_bytes: raw.mcp.max_request_bytes.unwrap_or(1 << 20).max(1024),
             },
             community_id_seed: raw.decode.community_id_seed.unwrap_or(0),
         }

@@ -5,16 +5,20 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::mcp::http_guard;
 use crate::mcp::server::NetqlServer;
 
 /// Port used when `--http` names only a host.
 pub const DEFAULT_HTTP_PORT: u16 = 8765;
 
-/// Where `--http` binds, and the Host header values it accepts (None: any).
+/// Where `--http` binds, whether other machines can reach it, and the Host header values it
+/// accepts.
 #[derive(Debug, Clone)]
 pub struct HttpBind {
     pub addr: SocketAddr,
-    pub allowed_hosts: Option<Vec<String>>,
+    /// Bound to an address other machines reach (a token is then required).
+    pub remote: bool,
+    pub allowed_hosts: Vec<String>,
 }
 
 /// `127.0.0.1:8765`, `localhost`, `[::1]:9000`, `:9000`, `9000`, `0.0.0.0` (with allow_remote).
@@ -45,35 +49,89 @@ pub fn http_bind(text: &str, allow_remote: bool) -> Result<HttpBind> {
     let loopback = addrs.iter().all(|a| a.ip().is_loopback());
     if !loopback && !allow_remote {
         return Err(Error::Usage(format!(
-            "--http {text:?} would accept connections from other machines, and the MCP server has no \
-             authentication; bind a loopback address (127.0.0.1, the default) or add --allow-remote"
+            "--http {text:?} would accept connections from other machines; bind a loopback address \
+             (127.0.0.1, the default), or add --allow-remote (a bearer token is then required: \
+             NETQL_MCP_TOKEN, or one made and saved on first start)"
         )));
     }
-    // Host-header checks stop DNS rebinding from web pages; they need the names clients use.
-    let allowed_hosts = if addr.ip().is_unspecified() {
-        None
-    } else {
-        let mut h = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
-        for name in [host.clone(), addr.ip().to_string()] {
-            if !h.contains(&name) {
-                h.push(name);
-            }
+    // Host-header checks stop DNS rebinding from web pages; they need the names clients use. On
+    // an address of every interface (0.0.0.0, ::) those are the machine's own addresses; names
+    // clients use beyond those come from `[mcp] public_names`.
+    let mut allowed_hosts = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+    let mut add = |name: String| {
+        if !allowed_hosts.contains(&name) {
+            allowed_hosts.push(name);
         }
-        Some(h)
     };
-    Ok(HttpBind { addr, allowed_hosts })
+    if addr.ip().is_unspecified() {
+        for a in local_addresses() {
+            add(a.to_string());
+        }
+    } else {
+        add(host.clone());
+        add(addr.ip().to_string());
+    }
+    Ok(HttpBind {
+        addr,
+        remote: !loopback,
+        allowed_hosts,
+    })
+}
+
+/// This machine's interface addresses.
+fn local_addresses() -> Vec<IpAddr> {
+    pcap::Device::list()
+        .map(|ds| {
+            ds.into_iter()
+                .flat_map(|d| d.addresses.into_iter().map(|a| a.addr))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Browser origins allowed: loopback's and those of the allowed hosts on any port, over http and
+/// https, and the configured ones. A request without an Origin (any non-browser client) passes.
+fn allowed_origins(hosts: &[String], extra: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for h in hosts {
+        let h = if h.contains(':') && !h.starts_with('[') {
+            format!("[{h}]")
+        } else {
+            h.clone()
+        };
+        for scheme in ["http", "https"] {
+            out.push(format!("{scheme}://{h}:*"));
+        }
+    }
+    out.extend(extra.iter().cloned());
+    out
+}
+
+type Body = http_body_util::combinators::BoxBody<bytes::Bytes, std::convert::Infallible>;
+
+fn plain(status: hyper::StatusCode, text: &'static str) -> hyper::Response<Body> {
+    use http_body_util::BodyExt;
+    let mut resp = hyper::Response::new(http_body_util::Full::new(bytes::Bytes::from_static(text.as_bytes())).boxed());
+    *resp.status_mut() = status;
+    resp
 }
 
 pub(crate) async fn serve_http(server: NetqlServer, bind: HttpBind) -> Result<()> {
-    use http_body_util::BodyExt;
     use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
     use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
-    let mut config = StreamableHttpServerConfig::default();
-    config = match bind.allowed_hosts {
-        Some(h) => config.with_allowed_hosts(h),
-        None => config.disable_allowed_hosts(),
-    };
+    let settings = server.inner.cfg.mcp.clone();
+    let token = http_guard::token(&settings, bind.remote)?.map(Arc::new);
+    let mut hosts = bind.allowed_hosts.clone();
+    for n in &settings.public_names {
+        if !hosts.contains(n) {
+            hosts.push(n.clone());
+        }
+    }
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts.clone())
+        .with_allowed_origins(allowed_origins(&hosts, &settings.allowed_origins))
+        .with_max_request_body_bytes(settings.max_request_bytes);
     let service = StreamableHttpService::new(
         move || Ok(server.clone()),
         Arc::new(LocalSessionManager::default()),
@@ -89,38 +147,98 @@ pub(crate) async fn serve_http(server: NetqlServer, bind: HttpBind) -> Result<()
         SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
         SocketAddr::V4(a) => a.to_string(),
     };
-    eprintln!("netql mcp: listening on http://{shown}/mcp (Ctrl-C stops)");
+    eprintln!(
+        "netql mcp: listening on http://{shown}/mcp ({}; Ctrl-C stops)",
+        if token.is_some() {
+            "bearer token required"
+        } else {
+            "loopback only, no token"
+        }
+    );
+    let slots = Arc::new(tokio::sync::Semaphore::new(settings.max_connections));
+    let mut backoff = http_guard::AcceptBackoff::default();
+    let mut refused_full = 0u64;
     loop {
         let stream = tokio::select! {
             r = listener.accept() => match r {
-                Ok((s, _)) => s,
+                Ok((s, _)) => {
+                    backoff.ok();
+                    s
+                }
                 Err(e) => {
-                    eprintln!("netql mcp: accept failed: {e}");
+                    tokio::time::sleep(backoff.failed(&e)).await;
                     continue;
                 }
             },
             _ = tokio::signal::ctrl_c() => break,
         };
+        // At the cap, a new connection is closed at once: the ones being served keep going.
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            refused_full += 1;
+            if refused_full.is_power_of_two() {
+                eprintln!(
+                    "netql mcp: {refused_full} connection(s) refused so far: {} already open ([mcp] max_connections)",
+                    settings.max_connections
+                );
+            }
+            drop(stream);
+            continue;
+        };
         let svc = service.clone();
+        let token = token.clone();
+        let (header_timeout, idle) = (settings.header_timeout, settings.idle_timeout);
         tokio::spawn(async move {
+            let _slot = slot;
             let handler = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let svc = svc.clone();
+                let token = token.clone();
                 async move {
                     if req.uri().path() != "/mcp" {
-                        let body = http_body_util::Full::new(bytes::Bytes::from_static(
-                            b"netql MCP server: the endpoint is /mcp\n",
-                        ))
-                        .boxed();
-                        let mut resp = hyper::Response::new(body);
-                        *resp.status_mut() = hyper::StatusCode::NOT_FOUND;
-                        return Ok::<_, std::convert::Infallible>(resp);
+                        return Ok::<_, std::convert::Infallible>(plain(
+                            hyper::StatusCode::NOT_FOUND,
+                            "netql MCP server: the endpoint is /mcp\n",
+                        ));
+                    }
+                    if let Some(t) = &token {
+                        let given = req.headers().get(hyper::header::AUTHORIZATION).map(|v| v.as_bytes());
+                        if !http_guard::authorized(given, t) {
+                            // RFC 6750's challenge; the MCP authorization spec's resource server
+                            // answers so (there is no authorization server to point to: the
+                            // token is a static one the operator hands out).
+                            let mut resp = plain(
+                                hyper::StatusCode::UNAUTHORIZED,
+                                "netql MCP server: send `Authorization: Bearer <token>` (NETQL_MCP_TOKEN)\n",
+                            );
+                            let challenge = if given.is_some() {
+                                "Bearer realm=\"netql\", error=\"invalid_token\""
+                            } else {
+                                "Bearer realm=\"netql\""
+                            };
+                            resp.headers_mut().insert(
+                                hyper::header::WWW_AUTHENTICATE,
+                                hyper::header::HeaderValue::from_static(challenge),
+                            );
+                            return Ok(resp);
+                        }
                     }
                     Ok(svc.handle(req).await)
                 }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .serve_connection(hyper_util::rt::TokioIo::new(stream), handler)
-                .await;
+            let activity = http_guard::Activity::new();
+            let io = http_guard::Tracked {
+                inner: stream,
+                activity: activity.clone(),
+            };
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .serve_connection(hyper_util::rt::TokioIo::new(io), handler);
+            // A connection that moves no byte either way for `idle` is closed (an SSE stream
+            // sends keep-alives, so a live one never is).
+            tokio::select! {
+                _ = conn => {}
+                _ = activity.silent_for(idle) => {}
+            }
         });
     }
     Ok(())

@@ -17,6 +17,7 @@ pub mod analyze;
 pub mod describe;
 pub mod guide;
 pub mod http;
+pub(crate) mod http_guard;
 pub mod listing;
 pub mod live;
 pub mod paging;

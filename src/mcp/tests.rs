@@ -172,10 +172,21 @@ fn cursors_round_trip_and_reject_garbage() {
     let payload = b64(&serde_json::to_vec(&forged).unwrap());
     let real_sig = c.encode().split_once('.').unwrap().1.to_string();
     for s in [payload.clone(), format!("{payload}."), format!("{payload}.{real_sig}")] {
-        assert!(matches!(Cursor::decode(&s), Err(crate::mcp::tool_error::ToolError::BadCursor)), "{}", &s[..40]);
+        assert!(
+            matches!(Cursor::decode(&s), Err(crate::mcp::tool_error::ToolError::BadCursor)),
+            "{}",
+            &s[..40]
+        );
     }
-    let small = b64(&serde_json::to_vec(&Cursor { text: "flows()".into(), ..c.clone() }).unwrap());
-    assert!(Cursor::decode(&format!("{small}.{real_sig}")).is_err(), "another payload under a real signature");
+    let small = b64(&serde_json::to_vec(&Cursor {
+        text: "flows()".into(),
+        ..c.clone()
+    })
+    .unwrap());
+    assert!(
+        Cursor::decode(&format!("{small}.{real_sig}")).is_err(),
+        "another payload under a real signature"
+    );
     assert!(
         call_from_cursor("run_query", &c.encode())
             .unwrap_err()
@@ -200,8 +211,20 @@ fn http_addresses() {
         let e = http_bind(remote, false).unwrap_err().to_string();
         assert!(e.contains("--allow-remote"), "{remote}: {e}");
         let b = http_bind(remote, true).unwrap();
-        assert!(b.allowed_hosts.is_none());
+        // The Host check stays on: loopback names and this machine's own addresses.
+        assert!(b.remote);
+        assert!(
+            b.allowed_hosts.iter().any(|h| h == "localhost"),
+            "{:?}",
+            b.allowed_hosts
+        );
+        assert!(
+            !b.allowed_hosts.iter().any(|h| h == "0.0.0.0" || h == "::"),
+            "{:?}",
+            b.allowed_hosts
+        );
     }
+    assert!(!http_bind("127.0.0.1:9000", false).unwrap().remote);
     assert!(http_bind("127.0.0.1:notaport", false).is_err());
 }
 

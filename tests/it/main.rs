@@ -12,6 +12,7 @@ mod ja4;
 mod linktypes;
 mod live;
 mod mcp;
+mod mcp_http;
 mod queries;
 mod shell;
 mod transaction_queries;

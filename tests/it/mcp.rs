@@ -540,7 +540,7 @@ async fn live_capture_writes_a_capture_the_next_query_reads() {
 }
 
 /// The Python MCP SDK, or a failure that says how to install it.
-fn python_client(args: &[&str]) -> Value {
+pub(crate) fn python_client(args: &[&str]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/mcp_client.py");
     let out = Command::new(netql::testdata::python())
         .arg(&script)

@@ -2,7 +2,7 @@
 """A real MCP client against `netql mcp`: the `mcp` PyPI SDK (2.x), over stdio or streamable HTTP.
 
     python3 tests/it/mcp_client.py --netql target/debug/netql --captures DIR --cache DIR
-    python3 tests/it/mcp_client.py --url http://127.0.0.1:PORT/mcp
+    python3 tests/it/mcp_client.py --url http://127.0.0.1:PORT/mcp [--token TOKEN]
 
 It lists the tools, calls each one, pages a truncated result to the end, hits the error cases,
 and prints one JSON summary on stdout that tests/it/mcp.rs asserts on. The SDK validates every
@@ -157,9 +157,15 @@ async def main():
     ap.add_argument("--captures")
     ap.add_argument("--cache")
     ap.add_argument("--url")
+    ap.add_argument("--token", help="bearer token for --url (sent as Authorization: Bearer ...)")
     ap.add_argument("--mode", default="auto", help="auto, legacy or a protocol version")
     a = ap.parse_args()
-    if a.url:
+    if a.url and a.token:
+        from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
+
+        http = create_mcp_http_client(headers={"Authorization": f"Bearer {a.token}"})
+        target = streamable_http_client(a.url, http_client=http)
+    elif a.url:
         target = a.url
     else:
         target = StdioServerParameters(
