@@ -10,6 +10,105 @@
 //! against 330 ms.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+// ---------------------------------------------------------------------------------------------
+// The memory budget of a query run in a process of its own (a command, a query worker)
+
+/// Bytes allocated minus bytes freed since the budget started (blocks from before it are freed
+/// too, so it can go below zero).
+static NET: AtomicIsize = AtomicIsize::new(0);
+/// The budget in bytes; 0 when none is set (then nothing is counted: loading costs nothing).
+static LIMIT: AtomicIsize = AtomicIsize::new(0);
+
+/// While held, the process may allocate at most `limit` bytes more than it held when it
+/// started; the allocation that would pass it ends the process with exit code 2 and a message
+/// saying how much was asked for (Polars cannot be interrupted, and a refused allocation would
+/// abort it). Only for processes whose whole job is the query: a command or a query worker.
+pub struct Budget(());
+
+impl Budget {
+    pub fn start(limit: u64) -> Budget {
+        NET.store(0, Ordering::SeqCst);
+        LIMIT.store(limit.min(isize::MAX as u64) as isize, Ordering::SeqCst);
+        Budget(())
+    }
+}
+
+impl Drop for Budget {
+    fn drop(&mut self) {
+        LIMIT.store(0, Ordering::SeqCst);
+    }
+}
+
+#[inline]
+fn charge(size: usize) {
+    let limit = LIMIT.load(Ordering::Relaxed);
+    if limit > 0 {
+        let now = NET.fetch_add(size as isize, Ordering::Relaxed) + size as isize;
+        if now > limit {
+            over_budget(size, now, limit);
+        }
+    }
+}
+
+#[inline]
+fn refund(size: usize) {
+    if LIMIT.load(Ordering::Relaxed) > 0 {
+        NET.fetch_sub(size as isize, Ordering::Relaxed);
+    }
+}
+
+/// A small text buffer on the stack: the message is written without allocating (the allocator
+/// is where this runs).
+struct StackText {
+    buf: [u8; 512],
+    len: usize,
+}
+
+impl std::fmt::Write for StackText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let n = s.len().min(self.buf.len() - self.len);
+        self.buf[self.len..self.len + n].copy_from_slice(&s.as_bytes()[..n]);
+        self.len += n;
+        Ok(())
+    }
+}
+
+/// Bytes as `27.0 GB` / `512.0 MB`.
+struct Size(isize);
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.0.max(0) as f64;
+        if b >= 1e9 {
+            write!(f, "{:.1} GB", b / 1e9)
+        } else {
+            write!(f, "{:.1} MB", b / 1e6)
+        }
+    }
+}
+
+#[cold]
+fn over_budget(asked: usize, now: isize, limit: isize) -> ! {
+    use std::fmt::Write as _;
+    LIMIT.store(0, Ordering::SeqCst);
+    let mut t = StackText { buf: [0; 512], len: 0 };
+    let _ = write!(
+        t,
+        "netql: query stopped: it would need more than its memory limit of {} (one request for {} with {} already in use); \
+         filter first, or aggregate before joining or exploding (the limit is [queries] max_memory)\n",
+        Size(limit),
+        Size(asked as isize),
+        Size(now - asked as isize),
+    );
+    // SAFETY: writing a buffer we own to stderr, then ending the process at once (no unwinding,
+    // no destructors: the heap is where the trouble is).
+    unsafe {
+        libc::write(2, t.buf.as_ptr().cast(), t.len);
+        libc::_exit(2);
+    }
+}
 
 /// The process's allocator (set in the binary).
 pub struct Allocator;
@@ -52,6 +151,7 @@ unsafe fn map(size: usize) -> *mut u8 {
 // given unchanged.
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        charge(layout.size());
         if mapped(layout) {
             // SAFETY: `map` has no precondition beyond a size, which the layout gives.
             unsafe { map(layout.size()) }
@@ -62,6 +162,7 @@ unsafe impl GlobalAlloc for Allocator {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        charge(layout.size());
         if mapped(layout) {
             // Fresh anonymous pages read as zero: nothing to write.
             // SAFETY: as in `alloc`.
@@ -73,6 +174,7 @@ unsafe impl GlobalAlloc for Allocator {
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        refund(layout.size());
         if mapped(layout) {
             // SAFETY: `ptr` is a mapping of `layout.size()` bytes made by `map` (the same layout
             // chose mmap), not used after this.
@@ -87,6 +189,11 @@ unsafe impl GlobalAlloc for Allocator {
         // SAFETY: the caller guarantees new_size, rounded up to the alignment, does not overflow.
         let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
         if !mapped(layout) && !mapped(new) {
+            if new_size > layout.size() {
+                charge(new_size - layout.size());
+            } else {
+                refund(layout.size() - new_size);
+            }
             // SAFETY: both layouts belong to the system allocator, which made `ptr`.
             return unsafe { System.realloc(ptr, layout, new_size) };
         }

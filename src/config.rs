@@ -83,8 +83,27 @@ pub struct RawQueries {
     /// Script limits.
     pub max_operations: Option<u64>,
     pub timeout_s: Option<f64>,
+    /// Memory a query may add, `4GB`, `512MiB` or a number of bytes.
+    #[serde(default, deserialize_with = "size")]
+    pub max_memory: Option<u64>,
     /// Rows shown in tables before "N more rows".
     pub max_rows: Option<usize>,
+}
+
+/// A size setting: a number of bytes or text with a unit (`4GB`, `512MiB`).
+fn size<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Option<u64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Size {
+        Bytes(u64),
+        Text(String),
+    }
+    match Option::<Size>::deserialize(d)? {
+        None => Ok(None),
+        Some(Size::Bytes(0)) => Err(serde::de::Error::custom("a size must be more than zero")),
+        Some(Size::Bytes(n)) => Ok(Some(n)),
+        Some(Size::Text(t)) => crate::units::parse_size(&t).map(Some).map_err(serde::de::Error::custom),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -107,6 +126,8 @@ pub struct Config {
     pub queries_dir: PathBuf,
     pub max_operations: u64,
     pub timeout: std::time::Duration,
+    /// Memory one query may add (`[queries] max_memory`).
+    pub max_memory: u64,
     pub max_rows: usize,
     /// The config file that was read, if any (passed on to child processes).
     pub config_file: Option<PathBuf>,
@@ -270,6 +291,7 @@ impl Config {
             queries_dir,
             max_operations: raw.queries.max_operations.unwrap_or(5_000_000),
             timeout: std::time::Duration::from_secs_f64(raw.queries.timeout_s.unwrap_or(60.0).max(0.1)),
+            max_memory: raw.queries.max_memory.unwrap_or(4_000_000_000),
             max_rows: raw.queries.max_rows.unwrap_or(40),
             config_file: None,
             agent,

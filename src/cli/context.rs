@@ -30,13 +30,25 @@ pub fn resolve_each(ctx: &Ctx, specs: &[String]) -> (Vec<CaptureFile>, bool) {
 }
 
 impl Ctx {
+    /// The engine of a command that runs queries and ends: a query past its memory or time
+    /// limit ends the command (exit 2, with the reason).
     pub fn engine(&self) -> ScriptEngine {
-        let limits = Limits {
+        ScriptEngine::new(self.limits(true), Some(&self.cfg.queries_dir))
+    }
+
+    /// The engine of the shell, which outlives its queries.
+    pub fn shell_engine(&self) -> ScriptEngine {
+        ScriptEngine::new(self.limits(false), Some(&self.cfg.queries_dir))
+    }
+
+    fn limits(&self, stop_process: bool) -> Limits {
+        Limits {
             max_operations: self.cfg.max_operations,
             timeout: self.cfg.timeout,
+            max_memory: self.cfg.max_memory,
+            stop_process,
             ..Limits::default()
-        };
-        ScriptEngine::new(limits, Some(&self.cfg.queries_dir))
+        }
     }
 }
 

@@ -95,7 +95,7 @@ pub fn run(args: Args) -> Result<Exit> {
         Command::Interfaces { format } => interfaces::interfaces(format),
         Command::Capture(args) => capture::capture(&ctx, &args),
         Command::Watch(args) => watch::watch(&ctx, &args),
-        Command::Shell { files } => Ok(netql::shell::run(&ctx.cfg, &ctx.opts, ctx.engine(), &files)?),
+        Command::Shell { files } => Ok(netql::shell::run(&ctx.cfg, &ctx.opts, ctx.shell_engine(), &files)?),
         Command::Bench {
             packets,
             dir,

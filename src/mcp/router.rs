@@ -35,6 +35,7 @@ impl NetqlServer {
         let limits = Limits {
             max_operations: cfg.max_operations,
             timeout: cfg.timeout,
+            max_memory: cfg.max_memory,
             ..Limits::default()
         };
         NetqlServer {

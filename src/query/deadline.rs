@@ -8,6 +8,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+/// How long a query may run on inside Polars after its time is up, in a process that is
+/// stopped then (see [`Deadline::start`]): Rhai steps see the flag at once, but a Polars plan
+/// being executed cannot be interrupted.
+const GRACE: Duration = Duration::from_secs(2);
+
 /// Set `expired` after `timeout` unless dropped first.
 pub struct Deadline {
     expired: Arc<AtomicBool>,
@@ -15,7 +20,9 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    pub fn start(timeout: Duration) -> Deadline {
+    /// With `stop_process`, a run still going [`GRACE`] after the deadline (inside Polars) ends
+    /// the process with exit code 2 and says so.
+    pub fn start(timeout: Duration, stop_process: bool) -> Deadline {
         let expired = Arc::new(AtomicBool::new(false));
         let done = Arc::new((Mutex::new(false), Condvar::new()));
         let (flag, pair) = (Arc::clone(&expired), Arc::clone(&done));
@@ -28,8 +35,23 @@ impl Deadline {
                 let (finished, _) = cv
                     .wait_timeout_while(guard, timeout, |finished| !*finished)
                     .unwrap_or_else(|p| p.into_inner());
+                if *finished {
+                    return;
+                }
+                flag.store(true, Ordering::SeqCst);
+                if !stop_process {
+                    return;
+                }
+                let (finished, _) = cv
+                    .wait_timeout_while(finished, GRACE, |finished| !*finished)
+                    .unwrap_or_else(|p| p.into_inner());
                 if !*finished {
-                    flag.store(true, Ordering::SeqCst);
+                    eprintln!(
+                        "netql: query stopped: time limit of {} s exceeded while Polars was running it \
+                         (filter first, or aggregate before joining; the limit is [queries] timeout_s)",
+                        timeout.as_secs_f64()
+                    );
+                    std::process::exit(2);
                 }
             });
         if spawned.is_err() {
@@ -60,13 +82,13 @@ mod tests {
 
     #[test]
     fn the_flag_is_set_at_the_deadline_and_not_after_the_run_ended() {
-        let d = Deadline::start(Duration::from_millis(50));
+        let d = Deadline::start(Duration::from_millis(50), false);
         let flag = d.flag();
         assert!(!flag.load(Ordering::SeqCst));
         std::thread::sleep(Duration::from_millis(300));
         assert!(flag.load(Ordering::SeqCst));
 
-        let d = Deadline::start(Duration::from_millis(100));
+        let d = Deadline::start(Duration::from_millis(100), false);
         let flag = d.flag();
         drop(d);
         std::thread::sleep(Duration::from_millis(300));

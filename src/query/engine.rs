@@ -27,6 +27,13 @@ pub struct Limits {
     pub timeout: Duration,
     /// Evidence rows kept per finding.
     pub evidence_rows: usize,
+    /// Memory a query may add (`[queries] max_memory`).
+    pub max_memory: u64,
+    /// The process runs queries and nothing else (a command, a query worker): a query past its
+    /// memory limit, or still in Polars past its time limit, ends the process with exit code 2
+    /// and says why. Polars' work cannot be interrupted otherwise; a server or shell keeps this
+    /// off and runs queries in worker processes.
+    pub stop_process: bool,
 }
 
 impl Default for Limits {
@@ -39,6 +46,8 @@ impl Default for Limits {
             max_map_size: 10_000,
             timeout: Duration::from_secs(60),
             evidence_rows: 50,
+            max_memory: 4_000_000_000,
+            stop_process: false,
         }
     }
 }
@@ -277,7 +286,11 @@ impl ScriptEngine {
     ) -> Result<RunResult, ScriptError> {
         let started = Instant::now();
         let failures: Failures = Arc::new(Mutex::new(Vec::new()));
-        let deadline = crate::query::deadline::Deadline::start(self.limits.timeout);
+        let deadline = crate::query::deadline::Deadline::start(self.limits.timeout, self.limits.stop_process);
+        let _budget = self
+            .limits
+            .stop_process
+            .then(|| crate::allocator::Budget::start(self.limits.max_memory));
         let engine = self.engine(data, failures.clone(), Some(deadline.flag()), cancel);
         let ast = engine
             .compile(source)

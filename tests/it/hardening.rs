@@ -243,3 +243,36 @@ fn packet_text_cannot_steer_a_terminal_or_break_a_file() {
         "{texts}"
     );
 }
+
+/// Three packet tables joined on one constant key: 253³ = 16 million rows. Under
+/// `max_memory = "64MB"` the command stops with the reason and exit 2 (it used to grow until
+/// the machine ran out, or ask for one block of gigabytes and abort).
+const JOIN_BOMB: &str = r#"let p = packets().with_column(lit(1).alias("k")).select(["k", "frame"]);
+let q = packets().with_column(lit(1).alias("k")).select(["k", "ts"]);
+let r = packets().with_column(lit(1).alias("k")).select(["k", "wire_len"]);
+p.join(q, ["k"], "inner").join(r, ["k"], "inner")"#;
+
+#[test]
+fn a_join_bomb_stops_at_the_memory_limit() {
+    let script = format!("{JOIN_BOMB}.count()");
+    let o = run_with(&[], "max_memory = \"64MB\"", &["run", "-e", &script, sample().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("query stopped") && err.contains("memory limit of 64.0 MB"), "{err}");
+    // The same query with room runs (the limit is what stopped it, not the query).
+    let o = run_with(&[], "max_memory = \"3GB\"", &["run", "-e", &script, "--format", "json", sample().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(crate::common::stdout(&o).trim(), (253u64 * 253 * 253).to_string());
+}
+
+/// A plan that keeps Polars busy for seconds ran to the end whatever `timeout_s` said (the
+/// deadline was seen only between Rhai steps). Now the command stops soon after the limit.
+#[test]
+fn a_slow_polars_plan_stops_at_the_time_limit() {
+    let script = format!(
+        "{JOIN_BOMB}.group_by([\"frame\", \"wire_len\"]).agg([col(\"ts\").n_unique().alias(\"n\")]).sort(\"n\", true).count()"
+    );
+    let o = run_with(&[], "max_memory = \"3GB\"\ntimeout_s = 0.5", &["run", "-e", &script, sample().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("time limit of 0.5 s exceeded while Polars was running"), "{}", stderr(&o));
+}
