@@ -94,10 +94,10 @@ fn over_budget(asked: usize, now: isize, limit: isize) -> ! {
     use std::fmt::Write as _;
     LIMIT.store(0, Ordering::SeqCst);
     let mut t = StackText { buf: [0; 512], len: 0 };
-    let _ = write!(
+    let _ = writeln!(
         t,
         "netql: query stopped: it would need more than its memory limit of {} (one request for {} with {} already in use); \
-         filter first, or aggregate before joining or exploding (the limit is [queries] max_memory)\n",
+         filter first, or aggregate before joining or exploding (the limit is [queries] max_memory)",
         Size(limit),
         Size(asked as isize),
         Size(now - asked as isize),

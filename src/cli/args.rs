@@ -156,9 +156,12 @@ pub enum Command {
         /// (default host 127.0.0.1, default port 8765).
         #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1")]
         http: Option<String>,
-        /// Allow --http on a non-loopback address (0.0.0.0, ::, a LAN address); the server has no authentication.
+        /// Allow --http on a non-loopback address (0.0.0.0, ::, a LAN address); a bearer token is then required.
         #[arg(long, requires = "http")]
         allow_remote: bool,
+        /// Serve stdio as the query engine of another `netql mcp` (which starts it).
+        #[arg(long, hide = true, conflicts_with = "http")]
+        engine: bool,
     },
     /// Write the bundled sample capture (web, DNS and a small port scan) to FILE.
     #[command(hide = true)]

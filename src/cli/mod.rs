@@ -114,8 +114,16 @@ pub fn run(args: Args) -> Result<Exit> {
         Command::BenchWorker { kind, file } => bench::worker(&kind, &file).map(|_| Exit::Success),
         Command::Ask { question, offline } => agent::ask(&ctx, &question.join(" "), offline),
         Command::Chat { offline } => agent::chat(&ctx, offline),
-        Command::Mcp { http, allow_remote } => {
-            let opts = netql::mcp::ServeOptions { http, allow_remote };
+        Command::Mcp {
+            http,
+            allow_remote,
+            engine,
+        } => {
+            let opts = netql::mcp::ServeOptions {
+                http,
+                allow_remote,
+                engine,
+            };
             netql::mcp::serve(ctx.cfg.clone(), ctx.opts.clone(), opts)?;
             Ok(Exit::Success)
         }

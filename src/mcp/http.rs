@@ -5,8 +5,8 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
+use crate::mcp::engine_proxy::EngineProxy;
 use crate::mcp::http_guard;
-use crate::mcp::server::NetqlServer;
 
 /// Port used when `--http` names only a host.
 pub const DEFAULT_HTTP_PORT: u16 = 8765;
@@ -116,11 +116,11 @@ fn plain(status: hyper::StatusCode, text: &'static str) -> hyper::Response<Body>
     resp
 }
 
-pub(crate) async fn serve_http(server: NetqlServer, bind: HttpBind) -> Result<()> {
+pub(crate) async fn serve_http(cfg: &crate::config::Config, proxy: EngineProxy, bind: HttpBind) -> Result<()> {
     use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
     use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
-    let settings = server.inner.cfg.mcp.clone();
+    let settings = cfg.mcp.clone();
     let token = http_guard::token(&settings, bind.remote)?.map(Arc::new);
     let mut hosts = bind.allowed_hosts.clone();
     for n in &settings.public_names {
@@ -132,8 +132,11 @@ pub(crate) async fn serve_http(server: NetqlServer, bind: HttpBind) -> Result<()
         .with_allowed_hosts(hosts.clone())
         .with_allowed_origins(allowed_origins(&hosts, &settings.allowed_origins))
         .with_max_request_body_bytes(settings.max_request_bytes);
+    // Every client shares the engine (a stateless client makes a "session" per request, and each
+    // engine loads its captures): a query that has to be stopped fails the calls in flight at
+    // that moment, and the next calls get a new engine.
     let service = StreamableHttpService::new(
-        move || Ok(server.clone()),
+        move || Ok(proxy.clone()),
         Arc::new(LocalSessionManager::default()),
         config,
     );

@@ -87,13 +87,32 @@ pub(crate) struct Cursor {
 /// Longest script a call (or a cursor continuing one) may carry.
 pub(crate) const MAX_SCRIPT: usize = 256 * 1024;
 
-/// The key cursors are signed with: random, made once per server process. A cursor carries the
-/// whole call (its script included) back from the client, so without a signature a client could
-/// forge one holding any script, past the size cap and the checks a first call gets. A cursor
-/// from an earlier run of the server is refused; the call is simply made again.
+/// Where a front passes its engines the cursor key (see [`crate::mcp::engine_proxy`]).
+pub(crate) const CURSOR_KEY_ENV: &str = "NETQL_MCP_CURSOR_KEY";
+
+/// This process's cursor key seed: the one its front passed, or random, made once.
+pub(crate) fn cursor_key_seed() -> &'static str {
+    static SEED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        if let Some(s) = std::env::var(CURSOR_KEY_ENV).ok().filter(|s| s.len() >= 32) {
+            return s;
+        }
+        let mut raw = [0u8; 32];
+        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut raw);
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    });
+    &SEED
+}
+
+/// The key cursors are signed with: random, made once per server (a front and the engines it
+/// starts share it). A cursor carries the whole call (its script included) back from the client,
+/// so without a signature a client could forge one holding any script, past the size cap and the
+/// checks a first call gets. A cursor from an earlier run of the server is refused; the call is
+/// simply made again.
 static CURSOR_KEY: std::sync::LazyLock<Option<ring::hmac::Key>> = std::sync::LazyLock::new(|| {
-    let rng = ring::rand::SystemRandom::new();
-    ring::hmac::Key::generate(ring::hmac::HMAC_SHA256, &rng).ok()
+    Some(ring::hmac::Key::new(
+        ring::hmac::HMAC_SHA256,
+        cursor_key_seed().as_bytes(),
+    ))
 });
 
 impl Cursor {

@@ -29,13 +29,24 @@ use crate::table::load::LoadOptions;
 
 impl NetqlServer {
     /// A server over the captures `cfg` names; the tools are the ones below.
-    pub fn new(cfg: Config, mut load: LoadOptions) -> NetqlServer {
+    pub fn new(cfg: Config, load: LoadOptions) -> NetqlServer {
+        Self::with_limits(cfg, load, false)
+    }
+
+    /// The server run as a front's engine (`netql mcp --engine`): a query past its memory or
+    /// time limit ends the process, which the front reports and replaces.
+    pub fn for_engine(cfg: Config, load: LoadOptions) -> NetqlServer {
+        Self::with_limits(cfg, load, true)
+    }
+
+    fn with_limits(cfg: Config, mut load: LoadOptions, stop_process: bool) -> NetqlServer {
         // stdout is the protocol channel; a progress bar has no place in a server anyway.
         load.progress = false;
         let limits = Limits {
             max_operations: cfg.max_operations,
             timeout: cfg.timeout,
             max_memory: cfg.max_memory,
+            stop_process,
             ..Limits::default()
         };
         NetqlServer {
@@ -202,15 +213,20 @@ impl NetqlServer {
     }
 }
 
+/// What the server says of itself at initialization (the front and its engine say the same).
+pub(crate) fn server_config() -> ServerConfig {
+    ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        .with_server_info(
+            Implementation::new("netql", env!("CARGO_PKG_VERSION"))
+                .with_title("netql")
+                .with_description("Query packet captures: pcap -> Polars tables -> scripts"),
+        )
+        .with_instructions(INSTRUCTIONS)
+}
+
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for NetqlServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(
-                Implementation::new("netql", env!("CARGO_PKG_VERSION"))
-                    .with_title("netql")
-                    .with_description("Query packet captures: pcap -> Polars tables -> scripts"),
-            )
-            .with_instructions(INSTRUCTIONS)
+        server_config()
     }
 }

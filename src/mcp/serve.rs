@@ -5,6 +5,7 @@ use rmcp::ServiceExt;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::mcp::engine_proxy::EngineProxy;
 use crate::mcp::http::http_bind;
 use crate::mcp::http::serve_http;
 use crate::mcp::server::NetqlServer;
@@ -17,6 +18,8 @@ pub struct ServeOptions {
     pub http: Option<String>,
     /// Allow binding a non-loopback address (0.0.0.0, ::, a LAN address).
     pub allow_remote: bool,
+    /// Serve stdio as the engine of a front (see [`crate::mcp::engine_proxy`]).
+    pub engine: bool,
 }
 
 /// Run the server until the client disconnects (stdio) or Ctrl-C (HTTP). Builds its own runtime.
@@ -34,19 +37,32 @@ pub fn serve(cfg: Config, load: LoadOptions, opts: ServeOptions) -> Result<()> {
         Some(a) => Some(http_bind(a, opts.allow_remote)?),
         None => None,
     };
-    let server = NetqlServer::new(cfg, load);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Serve(format!("cannot start the async runtime: {e}")))?;
     rt.block_on(async move {
+        if opts.engine {
+            // The engine: the tools themselves, over stdio, to the front that started it.
+            let running = NetqlServer::for_engine(cfg, load)
+                .serve(rmcp::transport::stdio())
+                .await
+                .map_err(|e| Error::Serve(format!("MCP handshake failed: {e}")))?;
+            running
+                .waiting()
+                .await
+                .map_err(|e| Error::Serve(format!("MCP server stopped: {e}")))?;
+            return Ok(());
+        }
+        // The front: answers clients, runs no query itself (every tool call goes to an engine).
+        let proxy = EngineProxy::new(&cfg, load.use_cache);
         match http {
             None => {
                 eprintln!(
                     "netql mcp: serving captures in {} over stdio",
-                    server.inner.cfg.captures_dir.display()
+                    cfg.captures_dir.display()
                 );
-                let running = server
+                let running = proxy
                     .serve(rmcp::transport::stdio())
                     .await
                     .map_err(|e| Error::Serve(format!("MCP handshake failed: {e}")))?;
@@ -56,7 +72,7 @@ pub fn serve(cfg: Config, load: LoadOptions, opts: ServeOptions) -> Result<()> {
                     .map_err(|e| Error::Serve(format!("MCP server stopped: {e}")))?;
                 Ok(())
             }
-            Some(bind) => serve_http(server, bind).await,
+            Some(bind) => serve_http(&cfg, proxy, bind).await,
         }
     })
 }

@@ -255,12 +255,23 @@ p.join(q, ["k"], "inner").join(r, ["k"], "inner")"#;
 #[test]
 fn a_join_bomb_stops_at_the_memory_limit() {
     let script = format!("{JOIN_BOMB}.count()");
-    let o = run_with(&[], "max_memory = \"64MB\"", &["run", "-e", &script, sample().to_str().unwrap()]);
+    let o = run_with(
+        &[],
+        "max_memory = \"64MB\"",
+        &["run", "-e", &script, sample().to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
-    assert!(err.contains("query stopped") && err.contains("memory limit of 64.0 MB"), "{err}");
+    assert!(
+        err.contains("query stopped") && err.contains("memory limit of 64.0 MB"),
+        "{err}"
+    );
     // The same query with room runs (the limit is what stopped it, not the query).
-    let o = run_with(&[], "max_memory = \"3GB\"", &["run", "-e", &script, "--format", "json", sample().to_str().unwrap()]);
+    let o = run_with(
+        &[],
+        "max_memory = \"3GB\"",
+        &["run", "-e", &script, "--format", "json", sample().to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(crate::common::stdout(&o).trim(), (253u64 * 253 * 253).to_string());
 }
@@ -272,7 +283,80 @@ fn a_slow_polars_plan_stops_at_the_time_limit() {
     let script = format!(
         "{JOIN_BOMB}.group_by([\"frame\", \"wire_len\"]).agg([col(\"ts\").n_unique().alias(\"n\")]).sort(\"n\", true).count()"
     );
-    let o = run_with(&[], "max_memory = \"3GB\"\ntimeout_s = 0.5", &["run", "-e", &script, sample().to_str().unwrap()]);
+    let o = run_with(
+        &[],
+        "max_memory = \"3GB\"\ntimeout_s = 0.5",
+        &["run", "-e", &script, sample().to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("time limit of 0.5 s exceeded while Polars was running"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("time limit of 0.5 s exceeded while Polars was running"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// The same bombs sent to `netql mcp` by a real MCP client (rmcp over the child's stdio): the
+/// server stays up. Each call gets a tool error with the reason; the engine that had to stop is
+/// replaced, and the next call (another script, the same client) is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bombs_sent_to_the_mcp_server_stop_that_call_only() {
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+
+    let slow = format!(
+        "{JOIN_BOMB}.group_by([\"frame\", \"wire_len\"]).agg([col(\"ts\").n_unique().alias(\"n\")]).sort(\"n\", true).count()"
+    );
+    for (limits, bomb, why) in [
+        (
+            "max_memory = \"64MB\"",
+            format!("{JOIN_BOMB}.count()"),
+            "memory limit of 64.0 MB",
+        ),
+        (
+            "max_memory = \"3GB\"\ntimeout_s = 1",
+            slow,
+            "time limit of 1 s exceeded",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let caps = dir.path().join("caps");
+        std::fs::create_dir_all(&caps).unwrap();
+        std::fs::copy(sample(), caps.join("sample.pcap")).unwrap();
+        let cfg = dir.path().join("netql.toml");
+        std::fs::write(&cfg, format!("[queries]\n{limits}\n")).unwrap();
+        let cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_netql")).configure(|c| {
+            c.arg("--config").arg(&cfg).arg("--captures").arg(&caps);
+            c.arg("--cache-dir").arg(dir.path().join("cache")).arg("mcp");
+            c.current_dir(dir.path()).env_remove("NETQL_CONFIG");
+        });
+        let (transport, _stderr) = TokioChildProcess::builder(cmd)
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let client = ().serve(transport).await.expect("MCP handshake");
+        let call = |script: String| {
+            let args = serde_json::json!({"script": script, "captures": ["sample.pcap"]});
+            client
+                .call_tool(CallToolRequestParams::new("run_script").with_arguments(args.as_object().cloned().unwrap()))
+        };
+        let text = |r: &rmcp::model::CallToolResult| -> String {
+            r.content
+                .iter()
+                .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+                .collect()
+        };
+        let r = call(bomb).await.expect("a tool result, not a protocol error");
+        assert!(r.is_error.unwrap_or(false), "{r:?}");
+        assert!(
+            text(&r).contains("query stopped") && text(&r).contains(why),
+            "{}",
+            text(&r)
+        );
+        let r = call("packets().count()".into()).await.expect("the server is still up");
+        assert!(!r.is_error.unwrap_or(false), "{}", text(&r));
+        assert!(text(&r).contains("253"), "{}", text(&r));
+        let _ = client.cancel().await;
+    }
 }
