@@ -33,22 +33,21 @@ impl Ctx {
     /// The engine of a command that runs queries and ends: a query past its memory or time
     /// limit ends the command (exit 2, with the reason).
     pub fn engine(&self) -> ScriptEngine {
-        ScriptEngine::new(self.limits(true), Some(&self.cfg.queries_dir))
-    }
-
-    /// The engine of the shell, which outlives its queries.
-    pub fn shell_engine(&self) -> ScriptEngine {
-        ScriptEngine::new(self.limits(false), Some(&self.cfg.queries_dir))
-    }
-
-    fn limits(&self, stop_process: bool) -> Limits {
-        Limits {
+        let limits = Limits {
             max_operations: self.cfg.max_operations,
             timeout: self.cfg.timeout,
             max_memory: self.cfg.max_memory,
-            stop_process,
+            stop_process: true,
             ..Limits::default()
-        }
+        };
+        ScriptEngine::new(limits, Some(&self.cfg.queries_dir))
+    }
+
+    /// The engine of the shell. Its queries run in the shell's process, so a query past its
+    /// memory or time limit ends the shell with the reason (exit 2) rather than growing until
+    /// the system kills it; running them in an engine process, as `netql mcp` does, is next.
+    pub fn shell_engine(&self) -> ScriptEngine {
+        self.engine()
     }
 }
 

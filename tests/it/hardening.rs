@@ -276,6 +276,23 @@ fn a_join_bomb_stops_at_the_memory_limit() {
     assert_eq!(crate::common::stdout(&o).trim(), (253u64 * 253 * 253).to_string());
 }
 
+/// An explode after a join on a constant key (one block of 16 million list items) and a loop
+/// of `concat(p, p)` (a plan that doubles forty times): both stop at the memory limit instead of
+/// asking for gigabytes.
+#[test]
+fn explode_and_concat_bombs_stop_at_the_memory_limit() {
+    let explode = r#"let a = packets().with_column(lit(1).alias("k")).group_by(["k"]).agg([col("frame").alias("fs")]);
+let p = packets().with_column(lit(1).alias("k")).select(["k", "ts"]);
+let q = packets().with_column(lit(1).alias("k")).select(["k", "wire_len"]);
+p.join(q, ["k"], "inner").join(a, ["k"], "inner").explode(["fs"]).count()"#;
+    let concat = r#"let p = packets().select(["frame"]); for i in 0..40 { p = concat(p, p); } p.count()"#;
+    for script in [explode, concat] {
+        let o = run_with(&[], "max_memory = \"64MB\"", &["run", "-e", script, sample().to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{script}: {}", stderr(&o));
+        assert!(stderr(&o).contains("query stopped: it would need more than its memory limit"), "{}", stderr(&o));
+    }
+}
+
 /// A plan that keeps Polars busy for seconds ran to the end whatever `timeout_s` said (the
 /// deadline was seen only between Rhai steps). Now the command stops soon after the limit.
 #[test]
