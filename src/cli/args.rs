@@ -191,6 +191,21 @@ pub enum Command {
     /// One measured task of `netql bench` (run as a child process).
     #[command(hide = true)]
     BenchWorker { kind: String, file: PathBuf },
+    /// Mutated records and files of real captures through the readers and the decoders; exit 1
+    /// on any panic, the input saved (`--replay` decodes saved inputs again).
+    #[command(hide = true)]
+    Fuzz {
+        #[arg(long, default_value_t = 1_000_000)]
+        cases: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where inputs that panic are saved.
+        #[arg(long, default_value = "fuzz-crashes")]
+        crashes: PathBuf,
+        /// Decode these saved inputs instead of fuzzing.
+        #[arg(long, num_args = 1..)]
+        replay: Vec<PathBuf>,
+    },
 }
 
 /// What `netql export` writes.

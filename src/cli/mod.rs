@@ -13,6 +13,7 @@ pub mod check;
 pub mod context;
 pub mod export;
 pub mod functions;
+pub mod fuzz;
 pub mod interfaces;
 pub mod queries;
 pub mod run;
@@ -112,6 +113,18 @@ pub fn run(args: Args) -> Result<Exit> {
             suite: !no_suite,
         }),
         Command::BenchWorker { kind, file } => bench::worker(&kind, &file).map(|_| Exit::Success),
+        Command::Fuzz {
+            cases,
+            seed,
+            crashes,
+            replay,
+        } => {
+            if replay.is_empty() {
+                fuzz::run(fuzz::FuzzArgs { cases, seed, crashes })
+            } else {
+                fuzz::replay(&replay)
+            }
+        }
         Command::Ask { question, offline } => agent::ask(&ctx, &question.join(" "), offline),
         Command::Chat { offline } => agent::chat(&ctx, offline),
         Command::Mcp {

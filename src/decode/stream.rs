@@ -373,7 +373,7 @@ fn step(d: &mut Framer, s: &Segment, data: &[u8]) -> bool {
         if ahead < 0 {
             // Bytes we already had: a retransmission (or the same segment seen on another
             // VLAN). Only genuinely new bytes count.
-            let overlap = (-ahead) as u32;
+            let overlap = ahead.unsigned_abs();
             if overlap >= len {
                 return s.fin && matches!(d.mode, Mode::UntilClose) && close(d);
             }
@@ -828,6 +828,19 @@ mod tests {
             app,
             wire_len: len as u32,
         }
+    }
+
+    /// Found by `netql fuzz`: a segment exactly 2^31 sequence numbers behind the next one
+    /// expected (as far behind as a 32-bit sequence space allows) overflowed the overlap. It is
+    /// a retransmission of old bytes: nothing new is read from it.
+    #[test]
+    fn a_segment_half_the_sequence_space_behind_is_old_bytes() {
+        let mut t = Tracker::default();
+        let req = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        assert!(t.segment_done(&seg(1, req.len(), App::Http), req));
+        let behind = (1 + req.len() as u32).wrapping_sub(1 << 31);
+        let again = t.segment(&seg(behind, req.len(), App::Http), req);
+        assert!(!again.completes && again.events.is_empty(), "{again:?}");
     }
 
     /// A FIN after every byte was read closes its direction, and once both directions closed

@@ -255,7 +255,8 @@ impl DnsPairing {
             t.aa = msg.aa;
             t.ra = msg.ra;
             if t.rtt.is_none() && ctx.ts > t.conn.ts {
-                t.rtt = Some(ctx.ts - t.conn.ts);
+                // Checked: a damaged capture's times can be any 64-bit values (found by fuzzing).
+                t.rtt = ctx.ts.checked_sub(t.conn.ts);
             }
             if t.answers.is_empty() {
                 t.answers = std::mem::take(&mut msg.answers);
@@ -336,6 +337,18 @@ mod tests {
             answered: (!answers.is_empty()).then(|| "example.com".into()),
             ..Default::default()
         }
+    }
+
+    /// Found by `netql fuzz`: a reply timed 2^64 ns after its query (a damaged capture's times
+    /// can be anything) overflowed the round-trip time. Now it has none.
+    #[test]
+    fn times_at_the_ends_of_the_range_give_no_rtt_and_no_overflow() {
+        let mut p = DnsPairing::default();
+        p.message(&ctx(i64::MIN, 1, true), &mut msg(9, false, &[]));
+        p.message(&ctx(i64::MAX, 2, false), &mut msg(9, true, &["192.0.2.1"]));
+        let rows = p.finish_all();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].rtt, None);
     }
 
     #[test]

@@ -639,6 +639,20 @@ mod tests {
     const C: [u8; 4] = [10, 0, 0, 1];
     const S: [u8; 4] = [10, 0, 0, 2];
 
+    /// Found by `netql fuzz`: a flow whose packets are ~570 years apart (a damaged capture's
+    /// times can be anything) overflowed its duration. Now it is that long.
+    #[test]
+    fn a_flow_spanning_the_whole_time_range_has_its_duration() {
+        let far = 9_000_000_000; // seconds: ±285 years around 1970
+        let flows = flows_of(&table(&[
+            (-far, (C, 40000), (S, 80), SYN, 0),
+            (far, (S, 80), (C, 40000), RST | ACK, 0),
+        ]))
+        .unwrap();
+        let d = flows.column(fcol::DURATION_S).unwrap().f64().unwrap().get(0).unwrap();
+        assert!((d - 2.0 * far as f64).abs() < 1.0, "{d}");
+    }
+
     #[test]
     fn handshake_and_close_make_one_closed_flow_from_the_client() {
         let df = table(&[

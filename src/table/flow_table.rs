@@ -231,7 +231,8 @@ pub(crate) fn table_of(flows: &[Acc], seed: u16) -> Result<DataFrame> {
             Zeek::Tcp(m) if m.last_time() >= t0 => m.last_time(),
             _ => t1,
         };
-        duration.push((end - t0) as f64 / 1e9);
+        // Widened: a damaged capture's times can be any 64-bit values (found by fuzzing).
+        duration.push((i128::from(end) - i128::from(t0)) as f64 / 1e9);
         first_frame.push(dirs.iter().map(|d| d.f0).min().unwrap_or(0));
         last_frame.push(dirs.iter().map(|d| d.f1).max().unwrap_or(0));
         packets.push(dirs.iter().map(|d| u64::from(d.packets)).sum());
