@@ -67,7 +67,17 @@ pub struct CaptureOptions {
     /// Kernel buffer size in bytes.
     pub buffer_size: u32,
     pub rotate: Rotate,
+    /// Hand each packet over as it arrives (libpcap's immediate mode: a ring of fixed frames,
+    /// one per packet, each as large as the snap length allows — ~500 on `lo` in 32 MiB). Off,
+    /// packets are packed into the ring's blocks as tcpdump does (tens of thousands of small
+    /// packets fit) and handed over when a block fills or after [`BLOCK_TIMEOUT`]: what a burst
+    /// needs. `netql watch` turns it off; `netql capture` keeps it (its counter moves packet by
+    /// packet).
+    pub immediate: bool,
 }
+
+/// How long a half-full ring block waits before it is handed over, when not in immediate mode.
+pub const BLOCK_TIMEOUT: Duration = Duration::from_millis(50);
 
 impl CaptureOptions {
     /// Capture everything on `interface` into `out_dir` until stopped, in one file.
@@ -81,6 +91,7 @@ impl CaptureOptions {
             snaplen: MAX_SNAPLEN,
             buffer_size: DEFAULT_BUFFER,
             rotate: Rotate::Never,
+            immediate: true,
         }
     }
 }
@@ -206,6 +217,79 @@ pub trait LiveSink {
     fn progress(&mut self, p: &Progress);
 }
 
+/// What the capture thread hands the thread that feeds the sink, in capture order.
+enum Handoff {
+    Packets(Batch),
+    Progress(Progress),
+}
+
+/// Packets copied out of the kernel ring: their bytes back to back, and each one's time, wire
+/// length, link type and span of `bytes`.
+#[derive(Default)]
+struct Batch {
+    bytes: Vec<u8>,
+    recs: Vec<(i64, u32, u16, usize, usize)>,
+}
+
+/// Packets per batch at most, and bytes (a batch also goes when the ring is empty).
+const BATCH_PACKETS: usize = 512;
+const BATCH_BYTES: usize = 4 << 20;
+/// Batches waiting for the sink at most: past that the capture thread waits (and the kernel
+/// ring fills) rather than memory growing without end behind a sink that cannot keep up.
+const HANDOFF_QUEUE: usize = 1024;
+
+/// The capture thread's side of the hand-off: a sink that copies each packet into the batch.
+struct Copier {
+    batch: Batch,
+    tx: std::sync::mpsc::SyncSender<Handoff>,
+}
+
+impl Copier {
+    fn send(&mut self) {
+        if !self.batch.recs.is_empty() {
+            let _ = self.tx.send(Handoff::Packets(std::mem::take(&mut self.batch)));
+        }
+    }
+}
+
+impl LiveSink for Copier {
+    fn packet(&mut self, rec: &RawRecord<'_>) {
+        let at = self.batch.bytes.len();
+        self.batch.bytes.extend_from_slice(rec.data);
+        self.batch
+            .recs
+            .push((rec.ts_ns, rec.wire_len, rec.link, at, self.batch.bytes.len()));
+        if self.batch.recs.len() >= BATCH_PACKETS || self.batch.bytes.len() >= BATCH_BYTES {
+            self.send();
+        }
+    }
+
+    fn progress(&mut self, p: &Progress) {
+        self.send();
+        let _ = self.tx.send(Handoff::Progress(p.clone()));
+    }
+}
+
+/// The sink's thread: every packet and progress report, in order.
+fn feed(rx: std::sync::mpsc::Receiver<Handoff>, sink: &mut (dyn LiveSink + Send)) {
+    for h in rx {
+        match h {
+            Handoff::Packets(b) => {
+                for &(ts_ns, wire_len, link, from, to) in &b.recs {
+                    sink.packet(&RawRecord {
+                        ts_ns,
+                        ts_out_of_range: false,
+                        wire_len,
+                        link,
+                        data: &b.bytes[from..to],
+                    });
+                }
+            }
+            Handoff::Progress(p) => sink.progress(&p),
+        }
+    }
+}
+
 /// A progress callback as a sink that ignores the packets.
 struct ProgressOnly<F>(F);
 
@@ -222,7 +306,7 @@ impl<F: FnMut(&Progress)> LiveSink for ProgressOnly<F> {
 pub fn run_capture(
     opts: &CaptureOptions,
     stop: &AtomicBool,
-    on_progress: impl FnMut(&Progress),
+    on_progress: impl FnMut(&Progress) + Send,
 ) -> Result<CaptureReport> {
     run_live(opts, true, stop, &mut ProgressOnly(on_progress))
 }
@@ -230,12 +314,34 @@ pub fn run_capture(
 /// The capture loop behind [`run_capture`], also handing every packet to `sink`. With `save`
 /// false nothing touches the disk (`opts.out_dir` and `opts.rotate` are ignored and the report
 /// lists no files); `count`, `packets` and `bytes` then count the packets handed to the sink.
+///
+/// The capture thread only reads the kernel ring, writes the file and copies each packet out;
+/// the sink (decoding, detection) runs on a thread of its own. Decoding on the capture thread
+/// let a burst outrun it: the ring filled and the kernel dropped most of a fast scan.
 pub fn run_live(
     opts: &CaptureOptions,
     save: bool,
     stop: &AtomicBool,
-    sink: &mut dyn LiveSink,
+    sink: &mut (dyn LiveSink + Send),
 ) -> Result<CaptureReport> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(HANDOFF_QUEUE);
+    std::thread::scope(|s| {
+        let feeder = s.spawn(move || feed(rx, sink));
+        let mut copier = Copier {
+            batch: Batch::default(),
+            tx,
+        };
+        let report = capture_loop(opts, save, stop, &mut copier);
+        copier.send();
+        drop(copier);
+        if feeder.join().is_err() {
+            return Err(Error::Internal("the live sink thread panicked"));
+        }
+        report
+    })
+}
+
+fn capture_loop(opts: &CaptureOptions, save: bool, stop: &AtomicBool, sink: &mut Copier) -> Result<CaptureReport> {
     let mut cap = open(opts)?;
     if save {
         std::fs::create_dir_all(&opts.out_dir).map_err(|e| Error::io(&opts.out_dir, e))?;
@@ -263,6 +369,8 @@ pub fn run_live(
             break StopReason::Duration;
         }
         if w.read_one(&mut cap, None, sink)? == Read::Nothing {
+            // The ring is empty: what was copied goes to the sink now, not when the batch fills.
+            sink.send();
             wait_for_packets(&cap, IDLE_WAIT);
         }
         if last_tick.elapsed() >= TICK {
@@ -279,9 +387,17 @@ pub fn run_live(
         // packet stamped after the stop, so a busy link does not keep the capture going.
         let cutoff = SystemTime::now();
         let until = Instant::now() + DRAIN_LIMIT;
+        // Outside immediate mode the last packets sit in a block handed over within the block
+        // timeout: an empty ring is waited on that long once before the drain ends.
+        let mut waited = opts.immediate;
         while !done(&w) && Instant::now() < until {
-            if w.read_one(&mut cap, Some(cutoff), sink)? != Read::Written {
-                break;
+            match w.read_one(&mut cap, Some(cutoff), sink)? {
+                Read::Written => {}
+                Read::Nothing if !waited => {
+                    waited = true;
+                    wait_for_packets(&cap, BLOCK_TIMEOUT * 2);
+                }
+                _ => break,
             }
         }
     }
@@ -314,9 +430,10 @@ fn open(opts: &CaptureOptions) -> Result<pcap::Capture<pcap::Active>> {
         .map(|c| {
             c.snaplen(snaplen)
                 .buffer_size(buffer)
-                // Hand each packet over as it arrives instead of when a kernel block fills, so
-                // the counter moves and a stop loses nothing still waiting in a half-full block.
-                .immediate_mode(true)
+                // Immediate: each packet is handed over as it arrives instead of when a kernel
+                // block fills, so the counter moves (see `CaptureOptions::immediate`).
+                .immediate_mode(opts.immediate)
+                .timeout(BLOCK_TIMEOUT.as_millis() as i32)
         })
         .and_then(|c| c.open())
         .map_err(|e| open_error(iface, &e))?

@@ -45,7 +45,7 @@ pub struct CaptureArgs {
     pub format: Format,
 }
 
-fn parse_buffer_size(text: &str) -> std::result::Result<u32, String> {
+pub fn parse_buffer_size(text: &str) -> std::result::Result<u32, String> {
     let n = netql::units::parse_size(text)?;
     u32::try_from(n)
         .ok()
@@ -69,6 +69,7 @@ pub fn capture(ctx: &Ctx, args: &CaptureArgs) -> Result<Exit> {
             (None, Some(age)) => Rotate::Time(age),
             (None, None) => Rotate::Never,
         },
+        immediate: true,
     };
 
     let (stop, hooks) = stop_on_signals()?;

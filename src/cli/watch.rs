@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Result;
-use netql::capture::live::{CaptureOptions, DEFAULT_BUFFER, MAX_SNAPLEN, Rotate};
+use netql::capture::live::{CaptureOptions, MAX_SNAPLEN, Rotate};
 use netql::query::analyze::finding_json;
 use netql::query::bindings::Severity;
 use netql::query::canned;
@@ -58,6 +58,9 @@ pub struct WatchArgs {
     /// table: a block per finding; json: one finding object per line (NDJSON) with "detected_at".
     #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]
     pub format: Format,
+    /// Kernel capture buffer; raise it if the summary shows drops.
+    #[arg(long, value_name = "SIZE", default_value = "32MiB", value_parser = crate::cli::capture::parse_buffer_size)]
+    pub buffer_size: u32,
     /// Exit 1 when a finding at or above this severity was reported.
     #[arg(long, value_enum)]
     pub fail_on: Option<Severity>,
@@ -98,7 +101,9 @@ pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Exit> {
             duration: args.duration,
             count: None,
             snaplen: MAX_SNAPLEN,
-            buffer_size: DEFAULT_BUFFER,
+            buffer_size: args.buffer_size,
+            // Packed ring blocks, as tcpdump reads: a burst of small packets fits.
+            immediate: false,
             rotate: Rotate::Never,
         },
         save: args.save,
@@ -181,10 +186,26 @@ pub fn watch(ctx: &Ctx, args: &WatchArgs) -> Result<Exit> {
         .first()
         .map(|f| format!("; saved to {}", f.display()))
         .unwrap_or_default();
+    // Said always (0 included): a user must be able to tell a quiet link from a lost burst.
     let dropped = match c.dropped {
-        Some(d) if d > 0 => format!(", {d} dropped by the kernel"),
-        _ => String::new(),
+        Some(d) => format!(", {d} dropped by the kernel"),
+        None => ", drops unknown (libpcap gave no statistics)".to_string(),
     };
+    if format == Format::Json {
+        // The last line of the JSON stream: the run's summary (findings are the other lines).
+        println!(
+            "{}",
+            serde_json::json!({"summary": {
+                "interface": opts.capture.interface,
+                "seconds": c.elapsed.as_secs_f64(),
+                "packets": c.packets,
+                "received": c.received,
+                "dropped": c.dropped,
+                "if_dropped": c.if_dropped,
+                "findings": report.findings.len(),
+            }})
+        );
+    }
     eprintln!(
         "netql: watched {} for {:.1} s: {} packets{dropped}, {} finding{}{}{saved}",
         opts.capture.interface,
