@@ -54,6 +54,9 @@ pub struct RawMcp {
     pub header_timeout_s: Option<f64>,
     pub idle_timeout_s: Option<f64>,
     pub max_request_bytes: Option<usize>,
+    /// `--http` over TLS: a PEM certificate chain and its PEM private key.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -155,6 +158,8 @@ pub struct McpSettings {
     pub header_timeout: std::time::Duration,
     pub idle_timeout: std::time::Duration,
     pub max_request_bytes: usize,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for McpSettings {
@@ -312,6 +317,8 @@ impl Config {
                     raw.mcp.idle_timeout_s.unwrap_or(300.0).clamp(0.1, 86400.0),
                 ),
                 max_request_bytes: raw.mcp.max_request_bytes.unwrap_or(1 << 20).max(1024),
+                tls_cert: raw.mcp.tls_cert,
+                tls_key: raw.mcp.tls_key,
             },
             community_id_seed: raw.decode.community_id_seed.unwrap_or(0),
         }

@@ -116,6 +116,103 @@ fn plain(status: hyper::StatusCode, text: &'static str) -> hyper::Response<Body>
     resp
 }
 
+type Service = rmcp::transport::streamable_http_server::StreamableHttpService<
+    EngineProxy,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+>;
+
+/// The TLS acceptor `[mcp] tls_cert` and `tls_key` make, if set.
+fn tls_acceptor(settings: &crate::config::McpSettings) -> Result<Option<tokio_rustls::TlsAcceptor>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let (cert, key) = match (&settings.tls_cert, &settings.tls_key) {
+        (None, None) => return Ok(None),
+        (Some(c), Some(k)) => (c, k),
+        _ => return Err(Error::Usage("[mcp] TLS needs both tls_cert and tls_key".into())),
+    };
+    let bad = |what: &std::path::Path, e: &dyn std::fmt::Display| {
+        Error::Usage(format!("[mcp] TLS: cannot read {}: {e}", what.display()))
+    };
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad(cert, &e))?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| bad(cert, &e))?;
+    if chain.is_empty() {
+        return Err(bad(cert, &"no certificate in it"));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, &e))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Usage(format!("[mcp] TLS: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| Error::Usage(format!("[mcp] TLS: the key does not fit the certificate: {e}")))?;
+    Ok(Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))))
+}
+
+/// One client connection (plain or TLS): the token checked on every request, a header timeout,
+/// and closed when silent for `idle`.
+async fn serve_connection<S>(
+    stream: S,
+    svc: Service,
+    token: Option<Arc<String>>,
+    header_timeout: std::time::Duration,
+    idle: std::time::Duration,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let handler = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let svc = svc.clone();
+        let token = token.clone();
+        async move {
+            if req.uri().path() != "/mcp" {
+                return Ok::<_, std::convert::Infallible>(plain(
+                    hyper::StatusCode::NOT_FOUND,
+                    "netql MCP server: the endpoint is /mcp\n",
+                ));
+            }
+            if let Some(t) = &token {
+                let given = req.headers().get(hyper::header::AUTHORIZATION).map(|v| v.as_bytes());
+                if !http_guard::authorized(given, t) {
+                    // RFC 6750's challenge; the MCP authorization spec's resource server answers
+                    // so (there is no authorization server to point to: the token is a static
+                    // one the operator hands out).
+                    let mut resp = plain(
+                        hyper::StatusCode::UNAUTHORIZED,
+                        "netql MCP server: send `Authorization: Bearer <token>` (NETQL_MCP_TOKEN)\n",
+                    );
+                    let challenge = if given.is_some() {
+                        "Bearer realm=\"netql\", error=\"invalid_token\""
+                    } else {
+                        "Bearer realm=\"netql\""
+                    };
+                    resp.headers_mut().insert(
+                        hyper::header::WWW_AUTHENTICATE,
+                        hyper::header::HeaderValue::from_static(challenge),
+                    );
+                    return Ok(resp);
+                }
+            }
+            Ok(svc.handle(req).await)
+        }
+    });
+    let activity = http_guard::Activity::new();
+    let io = http_guard::Tracked {
+        inner: stream,
+        activity: activity.clone(),
+    };
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .serve_connection(hyper_util::rt::TokioIo::new(io), handler);
+    // A connection that moves no byte either way for `idle` is closed (an SSE stream sends
+    // keep-alives, so a live one never is).
+    tokio::select! {
+        _ = conn => {}
+        _ = activity.silent_for(idle) => {}
+    }
+}
+
 pub(crate) async fn serve_http(cfg: &crate::config::Config, proxy: EngineProxy, bind: HttpBind) -> Result<()> {
     use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
     use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -150,8 +247,15 @@ pub(crate) async fn serve_http(cfg: &crate::config::Config, proxy: EngineProxy, 
         SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
         SocketAddr::V4(a) => a.to_string(),
     };
+    let tls = tls_acceptor(&settings)?;
+    if bind.remote && tls.is_none() {
+        eprintln!(
+            "netql mcp: warning: no TLS ([mcp] tls_cert and tls_key): the token and every result travel in clear"
+        );
+    }
     eprintln!(
-        "netql mcp: listening on http://{shown}/mcp ({}; Ctrl-C stops)",
+        "netql mcp: listening on {}://{shown}/mcp ({}; Ctrl-C stops)",
+        if tls.is_some() { "https" } else { "http" },
         if token.is_some() {
             "bearer token required"
         } else {
@@ -189,58 +293,18 @@ pub(crate) async fn serve_http(cfg: &crate::config::Config, proxy: EngineProxy, 
         };
         let svc = service.clone();
         let token = token.clone();
+        let tls = tls.clone();
         let (header_timeout, idle) = (settings.header_timeout, settings.idle_timeout);
         tokio::spawn(async move {
             let _slot = slot;
-            let handler = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                let svc = svc.clone();
-                let token = token.clone();
-                async move {
-                    if req.uri().path() != "/mcp" {
-                        return Ok::<_, std::convert::Infallible>(plain(
-                            hyper::StatusCode::NOT_FOUND,
-                            "netql MCP server: the endpoint is /mcp\n",
-                        ));
+            match tls {
+                // The handshake gets the header timeout too: a client that stalls in it is cut off.
+                Some(acceptor) => {
+                    if let Ok(Ok(s)) = tokio::time::timeout(header_timeout, acceptor.accept(stream)).await {
+                        serve_connection(s, svc, token, header_timeout, idle).await;
                     }
-                    if let Some(t) = &token {
-                        let given = req.headers().get(hyper::header::AUTHORIZATION).map(|v| v.as_bytes());
-                        if !http_guard::authorized(given, t) {
-                            // RFC 6750's challenge; the MCP authorization spec's resource server
-                            // answers so (there is no authorization server to point to: the
-                            // token is a static one the operator hands out).
-                            let mut resp = plain(
-                                hyper::StatusCode::UNAUTHORIZED,
-                                "netql MCP server: send `Authorization: Bearer <token>` (NETQL_MCP_TOKEN)\n",
-                            );
-                            let challenge = if given.is_some() {
-                                "Bearer realm=\"netql\", error=\"invalid_token\""
-                            } else {
-                                "Bearer realm=\"netql\""
-                            };
-                            resp.headers_mut().insert(
-                                hyper::header::WWW_AUTHENTICATE,
-                                hyper::header::HeaderValue::from_static(challenge),
-                            );
-                            return Ok(resp);
-                        }
-                    }
-                    Ok(svc.handle(req).await)
                 }
-            });
-            let activity = http_guard::Activity::new();
-            let io = http_guard::Tracked {
-                inner: stream,
-                activity: activity.clone(),
-            };
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(header_timeout)
-                .serve_connection(hyper_util::rt::TokioIo::new(io), handler);
-            // A connection that moves no byte either way for `idle` is closed (an SSE stream
-            // sends keep-alives, so a live one never is).
-            tokio::select! {
-                _ = conn => {}
-                _ = activity.silent_for(idle) => {}
+                None => serve_connection(stream, svc, token, header_timeout, idle).await,
             }
         });
     }

@@ -91,7 +91,8 @@ fn start(
     let mut seen = Vec::new();
     while port == 0 && Instant::now() < deadline {
         if let Ok(line) = lines.recv_timeout(Duration::from_secs(1)) {
-            if let Some(rest) = line.split("listening on http://").nth(1) {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let rest = rest.split("://").nth(1).unwrap_or(rest);
                 let hostport = rest.split('/').next().unwrap();
                 port = hostport.rsplit(':').next().unwrap().parse().unwrap();
             }
@@ -297,4 +298,64 @@ fn running_out_of_file_descriptors_is_waited_out() {
     drop(held);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(request(srv.port, &[]).0, 200);
+}
+
+/// Over TLS (`[mcp] tls_cert`, `tls_key`): the token never travels in clear. A real MCP client
+/// (the Python SDK, trusting the test's certificate) gets the whole session over https with the
+/// token; without it the server answers 401, inside TLS.
+#[test]
+fn tls_carries_the_session_and_the_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
+    params
+        .subject_alt_names
+        .push(rcgen::SanType::IpAddress("127.0.0.1".parse().unwrap()));
+    let cert = params.self_signed(&key).unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let pem = |label: &str, der: &[u8]| {
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!("-----BEGIN {label}-----\n{}\n-----END {label}-----\n", lines.join("\n"))
+    };
+    std::fs::write(&cert_pem, pem("CERTIFICATE", cert.der())).unwrap();
+    std::fs::write(&key_pem, pem("PRIVATE KEY", &key.serialize_der())).unwrap();
+    let srv = start(
+        dir.path(),
+        "0.0.0.0:0",
+        &["--allow-remote"],
+        &format!(
+            "tls_cert = {:?}\ntls_key = {:?}",
+            cert_pem.to_str().unwrap(),
+            key_pem.to_str().unwrap()
+        ),
+        &[("NETQL_MCP_TOKEN", "tok-tls")],
+        None,
+    );
+    assert!(
+        srv.early.iter().any(|l| l.contains("listening on https://")),
+        "{:?}",
+        srv.early
+    );
+    // Plain HTTP to a TLS port gets no MCP answer.
+    assert_ne!(request(srv.port, &[("authorization", "Bearer tok-tls")]).0, 200);
+    let url = format!("https://localhost:{}/mcp", srv.port);
+    let client = |token: &str| {
+        Command::new(netql::testdata::python())
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/mcp_client.py"))
+            .args(["--url", &url, "--token", token])
+            .env("SSL_CERT_FILE", &cert_pem)
+            .output()
+            .unwrap()
+    };
+    let out = client("tok-tls");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["list_captures"]["packets"]["sample.pcap"], 253, "{s}");
+    assert!(!client("wrong").status.success(), "a wrong token was let in over TLS");
 }
