@@ -10,7 +10,7 @@
 //! against 330 ms.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
+use std::sync::atomic::{AtomicIsize, AtomicU32, Ordering};
 
 // ---------------------------------------------------------------------------------------------
 // The memory budget of a query run in a process of its own (a command, a query worker)
@@ -21,6 +21,23 @@ static NET: AtomicIsize = AtomicIsize::new(0);
 /// The budget in bytes; 0 when none is set (then nothing is counted: loading costs nothing).
 static LIMIT: AtomicIsize = AtomicIsize::new(0);
 
+/// Where in the script the query is (line and column, 1-based; 0 when not known): set where a
+/// script makes Polars run (a `count()`, the result), said when a limit stops it.
+static AT_LINE: AtomicU32 = AtomicU32::new(0);
+static AT_COLUMN: AtomicU32 = AtomicU32::new(0);
+
+/// Note that the script runs Polars from `line`, `column` on.
+pub fn set_query_position(line: usize, column: usize) {
+    AT_LINE.store(line.min(u32::MAX as usize) as u32, Ordering::Relaxed);
+    AT_COLUMN.store(column.min(u32::MAX as usize) as u32, Ordering::Relaxed);
+}
+
+/// The position last set, if any.
+pub fn query_position() -> Option<(u32, u32)> {
+    let line = AT_LINE.load(Ordering::Relaxed);
+    (line > 0).then(|| (line, AT_COLUMN.load(Ordering::Relaxed)))
+}
+
 /// While held, the process may allocate at most `limit` bytes more than it held when it
 /// started; the allocation that would pass it ends the process with exit code 2 and a message
 /// saying how much was asked for (Polars cannot be interrupted, and a refused allocation would
@@ -29,6 +46,7 @@ pub struct Budget(());
 
 impl Budget {
     pub fn start(limit: u64) -> Budget {
+        set_query_position(0, 0);
         NET.store(0, Ordering::SeqCst);
         LIMIT.store(limit.min(isize::MAX as u64) as isize, Ordering::SeqCst);
         Budget(())
@@ -94,13 +112,19 @@ fn over_budget(asked: usize, now: isize, limit: isize) -> ! {
     use std::fmt::Write as _;
     LIMIT.store(0, Ordering::SeqCst);
     let mut t = StackText { buf: [0; 512], len: 0 };
-    let _ = writeln!(
+    let _ = write!(
         t,
-        "netql: query stopped: it would need more than its memory limit of {} (one request for {} with {} already in use); \
-         filter first, or aggregate before joining or exploding (the limit is [queries] max_memory)",
+        "netql: query stopped: it would need more than its memory limit of {} (one request for {} with {} already in use)",
         Size(limit),
         Size(asked as isize),
         Size(now - asked as isize),
+    );
+    if let Some((line, column)) = query_position() {
+        let _ = write!(t, " at line {line}, column {column} of the script");
+    }
+    let _ = writeln!(
+        t,
+        "; filter first, or aggregate before joining or exploding (the limit is [queries] max_memory)"
     );
     // SAFETY: writing a buffer we own to stderr, then ending the process at once (no unwinding,
     // no destructors: the heap is where the trouble is).

@@ -46,8 +46,11 @@ impl Deadline {
                     .wait_timeout_while(finished, GRACE, |finished| !*finished)
                     .unwrap_or_else(|p| p.into_inner());
                 if !*finished {
+                    let at = crate::allocator::query_position()
+                        .map(|(l, c)| format!(" at line {l}, column {c} of the script"))
+                        .unwrap_or_default();
                     eprintln!(
-                        "netql: query stopped: time limit of {} s exceeded while Polars was running it \
+                        "netql: query stopped: time limit of {} s exceeded while Polars was running it{at} \
                          (filter first, or aggregate before joining; the limit is [queries] timeout_s)",
                         timeout.as_secs_f64()
                     );

@@ -299,10 +299,15 @@ impl ScriptEngine {
         for (k, v) in params {
             scope.push_dynamic(k.as_str(), v.clone());
         }
+        // Where the result is made (its plan runs after the script): the last statement.
+        let result_at = ast.statements().last().map(|s| s.position()).unwrap_or_default();
         let output = crate::query::panic_guard::catch(|| {
             let value: Dynamic = engine
                 .eval_ast_with_scope(&mut scope, &ast)
                 .map_err(|e| ScriptError::from_eval(&e, source))?;
+            if let (Some(line), Some(column)) = (result_at.line(), result_at.position()) {
+                crate::allocator::set_query_position(line, column);
+            }
             self.output(value).map_err(|e| e.explain_missing_column(source))
         });
         // What the script printed comes before what the caller prints of its result or error.

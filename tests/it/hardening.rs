@@ -263,7 +263,9 @@ fn a_join_bomb_stops_at_the_memory_limit() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(
-        err.contains("query stopped") && err.contains("memory limit of 64.0 MB"),
+        err.contains("query stopped")
+            && err.contains("memory limit of 64.0 MB")
+            && err.contains("at line 4, column 51"),
         "{err}"
     );
     // The same query with room runs (the limit is what stopped it, not the query).
@@ -315,7 +317,7 @@ fn a_slow_polars_plan_stops_at_the_time_limit() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("time limit of 0.5 s exceeded while Polars was running"),
+        stderr(&o).contains("time limit of 0.5 s exceeded while Polars was running it at line 4, column"),
         "{}",
         stderr(&o)
     );

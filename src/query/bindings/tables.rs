@@ -2,7 +2,7 @@
 //! joining, and the few that end the laziness (a row count, one value, the column names).
 
 use polars::prelude::{Expr as PlExpr, *};
-use rhai::{Array, Dynamic, ImmutableString};
+use rhai::{Array, Dynamic, ImmutableString, NativeCallContext};
 
 use crate::query::bindings::convert::{any_to_dynamic, cols_selector, exprs, names, row_count, to_expr};
 use crate::query::bindings::lang::{Lang, RhaiResult, Topic, err, perr, polars_message};
@@ -283,7 +283,8 @@ fn register_results(lang: &mut Lang) {
         "t.collect()",
         "run the plan now and keep the result (filter once, ask the small result many questions; over 2M rows it stays lazy)",
     )
-    .with(|f: Table| -> RhaiResult<Table> {
+    .with(|ctx: NativeCallContext, f: Table| -> RhaiResult<Table> {
+        at(&ctx);
         let df = f.0.clone().limit(MAX_COLLECT_ROWS + 1).collect().or_else(perr)?;
         if df.height() > MAX_COLLECT_ROWS as usize {
             return Ok(f);
@@ -291,9 +292,13 @@ fn register_results(lang: &mut Lang) {
         Ok(Table(df.lazy()))
     });
     lang.def(Topic::Tables, "t.count()", "the number of rows (a number, not a table)")
-        .with(|f: Table| -> RhaiResult<i64> { row_count(f.0).or_else(perr) });
+        .with(|ctx: NativeCallContext, f: Table| -> RhaiResult<i64> {
+            at(&ctx);
+            row_count(f.0).or_else(perr)
+        });
     lang.def(Topic::Tables, "t.is_empty()", "whether the table has no rows")
-        .with(|f: Table| -> RhaiResult<bool> {
+        .with(|ctx: NativeCallContext, f: Table| -> RhaiResult<bool> {
+            at(&ctx);
             let df = f.0.limit(1).collect().or_else(perr)?;
             Ok(df.height() == 0)
         });
@@ -302,14 +307,17 @@ fn register_results(lang: &mut Lang) {
         "t.value(\"column\")",
         "the column's value in the first row (a number or text)",
     )
-    .with(|f: Table, c: ImmutableString| -> RhaiResult<Dynamic> {
-        let df = f.0.select([col(c.as_str())]).limit(1).collect().or_else(perr)?;
-        let v = df
-            .column(c.as_str())
-            .and_then(|c| c.get(0).map(|v| v.into_static()))
-            .or_else(perr)?;
-        Ok(any_to_dynamic(&v))
-    });
+    .with(
+        |ctx: NativeCallContext, f: Table, c: ImmutableString| -> RhaiResult<Dynamic> {
+            at(&ctx);
+            let df = f.0.select([col(c.as_str())]).limit(1).collect().or_else(perr)?;
+            let v = df
+                .column(c.as_str())
+                .and_then(|c| c.get(0).map(|v| v.into_static()))
+                .or_else(perr)?;
+            Ok(any_to_dynamic(&v))
+        },
+    );
     lang.def(Topic::Tables, "t.columns()", "the column names")
         .with(|f: Table| -> RhaiResult<Array> {
             let mut lf = f.0;
@@ -322,4 +330,12 @@ fn register_results(lang: &mut Lang) {
         "what print shows for a table (return it to see its rows)",
     )
     .with(|_: &mut Table| "Table (a lazy table; return it to see rows)".to_string());
+}
+
+/// Note where the script makes Polars run now (said if a limit stops it there).
+fn at(ctx: &NativeCallContext) {
+    let p = ctx.call_position();
+    if let (Some(line), Some(column)) = (p.line(), p.position()) {
+        crate::allocator::set_query_position(line, column);
+    }
 }
