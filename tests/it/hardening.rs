@@ -131,20 +131,17 @@ async fn a_print_flood_into_an_unread_stderr_does_not_hang_the_mcp_server() {
     let _ = client.cancel().await;
 }
 
-/// Text from packets is data: an HTTP Basic user and a URI carrying a terminal title sequence,
-/// a BEL, a CSI (7-bit and C1), a NUL-free bidi override and invisible marks. Every output format
-/// of a finding built from them, the table of the transactions, the analysis and the `check`
-/// report (and its JUnit file, which must stay well-formed XML) shows them escaped; JSON keeps
-/// them exactly, as escapes.
-#[test]
-fn packet_text_cannot_steer_a_terminal_or_break_a_file() {
+/// An HTTP Basic user name with a terminal title sequence, a BEL, a bidi override and a C1 CSI.
+const EVIL_USER: &str = "ev\u{1b}]0;pwned\u{7}il\u{202e}gpj.exe\u{9b}2J";
+
+/// `dir/evil.pcap`: one HTTP request with [`EVIL_USER`] as its Basic user, a URI and a Host
+/// with control and bidi characters, and its 401.
+fn evil_capture(dir: &std::path::Path) -> std::path::PathBuf {
     use base64::Engine as _;
-    use netql::safe_text::is_unsafe;
 
     use crate::transaction_queries::MadeTcp;
 
-    let user = "ev\u{1b}]0;pwned\u{7}il\u{202e}gpj.exe\u{9b}2J";
-    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:pw"));
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{EVIL_USER}:pw"));
     let request = format!(
         "GET /a\u{1b}[2Jb\u{2066}c HTTP/1.1\r\nHost: evil\u{200f}.example\r\nAuthorization: Basic {token}\r\n\r\n"
     );
@@ -152,9 +149,85 @@ fn packet_text_cannot_steer_a_terminal_or_break_a_file() {
     conn.open();
     conn.segment(true, "PA", request.as_bytes());
     conn.segment(false, "PA", b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("evil.pcap");
+    let path = dir.join("evil.pcap");
     netql::capture::write::write_file(&path, 1, &conn.recs).unwrap();
+    path
+}
+
+/// The same capture through `netql mcp` and a real MCP client: every text a model reads is
+/// escaped (the text content of tables, findings and the analysis), while the structured content
+/// keeps the exact values for programs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packet_text_reaches_a_model_escaped() {
+    use netql::safe_text::is_unsafe;
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+
+    let dir = tempfile::tempdir().unwrap();
+    let caps = dir.path().join("caps");
+    std::fs::create_dir_all(&caps).unwrap();
+    evil_capture(&caps);
+    let cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_netql")).configure(|c| {
+        c.arg("--captures")
+            .arg(&caps)
+            .arg("--cache-dir")
+            .arg(dir.path().join("cache"))
+            .arg("mcp");
+        c.current_dir(dir.path()).env_remove("NETQL_CONFIG");
+    });
+    let (transport, _stderr) = TokioChildProcess::builder(cmd)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = ().serve(transport).await.expect("MCP handshake");
+    for (tool, args) in [
+        (
+            "run_script",
+            serde_json::json!({"script": "http()", "captures": ["evil.pcap"]}),
+        ),
+        (
+            "run_query",
+            serde_json::json!({"name": "cleartext_credentials", "captures": ["evil.pcap"]}),
+        ),
+        ("analyze", serde_json::json!({"mode": "latest"})),
+    ] {
+        let params = CallToolRequestParams::new(tool).with_arguments(args.as_object().cloned().unwrap());
+        let r = client.call_tool(params).await.expect("a result");
+        let text: String = r
+            .content
+            .iter()
+            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+            .collect();
+        assert!(!r.is_error.unwrap_or(false), "{tool}: {text}");
+        let bad: Vec<char> = text.chars().filter(|&c| is_unsafe(c) && c != '\n').collect();
+        assert!(bad.is_empty(), "{tool}: raw {bad:?} in\n{text}");
+        assert!(text.contains("pwned"), "{tool}: the user is shown, escaped: {text}");
+        if tool == "run_script" {
+            let structured = r.structured_content.clone().unwrap_or_default().to_string();
+            let back: serde_json::Value = serde_json::from_str(&structured).unwrap();
+            assert!(back.to_string().contains("pwned"), "{back}");
+            assert!(
+                serde_json::to_string(&back).unwrap().contains("\\u001b]0;pwned"),
+                "the exact value, as a JSON escape: {back}"
+            );
+        }
+    }
+    let _ = client.cancel().await;
+}
+
+/// Text from packets is data: an HTTP Basic user and a URI carrying a terminal title sequence,
+/// a BEL, a CSI (7-bit and C1), a NUL-free bidi override and invisible marks. Every output format
+/// of a finding built from them, the table of the transactions, the analysis and the `check`
+/// report (and its JUnit file, which must stay well-formed XML) shows them escaped; JSON keeps
+/// them exactly, as escapes.
+#[test]
+fn packet_text_cannot_steer_a_terminal_or_break_a_file() {
+    use netql::safe_text::is_unsafe;
+
+    let user = EVIL_USER;
+    let dir = tempfile::tempdir().unwrap();
+    let path = evil_capture(dir.path());
     let file = path.to_str().unwrap();
     let shown_safely = |what: &str, out: &str| {
         let bad: Vec<char> = out.chars().filter(|&c| is_unsafe(c) && c != '\n').collect();
