@@ -90,3 +90,17 @@ pub fn can_capture_on_loopback(test: &str) -> bool {
         }
     }
 }
+
+/// tshark, if installed (after [`missing`] otherwise): the tests that read netql's own files back
+/// with Wireshark's reader use it (.ci/test installs it).
+pub fn tshark() -> Option<PathBuf> {
+    let found = std::process::Command::new("tshark")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        missing("tshark (Debian package tshark)");
+        return None;
+    }
+    Some(PathBuf::from("tshark"))
+}

@@ -26,6 +26,15 @@ pub const NAMES: [&str; 9] = [
 ];
 
 /// Index into [`NAMES`] for a LINKTYPE_* number.
+/// The LINKTYPE_* number to write for a record's link type: libpcap hands raw IP over as DLT_RAW
+/// (12, or 14 on some systems), which files must carry as LINKTYPE_RAW (101).
+pub fn for_file(link: u16) -> u16 {
+    match link {
+        RAW_OLD12 | RAW_OLD14 => RAW,
+        other => other,
+    }
+}
+
 pub fn index(link: u16) -> u8 {
     match link {
         ETHERNET => 0,

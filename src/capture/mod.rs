@@ -5,6 +5,7 @@
 //! an interface (`live`), writing classic pcap files (`write`) and the bundled sample capture
 //! (`sample`). Nothing here looks inside a packet.
 
+pub mod carve;
 pub mod libpcap;
 pub mod linktype;
 pub mod live;

@@ -188,6 +188,9 @@ pub enum Command {
         #[arg(long)]
         no_suite: bool,
     },
+    /// Write the packets behind a finding, a flow, frames, or a query's result to a new capture
+    /// file (pcap; pcapng when link types differ) for Wireshark.
+    Carve(crate::cli::carve::CarveArgs),
     /// One measured task of `netql bench` (run as a child process).
     #[command(hide = true)]
     BenchWorker { kind: String, file: PathBuf },

@@ -9,6 +9,7 @@ pub mod args;
 pub mod bench;
 pub mod capture;
 pub mod captures;
+pub mod carve;
 pub mod check;
 pub mod context;
 pub mod export;
@@ -112,6 +113,7 @@ pub fn run(args: Args) -> Result<Exit> {
             tshark: !no_tshark,
             suite: !no_suite,
         }),
+        Command::Carve(a) => carve::run(&ctx, &a),
         Command::BenchWorker { kind, file } => bench::worker(&kind, &file).map(|_| Exit::Success),
         Command::Fuzz {
             cases,

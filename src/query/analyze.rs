@@ -131,7 +131,14 @@ pub fn finding_json(r: &Reported) -> Value {
     }
     o.insert("facts".into(), Value::Object(f.facts.clone()));
     if let Some(ev) = &f.evidence {
-        o.insert("frames".into(), json!(cited_frames(ev)));
+        let frames = cited_frames(ev);
+        // How to take these packets to Wireshark.
+        if let Some(file) = f.facts.get("file").and_then(Value::as_str)
+            && !frames.is_empty()
+        {
+            o.insert("carve".into(), json!(carve_command(file, &frames)));
+        }
+        o.insert("frames".into(), json!(frames));
         o.insert("evidence".into(), Value::Array(crate::table::values::rows_json(ev)));
         o.insert("evidence_rows".into(), json!(f.evidence_total));
     }
@@ -255,4 +262,46 @@ pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::pa
     a.findings.sort_by_key(|r| std::cmp::Reverse(r.finding.severity));
     a.elapsed = started.elapsed();
     a
+}
+
+/// `netql carve FILE --frames 1-5,9`: the command that writes `frames` of `file` to a new capture.
+pub fn carve_command(file: &str, frames: &[u64]) -> String {
+    let mut sorted = frames.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let mut j = i;
+        while j + 1 < sorted.len() && sorted[j + 1] == sorted[j] + 1 {
+            j += 1;
+        }
+        parts.push(if j > i {
+            format!("{}-{}", sorted[i], sorted[j])
+        } else {
+            sorted[i].to_string()
+        });
+        i = j + 1;
+    }
+    let quoted = if file.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c)) {
+        file.to_string()
+    } else {
+        format!("'{}'", file.replace('\'', "'\\''"))
+    };
+    format!("netql carve {quoted} --frames {}", parts.join(","))
+}
+
+#[cfg(test)]
+mod carve_tests {
+    #[test]
+    fn carve_commands_list_frames_as_ranges() {
+        assert_eq!(
+            super::carve_command("a.pcap", &[5, 1, 2, 3, 9, 10]),
+            "netql carve a.pcap --frames 1-3,5,9-10"
+        );
+        assert_eq!(
+            super::carve_command("my file.pcap", &[7]),
+            "netql carve 'my file.pcap' --frames 7"
+        );
+    }
 }

@@ -152,10 +152,12 @@ fn evidence_line(ev: &DataFrame, total: usize, format: Format) -> String {
     if list.is_empty() {
         format!("{pad}evidence: {total} row(s)\n")
     } else {
+        // And how to take them to Wireshark.
         format!(
-            "{pad}evidence: frames {} in {}\n",
+            "{pad}evidence: frames {} in {}\n{pad}carve: {}\n",
             list.join(", "),
-            safe_text::line(&file)
+            safe_text::line(&file),
+            safe_text::line(&crate::query::analyze::carve_command(&file, &frames))
         )
     }
 }

@@ -289,7 +289,11 @@ pub mod fcol {
 /// The flow table: one row per bidirectional conversation (5-tuple) of IP packets, with Zeek's
 /// conn.log meaning where a column has Zeek's name.
 pub const FLOW_SCHEMA: &[ColumnDef] = &[
-    c(fcol::FLOW_ID, "u64", "flow id (packets().flow_id)"),
+    c(
+        fcol::FLOW_ID,
+        "u64",
+        "flow id (packets().flow_id); `netql carve CAPTURE --flow ID` writes its packets to a pcap",
+    ),
     c(fcol::FILE, "text", "capture file name"),
     c(fcol::L4, "enum", "transport protocol"),
     c(fcol::IP_VERSION, "u8", "4 or 6"),

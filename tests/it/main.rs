@@ -2,6 +2,7 @@
 
 mod agent;
 mod architecture;
+mod carve;
 mod cli;
 mod common;
 mod conformance;

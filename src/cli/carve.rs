@@ -1,0 +1,213 @@
+//! `netql carve`: the packets behind a finding, a flow, a frame list, or any query result with
+//! `file` and `frame` columns, written to a new capture file for Wireshark.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+use netql::capture::carve::{carve, default_name, parse_frames};
+use netql::error::Exit;
+use netql::query::canned::{self, Query};
+use netql::query::engine::{Captures, Output, cited_frames};
+use netql::render::Format;
+use polars::prelude::*;
+
+use crate::cli::context::{Ctx, keep_for, load_many, resolve_each};
+
+/// `netql carve` options (see `netql carve --help`).
+#[derive(Debug, clap::Args)]
+pub struct CarveArgs {
+    /// Captures the packets come from (default: latest).
+    #[arg(value_name = "CAPTURE")]
+    pub files: Vec<String>,
+    /// Frames of the (one) capture: 1,5,10-20.
+    #[arg(long, value_name = "LIST", conflicts_with_all = ["flow", "expr", "query"])]
+    pub frames: Option<String>,
+    /// Every packet of this flow (the `flow_id` of flows() and the transaction tables).
+    #[arg(long, value_name = "FLOW_ID", conflicts_with_all = ["expr", "query"])]
+    pub flow: Option<u64>,
+    /// A script whose result has `file` and `frame` columns, or findings (their evidence frames).
+    #[arg(short = 'e', long = "expr", value_name = "SCRIPT", conflicts_with = "query")]
+    pub expr: Option<String>,
+    /// A canned query (or .rhai file): the frames of its findings or of its table.
+    #[arg(long, value_name = "NAME")]
+    pub query: Option<String>,
+    /// With --query or -e: only the Nth finding (1-based, in the order the query reports them).
+    #[arg(long, value_name = "N")]
+    pub finding: Option<usize>,
+    /// Query parameter, name=value (repeatable).
+    #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// Where to write (default: carve_YYYYMMDD_HHMMSS.pcap in the captures folder).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]
+    pub format: Format,
+}
+
+pub fn run(ctx: &Ctx, a: &CarveArgs) -> Result<Exit> {
+    let specs = if a.files.is_empty() {
+        vec!["latest".to_string()]
+    } else {
+        a.files.clone()
+    };
+    // Capture name (as the `file` column says it) -> path, and the frames wanted of each.
+    let mut wanted: BTreeMap<String, (PathBuf, BTreeSet<u32>)> = BTreeMap::new();
+    if let Some(list) = &a.frames {
+        let (files, failed) = resolve_each(ctx, &specs);
+        if failed {
+            return Ok(Exit::Error);
+        }
+        let [file] = files.as_slice() else {
+            bail!(
+                "--frames numbers the frames of one capture; name exactly one (got {})",
+                files.len()
+            );
+        };
+        let frames = parse_frames(list).map_err(anyhow::Error::msg)?;
+        wanted.insert(file.name.clone(), (file.path.clone(), frames));
+    } else {
+        let (source, name) = match (&a.flow, &a.expr, &a.query) {
+            (Some(id), _, _) => {
+                // Flow ids are below 2^63: a Rhai integer holds them.
+                let script = format!("packets().filter(col(\"flow_id\") == {id}).select([\"file\", \"frame\"])");
+                (Query::parse("flow", &script, None), format!("flow {id}"))
+            }
+            (None, Some(src), _) => (Query::parse("script", src, None), "script".into()),
+            (None, None, Some(q)) => {
+                let q = canned::find(&ctx.cfg.queries_dir, q)?;
+                let name = q.name.clone();
+                (q, name)
+            }
+            (None, None, None) => bail!("say what to carve: --frames LIST, --flow ID, --query NAME or -e SCRIPT"),
+        };
+        let params = source.bind(&canned::parse_params(&a.params)?)?;
+        let (loaded, failed) = load_many(ctx, &specs, keep_for([source.source.as_str()]));
+        if failed || loaded.is_empty() {
+            return Ok(Exit::Error);
+        }
+        let paths: BTreeMap<String, PathBuf> = loaded
+            .iter()
+            .map(|l| (l.capture.name.clone(), l.capture.path.clone()))
+            .collect();
+        let data = Arc::new(Captures::new(loaded));
+        let result = match ctx.engine().run(&source.source, data, &params) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("{}", netql::safe_text::text(&format!("netql: error in {name}: {e}")));
+                return Ok(Exit::Error);
+            }
+        };
+        let mut add = |file: &str, frames: &[u64]| -> Result<()> {
+            let Some(path) = paths.get(file) else {
+                bail!("the result cites {file:?}, which is not one of the captures given");
+            };
+            let entry = wanted
+                .entry(file.to_string())
+                .or_insert_with(|| (path.clone(), BTreeSet::new()));
+            entry.1.extend(frames.iter().filter_map(|&f| u32::try_from(f).ok()));
+            Ok(())
+        };
+        match &result.output {
+            Output::Table(df) => {
+                for (file, frames) in file_frames(df)? {
+                    add(&file, &frames)?;
+                }
+            }
+            Output::Findings(fs) => {
+                let chosen: Vec<_> = match a.finding {
+                    Some(n) => fs.get(n.wrapping_sub(1)).into_iter().collect(),
+                    None => fs.iter().collect(),
+                };
+                if chosen.is_empty() {
+                    bail!("{name} reported {} finding(s); nothing to carve", fs.len());
+                }
+                for f in chosen {
+                    let Some(ev) = &f.evidence else { continue };
+                    for (file, frames) in file_frames(ev).unwrap_or_else(|_| {
+                        let file = f.facts.get("file").and_then(|v| v.as_str()).unwrap_or("").to_string();
+                        vec![(file, cited_frames(ev))]
+                    }) {
+                        add(&file, &frames)?;
+                    }
+                }
+            }
+            _ => bail!("{name} gave no table and no findings: nothing to carve"),
+        }
+    }
+    if wanted.values().all(|(_, f)| f.is_empty()) {
+        bail!("no frames to carve");
+    }
+    let sources: Vec<(PathBuf, BTreeSet<u32>)> = wanted.into_values().collect();
+    let out = a
+        .out
+        .clone()
+        .unwrap_or_else(|| default_name(&ctx.cfg.captures_dir, "pcap"));
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut carved = carve(&sources, &out, None)?;
+    // The default name says what the file is.
+    if a.out.is_none() && carved.format == "pcapng" {
+        let ng = out.with_extension("pcapng");
+        std::fs::rename(&out, &ng)?;
+        carved.file = ng;
+    }
+    match a.format {
+        Format::Json => println!("{}", netql::safe_text::json(serde_json::to_string_pretty(&carved)?)),
+        _ => {
+            println!(
+                "wrote {} packet{} ({}) from {} capture{} to {} ({}){}",
+                carved.packets,
+                if carved.packets == 1 { "" } else { "s" },
+                netql::units::human_bytes(carved.bytes),
+                sources.len(),
+                if sources.len() == 1 { "" } else { "s" },
+                netql::safe_text::line(&carved.file.display().to_string()),
+                carved.format,
+                if carved.missing > 0 {
+                    format!(
+                        "; {} frame(s) asked for are past the end of their capture",
+                        carved.missing
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// (file, frames) of a table with a `file` column and a `frame` (or `frames` list) column.
+fn file_frames(df: &DataFrame) -> Result<Vec<(String, Vec<u64>)>> {
+    let frame_col = ["frame", "frames"].into_iter().find(|c| df.column(c).is_ok());
+    let (Ok(file), Some(frame_col)) = (df.column("file"), frame_col) else {
+        bail!("the result has no `file` and `frame` columns to carve (select them, or return findings)");
+    };
+    let file = file.cast(&DataType::String)?;
+    let files = file.str()?;
+    let frames = df.column(frame_col)?.as_materialized_series().clone();
+    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    if let DataType::List(_) = frames.dtype() {
+        let list = frames.list()?;
+        for i in 0..df.height() {
+            if let (Some(name), Some(row)) = (files.get(i), list.get_as_series(i)) {
+                let row = row.cast(&DataType::UInt64)?;
+                out.entry(name.to_string())
+                    .or_default()
+                    .extend(row.u64()?.iter().flatten());
+            }
+        }
+    } else {
+        let values = frames.cast(&DataType::UInt64)?;
+        let values = values.u64()?;
+        for i in 0..df.height() {
+            if let (Some(name), Some(frame)) = (files.get(i), values.get(i)) {
+                out.entry(name.to_string()).or_default().push(frame);
+            }
+        }
+    }
+    Ok(out.into_iter().collect())
+}
