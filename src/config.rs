@@ -42,6 +42,8 @@ pub struct RawMcp {
     pub max_capture_seconds: Option<u64>,
     /// Most packets one capture_live run may write.
     pub max_capture_packets: Option<u64>,
+    /// Most packets one export_packets call may write.
+    pub max_export_packets: Option<u64>,
     /// Interface capture_live uses when the client names none.
     pub interface: Option<String>,
     /// `--http`: the names clients reach the server by (the Host header check), besides its own
@@ -146,6 +148,7 @@ pub struct McpSettings {
     pub allow_live_capture: bool,
     pub max_capture_seconds: u64,
     pub max_capture_packets: u64,
+    pub max_export_packets: u64,
     pub interface: Option<String>,
     /// `NETQL_MCP_TOKEN` (environment or config/.env): the bearer token `--http` requires.
     /// Never printed; `Debug` hides it.
@@ -304,6 +307,7 @@ impl Config {
                 allow_live_capture: raw.mcp.allow_live_capture.unwrap_or(false),
                 max_capture_seconds: raw.mcp.max_capture_seconds.unwrap_or(60).max(1),
                 max_capture_packets: raw.mcp.max_capture_packets.unwrap_or(100_000).max(1),
+                max_export_packets: raw.mcp.max_export_packets.unwrap_or(100_000).max(1),
                 interface: raw.mcp.interface.filter(|i| !i.trim().is_empty()),
                 token: env_text("NETQL_MCP_TOKEN"),
                 env_file: PathBuf::from("config/.env"),

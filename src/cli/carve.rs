@@ -9,9 +9,8 @@ use anyhow::{Result, bail};
 use netql::capture::carve::{carve, default_name, parse_frames};
 use netql::error::Exit;
 use netql::query::canned::{self, Query};
-use netql::query::engine::{Captures, Output, cited_frames};
+use netql::query::engine::Captures;
 use netql::render::Format;
-use polars::prelude::*;
 
 use crate::cli::context::{Ctx, keep_for, load_many, resolve_each};
 
@@ -109,31 +108,10 @@ pub fn run(ctx: &Ctx, a: &CarveArgs) -> Result<Exit> {
             entry.1.extend(frames.iter().filter_map(|&f| u32::try_from(f).ok()));
             Ok(())
         };
-        match &result.output {
-            Output::Table(df) => {
-                for (file, frames) in file_frames(df)? {
-                    add(&file, &frames)?;
-                }
-            }
-            Output::Findings(fs) => {
-                let chosen: Vec<_> = match a.finding {
-                    Some(n) => fs.get(n.wrapping_sub(1)).into_iter().collect(),
-                    None => fs.iter().collect(),
-                };
-                if chosen.is_empty() {
-                    bail!("{name} reported {} finding(s); nothing to carve", fs.len());
-                }
-                for f in chosen {
-                    let Some(ev) = &f.evidence else { continue };
-                    for (file, frames) in file_frames(ev).unwrap_or_else(|_| {
-                        let file = f.facts.get("file").and_then(|v| v.as_str()).unwrap_or("").to_string();
-                        vec![(file, cited_frames(ev))]
-                    }) {
-                        add(&file, &frames)?;
-                    }
-                }
-            }
-            _ => bail!("{name} gave no table and no findings: nothing to carve"),
+        let cited =
+            netql::query::cited::cited(&result.output, a.finding).map_err(|e| anyhow::anyhow!("{name}: {e}"))?;
+        for (file, frames) in cited {
+            add(&file, &frames)?;
         }
     }
     if wanted.values().all(|(_, f)| f.is_empty()) {
@@ -178,36 +156,4 @@ pub fn run(ctx: &Ctx, a: &CarveArgs) -> Result<Exit> {
         }
     }
     Ok(Exit::Success)
-}
-
-/// (file, frames) of a table with a `file` column and a `frame` (or `frames` list) column.
-fn file_frames(df: &DataFrame) -> Result<Vec<(String, Vec<u64>)>> {
-    let frame_col = ["frame", "frames"].into_iter().find(|c| df.column(c).is_ok());
-    let (Ok(file), Some(frame_col)) = (df.column("file"), frame_col) else {
-        bail!("the result has no `file` and `frame` columns to carve (select them, or return findings)");
-    };
-    let file = file.cast(&DataType::String)?;
-    let files = file.str()?;
-    let frames = df.column(frame_col)?.as_materialized_series().clone();
-    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
-    if let DataType::List(_) = frames.dtype() {
-        let list = frames.list()?;
-        for i in 0..df.height() {
-            if let (Some(name), Some(row)) = (files.get(i), list.get_as_series(i)) {
-                let row = row.cast(&DataType::UInt64)?;
-                out.entry(name.to_string())
-                    .or_default()
-                    .extend(row.u64()?.iter().flatten());
-            }
-        }
-    } else {
-        let values = frames.cast(&DataType::UInt64)?;
-        let values = values.u64()?;
-        for i in 0..df.height() {
-            if let (Some(name), Some(frame)) = (files.get(i), values.get(i)) {
-                out.entry(name.to_string()).or_default().push(frame);
-            }
-        }
-    }
-    Ok(out.into_iter().collect())
 }

@@ -16,6 +16,7 @@
 pub mod analyze;
 pub mod describe;
 pub(crate) mod engine_proxy;
+pub mod export;
 pub mod guide;
 pub mod http;
 pub(crate) mod http_guard;

@@ -18,8 +18,8 @@ use crate::mcp::server::{Inner, blocking};
 use crate::mcp::server::{NetqlServer, cancel_flag, parse_args, tool_error};
 use crate::mcp::tool_error::ToolError;
 use crate::mcp::types::{
-    AnalyzeArgs, AnalyzeOutput, CaptureLiveArgs, CapturesOutput, DescribeArgs, LiveOutput, NoArgs, QueriesOutput,
-    QueryOutput, RunQueryArgs, RunScriptArgs, SchemaOutput,
+    AnalyzeArgs, AnalyzeOutput, CaptureLiveArgs, CapturesOutput, DescribeArgs, ExportOutput, ExportPacketsArgs,
+    LiveOutput, NoArgs, QueriesOutput, QueryOutput, RunQueryArgs, RunScriptArgs, SchemaOutput,
 };
 use crate::query::engine::Limits;
 use crate::table::load::LoadOptions;
@@ -208,6 +208,29 @@ impl NetqlServer {
         let (stop, watcher) = cancel_flag(&ctx);
         let this = self.clone();
         let r = blocking(move || this.do_capture_live(a, stop)).await;
+        watcher.abort();
+        Ok(r)
+    }
+
+    #[tool(
+        name = "export_packets",
+        description = "Write the packets behind findings, a flow, frames or a script's result into a new capture file in the captures folder, for Wireshark: give `frames` (\"1,5,10-20\", with one capture), `flow_id`, `query` (a canned query: its findings' evidence frames; `finding` picks one) or `script` (a result with file and frame columns, or findings). Returns the new file's name. Writes a file (never overwrites one); at most the configured number of packets.",
+        input_schema = schema_for_input::<ExportPacketsArgs>().unwrap_or_default(),
+        output_schema = schema_for_output::<ExportOutput>(),
+        annotations(title = "Export packets to a capture file", read_only_hint = false, destructive_hint = false, idempotent_hint = false, open_world_hint = false)
+    )]
+    pub(crate) async fn export_packets(
+        &self,
+        args: JsonObject,
+        ctx: RequestContext<RoleServer>,
+    ) -> std::result::Result<CallToolResult, McpError> {
+        let a: ExportPacketsArgs = match parse_args("export_packets", args) {
+            Ok(a) => a,
+            Err(e) => return Ok(e),
+        };
+        let (cancel, watcher) = cancel_flag(&ctx);
+        let this = self.clone();
+        let r = blocking(move || this.do_export_packets(a, cancel)).await;
         watcher.abort();
         Ok(r)
     }

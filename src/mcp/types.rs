@@ -334,3 +334,49 @@ pub(crate) struct LiveOutput {
     pub(crate) stopped_by: String,
     pub(crate) elapsed_ms: u64,
 }
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExportPacketsArgs {
+    /// Captures the packets come from: file names from list_captures, "latest" (default) or "all".
+    #[serde(default)]
+    pub(crate) captures: Option<Names>,
+    /// Frames of the (one) capture: "1,5,10-20".
+    #[serde(default)]
+    pub(crate) frames: Option<String>,
+    /// Every packet of this flow (flow_id from flows() or a transaction table).
+    #[serde(default)]
+    pub(crate) flow_id: Option<u64>,
+    /// A canned query: the evidence frames of its findings (or the file/frame of its table).
+    #[serde(default)]
+    pub(crate) query: Option<String>,
+    /// A script whose result has `file` and `frame` columns, or findings.
+    #[serde(default)]
+    pub(crate) script: Option<String>,
+    /// With query or script: only the Nth finding (1-based).
+    #[serde(default)]
+    pub(crate) finding: Option<u64>,
+    /// Query parameters, as for run_query.
+    #[serde(default)]
+    pub(crate) params: Option<Map<String, Value>>,
+    /// File name for the new capture in the captures folder (default carve_YYYYMMDD_HHMMSS.pcap);
+    /// a plain name ending in .pcap or .pcapng, not an existing file.
+    #[serde(default)]
+    pub(crate) name: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct ExportOutput {
+    /// The new capture's name in the captures folder (list_captures shows it; open it in Wireshark).
+    pub(crate) file: String,
+    /// Its full path.
+    pub(crate) path: String,
+    /// pcap, or pcapng when the packets' link types differ.
+    pub(crate) format: String,
+    pub(crate) packets: u64,
+    pub(crate) bytes: u64,
+    /// Frames asked for that their capture does not have.
+    pub(crate) missing: u64,
+    /// More packets were asked for than [mcp] max_export_packets allows; the first ones were written.
+    pub(crate) capped: bool,
+}

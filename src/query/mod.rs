@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod bindings;
 pub mod canned;
+pub mod cited;
 pub mod deadline;
 pub mod engine;
 pub mod panic_guard;

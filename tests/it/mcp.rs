@@ -131,6 +131,7 @@ async fn every_tool_in_process() {
             "analyze",
             "capture_live",
             "describe_schema",
+            "export_packets",
             "list_captures",
             "list_queries",
             "run_query",
@@ -140,7 +141,9 @@ async fn every_tool_in_process() {
     for t in &tools {
         assert!(t.output_schema.is_some(), "{} has no outputSchema", t.name);
         let ro = t.annotations.as_ref().and_then(|a| a.read_only_hint);
-        assert_eq!(ro, Some(t.name != "capture_live"), "{} readOnlyHint", t.name);
+        // The two tools that write a file into the captures folder say so.
+        let writes = t.name == "capture_live" || t.name == "export_packets";
+        assert_eq!(ro, Some(!writes), "{} readOnlyHint", t.name);
     }
 
     // list_captures
@@ -562,7 +565,7 @@ pub(crate) fn python_client(args: &[&str]) -> Value {
 fn check_common(s: &Value) {
     assert_eq!(s["server_name"], "netql");
     assert!(s["instructions"].as_str().unwrap().contains("describe_schema"));
-    assert_eq!(s["tools"].as_array().unwrap().len(), 7, "{s}");
+    assert_eq!(s["tools"].as_array().unwrap().len(), 8, "{s}");
     assert_eq!(s["tools_with_output_schema"], s["tools"]);
     let lc = &s["list_captures"];
     assert_eq!(lc["is_error"], false);
@@ -708,4 +711,95 @@ fn http_refuses_all_interfaces_without_allow_remote() {
         assert_eq!(o.status.code(), Some(2), "{addr}");
         assert!(common::stderr(&o).contains("--allow-remote"), "{}", common::stderr(&o));
     }
+}
+
+/// export_packets: the packets behind frames, a flow and a finding, written into the captures
+/// folder under a new name a client hands to Wireshark; read back as the frames they came from.
+/// It writes nowhere else and overwrites nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_packets_writes_new_captures_in_the_folder() {
+    let fx = Fixture::new();
+    let c = connect(fx.server("[mcp]\nmax_export_packets = 15\n")).await;
+    let read = |p: &Path| {
+        let mut v = Vec::new();
+        netql::capture::CaptureReader::open(p)
+            .unwrap()
+            .for_each(|r| {
+                v.push((r.ts_ns, r.wire_len, r.data.to_vec()));
+                true
+            })
+            .unwrap();
+        v
+    };
+    let sample = read(&fx.caps().join("sample.pcap"));
+
+    let r = ok(
+        &c,
+        "export_packets",
+        json!({"captures": "sample.pcap", "frames": "2-4,10", "name": "four.pcap"}),
+    )
+    .await;
+    assert_eq!(r.structured["file"], "four.pcap", "{}", r.structured);
+    assert_eq!(r.structured["packets"], 4);
+    assert!(r.text.contains("Wireshark"), "{}", r.text);
+    let got = read(&fx.caps().join("four.pcap"));
+    assert_eq!(
+        got,
+        vec![
+            sample[1].clone(),
+            sample[2].clone(),
+            sample[3].clone(),
+            sample[9].clone()
+        ]
+    );
+
+    // A flow: every packet of the sample's first HTTP flow, under a made-up name.
+    let flows = ok(
+        &c,
+        "run_script",
+        json!({"script": "flows().filter(col(\"app\") == \"http\").select([\"flow_id\", \"packets\"]).limit(1)", "captures": "sample.pcap"}),
+    )
+    .await;
+    let row = &flows.structured["rows"][0];
+    let r = ok(
+        &c,
+        "export_packets",
+        json!({"captures": "sample.pcap", "flow_id": row["flow_id"]}),
+    )
+    .await;
+    assert_eq!(r.structured["packets"], row["packets"], "{}", r.structured);
+    let made = r.structured["file"].as_str().unwrap().to_string();
+    assert!(made.starts_with("carve_") && made.ends_with(".pcap"), "{made}");
+    assert!(fx.caps().join(&made).is_file());
+
+    // A finding's evidence, capped at the configured 15 packets.
+    let r = ok(
+        &c,
+        "export_packets",
+        json!({"captures": "sample.pcap", "query": "port_scan", "finding": 1, "name": "scan.pcap"}),
+    )
+    .await;
+    assert_eq!(
+        (r.structured["packets"].as_u64(), r.structured["capped"].as_bool()),
+        (Some(15), Some(true)),
+        "{}",
+        r.structured
+    );
+
+    for (args, says) in [
+        (
+            json!({"captures": "sample.pcap", "frames": "1", "name": "../out.pcap"}),
+            "plain file name",
+        ),
+        (
+            json!({"captures": "sample.pcap", "frames": "1", "name": "four.pcap"}),
+            "exists already",
+        ),
+        (json!({"captures": "sample.pcap"}), "say what to export"),
+        (json!({"captures": "sample.pcap", "frames": "0"}), "not a frame"),
+    ] {
+        let e = err(&c, "export_packets", args.clone()).await;
+        assert!(e.contains(says), "{args}: {e}");
+    }
+    assert!(!fx.dir.path().join("out.pcap").exists());
 }
