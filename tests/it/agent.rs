@@ -354,7 +354,7 @@ fn offline_mode_answers_the_common_asks() {
                 "253 packets",
                 "Protocols",
                 "Top active devices",
-                "TCP port scan from 192.168.56.66",
+                "TCP SYN (half-open) scan from 192.168.56.66",
                 "Recommendations",
             ],
         ),

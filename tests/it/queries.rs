@@ -253,15 +253,17 @@ fn port_scan_finds_the_real_scans() {
     let cases = [
         (
             "synscan.pcapng",
-            "TCP port scan from 172.16.0.8 against 64.13.134.52: 1000 ports, 1994 probes (3 open",
+            "TCP SYN (half-open) scan from 172.16.0.8 against 64.13.134.52: 1000 ports probed in 5.142 s (387.79 probes/s): \
+             3 open (22, 53, 80), 4 closed, 993 unanswered",
         ),
         (
             "tcp_0_1000_20190821.pcap",
-            "TCP port scan from 172.31.15.102 against 198.124.152.15: 1001 ports",
+            "TCP port scan from 172.31.15.102 against 198.124.152.15: 1001 ports probed in 10.047 s",
         ),
         (
             "udp_0_1000_20190821.pcap",
-            "UDP port scan from 172.31.15.102 against 198.124.152.15: 1001 ports",
+            "UDP port scan from 172.31.15.102 against 198.124.152.15: 1001 ports probed in 10.023 s: 0 answered, \
+             0 closed (ICMP port unreachable), 1001 no answer (open or filtered)",
         ),
         (
             "nmap-vsn.pcap",
@@ -285,6 +287,22 @@ fn port_scan_finds_the_real_scans() {
     assert_eq!(fs[0]["file"], "synscan.pcapng");
     assert_eq!(fs[0]["frames"].as_array().unwrap().len(), 20);
     assert_eq!(fs[0]["severity"], "high");
+    // Explained: the kind, the open ports, per-port counts that add up, the probing span apart
+    // from the answers trailing in (23 s with them).
+    let f = &fs[0]["facts"];
+    assert_eq!(f["kind"], "TCP SYN (half-open) scan");
+    assert_eq!(f["open_ports"], serde_json::json!([22, 53, 80]));
+    assert_eq!(f["closed_ports"].as_array().unwrap().len(), 4);
+    assert_eq!(f["unanswered_ports"].as_array().unwrap().len(), 20, "cut at 20");
+    let counts: Vec<u64> = ["open", "closed", "unanswered"]
+        .iter()
+        .map(|k| f[k].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts.iter().sum::<u64>(), f["ports"].as_u64().unwrap(), "{f}");
+    assert!(
+        f["probing_s"].as_f64().unwrap() < f["duration_s"].as_f64().unwrap(),
+        "{f}"
+    );
 }
 
 #[test]
@@ -332,13 +350,15 @@ fn port_scan_finds_every_scan_the_generator_injects() {
         let kind = hit["kind"].as_str().unwrap();
         match scan["type"].as_str().unwrap() {
             "vertical_tcp_syn" => {
-                assert_eq!(kind, "TCP port scan");
+                assert_eq!(kind, "TCP SYN (half-open) scan");
                 assert_eq!(hit["dst"], scan["dst"]);
                 assert_eq!(hit["ports"], scan["ports"]);
-                assert_eq!(
-                    hit["open"].as_u64().unwrap(),
-                    scan["open_ports"].as_array().unwrap().len() as u64
-                );
+                assert_eq!(hit["open_ports"], scan["open_ports"]);
+                let sum: u64 = ["open", "closed", "unanswered"]
+                    .iter()
+                    .map(|k| hit[k].as_u64().unwrap())
+                    .sum();
+                assert_eq!(sum, scan["ports"].as_u64().unwrap(), "{hit}");
             }
             "horizontal_tcp_syn_sweep" => {
                 assert_eq!(kind, "horizontal sweep");
@@ -348,8 +368,15 @@ fn port_scan_finds_every_scan_the_generator_injects() {
             }
             "udp_scan" => {
                 assert_eq!(kind, "UDP port scan");
-                assert_eq!(hit["ports"], scan["ports"]);
+                assert_eq!(hit["ports"], scan["ports"], "every port probed, answered or not");
                 assert_eq!(hit["unreachable"], scan["response_packets"]);
+                // Each unreachable quotes a distinct probe: that many closed ports, the rest
+                // open or filtered.
+                assert_eq!(hit["closed"], scan["response_packets"]);
+                assert_eq!(
+                    hit["open_or_filtered"].as_u64().unwrap(),
+                    scan["ports"].as_u64().unwrap() - scan["response_packets"].as_u64().unwrap()
+                );
             }
             "slow_tcp_syn" => {
                 assert_eq!(kind, "slow TCP port scan");
@@ -852,7 +879,7 @@ fn analyze_reports_in_every_format() {
         "Protocols",
         "Top devices",
         "Security status",
-        "[HIGH] TCP port scan from 192.168.56.66",
+        "[HIGH] TCP SYN (half-open) scan from 192.168.56.66",
         "evidence: frames",
         "Verdict",
         "Attention needed",
@@ -1107,7 +1134,9 @@ fn analyze_gives_the_packets_to_a_suite_script_that_asks() {
             );
             // The rest of the suite still ran on the same capture.
             assert!(
-                titles.iter().any(|t| t.contains("TCP port scan from 192.168.56.66")),
+                titles
+                    .iter()
+                    .any(|t| t.contains("TCP SYN (half-open) scan from 192.168.56.66")),
                 "{name}: {titles:?}"
             );
         }

@@ -237,7 +237,7 @@ fn a_query_a_multi_line_script_meta_commands_and_completion() {
     sh.expect("src_ip,dst_port\n");
     sh.line(".format table");
     sh.line(".run port_scan min_ports=50");
-    sh.expect("[HIGH] TCP port scan from 192.168.56.66");
+    sh.expect("[HIGH] TCP SYN (half-open) scan from 192.168.56.66");
 
     // Completion: one candidate is inserted at once; several open a menu, Enter takes the first.
     sh.type_text("packets().filt");

@@ -70,6 +70,18 @@ pub fn register(lang: &mut Lang) {
         .with(|e: Expr| Expr(e.0.cast(DataType::String)));
     lang.def(
         Topic::Text,
+        "concat_text([e, \"text\", ...])",
+        "texts and values joined into one text, row by row (plain strings are text, not columns; a null counts as empty)",
+    )
+    .with(|parts: rhai::Array| -> RhaiResult<Expr> {
+        let exprs = parts
+            .iter()
+            .map(|d| crate::query::bindings::convert::to_expr(d, false).map(|e| e.cast(DataType::String)))
+            .collect::<RhaiResult<Vec<_>>>()?;
+        Ok(Expr(concat_str(exprs, "", true)))
+    });
+    lang.def(
+        Topic::Text,
         "e.split(\".\")",
         "the text split into a list at a separator",
     )
@@ -79,7 +91,14 @@ pub fn register(lang: &mut Lang) {
         "e.join_text(\", \")",
         "a list of texts joined into one with a separator",
     )
-    .with(|e: Expr, sep: ImmutableString| Expr(e.0.cast(DataType::String).list().join(lit(sep.to_string()), true)));
+    // Items as text first (a list of numbers or of text codes), then joined.
+    .with(|e: Expr, sep: ImmutableString| {
+        Expr(
+            e.0.cast(DataType::List(Box::new(DataType::String)))
+                .list()
+                .join(lit(sep.to_string()), true),
+        )
+    });
 }
 
 /// Apply `f` to each distinct text value of a (Categorical or String) column.
