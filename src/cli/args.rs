@@ -188,6 +188,9 @@ pub enum Command {
         #[arg(long)]
         no_suite: bool,
     },
+    /// What changed between two captures or sets: hosts, services, DNS names, TLS names and
+    /// fingerprints, protocol share, volume per host, findings that appeared or went away.
+    Diff(crate::cli::diff::DiffArgs),
     /// Write the packets behind a finding, a flow, frames, or a query's result to a new capture
     /// file (pcap; pcapng when link types differ) for Wireshark.
     Carve(crate::cli::carve::CarveArgs),

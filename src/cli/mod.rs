@@ -12,6 +12,7 @@ pub mod captures;
 pub mod carve;
 pub mod check;
 pub mod context;
+pub mod diff;
 pub mod export;
 pub mod functions;
 pub mod fuzz;
@@ -114,6 +115,7 @@ pub fn run(args: Args) -> Result<Exit> {
             suite: !no_suite,
         }),
         Command::Carve(a) => carve::run(&ctx, &a),
+        Command::Diff(a) => diff::run(&ctx, &a),
         Command::BenchWorker { kind, file } => bench::worker(&kind, &file).map(|_| Exit::Success),
         Command::Fuzz {
             cases,

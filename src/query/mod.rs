@@ -6,6 +6,7 @@ pub mod bindings;
 pub mod canned;
 pub mod cited;
 pub mod deadline;
+pub mod diff;
 pub mod engine;
 pub mod panic_guard;
 pub mod script_error;

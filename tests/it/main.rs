@@ -7,6 +7,7 @@ mod cli;
 mod common;
 mod conformance;
 mod decoding;
+mod diff;
 mod formats;
 mod hardening;
 mod ja4;
