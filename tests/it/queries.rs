@@ -271,7 +271,7 @@ fn port_scan_finds_the_real_scans() {
         ),
         (
             "activeosfingerprinting.pcapng",
-            "odd-flag TCP probes (stealth scan / OS fingerprinting) from 172.16.16.128 to 172.16.16.150",
+            "odd-flag TCP probes (NULL, SYN+FIN, Xmas: OS fingerprinting or a stealth scan) from 172.16.16.128 to 172.16.16.150",
         ),
     ];
     for (file, want) in cases {
@@ -361,10 +361,20 @@ fn port_scan_finds_every_scan_the_generator_injects() {
                 assert_eq!(sum, scan["ports"].as_u64().unwrap(), "{hit}");
             }
             "horizontal_tcp_syn_sweep" => {
-                assert_eq!(kind, "horizontal sweep");
+                assert_eq!(kind, "TCP SYN (half-open) sweep");
                 assert_eq!(hit["port"], scan["dst_port"]);
                 assert_eq!(hit["hosts"], scan["targets"]);
                 assert_eq!(hit["open"], scan["targets_open"]);
+                // Each host judged once: the counts add up to the hosts swept.
+                let sum: u64 = ["open", "closed", "unanswered"]
+                    .iter()
+                    .map(|k| hit[k].as_u64().unwrap())
+                    .sum();
+                assert_eq!(sum, scan["targets"].as_u64().unwrap(), "{hit}");
+                assert_eq!(
+                    hit["open_hosts"].as_array().unwrap().len() as u64,
+                    scan["targets_open"].as_u64().unwrap().min(20)
+                );
             }
             "udp_scan" => {
                 assert_eq!(kind, "UDP port scan");
