@@ -15,6 +15,7 @@
 
 pub mod analyze;
 pub mod describe;
+pub mod diff;
 pub(crate) mod engine_proxy;
 pub mod export;
 pub mod guide;

@@ -18,8 +18,8 @@ use crate::mcp::server::{Inner, blocking};
 use crate::mcp::server::{NetqlServer, cancel_flag, parse_args, tool_error};
 use crate::mcp::tool_error::ToolError;
 use crate::mcp::types::{
-    AnalyzeArgs, AnalyzeOutput, CaptureLiveArgs, CapturesOutput, DescribeArgs, ExportOutput, ExportPacketsArgs,
-    LiveOutput, NoArgs, QueriesOutput, QueryOutput, RunQueryArgs, RunScriptArgs, SchemaOutput,
+    AnalyzeArgs, AnalyzeOutput, CaptureLiveArgs, CapturesOutput, DescribeArgs, DiffArgs, DiffOutput, ExportOutput,
+    ExportPacketsArgs, LiveOutput, NoArgs, QueriesOutput, QueryOutput, RunQueryArgs, RunScriptArgs, SchemaOutput,
 };
 use crate::query::engine::Limits;
 use crate::table::load::LoadOptions;
@@ -210,6 +210,22 @@ impl NetqlServer {
         let r = blocking(move || this.do_capture_live(a, stop)).await;
         watcher.abort();
         Ok(r)
+    }
+
+    #[tool(
+        name = "diff",
+        description = "What changed from capture(s) `a` (the baseline) to `b`: hosts, services that answered (address:port/transport), DNS names, TLS server names and client JA4s added and removed, protocol share and per-host volume that moved, and findings that appeared or went away.",
+        input_schema = schema_for_input::<DiffArgs>().unwrap_or_default(),
+        output_schema = schema_for_output::<DiffOutput>(),
+        annotations(title = "Compare two captures", read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
+    )]
+    pub(crate) async fn diff(&self, args: JsonObject) -> std::result::Result<CallToolResult, McpError> {
+        let a: DiffArgs = match parse_args("diff", args) {
+            Ok(a) => a,
+            Err(e) => return Ok(e),
+        };
+        let this = self.clone();
+        Ok(blocking(move || this.do_diff(a)).await)
     }
 
     #[tool(

@@ -380,3 +380,27 @@ pub(crate) struct ExportOutput {
     /// More packets were asked for than [mcp] max_export_packets allows; the first ones were written.
     pub(crate) capped: bool,
 }
+
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DiffArgs {
+    /// The baseline: capture names from list_captures, "latest" or "all".
+    pub(crate) a: Option<Names>,
+    /// What is compared with it.
+    pub(crate) b: Option<Names>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub(crate) struct DiffOutput {
+    pub(crate) a: Vec<String>,
+    pub(crate) b: Vec<String>,
+    /// hosts, services, dns_names, tls_server_names, tls_client_ja4: each {added, removed}.
+    pub(crate) sets: Map<String, Value>,
+    /// Protocols whose share of frames moved (pct_a, pct_b).
+    pub(crate) protocols: Vec<Value>,
+    /// Hosts whose volume changed past the thresholds (bytes_a, bytes_b).
+    pub(crate) volume: Vec<Value>,
+    /// Findings of b not in a, and of a not in b.
+    pub(crate) new_findings: Vec<Value>,
+    pub(crate) gone_findings: Vec<Value>,
+}

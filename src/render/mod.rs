@@ -3,6 +3,7 @@
 //! and text from packets is escaped here ([`crate::safe_text`]) before it reaches a terminal or
 //! a file.
 
+pub mod diff;
 pub mod format;
 pub mod reference;
 pub mod report;

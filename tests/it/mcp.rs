@@ -131,6 +131,7 @@ async fn every_tool_in_process() {
             "analyze",
             "capture_live",
             "describe_schema",
+            "diff",
             "export_packets",
             "list_captures",
             "list_queries",
@@ -565,7 +566,7 @@ pub(crate) fn python_client(args: &[&str]) -> Value {
 fn check_common(s: &Value) {
     assert_eq!(s["server_name"], "netql");
     assert!(s["instructions"].as_str().unwrap().contains("describe_schema"));
-    assert_eq!(s["tools"].as_array().unwrap().len(), 8, "{s}");
+    assert_eq!(s["tools"].as_array().unwrap().len(), 9, "{s}");
     assert_eq!(s["tools_with_output_schema"], s["tools"]);
     let lc = &s["list_captures"];
     assert_eq!(lc["is_error"], false);
@@ -623,7 +624,8 @@ fn python_sdk_over_stdio() {
         cache.to_str().unwrap(),
     ]);
     check_common(&s);
-    assert_eq!(s["read_only_tools"].as_array().unwrap().len(), 6);
+    // All but the two that write a file (capture_live, export_packets).
+    assert_eq!(s["read_only_tools"].as_array().unwrap().len(), 7);
     let d = &s["describe_schema"];
     assert_eq!(d["is_error"], false);
     // Every column of the schema reaches the client (ip_len and the ICMP quote's five joined
@@ -802,4 +804,32 @@ async fn export_packets_writes_new_captures_in_the_folder() {
         assert!(e.contains(says), "{args}: {e}");
     }
     assert!(!fx.dir.path().join("out.pcap").exists());
+}
+
+/// diff over MCP: the sample against itself has no changes; against the synscan capture (when
+/// the shared captures are there) its scan is a new finding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_tool_compares_two_captures() {
+    let fx = Fixture::new();
+    let c = connect(fx.server("")).await;
+    let r = ok(&c, "diff", json!({"a": "sample.pcap", "b": "sample.pcap"})).await;
+    assert!(r.text.contains("no changes"), "{}", r.text);
+    assert_eq!(r.structured["new_findings"], json!([]));
+    let e = err(&c, "diff", json!({"a": "sample.pcap"})).await;
+    assert!(e.contains("give `a`"), "{e}");
+    if fx.synscan {
+        let r = ok(&c, "diff", json!({"a": "sample.pcap", "b": "synscan.pcapng"})).await;
+        let new: Vec<String> = r.structured["new_findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["title"].as_str().unwrap().to_string())
+            .collect();
+        assert!(
+            new.iter()
+                .any(|t| t.starts_with("TCP SYN (half-open) scan from 172.16.0.8")),
+            "{new:?}"
+        );
+        assert!(r.text.contains("new findings"), "{}", r.text);
+    }
 }
