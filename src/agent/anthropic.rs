@@ -38,6 +38,8 @@ pub enum ApiError {
     Network { url: String, message: String },
     #[error("unexpected answer from the Anthropic API ({status}): {message}")]
     Unexpected { status: u16, message: String },
+    #[error("the Anthropic API stopped the answer ({kind}): {message}")]
+    Stream { kind: String, message: String },
 }
 
 /// Connection settings.
@@ -70,41 +72,7 @@ pub struct Client {
     cfg: ClientConfig,
 }
 
-/// A parsed response: the raw content blocks plus what the loop needs.
-#[derive(Debug, Clone)]
-pub struct Response {
-    pub content: Vec<Value>,
-    pub stop_reason: String,
-    pub usage: Value,
-    pub raw: Value,
-}
-
-impl Response {
-    /// All text blocks joined.
-    pub fn text(&self) -> String {
-        self.content
-            .iter()
-            .filter(|b| b["type"] == "text")
-            .filter_map(|b| b["text"].as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    /// The `tool_use` blocks: (id, name, input).
-    pub fn tool_uses(&self) -> Vec<(String, String, Value)> {
-        self.content
-            .iter()
-            .filter(|b| b["type"] == "tool_use")
-            .map(|b| {
-                (
-                    b["id"].as_str().unwrap_or_default().to_string(),
-                    b["name"].as_str().unwrap_or_default().to_string(),
-                    b["input"].clone(),
-                )
-            })
-            .collect()
-    }
-}
+pub use crate::agent::response::Response;
 
 impl Client {
     pub fn new(cfg: ClientConfig) -> Result<Client, ApiError> {
@@ -136,6 +104,128 @@ impl Client {
 
     fn url(&self) -> String {
         format!("{}/v1/messages", self.cfg.base_url.trim_end_matches('/'))
+    }
+
+    /// POST /v1/messages with `"stream": true`: text is handed to `on_text` as it arrives. A
+    /// stream that breaks (an `overloaded_error` event, a cut connection) is asked again from the
+    /// start, after `on_restart` says why (so a front-end ends the partial answer it printed
+    /// instead of printing it twice); errors before the stream starts are retried as
+    /// [`Client::messages`] retries them.
+    pub async fn messages_streaming(
+        &self,
+        body: &Value,
+        on_text: &mut (dyn FnMut(&str) + Send),
+        on_restart: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Response, ApiError> {
+        let url = self.url();
+        let mut body = body.clone();
+        body["stream"] = json!(true);
+        let mut attempt: u32 = 0;
+        loop {
+            attempt += 1;
+            let sent = self
+                .http
+                .post(&url)
+                .header("x-api-key", &self.cfg.api_key)
+                .header("anthropic-version", API_VERSION)
+                .header("content-type", "application/json")
+                .header("accept", "text/event-stream")
+                .json(&body)
+                .send()
+                .await;
+            let mut resp = match sent {
+                Ok(r) => r,
+                Err(e) => {
+                    if attempt <= self.cfg.max_retries {
+                        tokio::time::sleep(self.backoff(attempt, None)).await;
+                        continue;
+                    }
+                    return Err(ApiError::Network {
+                        url,
+                        message: e.without_url().to_string(),
+                    });
+                }
+            };
+            let status = resp.status().as_u16();
+            if !(200..300).contains(&status) {
+                let retry_after = resp
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<f64>().ok())
+                    .map(|s| Duration::from_secs_f64(s.clamp(0.0, 600.0)));
+                let text = resp.text().await.unwrap_or_default();
+                match failure(status, &text) {
+                    Failure::Retry(_, _) if attempt <= self.cfg.max_retries => {
+                        tokio::time::sleep(self.backoff(attempt, retry_after)).await;
+                        continue;
+                    }
+                    Failure::Retry(kind, message) => {
+                        return Err(ApiError::Exhausted {
+                            attempts: attempt,
+                            status,
+                            kind,
+                            message,
+                        });
+                    }
+                    Failure::Fail(e) => return Err(e),
+                }
+            }
+            let mut buf = String::new();
+            let mut pending: Vec<u8> = Vec::new();
+            let mut assembler = crate::agent::stream::Assembler::default();
+            let broken = 'read: loop {
+                match resp.chunk().await {
+                    Ok(Some(bytes)) => {
+                        pending.extend_from_slice(&bytes);
+                        // Only whole UTF-8 characters: a chunk can end inside one.
+                        let valid = match std::str::from_utf8(&pending) {
+                            Ok(s) => s.len(),
+                            Err(e) => e.valid_up_to(),
+                        };
+                        buf.push_str(std::str::from_utf8(&pending[..valid]).unwrap_or(""));
+                        pending.drain(..valid);
+                        for (event, data) in crate::agent::stream::take_events(&mut buf) {
+                            match assembler.event(&event, &data, on_text) {
+                                Ok(true) => break 'read None,
+                                Ok(false) => {}
+                                Err(e) => break 'read Some(e),
+                            }
+                        }
+                    }
+                    Ok(None) => {
+                        break Some(crate::agent::stream::StreamError {
+                            kind: "cut".into(),
+                            message: "the connection closed before the answer ended".into(),
+                        });
+                    }
+                    Err(e) => {
+                        break Some(crate::agent::stream::StreamError {
+                            kind: "cut".into(),
+                            message: format!("the connection broke: {}", e.without_url()),
+                        });
+                    }
+                }
+            };
+            match broken {
+                None => {
+                    return assembler.finish().ok_or(ApiError::Unexpected {
+                        status,
+                        message: "the stream ended without its message".into(),
+                    });
+                }
+                Some(e) if e.retryable() && attempt <= self.cfg.max_retries => {
+                    on_restart(&short(&format!("{}: {}", e.kind, e.message)));
+                    tokio::time::sleep(self.backoff(attempt, None)).await;
+                }
+                Some(e) => {
+                    return Err(ApiError::Stream {
+                        kind: e.kind,
+                        message: short(&e.message),
+                    });
+                }
+            }
+        }
     }
 
     /// POST /v1/messages with retries.
@@ -182,21 +272,11 @@ impl Client {
                     message: "the response is not a Messages API message".into(),
                 });
             }
-            let kind = body_json["error"]["type"].as_str().unwrap_or("").to_string();
-            let message = short(body_json["error"]["message"].as_str().unwrap_or(&text));
-            let spend_cap = body_json["error"]["details"]["error_code"] == "enforced_spend_limit_reached";
-            match status {
-                401 => return Err(ApiError::Unauthorized),
-                403 => return Err(ApiError::Forbidden(message)),
-                404 => return Err(ApiError::NotFound(message)),
-                413 => return Err(ApiError::TooLarge(message)),
-                400 | 422 => return Err(ApiError::BadRequest(message)),
-                429 if spend_cap => return Err(ApiError::SpendLimit(message)),
-                408 | 409 | 429 | 500..=599 => {
-                    if attempt <= self.cfg.max_retries {
-                        tokio::time::sleep(self.backoff(attempt, retry_after)).await;
-                        continue;
-                    }
+            match failure(status, &text) {
+                Failure::Retry(_, _) if attempt <= self.cfg.max_retries => {
+                    tokio::time::sleep(self.backoff(attempt, retry_after)).await;
+                }
+                Failure::Retry(kind, message) => {
                     return Err(ApiError::Exhausted {
                         attempts: attempt,
                         status,
@@ -204,16 +284,7 @@ impl Client {
                         message,
                     });
                 }
-                300..=399 => {
-                    return Err(ApiError::Unexpected {
-                        status,
-                        message:
-                            "the API base URL redirects to another origin; not followed, so the key is not sent there \
-                                  (set [agent] api_base_url to the URL it moved to)"
-                                .into(),
-                    });
-                }
-                _ => return Err(ApiError::Unexpected { status, message }),
+                Failure::Fail(e) => return Err(e),
             }
         }
     }
@@ -230,6 +301,35 @@ impl Client {
             .unwrap_or(0);
         let jitter = Duration::from_millis((nanos % 250) as u64);
         (base + jitter).min(self.cfg.max_backoff)
+    }
+}
+
+/// What a failed (non-2xx) answer means: worth another try, or an error to report.
+enum Failure {
+    Retry(String, String),
+    Fail(ApiError),
+}
+
+fn failure(status: u16, text: &str) -> Failure {
+    let body_json: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+    let kind = body_json["error"]["type"].as_str().unwrap_or("").to_string();
+    let message = short(body_json["error"]["message"].as_str().unwrap_or(text));
+    let spend_cap = body_json["error"]["details"]["error_code"] == "enforced_spend_limit_reached";
+    match status {
+        401 => Failure::Fail(ApiError::Unauthorized),
+        403 => Failure::Fail(ApiError::Forbidden(message)),
+        404 => Failure::Fail(ApiError::NotFound(message)),
+        413 => Failure::Fail(ApiError::TooLarge(message)),
+        400 | 422 => Failure::Fail(ApiError::BadRequest(message)),
+        429 if spend_cap => Failure::Fail(ApiError::SpendLimit(message)),
+        408 | 409 | 429 | 500..=599 => Failure::Retry(kind, message),
+        300..=399 => Failure::Fail(ApiError::Unexpected {
+            status,
+            message: "the API base URL redirects to another origin; not followed, so the key is not sent there \
+                      (set [agent] api_base_url to the URL it moved to)"
+                .into(),
+        }),
+        _ => Failure::Fail(ApiError::Unexpected { status, message }),
     }
 }
 

@@ -29,6 +29,12 @@ pub enum Event {
     ToolDone(String, bool, Duration),
     /// A line worth showing (e.g. retries, offline notice).
     Note(String),
+    /// A piece of the model's text, as it arrives.
+    Text(String),
+    /// The answer being streamed broke off (why); it is asked again from the start.
+    Restart(String),
+    /// Tokens one turn used: input, output, read from the prompt cache.
+    Usage { input: u64, output: u64, cache_read: u64 },
 }
 
 const SYSTEM_PROMPT_BASE: &str = "You are netql's network analyst. You answer questions about packet captures by calling \
@@ -123,7 +129,26 @@ impl Agent {
                 // Out of rounds or tokens: the model must answer with what it has.
                 body["tool_choice"] = json!({"type": "none"});
             }
-            let resp = self.client.messages(&body).await?;
+            let resp = {
+                // Both callbacks report through `on`, one at a time.
+                let shared = std::sync::Mutex::new(&mut *on);
+                let mut text = |t: &str| {
+                    if let Ok(mut on) = shared.lock() {
+                        on(Event::Text(t.to_string()));
+                    }
+                };
+                let mut restart = |why: &str| {
+                    if let Ok(mut on) = shared.lock() {
+                        on(Event::Restart(why.to_string()));
+                    }
+                };
+                self.client.messages_streaming(&body, &mut text, &mut restart).await?
+            };
+            on(Event::Usage {
+                input: resp.usage["input_tokens"].as_u64().unwrap_or(0),
+                output: resp.usage["output_tokens"].as_u64().unwrap_or(0),
+                cache_read: resp.usage["cache_read_input_tokens"].as_u64().unwrap_or(0),
+            });
             spent += resp.usage["output_tokens"].as_u64().unwrap_or(0);
             // The assistant turn goes back verbatim (thinking blocks included).
             self.messages

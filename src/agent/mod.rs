@@ -8,7 +8,9 @@
 pub mod anthropic;
 pub mod conversation;
 pub mod offline;
+pub mod response;
 pub mod session;
+pub mod stream;
 
 pub use conversation::{Agent, AgentConfig, Event};
 pub use offline::{OFFLINE_HELP, offline_answer};

@@ -51,16 +51,68 @@ fn child_args(ctx: &Ctx) -> Vec<String> {
     v
 }
 
-fn show_event(e: Event) {
-    match e {
-        // What the model asked for is shown, never obeyed by the terminal.
-        Event::Tool(name, args) => eprintln!("  → {} {}", safe_text::line(&name), safe_text::line(&args)),
-        Event::ToolDone(name, failed, took) => {
-            if failed {
-                eprintln!("    ✗ {name} failed ({:.2} s)", took.as_secs_f64());
+/// Shows the agent's progress: its text on stdout as it arrives, tool calls and notes on stderr,
+/// tokens per turn with `--usage`.
+struct Printer {
+    usage: bool,
+    /// Text of the current answer was printed (it is not printed again at the end).
+    streamed: bool,
+}
+
+impl Printer {
+    fn new(usage: bool) -> Printer {
+        Printer { usage, streamed: false }
+    }
+
+    fn on(&mut self, e: Event) {
+        use std::io::Write;
+        match e {
+            Event::Text(t) => {
+                // Model text is shown, never obeyed by the terminal.
+                print!("{}", safe_text::text(&t));
+                let _ = std::io::stdout().flush();
+                self.streamed = true;
             }
+            Event::Restart(why) => {
+                // End the partial answer's line; the new one starts afresh, printed once.
+                if self.streamed {
+                    println!();
+                }
+                eprintln!("  (the answer broke off: {}; asking again)", safe_text::line(&why));
+            }
+            Event::Usage {
+                input,
+                output,
+                cache_read,
+            } => {
+                if self.usage {
+                    eprintln!("  (tokens: {input} in, {output} out, {cache_read} read from the cache)");
+                }
+            }
+            // What the model asked for is shown, never obeyed by the terminal.
+            Event::Tool(name, args) => {
+                if self.streamed {
+                    println!();
+                }
+                eprintln!("  → {} {}", safe_text::line(&name), safe_text::line(&args))
+            }
+            Event::ToolDone(name, failed, took) => {
+                if failed {
+                    eprintln!("    ✗ {name} failed ({:.2} s)", took.as_secs_f64());
+                }
+            }
+            Event::Note(n) => eprintln!("  ({n})"),
         }
-        Event::Note(n) => eprintln!("  ({n})"),
+    }
+
+    /// The end of an answer: a line break after streamed text, or the whole (offline) answer.
+    fn finish(&mut self, answer: &str) {
+        if self.streamed {
+            println!();
+        } else {
+            println!("{}", safe_text::text(answer.trim()));
+        }
+        self.streamed = false;
     }
 }
 
@@ -69,7 +121,8 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// One question, one answer on stdout (tool progress on stderr).
-pub fn ask(ctx: &Ctx, question: &str, offline: bool) -> Result<Exit> {
+pub fn ask(ctx: &Ctx, question: &str, offline: bool, usage: bool) -> Result<Exit> {
+    let mut p = Printer::new(usage);
     let cfg = agent_config(ctx, offline);
     let rt = runtime()?;
     rt.block_on(async {
@@ -77,9 +130,9 @@ pub fn ask(ctx: &Ctx, question: &str, offline: bool) -> Result<Exit> {
         let session = McpSession::start(&exe, &child_args(ctx)).await?;
         let outcome = if cfg.client.is_some() {
             let mut agent = Agent::new(cfg, &session)?;
-            match agent.ask(&session, question, &mut show_event).await {
+            match agent.ask(&session, question, &mut |e| p.on(e)).await {
                 Ok(answer) => {
-                    println!("{}", safe_text::text(answer.trim()));
+                    p.finish(&answer);
                     Exit::Success
                 }
                 Err(e) => {
@@ -91,10 +144,8 @@ pub fn ask(ctx: &Ctx, question: &str, offline: bool) -> Result<Exit> {
             if !offline {
                 eprintln!("(offline: no ANTHROPIC_API_KEY; answering with netql's own rules)");
             }
-            println!(
-                "{}",
-                agent::offline_answer(&session, question, &mut show_event).await.trim()
-            );
+            let answer = agent::offline_answer(&session, question, &mut |e| p.on(e)).await;
+            p.finish(&answer);
             Exit::Success
         };
         session.close().await;
@@ -103,7 +154,8 @@ pub fn ask(ctx: &Ctx, question: &str, offline: bool) -> Result<Exit> {
 }
 
 /// An interactive conversation; Ctrl-C cancels the current answer, Ctrl-D leaves.
-pub fn chat(ctx: &Ctx, offline: bool) -> Result<Exit> {
+pub fn chat(ctx: &Ctx, offline: bool, usage: bool) -> Result<Exit> {
+    let mut p = Printer::new(usage);
     use reedline::{DefaultPrompt, DefaultPromptSegment, FileBackedHistory, Reedline, Signal};
     let cfg = agent_config(ctx, offline);
     let rt = runtime()?;
@@ -125,12 +177,15 @@ pub fn chat(ctx: &Ctx, offline: bool) -> Result<Exit> {
             }
             let answer = rt.block_on(async {
                 match agent.as_mut() {
-                    Some(a) => a.ask(&session, q, &mut show_event).await.map_err(|e| e.to_string()),
-                    None => Ok(agent::offline_answer(&session, q, &mut show_event).await),
+                    Some(a) => a.ask(&session, q, &mut |e| p.on(e)).await.map_err(|e| e.to_string()),
+                    None => Ok(agent::offline_answer(&session, q, &mut |e| p.on(e)).await),
                 }
             });
             match answer {
-                Ok(text) => println!("{}\n", safe_text::text(text.trim())),
+                Ok(text) => {
+                    p.finish(&text);
+                    println!();
+                }
                 Err(e) => {
                     eprintln!("netql: error: {}", safe_text::text(&e.to_string()));
                     outcome = Exit::Error;
@@ -181,8 +236,8 @@ pub fn chat(ctx: &Ctx, offline: bool) -> Result<Exit> {
         let answer = rt.block_on(async {
             let work = async {
                 match agent.as_mut() {
-                    Some(a) => a.ask(&session, q, &mut show_event).await.map_err(|e| e.to_string()),
-                    None => Ok(agent::offline_answer(&session, q, &mut show_event).await),
+                    Some(a) => a.ask(&session, q, &mut |e| p.on(e)).await.map_err(|e| e.to_string()),
+                    None => Ok(agent::offline_answer(&session, q, &mut |e| p.on(e)).await),
                 }
             };
             tokio::select! {
@@ -191,9 +246,15 @@ pub fn chat(ctx: &Ctx, offline: bool) -> Result<Exit> {
             }
         });
         match answer {
-            Some(Ok(text)) => println!("\n{}\n", safe_text::text(text.trim())),
+            Some(Ok(text)) => {
+                p.finish(&text);
+                println!();
+            }
             Some(Err(e)) => eprintln!("netql: error: {}", safe_text::text(&e.to_string())),
-            None => eprintln!("(cancelled)"),
+            None => {
+                p.streamed = false;
+                eprintln!("\n(cancelled)")
+            }
         }
     }
     rt.block_on(session.close());

@@ -143,11 +143,17 @@ pub enum Command {
         /// Do not call the Anthropic API even when a key is set.
         #[arg(long)]
         offline: bool,
+        /// Show the tokens each turn used (input, output, read from the prompt cache).
+        #[arg(long)]
+        usage: bool,
     },
     /// Talk with the agent about your captures (Ctrl-C cancels an answer, Ctrl-D leaves).
     Chat {
         #[arg(long)]
         offline: bool,
+        /// Show the tokens each turn used (input, output, read from the prompt cache).
+        #[arg(long)]
+        usage: bool,
     },
     /// Serve the captures to MCP clients (Claude Desktop, Claude Code, ...) over stdio, or over
     /// streamable HTTP with --http.

@@ -129,8 +129,12 @@ pub fn run(args: Args) -> Result<Exit> {
                 fuzz::replay(&replay)
             }
         }
-        Command::Ask { question, offline } => agent::ask(&ctx, &question.join(" "), offline),
-        Command::Chat { offline } => agent::chat(&ctx, offline),
+        Command::Ask {
+            question,
+            offline,
+            usage,
+        } => agent::ask(&ctx, &question.join(" "), offline, usage),
+        Command::Chat { offline, usage } => agent::chat(&ctx, offline, usage),
         Command::Mcp {
             http,
             allow_remote,

@@ -95,12 +95,27 @@ fn serve(
         reader.read_exact(&mut body).unwrap();
         let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         check_request(&line, &headers, &body, &problems);
+        let streaming = body["stream"] == true;
         seen.lock().unwrap().push((headers, body));
         let (status, extra, reply) = script
             .lock()
             .unwrap()
             .next()
             .unwrap_or_else(|| api_error(500, "api_error", "script ran out"));
+        if streaming && status == 200 {
+            // The streaming format, as the real API speaks it; the connection then closes.
+            let events = match reply.get("_sse") {
+                Some(raw) => raw.as_array().cloned().unwrap_or_default(),
+                None => sse_of(&reply),
+            };
+            let mut resp = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n".to_string();
+            for e in &events {
+                resp.push_str(&format!("event: {}\ndata: {}\n\n", e[0].as_str().unwrap_or(""), e[1]));
+            }
+            let _ = out.write_all(resp.as_bytes());
+            let _ = out.flush();
+            return;
+        }
         let text = reply.to_string();
         let mut resp = format!(
             "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\nrequest-id: req_test\r\ncontent-length: {}\r\n",
@@ -115,6 +130,62 @@ fn serve(
             return;
         }
     }
+}
+
+/// A whole message as the streaming events the API sends for it: text in two deltas, tool input
+/// JSON in three pieces, thinking and its signature, a ping, the stop reason and usage last.
+fn sse_of(message: &Value) -> Vec<Value> {
+    let mut start = message.clone();
+    start["content"] = json!([]);
+    start["stop_reason"] = Value::Null;
+    let mut ev = vec![
+        json!(["message_start", {"type": "message_start", "message": start}]),
+        json!(["ping", {"type": "ping"}]),
+    ];
+    for (i, b) in message["content"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let mut empty = b.clone();
+        let mut deltas = Vec::new();
+        match b["type"].as_str().unwrap_or("") {
+            "text" => {
+                let t = b["text"].as_str().unwrap_or("");
+                let cut = t.char_indices().nth(t.chars().count() / 2).map_or(t.len(), |(i, _)| i);
+                empty["text"] = json!("");
+                for piece in [&t[..cut], &t[cut..]] {
+                    deltas.push(json!({"type": "text_delta", "text": piece}));
+                }
+            }
+            "tool_use" => {
+                let input = b["input"].to_string();
+                empty["input"] = json!({});
+                let n = input.chars().count();
+                let chars: Vec<char> = input.chars().collect();
+                for part in chars.chunks(n.div_ceil(3).max(1)) {
+                    deltas.push(json!({"type": "input_json_delta", "partial_json": part.iter().collect::<String>()}));
+                }
+            }
+            "thinking" => {
+                empty["thinking"] = json!("");
+                empty.as_object_mut().unwrap().remove("signature");
+                deltas.push(json!({"type": "thinking_delta", "thinking": b["thinking"]}));
+                deltas.push(json!({"type": "signature_delta", "signature": b["signature"]}));
+            }
+            _ => {}
+        }
+        ev.push(json!(["content_block_start", {"type": "content_block_start", "index": i, "content_block": empty}]));
+        for d in deltas {
+            ev.push(json!(["content_block_delta", {"type": "content_block_delta", "index": i, "delta": d}]));
+        }
+        ev.push(json!(["content_block_stop", {"type": "content_block_stop", "index": i}]));
+    }
+    ev.push(json!(["message_delta", {"type": "message_delta", "delta": {"stop_reason": message["stop_reason"], "stop_sequence": null}, "usage": {"output_tokens": message["usage"]["output_tokens"]}}]));
+    ev.push(json!(["message_stop", {"type": "message_stop"}]));
+    ev
 }
 
 /// What the real API would reject: missing headers, wrong shapes, unanswered tool_use blocks.
@@ -493,4 +564,91 @@ fn error_bodies_are_shown_escaped() {
         "{err:?}"
     );
     assert!(err.contains("\\u{1b}]0;pwned\\u{7}"), "{err}");
+}
+
+/// The streaming events of a message cut short: its start and a first piece of text, then
+/// `tail` (an `error` event, or nothing: the connection closes).
+fn broken_stream(text: &str, tail: Option<Value>) -> Reply {
+    let mut ev = vec![
+        json!(["message_start", {"type": "message_start", "message": {"id": "msg_cut", "type": "message", "role": "assistant", "model": "claude-sonnet-5-5", "content": [], "stop_reason": null, "usage": {"input_tokens": 10, "output_tokens": 1}}}]),
+        json!(["content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}]),
+        json!(["content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}}]),
+    ];
+    ev.extend(tail);
+    (200, vec![], json!({"_sse": ev}))
+}
+
+/// The answer streams: text is printed as it arrives (once, not again at the end), tool input
+/// arriving in pieces runs the tool with the whole of it, and `--usage` shows each turn's tokens.
+#[test]
+fn answers_stream_and_tool_input_arrives_in_pieces() {
+    let api = FakeApi::start(vec![
+        (
+            200,
+            vec![],
+            message(
+                json!([{"type": "text", "text": "Looking at the captures."},
+                       {"type": "tool_use", "id": "toolu_s1", "name": "run_script", "input": {"script": "packets().count()", "captures": "sample.pcap"}}]),
+                "tool_use",
+            ),
+        ),
+        (
+            200,
+            vec![],
+            message(
+                json!([{"type": "text", "text": "The sample holds 253 packets."}]),
+                "end_turn",
+            ),
+        ),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let o = netql_with(Some(&api), &["ask", "--usage", "how many packets?"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.matches("The sample holds 253 packets.").count(), 1, "{out}");
+    assert!(out.contains("Looking at the captures."), "{out}");
+    let err = stderr(&o);
+    assert!(
+        err.contains("→ run_script") && err.contains("tokens: 100 in, 20 out"),
+        "{err}"
+    );
+    // The tool got its whole input, rebuilt from three pieces: its result went back.
+    let seen = api.requests();
+    assert!(seen.iter().all(|(_, b)| b["stream"] == true), "every request streams");
+    let result = &seen[1].1["messages"][2]["content"][0];
+    assert_eq!(result["tool_use_id"], "toolu_s1");
+    assert!(result["content"].to_string().contains("253"), "{result}");
+    assert!(
+        api.problems.lock().unwrap().is_empty(),
+        "{:?}",
+        api.problems.lock().unwrap()
+    );
+}
+
+/// An `overloaded_error` event mid-stream, then a cut connection: each time the partial answer
+/// ends, a note says why, and the turn is asked again; the full answer is printed once.
+#[test]
+fn a_stream_broken_mid_answer_is_asked_again() {
+    let api = FakeApi::start(vec![
+        broken_stream(
+            "Partial one",
+            Some(json!(["error", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}])),
+        ),
+        broken_stream("Partial two", None),
+        (
+            200,
+            vec![],
+            message(json!([{"type": "text", "text": "The full answer."}]), "end_turn"),
+        ),
+    ]);
+    let tmp = tempfile::tempdir().unwrap();
+    let o = netql_with(Some(&api), &["ask", "hello"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert_eq!(out.matches("The full answer.").count(), 1, "{out}");
+    assert_eq!(out.matches("Partial one").count(), 1, "{out}");
+    let err = stderr(&o);
+    assert!(err.contains("broke off: overloaded_error: Overloaded"), "{err}");
+    assert!(err.contains("broke off: cut: the connection closed"), "{err}");
+    assert_eq!(api.requests().len(), 3);
 }
