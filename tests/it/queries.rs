@@ -449,10 +449,11 @@ fn port_scan_tells_icmp_sweeps_from_busy_pingers() {
     let facts: Vec<&Value> = fs.iter().map(|f| &f["facts"]).collect();
     assert_eq!(facts.len(), 2, "{fs:?}");
     let fast = facts.iter().find(|f| f["src"] == "10.9.9.9").expect("fast sweep");
-    assert_eq!(fast["kind"], "ICMP sweep");
+    assert_eq!(fast["kind"], "ICMP echo sweep");
+    assert_eq!(fast["answered_hosts"].as_array().unwrap().len(), 5, "{fast}");
     assert_eq!((fast["hosts"].as_u64(), fast["answered"].as_u64()), (Some(30), Some(5)));
     let slow = facts.iter().find(|f| f["src"] == "10.8.8.8").expect("slow sweep");
-    assert_eq!(slow["kind"], "slow ICMP sweep");
+    assert_eq!(slow["kind"], "slow ICMP echo sweep");
     assert_eq!((slow["hosts"].as_u64(), slow["answered"].as_u64()), (Some(25), Some(0)));
     // A window as long as the capture makes the pinger's one request per host count, but each
     // of its hosts got four: still not a sweep.
