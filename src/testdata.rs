@@ -104,3 +104,19 @@ pub fn tshark() -> Option<PathBuf> {
     }
     Some(PathBuf::from("tshark"))
 }
+
+/// Chromium, if installed (after [`missing`] otherwise): the report test opens the page in it
+/// headless (.ci/test installs Debian's `chromium`).
+pub fn chromium() -> Option<PathBuf> {
+    for name in ["chromium", "chromium-browser"] {
+        if std::process::Command::new(name)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            return Some(PathBuf::from(name));
+        }
+    }
+    missing("chromium (Debian package chromium)");
+    None
+}

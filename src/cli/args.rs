@@ -194,6 +194,9 @@ pub enum Command {
         #[arg(long)]
         no_suite: bool,
     },
+    /// The analysis as one self-contained HTML page with charts: traffic over time, protocol
+    /// share, top talkers and conversations, findings with evidence and carve commands.
+    Report(crate::cli::report::ReportArgs),
     /// What changed between two captures or sets: hosts, services, DNS names, TLS names and
     /// fingerprints, protocol share, volume per host, findings that appeared or went away.
     Diff(crate::cli::diff::DiffArgs),

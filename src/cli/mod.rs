@@ -18,6 +18,7 @@ pub mod functions;
 pub mod fuzz;
 pub mod interfaces;
 pub mod queries;
+pub mod report;
 pub mod run;
 pub mod schema;
 pub mod signals;
@@ -116,6 +117,7 @@ pub fn run(args: Args) -> Result<Exit> {
         }),
         Command::Carve(a) => carve::run(&ctx, &a),
         Command::Diff(a) => diff::run(&ctx, &a),
+        Command::Report(a) => report::run(&ctx, &a),
         Command::BenchWorker { kind, file } => bench::worker(&kind, &file).map(|_| Exit::Success),
         Command::Fuzz {
             cases,

@@ -9,6 +9,7 @@ pub mod deadline;
 pub mod diff;
 pub mod engine;
 pub mod panic_guard;
+pub mod report_data;
 pub mod script_error;
 pub mod script_output;
 pub mod summary;

@@ -5,6 +5,7 @@
 
 pub mod diff;
 pub mod format;
+pub mod html;
 pub mod reference;
 pub mod report;
 pub mod result;

@@ -16,6 +16,7 @@ mod live;
 mod mcp;
 mod mcp_http;
 mod queries;
+mod report;
 mod shell;
 mod transaction_queries;
 mod watch;
