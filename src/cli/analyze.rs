@@ -29,7 +29,7 @@ pub fn analyze(ctx: &Ctx, specs: &[String], format: Format, fail_on: Option<Seve
             per_capture.push(analyze::analyze(one, &engine, &ctx.cfg.queries_dir));
         }
     }
-    let overall = analyze::analyze(all, &engine, &ctx.cfg.queries_dir);
+    let overall = analyze::analyze(all.clone(), &engine, &ctx.cfg.queries_dir);
     match format {
         Format::Json => {
             let mut v = overall.to_json();
@@ -53,6 +53,19 @@ pub fn analyze(ctx: &Ctx, specs: &[String], format: Format, fail_on: Option<Seve
                 );
             }
             println!("{}", netql::render::analysis(&overall, format));
+            // On a terminal, the traffic over time in one line.
+            if format == Format::Table
+                && std::io::IsTerminal::is_terminal(&std::io::stdout())
+                && let Ok((interval, points)) =
+                    netql::query::report_data::bandwidth(&all, &engine, overall.first_ns, overall.last_ns)
+                && !points.is_empty()
+            {
+                let bytes: Vec<u64> = points.iter().map(|p| p.bytes).collect();
+                println!(
+                    "traffic (bytes per {interval}): {}",
+                    netql::render::report::sparkline(&bytes)
+                );
+            }
         }
     }
     let tripped = fail_on.is_some_and(|f| overall.findings.iter().any(|r| r.finding.severity >= f));

@@ -60,9 +60,51 @@ fn points(df: &DataFrame) -> Result<Vec<Point>, String> {
 }
 
 /// An interval giving about 60 points over `span_ns` (whole milliseconds, at least 1).
-fn interval_for(span_ns: i64) -> String {
+fn interval_for(span_ns: i64) -> (String, i64) {
     let ms = (span_ns / 60 / 1_000_000).max(1);
-    format!("{ms}ms")
+    (format!("{ms}ms"), ms * 1_000_000)
+}
+
+/// Bytes and packets per interval from the first packet to the last, intervals without traffic
+/// included (as zeros), and the interval's length as text.
+pub fn bandwidth(
+    data: &Arc<Captures>,
+    engine: &ScriptEngine,
+    first_ns: Option<i64>,
+    last_ns: Option<i64>,
+) -> Result<(String, Vec<Point>), String> {
+    let (Some(first), Some(last)) = (first_ns, last_ns) else {
+        return Ok((String::new(), Vec::new()));
+    };
+    let (interval, step) = interval_for(last - first);
+    let df = table(
+        engine,
+        data,
+        &format!(
+            r#"packets().group_by([every("{interval}")]).agg([count().alias("packets"), sum("wire_len").alias("bytes")]).with_columns([col("time").to_text().alias("label"), col("time").epoch_s().alias("t")])"#
+        ),
+    )?;
+    let found = points(&df)?;
+    let e = |e: PolarsError| e.to_string();
+    let t = df.column("t").map_err(e)?.cast(&DataType::Float64).map_err(e)?;
+    let t = t.f64().map_err(e)?;
+    // Buckets counted from the one holding the first packet.
+    let start = (first.div_euclid(step)) * step;
+    let n = ((last - start) / step + 1).clamp(1, 10_000) as usize;
+    let mut out: Vec<Point> = (0..n)
+        .map(|i| Point {
+            label: crate::units::human_time(start + i as i64 * step),
+            bytes: 0,
+            packets: 0,
+        })
+        .collect();
+    for (i, p) in found.into_iter().enumerate() {
+        let at = (t.get(i).unwrap_or(0.0) * 1e9) as i64;
+        let k = ((at - start) as f64 / step as f64).round().clamp(0.0, (n - 1) as f64) as usize;
+        out[k].bytes += p.bytes;
+        out[k].packets += p.packets;
+    }
+    Ok((interval, out))
 }
 
 pub fn report_data(
@@ -71,18 +113,7 @@ pub fn report_data(
     queries_dir: &std::path::Path,
 ) -> Result<ReportData, String> {
     let analysis = analyze(data.clone(), engine, queries_dir);
-    let span = match (analysis.first_ns, analysis.last_ns) {
-        (Some(a), Some(b)) => b - a,
-        _ => 0,
-    };
-    let interval = interval_for(span);
-    let bandwidth = points(&table(
-        engine,
-        &data,
-        &format!(
-            r#"packets().group_by([every("{interval}")]).agg([count().alias("packets"), sum("wire_len").alias("bytes")]).sort("time", false).with_column(col("time").to_text().alias("label"))"#
-        ),
-    )?)?;
+    let (interval, bandwidth) = bandwidth(&data, engine, analysis.first_ns, analysis.last_ns)?;
     let protocols = points(&table(
         engine,
         &data,

@@ -79,8 +79,8 @@ table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding
 figure{margin:.5em 0}figcaption{font-size:.9em;color:#555}.sev{font-weight:bold}\
 .critical,.high{color:#b00}.medium{color:#b60}.low,.info{color:#555}code{font-size:.85em}";
 
-/// The report page.
-pub fn report(d: &ReportData) -> String {
+/// The report page; with `changes`, a section on what changed since a baseline.
+pub fn report(d: &ReportData, changes: Option<&crate::query::diff::Diff>) -> String {
     let a = &d.analysis;
     let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
     out.push_str(&format!("<title>netql report: {}</title>", esc(&a.files.join(", "))));
@@ -139,6 +139,19 @@ pub fn report(d: &ReportData) -> String {
         RGBColor(0xcc, 0x99, 0x33),
     ));
     out.push_str(&table(&["conversation", "bytes", "packets"], &ranked(&d.conversations)));
+    if let Some(c) = changes {
+        out.push_str(&format!(
+            "<h2 id=\"changes\">Changes since {}</h2>\n",
+            esc(&c.a.join(", "))
+        ));
+        // The diff report's lines, each escaped (it is plain text with tables).
+        out.push_str("<pre>");
+        for line in crate::render::diff::report(c).lines() {
+            out.push_str(&esc(line));
+            out.push('\n');
+        }
+        out.push_str("</pre>\n");
+    }
     out.push_str(&format!("<h2 id=\"findings\">Findings ({})</h2>\n", a.findings.len()));
     if a.findings.is_empty() {
         out.push_str("<p>No scans, spoofing, clear-text logins, beaconing or odd ports found.</p>\n");

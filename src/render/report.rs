@@ -142,3 +142,19 @@ pub fn summary(s: &Summary) -> String {
     }
     out
 }
+
+/// `▁▂▅█▃`: one block per value, scaled to the largest.
+pub fn sparkline(values: &[u64]) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().max().unwrap_or(0).max(1) as f64;
+    values
+        .iter()
+        .map(|&v| {
+            if v == 0 {
+                ' '
+            } else {
+                BLOCKS[((v as f64 / max) * 7.0).round() as usize]
+            }
+        })
+        .collect()
+}

@@ -55,6 +55,12 @@ pub const META_COMMANDS: &[MetaSpec] = &[
         "",
         "the full report: protocols, top devices, security findings, verdict",
     ),
+    // Not `.diff`: `.diff()` is a method (a line starting with it continues the last script).
+    m(
+        "changes",
+        "BASELINE ...",
+        "what changed from the baseline capture(s) to the loaded ones (as netql diff)",
+    ),
     m(
         "format",
         "table|json|ndjson|csv|markdown",
@@ -80,6 +86,8 @@ pub enum Meta {
         params: Vec<(String, String)>,
     },
     Analyze,
+    /// Compare the loaded captures with these (the baseline).
+    Diff(Vec<String>),
     /// None: show the current format.
     Format(Option<Format>),
     /// None: show whether the timer is on.
@@ -136,6 +144,13 @@ pub fn parse_meta(line: &str) -> Result<Meta, String> {
                 Err(usage("load"))
             } else {
                 Ok(Meta::Load(args.iter().map(|s| s.to_string()).collect()))
+            }
+        }
+        "changes" => {
+            if args.is_empty() {
+                Err(usage("changes"))
+            } else {
+                Ok(Meta::Diff(args.iter().map(|s| s.to_string()).collect()))
             }
         }
         "schema" => match args.as_slice() {

@@ -348,6 +348,45 @@ impl Session {
                 };
                 return self.run_script(&q.source, bound, Some(&q.name));
             }
+            Meta::Diff(specs) => {
+                if self.data.loaded.is_empty() {
+                    self.error("no capture loaded (.load FILE|latest|all)");
+                    return Step::Error;
+                }
+                let files = match catalog::resolve(&self.cfg, &specs) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        self.error(&e.to_string());
+                        return Step::Error;
+                    }
+                };
+                let (data, engine, dir, opts) = (
+                    self.data.clone(),
+                    self.engine.clone(),
+                    self.cfg.queries_dir.clone(),
+                    self.opts.clone(),
+                );
+                let job = self.job(None, move || -> Result<crate::query::diff::Diff, String> {
+                    let base = files
+                        .iter()
+                        .map(|f| load::load(f, &opts).map_err(|e| e.to_string()))
+                        .collect::<Result<Vec<Loaded>, String>>()?;
+                    let base = std::sync::Arc::new(crate::query::engine::Captures::new(base));
+                    crate::query::diff::diff(base, data, &engine, &dir, Default::default())
+                });
+                match job {
+                    Job::Done(Ok(d)) => print!("{}", crate::render::diff::report(&d)),
+                    Job::Done(Err(e)) => {
+                        self.error(&e);
+                        return Step::Error;
+                    }
+                    Job::Cancelled => self.note("cancelled"),
+                    Job::Crashed => {
+                        self.error("the comparison crashed");
+                        return Step::Error;
+                    }
+                }
+            }
             Meta::Analyze => {
                 if self.data.loaded.is_empty() {
                     self.error("no capture loaded (.load FILE|latest|all)");

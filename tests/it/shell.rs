@@ -451,3 +451,32 @@ fn help_with_a_function_name_shows_its_forms() {
         stderr(&o)
     );
 }
+
+/// `.changes BASELINE` compares the loaded captures with a baseline, as `netql diff` does: the
+/// sample against itself has no changes; against a capture with other hosts and a scan, the new
+/// hosts and findings are listed.
+#[test]
+fn diff_in_the_shell() {
+    let dir = temp();
+    let o = piped(dir.path(), &format!(".changes {}\n", sample().display()));
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("no changes"), "{}", stdout(&o));
+    let Some(shared) = netql::testdata::shared_captures() else {
+        return;
+    };
+    let o = piped(
+        dir.path(),
+        &format!(
+            ".load {}\n.changes {}\n",
+            shared.join("synscan.pcapng").display(),
+            sample().display()
+        ),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("netql diff: sample.pcap → synscan.pcapng"), "{out}");
+    assert!(
+        out.contains("new findings") && out.contains("TCP SYN (half-open) scan from 172.16.0.8"),
+        "{out}"
+    );
+}
