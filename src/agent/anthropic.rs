@@ -109,68 +109,20 @@ impl Client {
     /// POST /v1/messages with `"stream": true`: text is handed to `on_text` as it arrives. A
     /// stream that breaks (an `overloaded_error` event, a cut connection) is asked again from the
     /// start, after `on_restart` says why (so a front-end ends the partial answer it printed
-    /// instead of printing it twice); errors before the stream starts are retried as
-    /// [`Client::messages`] retries them.
+    /// instead of printing it twice); errors before the stream starts are retried by
+    /// [`Client::post`].
     pub async fn messages_streaming(
         &self,
         body: &Value,
         on_text: &mut (dyn FnMut(&str) + Send),
         on_restart: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Response, ApiError> {
-        let url = self.url();
         let mut body = body.clone();
         body["stream"] = json!(true);
         let mut attempt: u32 = 0;
         loop {
-            attempt += 1;
-            let sent = self
-                .http
-                .post(&url)
-                .header("x-api-key", &self.cfg.api_key)
-                .header("anthropic-version", API_VERSION)
-                .header("content-type", "application/json")
-                .header("accept", "text/event-stream")
-                .json(&body)
-                .send()
-                .await;
-            let mut resp = match sent {
-                Ok(r) => r,
-                Err(e) => {
-                    if attempt <= self.cfg.max_retries {
-                        tokio::time::sleep(self.backoff(attempt, None)).await;
-                        continue;
-                    }
-                    return Err(ApiError::Network {
-                        url,
-                        message: e.without_url().to_string(),
-                    });
-                }
-            };
+            let mut resp = self.post(&body, &mut attempt).await?;
             let status = resp.status().as_u16();
-            if !(200..300).contains(&status) {
-                let retry_after = resp
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<f64>().ok())
-                    .map(|s| Duration::from_secs_f64(s.clamp(0.0, 600.0)));
-                let text = resp.text().await.unwrap_or_default();
-                match failure(status, &text) {
-                    Failure::Retry(_, _) if attempt <= self.cfg.max_retries => {
-                        tokio::time::sleep(self.backoff(attempt, retry_after)).await;
-                        continue;
-                    }
-                    Failure::Retry(kind, message) => {
-                        return Err(ApiError::Exhausted {
-                            attempts: attempt,
-                            status,
-                            kind,
-                            message,
-                        });
-                    }
-                    Failure::Fail(e) => return Err(e),
-                }
-            }
             let mut buf = String::new();
             let mut pending: Vec<u8> = Vec::new();
             let mut assembler = crate::agent::stream::Assembler::default();
@@ -228,18 +180,20 @@ impl Client {
         }
     }
 
-    /// POST /v1/messages with retries.
-    pub async fn messages(&self, body: &Value) -> Result<Response, ApiError> {
+    /// POST the body until the API answers 2xx: connection errors and 408/409/429/5xx are
+    /// retried with backoff (honouring `retry-after`), the others become one clear error.
+    /// `attempt` counts every request, the caller's retries of broken streams included.
+    async fn post(&self, body: &Value, attempt: &mut u32) -> Result<reqwest::Response, ApiError> {
         let url = self.url();
-        let mut attempt: u32 = 0;
         loop {
-            attempt += 1;
+            *attempt += 1;
             let sent = self
                 .http
                 .post(&url)
                 .header("x-api-key", &self.cfg.api_key)
                 .header("anthropic-version", API_VERSION)
                 .header("content-type", "application/json")
+                .header("accept", "text/event-stream")
                 .json(body)
                 .send()
                 .await;
@@ -247,8 +201,8 @@ impl Client {
                 Ok(r) => r,
                 Err(e) => {
                     // Connection problems and timeouts are worth another try.
-                    if attempt <= self.cfg.max_retries {
-                        tokio::time::sleep(self.backoff(attempt, None)).await;
+                    if *attempt <= self.cfg.max_retries {
+                        tokio::time::sleep(self.backoff(*attempt, None)).await;
                         continue;
                     }
                     return Err(ApiError::Network {
@@ -258,6 +212,9 @@ impl Client {
                 }
             };
             let status = resp.status().as_u16();
+            if (200..300).contains(&status) {
+                return Ok(resp);
+            }
             let retry_after = resp
                 .headers()
                 .get("retry-after")
@@ -265,20 +222,13 @@ impl Client {
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .map(|s| Duration::from_secs_f64(s.clamp(0.0, 600.0)));
             let text = resp.text().await.unwrap_or_default();
-            let body_json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            if (200..300).contains(&status) {
-                return parse_response(body_json).ok_or(ApiError::Unexpected {
-                    status,
-                    message: "the response is not a Messages API message".into(),
-                });
-            }
             match failure(status, &text) {
-                Failure::Retry(_, _) if attempt <= self.cfg.max_retries => {
-                    tokio::time::sleep(self.backoff(attempt, retry_after)).await;
+                Failure::Retry(_, _) if *attempt <= self.cfg.max_retries => {
+                    tokio::time::sleep(self.backoff(*attempt, retry_after)).await;
                 }
                 Failure::Retry(kind, message) => {
                     return Err(ApiError::Exhausted {
-                        attempts: attempt,
+                        attempts: *attempt,
                         status,
                         kind,
                         message,
@@ -348,18 +298,6 @@ pub fn clear_text_warning(base_url: &str) -> Option<String> {
             "warning: the API base URL {} is plain http: the API key and your questions travel unencrypted",
             crate::safe_text::line(base_url)
         )
-    })
-}
-
-fn parse_response(v: Value) -> Option<Response> {
-    if v["type"] != "message" {
-        return None;
-    }
-    Some(Response {
-        content: v["content"].as_array().cloned().unwrap_or_default(),
-        stop_reason: v["stop_reason"].as_str().unwrap_or("").to_string(),
-        usage: v["usage"].clone(),
-        raw: v,
     })
 }
 
@@ -435,12 +373,14 @@ mod tests {
 
     #[test]
     fn tool_uses_are_read_by_type_not_position() {
-        let r = parse_response(json!({
-            "type": "message", "stop_reason": "tool_use", "usage": {},
-            "content": [{"type": "thinking", "thinking": "", "signature": "s"}, {"type": "text", "text": "ok"},
-                        {"type": "tool_use", "id": "toolu_1", "name": "list_captures", "input": {}}]
-        }))
-        .unwrap();
+        let content = json!([{"type": "thinking", "thinking": "", "signature": "s"}, {"type": "text", "text": "ok"},
+                             {"type": "tool_use", "id": "toolu_1", "name": "list_captures", "input": {}}]);
+        let r = Response {
+            content: content.as_array().cloned().unwrap(),
+            stop_reason: "tool_use".into(),
+            usage: json!({}),
+            raw: Value::Null,
+        };
         assert_eq!(r.tool_uses()[0].1, "list_captures");
         assert_eq!(r.text(), "ok");
     }
