@@ -106,8 +106,21 @@ pub fn carve(sources: &[(PathBuf, BTreeSet<u32>)], out: &Path, cap: Option<u64>)
     })
 }
 
-/// `netql carve`'s default output: `carve_YYYYMMDD_HHMMSS.EXT` in `dir`, not yet taken.
-pub fn default_name(dir: &Path, ext: &str) -> PathBuf {
+/// [`carve`] into a new file of `dir` named `carve_YYYYMMDD_HHMMSS.pcap`, or `.pcapng` when
+/// that is what was written.
+pub fn carve_into(sources: &[(PathBuf, BTreeSet<u32>)], dir: &Path, cap: Option<u64>) -> Result<Carved> {
+    let out = default_name(dir, "pcap");
+    let mut carved = carve(sources, &out, cap)?;
+    if carved.format == "pcapng" {
+        let ng = out.with_extension("pcapng");
+        std::fs::rename(&out, &ng).map_err(|e| Error::io(&ng, e))?;
+        carved.file = ng;
+    }
+    Ok(carved)
+}
+
+/// A name `carve_YYYYMMDD_HHMMSS.EXT` in `dir`, not yet taken.
+fn default_name(dir: &Path, ext: &str) -> PathBuf {
     let base = format!("carve_{}", crate::units::file_stamp(std::time::SystemTime::now()));
     (0..10_000u32)
         .map(|n| {

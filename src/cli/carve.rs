@@ -2,11 +2,11 @@
 //! `file` and `frame` columns, written to a new capture file for Wireshark.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use netql::capture::carve::{carve, default_name, parse_frames};
+use netql::capture::carve::{carve, carve_into, parse_frames};
 use netql::error::Exit;
 use netql::query::canned::{self, Query};
 use netql::query::engine::Captures;
@@ -68,11 +68,10 @@ pub fn run(ctx: &Ctx, a: &CarveArgs) -> Result<Exit> {
         wanted.insert(file.name.clone(), (file.path.clone(), frames));
     } else {
         let (source, name) = match (&a.flow, &a.expr, &a.query) {
-            (Some(id), _, _) => {
-                // Flow ids are below 2^63: a Rhai integer holds them.
-                let script = format!("packets().filter(col(\"flow_id\") == {id}).select([\"file\", \"frame\"])");
-                (Query::parse("flow", &script, None), format!("flow {id}"))
-            }
+            (Some(id), _, _) => (
+                Query::parse("flow", &netql::query::cited::flow_script(*id), None),
+                format!("flow {id}"),
+            ),
             (None, Some(src), _) => (Query::parse("script", src, None), "script".into()),
             (None, None, Some(q)) => {
                 let q = canned::find(&ctx.cfg.queries_dir, q)?;
@@ -118,20 +117,17 @@ pub fn run(ctx: &Ctx, a: &CarveArgs) -> Result<Exit> {
         bail!("no frames to carve");
     }
     let sources: Vec<(PathBuf, BTreeSet<u32>)> = wanted.into_values().collect();
-    let out = a
+    let dir = a
         .out
-        .clone()
-        .unwrap_or_else(|| default_name(&ctx.cfg.captures_dir, "pcap"));
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        .as_ref()
+        .map_or(ctx.cfg.captures_dir.as_path(), |o| o.parent().unwrap_or(Path::new("")));
+    if !dir.as_os_str().is_empty() {
         std::fs::create_dir_all(dir)?;
     }
-    let mut carved = carve(&sources, &out, None)?;
-    // The default name says what the file is.
-    if a.out.is_none() && carved.format == "pcapng" {
-        let ng = out.with_extension("pcapng");
-        std::fs::rename(&out, &ng)?;
-        carved.file = ng;
-    }
+    let carved = match &a.out {
+        Some(out) => carve(&sources, out, None)?,
+        None => carve_into(&sources, &ctx.cfg.captures_dir, None)?,
+    };
     match a.format {
         Format::Json => println!("{}", netql::safe_text::json(serde_json::to_string_pretty(&carved)?)),
         _ => {

@@ -10,7 +10,7 @@ use std::sync::atomic::AtomicBool;
 
 use rmcp::model::CallToolResult;
 
-use crate::capture::carve::{carve, default_name, parse_frames};
+use crate::capture::carve::{carve, carve_into, parse_frames};
 use crate::mcp::server::{NetqlServer, tool_error, tool_ok};
 use crate::mcp::types::{ExportOutput, ExportPacketsArgs};
 use crate::query::canned::{self, Query};
@@ -38,11 +38,7 @@ impl NetqlServer {
             wanted.insert(file.name.clone(), (file.path.clone(), parse_frames(list)?));
         } else {
             let query = match (&a.flow_id, &a.script, &a.query) {
-                (Some(id), _, _) => Query::parse(
-                    "flow",
-                    &format!("packets().filter(col(\"flow_id\") == {id}).select([\"file\", \"frame\"])"),
-                    None,
-                ),
+                (Some(id), _, _) => Query::parse("flow", &crate::query::cited::flow_script(*id), None),
                 (None, Some(s), _) => Query::parse("script", s, None),
                 (None, None, Some(q)) => canned::find(&self.inner.cfg.queries_dir, q).map_err(|e| e.to_string())?,
                 (None, None, None) => {
@@ -95,19 +91,18 @@ impl NetqlServer {
                         "{name} exists already in the captures folder: choose another name"
                     ));
                 }
-                path
+                Some(path)
             }
-            None => default_name(&root, "pcap"),
+            None => None,
         };
         let cap = self.inner.cfg.mcp.max_export_packets;
         let asked: u64 = wanted.values().map(|(_, f)| f.len() as u64).sum();
         let sources: Vec<(PathBuf, BTreeSet<u32>)> = wanted.into_values().collect();
-        let mut carved = carve(&sources, &out, Some(cap)).map_err(|e| e.to_string())?;
-        if a.name.is_none() && carved.format == "pcapng" {
-            let ng = out.with_extension("pcapng");
-            std::fs::rename(&out, &ng).map_err(|e| e.to_string())?;
-            carved.file = ng;
+        let carved = match &out {
+            Some(path) => carve(&sources, path, Some(cap)),
+            None => carve_into(&sources, &root, Some(cap)),
         }
+        .map_err(|e| e.to_string())?;
         let file = crate::table::catalog::file_name(&carved.file);
         let o = ExportOutput {
             file: file.clone(),

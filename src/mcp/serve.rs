@@ -44,15 +44,7 @@ pub fn serve(cfg: Config, load: LoadOptions, opts: ServeOptions) -> Result<()> {
     rt.block_on(async move {
         if opts.engine {
             // The engine: the tools themselves, over stdio, to the front that started it.
-            let running = NetqlServer::for_engine(cfg, load)
-                .serve(rmcp::transport::stdio())
-                .await
-                .map_err(|e| Error::Serve(format!("MCP handshake failed: {e}")))?;
-            running
-                .waiting()
-                .await
-                .map_err(|e| Error::Serve(format!("MCP server stopped: {e}")))?;
-            return Ok(());
+            return serve_stdio(NetqlServer::for_engine(cfg, load)).await;
         }
         // The front: answers clients, runs no query itself (every tool call goes to an engine).
         let proxy = EngineProxy::new(&cfg, load.use_cache);
@@ -62,17 +54,22 @@ pub fn serve(cfg: Config, load: LoadOptions, opts: ServeOptions) -> Result<()> {
                     "netql mcp: serving captures in {} over stdio",
                     cfg.captures_dir.display()
                 );
-                let running = proxy
-                    .serve(rmcp::transport::stdio())
-                    .await
-                    .map_err(|e| Error::Serve(format!("MCP handshake failed: {e}")))?;
-                running
-                    .waiting()
-                    .await
-                    .map_err(|e| Error::Serve(format!("MCP server stopped: {e}")))?;
-                Ok(())
+                serve_stdio(proxy).await
             }
             Some(bind) => serve_http(&cfg, proxy, bind).await,
         }
     })
+}
+
+/// Serve `handler` over stdio until the client goes away.
+async fn serve_stdio<H: rmcp::ServerHandler>(handler: H) -> Result<()> {
+    let running = handler
+        .serve(rmcp::transport::stdio())
+        .await
+        .map_err(|e| Error::Serve(format!("MCP handshake failed: {e}")))?;
+    running
+        .waiting()
+        .await
+        .map_err(|e| Error::Serve(format!("MCP server stopped: {e}")))?;
+    Ok(())
 }

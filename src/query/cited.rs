@@ -8,6 +8,12 @@ use polars::prelude::*;
 
 use crate::query::engine::{Output, cited_frames};
 
+/// The script listing every packet of flow `id` (file and frame).
+pub fn flow_script(id: u64) -> String {
+    // Flow ids are below 2^63: a Rhai integer holds them.
+    format!("packets().filter(col(\"flow_id\") == {id}).select([\"file\", \"frame\"])")
+}
+
 /// (file, frames) the output cites; `finding` picks one finding (1-based) of findings.
 pub fn cited(output: &Output, finding: Option<usize>) -> Result<Vec<(String, Vec<u64>)>, String> {
     match output {

@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::query::analyze::{Reported, analyze, finding_json};
-use crate::query::engine::{Captures, Output, ScriptEngine};
+use crate::query::engine::{Captures, ScriptEngine};
 
 /// The sets compared, each with the script that makes it (one text column `v`).
 const SETS: [(&str, &str); 5] = [
@@ -113,17 +113,6 @@ impl Diff {
     }
 }
 
-fn run_table(engine: &ScriptEngine, data: &Arc<Captures>, script: &str) -> Result<DataFrame, String> {
-    match engine
-        .run(script, data.clone(), &Vec::new())
-        .map_err(|e| e.to_string())?
-        .output
-    {
-        Output::Table(df) => Ok(df),
-        _ => Err("the comparison query gave no table".into()),
-    }
-}
-
 fn texts(df: &DataFrame, col: &str) -> Result<BTreeSet<String>, String> {
     let c = df
         .column(col)
@@ -181,8 +170,8 @@ pub fn diff(
     let mut sets = BTreeMap::new();
     for (name, script) in SETS {
         let (sa, sb) = (
-            texts(&run_table(engine, &a, script)?, "v")?,
-            texts(&run_table(engine, &b, script)?, "v")?,
+            texts(&engine.run_table(script, a.clone())?, "v")?,
+            texts(&engine.run_table(script, b.clone())?, "v")?,
         );
         sets.insert(
             name.to_string(),
@@ -193,7 +182,7 @@ pub fn diff(
         );
     }
     let share = |d: &Arc<Captures>| -> Result<BTreeMap<String, f64>, String> {
-        let n = numbers(&run_table(engine, d, PROTOCOLS)?, "p", "n")?;
+        let n = numbers(&engine.run_table(PROTOCOLS, d.clone())?, "p", "n")?;
         let total: u64 = n.values().sum();
         Ok(n.into_iter()
             .map(|(k, v)| (k, v as f64 * 100.0 / total.max(1) as f64))
@@ -213,8 +202,8 @@ pub fn diff(
         .filter(|s| (s.pct_a - s.pct_b).abs() >= t.share_points)
         .collect();
     let (va, vb) = (
-        numbers(&run_table(engine, &a, VOLUME)?, "h", "bytes")?,
-        numbers(&run_table(engine, &b, VOLUME)?, "h", "bytes")?,
+        numbers(&engine.run_table(VOLUME, a.clone())?, "h", "bytes")?,
+        numbers(&engine.run_table(VOLUME, b.clone())?, "h", "bytes")?,
     );
     let mut volume: Vec<Volume> = va
         .keys()

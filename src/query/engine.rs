@@ -270,6 +270,15 @@ impl ScriptEngine {
             .map_err(|err| ScriptError::new(err.err_type().to_string(), err.position(), source))
     }
 
+    /// Run a script with no parameters that must give a table (the queries netql itself runs
+    /// for diff and the report).
+    pub fn run_table(&self, source: &str, data: Arc<dyn DataSource>) -> Result<DataFrame, String> {
+        match self.run(source, data, &Vec::new()).map_err(|e| e.to_string())?.output {
+            Output::Table(df) => Ok(df),
+            _ => Err("the query gave no table".into()),
+        }
+    }
+
     /// Run a script over `data` with `params` bound as variables.
     pub fn run(&self, source: &str, data: Arc<dyn DataSource>, params: &Params) -> Result<RunResult, ScriptError> {
         self.run_cancellable(source, data, params, None)

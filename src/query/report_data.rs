@@ -7,7 +7,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 use crate::query::analyze::{Analysis, analyze};
-use crate::query::engine::{Captures, Output, ScriptEngine};
+use crate::query::engine::{Captures, ScriptEngine};
 
 /// One bar or point: a label and its values.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -27,17 +27,6 @@ pub struct ReportData {
     pub protocols: Vec<Point>,
     pub talkers: Vec<Point>,
     pub conversations: Vec<Point>,
-}
-
-fn table(engine: &ScriptEngine, data: &Arc<Captures>, script: &str) -> Result<DataFrame, String> {
-    match engine
-        .run(script, data.clone(), &Vec::new())
-        .map_err(|e| e.to_string())?
-        .output
-    {
-        Output::Table(df) => Ok(df),
-        _ => Err("a report query gave no table".into()),
-    }
 }
 
 fn points(df: &DataFrame) -> Result<Vec<Point>, String> {
@@ -77,12 +66,10 @@ pub fn bandwidth(
         return Ok((String::new(), Vec::new()));
     };
     let (interval, step) = interval_for(last - first);
-    let df = table(
-        engine,
-        data,
-        &format!(
+    let df = engine.run_table(&format!(
             r#"packets().group_by([every("{interval}")]).agg([count().alias("packets"), sum("wire_len").alias("bytes")]).with_columns([col("time").to_text().alias("label"), col("time").epoch_s().alias("t")])"#
         ),
+        data.clone(),
     )?;
     let found = points(&df)?;
     let e = |e: PolarsError| e.to_string();
@@ -114,27 +101,22 @@ pub fn report_data(
 ) -> Result<ReportData, String> {
     let analysis = analyze(data.clone(), engine, queries_dir);
     let (interval, bandwidth) = bandwidth(&data, engine, analysis.first_ns, analysis.last_ns)?;
-    let protocols = points(&table(
-        engine,
-        &data,
-        r#"packets().with_column(col("app").to_text().fill_null(col("l4").to_text()).fill_null("other").alias("label")).group_by(["label"]).agg([count().alias("packets"), sum("wire_len").alias("bytes")]).sort("packets", true).head(12)"#,
+    let protocols = points(&engine.run_table(r#"packets().with_column(col("app").to_text().fill_null(col("l4").to_text()).fill_null("other").alias("label")).group_by(["label"]).agg([count().alias("packets"), sum("wire_len").alias("bytes")]).sort("packets", true).head(12)"#,
+        data.clone(),
     )?)?;
-    let talkers = points(&table(
-        engine,
-        &data,
-        r#"let f = flows();
+    let talkers = points(&engine.run_table(r#"let f = flows();
 concat(f.select([col("src_ip").to_text().alias("label"), col("bytes"), col("packets")]),
        f.select([col("dst_ip").to_text().alias("label"), col("bytes"), col("packets")]))
     .filter(col("label").is_not_null()).group_by(["label"]).agg([sum("bytes").alias("bytes"), sum("packets").alias("packets")])
     .sort("bytes", true).head(10)"#,
+        data.clone(),
     )?)?;
-    let conversations = points(&table(
-        engine,
-        &data,
+    let conversations = points(&engine.run_table(
         r#"flows().filter(col("src_ip").is_not_null())
     .with_column(concat_text([col("src_ip"), " ↔ ", col("dst_ip")]).alias("label"))
     .group_by(["label"]).agg([sum("bytes").alias("bytes"), sum("packets").alias("packets")])
     .sort("bytes", true).head(10)"#,
+        data.clone(),
     )?)?;
     Ok(ReportData {
         analysis,

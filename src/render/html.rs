@@ -86,15 +86,7 @@ pub fn report(d: &ReportData, changes: Option<&crate::query::diff::Diff>) -> Str
     out.push_str(&format!("<title>netql report: {}</title>", esc(&a.files.join(", "))));
     out.push_str(&format!("<style>{STYLE}</style></head><body>\n"));
     out.push_str(&format!("<h1>netql report: {}</h1>\n", esc(&a.files.join(", "))));
-    let span = match (a.first_ns, a.last_ns) {
-        (Some(x), Some(y)) => format!(
-            "{} to {} ({})",
-            units::human_time(x),
-            units::human_time(y),
-            units::human_duration(y - x)
-        ),
-        _ => "no packets".into(),
-    };
+    let span = crate::render::report::span_text(a.first_ns, a.last_ns);
     out.push_str(&format!(
         "<p id=\"facts\">{} packets, {} over {}. Verdict: {}</p>\n",
         a.packets,

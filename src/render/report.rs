@@ -10,6 +10,19 @@ use crate::render::table::{dataframe, text_table};
 use crate::safe_text;
 use crate::units;
 
+/// `first to last (duration)` of an analysis, or "no packets".
+pub fn span_text(first_ns: Option<i64>, last_ns: Option<i64>) -> String {
+    match (first_ns, last_ns) {
+        (Some(x), Some(y)) => format!(
+            "{} to {} ({})",
+            units::human_time(x),
+            units::human_time(y),
+            units::human_duration(y - x)
+        ),
+        _ => "no packets".into(),
+    }
+}
+
 /// The analysis as a report a person reads (table/markdown) or as JSON.
 pub fn analysis(a: &Analysis, format: Format) -> String {
     match format {
@@ -37,15 +50,7 @@ pub fn analysis(a: &Analysis, format: Format) -> String {
             } else {
                 format!("netql analysis: {title}\n")
             });
-            let span = match (a.first_ns, a.last_ns) {
-                (Some(x), Some(y)) => format!(
-                    "{} to {} ({})",
-                    units::human_time(x),
-                    units::human_time(y),
-                    units::human_duration(y - x)
-                ),
-                _ => "no packets".into(),
-            };
+            let span = span_text(a.first_ns, a.last_ns);
             out.push_str(&format!(
                 "  {} packets, {} over {}\n",
                 a.packets,
