@@ -73,35 +73,53 @@ fn nested_comparer_sorts_stop_at_the_time_limit() {
     assert!(stderr(&o).contains("time limit of 1 s exceeded"), "{}", stderr(&o));
 }
 
+type McpClient = rmcp::service::RunningService<rmcp::RoleClient, ()>;
+
+/// `netql mcp` over stdio, driven by a real MCP client (rmcp), with the captures in `dir/caps`,
+/// `config` as its config file when given, and its stderr as asked (piped and never read, or
+/// dropped).
+async fn mcp_over_stdio(
+    dir: &std::path::Path,
+    config: Option<&std::path::Path>,
+    stderr: std::process::Stdio,
+) -> (McpClient, Option<tokio::process::ChildStderr>) {
+    use rmcp::ServiceExt;
+    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+    let cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_netql")).configure(|c| {
+        if let Some(cfg) = config {
+            c.arg("--config").arg(cfg);
+        }
+        c.arg("--captures").arg(dir.join("caps"));
+        c.arg("--cache-dir").arg(dir.join("cache")).arg("mcp");
+        c.current_dir(dir).env_remove("NETQL_CONFIG");
+    });
+    let (transport, stderr) = TokioChildProcess::builder(cmd).stderr(stderr).spawn().unwrap();
+    (().serve(transport).await.expect("MCP handshake"), stderr)
+}
+
+/// The text content of a tool result.
+fn result_text(r: &rmcp::model::CallToolResult) -> String {
+    r.content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect()
+}
+
 /// A script's `print` flood hung the MCP call when the client did not drain the server's stderr
 /// (the pipe filled and every write blocked). A real MCP client (rmcp over the child's stdio)
 /// whose stderr pipe nobody reads: the flood (~20 MB, the pipe holds 64 KB) is cut with a note,
 /// the call answers, and the next call too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_print_flood_into_an_unread_stderr_does_not_hang_the_mcp_server() {
-    use rmcp::ServiceExt;
     use rmcp::model::CallToolRequestParams;
-    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 
     let dir = tempfile::tempdir().unwrap();
     let caps = dir.path().join("caps");
     std::fs::create_dir_all(&caps).unwrap();
     std::fs::copy(sample(), caps.join("sample.pcap")).unwrap();
-    let cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_netql")).configure(|c| {
-        c.arg("--captures")
-            .arg(&caps)
-            .arg("--cache-dir")
-            .arg(dir.path().join("cache"))
-            .arg("mcp");
-        c.current_dir(dir.path()).env_remove("NETQL_CONFIG");
-    });
     // Piped and held, never read.
-    let (transport, stderr) = TokioChildProcess::builder(cmd)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (client, stderr) = mcp_over_stdio(dir.path(), None, std::process::Stdio::piped()).await;
     assert!(stderr.is_some());
-    let client = ().serve(transport).await.expect("MCP handshake");
     let call = |script: &str| {
         let args = serde_json::json!({"script": script, "captures": ["sample.pcap"]});
         CallToolRequestParams::new("run_script").with_arguments(args.as_object().cloned().unwrap())
@@ -112,11 +130,7 @@ async fn a_print_flood_into_an_unread_stderr_does_not_hang_the_mcp_server() {
         .await
         .expect("the call answers while stderr is not read")
         .expect("no protocol error");
-    let text: String = r
-        .content
-        .iter()
-        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-        .collect();
+    let text = result_text(&r);
     assert!(!r.is_error.unwrap_or(false), "{text}");
     assert!(text.contains("253"), "{text}");
     let r = tokio::time::timeout(
@@ -160,27 +174,13 @@ fn evil_capture(dir: &std::path::Path) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packet_text_reaches_a_model_escaped() {
     use netql::safe_text::is_unsafe;
-    use rmcp::ServiceExt;
     use rmcp::model::CallToolRequestParams;
-    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 
     let dir = tempfile::tempdir().unwrap();
     let caps = dir.path().join("caps");
     std::fs::create_dir_all(&caps).unwrap();
     evil_capture(&caps);
-    let cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_netql")).configure(|c| {
-        c.arg("--captures")
-            .arg(&caps)
-            .arg("--cache-dir")
-            .arg(dir.path().join("cache"))
-            .arg("mcp");
-        c.current_dir(dir.path()).env_remove("NETQL_CONFIG");
-    });
-    let (transport, _stderr) = TokioChildProcess::builder(cmd)
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = ().serve(transport).await.expect("MCP handshake");
+    let (client, _stderr) = mcp_over_stdio(dir.path(), None, std::process::Stdio::null()).await;
     for (tool, args) in [
         (
             "run_script",
@@ -194,11 +194,7 @@ async fn packet_text_reaches_a_model_escaped() {
     ] {
         let params = CallToolRequestParams::new(tool).with_arguments(args.as_object().cloned().unwrap());
         let r = client.call_tool(params).await.expect("a result");
-        let text: String = r
-            .content
-            .iter()
-            .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-            .collect();
+        let text = result_text(&r);
         assert!(!r.is_error.unwrap_or(false), "{tool}: {text}");
         let bad: Vec<char> = text.chars().filter(|&c| is_unsafe(c) && c != '\n').collect();
         assert!(bad.is_empty(), "{tool}: raw {bad:?} in\n{text}");
@@ -401,9 +397,7 @@ fn a_slow_polars_plan_stops_at_the_time_limit() {
 /// replaced, and the next call (another script, the same client) is answered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bombs_sent_to_the_mcp_server_stop_that_call_only() {
-    use rmcp::ServiceExt;
     use rmcp::model::CallToolRequestParams;
-    use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 
     let slow = format!(
         "{JOIN_BOMB}.group_by([\"frame\", \"wire_len\"]).agg([col(\"ts\").n_unique().alias(\"n\")]).sort(\"n\", true).count()"
@@ -426,37 +420,22 @@ async fn bombs_sent_to_the_mcp_server_stop_that_call_only() {
         std::fs::copy(sample(), caps.join("sample.pcap")).unwrap();
         let cfg = dir.path().join("netql.toml");
         std::fs::write(&cfg, format!("[queries]\n{limits}\n")).unwrap();
-        let cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_netql")).configure(|c| {
-            c.arg("--config").arg(&cfg).arg("--captures").arg(&caps);
-            c.arg("--cache-dir").arg(dir.path().join("cache")).arg("mcp");
-            c.current_dir(dir.path()).env_remove("NETQL_CONFIG");
-        });
-        let (transport, _stderr) = TokioChildProcess::builder(cmd)
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let client = ().serve(transport).await.expect("MCP handshake");
+        let (client, _stderr) = mcp_over_stdio(dir.path(), Some(&cfg), std::process::Stdio::null()).await;
         let call = |script: String| {
             let args = serde_json::json!({"script": script, "captures": ["sample.pcap"]});
             client
                 .call_tool(CallToolRequestParams::new("run_script").with_arguments(args.as_object().cloned().unwrap()))
         };
-        let text = |r: &rmcp::model::CallToolResult| -> String {
-            r.content
-                .iter()
-                .filter_map(|c| c.as_text().map(|t| t.text.clone()))
-                .collect()
-        };
         let r = call(bomb).await.expect("a tool result, not a protocol error");
         assert!(r.is_error.unwrap_or(false), "{r:?}");
         assert!(
-            text(&r).contains("query stopped") && text(&r).contains(why),
+            result_text(&r).contains("query stopped") && result_text(&r).contains(why),
             "{}",
-            text(&r)
+            result_text(&r)
         );
         let r = call("packets().count()".into()).await.expect("the server is still up");
-        assert!(!r.is_error.unwrap_or(false), "{}", text(&r));
-        assert!(text(&r).contains("253"), "{}", text(&r));
+        assert!(!r.is_error.unwrap_or(false), "{}", result_text(&r));
+        assert!(result_text(&r).contains("253"), "{}", result_text(&r));
         let _ = client.cancel().await;
     }
 }
