@@ -29,6 +29,10 @@ pub enum Error {
     #[error("cache {path}: {reason}")]
     Cache { path: PathBuf, reason: String },
 
+    /// A lake folder (`netql ingest`, `--lake`): its manifest, its parts, or its lock.
+    #[error("lake {path}: {reason}")]
+    Lake { path: PathBuf, reason: String },
+
     /// Live capture: the interface, its permissions, the filter, or writing the files.
     #[error("{0}")]
     Live(String),

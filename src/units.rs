@@ -95,6 +95,57 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_nanos(ns))
 }
 
+/// A point in time as a user writes it, in ns since the epoch (UTC): RFC 3339
+/// (`2024-03-05T17:00:00Z`, `2024-03-05T19:00:00+02:00`), a UTC date and time
+/// (`2024-03-05 17:00`, `2024-03-05T17:00:00`), a UTC date (`2024-03-05`, its midnight), or a
+/// time before `now_ns`: `7d`, `24h`, `30m` (also written `7d ago` or `-7d`), and `now`.
+pub fn parse_time(text: &str, now_ns: i64) -> Result<i64, String> {
+    let t = text.trim();
+    let bad = || {
+        format!(
+            "{text:?} is not a time: use 2024-03-05, 2024-03-05T17:00:00Z, '2024-03-05 17:00' (UTC), or a time ago such as 7d, 24h, 30m"
+        )
+    };
+    if t.eq_ignore_ascii_case("now") {
+        return Ok(now_ns);
+    }
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
+        return d.timestamp_nanos_opt().ok_or_else(bad);
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(d) = chrono::NaiveDateTime::parse_from_str(t, f) {
+            return d.and_utc().timestamp_nanos_opt().ok_or_else(bad);
+        }
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        return d
+            .and_hms_opt(0, 0, 0)
+            .and_then(|d| d.and_utc().timestamp_nanos_opt())
+            .ok_or_else(bad);
+    }
+    let ago = t
+        .strip_suffix("ago")
+        .map(str::trim)
+        .or_else(|| t.strip_prefix('-'))
+        .unwrap_or(t);
+    let back_ns: i64 = if let Some(days) = ago.strip_suffix('d') {
+        let n: f64 = days.trim().parse().map_err(|_| bad())?;
+        if !(n.is_finite() && n > 0.0 && n < 100_000.0) {
+            return Err(bad());
+        }
+        (n * 86_400e9) as i64
+    } else {
+        let d = parse_duration(ago).map_err(|_| bad())?;
+        i64::try_from(d.as_nanos()).map_err(|_| bad())?
+    };
+    Ok(now_ns.saturating_sub(back_ns))
+}
+
 /// `500kB`, `100MB`, `1GB` (powers of 1000), `10KiB`, `10MiB`, `1GiB` (powers of 1024), `2000`
 /// or `2000B` (bytes). Units are not case-sensitive; zero is refused.
 pub fn parse_size(text: &str) -> Result<u64, String> {
@@ -141,6 +192,25 @@ fn scale(num: &str, unit: u64) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_parse_as_users_write_them() {
+        let now = 1_709_661_600_000_000_000; // 2024-03-05T18:00:00Z
+        let hour = 3_600_000_000_000;
+        assert_eq!(parse_time("2024-03-05T18:00:00Z", 0), Ok(now));
+        assert_eq!(parse_time("2024-03-05T20:00:00+02:00", 0), Ok(now));
+        assert_eq!(parse_time("2024-03-05 18:00", 0), Ok(now));
+        assert_eq!(parse_time("2024-03-05T18:00:00.5", 0), Ok(now + 500_000_000));
+        assert_eq!(parse_time("2024-03-05", 0), Ok(now - 18 * hour));
+        assert_eq!(parse_time("now", now), Ok(now));
+        assert_eq!(parse_time("24h", now), Ok(now - 24 * hour));
+        assert_eq!(parse_time("7d ago", now), Ok(now - 7 * 24 * hour));
+        assert_eq!(parse_time("-30m", now), Ok(now - hour / 2));
+        for bad in ["", "yesterday", "2024-13-01", "0d", "-1d5", "7 parsecs"] {
+            let e = parse_time(bad, now).unwrap_err();
+            assert!(e.contains("is not a time"), "{bad:?}: {e}");
+        }
+    }
 
     #[test]
     fn rfc3339_matches_known_instants() {

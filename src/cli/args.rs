@@ -61,7 +61,14 @@ pub enum Command {
     Schema {
         #[arg(long, default_value = "table", value_parser = Format::parser(Format::TABLE_JSON))]
         format: Format,
+        /// The lake's tables instead: each column's type as Spark SQL, Trino and DuckDB read it.
+        #[arg(long)]
+        lake: bool,
     },
+    /// Decode captures into a lake: hive-partitioned Parquet (sensor, date, hour) of the flows,
+    /// DNS/HTTP/TLS transactions, event rows, stack counts and the suite's findings, which
+    /// `--lake` queries and Spark, Trino or DuckDB read as is. Captures already there are skipped.
+    Ingest(crate::cli::ingest::IngestArgs),
     /// The canned suite as a readable report: packets, protocol share, top devices, security
     /// findings with evidence, and a verdict.
     Analyze {
@@ -73,6 +80,8 @@ pub enum Command {
         /// Exit 1 when a finding at or above this severity is found.
         #[arg(long, value_enum)]
         fail_on: Option<Severity>,
+        #[command(flatten)]
+        lake: LakeArgs,
     },
     /// Run a query (canned name or .rhai file) or an ad-hoc script (-e) over captures.
     Run {
@@ -92,6 +101,8 @@ pub enum Command {
         /// Rows shown in tables before "N more rows".
         #[arg(long)]
         max_rows: Option<usize>,
+        #[command(flatten)]
+        lake: LakeArgs,
     },
     /// CI gate: run queries over captures; exit 1 when a finding at or above --fail-on (or a
     /// failed assert) turns up, 2 on errors.
@@ -108,6 +119,8 @@ pub enum Command {
         /// Query parameter, name=value (passed to the queries that declare it).
         #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
         params: Vec<String>,
+        #[command(flatten)]
+        lake: LakeArgs,
     },
     /// The canned queries with their parameters.
     Queries {
@@ -135,6 +148,8 @@ pub enum Command {
         /// Captures to load (default: latest).
         #[arg(value_name = "CAPTURE")]
         files: Vec<String>,
+        #[command(flatten)]
+        lake: LakeArgs,
     },
     /// Ask the agent one question about your captures; the answer goes to stdout.
     /// Without ANTHROPIC_API_KEY it answers the common asks offline.
@@ -221,6 +236,24 @@ pub enum Command {
         #[arg(long, num_args = 1..)]
         replay: Vec<PathBuf>,
     },
+}
+
+/// Where a command's tables come from when it reads a lake instead of captures.
+#[derive(clap::Args, Clone, Default, Debug)]
+pub struct LakeArgs {
+    /// Query a lake made by `netql ingest` instead of captures.
+    #[arg(long, value_name = "DIR")]
+    pub lake: Option<PathBuf>,
+    /// With --lake: only this sensor (repeatable; default: every sensor).
+    #[arg(long = "sensor", value_name = "NAME", requires = "lake")]
+    pub sensors: Vec<String>,
+    /// With --lake: from this time on (2024-03-05, 2024-03-05T17:00:00Z, '2024-03-05 17:00' UTC,
+    /// or a time ago: 7d, 24h, 30m).
+    #[arg(long, value_name = "TIME", requires = "lake")]
+    pub from: Option<String>,
+    /// With --lake: before this time (same forms as --from).
+    #[arg(long, value_name = "TIME", requires = "lake")]
+    pub to: Option<String>,
 }
 
 /// What `netql export` writes.

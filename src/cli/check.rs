@@ -9,12 +9,13 @@ use anyhow::Result;
 use netql::error::Exit;
 use netql::query::analyze::{self, Reported};
 use netql::query::bindings::Severity;
+use netql::query::bindings::data::DataSource;
 use netql::query::canned;
 use netql::query::engine::{Captures, Output};
 use netql::render::Format;
 use netql::safe_text;
 
-use crate::cli::context::{Ctx, keep_for_queries, load_many};
+use crate::cli::context::{Ctx, keep_for_queries, lake_data, load_many};
 
 pub struct CheckArgs {
     pub items: Vec<String>,
@@ -22,6 +23,7 @@ pub struct CheckArgs {
     pub junit: Option<std::path::PathBuf>,
     pub format: Format,
     pub params: Vec<String>,
+    pub lake: crate::cli::args::LakeArgs,
 }
 
 struct CheckResult {
@@ -51,11 +53,21 @@ pub fn check(ctx: &Ctx, a: CheckArgs) -> Result<Exit> {
     }
     let given = canned::parse_params(&a.params)?;
     let engine = ctx.engine();
-    let (loaded, mut any_error) = load_many(ctx, &caps, keep_for_queries(ctx, qs.iter().map(String::as_str)));
+    // Each capture is checked on its own; a lake as one.
+    let mut sets: Vec<(String, Arc<dyn DataSource>)> = Vec::new();
+    let mut any_error = false;
+    if let Some(lake) = lake_data(&a.lake, &caps)? {
+        let dir = a.lake.lake.as_deref().unwrap_or(std::path::Path::new(""));
+        sets.push((format!("lake {}", dir.display()), lake));
+    } else {
+        let (loaded, failed) = load_many(ctx, &caps, keep_for_queries(ctx, qs.iter().map(String::as_str)));
+        any_error = failed;
+        for l in loaded {
+            sets.push((l.capture.name.clone(), Arc::new(Captures::new(vec![l]))));
+        }
+    }
     let mut results = Vec::new();
-    for l in loaded {
-        let capture = l.capture.name.clone();
-        let data = Arc::new(Captures::new(vec![l]));
+    for (capture, data) in sets {
         for name in &qs {
             let started = std::time::Instant::now();
             let mut r = CheckResult {

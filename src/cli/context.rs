@@ -108,3 +108,51 @@ pub fn load_many(ctx: &Ctx, specs: &[String], keep: load::Keep) -> (Vec<load::Lo
     }
     (out, failed)
 }
+
+/// The lake a command reads instead of captures (`--lake DIR [--sensor S] [--from T] [--to T]`),
+/// or None without `--lake`. Captures named as well are refused: a command reads one or the other.
+pub fn lake_data(
+    lake: &crate::cli::args::LakeArgs,
+    captures: &[String],
+) -> anyhow::Result<Option<std::sync::Arc<dyn netql::query::bindings::data::DataSource>>> {
+    let Some(dir) = &lake.lake else {
+        return Ok(None);
+    };
+    if !captures.is_empty() {
+        return Err(netql::error::Error::Usage(format!(
+            "give captures or --lake, not both (got {})",
+            captures.join(" ")
+        ))
+        .into());
+    }
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+    let time = |t: &Option<String>| -> anyhow::Result<Option<i64>> {
+        t.as_deref()
+            .map(|t| netql::units::parse_time(t, now).map_err(|e| netql::error::Error::Usage(e).into()))
+            .transpose()
+    };
+    let scope = netql::table::lake::scan::LakeScope {
+        sensors: lake.sensors.clone(),
+        from_ns: time(&lake.from)?,
+        to_ns: time(&lake.to)?,
+    };
+    if let (Some(f), Some(t)) = (scope.from_ns, scope.to_ns)
+        && f >= t
+    {
+        return Err(netql::error::Error::Usage("--from must be before --to".into()).into());
+    }
+    let view = netql::table::lake::scan::LakeView::open(dir, scope)?;
+    streaming_engine();
+    Ok(Some(std::sync::Arc::new(netql::query::lake::LakeData::new(view))))
+}
+
+/// Run every Polars query of this process on the streaming engine, which keeps a query over a
+/// lake bounded by its result rather than by the parts it reads. Polars reads this variable at
+/// each collect; scripts collect in many places (counts, first values, results), so it is set
+/// once for the process instead of at each of them.
+fn streaming_engine() {
+    // SAFETY: called while the command is being set up, before it starts any thread (the
+    // lake is opened before queries, loads or servers start), so nothing reads the environment
+    // concurrently.
+    unsafe { std::env::set_var("POLARS_FORCE_STREAMING", "1") };
+}

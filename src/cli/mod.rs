@@ -16,6 +16,7 @@ pub mod diff;
 pub mod export;
 pub mod functions;
 pub mod fuzz;
+pub mod ingest;
 pub mod interfaces;
 pub mod queries;
 pub mod report;
@@ -34,6 +35,12 @@ use netql::table::load::LoadOptions;
 
 use crate::cli::args::{Args, Command};
 use crate::cli::context::Ctx;
+
+/// The shell, over captures or a lake.
+fn shell(ctx: &Ctx, files: &[String], lake: &args::LakeArgs) -> Result<Exit> {
+    let data = context::lake_data(lake, files)?;
+    Ok(netql::shell::run(&ctx.cfg, &ctx.opts, ctx.shell_engine(), files, data)?)
+}
 
 /// Run the command the arguments name.
 pub fn run(args: Args) -> Result<Exit> {
@@ -58,8 +65,14 @@ pub fn run(args: Args) -> Result<Exit> {
         Command::Summary { files, format } => summary::summary(&ctx, &files, format),
         Command::Captures { format } => captures::captures(&ctx, format),
         Command::Export(args::ExportCommand::Zeek { files, out, json }) => export::zeek(&ctx, &files, &out, json),
-        Command::Schema { format } => schema::schema(format),
-        Command::Analyze { files, format, fail_on } => analyze::analyze(&ctx, &files, format, fail_on),
+        Command::Schema { format, lake } => schema::schema(format, lake),
+        Command::Ingest(a) => ingest::run(&ctx, &a),
+        Command::Analyze {
+            files,
+            format,
+            fail_on,
+            lake,
+        } => analyze::analyze(&ctx, &files, &lake, format, fail_on),
         Command::Run {
             query,
             files,
@@ -67,6 +80,7 @@ pub fn run(args: Args) -> Result<Exit> {
             params,
             format,
             max_rows,
+            lake,
         } => run::run(
             &ctx,
             run::RunArgs {
@@ -76,6 +90,7 @@ pub fn run(args: Args) -> Result<Exit> {
                 params,
                 format,
                 max_rows,
+                lake,
             },
         ),
         Command::Check {
@@ -84,6 +99,7 @@ pub fn run(args: Args) -> Result<Exit> {
             junit,
             format,
             params,
+            lake,
         } => check::check(
             &ctx,
             check::CheckArgs {
@@ -92,6 +108,7 @@ pub fn run(args: Args) -> Result<Exit> {
                 junit,
                 format,
                 params,
+                lake,
             },
         ),
         Command::Queries { format } => queries::list_queries(&ctx, format),
@@ -99,7 +116,7 @@ pub fn run(args: Args) -> Result<Exit> {
         Command::Interfaces { format } => interfaces::interfaces(format),
         Command::Capture(args) => capture::capture(&ctx, &args),
         Command::Watch(args) => watch::watch(&ctx, &args),
-        Command::Shell { files } => Ok(netql::shell::run(&ctx.cfg, &ctx.opts, ctx.shell_engine(), &files)?),
+        Command::Shell { files, lake } => shell(&ctx, &files, &lake),
         Command::Bench {
             packets,
             dir,

@@ -8,7 +8,7 @@ use netql::query::canned::{self, Query};
 use netql::query::engine::Captures;
 use netql::render::Format;
 
-use crate::cli::context::{Ctx, keep_for, load_many};
+use crate::cli::context::{Ctx, keep_for, lake_data, load_many};
 
 pub struct RunArgs {
     pub query: Option<String>,
@@ -17,6 +17,7 @@ pub struct RunArgs {
     pub params: Vec<String>,
     pub format: Format,
     pub max_rows: Option<usize>,
+    pub lake: crate::cli::args::LakeArgs,
 }
 
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Exit> {
@@ -33,11 +34,17 @@ pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Exit> {
         (None, None) => anyhow::bail!("give a query name, a .rhai file, or -e 'script'"),
     };
     let params = query.bind(&canned::parse_params(&a.params)?)?;
-    let (loaded, failed) = load_many(ctx, &captures, keep_for([query.source.as_str()]));
-    if loaded.is_empty() {
-        return Ok(Exit::Error);
-    }
-    let data = Arc::new(Captures::new(loaded));
+    let (data, failed): (Arc<dyn netql::query::bindings::data::DataSource>, bool) = match lake_data(&a.lake, &captures)?
+    {
+        Some(lake) => (lake, false),
+        None => {
+            let (loaded, failed) = load_many(ctx, &captures, keep_for([query.source.as_str()]));
+            if loaded.is_empty() {
+                return Ok(Exit::Error);
+            }
+            (Arc::new(Captures::new(loaded)), failed)
+        }
+    };
     let result = match ctx.engine().run(&query.source, data, &params) {
         Ok(r) => r,
         Err(e) => {

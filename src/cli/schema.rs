@@ -7,7 +7,10 @@ use netql::render::{self, Format};
 use netql::table::schema::{TABLES, vocabulary};
 use serde_json::json;
 
-pub fn schema(format: Format) -> Result<Exit> {
+pub fn schema(format: Format, lake: bool) -> Result<Exit> {
+    if lake {
+        return lake_schema(format);
+    }
     match format {
         Format::Json => {
             let mut v = serde_json::Map::new();
@@ -48,6 +51,39 @@ pub fn schema(format: Format) -> Result<Exit> {
                 );
             }
             println!("events(): {}", netql::table::events::EVENTS_DOC);
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// `netql schema --lake`: the lake's tables as other engines read them (the stable contract).
+fn lake_schema(format: Format) -> Result<Exit> {
+    let tables = netql::table::lake::scan::lake_columns()?;
+    let version = netql::table::lake::manifest::SCHEMA_VERSION;
+    match format {
+        Format::Json => {
+            let mut v = serde_json::Map::new();
+            v.insert("schema_version".into(), json!(version));
+            for (t, cols) in &tables {
+                v.insert(t.name().to_string(), json!(cols));
+            }
+            println!("{}", serde_json::to_string_pretty(&serde_json::Value::Object(v))?);
+        }
+        _ => {
+            println!(
+                "lake schema version {version}: DIR/<table>/sensor=<name>/date=<YYYY-MM-DD>/hour=<HH>/part-<capture hash>.parquet (zstd)"
+            );
+            for (t, cols) in &tables {
+                let rows: Vec<Vec<String>> = cols
+                    .iter()
+                    .map(|c| vec![c.name.clone(), c.spark_type.clone(), c.meaning.clone()])
+                    .collect();
+                println!("{}: {} columns", t.name(), cols.len());
+                println!(
+                    "{}",
+                    render::text_table_wrapped(&["column", "type (Spark SQL)", "meaning"], &rows, 2, 72)
+                );
+            }
         }
     }
     Ok(Exit::Success)

@@ -8,10 +8,10 @@ use polars::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::query::bindings::Severity;
+use crate::query::bindings::data::DataSource;
 use crate::query::canned::{self, Query};
-use crate::query::engine::{Captures, FindingOut, Output, ScriptEngine, cited_frames};
+use crate::query::engine::{FindingOut, Output, ScriptEngine, cited_frames};
 use crate::query::summary;
-use crate::table::catalog::CaptureMeta;
 use crate::units;
 
 /// One finding with the query that produced it.
@@ -145,19 +145,13 @@ pub fn finding_json(r: &Reported) -> Value {
     Value::Object(o)
 }
 
-/// Packets, bytes and time span of the captures: from what the loads already know (no pass over
-/// 10M rows), else computed.
-fn span(data: &Captures) -> (u64, u64, Option<i64>, Option<i64>) {
-    let metas: Option<Vec<&CaptureMeta>> = data.loaded.iter().map(|l| l.meta.as_ref()).collect();
-    if let Some(ms) = metas.filter(|m| !m.is_empty()) {
-        return (
-            ms.iter().map(|m| m.packets).sum(),
-            ms.iter().map(|m| m.bytes).sum(),
-            ms.iter().filter_map(|m| m.first_ts).min(),
-            ms.iter().filter_map(|m| m.last_ts).max(),
-        );
+/// Packets, bytes and time span of the data: from what the loads (or the lake's manifest)
+/// already know (no pass over 10M rows), else computed.
+fn span(data: &dyn DataSource) -> (u64, u64, Option<i64>, Option<i64>) {
+    if let Some(t) = data.totals() {
+        return (t.packets, t.bytes, t.first_ns, t.last_ns);
     }
-    match summary::totals(data.packets_lazy()) {
+    match data.packets().and_then(summary::totals) {
         Ok(t) => (t.packets, t.bytes, t.first_ns, t.last_ns),
         Err(_) => (0, 0, None, None),
     }
@@ -171,10 +165,10 @@ pub fn suite() -> impl Iterator<Item = &'static str> {
 }
 
 /// Run the suite over `data`.
-pub fn analyze(data: Arc<Captures>, engine: &ScriptEngine, queries_dir: &std::path::Path) -> Analysis {
+pub fn analyze(data: Arc<dyn DataSource>, engine: &ScriptEngine, queries_dir: &std::path::Path) -> Analysis {
     let started = std::time::Instant::now();
-    let files: Vec<String> = data.loaded.iter().map(|l| l.capture.name.clone()).collect();
-    let (packets, bytes, first_ns, last_ns) = span(&data);
+    let files = data.files();
+    let (packets, bytes, first_ns, last_ns) = span(data.as_ref());
     let mut a = Analysis {
         files,
         packets,

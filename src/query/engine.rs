@@ -607,6 +607,23 @@ impl DataSource for Captures {
         Ok(self.packets_lazy())
     }
 
+    fn files(&self) -> Vec<String> {
+        self.loaded.iter().map(|l| l.capture.name.clone()).collect()
+    }
+
+    fn totals(&self) -> Option<crate::query::bindings::data::Totals> {
+        let metas: Option<Vec<&crate::table::catalog::CaptureMeta>> =
+            self.loaded.iter().map(|l| l.meta.as_ref()).collect();
+        metas
+            .filter(|m| !m.is_empty())
+            .map(|ms| crate::query::bindings::data::Totals {
+                packets: ms.iter().map(|m| m.packets).sum(),
+                bytes: ms.iter().map(|m| m.bytes).sum(),
+                first_ns: ms.iter().filter_map(|m| m.first_ts).min(),
+                last_ns: ms.iter().filter_map(|m| m.last_ts).max(),
+            })
+    }
+
     fn events(&self) -> crate::error::Result<LazyFrame> {
         Ok(union(self.loaded.iter().map(|l| l.packets.events()).collect()))
     }

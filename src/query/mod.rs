@@ -8,6 +8,7 @@ pub mod cited;
 pub mod deadline;
 pub mod diff;
 pub mod engine;
+pub mod lake;
 pub mod panic_guard;
 pub mod report_data;
 pub mod script_error;

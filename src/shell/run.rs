@@ -33,7 +33,14 @@ pub fn history_path() -> Option<PathBuf> {
 }
 
 /// `netql shell [CAPTURES...]`: interactive on a terminal, a script from stdin otherwise.
-pub fn run(cfg: &Config, opts: &LoadOptions, engine: ScriptEngine, files: &[String]) -> std::io::Result<Exit> {
+/// With `lake`, queries read the lake and no capture is loaded.
+pub fn run(
+    cfg: &Config,
+    opts: &LoadOptions,
+    engine: ScriptEngine,
+    files: &[String],
+    lake: Option<Arc<dyn crate::query::bindings::data::DataSource>>,
+) -> std::io::Result<Exit> {
     let interactive = std::io::stdin().is_terminal();
     let color = interactive && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let mut s = Session {
@@ -41,6 +48,7 @@ pub fn run(cfg: &Config, opts: &LoadOptions, engine: ScriptEngine, files: &[Stri
         opts: opts.clone(),
         engine: Arc::new(engine),
         data: Arc::new(Captures::new(Vec::new())),
+        lake: lake.clone(),
         format: Format::Table,
         timer: false,
         max_rows: cfg.max_rows,
@@ -50,7 +58,9 @@ pub fn run(cfg: &Config, opts: &LoadOptions, engine: ScriptEngine, files: &[Stri
         color,
         sigint: Arc::new(AtomicBool::new(false)),
     };
-    let specs: Vec<String> = if files.is_empty() {
+    let specs: Vec<String> = if lake.is_some() {
+        Vec::new()
+    } else if files.is_empty() {
         vec!["latest".into()]
     } else {
         files.to_vec()
@@ -58,8 +68,8 @@ pub fn run(cfg: &Config, opts: &LoadOptions, engine: ScriptEngine, files: &[Stri
     if interactive {
         interactive_loop(s, &specs)
     } else {
-        let load_failed = s.load(&specs) == Step::Error;
-        if s.data.loaded.is_empty() {
+        let load_failed = !specs.is_empty() && s.load(&specs) == Step::Error;
+        if s.data.loaded.is_empty() && s.lake.is_none() {
             return Ok(Exit::Error);
         }
         let mut input = String::new();
@@ -113,7 +123,9 @@ pub(crate) fn interactive_loop(mut s: Session, specs: &[String]) -> std::io::Res
     // Ctrl-C while a query runs (the terminal is not in raw mode then) only raises a flag.
     let hook = signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&s.sigint))?;
 
-    let _ = s.load(specs);
+    if !specs.is_empty() {
+        let _ = s.load(specs);
+    }
     let vocab = Arc::new(Vocabulary::new(&s.engine, &s.cfg));
     let mut editor = editor(&s, &vocab);
 

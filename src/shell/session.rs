@@ -42,6 +42,8 @@ pub(crate) struct Session {
     pub(crate) opts: LoadOptions,
     pub(crate) engine: Arc<ScriptEngine>,
     pub(crate) data: Arc<Captures>,
+    /// A lake (`netql shell --lake DIR`): queries read it instead of loaded captures.
+    pub(crate) lake: Option<Arc<dyn crate::query::bindings::data::DataSource>>,
     pub(crate) format: Format,
     pub(crate) timer: bool,
     pub(crate) max_rows: usize,
@@ -56,6 +58,14 @@ pub(crate) struct Session {
 }
 
 impl Session {
+    /// What queries read: the lake when one was given, else the loaded captures.
+    pub(crate) fn source(&self) -> Arc<dyn crate::query::bindings::data::DataSource> {
+        match &self.lake {
+            Some(l) => l.clone(),
+            None => self.data.clone(),
+        }
+    }
+
     pub(crate) fn names(&self) -> Vec<String> {
         self.data.loaded.iter().map(|l| l.capture.name.clone()).collect()
     }
@@ -235,7 +245,7 @@ impl Session {
     pub(crate) fn run_script(&mut self, source: &str, params: Params, query: Option<&str>) -> Step {
         let cancel = Arc::new(AtomicBool::new(false));
         let engine = self.engine.clone();
-        let data: Arc<Captures> = self.data.clone();
+        let data = self.source();
         let src = source.to_string();
         let flag = cancel.clone();
         let job = self.job(Some(cancel), move || {
@@ -388,11 +398,11 @@ impl Session {
                 }
             }
             Meta::Analyze => {
-                if self.data.loaded.is_empty() {
+                if self.data.loaded.is_empty() && self.lake.is_none() {
                     self.error("no capture loaded (.load FILE|latest|all)");
                     return Step::Error;
                 }
-                let (data, engine, dir) = (self.data.clone(), self.engine.clone(), self.cfg.queries_dir.clone());
+                let (data, engine, dir) = (self.source(), self.engine.clone(), self.cfg.queries_dir.clone());
                 match self.job(None, move || analyze::analyze(data, &engine, &dir)) {
                     Job::Done(a) => {
                         println!("{}", render::analysis(&a, self.format));

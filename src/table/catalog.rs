@@ -50,7 +50,8 @@ pub fn file_name(path: &Path) -> String {
         .unwrap_or_else(|| path.display().to_string())
 }
 
-fn is_capture(path: &Path) -> bool {
+/// Whether a file's name says it is a capture (by its extension).
+pub fn is_capture(path: &Path) -> bool {
     path.extension()
         .and_then(|e| e.to_str())
         .is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)))

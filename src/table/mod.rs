@@ -16,6 +16,7 @@ pub mod http_pairing;
 pub mod http_table;
 pub mod interner;
 pub mod kept_scan;
+pub mod lake;
 pub mod live;
 pub mod load;
 pub mod messages;

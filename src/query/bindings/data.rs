@@ -40,6 +40,31 @@ pub trait DataSource: Send + Sync {
     fn stacks(&self) -> Result<LazyFrame> {
         Ok(crate::table::stacks::stacks_of(self.packets()?))
     }
+
+    /// The findings stored with the data (a lake keeps the suite's findings of every capture it
+    /// ingested); none elsewhere.
+    fn findings(&self) -> Result<LazyFrame> {
+        crate::table::lake::findings::empty_findings().map(|df| df.lazy())
+    }
+
+    /// The capture files behind the tables.
+    fn files(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Packets, bytes, first and last time (ns), when known without a pass over the packets.
+    fn totals(&self) -> Option<Totals> {
+        None
+    }
+}
+
+/// What [`DataSource::totals`] gives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub packets: u64,
+    pub bytes: u64,
+    pub first_ns: Option<i64>,
+    pub last_ns: Option<i64>,
 }
 
 /// Data for compile-only checks and the reference: empty tables with the real schemas.
@@ -98,6 +123,13 @@ pub fn register(lang: &mut Lang, data: Arc<dyn DataSource>) {
         "one row per TLS or QUIC handshake with Zeek's ssl.log meaning: version, cipher, curve, server_name, established, resumed; what the client offered (client_versions, alpn); ja4, ja3, ja3s; the server certificate (TLS 1.2 and earlier)",
     )
     .with(move || d.tls().map(Table).or_else(|e| err(e.to_string())));
+    let d = data.clone();
+    lang.def(
+        Topic::Data,
+        "findings()",
+        "over a lake (--lake): the canned suite's findings of every capture ingested (ts, file, query, severity, title, src, facts as JSON, frames, carve); elsewhere empty",
+    )
+    .with(move || d.findings().map(Table).or_else(|e| err(e.to_string())));
     let d = data;
     lang.def(
         Topic::Data,

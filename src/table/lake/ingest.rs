@@ -1,0 +1,250 @@
+//! ingest: captures into a lake. Each capture is hashed, skipped when the lake already holds its
+//! bytes for this sensor, else decoded (as a load with no cache: the lake is the cache), its
+//! tables written as staged parts and committed in one step. Several captures are decoded at
+//! once, `jobs` at a time, so memory is bounded by `jobs` captures whatever their number.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::table::catalog::CaptureFile;
+use crate::table::lake::findings::{FindingRow, findings_table};
+use crate::table::lake::layout::{LakeTable, check_sensor};
+use crate::table::lake::manifest::{self, Committed, Entry, Manifest, Staging, content_hash, part_name};
+use crate::table::lake::write::{PartTarget, stage, stage_in_slices};
+use crate::table::load::{Keep, LoadOptions, Loaded, load_keeping};
+
+/// How to ingest.
+#[derive(Clone)]
+pub struct IngestOptions {
+    pub sensor: String,
+    /// Also write the packet table (one row per packet; by far the biggest).
+    pub with_packets: bool,
+    /// Captures decoded at once.
+    pub jobs: usize,
+    /// Decoder threads per capture, Community ID seed (the cache settings are not used).
+    pub load: LoadOptions,
+}
+
+/// What happened to one capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Written; `replaced` when it took the place of other bytes at the same path.
+    Added {
+        replaced: bool,
+    },
+    /// The lake already holds these bytes for this sensor.
+    Unchanged,
+    Failed(String),
+}
+
+/// One capture's ingest.
+#[derive(Debug, Clone)]
+pub struct CaptureResult {
+    pub capture: CaptureFile,
+    pub outcome: Outcome,
+    pub packets: u64,
+    pub rows: BTreeMap<String, u64>,
+    pub elapsed: Duration,
+}
+
+/// The suite's findings for a loaded capture (the query layer supplies it).
+pub type FindingsOf<'a> = dyn Fn(&Loaded) -> Result<Vec<FindingRow>> + Sync + 'a;
+
+fn modified_ns(cap: &CaptureFile) -> i64 {
+    cap.modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
+}
+
+fn absolute(path: &Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Ingest `captures` into the lake at `lake`; `done` is called as each one ends (for progress).
+pub fn ingest(
+    lake: &Path,
+    captures: &[CaptureFile],
+    opts: &IngestOptions,
+    findings: &FindingsOf<'_>,
+    done: &(dyn Fn(&CaptureResult) + Sync),
+) -> Result<Vec<CaptureResult>> {
+    check_sensor(&opts.sensor)?;
+    std::fs::create_dir_all(lake).map_err(|e| Error::io(lake, e))?;
+    // What crashed ingests left goes first (under the lock, so no commit is half done).
+    manifest::sweep(lake)?;
+    let staging = Staging::create(lake)?;
+    let next = AtomicUsize::new(0);
+    let results: std::sync::Mutex<Vec<(usize, CaptureResult)>> = Default::default();
+    let workers = opts.jobs.max(1).min(captures.len().max(1));
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(cap) = captures.get(i) else { break };
+                    let r = one(lake, &staging.dir, cap, opts, findings);
+                    done(&r);
+                    if let Ok(mut v) = results.lock() {
+                        v.push((i, r));
+                    }
+                }
+            });
+        }
+    });
+    let mut out = results
+        .into_inner()
+        .map_err(|_| Error::Internal("ingest results lock poisoned"))?;
+    out.sort_by_key(|(i, _)| *i);
+    Ok(out.into_iter().map(|(_, r)| r).collect())
+}
+
+fn one(
+    lake: &Path,
+    staging: &Path,
+    cap: &CaptureFile,
+    opts: &IngestOptions,
+    findings: &FindingsOf<'_>,
+) -> CaptureResult {
+    let started = Instant::now();
+    let mut r = CaptureResult {
+        capture: cap.clone(),
+        outcome: Outcome::Unchanged,
+        packets: 0,
+        rows: BTreeMap::new(),
+        elapsed: Duration::ZERO,
+    };
+    match ingest_one(lake, staging, cap, opts, findings, &mut r) {
+        Ok(o) => r.outcome = o,
+        Err(e) => r.outcome = Outcome::Failed(e.to_string()),
+    }
+    r.elapsed = started.elapsed();
+    r
+}
+
+fn ingest_one(
+    lake: &Path,
+    staging: &Path,
+    cap: &CaptureFile,
+    opts: &IngestOptions,
+    findings: &FindingsOf<'_>,
+    r: &mut CaptureResult,
+) -> Result<Outcome> {
+    let path = absolute(&cap.path);
+    let known = Manifest::read(lake)?;
+    // Same path, size and time as when ingested: the same bytes, without reading them again.
+    if let Some(e) = known.at_path(&opts.sensor, &path)
+        && e.size == cap.size
+        && e.modified_ns == modified_ns(cap)
+    {
+        r.packets = e.packets;
+        r.rows = e.rows.clone();
+        return Ok(Outcome::Unchanged);
+    }
+    let hash = content_hash(&cap.path)?;
+    if let Some(e) = known.find(&opts.sensor, &hash) {
+        r.packets = e.packets;
+        r.rows = e.rows.clone();
+        return Ok(Outcome::Unchanged);
+    }
+    let load = LoadOptions {
+        use_cache: false,
+        progress: false,
+        ..opts.load.clone()
+    };
+    let keep = if opts.with_packets { Keep::All } else { Keep::Events };
+    let loaded = load_keeping(cap, &load, keep)?;
+    if let Some(w) = &loaded.warning {
+        // A capture read only in part (still being written, or cut short) waits for next time.
+        return Err(Error::Capture {
+            path: cap.path.clone(),
+            reason: format!("not ingested: {w}"),
+        });
+    }
+    let meta = loaded.meta.clone().unwrap_or_default();
+    let first_ns = meta.first_ts.unwrap_or(0);
+    let name = part_name(&hash).to_string();
+    let target = PartTarget {
+        staging,
+        sensor: &opts.sensor,
+        part_name: &name,
+        first_ns,
+    };
+    let mut staged = Vec::new();
+    let whole = |lf: polars::prelude::LazyFrame| -> Result<polars::prelude::DataFrame> { Ok(lf.collect()?) };
+    staged.extend(stage(&whole(loaded.flows()?)?, LakeTable::Flows, &target)?);
+    staged.extend(stage(&whole(loaded.dns())?, LakeTable::Dns, &target)?);
+    staged.extend(stage(&whole(loaded.http())?, LakeTable::Http, &target)?);
+    staged.extend(stage(&whole(loaded.tls())?, LakeTable::Tls, &target)?);
+    staged.extend(stage(&whole(loaded.packets.events())?, LakeTable::Events, &target)?);
+    staged.extend(stage(&whole(loaded.stacks()?)?, LakeTable::Stacks, &target)?);
+    let mut found = findings(&loaded)?;
+    for f in &mut found {
+        f.ts_ns = first_ns;
+    }
+    staged.extend(stage(&findings_table(&found)?, LakeTable::Findings, &target)?);
+    if opts.with_packets {
+        let height = loaded.packets.height();
+        staged.extend(stage_in_slices(
+            loaded.packets.lazy(),
+            height,
+            LakeTable::Packets,
+            &target,
+        )?);
+    }
+    drop(loaded);
+    let entry = Entry {
+        hash,
+        sensor: opts.sensor.clone(),
+        file: cap.name.clone(),
+        path,
+        size: cap.size,
+        modified_ns: modified_ns(cap),
+        packets: meta.packets,
+        bytes: meta.bytes,
+        first_ns: meta.first_ts,
+        last_ns: meta.last_ts,
+        rows: BTreeMap::new(),
+        parts: Vec::new(),
+        schema_version: manifest::SCHEMA_VERSION,
+        ingested: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    };
+    r.packets = meta.packets;
+    for s in &staged {
+        *r.rows.entry(s.table.name().to_string()).or_default() += s.rows;
+    }
+    Ok(match manifest::commit(lake, entry, staged)? {
+        Committed::Added { replaced } => Outcome::Added {
+            replaced: replaced.is_some(),
+        },
+        Committed::AlreadyThere => Outcome::Unchanged,
+    })
+}
+
+/// The capture files under `dir` (and its folders), by name: what `ingest DIR` and `--watch` read.
+pub fn captures_under(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))?;
+        for e in entries.flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || name.starts_with('_') {
+                continue;
+            }
+            if p.is_dir() {
+                stack.push(p);
+            } else if crate::table::catalog::is_capture(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
