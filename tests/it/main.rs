@@ -11,6 +11,7 @@ mod diff;
 mod formats;
 mod hardening;
 mod ja4;
+mod lake;
 mod linktypes;
 mod live;
 mod mcp;

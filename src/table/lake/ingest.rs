@@ -150,6 +150,10 @@ fn ingest_one(
     if let Some(e) = known.find(&opts.sensor, &hash) {
         r.packets = e.packets;
         r.rows = e.rows.clone();
+        // Its bytes came from another path; what this path held before is gone.
+        if manifest::forget_path(lake, &opts.sensor, &path, &hash)? {
+            return Ok(Outcome::Added { replaced: true });
+        }
         return Ok(Outcome::Unchanged);
     }
     let load = LoadOptions {

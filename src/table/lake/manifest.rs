@@ -216,6 +216,31 @@ pub fn commit(lake: &Path, mut entry: Entry, staged: Vec<Staged>) -> Result<Comm
     Ok(Committed::Added { replaced })
 }
 
+/// The bytes at `path` changed into bytes the lake already holds (from another path): drop what
+/// was ingested from `path` before, so its old content is no longer counted.
+pub fn forget_path(lake: &Path, sensor: &str, path: &str, hash: &str) -> Result<bool> {
+    let _lock = Lock::take(lake)?;
+    let mut manifest = Manifest::read(lake)?;
+    let stale = |e: &Entry| e.sensor == sensor && e.path == path && e.hash != hash;
+    let old: Vec<Entry> = manifest.captures.iter().filter(|e| stale(e)).cloned().collect();
+    if old.is_empty() {
+        return Ok(false);
+    }
+    manifest.captures.retain(|e| !stale(e));
+    manifest.write(lake)?;
+    let listed: BTreeSet<&str> = manifest
+        .captures
+        .iter()
+        .flat_map(|e| e.parts.iter().map(String::as_str))
+        .collect();
+    for part in old.iter().flat_map(|e| e.parts.iter()) {
+        if !listed.contains(part.as_str()) {
+            remove_part(lake, part);
+        }
+    }
+    Ok(true)
+}
+
 /// Remove a part file and the partition folders it leaves empty.
 fn remove_part(lake: &Path, rel: &str) {
     let path = lake.join(rel);
