@@ -146,7 +146,32 @@ fn ingest_one(
         r.rows = e.rows.clone();
         return Ok(Outcome::Unchanged);
     }
-    let hash = content_hash(&cap.path)?;
+    let debug = std::env::var_os("NETQL_DEBUG").is_some();
+    let t0 = Instant::now();
+    let step = |what: &str| {
+        if debug {
+            eprintln!("ingest {}: {what} after {:?}", cap.name, t0.elapsed());
+        }
+    };
+    let load = LoadOptions {
+        use_cache: false,
+        progress: false,
+        ..opts.load.clone()
+    };
+    let keep = if opts.with_packets { Keep::All } else { Keep::Events };
+    // Hashing reads the whole file (a 10M-packet capture: ~5 s), as decoding does: side by side
+    // they share the page cache and the cores. A capture whose bytes the lake already holds (a
+    // copy, a touched file) is then decoded for nothing, which is rare.
+    let (hash, loaded) = std::thread::scope(|s| {
+        let hashing = s.spawn(|| content_hash(&cap.path));
+        let loaded = load_keeping(cap, &load, keep);
+        let hash = hashing
+            .join()
+            .unwrap_or_else(|_| Err(Error::Internal("the hashing thread panicked")));
+        (hash, loaded)
+    });
+    let hash = hash?;
+    step("hashed and decoded");
     if let Some(e) = known.find(&opts.sensor, &hash) {
         r.packets = e.packets;
         r.rows = e.rows.clone();
@@ -156,13 +181,7 @@ fn ingest_one(
         }
         return Ok(Outcome::Unchanged);
     }
-    let load = LoadOptions {
-        use_cache: false,
-        progress: false,
-        ..opts.load.clone()
-    };
-    let keep = if opts.with_packets { Keep::All } else { Keep::Events };
-    let loaded = load_keeping(cap, &load, keep)?;
+    let loaded = loaded?;
     if let Some(w) = &loaded.warning {
         // A capture read only in part (still being written, or cut short) waits for next time.
         return Err(Error::Capture {
@@ -187,7 +206,9 @@ fn ingest_one(
     staged.extend(stage(&whole(loaded.tls())?, LakeTable::Tls, &target)?);
     staged.extend(stage(&whole(loaded.packets.events())?, LakeTable::Events, &target)?);
     staged.extend(stage(&whole(loaded.stacks()?)?, LakeTable::Stacks, &target)?);
+    step("tables written");
     let mut found = findings(&loaded)?;
+    step("suite run");
     for f in &mut found {
         f.ts_ns = first_ns;
     }
@@ -202,6 +223,7 @@ fn ingest_one(
         )?);
     }
     drop(loaded);
+    step("all staged");
     let entry = Entry {
         hash,
         sensor: opts.sensor.clone(),
