@@ -167,7 +167,7 @@ fn ingest_one(
         let loaded = load_keeping(cap, &load, keep);
         let hash = hashing
             .join()
-            .unwrap_or_else(|_| Err(Error::Internal("the hashing thread panicked")));
+            .unwrap_or(Err(Error::Internal("the hashing thread panicked")));
         (hash, loaded)
     });
     let hash = hash?;
