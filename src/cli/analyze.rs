@@ -16,7 +16,7 @@ use crate::cli::context::{Ctx, keep_for_queries, lake_data, load_many};
 pub fn analyze(
     ctx: &Ctx,
     specs: &[String],
-    lake: &crate::cli::args::LakeArgs,
+    lake: &crate::cli::context::LakeArgs,
     format: Format,
     fail_on: Option<Severity>,
 ) -> Result<Exit> {

@@ -81,7 +81,7 @@ pub enum Command {
         #[arg(long, value_enum)]
         fail_on: Option<Severity>,
         #[command(flatten)]
-        lake: LakeArgs,
+        lake: crate::cli::context::LakeArgs,
     },
     /// Run a query (canned name or .rhai file) or an ad-hoc script (-e) over captures.
     Run {
@@ -102,7 +102,7 @@ pub enum Command {
         #[arg(long)]
         max_rows: Option<usize>,
         #[command(flatten)]
-        lake: LakeArgs,
+        lake: crate::cli::context::LakeArgs,
     },
     /// CI gate: run queries over captures; exit 1 when a finding at or above --fail-on (or a
     /// failed assert) turns up, 2 on errors.
@@ -120,7 +120,7 @@ pub enum Command {
         #[arg(long = "param", short = 'p', value_name = "NAME=VALUE")]
         params: Vec<String>,
         #[command(flatten)]
-        lake: LakeArgs,
+        lake: crate::cli::context::LakeArgs,
     },
     /// The canned queries with their parameters.
     Queries {
@@ -149,7 +149,7 @@ pub enum Command {
         #[arg(value_name = "CAPTURE")]
         files: Vec<String>,
         #[command(flatten)]
-        lake: LakeArgs,
+        lake: crate::cli::context::LakeArgs,
     },
     /// Ask the agent one question about your captures; the answer goes to stdout.
     /// Without ANTHROPIC_API_KEY it answers the common asks offline.
@@ -236,24 +236,6 @@ pub enum Command {
         #[arg(long, num_args = 1..)]
         replay: Vec<PathBuf>,
     },
-}
-
-/// Where a command's tables come from when it reads a lake instead of captures.
-#[derive(clap::Args, Clone, Default, Debug)]
-pub struct LakeArgs {
-    /// Query a lake made by `netql ingest` instead of captures.
-    #[arg(long, value_name = "DIR")]
-    pub lake: Option<PathBuf>,
-    /// With --lake: only this sensor (repeatable; default: every sensor).
-    #[arg(long = "sensor", value_name = "NAME", requires = "lake")]
-    pub sensors: Vec<String>,
-    /// With --lake: from this time on (2024-03-05, 2024-03-05T17:00:00Z, '2024-03-05 17:00' UTC,
-    /// or a time ago: 7d, 24h, 30m).
-    #[arg(long, value_name = "TIME", requires = "lake")]
-    pub from: Option<String>,
-    /// With --lake: before this time (same forms as --from).
-    #[arg(long, value_name = "TIME", requires = "lake")]
-    pub to: Option<String>,
 }
 
 /// What `netql export` writes.

@@ -23,7 +23,7 @@ pub struct CheckArgs {
     pub junit: Option<std::path::PathBuf>,
     pub format: Format,
     pub params: Vec<String>,
-    pub lake: crate::cli::args::LakeArgs,
+    pub lake: crate::cli::context::LakeArgs,
 }
 
 struct CheckResult {

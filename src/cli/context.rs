@@ -112,7 +112,7 @@ pub fn load_many(ctx: &Ctx, specs: &[String], keep: load::Keep) -> (Vec<load::Lo
 /// The lake a command reads instead of captures (`--lake DIR [--sensor S] [--from T] [--to T]`),
 /// or None without `--lake`. Captures named as well are refused: a command reads one or the other.
 pub fn lake_data(
-    lake: &crate::cli::args::LakeArgs,
+    lake: &LakeArgs,
     captures: &[String],
 ) -> anyhow::Result<Option<std::sync::Arc<dyn netql::query::bindings::data::DataSource>>> {
     let Some(dir) = &lake.lake else {
@@ -155,4 +155,22 @@ fn streaming_engine() {
     // lake is opened before queries, loads or servers start), so nothing reads the environment
     // concurrently.
     unsafe { std::env::set_var("POLARS_FORCE_STREAMING", "1") };
+}
+
+/// Where a command's tables come from when it reads a lake instead of captures.
+#[derive(clap::Args, Clone, Default, Debug)]
+pub struct LakeArgs {
+    /// Query a lake made by `netql ingest` instead of captures.
+    #[arg(long, value_name = "DIR")]
+    pub lake: Option<std::path::PathBuf>,
+    /// With --lake: only this sensor (repeatable; default: every sensor).
+    #[arg(long = "sensor", value_name = "NAME", requires = "lake")]
+    pub sensors: Vec<String>,
+    /// With --lake: from this time on (2024-03-05, 2024-03-05T17:00:00Z, '2024-03-05 17:00' UTC,
+    /// or a time ago: 7d, 24h, 30m).
+    #[arg(long, value_name = "TIME", requires = "lake")]
+    pub from: Option<String>,
+    /// With --lake: before this time (same forms as --from).
+    #[arg(long, value_name = "TIME", requires = "lake")]
+    pub to: Option<String>,
 }

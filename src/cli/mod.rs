@@ -37,7 +37,7 @@ use crate::cli::args::{Args, Command};
 use crate::cli::context::Ctx;
 
 /// The shell, over captures or a lake.
-fn shell(ctx: &Ctx, files: &[String], lake: &args::LakeArgs) -> Result<Exit> {
+fn shell(ctx: &Ctx, files: &[String], lake: &context::LakeArgs) -> Result<Exit> {
     let data = context::lake_data(lake, files)?;
     Ok(netql::shell::run(&ctx.cfg, &ctx.opts, ctx.shell_engine(), files, data)?)
 }

@@ -17,7 +17,7 @@ pub struct RunArgs {
     pub params: Vec<String>,
     pub format: Format,
     pub max_rows: Option<usize>,
-    pub lake: crate::cli::args::LakeArgs,
+    pub lake: crate::cli::context::LakeArgs,
 }
 
 pub fn run(ctx: &Ctx, a: RunArgs) -> Result<Exit> {

@@ -1115,6 +1115,9 @@ fn analyze_gives_the_packets_to_a_suite_script_that_asks() {
         std::fs::create_dir(&q).unwrap();
         for e in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/queries")).unwrap() {
             let p = e.unwrap().path();
+            if p.is_dir() {
+                continue; // queries/sql: the lake's SQL, not scripts
+            }
             std::fs::copy(&p, q.join(p.file_name().unwrap())).unwrap();
         }
         std::fs::write(
