@@ -70,6 +70,13 @@ impl Error {
             source,
         }
     }
+
+    pub fn lake(path: impl Into<PathBuf>, reason: impl std::fmt::Display) -> Self {
+        Error::Lake {
+            path: path.into(),
+            reason: reason.to_string(),
+        }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -44,6 +44,19 @@ pub struct IngestArgs {
     pub format: Format,
 }
 
+/// The capture files the inputs name: files as given, folders read with their subfolders.
+fn input_paths(a: &IngestArgs) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for input in &a.inputs {
+        if input.is_dir() {
+            out.extend(captures_under(input)?);
+        } else {
+            out.push(input.clone());
+        }
+    }
+    Ok(out)
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     netql::units::parse_duration(s)
 }
@@ -62,16 +75,10 @@ pub fn run(ctx: &Ctx, a: &IngestArgs) -> Result<Exit> {
     if a.watch {
         return watch(ctx, a, &opts);
     }
-    let mut files = Vec::new();
-    for input in &a.inputs {
-        if input.is_dir() {
-            for p in captures_under(input)? {
-                files.push(CaptureFile::stat(&p)?);
-            }
-        } else {
-            files.push(CaptureFile::stat(input)?);
-        }
-    }
+    let files = input_paths(a)?
+        .iter()
+        .map(|p| CaptureFile::stat(p))
+        .collect::<netql::Result<Vec<_>>>()?;
     let started = Instant::now();
     let results = ingest_with_progress(ctx, a, &opts, &files)?;
     summarize(&results, started.elapsed(), a.format, &opts.sensor)
@@ -224,21 +231,14 @@ fn watch(ctx: &Ctx, a: &IngestArgs, opts: &IngestOptions) -> Result<Exit> {
     );
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         let mut ready = Vec::new();
-        for input in &a.inputs {
-            let paths = if input.is_dir() {
-                captures_under(input)?
-            } else {
-                vec![input.clone()]
-            };
-            for p in paths {
-                let Ok(cap) = CaptureFile::stat(&p) else { continue };
-                let now = (cap.size, cap.modified);
-                let settled = seen.get(&p) == Some(&now)
-                    && SystemTime::now().duration_since(cap.modified).unwrap_or_default() >= a.settle;
-                seen.insert(p.clone(), now);
-                if settled && done.get(&p) != Some(&now) {
-                    ready.push(cap);
-                }
+        for p in input_paths(a)? {
+            let Ok(cap) = CaptureFile::stat(&p) else { continue };
+            let now = (cap.size, cap.modified);
+            let settled = seen.get(&p) == Some(&now)
+                && SystemTime::now().duration_since(cap.modified).unwrap_or_default() >= a.settle;
+            seen.insert(p.clone(), now);
+            if settled && done.get(&p) != Some(&now) {
+                ready.push(cap);
             }
         }
         if !ready.is_empty() {

@@ -117,18 +117,14 @@ pub fn suite_findings(
         .iter()
         .map(|r| {
             let f = &r.finding;
-            let frames: Vec<u32> = f
+            let cited = f
                 .evidence
                 .as_ref()
                 .map(crate::query::engine::cited_frames)
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|n| u32::try_from(n).ok())
-                .collect();
+                .unwrap_or_default();
             let file = loaded.capture.name.clone();
-            let carve = (!frames.is_empty()).then(|| {
-                crate::query::analyze::carve_command(&file, &frames.iter().map(|&n| u64::from(n)).collect::<Vec<_>>())
-            });
+            let carve = (!cited.is_empty()).then(|| crate::query::analyze::carve_command(&file, &cited));
+            let frames: Vec<u32> = cited.into_iter().filter_map(|n| u32::try_from(n).ok()).collect();
             crate::table::lake::findings::FindingRow {
                 ts_ns: 0,
                 file,

@@ -64,6 +64,25 @@ impl Fixture {
         serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)))
     }
 
+    /// `netql run RUN_ARGS --format json` over every capture of the folder, loaded directly.
+    fn direct(&self, run_args: &[&str]) -> Value {
+        let files = self.files();
+        let mut args = vec!["--no-cache", "run"];
+        args.extend(run_args);
+        args.extend(["--format", "json"]);
+        args.extend(files.iter().map(String::as_str));
+        self.json(&args)
+    }
+
+    /// `netql run RUN_ARGS --format json --lake LAKE SCOPE...`.
+    fn over_lake(&self, lake: &Path, run_args: &[&str], scope: &[&str]) -> Value {
+        let mut args = vec!["run"];
+        args.extend(run_args);
+        args.extend(["--format", "json", "--lake", lake.to_str().unwrap()]);
+        args.extend(scope);
+        self.json(&args)
+    }
+
     fn ingest(&self, lake: &Path, extra: &[&str]) -> Value {
         let mut args = vec![
             "--no-cache",
@@ -154,15 +173,7 @@ fn outcomes(summary: &Value) -> BTreeMap<String, String> {
 
 /// A canned query over the lake and over the captures loaded directly: the same rows.
 fn same_answer(fx: &Fixture, lake: &Path, query: &[&str]) {
-    let mut over_lake: Vec<&str> = vec!["run"];
-    over_lake.extend(query);
-    over_lake.extend(["--format", "json", "--lake", lake.to_str().unwrap()]);
-    let files = fx.files();
-    let mut direct: Vec<&str> = vec!["--no-cache", "run"];
-    direct.extend(query);
-    direct.extend(["--format", "json"]);
-    direct.extend(files.iter().map(String::as_str));
-    let (mut a, mut b) = (fx.json(&over_lake), fx.json(&direct));
+    let (mut a, mut b) = (fx.over_lake(lake, query, &[]), fx.direct(query));
     assert!(a.as_array().is_some_and(|r| !r.is_empty()), "{query:?}: no rows");
     // Findings of one severity come in the order the query's groups do, which follows the
     // order rows are read in (per part in the lake, per capture here): compared as sets.
@@ -473,78 +484,24 @@ fn time_and_sensor_ranges_equal_the_same_filters_by_hand() {
     let by_hand = format!(
         "flows().filter(col(\"first_ts\").epoch_s() >= {from}.0 && col(\"first_ts\").epoch_s() < {to}.0).{per_src}"
     );
-    let mut direct = vec![
-        "--no-cache".to_string(),
-        "run".into(),
-        "-e".into(),
-        by_hand,
-        "--format".into(),
-        "json".into(),
-    ];
-    direct.extend(fx.files());
-    let direct = fx.json(&direct.iter().map(String::as_str).collect::<Vec<_>>());
-    let ranged = fx.json(&[
-        "run",
-        "-e",
-        &format!("flows().{per_src}"),
-        "--format",
-        "json",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--sensor",
-        "a",
-        "--from",
-        &iso(from),
-        "--to",
-        &iso(to),
-    ]);
+    let direct = fx.direct(&["-e", &by_hand]);
+    let range = ["--sensor", "a", "--from", &iso(from), "--to", &iso(to)];
+    let ranged = fx.over_lake(&lake, &["-e", &format!("flows().{per_src}")], &range);
     assert!(direct.as_array().unwrap().len() > 5, "{direct}");
     assert_eq!(ranged, direct);
     // DNS transactions by their own time column.
-    let dns_hand = format!(
-        "dns().filter(col(\"ts\").epoch_s() >= {from}.0 && col(\"ts\").epoch_s() < {to}.0).select([col(\"ts\").count().alias(\"n\")])"
-    );
-    let mut args = vec![
-        "--no-cache".to_string(),
-        "run".into(),
-        "-e".into(),
-        dns_hand,
-        "--format".into(),
-        "json".into(),
-    ];
-    args.extend(fx.files());
-    let d1 = fx.json(&args.iter().map(String::as_str).collect::<Vec<_>>());
-    let d2 = fx.json(&[
-        "run",
+    let dns_count = "select([col(\"ts\").count().alias(\"n\")])";
+    let d1 = fx.direct(&[
         "-e",
-        "dns().select([col(\"ts\").count().alias(\"n\")])",
-        "--format",
-        "json",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--sensor",
-        "a",
-        "--from",
-        &iso(from),
-        "--to",
-        &iso(to),
+        &format!("dns().filter(col(\"ts\").epoch_s() >= {from}.0 && col(\"ts\").epoch_s() < {to}.0).{dns_count}"),
     ]);
+    let d2 = fx.over_lake(&lake, &["-e", &format!("dns().{dns_count}")], &range);
     assert!(d1[0]["n"].as_u64().unwrap() > 0);
     assert_eq!(d1, d2);
 
     // Sensors: b alone is the second generated capture; both together are everything.
     let count = "flows().select([count().alias(\"n\")])";
-    let b = fx.json(&[
-        "run",
-        "-e",
-        count,
-        "--format",
-        "json",
-        "--lake",
-        lake.to_str().unwrap(),
-        "--sensor",
-        "b",
-    ]);
+    let b = fx.over_lake(&lake, &["-e", count], &["--sensor", "b"]);
     let gen2 = fx.json(&[
         "--no-cache",
         "run",
@@ -555,7 +512,14 @@ fn time_and_sensor_ranges_equal_the_same_filters_by_hand() {
         other.join("gen2.pcap").to_str().unwrap(),
     ]);
     assert_eq!(b, gen2);
-    let all = fx.json(&["run", "-e", "flows().group_by([\"sensor\"]).agg([count().alias(\"n\")]).with_column(col(\"sensor\").to_text().alias(\"sensor\")).sort([\"sensor\"], [false])", "--format", "json", "--lake", lake.to_str().unwrap()]);
+    let all = fx.over_lake(
+        &lake,
+        &[
+            "-e",
+            "flows().group_by([\"sensor\"]).agg([count().alias(\"n\")]).with_column(col(\"sensor\").to_text().alias(\"sensor\")).sort([\"sensor\"], [false])",
+        ],
+        &[],
+    );
     assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
     assert_eq!(all[1]["n"], gen2[0]["n"]);
 
@@ -677,9 +641,8 @@ fn spark_reads_the_lake_and_agrees_with_netql() {
     assert_eq!(tables["flows"]["schema"]["flow_id"], "bigint");
 
     let results = &spark["results"];
-    let lake_arg = lake.to_str().unwrap();
     // Top talkers and conversations: equal row by row (times to the microsecond).
-    let netql_rows = |q: &str| fx.json(&["run", q, "--format", "json", "--lake", lake_arg]);
+    let netql_rows = |q: &str| fx.over_lake(&lake, &[q], &[]);
     assert_eq!(results["top_talkers"], netql_rows("top_talkers"));
     let micros = |v: &Value| -> Value {
         match v.as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok()) {
@@ -718,7 +681,7 @@ fn spark_reads_the_lake_and_agrees_with_netql() {
     }
     // Port-scan candidates: netql's vertical TCP scan findings, the same sources, targets and
     // port counts.
-    let findings = fx.json(&["run", "port_scan", "--format", "json", "--lake", lake_arg]);
+    let findings = netql_rows("port_scan");
     let mut ours: Vec<Value> = findings
         .as_array()
         .unwrap()

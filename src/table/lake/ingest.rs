@@ -50,6 +50,14 @@ pub struct CaptureResult {
     pub elapsed: Duration,
 }
 
+impl CaptureResult {
+    /// What the lake already holds of this capture.
+    fn known(&mut self, e: &Entry) {
+        self.packets = e.packets;
+        self.rows = e.rows.clone();
+    }
+}
+
 /// The suite's findings for a loaded capture (the query layer supplies it).
 pub type FindingsOf<'a> = dyn Fn(&Loaded) -> Result<Vec<FindingRow>> + Sync + 'a;
 
@@ -142,8 +150,7 @@ fn ingest_one(
         && e.size == cap.size
         && e.modified_ns == modified_ns(cap)
     {
-        r.packets = e.packets;
-        r.rows = e.rows.clone();
+        r.known(e);
         return Ok(Outcome::Unchanged);
     }
     let debug = std::env::var_os("NETQL_DEBUG").is_some();
@@ -173,8 +180,7 @@ fn ingest_one(
     let hash = hash?;
     step("hashed and decoded");
     if let Some(e) = known.find(&opts.sensor, &hash) {
-        r.packets = e.packets;
-        r.rows = e.rows.clone();
+        r.known(e);
         // Its bytes came from another path; what this path held before is gone.
         if manifest::forget_path(lake, &opts.sensor, &path, &hash)? {
             return Ok(Outcome::Added { replaced: true });
@@ -224,6 +230,10 @@ fn ingest_one(
     }
     drop(loaded);
     step("all staged");
+    r.packets = meta.packets;
+    for s in &staged {
+        *r.rows.entry(s.table.name().to_string()).or_default() += s.rows;
+    }
     let entry = Entry {
         hash,
         sensor: opts.sensor.clone(),
@@ -235,15 +245,11 @@ fn ingest_one(
         bytes: meta.bytes,
         first_ns: meta.first_ts,
         last_ns: meta.last_ts,
-        rows: BTreeMap::new(),
+        rows: r.rows.clone(),
         parts: Vec::new(),
         schema_version: manifest::SCHEMA_VERSION,
         ingested: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     };
-    r.packets = meta.packets;
-    for s in &staged {
-        *r.rows.entry(s.table.name().to_string()).or_default() += s.rows;
-    }
     Ok(match manifest::commit(lake, entry, staged)? {
         Committed::Added { replaced } => Outcome::Added {
             replaced: replaced.is_some(),

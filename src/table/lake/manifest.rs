@@ -22,13 +22,6 @@ use crate::table::lake::layout::{self, LakeTable};
 /// columns they have (missing ones are null).
 pub const SCHEMA_VERSION: u32 = 1;
 
-fn lake_err(path: &Path, reason: impl std::fmt::Display) -> Error {
-    Error::Lake {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
-    }
-}
-
 /// The lake's record of what it holds.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Manifest {
@@ -85,7 +78,7 @@ impl Manifest {
     pub fn read(lake: &Path) -> Result<Manifest> {
         let path = manifest_path(lake);
         match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| lake_err(&path, e)),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::lake(&path, e)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
             Err(e) => Err(Error::io(&path, e)),
         }
@@ -94,7 +87,7 @@ impl Manifest {
     fn write(&self, lake: &Path) -> Result<()> {
         let path = manifest_path(lake);
         let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-        let text = serde_json::to_vec_pretty(self).map_err(|e| lake_err(&path, e))?;
+        let text = serde_json::to_vec_pretty(self).map_err(|e| Error::lake(&path, e))?;
         let mut f = File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
         f.write_all(&text)
             .and_then(|_| f.sync_all())
@@ -111,18 +104,12 @@ impl Manifest {
         self.captures.iter().find(|e| e.sensor == sensor && e.path == path)
     }
 
-    /// Parts of `table` from entries `keep` accepts.
-    pub fn parts<'a>(
-        &'a self,
-        table: LakeTable,
-        keep: impl Fn(&Entry) -> bool + 'a,
-    ) -> impl Iterator<Item = &'a str> + 'a {
+    /// Every part some entry lists.
+    pub fn listed(&self) -> BTreeSet<&str> {
         self.captures
             .iter()
-            .filter(move |e| keep(e))
-            .flat_map(|e| e.parts.iter())
-            .filter(move |p| layout::table_of(p) == Some(table))
-            .map(String::as_str)
+            .flat_map(|e| e.parts.iter().map(String::as_str))
+            .collect()
     }
 }
 
@@ -166,7 +153,8 @@ pub enum Committed {
     AlreadyThere,
 }
 
-/// Make a capture's staged parts part of the lake, all at once (see the module's comment).
+/// Make a capture's staged parts part of the lake, all at once (see the module's comment). The
+/// entry comes with its row counts; its parts are the staged ones.
 pub fn commit(lake: &Path, mut entry: Entry, staged: Vec<Staged>) -> Result<Committed> {
     let _lock = Lock::take(lake)?;
     let mut manifest = Manifest::read(lake)?;
@@ -176,43 +164,21 @@ pub fn commit(lake: &Path, mut entry: Entry, staged: Vec<Staged>) -> Result<Comm
         }
         return Ok(Committed::AlreadyThere);
     }
-    entry.rows.clear();
     for s in &staged {
         let dest = lake.join(&s.rel);
         if let Some(dir) = dest.parent() {
             std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         }
         std::fs::rename(&s.tmp, &dest).map_err(|e| Error::io(&dest, e))?;
-        *entry.rows.entry(s.table.name().to_string()).or_default() += s.rows;
     }
     entry.parts = staged.into_iter().map(|s| s.rel).collect();
     entry.parts.sort();
     // The same path (and sensor) ingested before with other bytes: this capture replaces it.
-    let old: Vec<Entry> = manifest
-        .captures
-        .iter()
-        .filter(|e| e.sensor == entry.sensor && e.path == entry.path)
-        .cloned()
-        .collect();
-    manifest
-        .captures
-        .retain(|e| !(e.sensor == entry.sensor && e.path == entry.path));
+    let old = manifest.take_path(&entry.sensor, &entry.path, &entry.hash);
     let replaced = old.first().map(|e| e.hash.clone());
-    let kept: BTreeSet<String> = entry.parts.iter().cloned().collect();
     manifest.captures.push(entry);
     manifest.schema_version = manifest.schema_version.max(SCHEMA_VERSION);
-    manifest.write(lake)?;
-    // Only now, when no entry lists them, may the old parts go.
-    let still_listed: BTreeSet<&str> = manifest
-        .captures
-        .iter()
-        .flat_map(|e| e.parts.iter().map(String::as_str))
-        .collect();
-    for part in old.iter().flat_map(|e| e.parts.iter()) {
-        if !kept.contains(part) && !still_listed.contains(part.as_str()) {
-            remove_part(lake, part);
-        }
-    }
+    write_dropping(lake, &manifest, &old)?;
     Ok(Committed::Added { replaced })
 }
 
@@ -221,24 +187,36 @@ pub fn commit(lake: &Path, mut entry: Entry, staged: Vec<Staged>) -> Result<Comm
 pub fn forget_path(lake: &Path, sensor: &str, path: &str, hash: &str) -> Result<bool> {
     let _lock = Lock::take(lake)?;
     let mut manifest = Manifest::read(lake)?;
-    let stale = |e: &Entry| e.sensor == sensor && e.path == path && e.hash != hash;
-    let old: Vec<Entry> = manifest.captures.iter().filter(|e| stale(e)).cloned().collect();
+    let old = manifest.take_path(sensor, path, hash);
     if old.is_empty() {
         return Ok(false);
     }
-    manifest.captures.retain(|e| !stale(e));
+    write_dropping(lake, &manifest, &old)?;
+    Ok(true)
+}
+
+impl Manifest {
+    /// Take out the entries ingested from this sensor and path with bytes other than `hash`.
+    fn take_path(&mut self, sensor: &str, path: &str, hash: &str) -> Vec<Entry> {
+        let (old, kept) = std::mem::take(&mut self.captures)
+            .into_iter()
+            .partition(|e| e.sensor == sensor && e.path == path && e.hash != hash);
+        self.captures = kept;
+        old
+    }
+}
+
+/// Write the manifest, then remove the parts of the `old` entries it took out: only now, when
+/// no entry lists them, may they go (a part another entry still lists stays).
+fn write_dropping(lake: &Path, manifest: &Manifest, old: &[Entry]) -> Result<()> {
     manifest.write(lake)?;
-    let listed: BTreeSet<&str> = manifest
-        .captures
-        .iter()
-        .flat_map(|e| e.parts.iter().map(String::as_str))
-        .collect();
+    let listed = manifest.listed();
     for part in old.iter().flat_map(|e| e.parts.iter()) {
         if !listed.contains(part.as_str()) {
             remove_part(lake, part);
         }
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Remove a part file and the partition folders it leaves empty.
@@ -259,11 +237,7 @@ fn remove_part(lake: &Path, rel: &str) {
 pub fn sweep(lake: &Path) -> Result<usize> {
     let _lock = Lock::take(lake)?;
     let manifest = Manifest::read(lake)?;
-    let listed: BTreeSet<&str> = manifest
-        .captures
-        .iter()
-        .flat_map(|e| e.parts.iter().map(String::as_str))
-        .collect();
+    let listed = manifest.listed();
     let mut removed = 0;
     for table in LakeTable::ALL {
         let mut stack = vec![lake.join(table.name())];

@@ -109,10 +109,10 @@ pub struct LakeView {
 impl LakeView {
     pub fn open(dir: &Path, scope: LakeScope) -> Result<LakeView> {
         if !layout::meta_dir(dir).join("manifest.json").is_file() {
-            return Err(Error::Lake {
-                path: dir.to_path_buf(),
-                reason: "not a lake (no _netql/manifest.json): make one with `netql ingest CAPTURES --lake DIR`".into(),
-            });
+            return Err(Error::lake(
+                dir,
+                "not a lake (no _netql/manifest.json): make one with `netql ingest CAPTURES --lake DIR`",
+            ));
         }
         for s in &scope.sensors {
             layout::check_sensor(s)?;
@@ -124,13 +124,13 @@ impl LakeView {
             .find(|s| !manifest.captures.iter().any(|e| &e.sensor == *s))
         {
             let known: std::collections::BTreeSet<&str> = manifest.captures.iter().map(|e| e.sensor.as_str()).collect();
-            return Err(Error::Lake {
-                path: dir.to_path_buf(),
-                reason: format!(
+            return Err(Error::lake(
+                dir,
+                format!(
                     "no sensor {s:?} in this lake (sensors: {})",
                     known.into_iter().collect::<Vec<_>>().join(", ")
                 ),
-            });
+            ));
         }
         Ok(LakeView {
             dir: dir.to_path_buf(),

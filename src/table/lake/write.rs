@@ -4,7 +4,7 @@
 //! folder for [`crate::table::lake::manifest::commit`] to put in place.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
@@ -26,13 +26,48 @@ pub struct PartTarget<'a> {
     pub first_ns: i64,
 }
 
-/// Each row's time in ns (the table's time column), or the capture's start when it has none.
-fn row_times(df: &DataFrame, table: LakeTable, fallback: i64) -> Result<Vec<i64>> {
-    let Some(name) = table.time_column() else {
-        return Ok(vec![fallback; df.height()]);
-    };
-    let c = df.column(name)?.cast(&DataType::Int64)?;
-    Ok(c.i64()?.iter().map(|v| v.unwrap_or(fallback)).collect())
+impl PartTarget<'_> {
+    /// The part of `table` for one hour: its staging file and its place in the lake.
+    fn part(&self, table: LakeTable, hour: i64) -> (PathBuf, String) {
+        let p = Partition {
+            sensor: self.sensor.to_string(),
+            hour,
+        };
+        let tmp = self.staging.join(format!(
+            "{}-{}-{}.parquet",
+            self.part_name,
+            table.name(),
+            p.dir().replace('/', "_")
+        ));
+        (tmp, part_rel(table, &p, self.part_name))
+    }
+
+    /// The rows of `df` by the hour (since the epoch) of the table's time column; rows without a
+    /// time, and tables without one, go to the capture's first hour.
+    fn rows_by_hour(&self, df: &DataFrame, table: LakeTable) -> Result<BTreeMap<i64, Vec<IdxSize>>> {
+        let times: Vec<i64> = match table.time_column() {
+            Some(name) => {
+                let c = df.column(name)?.cast(&DataType::Int64)?;
+                c.i64()?.iter().map(|v| v.unwrap_or(self.first_ns)).collect()
+            }
+            None => vec![self.first_ns; df.height()],
+        };
+        let mut hours: BTreeMap<i64, Vec<IdxSize>> = BTreeMap::new();
+        for (i, t) in times.into_iter().enumerate() {
+            hours
+                .entry(Partition::of(self.sensor, t).hour)
+                .or_default()
+                .push(i as IdxSize);
+        }
+        Ok(hours)
+    }
+}
+
+/// A Parquet writer as every part is written: zstd, with min/max statistics.
+fn parquet<W: std::io::Write>(w: W) -> ParquetWriter<W> {
+    ParquetWriter::new(w)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
 }
 
 /// Write `df` (netql's types) as the parts of `table`, one per hour its rows fall in.
@@ -40,14 +75,7 @@ pub fn stage(df: &DataFrame, table: LakeTable, target: &PartTarget<'_>) -> Resul
     if df.height() == 0 {
         return Ok(Vec::new());
     }
-    let times = row_times(df, table, target.first_ns)?;
-    let mut hours: BTreeMap<i64, Vec<IdxSize>> = BTreeMap::new();
-    for (i, t) in times.iter().enumerate() {
-        hours
-            .entry(Partition::of(target.sensor, *t).hour)
-            .or_default()
-            .push(i as IdxSize);
-    }
+    let hours = target.rows_by_hour(df, table)?;
     let lake_df = to_lake(df)?;
     let mut out = Vec::with_capacity(hours.len());
     for (hour, rows) in hours {
@@ -59,17 +87,7 @@ pub fn stage(df: &DataFrame, table: LakeTable, target: &PartTarget<'_>) -> Resul
         if let Some(t) = table.time_column() {
             part = part.sort([t], SortMultipleOptions::default().with_maintain_order(true))?;
         }
-        let p = Partition {
-            sensor: target.sensor.to_string(),
-            hour,
-        };
-        let rel = part_rel(table, &p, target.part_name);
-        let tmp = target.staging.join(format!(
-            "{}-{}-{}.parquet",
-            target.part_name,
-            table.name(),
-            p.dir().replace('/', "_")
-        ));
+        let (tmp, rel) = target.part(table, hour);
         write_part(&mut part, &tmp)?;
         out.push(Staged {
             tmp,
@@ -84,15 +102,10 @@ pub fn stage(df: &DataFrame, table: LakeTable, target: &PartTarget<'_>) -> Resul
 /// One Parquet file, synced to disk before it can be renamed into the lake.
 pub fn write_part(df: &mut DataFrame, path: &Path) -> Result<()> {
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    ParquetWriter::new(&file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
+    parquet(&file)
         .with_row_group_size(Some(ROW_GROUP))
         .finish(df)
-        .map_err(|e| Error::Lake {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| Error::lake(path, e))?;
     file.sync_all().map_err(|e| Error::io(path, e))
 }
 
@@ -102,11 +115,8 @@ pub fn write_part(df: &mut DataFrame, path: &Path) -> Result<()> {
 pub fn stage_in_slices(lf: LazyFrame, height: usize, table: LakeTable, target: &PartTarget<'_>) -> Result<Vec<Staged>> {
     const SLICE: usize = 512 * 1024;
     type Writer = polars::io::parquet::write::BatchedWriter<std::fs::File>;
-    let mut writers: BTreeMap<i64, (Writer, std::path::PathBuf, u64)> = BTreeMap::new();
-    let lake_err = |path: &Path, e: PolarsError| Error::Lake {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    };
+    // Per hour: its writer, staging file, place in the lake and rows written.
+    let mut writers: BTreeMap<i64, (Writer, PathBuf, String, u64)> = BTreeMap::new();
     let mut off = 0usize;
     while off < height {
         let chunk = lf.clone().slice(off as i64, SLICE as IdxSize).collect()?;
@@ -114,62 +124,30 @@ pub fn stage_in_slices(lf: LazyFrame, height: usize, table: LakeTable, target: &
         if chunk.height() == 0 {
             break;
         }
-        let times = row_times(&chunk, table, target.first_ns)?;
-        let mut hours: BTreeMap<i64, Vec<IdxSize>> = BTreeMap::new();
-        for (i, t) in times.iter().enumerate() {
-            hours
-                .entry(t.div_euclid(crate::table::lake::layout::NS_PER_HOUR))
-                .or_default()
-                .push(i as IdxSize);
-        }
+        let hours = target.rows_by_hour(&chunk, table)?;
         let lake_chunk = to_lake(&chunk)?;
         for (hour, rows) in hours {
             let part = lake_chunk.take(&IdxCa::from_vec("idx".into(), rows))?;
-            let entry = match writers.entry(hour) {
+            let (w, tmp, _, rows) = match writers.entry(hour) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(v) => {
-                    let p = Partition {
-                        sensor: target.sensor.to_string(),
-                        hour,
-                    };
-                    let tmp = target.staging.join(format!(
-                        "{}-{}-{}.parquet",
-                        target.part_name,
-                        table.name(),
-                        p.dir().replace('/', "_")
-                    ));
+                    let (tmp, rel) = target.part(table, hour);
                     let file = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
-                    let w = ParquetWriter::new(file)
-                        .with_compression(ParquetCompression::Zstd(None))
-                        .with_statistics(StatisticsOptions::full())
-                        .batched(part.schema())
-                        .map_err(|e| lake_err(&tmp, e))?;
-                    v.insert((w, tmp, 0))
+                    let w = parquet(file).batched(part.schema()).map_err(|e| Error::lake(&tmp, e))?;
+                    v.insert((w, tmp, rel, 0))
                 }
             };
-            {
-                let (w, tmp, rows) = entry;
-                w.write_batch(&part).map_err(|e| lake_err(tmp, e))?;
-                *rows += part.height() as u64;
-            }
+            w.write_batch(&part).map_err(|e| Error::lake(tmp.as_path(), e))?;
+            *rows += part.height() as u64;
         }
     }
     let mut out = Vec::new();
-    for (hour, (w, tmp, rows)) in writers {
-        w.finish().map_err(|e| lake_err(&tmp, e))?;
+    for (w, tmp, rel, rows) in writers.into_values() {
+        w.finish().map_err(|e| Error::lake(&tmp, e))?;
         std::fs::File::open(&tmp)
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(&tmp, e))?;
-        let p = Partition {
-            sensor: target.sensor.to_string(),
-            hour,
-        };
-        out.push(Staged {
-            tmp,
-            rel: part_rel(table, &p, target.part_name),
-            table,
-            rows,
-        });
+        out.push(Staged { tmp, rel, table, rows });
     }
     Ok(out)
 }
