@@ -18,6 +18,9 @@ pub struct AgentConfig {
     /// Output tokens allowed per question, over all rounds.
     pub max_question_tokens: u64,
     pub client: Option<anthropic::ClientConfig>,
+    /// What the tools read when it is not the captures folder (a lake: `netql ask --lake`),
+    /// said after the system prompt.
+    pub data_note: Option<String>,
 }
 
 /// Progress the front-end shows while the agent works.
@@ -53,10 +56,11 @@ frames; then short, concrete recommendations. Say plainly when nothing suspiciou
 
 /// What the model is told before the first question: how to work, and the query language's
 /// functions by name (from their registrations; describe_schema explains each).
-pub fn system_prompt() -> String {
+pub fn system_prompt(data_note: Option<&str>) -> String {
     format!(
-        "{SYSTEM_PROMPT_BASE}\nThe query language's functions (describe_schema gives each one's forms and examples):\n{}",
-        crate::render::reference::names(crate::query::bindings::reference())
+        "{SYSTEM_PROMPT_BASE}\nThe query language's functions (describe_schema gives each one's forms and examples):\n{}{}",
+        crate::render::reference::names(crate::query::bindings::reference()),
+        data_note.unwrap_or_default()
     )
 }
 
@@ -121,7 +125,7 @@ impl Agent {
             let mut body = anthropic::request_body(
                 &self.cfg.model,
                 self.cfg.max_tokens,
-                &system_prompt(),
+                &system_prompt(self.cfg.data_note.as_deref()),
                 &self.tools,
                 &self.messages,
             );

@@ -34,11 +34,13 @@ pub struct ToolOutput {
 }
 
 impl McpSession {
-    /// Spawn `exe mcp` with the given global flags (captures folder, config, cache).
-    pub async fn start(exe: &Path, global_args: &[String]) -> Result<McpSession, AgentError> {
+    /// Spawn `exe mcp` with the given global flags (captures folder, config, cache) and flags
+    /// of `mcp` itself (a lake to read).
+    pub async fn start(exe: &Path, global_args: &[String], mcp_args: &[String]) -> Result<McpSession, AgentError> {
         let args = global_args.to_vec();
+        let mcp_args = mcp_args.to_vec();
         let cmd = tokio::process::Command::new(exe).configure(|c| {
-            c.args(&args).arg("mcp");
+            c.args(&args).arg("mcp").args(&mcp_args);
         });
         // The server's stderr (warnings, print from scripts) must not garble the chat.
         let (transport, _stderr) = TokioChildProcess::builder(cmd)

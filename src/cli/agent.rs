@@ -5,9 +5,9 @@ use netql::agent::{self, Agent, AgentConfig, Event, McpSession};
 use netql::error::Exit;
 use netql::safe_text;
 
-use crate::cli::context::Ctx;
+use crate::cli::context::{Ctx, LakeArgs};
 
-fn agent_config(ctx: &Ctx, offline: bool) -> AgentConfig {
+fn agent_config(ctx: &Ctx, offline: bool, lake: &LakeArgs) -> AgentConfig {
     let a = &ctx.cfg.agent;
     let client = match (&a.api_key, offline) {
         (Some(key), false) => Some(netql::agent::anthropic::ClientConfig {
@@ -31,6 +31,7 @@ fn agent_config(ctx: &Ctx, offline: bool) -> AgentConfig {
         max_tool_rounds: a.max_tool_rounds,
         max_question_tokens: a.max_question_tokens,
         client,
+        data_note: lake.serve().map(|l| l.instructions()),
     }
 }
 
@@ -121,13 +122,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// One question, one answer on stdout (tool progress on stderr).
-pub fn ask(ctx: &Ctx, question: &str, offline: bool, usage: bool) -> Result<Exit> {
+pub fn ask(ctx: &Ctx, question: &str, offline: bool, usage: bool, lake: &LakeArgs) -> Result<Exit> {
     let mut p = Printer::new(usage);
-    let cfg = agent_config(ctx, offline);
+    let cfg = agent_config(ctx, offline, lake);
     let rt = runtime()?;
     rt.block_on(async {
         let exe = std::env::current_exe()?;
-        let session = McpSession::start(&exe, &child_args(ctx)).await?;
+        let session = McpSession::start(&exe, &child_args(ctx), &lake.flags()).await?;
         let outcome = if cfg.client.is_some() {
             let mut agent = Agent::new(cfg, &session)?;
             match agent.ask(&session, question, &mut |e| p.on(e)).await {
@@ -154,13 +155,13 @@ pub fn ask(ctx: &Ctx, question: &str, offline: bool, usage: bool) -> Result<Exit
 }
 
 /// An interactive conversation; Ctrl-C cancels the current answer, Ctrl-D leaves.
-pub fn chat(ctx: &Ctx, offline: bool, usage: bool) -> Result<Exit> {
+pub fn chat(ctx: &Ctx, offline: bool, usage: bool, lake: &LakeArgs) -> Result<Exit> {
     let mut p = Printer::new(usage);
     use reedline::{DefaultPrompt, DefaultPromptSegment, FileBackedHistory, Reedline, Signal};
-    let cfg = agent_config(ctx, offline);
+    let cfg = agent_config(ctx, offline, lake);
     let rt = runtime()?;
     let exe = std::env::current_exe()?;
-    let session = rt.block_on(McpSession::start(&exe, &child_args(ctx)))?;
+    let session = rt.block_on(McpSession::start(&exe, &child_args(ctx), &lake.flags()))?;
     let mut agent = match &cfg.client {
         Some(_) => Some(Agent::new(cfg.clone(), &session)?),
         None => None,

@@ -161,6 +161,8 @@ pub enum Command {
         /// Show the tokens each turn used (input, output, read from the prompt cache).
         #[arg(long)]
         usage: bool,
+        #[command(flatten)]
+        lake: crate::cli::context::LakeArgs,
     },
     /// Talk with the agent about your captures (Ctrl-C cancels an answer, Ctrl-D leaves).
     Chat {
@@ -169,6 +171,8 @@ pub enum Command {
         /// Show the tokens each turn used (input, output, read from the prompt cache).
         #[arg(long)]
         usage: bool,
+        #[command(flatten)]
+        lake: crate::cli::context::LakeArgs,
     },
     /// Serve the captures to MCP clients (Claude Desktop, Claude Code, ...) over stdio, or over
     /// streamable HTTP with --http.
@@ -183,6 +187,8 @@ pub enum Command {
         /// Serve stdio as the query engine of another `netql mcp` (which starts it).
         #[arg(long, hide = true, conflicts_with = "http")]
         engine: bool,
+        #[command(flatten)]
+        lake: crate::cli::context::LakeArgs,
     },
     /// Write the bundled sample capture (web, DNS and a small port scan) to FILE.
     #[command(hide = true)]

@@ -126,35 +126,11 @@ pub fn lake_data(
         .into());
     }
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-    let time = |t: &Option<String>| -> anyhow::Result<Option<i64>> {
-        t.as_deref()
-            .map(|t| netql::units::parse_time(t, now).map_err(|e| netql::error::Error::Usage(e).into()))
-            .transpose()
-    };
-    let scope = netql::table::lake::scan::LakeScope {
-        sensors: lake.sensors.clone(),
-        from_ns: time(&lake.from)?,
-        to_ns: time(&lake.to)?,
-    };
-    if let (Some(f), Some(t)) = (scope.from_ns, scope.to_ns)
-        && f >= t
-    {
-        return Err(netql::error::Error::Usage("--from must be before --to".into()).into());
-    }
+    let scope =
+        netql::table::lake::scan::LakeScope::from_text(&lake.sensors, lake.from.as_deref(), lake.to.as_deref(), now)?;
     let view = netql::table::lake::scan::LakeView::open(dir, scope)?;
-    streaming_engine();
+    netql::query::lake::use_streaming_engine();
     Ok(Some(std::sync::Arc::new(netql::query::lake::LakeData::new(view))))
-}
-
-/// Run every Polars query of this process on the streaming engine, which keeps a query over a
-/// lake bounded by its result rather than by the parts it reads. Polars reads this variable at
-/// each collect; scripts collect in many places (counts, first values, results), so it is set
-/// once for the process instead of at each of them.
-fn streaming_engine() {
-    // SAFETY: called while the command is being set up, before it starts any thread (the
-    // lake is opened before queries, loads or servers start), so nothing reads the environment
-    // concurrently.
-    unsafe { std::env::set_var("POLARS_FORCE_STREAMING", "1") };
 }
 
 /// Where a command's tables come from when it reads a lake instead of captures.
@@ -173,4 +149,23 @@ pub struct LakeArgs {
     /// With --lake: before this time (same forms as --from).
     #[arg(long, value_name = "TIME", requires = "lake")]
     pub to: Option<String>,
+}
+
+impl LakeArgs {
+    /// The same lake as flags of another netql command (the agent's `netql mcp` child).
+    pub fn flags(&self) -> Vec<String> {
+        self.serve().map_or_else(Vec::new, |l| {
+            l.args().into_iter().map(|a| a.to_string_lossy().into_owned()).collect()
+        })
+    }
+
+    /// The lake `netql mcp` serves, if one is given (its times stay as written: see LakeServe).
+    pub fn serve(&self) -> Option<netql::mcp::LakeServe> {
+        self.lake.as_ref().map(|dir| netql::mcp::LakeServe {
+            dir: dir.clone(),
+            sensors: self.sensors.clone(),
+            from: self.from.clone(),
+            to: self.to.clone(),
+        })
+    }
 }

@@ -152,17 +152,20 @@ pub fn run(args: Args) -> Result<Exit> {
             question,
             offline,
             usage,
-        } => agent::ask(&ctx, &question.join(" "), offline, usage),
-        Command::Chat { offline, usage } => agent::chat(&ctx, offline, usage),
+            lake,
+        } => agent::ask(&ctx, &question.join(" "), offline, usage, &lake),
+        Command::Chat { offline, usage, lake } => agent::chat(&ctx, offline, usage, &lake),
         Command::Mcp {
             http,
             allow_remote,
             engine,
+            lake,
         } => {
             let opts = netql::mcp::ServeOptions {
                 http,
                 allow_remote,
                 engine,
+                lake: lake.serve(),
             };
             netql::mcp::serve(ctx.cfg.clone(), ctx.opts.clone(), opts)?;
             Ok(Exit::Success)

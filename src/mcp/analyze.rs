@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::mcp::paging::{BYTE_BUDGET, cut, fit, objects};
 use crate::mcp::run::{finding_out, trim_evidence};
 use crate::mcp::server::{NetqlServer, ms, tool_error, tool_ok};
-use crate::mcp::types::{AnalyzeArgs, AnalyzeMode, AnalyzeOutput, QueryErrorOut};
+use crate::mcp::types::{AnalyzeArgs, AnalyzeMode, AnalyzeOutput, LakeRange, QueryErrorOut};
 use crate::query::analyze::{self, Analysis};
 use crate::render::{self, Format};
 use crate::units;
@@ -17,7 +17,12 @@ use crate::units;
 impl NetqlServer {
     pub(crate) fn do_analyze(&self, a: AnalyzeArgs) -> CallToolResult {
         let started = Instant::now();
-        let mode = a.mode.unwrap_or_default();
+        // Over a lake the question is the lake in scope: "all" unless asked otherwise.
+        let mode = a.mode.unwrap_or(if self.inner.lake.is_some() {
+            AnalyzeMode::All
+        } else {
+            AnalyzeMode::Latest
+        });
         let specs = match (mode, a.file) {
             (AnalyzeMode::Latest, _) => vec!["latest".to_string()],
             (AnalyzeMode::All, _) => vec!["all".to_string()],
@@ -26,17 +31,14 @@ impl NetqlServer {
                 return tool_error("mode \"file\" needs `file`: a capture name from list_captures");
             }
         };
-        let files = match self.resolve(&specs) {
-            Ok(f) => f,
+        let range = LakeRange::of(a.from, a.to, a.sensor);
+        let scoped = match self.scoped(&specs, &range) {
+            Ok(s) => s,
             Err(e) => return tool_error(e),
         };
-        let data = match self.captures(&files) {
-            Ok(d) => d,
-            Err(e) => return tool_error(e),
-        };
-        let covered = data.packet_count() as u64;
+        let covered = scoped.packets;
         let engine = self.engine();
-        let mut an: Analysis = analyze::analyze(data, &engine, &self.inner.cfg.queries_dir);
+        let mut an: Analysis = analyze::analyze(scoped.data, &engine, &self.inner.cfg.queries_dir);
         // Most severe first, so the budget keeps what matters.
         an.findings.sort_by_key(|r| std::cmp::Reverse(r.finding.severity));
         let items: Vec<Value> = an.findings.iter().map(finding_out).collect();

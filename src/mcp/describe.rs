@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::mcp::guide::{EXAMPLES, guide};
 use crate::mcp::paging::{BYTE_BUDGET, cut};
 use crate::mcp::samples::Samples;
-use crate::mcp::server::{FileKey, NetqlServer, lock, tool_error, tool_ok};
+use crate::mcp::server::{NetqlServer, lock, tool_error, tool_ok};
 use crate::mcp::tool_error::ToolError;
 use crate::mcp::types::{ColumnInfo, DescribeArgs, Example, SchemaOutput};
 use crate::render::{self};
@@ -104,17 +104,15 @@ impl NetqlServer {
 
     /// The most common values of key columns in one capture (computed once per capture).
     pub(crate) fn samples(&self, spec: &str) -> Result<(String, Arc<Samples>), ToolError> {
-        let files = self.resolve(&[spec.to_string()])?;
-        let keys: Vec<FileKey> = files.iter().map(FileKey::of).collect();
-        let name = files.iter().map(|f| f.name.clone()).collect::<Vec<_>>().join(", ");
+        let scoped = self.scoped(&[spec.to_string()], &crate::mcp::types::LakeRange::default())?;
+        let name = scoped.names.join(", ");
         if let Some((k, s)) = lock(&self.inner.samples).as_ref()
-            && *k == keys
+            && *k == scoped.fp
         {
             return Ok((name, s.clone()));
         }
-        let data = self.captures(&files)?;
-        let s = Arc::new(Samples::of(&data));
-        *lock(&self.inner.samples) = Some((keys, s.clone()));
+        let s = Arc::new(Samples::of(scoped.data.as_ref()));
+        *lock(&self.inner.samples) = Some((scoped.fp, s.clone()));
         Ok((name, s))
     }
 }

@@ -9,6 +9,9 @@ use crate::query::diff::{Thresholds, diff};
 
 impl NetqlServer {
     pub(crate) fn do_diff(&self, a: DiffArgs) -> CallToolResult {
+        if self.inner.lake.is_some() {
+            return crate::mcp::lake::not_over_a_lake("diff");
+        }
         let (Some(left), Some(right)) = (a.a, a.b) else {
             return tool_error(
                 "give `a` (the baseline) and `b`: capture names from list_captures, \"latest\" or \"all\"",

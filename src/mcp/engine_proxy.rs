@@ -18,6 +18,7 @@ use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{ErrorData as McpError, RoleClient, RoleServer, ServerHandler, ServiceExt};
 
 use crate::config::Config;
+use crate::mcp::lake::LakeServe;
 use crate::mcp::server::tool_error;
 
 /// Lines of the engine's stderr kept to say why it stopped.
@@ -33,12 +34,13 @@ struct Engine {
 #[derive(Clone)]
 pub(crate) struct EngineProxy {
     args: Arc<Vec<OsString>>,
+    lake: Option<LakeServe>,
     engine: Arc<tokio::sync::Mutex<Option<Arc<Engine>>>>,
 }
 
 impl EngineProxy {
     /// A proxy whose engines see the same config, captures and cache as `cfg`.
-    pub(crate) fn new(cfg: &Config, use_cache: bool) -> EngineProxy {
+    pub(crate) fn new(cfg: &Config, use_cache: bool, lake: Option<LakeServe>) -> EngineProxy {
         let mut args: Vec<OsString> = Vec::new();
         if let Some(f) = &cfg.config_file {
             args.extend(["--config".into(), f.clone().into_os_string()]);
@@ -49,8 +51,12 @@ impl EngineProxy {
             args.push("--no-cache".into());
         }
         args.extend(["mcp".into(), "--engine".into()]);
+        if let Some(l) = &lake {
+            args.extend(l.args());
+        }
         EngineProxy {
             args: Arc::new(args),
+            lake,
             engine: Arc::new(tokio::sync::Mutex::new(None)),
         }
     }
@@ -131,7 +137,7 @@ fn forward(stderr: tokio::process::ChildStderr, tail: Arc<Mutex<VecDeque<String>
 
 impl ServerHandler for EngineProxy {
     fn get_info(&self) -> ServerConfig {
-        crate::mcp::router::server_config()
+        crate::mcp::router::server_config(self.lake.as_ref())
     }
 
     async fn list_tools(

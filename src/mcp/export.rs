@@ -17,6 +17,9 @@ use crate::query::canned::{self, Query};
 
 impl NetqlServer {
     pub(crate) fn do_export_packets(&self, a: ExportPacketsArgs, cancel: Arc<AtomicBool>) -> CallToolResult {
+        if self.inner.lake.is_some() {
+            return crate::mcp::lake::not_over_a_lake("export_packets");
+        }
         match self.export(a, cancel) {
             Ok(r) => r,
             Err(e) => tool_error(e),

@@ -13,6 +13,9 @@ use crate::units;
 
 impl NetqlServer {
     pub(crate) fn do_list_captures(&self) -> CallToolResult {
+        if let Some(lake) = &self.inner.lake {
+            return self.do_list_lake(lake);
+        }
         let started = Instant::now();
         let (root, files) = match self.listing() {
             Ok(x) => x,
@@ -52,6 +55,8 @@ impl NetqlServer {
                         duration_s: span,
                         link_types: m.link_types,
                         error: None,
+                        sensor: None,
+                        sha256: None,
                     };
                     (info, row)
                 }
@@ -75,6 +80,8 @@ impl NetqlServer {
                         duration_s: None,
                         link_types: Vec::new(),
                         error: Some(e.to_string()),
+                        sensor: None,
+                        sha256: None,
                     };
                     (info, row)
                 }
@@ -98,6 +105,7 @@ impl NetqlServer {
         };
         let out = CapturesOutput {
             captures_dir: root.display().to_string(),
+            lake: None,
             count: infos.len() as u64,
             captures: infos,
             elapsed_ms: ms(started.elapsed()),

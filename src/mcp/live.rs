@@ -14,6 +14,9 @@ use crate::units;
 
 impl NetqlServer {
     pub(crate) fn do_capture_live(&self, a: CaptureLiveArgs, stop: Arc<AtomicBool>) -> CallToolResult {
+        if self.inner.lake.is_some() {
+            return crate::mcp::lake::not_over_a_lake("capture_live");
+        }
         let m = &self.inner.cfg.mcp;
         if !m.allow_live_capture {
             return tool_error(format!(

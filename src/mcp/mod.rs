@@ -21,6 +21,7 @@ pub mod export;
 pub mod guide;
 pub mod http;
 pub(crate) mod http_guard;
+pub mod lake;
 pub mod listing;
 pub mod live;
 pub mod paging;
@@ -37,5 +38,6 @@ pub mod types;
 mod tests;
 
 pub use http::DEFAULT_HTTP_PORT;
+pub use lake::LakeServe;
 pub use serve::{ServeOptions, serve};
 pub use server::NetqlServer;

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::mcp::server::FileKey;
 use crate::mcp::tool_error::ToolError;
-use crate::mcp::types::Names;
+use crate::mcp::types::{LakeRange, Names};
 use crate::query::engine::ScriptError;
 use crate::render::{self};
 use crate::table::catalog::CaptureFile;
@@ -80,8 +80,11 @@ pub(crate) struct Cursor {
     pub(crate) params: Map<String, Value>,
     pub(crate) offset: usize,
     pub(crate) max_rows: usize,
-    /// Fingerprint of the captures' paths, sizes and times.
+    /// Fingerprint of the captures' paths, sizes and times (of a lake: its captures' hashes).
     pub(crate) fp: u64,
+    /// Over a lake: the call's range, in absolute times.
+    #[serde(default, skip_serializing_if = "LakeRange::is_empty")]
+    pub(crate) range: LakeRange,
 }
 
 /// Longest script a call (or a cursor continuing one) may carry.
@@ -166,6 +169,8 @@ pub(crate) struct Call {
     pub(crate) max_rows: usize,
     /// Fingerprint the cursor expects (None on a first call).
     pub(crate) fp: Option<u64>,
+    /// Over a lake: the call's from/to/sensor.
+    pub(crate) range: LakeRange,
 }
 
 impl Call {
@@ -176,8 +181,10 @@ impl Call {
         captures: Option<Names>,
         params: Option<Map<String, Value>>,
         rows: Option<u64>,
+        range: LakeRange,
     ) -> Call {
         Call {
+            range,
             tool,
             text,
             captures: captures.map(Names::list).unwrap_or_default(),
@@ -268,5 +275,6 @@ pub(crate) fn call_from_cursor(tool: &'static str, s: &str) -> Result<Call, Tool
         offset: c.offset,
         max_rows: c.max_rows.clamp(1, MAX_ROWS),
         fp: Some(c.fp),
+        range: c.range,
     })
 }

@@ -13,13 +13,15 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler,
 use crate::config::Config;
 use crate::error::Result;
 use crate::mcp::guide::INSTRUCTIONS;
+use crate::mcp::lake::LakeServe;
 use crate::mcp::paging::Call;
 use crate::mcp::server::{Inner, blocking};
 use crate::mcp::server::{NetqlServer, cancel_flag, parse_args, tool_error};
 use crate::mcp::tool_error::ToolError;
 use crate::mcp::types::{
     AnalyzeArgs, AnalyzeOutput, CaptureLiveArgs, CapturesOutput, DescribeArgs, DiffArgs, DiffOutput, ExportOutput,
-    ExportPacketsArgs, LiveOutput, NoArgs, QueriesOutput, QueryOutput, RunQueryArgs, RunScriptArgs, SchemaOutput,
+    ExportPacketsArgs, LakeRange, LiveOutput, NoArgs, QueriesOutput, QueryOutput, RunQueryArgs, RunScriptArgs,
+    SchemaOutput,
 };
 use crate::query::engine::Limits;
 use crate::table::load::LoadOptions;
@@ -30,16 +32,21 @@ use crate::table::load::LoadOptions;
 impl NetqlServer {
     /// A server over the captures `cfg` names; the tools are the ones below.
     pub fn new(cfg: Config, load: LoadOptions) -> NetqlServer {
-        Self::with_limits(cfg, load, false)
+        Self::with_limits(cfg, load, None, false)
+    }
+
+    /// A server over a lake (`netql mcp --lake DIR`) instead of the captures folder.
+    pub fn over_lake(cfg: Config, load: LoadOptions, lake: LakeServe) -> NetqlServer {
+        Self::with_limits(cfg, load, Some(lake), false)
     }
 
     /// The server run as a front's engine (`netql mcp --engine`): a query past its memory or
     /// time limit ends the process, which the front reports and replaces.
-    pub fn for_engine(cfg: Config, load: LoadOptions) -> NetqlServer {
-        Self::with_limits(cfg, load, true)
+    pub fn for_engine(cfg: Config, load: LoadOptions, lake: Option<LakeServe>) -> NetqlServer {
+        Self::with_limits(cfg, load, lake, true)
     }
 
-    fn with_limits(cfg: Config, mut load: LoadOptions, stop_process: bool) -> NetqlServer {
+    fn with_limits(cfg: Config, mut load: LoadOptions, lake: Option<LakeServe>, stop_process: bool) -> NetqlServer {
         // stdout is the protocol channel; a progress bar has no place in a server anyway.
         load.progress = false;
         let limits = Limits {
@@ -53,6 +60,7 @@ impl NetqlServer {
             inner: Arc::new(Inner {
                 cfg,
                 load,
+                lake,
                 limits,
                 sets: Mutex::new(Vec::new()),
                 loading: Mutex::new(()),
@@ -134,6 +142,7 @@ impl NetqlServer {
                 a.captures,
                 a.params,
                 a.max_rows,
+                LakeRange::of(a.from, a.to, a.sensor),
             ))
         });
         match call {
@@ -165,7 +174,14 @@ impl NetqlServer {
             if script.len() > crate::mcp::paging::MAX_SCRIPT {
                 return Err(ToolError::ScriptTooLong);
             }
-            Ok(Call::first("run_script", script, a.captures, a.params, a.max_rows))
+            Ok(Call::first(
+                "run_script",
+                script,
+                a.captures,
+                a.params,
+                a.max_rows,
+                LakeRange::of(a.from, a.to, a.sensor),
+            ))
         });
         match call {
             Ok(call) => Ok(self.run_call(call, &ctx).await),
@@ -253,19 +269,23 @@ impl NetqlServer {
 }
 
 /// What the server says of itself at initialization (the front and its engine say the same).
-pub(crate) fn server_config() -> ServerConfig {
+pub(crate) fn server_config(lake: Option<&LakeServe>) -> ServerConfig {
+    let instructions = match lake {
+        Some(l) => format!("{INSTRUCTIONS}{}", l.instructions()),
+        None => INSTRUCTIONS.to_string(),
+    };
     ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
         .with_server_info(
             Implementation::new("netql", env!("CARGO_PKG_VERSION"))
                 .with_title("netql")
                 .with_description("Query packet captures: pcap -> Polars tables -> scripts"),
         )
-        .with_instructions(INSTRUCTIONS)
+        .with_instructions(instructions)
 }
 
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for NetqlServer {
     fn get_info(&self) -> ServerConfig {
-        server_config()
+        server_config(self.inner.lake.as_ref())
     }
 }

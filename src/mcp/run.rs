@@ -11,14 +11,12 @@ use rmcp::service::RequestContext;
 use serde_json::Value;
 
 use crate::mcp::paging::{
-    BYTE_BUDGET, Call, Cursor, cut, fingerprint, fit, json_to_dynamic, objects, script_error_text, table_text,
-    valid_ident,
+    BYTE_BUDGET, Call, Cursor, cut, fit, json_to_dynamic, objects, script_error_text, table_text, valid_ident,
 };
 use crate::mcp::server::blocking;
 use crate::mcp::server::{EVIDENCE_ROWS, NetqlServer, RESULT_CACHE, Ran, cancel_flag, lock, ms, tool_error, tool_ok};
 use crate::mcp::types::{QueryOutput, ResultKind};
 use crate::query::analyze::{Reported, finding_json};
-use crate::query::bindings::DataSource;
 use crate::query::canned;
 use crate::query::engine::{Output, Params};
 use crate::render::{self, Format};
@@ -26,17 +24,17 @@ use crate::render::{self, Format};
 impl NetqlServer {
     pub(crate) fn do_run(&self, call: Call, cancel: Arc<AtomicBool>) -> CallToolResult {
         let started = Instant::now();
-        let files = match self.resolve(&call.captures) {
-            Ok(f) => f,
+        let scoped = match self.scoped(&call.captures, &call.range) {
+            Ok(s) => s,
             Err(e) => return tool_error(e),
         };
-        let fp = fingerprint(&files);
+        let fp = scoped.fp;
         if call.fp.is_some_and(|want| want != fp) {
             return tool_error(
                 "the captures changed since the first page of this result; run the query again without cursor",
             );
         }
-        let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+        let names = scoped.names.clone();
         let (source, params): (String, Params) = if call.tool == "run_query" {
             let all = canned::list(&self.inner.cfg.queries_dir);
             // By name only: a path would let a caller run any .rhai file on the machine.
@@ -75,10 +73,6 @@ impl NetqlServer {
             }
             (call.text.clone(), p)
         };
-        let data = match self.captures(&files) {
-            Ok(d) => d,
-            Err(e) => return tool_error(e),
-        };
         let key = call.key(fp);
         let cached = if call.fp.is_some() {
             lock(&self.inner.results)
@@ -92,8 +86,7 @@ impl NetqlServer {
             Some(r) => r,
             None => {
                 let engine = self.engine();
-                let src: Arc<dyn DataSource> = data.clone();
-                match engine.run_cancellable(&source, src, &params, Some(cancel)) {
+                match engine.run_cancellable(&source, scoped.data.clone(), &params, Some(cancel)) {
                     Ok(r) => Arc::new(Ran {
                         output: r.output,
                         failures: r.failures,
@@ -118,7 +111,7 @@ impl NetqlServer {
         let mut out = QueryOutput {
             query: query.clone(),
             captures: names.clone(),
-            packets_covered: data.packet_count() as u64,
+            packets_covered: scoped.packets,
             elapsed_ms: 0,
             script_ms: ran.script_ms,
             kind: ResultKind::Nothing,
@@ -132,11 +125,7 @@ impl NetqlServer {
             truncated: false,
             next_cursor: None,
             failures: ran.failures.clone(),
-            warnings: data
-                .loaded
-                .iter()
-                .filter_map(|l| l.warning.as_ref().map(|w| format!("{}: {w}", l.capture.name)))
-                .collect(),
+            warnings: scoped.warnings.clone(),
         };
         let start = call.offset;
         let body = match &ran.output {
@@ -228,11 +217,12 @@ impl NetqlServer {
                     v: 1,
                     tool: call.tool.to_string(),
                     text: call.text.clone(),
-                    captures: names.clone(),
+                    captures: scoped.specs.clone(),
                     params: call.params.clone(),
                     offset: next,
                     max_rows: call.max_rows,
                     fp,
+                    range: scoped.range.clone(),
                 }
                 .encode(),
             );

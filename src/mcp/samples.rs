@@ -7,7 +7,6 @@ use polars::prelude::*;
 use serde_json::Value;
 
 use crate::query::bindings::DataSource;
-use crate::query::engine::Captures;
 
 /// Most common values of the columns a model filters on most, by table.
 pub(crate) struct Samples {
@@ -38,7 +37,7 @@ pub(crate) const SAMPLE_HTTP_COLUMNS: &[&str] =
 pub(crate) const SAMPLE_TLS_COLUMNS: &[&str] = &["server_name", "version", "cipher", "ja4", "ja3", "next_protocol"];
 
 impl Samples {
-    pub(crate) fn of(data: &Captures) -> Samples {
+    pub(crate) fn of(data: &dyn DataSource) -> Samples {
         let top = |lf: LazyFrame, cols: &[&str]| -> HashMap<String, Vec<Value>> {
             cols.iter()
                 .filter_map(|c| top_values(lf.clone(), c, 3).map(|v| (c.to_string(), v)))

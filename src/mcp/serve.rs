@@ -8,6 +8,7 @@ use crate::error::{Error, Result};
 use crate::mcp::engine_proxy::EngineProxy;
 use crate::mcp::http::http_bind;
 use crate::mcp::http::serve_http;
+use crate::mcp::lake::LakeServe;
 use crate::mcp::server::NetqlServer;
 use crate::table::load::LoadOptions;
 
@@ -20,6 +21,8 @@ pub struct ServeOptions {
     pub allow_remote: bool,
     /// Serve stdio as the engine of a front (see [`crate::mcp::engine_proxy`]).
     pub engine: bool,
+    /// Read a lake instead of the captures folder (`--lake DIR [--sensor] [--from] [--to]`).
+    pub lake: Option<LakeServe>,
 }
 
 /// Run the server until the client disconnects (stdio) or Ctrl-C (HTTP). Builds its own runtime.
@@ -31,6 +34,14 @@ pub fn serve(cfg: Config, load: LoadOptions, opts: ServeOptions) -> Result<()> {
     // SAFETY: setting a signal disposition before the runtime starts its threads.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    if let Some(lake) = &opts.lake {
+        // A wrong lake or range fails here, not at the first tool call.
+        lake.check()?;
+        if opts.engine {
+            // Set before the runtime starts its threads (see the function).
+            crate::query::lake::use_streaming_engine();
+        }
     }
     // Resolve the address before starting anything, so a refused bind fails fast and clearly.
     let http = match &opts.http {
@@ -44,16 +55,19 @@ pub fn serve(cfg: Config, load: LoadOptions, opts: ServeOptions) -> Result<()> {
     rt.block_on(async move {
         if opts.engine {
             // The engine: the tools themselves, over stdio, to the front that started it.
-            return serve_stdio(NetqlServer::for_engine(cfg, load)).await;
+            return serve_stdio(NetqlServer::for_engine(cfg, load, opts.lake)).await;
         }
         // The front: answers clients, runs no query itself (every tool call goes to an engine).
-        let proxy = EngineProxy::new(&cfg, load.use_cache);
+        let proxy = EngineProxy::new(&cfg, load.use_cache, opts.lake.clone());
         match http {
             None => {
-                eprintln!(
-                    "netql mcp: serving captures in {} over stdio",
-                    cfg.captures_dir.display()
-                );
+                match &opts.lake {
+                    Some(l) => eprintln!("netql mcp: serving the lake {} over stdio", l.dir.display()),
+                    None => eprintln!(
+                        "netql mcp: serving captures in {} over stdio",
+                        cfg.captures_dir.display()
+                    ),
+                }
                 serve_stdio(proxy).await
             }
             Some(bind) => serve_http(&cfg, proxy, bind).await,

@@ -17,9 +17,12 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::Config;
+use crate::mcp::lake::LakeServe;
 use crate::mcp::resolve::resolve_name;
 use crate::mcp::samples::Samples;
 use crate::mcp::tool_error::ToolError;
+use crate::mcp::types::LakeRange;
+use crate::query::bindings::DataSource;
 use crate::query::engine::{Captures, Limits, Output, ScriptEngine};
 use crate::table::catalog::{self, CaptureFile, CaptureMeta};
 use crate::table::load::{self, LoadOptions, Loaded};
@@ -51,6 +54,21 @@ impl FileKey {
     }
 }
 
+/// The data a call reads, with what its result says it covered.
+pub(crate) struct Scoped {
+    pub(crate) data: Arc<dyn DataSource>,
+    /// What the result covers: capture names, or a lake and its scope in a few words.
+    pub(crate) names: Vec<String>,
+    /// The captures as a cursor restores them (names; over a lake, empty for all in scope).
+    pub(crate) specs: Vec<String>,
+    /// Over a lake: the call's range in absolute times, for its cursor.
+    pub(crate) range: LakeRange,
+    /// Changes when the data read changes (pages of a result must come from the same data).
+    pub(crate) fp: u64,
+    pub(crate) packets: u64,
+    pub(crate) warnings: Vec<String>,
+}
+
 /// A script result kept so the next pages of a truncated result come from the same rows
 /// (a re-run of an unsorted group_by may order rows differently).
 pub(crate) struct Ran {
@@ -62,6 +80,8 @@ pub(crate) struct Ran {
 pub(crate) struct Inner {
     pub(crate) cfg: Config,
     pub(crate) load: LoadOptions,
+    /// The lake the tools read instead of the captures folder (`netql mcp --lake`).
+    pub(crate) lake: Option<LakeServe>,
     pub(crate) limits: Limits,
     /// Loaded capture sets, most recently used last.
     pub(crate) sets: Mutex<Vec<(Vec<FileKey>, Arc<Captures>)>>,
@@ -69,7 +89,7 @@ pub(crate) struct Inner {
     pub(crate) loading: Mutex<()>,
     pub(crate) metas: Mutex<HashMap<FileKey, CaptureMeta>>,
     pub(crate) results: Mutex<VecDeque<(u64, Arc<Ran>)>>,
-    pub(crate) samples: Mutex<Option<(Vec<FileKey>, Arc<Samples>)>>,
+    pub(crate) samples: Mutex<Option<(u64, Arc<Samples>)>>,
     pub(crate) live_running: AtomicBool,
 }
 
@@ -244,6 +264,33 @@ impl NetqlServer {
             sets.remove(0);
         }
         Ok(set)
+    }
+
+    /// The data of a call: the named captures of the folder, or of the lake in the server's
+    /// scope narrowed by the call's `range`.
+    pub(crate) fn scoped(&self, specs: &[String], range: &LakeRange) -> Result<Scoped, ToolError> {
+        if let Some(lake) = &self.inner.lake {
+            return self.lake_scoped(lake, specs, range);
+        }
+        if !range.is_empty() {
+            return Err(ToolError::NotALake);
+        }
+        let files = self.resolve(specs)?;
+        let data = self.captures(&files)?;
+        let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+        Ok(Scoped {
+            fp: crate::mcp::paging::fingerprint(&files),
+            specs: names.clone(),
+            names,
+            range: LakeRange::default(),
+            packets: data.packet_count() as u64,
+            warnings: data
+                .loaded
+                .iter()
+                .filter_map(|l| l.warning.as_ref().map(|w| format!("{}: {w}", l.capture.name)))
+                .collect(),
+            data,
+        })
     }
 
     pub(crate) fn meta(&self, f: &CaptureFile) -> Result<CaptureMeta, ToolError> {

@@ -155,8 +155,15 @@ fn cursors_round_trip_and_reject_garbage() {
         offset: 50,
         max_rows: 50,
         fp: 42,
+        range: Default::default(),
     };
     assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+    // Over a lake the cursor carries the call's range (absolute times) too.
+    let over_lake = Cursor {
+        range: crate::mcp::types::LakeRange::of(Some("2024-03-05T17:00:00Z".into()), None, Some("edge".into())),
+        ..c.clone()
+    };
+    assert_eq!(Cursor::decode(&over_lake.encode()).unwrap(), over_lake);
     assert!(Cursor::decode("not a cursor!").is_err());
     assert!(Cursor::decode("e30").is_err()); // "{}"
     // A forged cursor: a payload of the client's own making (here a script past the size cap),

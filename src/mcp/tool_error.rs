@@ -49,6 +49,10 @@ pub enum ToolError {
     BadCursor,
     #[error("this cursor continues a {0} result: pass it to {0}")]
     CursorOfOtherTool(String),
+    #[error(
+        "from, to and sensor apply to a lake (netql mcp --lake DIR); this server reads a captures folder: name captures instead"
+    )]
+    NotALake,
     #[error(transparent)]
     Netql(#[from] crate::error::Error),
 }

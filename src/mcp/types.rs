@@ -71,6 +71,33 @@ pub(crate) struct DescribeArgs {
     pub(crate) sample_values: Option<bool>,
 }
 
+/// A call's own range over a lake: the `from` / `to` / `sensor` arguments (resolved to absolute
+/// times when a cursor carries them).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub(crate) struct LakeRange {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) sensor: Option<String>,
+}
+
+impl LakeRange {
+    pub(crate) fn of(from: Option<String>, to: Option<String>, sensor: Option<String>) -> LakeRange {
+        let given = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        LakeRange {
+            from: given(from),
+            to: given(to),
+            sensor: given(sensor),
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.from.is_none() && self.to.is_none() && self.sensor.is_none()
+    }
+}
+
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RunQueryArgs {
@@ -89,6 +116,15 @@ pub(crate) struct RunQueryArgs {
     /// `next_cursor` of a truncated result: returns the next page of that same call (other arguments are ignored).
     #[serde(default)]
     pub(crate) cursor: Option<String>,
+    /// Over a lake (`netql mcp --lake`): from this time on: 2024-03-05, 2024-03-05T17:00:00Z, or a time ago (7d, 24h, 30m).
+    #[serde(default)]
+    pub(crate) from: Option<String>,
+    /// Over a lake: before this time (same forms as `from`).
+    #[serde(default)]
+    pub(crate) to: Option<String>,
+    /// Over a lake: only this sensor's captures (list_captures shows the sensors).
+    #[serde(default)]
+    pub(crate) sensor: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -110,6 +146,15 @@ pub(crate) struct RunScriptArgs {
     /// `next_cursor` of a truncated result: returns the next page of that same call (other arguments are ignored).
     #[serde(default)]
     pub(crate) cursor: Option<String>,
+    /// Over a lake (`netql mcp --lake`): from this time on: 2024-03-05, 2024-03-05T17:00:00Z, or a time ago (7d, 24h, 30m).
+    #[serde(default)]
+    pub(crate) from: Option<String>,
+    /// Over a lake: before this time (same forms as `from`).
+    #[serde(default)]
+    pub(crate) to: Option<String>,
+    /// Over a lake: only this sensor's captures (list_captures shows the sensors).
+    #[serde(default)]
+    pub(crate) sensor: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -130,6 +175,15 @@ pub(crate) struct AnalyzeArgs {
     /// Capture name for mode "file" (as list_captures shows it).
     #[serde(default)]
     pub(crate) file: Option<String>,
+    /// Over a lake (`netql mcp --lake`): from this time on: 2024-03-05, 2024-03-05T17:00:00Z, or a time ago (7d, 24h, 30m).
+    #[serde(default)]
+    pub(crate) from: Option<String>,
+    /// Over a lake: before this time (same forms as `from`).
+    #[serde(default)]
+    pub(crate) to: Option<String>,
+    /// Over a lake: only this sensor's captures (list_captures shows the sensors).
+    #[serde(default)]
+    pub(crate) sensor: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -169,11 +223,20 @@ pub(crate) struct CaptureInfo {
     pub(crate) link_types: Vec<String>,
     /// Why the file could not be read, if it could not.
     pub(crate) error: Option<String>,
+    /// Over a lake: the sensor that captured it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sensor: Option<String>,
+    /// Over a lake: SHA-256 of the capture's bytes, as the lake's manifest records it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sha256: Option<String>,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct CapturesOutput {
     pub(crate) captures_dir: String,
+    /// The lake the server reads, when it reads one (`netql mcp --lake`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) lake: Option<String>,
     /// Newest first.
     pub(crate) captures: Vec<CaptureInfo>,
     pub(crate) count: u64,

@@ -12,6 +12,18 @@ use crate::query::bindings::data::{DataSource, Totals};
 use crate::table::lake::layout::LakeTable;
 use crate::table::lake::scan::LakeView;
 
+/// Run every Polars query of this process on the streaming engine, which keeps a query over a
+/// lake bounded by its result rather than by the parts it reads. Polars reads this variable at
+/// each collect; scripts collect in many places (counts, first values, results), so it is set
+/// once for the process instead of at each of them. Call it while the process is being set up,
+/// before it starts any thread.
+pub fn use_streaming_engine() {
+    // SAFETY: the callers (the commands that open a lake, `netql mcp --lake`'s engine) call it
+    // before starting queries, loads, runtimes or servers, so nothing reads the environment
+    // concurrently.
+    unsafe { std::env::set_var("POLARS_FORCE_STREAMING", "1") };
+}
+
 /// A lake opened for queries.
 pub struct LakeData {
     pub view: LakeView,

@@ -652,3 +652,115 @@ fn a_stream_broken_mid_answer_is_asked_again() {
     assert!(err.contains("broke off: cut: the connection closed"), "{err}");
     assert_eq!(api.requests().len(), 3);
 }
+
+#[test]
+fn the_agent_reads_a_lake_through_the_same_tools() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lake = tmp.path().join("lake");
+    let caps = tmp.path().join("caps");
+    // netql_with makes the captures folder with the sample; ingest it as sensor "edge".
+    let o = netql_with(None, &["captures"], tmp.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = netql_with(
+        None,
+        &[
+            "ingest",
+            caps.to_str().unwrap(),
+            "--lake",
+            lake.to_str().unwrap(),
+            "--sensor",
+            "edge",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = netql_with(
+        None,
+        &[
+            "run",
+            "top_talkers",
+            "--lake",
+            lake.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let talkers: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let top = talkers[0]
+        .as_object()
+        .unwrap()
+        .values()
+        .find_map(Value::as_str)
+        .unwrap()
+        .to_string();
+
+    let api = FakeApi::start(vec![
+        (
+            200,
+            vec![],
+            message(
+                json!([{"type": "tool_use", "id": "toolu_01", "name": "run_query",
+                        "input": {"name": "top_talkers", "sensor": "edge", "from": "2000-01-01"}}]),
+                "tool_use",
+            ),
+        ),
+        (
+            200,
+            vec![],
+            message(
+                json!([{"type": "text", "text": format!("{top} talks most.")}]),
+                "end_turn",
+            ),
+        ),
+    ]);
+    let o = netql_with(
+        Some(&api),
+        &[
+            "ask",
+            "--lake",
+            lake.to_str().unwrap(),
+            "who",
+            "talks",
+            "most",
+            "this",
+            "week?",
+        ],
+        tmp.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("talks most"), "{}", stdout(&o));
+    let problems = api.problems.lock().unwrap().clone();
+    assert!(problems.is_empty(), "{problems:?}");
+    let reqs = api.requests();
+    assert_eq!(reqs.len(), 2);
+    // The model is told it reads a lake, and the tools take a range.
+    let system = reqs[0].1["system"][0]["text"].as_str().unwrap();
+    assert!(system.contains("reads a lake made by `netql ingest`"), "{system}");
+    let run_query = reqs[0].1["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "run_query")
+        .unwrap();
+    for arg in ["from", "to", "sensor"] {
+        assert!(
+            run_query["input_schema"]["properties"].get(arg).is_some(),
+            "{run_query}"
+        );
+    }
+    // The tool result the model read: the lake's top talkers in the range asked.
+    let result = &reqs[1].1["messages"][2]["content"][0];
+    assert_eq!(result["tool_use_id"], "toolu_01");
+    assert!(
+        result.get("is_error").is_none() || result["is_error"] == false,
+        "{result}"
+    );
+    let text = result["content"].as_str().unwrap();
+    assert!(
+        text.contains("sensor edge") && text.contains("from 2000-01-01T00:00:00"),
+        "{text}"
+    );
+    assert!(text.contains(&top), "{text}");
+}

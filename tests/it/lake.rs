@@ -15,14 +15,14 @@ use crate::common::{netql, sample, stderr, stdout};
 
 /// A folder of captures: some shared ones and a generated one (30k packets with
 /// injected scans, over 90 minutes).
-struct Fixture {
+pub(crate) struct Fixture {
     _dir: tempfile::TempDir,
-    caps: PathBuf,
-    work: PathBuf,
+    pub(crate) caps: PathBuf,
+    pub(crate) work: PathBuf,
 }
 
 impl Fixture {
-    fn new() -> Option<Fixture> {
+    pub(crate) fn new() -> Option<Fixture> {
         let shared = netql::testdata::shared_captures()?;
         let script = netql::testdata::shared("bench/gen_pcap.py")?;
         let dir = tempfile::tempdir().unwrap();
@@ -44,7 +44,7 @@ impl Fixture {
         Some(Fixture { _dir: dir, caps, work })
     }
 
-    fn files(&self) -> Vec<String> {
+    pub(crate) fn files(&self) -> Vec<String> {
         let mut out: Vec<String> = netql::table::lake::ingest::captures_under(&self.caps)
             .unwrap()
             .into_iter()
@@ -54,18 +54,18 @@ impl Fixture {
         out
     }
 
-    fn run(&self, args: &[&str]) -> std::process::Output {
+    pub(crate) fn run(&self, args: &[&str]) -> std::process::Output {
         netql(args, &self.work)
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         let o = self.run(args);
         assert!(o.status.success(), "netql {args:?}: {}", stderr(&o));
         serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)))
     }
 
     /// `netql run RUN_ARGS --format json` over every capture of the folder, loaded directly.
-    fn direct(&self, run_args: &[&str]) -> Value {
+    pub(crate) fn direct(&self, run_args: &[&str]) -> Value {
         let files = self.files();
         let mut args = vec!["--no-cache", "run"];
         args.extend(run_args);
@@ -75,7 +75,7 @@ impl Fixture {
     }
 
     /// `netql run RUN_ARGS --format json --lake LAKE SCOPE...`.
-    fn over_lake(&self, lake: &Path, run_args: &[&str], scope: &[&str]) -> Value {
+    pub(crate) fn over_lake(&self, lake: &Path, run_args: &[&str], scope: &[&str]) -> Value {
         let mut args = vec!["run"];
         args.extend(run_args);
         args.extend(["--format", "json", "--lake", lake.to_str().unwrap()]);
@@ -83,7 +83,7 @@ impl Fixture {
         self.json(&args)
     }
 
-    fn ingest(&self, lake: &Path, extra: &[&str]) -> Value {
+    pub(crate) fn ingest(&self, lake: &Path, extra: &[&str]) -> Value {
         let mut args = vec![
             "--no-cache",
             "ingest",
@@ -98,7 +98,7 @@ impl Fixture {
     }
 }
 
-fn generate(script: &Path, seed: u32, out: &Path) {
+pub(crate) fn generate(script: &Path, seed: u32, out: &Path) {
     let st = Command::new("python3")
         .arg(script)
         // 90 minutes: its rows fall in two hour partitions.
@@ -117,7 +117,7 @@ fn generate(script: &Path, seed: u32, out: &Path) {
     assert!(st.success());
 }
 
-fn manifest(lake: &Path) -> Value {
+pub(crate) fn manifest(lake: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(lake.join("_netql/manifest.json")).unwrap()).unwrap()
 }
 

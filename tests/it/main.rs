@@ -12,6 +12,7 @@ mod formats;
 mod hardening;
 mod ja4;
 mod lake;
+mod lake_mcp;
 mod linktypes;
 mod live;
 mod mcp;

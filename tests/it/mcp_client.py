@@ -3,6 +3,7 @@
 
     python3 tests/it/mcp_client.py --netql target/debug/netql --captures DIR --cache DIR
     python3 tests/it/mcp_client.py --url http://127.0.0.1:PORT/mcp [--token TOKEN]
+    python3 tests/it/mcp_client.py --netql ... --mcp-arg=--lake --mcp-arg=DIR --calls CALLS.json
 
 It lists the tools, calls each one, pages a truncated result to the end, hits the error cases,
 and prints one JSON summary on stdout that tests/it/mcp.rs asserts on. The SDK validates every
@@ -151,6 +152,29 @@ async def exercise(client, full):
     return s
 
 
+async def scripted(client, calls):
+    """The calls listed in CALLS.json ([{"tool", "args", "pages"}]): each result, and with
+    "pages" the rows (or findings) of every page, following next_cursor to the end."""
+    out = {"instructions": client.instructions or "", "results": []}
+    for c in calls:
+        r = await call(client, c["tool"], c.get("args", {}))
+        res = {"is_error": r["is_error"], "text": r["text"], "structured": r["structured"], "pages": 1}
+        if c.get("pages") and not r["is_error"]:
+            st = r["structured"]
+            rows = list(st.get("rows") or st.get("findings") or [])
+            while st.get("truncated") and res["pages"] < 200:
+                nxt = await call(client, c["tool"], {"cursor": st["next_cursor"]})
+                if nxt["is_error"]:
+                    res["page_error"] = nxt["text"]
+                    break
+                st = nxt["structured"]
+                res["pages"] += 1
+                rows.extend(st.get("rows") or st.get("findings") or [])
+            res["all_rows"] = rows
+        out["results"].append(res)
+    return out
+
+
 async def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--netql")
@@ -159,6 +183,8 @@ async def main():
     ap.add_argument("--url")
     ap.add_argument("--token", help="bearer token for --url (sent as Authorization: Bearer ...)")
     ap.add_argument("--mode", default="auto", help="auto, legacy or a protocol version")
+    ap.add_argument("--mcp-arg", action="append", default=[], help="a flag of `netql mcp` itself (repeatable)")
+    ap.add_argument("--calls", help="a JSON file of calls to make instead of the built-in exercise")
     a = ap.parse_args()
     if a.url and a.token:
         from mcp.client.streamable_http import create_mcp_http_client, streamable_http_client
@@ -170,11 +196,15 @@ async def main():
     else:
         target = StdioServerParameters(
             command=a.netql,
-            args=["--captures", a.captures, "--cache-dir", a.cache, "mcp"],
+            args=["--captures", a.captures, "--cache-dir", a.cache, "mcp", *a.mcp_arg],
             cwd=a.cache,
         )
     async with Client(target, mode=a.mode, read_timeout_seconds=120) as client:
-        summary = await exercise(client, full=not a.url)
+        if a.calls:
+            with open(a.calls) as f:
+                summary = await scripted(client, json.load(f))
+        else:
+            summary = await exercise(client, full=not a.url)
     print(json.dumps(summary))
 
 

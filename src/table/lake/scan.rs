@@ -88,7 +88,8 @@ pub fn lake_columns() -> Result<Vec<(LakeTable, Vec<LakeColumn>)>> {
     Ok(out)
 }
 
-/// Which part of a lake queries see: some sensors (all when empty) and a time range.
+/// Which part of a lake queries see: some sensors (all when empty), a time range, and some
+/// captures by file name (all when empty).
 #[derive(Debug, Clone, Default)]
 pub struct LakeScope {
     pub sensors: Vec<String>,
@@ -96,6 +97,73 @@ pub struct LakeScope {
     pub from_ns: Option<i64>,
     /// Before this time (ns, exclusive).
     pub to_ns: Option<i64>,
+    /// Only the captures of these file names (the `file` column).
+    pub files: Vec<String>,
+}
+
+impl LakeScope {
+    /// A scope as a user writes it: sensor names and times in the forms of
+    /// [`crate::units::parse_time`] (relative ones, such as `7d`, are taken back from `now_ns`).
+    pub fn from_text(sensors: &[String], from: Option<&str>, to: Option<&str>, now_ns: i64) -> Result<LakeScope> {
+        let time = |t: Option<&str>| -> Result<Option<i64>> {
+            t.map(|t| crate::units::parse_time(t, now_ns).map_err(Error::Usage))
+                .transpose()
+        };
+        let scope = LakeScope {
+            sensors: sensors.to_vec(),
+            from_ns: time(from)?,
+            to_ns: time(to)?,
+            files: Vec::new(),
+        };
+        scope.check()?;
+        Ok(scope)
+    }
+
+    /// An empty time range is a mistake, not an empty answer.
+    pub fn check(&self) -> Result<()> {
+        if let (Some(f), Some(t)) = (self.from_ns, self.to_ns)
+            && f >= t
+        {
+            return Err(Error::Usage(
+                "the range's start (from) must be before its end (to)".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// This scope narrowed by `other`: the later start, the earlier end, and `other`'s sensors,
+    /// which must be among this scope's (when it names any).
+    pub fn narrowed(&self, other: &LakeScope) -> Result<LakeScope> {
+        if let Some(s) = other
+            .sensors
+            .iter()
+            .find(|s| !self.sensors.is_empty() && !self.sensors.contains(s))
+        {
+            return Err(Error::Usage(format!(
+                "sensor {s:?} is outside this server's lake scope (sensors: {})",
+                self.sensors.join(", ")
+            )));
+        }
+        let scope = LakeScope {
+            sensors: if other.sensors.is_empty() {
+                self.sensors.clone()
+            } else {
+                other.sensors.clone()
+            },
+            from_ns: self.from_ns.max(other.from_ns),
+            to_ns: match (self.to_ns, other.to_ns) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            files: if other.files.is_empty() {
+                self.files.clone()
+            } else {
+                other.files.clone()
+            },
+        };
+        scope.check()?;
+        Ok(scope)
+    }
 }
 
 /// A lake opened for queries: the manifest as it was when opened (later commits are not seen,
@@ -152,6 +220,7 @@ impl LakeView {
     pub fn entries(&self) -> impl Iterator<Item = &Entry> {
         self.manifest.captures.iter().filter(|e| {
             self.sensor_in_scope(&e.sensor)
+                && (self.scope.files.is_empty() || self.scope.files.contains(&e.file))
                 && self.scope.to_ns.is_none_or(|to| e.first_ns.is_none_or(|f| f < to))
                 && self
                     .scope
