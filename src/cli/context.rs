@@ -125,12 +125,17 @@ pub fn lake_data(
         ))
         .into());
     }
+    let view = lake_view(dir, lake)?;
+    netql::query::lake::use_streaming_engine();
+    Ok(Some(std::sync::Arc::new(netql::query::lake::LakeData::new(view))))
+}
+
+/// The lake `dir` in the scope the flags give.
+pub fn lake_view(dir: &std::path::Path, lake: &LakeArgs) -> anyhow::Result<netql::table::lake::scan::LakeView> {
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
     let scope =
         netql::table::lake::scan::LakeScope::from_text(&lake.sensors, lake.from.as_deref(), lake.to.as_deref(), now)?;
-    let view = netql::table::lake::scan::LakeView::open(dir, scope)?;
-    netql::query::lake::use_streaming_engine();
-    Ok(Some(std::sync::Arc::new(netql::query::lake::LakeData::new(view))))
+    Ok(netql::table::lake::scan::LakeView::open(dir, scope)?)
 }
 
 /// Where a command's tables come from when it reads a lake instead of captures.

@@ -92,7 +92,9 @@ fn ingest_with_progress(
 ) -> Result<Vec<CaptureResult>> {
     let engine = ctx.engine();
     let queries_dir = ctx.cfg.queries_dir.clone();
-    let findings = |l: &netql::table::load::Loaded| netql::query::lake::suite_findings(l, &engine, &queries_dir);
+    // The findings' carve commands name the lake by its absolute path, to work from anywhere.
+    let lake = std::path::absolute(&a.lake).unwrap_or_else(|_| a.lake.clone());
+    let findings = |l: &netql::table::load::Loaded| netql::query::lake::suite_findings(l, &engine, &queries_dir, &lake);
     let bar = if ctx.opts.progress && !files.is_empty() {
         let total: u64 = files.iter().map(|f| f.size).sum();
         let b = indicatif::ProgressBar::new(total);

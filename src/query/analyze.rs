@@ -277,12 +277,16 @@ pub fn carve_command(file: &str, frames: &[u64]) -> String {
         });
         i = j + 1;
     }
-    let quoted = if file.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c)) {
-        file.to_string()
+    format!("netql carve {} --frames {}", shell_quoted(file), parts.join(","))
+}
+
+/// `text` as one word of a POSIX shell command line.
+pub fn shell_quoted(text: &str) -> String {
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_alphanumeric() || "._-/".contains(c)) {
+        text.to_string()
     } else {
-        format!("'{}'", file.replace('\'', "'\\''"))
-    };
-    format!("netql carve {quoted} --frames {}", parts.join(","))
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
 }
 
 #[cfg(test)]

@@ -114,11 +114,13 @@ impl DataSource for LakeData {
 }
 
 /// The canned suite's findings over one loaded capture, as the lake's findings rows (what
-/// `netql ingest` stores beside the capture's tables).
+/// `netql ingest` stores beside the capture's tables). Their carve commands cut the frames
+/// from the original capture through the lake at `lake` (`netql carve FILE --frames .. --lake`).
 pub fn suite_findings(
     loaded: &crate::table::load::Loaded,
     engine: &crate::query::engine::ScriptEngine,
     queries_dir: &std::path::Path,
+    lake: &std::path::Path,
 ) -> Result<Vec<crate::table::lake::findings::FindingRow>> {
     let data = std::sync::Arc::new(crate::query::engine::Captures::new(vec![loaded.clone_shallow()]));
     let a = crate::query::analyze::analyze(data, engine, queries_dir);
@@ -135,7 +137,13 @@ pub fn suite_findings(
                 .map(crate::query::engine::cited_frames)
                 .unwrap_or_default();
             let file = loaded.capture.name.clone();
-            let carve = (!cited.is_empty()).then(|| crate::query::analyze::carve_command(&file, &cited));
+            let carve = (!cited.is_empty()).then(|| {
+                format!(
+                    "{} --lake {}",
+                    crate::query::analyze::carve_command(&file, &cited),
+                    crate::query::analyze::shell_quoted(&lake.to_string_lossy())
+                )
+            });
             let frames: Vec<u32> = cited.into_iter().filter_map(|n| u32::try_from(n).ok()).collect();
             crate::table::lake::findings::FindingRow {
                 ts_ns: 0,

@@ -696,3 +696,72 @@ fn spark_reads_the_lake_and_agrees_with_netql() {
     assert!(ours.len() >= 2, "{findings}");
     assert_eq!(theirs, ours);
 }
+
+#[test]
+fn carve_cuts_a_lakes_findings_from_the_original_captures() {
+    let Some(fx) = Fixture::new() else { return };
+    let lake = fx.work.join("lake");
+    fx.ingest(&lake, &["--sensor", "a"]);
+    let l = lake.to_str().unwrap();
+    let carve = |args: &[&str], out: &str| -> Vec<u8> {
+        let path = fx.work.join(out);
+        let mut all = vec!["--no-cache", "carve"];
+        all.extend(args);
+        all.extend(["--out", path.to_str().unwrap()]);
+        let o = fx.run(&all);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        std::fs::read(&path).unwrap()
+    };
+    // A query's findings over the lake: the same packets as over the captures themselves.
+    let files = fx.files();
+    let mut direct = vec!["--query", "port_scan"];
+    direct.extend(files.iter().map(String::as_str));
+    let want = carve(&direct, "direct.pcap");
+    assert!(want.len() > 1000, "the scans' packets");
+    assert_eq!(carve(&["--query", "port_scan", "--lake", l], "lake.pcap"), want);
+    // Frames of one capture named as the lake knows it.
+    let synscan = fx.caps.join("synscan.pcapng");
+    assert_eq!(
+        carve(&["synscan.pcapng", "--frames", "1-20", "--lake", l], "f1.pcap"),
+        carve(&[synscan.to_str().unwrap(), "--frames", "1-20"], "f2.pcap")
+    );
+    // The stored findings' carve commands name the lake and work as written.
+    let cmds = fx.over_lake(
+        &lake,
+        &[
+            "-e",
+            "findings().filter(col(\"query\") == \"port_scan\").select([\"carve\"])",
+        ],
+        &[],
+    );
+    let cmd = cmds[0]["carve"].as_str().unwrap().to_string();
+    let abs = std::path::absolute(&lake).unwrap();
+    assert!(cmd.ends_with(&format!("--lake {}", abs.display())), "{cmd}");
+    let out = fx.work.join("stored.pcap");
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "{} {} --out {}",
+            env!("CARGO_BIN_EXE_netql"),
+            cmd.strip_prefix("netql ").unwrap(),
+            out.display()
+        ))
+        .current_dir("/")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{cmd}: {}", stderr(&o));
+    assert!(std::fs::metadata(&out).unwrap().len() > 100);
+
+    // A capture changed or gone since it was ingested is refused: its frames would be others.
+    std::fs::copy(fx.caps.join("wikipedia.pcap"), fx.caps.join("sample.pcap")).unwrap();
+    std::fs::remove_file(fx.caps.join("http_espn.pcapng")).unwrap();
+    for (file, says) in [
+        ("sample.pcap", "has changed since it was ingested"),
+        ("http_espn.pcapng", "cannot be read now"),
+        ("nope.pcap", "no capture named \"nope.pcap\""),
+    ] {
+        let o = fx.run(&["carve", file, "--frames", "1-3", "--lake", l, "--out", "x.pcap"]);
+        assert_eq!(o.status.code(), Some(2), "{file}: {}", stderr(&o));
+        assert!(stderr(&o).contains(says), "{file}: {}", stderr(&o));
+    }
+}

@@ -229,6 +229,55 @@ impl LakeView {
         })
     }
 
+    /// The original capture behind the rows whose `file` is `file`, for carving its frames:
+    /// the path it was ingested from, if it is still there with the bytes the lake holds
+    /// (otherwise its frame numbers could point at other packets).
+    pub fn source_of(&self, file: &str) -> Result<PathBuf> {
+        let mut found = self.entries().filter(|e| e.file == file);
+        let Some(e) = found.next() else {
+            return Err(Error::lake(
+                &self.dir,
+                format!("no capture named {file:?} in this lake (in scope)"),
+            ));
+        };
+        if let Some(other) = found.find(|o| o.hash != e.hash) {
+            return Err(Error::lake(
+                &self.dir,
+                format!(
+                    "two captures named {file:?} (sensors {} and {}): name the sensor with --sensor",
+                    e.sensor, other.sensor
+                ),
+            ));
+        }
+        let path = PathBuf::from(&e.path);
+        let meta = std::fs::metadata(&path).map_err(|err| {
+            Error::lake(
+                &self.dir,
+                format!(
+                    "{file:?} was ingested from {}, which cannot be read now ({err})",
+                    e.path
+                ),
+            )
+        })?;
+        let modified_ns = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64);
+        let same = meta.len() == e.size
+            && (modified_ns == e.modified_ns || crate::table::lake::manifest::content_hash(&path)? == e.hash);
+        if !same {
+            return Err(Error::lake(
+                &self.dir,
+                format!(
+                    "{} has changed since it was ingested as {file:?}: its frame numbers may no longer match (ingest it again)",
+                    e.path
+                ),
+            ));
+        }
+        Ok(path)
+    }
+
     /// Whether any capture in scope was ingested with its packets.
     pub fn has(&self, table: LakeTable) -> bool {
         self.entries()
