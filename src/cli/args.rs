@@ -214,6 +214,13 @@ pub enum Command {
         /// Skip the canned-suite timings.
         #[arg(long)]
         no_suite: bool,
+        /// Also measure the lake: ingest of the biggest file and of 20 × 1M files at once, and
+        /// top talkers over a lake of 10 sensors × the biggest file (whole lake, one hour).
+        #[arg(long)]
+        lake: bool,
+        /// Measure the lake only.
+        #[arg(long, conflicts_with = "lake")]
+        only_lake: bool,
     },
     /// The analysis as one self-contained HTML page with charts: traffic over time, protocol
     /// share, top talkers and conversations, findings with evidence and carve commands.

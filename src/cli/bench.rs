@@ -81,16 +81,31 @@ pub struct BenchOptions {
     pub runs: usize,
     pub tshark: bool,
     pub suite: bool,
+    /// The lake's figures too (see [`crate::cli::bench_lake`]); `Only` runs them alone.
+    pub lake: LakeFigures,
+}
+
+/// Whether `netql bench` measures the lake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LakeFigures {
+    No,
+    Also,
+    Only,
 }
 
 /// Generate (once) the file with `n` packets.
-fn generated(o: &BenchOptions, n: u64) -> Result<PathBuf> {
+pub(crate) fn generated(o: &BenchOptions, n: u64) -> Result<PathBuf> {
     let name = if n.is_multiple_of(1_000_000) {
         format!("{}m.pcap", n / 1_000_000)
     } else {
         format!("{n}.pcap")
     };
-    let path = o.dir.join(name);
+    generated_as(o, n, 1, &o.dir.join(name))
+}
+
+/// Generate (once) the file at `path` with `n` packets from the generator's `seed`.
+pub(crate) fn generated_as(o: &BenchOptions, n: u64, seed: u32, path: &Path) -> Result<PathBuf> {
+    let path = path.to_path_buf();
     if path.is_file() && path.with_extension("pcap.truth.json").is_file() {
         return Ok(path);
     }
@@ -98,7 +113,7 @@ fn generated(o: &BenchOptions, n: u64) -> Result<PathBuf> {
     eprintln!("generating {} with {} ...", path.display(), script.display());
     let st = Command::new("python3")
         .arg(&script)
-        .args(["--packets", &n.to_string(), "--seed", "1", "--out"])
+        .args(["--packets", &n.to_string(), "--seed", &seed.to_string(), "--out"])
         .arg(&path)
         .status()
         .map_err(|e| anyhow!(format!("python3 {}: {e}", script.display())))?;
@@ -141,9 +156,18 @@ pub fn command(o: BenchOptions) -> Result<Exit> {
 pub fn run(o: &BenchOptions) -> Result<Value> {
     std::fs::create_dir_all(&o.dir).map_err(|e| netql::Error::io(&o.dir, e))?;
     let me = std::env::current_exe().map_err(|e| anyhow!("cannot find the netql binary: {e}"))?;
-    let floor = floor_binary(o)?;
     let mut results = Vec::new();
-    for &n in &o.sizes {
+    let sizes = if o.lake == LakeFigures::Only {
+        &[][..]
+    } else {
+        &o.sizes[..]
+    };
+    let floor = if sizes.is_empty() {
+        PathBuf::new()
+    } else {
+        floor_binary(o)?
+    };
+    for &n in sizes {
         let file = generated(o, n)?;
         // Warm the page cache so every reader starts equal.
         let _ = Command::new("cat")
@@ -282,9 +306,11 @@ pub fn run(o: &BenchOptions) -> Result<Value> {
             .collect();
         results.push(json!({"file": file, "packets": n, "runs": runs, "results": entries, "ip_columns": ip}));
     }
-    Ok(
-        json!({"netql": env!("CARGO_PKG_VERSION"), "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "sizes": results}),
-    )
+    let mut out = json!({"netql": env!("CARGO_PKG_VERSION"), "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "sizes": results});
+    if o.lake != LakeFigures::No {
+        out["lake"] = crate::cli::bench_lake::run(o, &me)?;
+    }
+    Ok(out)
 }
 
 /// Work done inside a measured child process.

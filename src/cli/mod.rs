@@ -7,6 +7,7 @@ pub mod agent;
 pub mod analyze;
 pub mod args;
 pub mod bench;
+pub mod bench_lake;
 pub mod capture;
 pub mod captures;
 pub mod carve;
@@ -124,6 +125,8 @@ pub fn run(args: Args) -> Result<Exit> {
             runs,
             no_tshark,
             no_suite,
+            lake,
+            only_lake,
         } => bench::command(bench::BenchOptions {
             sizes: packets,
             dir,
@@ -131,6 +134,11 @@ pub fn run(args: Args) -> Result<Exit> {
             runs,
             tshark: !no_tshark,
             suite: !no_suite,
+            lake: match (lake, only_lake) {
+                (_, true) => bench::LakeFigures::Only,
+                (true, false) => bench::LakeFigures::Also,
+                (false, false) => bench::LakeFigures::No,
+            },
         }),
         Command::Carve(a) => carve::run(&ctx, &a),
         Command::Diff(a) => diff::run(&ctx, &a),

@@ -44,7 +44,7 @@ impl PartTarget<'_> {
 
     /// The rows of `df` by the hour (since the epoch) of the table's time column; rows without a
     /// time, and tables without one, go to the capture's first hour.
-    fn rows_by_hour(&self, df: &DataFrame, table: LakeTable) -> Result<BTreeMap<i64, Vec<IdxSize>>> {
+    fn rows_by_hour(&self, df: &DataFrame, table: LakeTable) -> Result<BTreeMap<i64, HourRows>> {
         let times: Vec<i64> = match table.time_column() {
             Some(name) => {
                 let c = df.column(name)?.cast(&DataType::Int64)?;
@@ -52,15 +52,27 @@ impl PartTarget<'_> {
             }
             None => vec![self.first_ns; df.height()],
         };
-        let mut hours: BTreeMap<i64, Vec<IdxSize>> = BTreeMap::new();
+        let mut hours: BTreeMap<i64, HourRows> = BTreeMap::new();
         for (i, t) in times.into_iter().enumerate() {
-            hours
-                .entry(Partition::of(self.sensor, t).hour)
-                .or_default()
-                .push(i as IdxSize);
+            let h = hours.entry(Partition::of(self.sensor, t).hour).or_insert(HourRows {
+                rows: Vec::new(),
+                sorted: true,
+                last: i64::MIN,
+            });
+            h.sorted &= t >= h.last;
+            h.last = t;
+            h.rows.push(i as IdxSize);
         }
         Ok(hours)
     }
+}
+
+/// One hour's rows of a table: their indices, and whether they are in time order already
+/// (a capture one process wrote almost always is, and a sort is then a copy for nothing).
+struct HourRows {
+    rows: Vec<IdxSize>,
+    sorted: bool,
+    last: i64,
 }
 
 /// A Parquet writer as every part is written: zstd, with min/max statistics.
@@ -70,23 +82,27 @@ fn parquet<W: std::io::Write>(w: W) -> ParquetWriter<W> {
         .with_statistics(StatisticsOptions::full())
 }
 
-/// Write `df` (netql's types) as the parts of `table`, one per hour its rows fall in.
+/// Write `df` (netql's types) as the parts of `table`, one per hour its rows fall in. Each
+/// hour is taken, sorted (when it is not in order) and converted to the lake's types on its own,
+/// so at most one hour's copy is held beside `df`.
 pub fn stage(df: &DataFrame, table: LakeTable, target: &PartTarget<'_>) -> Result<Vec<Staged>> {
     if df.height() == 0 {
         return Ok(Vec::new());
     }
     let hours = target.rows_by_hour(df, table)?;
-    let lake_df = to_lake(df)?;
     let mut out = Vec::with_capacity(hours.len());
-    for (hour, rows) in hours {
-        let mut part = if rows.len() == df.height() {
-            lake_df.clone()
+    for (hour, h) in hours {
+        let mut part = if h.rows.len() == df.height() {
+            df.clone()
         } else {
-            lake_df.take(&IdxCa::from_vec("idx".into(), rows))?
+            df.take(&IdxCa::from_vec("idx".into(), h.rows))?
         };
-        if let Some(t) = table.time_column() {
+        if let Some(t) = table.time_column()
+            && !h.sorted
+        {
             part = part.sort([t], SortMultipleOptions::default().with_maintain_order(true))?;
         }
+        let mut part = to_lake(&part)?;
         let (tmp, rel) = target.part(table, hour);
         write_part(&mut part, &tmp)?;
         out.push(Staged {
@@ -126,8 +142,8 @@ pub fn stage_in_slices(lf: LazyFrame, height: usize, table: LakeTable, target: &
         }
         let hours = target.rows_by_hour(&chunk, table)?;
         let lake_chunk = to_lake(&chunk)?;
-        for (hour, rows) in hours {
-            let part = lake_chunk.take(&IdxCa::from_vec("idx".into(), rows))?;
+        for (hour, h) in hours {
+            let part = lake_chunk.take(&IdxCa::from_vec("idx".into(), h.rows))?;
             let (w, tmp, _, rows) = match writers.entry(hour) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(v) => {
