@@ -83,6 +83,46 @@ impl Fixture {
         self.json(&args)
     }
 
+    /// A lake of two sensors: the folder as sensor "a", and a second generated capture
+    /// (`other/gen2.pcap`, seed 2) as sensor "b". Returns the lake and that other folder.
+    pub(crate) fn two_sensors(&self) -> (PathBuf, PathBuf) {
+        let lake = self.work.join("lake");
+        self.ingest(&lake, &["--sensor", "a"]);
+        let other = self.work.join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        generate(
+            &netql::testdata::shared("bench/gen_pcap.py").unwrap(),
+            2,
+            &other.join("gen2.pcap"),
+        );
+        let o = self.run(&[
+            "--no-cache",
+            "ingest",
+            other.to_str().unwrap(),
+            "--lake",
+            lake.to_str().unwrap(),
+            "--sensor",
+            "b",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(stdout(&o).contains("sensor b: 1 added"), "{}", stdout(&o));
+        (lake, other)
+    }
+
+    /// The first flow's start in the generated capture of the folder (seconds).
+    pub(crate) fn gen1_start(&self) -> i64 {
+        let first = self.json(&[
+            "--no-cache",
+            "run",
+            "-e",
+            "flows().select([min(\"first_ts\").epoch_s().alias(\"t\")])",
+            "--format",
+            "json",
+            self.caps.join("gen1.pcap").to_str().unwrap(),
+        ]);
+        first[0]["t"].as_f64().unwrap().floor() as i64
+    }
+
     pub(crate) fn ingest(&self, lake: &Path, extra: &[&str]) -> Value {
         let mut args = vec![
             "--no-cache",
@@ -98,7 +138,7 @@ impl Fixture {
     }
 }
 
-pub(crate) fn generate(script: &Path, seed: u32, out: &Path) {
+fn generate(script: &Path, seed: u32, out: &Path) {
     let st = Command::new("python3")
         .arg(script)
         // 90 minutes: its rows fall in two hour partitions.
@@ -441,38 +481,10 @@ fn concurrent_and_killed_ingests_leave_no_partial_part() {
 #[test]
 fn time_and_sensor_ranges_equal_the_same_filters_by_hand() {
     let Some(fx) = Fixture::new() else { return };
-    let lake = fx.work.join("lake");
-    fx.ingest(&lake, &["--sensor", "a"]);
-    let other = fx.work.join("other");
-    std::fs::create_dir_all(&other).unwrap();
-    generate(
-        &netql::testdata::shared("bench/gen_pcap.py").unwrap(),
-        2,
-        &other.join("gen2.pcap"),
-    );
-    let o = fx.run(&[
-        "--no-cache",
-        "ingest",
-        other.to_str().unwrap(),
-        "--lake",
-        lake.to_str().unwrap(),
-        "--sensor",
-        "b",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("sensor b: 1 added"), "{}", stdout(&o));
+    let (lake, other) = fx.two_sensors();
 
     // The generated capture's hour: a range from 20 to 40 minutes in.
-    let first = fx.json(&[
-        "--no-cache",
-        "run",
-        "-e",
-        "flows().select([min(\"first_ts\").epoch_s().alias(\"t\")])",
-        "--format",
-        "json",
-        fx.caps.join("gen1.pcap").to_str().unwrap(),
-    ]);
-    let start = first[0]["t"].as_f64().unwrap().floor() as i64;
+    let start = fx.gen1_start();
     let (from, to) = (start + 1200, start + 2400);
     let iso = |s: i64| {
         chrono::DateTime::from_timestamp(s, 0)

@@ -9,7 +9,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::common::{stderr, stdout};
-use crate::lake::{Fixture, generate, manifest};
+use crate::lake::{Fixture, manifest};
 use crate::mcp::python_client;
 
 /// The calls through the Python SDK against `netql mcp --lake LAKE MCP_ARGS...`.
@@ -58,37 +58,9 @@ fn finding_set(findings: &Value) -> BTreeSet<(String, String, String)> {
 #[test]
 fn mcp_and_agent_answer_over_a_lake_as_the_cli_does() {
     let Some(fx) = Fixture::new() else { return };
-    let lake = fx.work.join("lake");
-    fx.ingest(&lake, &["--sensor", "a"]);
-    let other = fx.work.join("other");
-    std::fs::create_dir_all(&other).unwrap();
-    generate(
-        &netql::testdata::shared("bench/gen_pcap.py").unwrap(),
-        2,
-        &other.join("gen2.pcap"),
-    );
-    let o = fx.run(&[
-        "--no-cache",
-        "ingest",
-        other.to_str().unwrap(),
-        "--lake",
-        lake.to_str().unwrap(),
-        "--sensor",
-        "b",
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-
+    let (lake, other) = fx.two_sensors();
     // A range of 20 minutes inside the generated capture of sensor a.
-    let first = fx.json(&[
-        "--no-cache",
-        "run",
-        "-e",
-        "flows().select([min(\"first_ts\").epoch_s().alias(\"t\")])",
-        "--format",
-        "json",
-        fx.caps.join("gen1.pcap").to_str().unwrap(),
-    ]);
-    let start = first[0]["t"].as_f64().unwrap().floor() as i64;
+    let start = fx.gen1_start();
     let (from, to) = (iso(start + 1200), iso(start + 2400));
     let per_src = "flows().group_by([\"src_ip\"]).agg([count().alias(\"flows\"), sum(\"bytes\").alias(\"bytes\")]).with_column(col(\"src_ip\").to_text().alias(\"src_ip\")).sort([\"src_ip\"], [false])";
     let count = "flows().select([count().alias(\"n\")])";
@@ -120,31 +92,16 @@ fn mcp_and_agent_answer_over_a_lake_as_the_cli_does() {
 
     // list_captures: the manifest's captures, with their sensors and packet counts.
     let m = manifest(&lake);
-    let want: BTreeSet<(String, String, u64)> = m["captures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| {
-            (
-                e["file"].as_str().unwrap().to_string(),
-                e["sensor"].as_str().unwrap().to_string(),
-                e["packets"].as_u64().unwrap(),
-            )
-        })
-        .collect();
     let listed = &r(0)["structured"];
-    let got: BTreeSet<(String, String, u64)> = listed["captures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                c["name"].as_str().unwrap().to_string(),
-                c["sensor"].as_str().unwrap().to_string(),
-                c["packets"].as_u64().unwrap(),
-            )
-        })
-        .collect();
+    let triples = |rows: &Value, name: &str| -> BTreeSet<(String, String, u64)> {
+        let text = |v: &Value| v.as_str().unwrap().to_string();
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (text(&e[name]), text(&e["sensor"]), e["packets"].as_u64().unwrap()))
+            .collect()
+    };
+    let (want, got) = (triples(&m["captures"], "file"), triples(&listed["captures"], "name"));
     assert_eq!(got, want);
     assert_eq!(want.len(), 8, "{want:?}");
     assert_eq!(listed["lake"], lake.display().to_string());

@@ -13,7 +13,7 @@ use crate::table::catalog::CaptureFile;
 use crate::table::lake::findings::{FindingRow, findings_table};
 use crate::table::lake::layout::{LakeTable, check_sensor};
 use crate::table::lake::manifest::{self, Committed, Entry, Manifest, Staging, content_hash, part_name};
-use crate::table::lake::write::{PartTarget, stage, stage_in_slices};
+use crate::table::lake::write::{PartTarget, stage, stage_table};
 use crate::table::load::{Keep, LoadOptions, Loaded, load_keeping};
 
 /// How to ingest.
@@ -205,13 +205,15 @@ fn ingest_one(
         first_ns,
     };
     let mut staged = Vec::new();
-    let whole = |lf: polars::prelude::LazyFrame| -> Result<polars::prelude::DataFrame> { Ok(lf.collect()?) };
-    staged.extend(stage(&whole(loaded.flows()?)?, LakeTable::Flows, &target)?);
-    staged.extend(stage(&whole(loaded.dns())?, LakeTable::Dns, &target)?);
-    staged.extend(stage(&whole(loaded.http())?, LakeTable::Http, &target)?);
-    staged.extend(stage(&whole(loaded.tls())?, LakeTable::Tls, &target)?);
-    staged.extend(stage(&whole(loaded.packets.events())?, LakeTable::Events, &target)?);
-    staged.extend(stage(&whole(loaded.stacks()?)?, LakeTable::Stacks, &target)?);
+    staged.extend(stage_table(loaded.flows()?, LakeTable::Flows, &target)?);
+    step("flows written");
+    staged.extend(stage_table(loaded.dns(), LakeTable::Dns, &target)?);
+    staged.extend(stage_table(loaded.http(), LakeTable::Http, &target)?);
+    staged.extend(stage_table(loaded.tls(), LakeTable::Tls, &target)?);
+    step("transactions written");
+    staged.extend(stage_table(loaded.packets.events(), LakeTable::Events, &target)?);
+    step("events written");
+    staged.extend(stage_table(loaded.stacks()?, LakeTable::Stacks, &target)?);
     step("tables written");
     let mut found = findings(&loaded)?;
     step("suite run");
@@ -220,13 +222,7 @@ fn ingest_one(
     }
     staged.extend(stage(&findings_table(&found)?, LakeTable::Findings, &target)?);
     if opts.with_packets {
-        let height = loaded.packets.height();
-        staged.extend(stage_in_slices(
-            loaded.packets.lazy(),
-            height,
-            LakeTable::Packets,
-            &target,
-        )?);
+        staged.extend(stage_table(loaded.packets.lazy(), LakeTable::Packets, &target)?);
     }
     drop(loaded);
     step("all staged");

@@ -125,25 +125,58 @@ pub fn write_part(df: &mut DataFrame, path: &Path) -> Result<()> {
     file.sync_all().map_err(|e| Error::io(path, e))
 }
 
-/// [`stage`] for a table too big to hold whole (the packets): read in slices of `SLICE` rows,
-/// each slice split by hour and appended to its hour's part. Rows keep the table's order within
-/// a part (file order: time order for a capture one process wrote).
-pub fn stage_in_slices(lf: LazyFrame, height: usize, table: LakeTable, target: &PartTarget<'_>) -> Result<Vec<Staged>> {
-    const SLICE: usize = 512 * 1024;
+/// Write a table as its lake parts. When its rows are in time order (a capture one process
+/// wrote almost always is), a slice at a time: each hour's part is appended to as its rows come,
+/// so only a slice is converted at once. Otherwise whole, each hour sorted as it is written.
+pub fn stage_table(lf: LazyFrame, table: LakeTable, target: &PartTarget<'_>) -> Result<Vec<Staged>> {
+    let in_order = match table.time_column() {
+        None => true,
+        Some(t) => {
+            let times = lf.clone().select([col(t).cast(DataType::Int64)]).collect()?;
+            let mut last = i64::MIN;
+            times.column(t)?.i64()?.iter().all(|v| {
+                let v = v.unwrap_or(target.first_ns);
+                let ok = v >= last;
+                last = v;
+                ok
+            })
+        }
+    };
+    if in_order {
+        stage_in_slices(lf, table, target)
+    } else {
+        stage(&lf.collect()?, table, target)
+    }
+}
+
+/// [`stage`] for rows in time order, read in slices of `SLICE` rows, each slice split by hour
+/// and appended to its hour's part.
+fn stage_in_slices(lf: LazyFrame, table: LakeTable, target: &PartTarget<'_>) -> Result<Vec<Staged>> {
+    // A row group's worth: the parts' row groups stay whole when a slice falls in one hour.
+    const SLICE: usize = ROW_GROUP;
     type Writer = polars::io::parquet::write::BatchedWriter<std::fs::File>;
     // Per hour: its writer, staging file, place in the lake and rows written.
     let mut writers: BTreeMap<i64, (Writer, PathBuf, String, u64)> = BTreeMap::new();
     let mut off = 0usize;
-    while off < height {
+    loop {
         let chunk = lf.clone().slice(off as i64, SLICE as IdxSize).collect()?;
         off += SLICE;
         if chunk.height() == 0 {
             break;
         }
+        let last = chunk.height() < SLICE;
         let hours = target.rows_by_hour(&chunk, table)?;
         let lake_chunk = to_lake(&chunk)?;
+        drop(chunk);
         for (hour, h) in hours {
-            let part = lake_chunk.take(&IdxCa::from_vec("idx".into(), h.rows))?;
+            let mut part = if h.rows.len() == lake_chunk.height() {
+                lake_chunk.clone()
+            } else {
+                lake_chunk.take(&IdxCa::from_vec("idx".into(), h.rows))?
+            };
+            // A slice of a table built in chunks has its columns chunked unlike each other;
+            // the writer needs them aligned.
+            part.align_chunks_par();
             let (w, tmp, _, rows) = match writers.entry(hour) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::btree_map::Entry::Vacant(v) => {
@@ -156,6 +189,9 @@ pub fn stage_in_slices(lf: LazyFrame, height: usize, table: LakeTable, target: &
             w.write_batch(&part).map_err(|e| Error::lake(tmp.as_path(), e))?;
             *rows += part.height() as u64;
         }
+        if last {
+            break;
+        }
     }
     let mut out = Vec::new();
     for (w, tmp, rel, rows) in writers.into_values() {
@@ -166,4 +202,65 @@ pub fn stage_in_slices(lf: LazyFrame, height: usize, table: LakeTable, target: &
         out.push(Staged { tmp, rel, table, rows });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bundled sample's packet table, as a load gives it.
+    fn sample_packets(dir: &Path) -> DataFrame {
+        let opts = crate::table::pipeline::LoadOptions {
+            cache_dir: dir.into(),
+            use_cache: false,
+            progress: false,
+            threads: 0,
+            community_id_seed: 0,
+        };
+        let cap = crate::table::catalog::CaptureFile::stat(&crate::testdata::sample()).unwrap();
+        crate::table::load::load(&cap, &opts)
+            .unwrap()
+            .packets
+            .to_dataframe()
+            .unwrap()
+    }
+
+    fn read_part(s: &Staged) -> DataFrame {
+        let f = std::fs::File::open(&s.tmp).unwrap();
+        ParquetReader::new(f).finish().unwrap()
+    }
+
+    #[test]
+    fn rows_in_time_order_are_written_as_they_come_and_others_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        let packets = sample_packets(dir.path());
+        let first_ns = 0;
+        let target = PartTarget {
+            staging: dir.path(),
+            sensor: "s",
+            part_name: "p",
+            first_ns,
+        };
+        let ints = |df: &DataFrame, name: &str| -> Vec<Option<i64>> {
+            let c = df.column(name).unwrap().cast(&DataType::Int64).unwrap();
+            c.i64().unwrap().iter().collect()
+        };
+        let frames = |df: &DataFrame| ints(df, "frame");
+        // In order (slices): the rows as they were.
+        let staged = stage_table(packets.clone().lazy(), LakeTable::Packets, &target).unwrap();
+        assert_eq!(staged.len(), 1, "the sample spans one hour");
+        let back = read_part(&staged[0]);
+        assert_eq!(back.height(), packets.height());
+        assert_eq!(frames(&back), frames(&packets));
+        // Reversed (out of time order): written sorted by time, every row there.
+        let reversed = packets.reverse();
+        let staged = stage_table(reversed.lazy(), LakeTable::Packets, &target).unwrap();
+        let back = read_part(&staged[0]);
+        let ts: Vec<i64> = ints(&back, "ts").into_iter().flatten().collect();
+        assert_eq!(ts.len(), packets.height());
+        assert!(ts.windows(2).all(|w| w[0] <= w[1]), "sorted by time");
+        let mut got = frames(&back);
+        got.sort();
+        assert_eq!(got, frames(&packets));
+    }
 }
