@@ -33,6 +33,11 @@ pub struct IngestArgs {
     /// Captures decoded at once (memory grows with each).
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
+    /// A capture of more packets is decoded this many at a time (about 1 GiB each at the
+    /// default), so one huge capture needs no more memory than a few small ones; a flow or
+    /// scan that crosses a segment's end is cut there. 0: each capture whole.
+    #[arg(long, value_name = "PACKETS", default_value_t = 10_000_000)]
+    pub segment_packets: u64,
     /// Keep following the folders: ingest each new or changed capture once it has stopped
     /// growing for --settle. Ctrl-C stops.
     #[arg(long)]
@@ -67,6 +72,7 @@ pub fn run(ctx: &Ctx, a: &IngestArgs) -> Result<Exit> {
         .clone()
         .unwrap_or_else(netql::table::lake::layout::default_sensor);
     let opts = IngestOptions {
+        segment_packets: a.segment_packets,
         sensor,
         with_packets: a.with_packets,
         jobs: a.jobs,

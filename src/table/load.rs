@@ -21,7 +21,7 @@ use crate::table::catalog::{CacheEntry, CaptureFile, CaptureMeta};
 use crate::table::flow;
 use crate::table::kept_scan::KeptScan;
 use crate::table::packet_store::PacketStore;
-use crate::table::pipeline::{CacheSink, Decoded, decode_into};
+use crate::table::pipeline::{CacheSink, Decoded, Segment, decode_into};
 use crate::table::schema::unavailable;
 use crate::table::stacks::{stacks_of, stacks_table};
 // How to load and what to keep are the pipeline's options; loading is where callers name them.
@@ -49,6 +49,8 @@ pub enum PacketTable {
 pub struct Deferred {
     capture: CaptureFile,
     opts: LoadOptions,
+    /// The segment the events came from (its packets are the ones to load), if any.
+    segment: Option<Segment>,
     table: std::sync::OnceLock<Result<PacketTable>>,
 }
 
@@ -60,7 +62,7 @@ impl Deferred {
                     progress: false,
                     ..self.opts.clone()
                 };
-                load(&self.capture, &opts).map(|l| l.packets)
+                load_part(&self.capture, &opts, Keep::All, self.segment).map(|(l, _)| l.packets)
             })
             .as_ref()
     }
@@ -242,8 +244,24 @@ pub fn load(capture: &CaptureFile, opts: &LoadOptions) -> Result<Loaded> {
 
 /// [`load`], keeping only what `keep` says when it decodes.
 pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Result<Loaded> {
+    load_part(capture, opts, keep, None).map(|(l, _)| l)
+}
+
+/// One segment of a capture, decoded on its own (never from or into the cache, which holds
+/// whole captures). Its tables are the segment's: a flow that crosses its ends is cut there.
+/// Also says whether the file ended within the segment.
+pub fn load_segment(capture: &CaptureFile, opts: &LoadOptions, keep: Keep, segment: Segment) -> Result<(Loaded, bool)> {
+    load_part(capture, opts, keep, Some(segment))
+}
+
+fn load_part(
+    capture: &CaptureFile,
+    opts: &LoadOptions,
+    keep: Keep,
+    segment: Option<Segment>,
+) -> Result<(Loaded, bool)> {
     let started = Instant::now();
-    let cache = if opts.use_cache {
+    let cache = if opts.use_cache && segment.is_none() {
         CacheEntry::for_capture(&opts.cache_dir, capture, opts.community_id_seed).ok()
     } else {
         None
@@ -259,7 +277,7 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
         && let Ok(tls) = cache::ColumnReader::open(&entry.tls, cache::Table::Tls)
     {
         let meta = CaptureMeta::read(&entry.meta).filter(|m| m.packets == rows as u64);
-        return Ok(Loaded {
+        let loaded = Loaded {
             capture: capture.clone(),
             packets: PacketTable::Cached {
                 path: entry.packets.clone(),
@@ -275,7 +293,8 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
             dns: SideTable::Cached(KeptScan::cached("dns", &capture.name, dns)),
             http: SideTable::Cached(KeptScan::cached("http", &capture.name, http)),
             tls: SideTable::Cached(KeptScan::cached("tls", &capture.name, tls)),
-        });
+        };
+        return Ok((loaded, true));
     }
     // A cache that cannot be written only costs speed next time: say so, don't fail.
     let sink = match &cache {
@@ -298,9 +317,10 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
             tx,
             mut meta,
             warning,
+            ended,
         },
         sink,
-    ) = decode_into(capture, opts, sink, keep)?;
+    ) = decode_into(capture, opts, sink, keep, segment)?;
     meta.stacks = Some(packets.stack_counts().to_vec());
     // A capture read only in part is not cached (dropping the writer removes its file).
     if let (Some(entry), Some(sink)) = (&cache, sink)
@@ -326,11 +346,12 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
             whole: Arc::new(Deferred {
                 capture: capture.clone(),
                 opts: opts.clone(),
+                segment,
                 table: std::sync::OnceLock::new(),
             }),
         }
     };
-    Ok(Loaded {
+    let loaded = Loaded {
         capture: capture.clone(),
         packets,
         from_cache: false,
@@ -342,7 +363,8 @@ pub fn load_keeping(capture: &CaptureFile, opts: &LoadOptions, keep: Keep) -> Re
         dns: SideTable::Frame(tx.dns),
         http: SideTable::Frame(tx.http),
         tls: SideTable::Frame(tx.tls),
-    })
+    };
+    Ok((loaded, ended))
 }
 
 /// Scan a capture's facts for the listing, from the cache when present.

@@ -101,6 +101,8 @@ pub struct PacketStore {
     /// column of them when there is no `core`).
     side: Arc<PackedTable>,
     index: Arc<RowIndex>,
+    /// The frame number of the first row (1 but for a segment of a capture).
+    first_frame: u32,
     /// The event rows, gathered column by column as queries ask for them.
     events: Arc<KeptScan>,
     stacks: Arc<Vec<StackCount>>,
@@ -151,11 +153,11 @@ impl PacketStore {
                 rebuilt.push(lit(Null {}).cast(dtype).alias(name));
                 continue;
             }
-            let (index, side) = (self.index.clone(), self.side.clone());
+            let (index, side, first) = (self.index.clone(), self.side.clone(), self.first_frame);
             rebuilt.push(
                 col(col::FRAME)
                     .map(
-                        move |frames: Column| gather(&frames, &side.column(name, None)?, &index),
+                        move |frames: Column| gather(&frames, &side.column(name, None)?, &index, first),
                         move |_, f| Ok(Field::new(f.name().clone(), dtype.clone())),
                     )
                     .alias(name),
@@ -247,13 +249,14 @@ impl TableEvents {
     }
 }
 
-/// A sparse column's values for the rows whose frame numbers are given (frame n is row n - 1).
-fn gather(frames: &Column, values: &Column, index: &RowIndex) -> PolarsResult<Column> {
+/// A sparse column's values for the rows whose frame numbers are given (frame n is row
+/// n - `first`).
+fn gather(frames: &Column, values: &Column, index: &RowIndex, first: u32) -> PolarsResult<Column> {
     let frames = frames.as_materialized_series().cast(&DataType::UInt32)?;
     let rows: IdxCa = frames
         .u32()?
         .iter()
-        .map(|f| f.and_then(|f| index.get((f as usize).checked_sub(1)?)))
+        .map(|f| f.and_then(|f| index.get(f.checked_sub(first)? as usize)))
         .collect_ca(PlSmallStr::from_static("row"));
     values.take(&rows)
 }
@@ -266,6 +269,8 @@ pub struct PacketStoreBuilder {
     side: Option<PackedTableBuilder>,
     index: RowIndex,
     rows: usize,
+    /// The frame number of the first row (see [`PacketStoreBuilder::starting_at`]).
+    first_frame: u32,
     /// Stack code (None: no stack) -> frames, bytes.
     stacks: PlHashMap<Option<u32>, (u64, u64)>,
 }
@@ -279,7 +284,16 @@ impl PacketStoreBuilder {
             side: None,
             index: RowIndex::default(),
             rows: 0,
+            first_frame: 1,
             stacks: PlHashMap::default(),
+        }
+    }
+
+    /// A builder whose rows start at frame `first_frame` (a segment of a capture).
+    pub fn starting_at(self, first_frame: u32) -> PacketStoreBuilder {
+        PacketStoreBuilder {
+            first_frame: first_frame.max(1),
+            ..self
         }
     }
 
@@ -299,10 +313,10 @@ impl PacketStoreBuilder {
 
     /// [`Self::push`] when the chunk's [`event_mask`] is already known.
     pub fn push_with_events(&mut self, chunk: &DataFrame, has: &BooleanChunked) -> Result<()> {
-        // Sparse values are found by frame number, so frames must count up from 1 with the rows.
+        // Sparse values are found by frame number, so frames must count up with the rows.
         let frames = chunk.column(col::FRAME)?.u32()?;
         let first = if frames.is_empty() { None } else { frames.get(0) };
-        if chunk.height() > 0 && first != Some(self.rows as u32 + 1) {
+        if chunk.height() > 0 && first != Some(self.rows as u32 + self.first_frame) {
             // The loader hands chunks over in file order; anything else is a bug.
             return Err(crate::error::Error::Internal("packet table chunks out of order"));
         }
@@ -411,6 +425,7 @@ impl PacketStoreBuilder {
             core,
             side,
             index,
+            first_frame: self.first_frame,
             events,
             stacks: Arc::new(stacks),
         })

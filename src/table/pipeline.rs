@@ -199,11 +199,24 @@ pub struct Decoded {
     pub meta: CaptureMeta,
     /// Set when the file could only be read in part: the packets before the problem are kept.
     pub warning: Option<String>,
+    /// The file's end was reached (a segment that ends before it says false).
+    pub ended: bool,
 }
 
 /// Decode a capture file into its packet and flow tables, without the cache.
 pub fn decode_file(capture: &CaptureFile, opts: &LoadOptions) -> Result<Decoded> {
-    decode_into(capture, opts, None, Keep::All).map(|(d, _)| d)
+    decode_into(capture, opts, None, Keep::All, None).map(|(d, _)| d)
+}
+
+/// A run of a capture's frames decoded on its own (`netql ingest` takes a huge capture a
+/// segment at a time, so its memory follows the segment, not the file). Frames keep their
+/// numbers in the whole file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Segment {
+    /// The segment's first frame (1-based).
+    pub first_frame: u64,
+    /// Frames in it at most.
+    pub frames: u64,
 }
 
 /// Decode, streaming each finished chunk of packets into `sink` (a cache file) on its own thread
@@ -213,6 +226,7 @@ pub(crate) fn decode_into(
     opts: &LoadOptions,
     sink: Option<CacheSink>,
     keep: Keep,
+    segment: Option<Segment>,
 ) -> Result<(Decoded, Option<CacheSink>)> {
     let started = std::time::Instant::now();
     let mut reader = CaptureReader::open(&capture.path)?;
@@ -253,11 +267,12 @@ pub(crate) fn decode_into(
         let table = match keep {
             Keep::All => PacketStoreBuilder::new(&capture.name),
             Keep::Events => PacketStoreBuilder::events_only(&capture.name),
-        };
+        }
+        .starting_at(segment.map_or(1, |s| s.first_frame.min(u64::from(u32::MAX)) as u32));
         let packer = s.spawn(move || pack_chunks(pack_rx, table));
         let flows = FlowBuilder::new(opts.community_id_seed);
         let collector = s.spawn(move || collect(out_rx, pool_tx, file_code, chunk_tx, pack_tx, flows));
-        let read_result = read_batches(&mut reader, batch_tx, pool_rx, &bar);
+        let read_result = read_batches(&mut reader, batch_tx, pool_rx, &bar, segment);
         let collected = collector
             .join()
             .unwrap_or(Err(Error::Internal("a decoder thread panicked")));
@@ -300,9 +315,11 @@ pub(crate) fn decode_into(
             started.elapsed()
         );
     }
+    let mut ended = true;
     let warning = match read_result {
-        Ok(n) => {
+        Ok((n, at_end)) => {
             debug_assert_eq!(packets.height() as u64, n);
+            ended = at_end;
             None
         }
         // The file broke part way: keep what was read if there is anything, else fail.
@@ -319,6 +336,7 @@ pub(crate) fn decode_into(
             tx,
             meta,
             warning,
+            ended,
         },
         sink,
     ))
@@ -357,7 +375,16 @@ fn read_batches(
     tx: SyncSender<Batch>,
     pool: Receiver<Batch>,
     bar: &ProgressBar,
-) -> Result<u64> {
+    segment: Option<Segment>,
+) -> Result<(u64, bool)> {
+    // Frames outside the segment are stepped over (their records are read, not decoded).
+    let (skip, end) = match segment {
+        Some(s) => (
+            s.first_frame.saturating_sub(1),
+            s.first_frame.saturating_sub(1).saturating_add(s.frames),
+        ),
+        None => (0, u64::MAX),
+    };
     let mut seq = 0usize;
     let mut frame: u64 = 0;
     let map = reader.mapping().cloned();
@@ -372,7 +399,25 @@ fn read_batches(
     let mut batch = fresh(&pool);
     let mut bytes: u64 = 0;
     let mut send_failed = false;
+    let mut stopped = false;
+    // Pages of a mapped file walked over while skipping are given back as it goes (the
+    // collector gives back those it decoded), or a late segment would map all before it.
+    let mut skipped_to = 0usize;
     let result = reader.for_each(|rec| {
+        if frame < skip {
+            frame += 1;
+            if let Some(map) = &map
+                && frame % 4096 == 0
+            {
+                let at = (rec.data.as_ptr() as usize).saturating_sub(map.as_ptr() as usize);
+                skipped_to = crate::capture::mapped::release_mapped(map, skipped_to, at);
+            }
+            return true;
+        }
+        if frame >= end {
+            stopped = true;
+            return false;
+        }
         if batch.recs.is_empty() {
             batch.seq = seq;
             batch.first_frame = (frame + 1) as u32;
@@ -398,7 +443,9 @@ fn read_batches(
         let _ = tx.send(batch);
     }
     drop(tx);
-    result
+    // The frames sent (the reader's count includes the ones stepped over), and whether the
+    // file ended (rather than the segment).
+    result.map(|_| (frame - skip.min(frame), !stopped))
 }
 
 fn decode_worker(rx: Arc<Mutex<Receiver<Batch>>>, out: SyncSender<(PacketColumns, Batch)>) {

@@ -1,7 +1,9 @@
 //! ingest: captures into a lake. Each capture is hashed, skipped when the lake already holds its
 //! bytes for this sensor, else decoded (as a load with no cache: the lake is the cache), its
 //! tables written as staged parts and committed in one step. Several captures are decoded at
-//! once, `jobs` at a time, so memory is bounded by `jobs` captures whatever their number.
+//! once, `jobs` at a time, and a capture of more than `segment_packets` frames a segment at a
+//! time (its parts `part-<hash>-<k>`), so memory is bounded by `jobs` segments whatever the
+//! captures' number and size.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,11 +12,13 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::table::catalog::CaptureFile;
+use crate::table::catalog::CaptureMeta;
 use crate::table::lake::findings::{FindingRow, findings_table};
 use crate::table::lake::layout::{LakeTable, check_sensor};
 use crate::table::lake::manifest::{self, Committed, Entry, Manifest, Staging, content_hash, part_name};
 use crate::table::lake::write::{PartTarget, stage, stage_table};
-use crate::table::load::{Keep, LoadOptions, Loaded, load_keeping};
+use crate::table::load::{Keep, LoadOptions, Loaded, load_segment};
+use crate::table::pipeline::Segment;
 
 /// How to ingest.
 #[derive(Clone)]
@@ -24,6 +28,9 @@ pub struct IngestOptions {
     pub with_packets: bool,
     /// Captures decoded at once.
     pub jobs: usize,
+    /// A capture of more frames is decoded (and held in memory) this many at a time; 0: whole.
+    /// A flow or scan that crosses a segment's end is cut there (one row per segment).
+    pub segment_packets: u64,
     /// Decoder threads per capture, Community ID seed (the cache settings are not used).
     pub load: LoadOptions,
 }
@@ -166,12 +173,22 @@ fn ingest_one(
         ..opts.load.clone()
     };
     let keep = if opts.with_packets { Keep::All } else { Keep::Events };
+    // A capture of more than `segment_packets` frames is decoded a segment at a time.
+    let per_segment = if opts.segment_packets == 0 {
+        u64::MAX
+    } else {
+        opts.segment_packets
+    };
+    let segment = |first_frame: u64| Segment {
+        first_frame,
+        frames: per_segment,
+    };
     // Hashing reads the whole file (a 10M-packet capture: ~5 s), as decoding does: side by side
     // they share the page cache and the cores. A capture whose bytes the lake already holds (a
     // copy, a touched file) is then decoded for nothing, which is rare.
-    let (hash, loaded) = std::thread::scope(|s| {
+    let (hash, first) = std::thread::scope(|s| {
         let hashing = s.spawn(|| content_hash(&cap.path));
-        let loaded = load_keeping(cap, &load, keep);
+        let loaded = load_segment(cap, &load, keep, segment(1));
         let hash = hashing
             .join()
             .unwrap_or(Err(Error::Internal("the hashing thread panicked")));
@@ -187,45 +204,38 @@ fn ingest_one(
         }
         return Ok(Outcome::Unchanged);
     }
-    let loaded = loaded?;
-    if let Some(w) = &loaded.warning {
-        // A capture read only in part (still being written, or cut short) waits for next time.
-        return Err(Error::Capture {
-            path: cap.path.clone(),
-            reason: format!("not ingested: {w}"),
-        });
-    }
-    let meta = loaded.meta.clone().unwrap_or_default();
-    let first_ns = meta.first_ts.unwrap_or(0);
     let name = part_name(&hash).to_string();
-    let target = PartTarget {
-        staging,
-        sensor: &opts.sensor,
-        part_name: &name,
-        first_ns,
-    };
     let mut staged = Vec::new();
-    staged.extend(stage_table(loaded.flows()?, LakeTable::Flows, &target)?);
-    step("flows written");
-    staged.extend(stage_table(loaded.dns(), LakeTable::Dns, &target)?);
-    staged.extend(stage_table(loaded.http(), LakeTable::Http, &target)?);
-    staged.extend(stage_table(loaded.tls(), LakeTable::Tls, &target)?);
-    step("transactions written");
-    staged.extend(stage_table(loaded.packets.events(), LakeTable::Events, &target)?);
-    step("events written");
-    staged.extend(stage_table(loaded.stacks()?, LakeTable::Stacks, &target)?);
-    step("tables written");
-    let mut found = findings(&loaded)?;
-    step("suite run");
-    for f in &mut found {
-        f.ts_ns = first_ns;
+    let mut meta = CaptureMeta::default();
+    let mut next = Some(first?);
+    let mut k = 0u64;
+    while let Some((loaded, ended)) = next.take() {
+        if let Some(w) = &loaded.warning {
+            // A capture read only in part (still being written, or cut short) waits for next time.
+            return Err(Error::Capture {
+                path: cap.path.clone(),
+                reason: format!("not ingested: {w}"),
+            });
+        }
+        let m = loaded.meta.clone().unwrap_or_default();
+        // One segment keeps the capture's part name; several are told apart by their number.
+        let part_name = if k == 0 && ended {
+            name.clone()
+        } else {
+            format!("{name}-{k}")
+        };
+        staged.extend(stage_loaded(&loaded, &part_name, staging, opts, findings, &step)?);
+        drop(loaded);
+        meta.packets += m.packets;
+        meta.bytes += m.bytes;
+        meta.first_ts = meta.first_ts.into_iter().chain(m.first_ts).min();
+        meta.last_ts = meta.last_ts.into_iter().chain(m.last_ts).max();
+        if !ended && m.packets > 0 {
+            k += 1;
+            next = Some(load_segment(cap, &load, keep, segment(meta.packets + 1))?);
+            step("next segment decoded");
+        }
     }
-    staged.extend(stage(&findings_table(&found)?, LakeTable::Findings, &target)?);
-    if opts.with_packets {
-        staged.extend(stage_table(loaded.packets.lazy(), LakeTable::Packets, &target)?);
-    }
-    drop(loaded);
-    step("all staged");
     r.packets = meta.packets;
     for s in &staged {
         *r.rows.entry(s.table.name().to_string()).or_default() += s.rows;
@@ -252,6 +262,46 @@ fn ingest_one(
         },
         Committed::AlreadyThere => Outcome::Unchanged,
     })
+}
+
+/// One loaded capture (or segment of one) as staged parts named `part_name`: its tables and the
+/// suite's findings.
+fn stage_loaded(
+    loaded: &Loaded,
+    part_name: &str,
+    staging: &Path,
+    opts: &IngestOptions,
+    findings: &FindingsOf<'_>,
+    step: &dyn Fn(&str),
+) -> Result<Vec<crate::table::lake::manifest::Staged>> {
+    let first_ns = loaded.meta.as_ref().and_then(|m| m.first_ts).unwrap_or(0);
+    let target = PartTarget {
+        staging,
+        sensor: &opts.sensor,
+        part_name,
+        first_ns,
+    };
+    let mut staged = Vec::new();
+    staged.extend(stage_table(loaded.flows()?, LakeTable::Flows, &target)?);
+    step("flows written");
+    staged.extend(stage_table(loaded.dns(), LakeTable::Dns, &target)?);
+    staged.extend(stage_table(loaded.http(), LakeTable::Http, &target)?);
+    staged.extend(stage_table(loaded.tls(), LakeTable::Tls, &target)?);
+    step("transactions written");
+    staged.extend(stage_table(loaded.packets.events(), LakeTable::Events, &target)?);
+    step("events written");
+    staged.extend(stage_table(loaded.stacks()?, LakeTable::Stacks, &target)?);
+    step("tables written");
+    let mut found = findings(loaded)?;
+    step("suite run");
+    for f in &mut found {
+        f.ts_ns = first_ns;
+    }
+    staged.extend(stage(&findings_table(&found)?, LakeTable::Findings, &target)?);
+    if opts.with_packets {
+        staged.extend(stage_table(loaded.packets.lazy(), LakeTable::Packets, &target)?);
+    }
+    Ok(staged)
 }
 
 /// The capture files under `dir` (and its folders), by name: what `ingest DIR` and `--watch` read.
