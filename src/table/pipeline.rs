@@ -407,7 +407,7 @@ fn read_batches(
         if frame < skip {
             frame += 1;
             if let Some(map) = &map
-                && frame % 4096 == 0
+                && frame.is_multiple_of(4096)
             {
                 let at = (rec.data.as_ptr() as usize).saturating_sub(map.as_ptr() as usize);
                 skipped_to = crate::capture::mapped::release_mapped(map, skipped_to, at);
