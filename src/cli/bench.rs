@@ -12,7 +12,6 @@ use polars::prelude::*;
 use serde_json::{Value, json};
 
 use anyhow::{Result, anyhow};
-use netql::error::Exit;
 use netql::table::catalog::CaptureFile;
 use netql::table::pipeline::{LoadOptions, decode_file};
 use netql::table::schema::col;
@@ -139,17 +138,6 @@ fn floor_binary(o: &BenchOptions) -> Result<PathBuf> {
         }
     }
     Ok(bin)
-}
-
-/// `netql bench`: measure, print the figures as JSON and keep them in `results.json`.
-pub fn command(o: BenchOptions) -> Result<Exit> {
-    let v = run(&o)?;
-    let text = serde_json::to_string_pretty(&v)?;
-    let out = o.dir.join("results.json");
-    std::fs::write(&out, &text)?;
-    println!("{text}");
-    eprintln!("results written to {}", out.display());
-    Ok(Exit::Success)
 }
 
 /// Run the whole benchmark and return its figures as JSON (also printed as a table).
@@ -306,11 +294,9 @@ pub fn run(o: &BenchOptions) -> Result<Value> {
             .collect();
         results.push(json!({"file": file, "packets": n, "runs": runs, "results": entries, "ip_columns": ip}));
     }
-    let mut out = json!({"netql": env!("CARGO_PKG_VERSION"), "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "sizes": results});
-    if o.lake != LakeFigures::No {
-        out["lake"] = crate::cli::bench_lake::run(o, &me)?;
-    }
-    Ok(out)
+    Ok(
+        json!({"netql": env!("CARGO_PKG_VERSION"), "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1), "sizes": results}),
+    )
 }
 
 /// Work done inside a measured child process.

@@ -8,6 +8,7 @@ pub mod analyze;
 pub mod args;
 pub mod bench;
 pub mod bench_lake;
+pub mod bench_report;
 pub mod capture;
 pub mod captures;
 pub mod carve;
@@ -127,7 +128,7 @@ pub fn run(args: Args) -> Result<Exit> {
             no_suite,
             lake,
             only_lake,
-        } => bench::command(bench::BenchOptions {
+        } => bench_report::command(bench::BenchOptions {
             sizes: packets,
             dir,
             shared,

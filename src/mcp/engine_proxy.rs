@@ -18,7 +18,7 @@ use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{ErrorData as McpError, RoleClient, RoleServer, ServerHandler, ServiceExt};
 
 use crate::config::Config;
-use crate::mcp::lake::LakeServe;
+use crate::mcp::lake_serve::LakeServe;
 use crate::mcp::server::tool_error;
 
 /// Lines of the engine's stderr kept to say why it stopped.

@@ -22,6 +22,7 @@ pub mod guide;
 pub mod http;
 pub(crate) mod http_guard;
 pub mod lake;
+pub mod lake_serve;
 pub mod listing;
 pub mod live;
 pub mod paging;
@@ -38,6 +39,6 @@ pub mod types;
 mod tests;
 
 pub use http::DEFAULT_HTTP_PORT;
-pub use lake::LakeServe;
+pub use lake_serve::LakeServe;
 pub use serve::{ServeOptions, serve};
 pub use server::NetqlServer;

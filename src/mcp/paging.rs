@@ -9,12 +9,10 @@ use rhai::Dynamic;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::mcp::server::FileKey;
 use crate::mcp::tool_error::ToolError;
 use crate::mcp::types::{LakeRange, Names};
 use crate::query::engine::ScriptError;
 use crate::render::{self};
-use crate::table::catalog::CaptureFile;
 
 pub const DEFAULT_HTTP_PORT: u16 = 8765;
 /// Rows per page unless the call asks for another number, and the most it may ask for.
@@ -148,14 +146,6 @@ impl Cursor {
         }
         Ok(c)
     }
-}
-
-pub(crate) fn fingerprint(files: &[CaptureFile]) -> u64 {
-    let mut h = DefaultHasher::new();
-    for f in files {
-        FileKey::of(f).hash(&mut h);
-    }
-    h.finish()
 }
 
 /// A run_query/run_script call, as given or as a cursor restores it.

@@ -13,7 +13,7 @@ use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool, tool_handler,
 use crate::config::Config;
 use crate::error::Result;
 use crate::mcp::guide::INSTRUCTIONS;
-use crate::mcp::lake::LakeServe;
+use crate::mcp::lake_serve::LakeServe;
 use crate::mcp::paging::Call;
 use crate::mcp::server::{Inner, blocking};
 use crate::mcp::server::{NetqlServer, cancel_flag, parse_args, tool_error};

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::mcp::engine_proxy::EngineProxy;
 use crate::mcp::http::http_bind;
 use crate::mcp::http::serve_http;
-use crate::mcp::lake::LakeServe;
+use crate::mcp::lake_serve::LakeServe;
 use crate::mcp::server::NetqlServer;
 use crate::table::load::LoadOptions;
 

@@ -17,7 +17,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::mcp::lake::LakeServe;
+use crate::mcp::lake_serve::LakeServe;
 use crate::mcp::resolve::resolve_name;
 use crate::mcp::samples::Samples;
 use crate::mcp::tool_error::ToolError;
@@ -67,6 +67,16 @@ pub(crate) struct Scoped {
     pub(crate) fp: u64,
     pub(crate) packets: u64,
     pub(crate) warnings: Vec<String>,
+}
+
+/// What identifies a set of captures' contents (a cursor's pages must come from the same).
+pub(crate) fn fingerprint(files: &[CaptureFile]) -> u64 {
+    use std::hash::Hasher;
+    let mut h = std::hash::DefaultHasher::new();
+    for f in files {
+        FileKey::of(f).hash(&mut h);
+    }
+    h.finish()
 }
 
 /// A script result kept so the next pages of a truncated result come from the same rows
@@ -279,7 +289,7 @@ impl NetqlServer {
         let data = self.captures(&files)?;
         let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
         Ok(Scoped {
-            fp: crate::mcp::paging::fingerprint(&files),
+            fp: fingerprint(&files),
             specs: names.clone(),
             names,
             range: LakeRange::default(),

@@ -399,8 +399,10 @@ fn concurrent_and_killed_ingests_leave_no_partial_part() {
     });
     assert!(
         a.status.success() && b.status.success(),
-        "{}\n{}",
+        "{}{}\n{}{}",
+        stdout(&a),
         stderr(&a),
+        stdout(&b),
         stderr(&b)
     );
     let m = manifest(&lake);

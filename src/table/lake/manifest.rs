@@ -282,6 +282,9 @@ pub struct Staging {
 
 impl Staging {
     pub fn create(lake: &Path) -> Result<Staging> {
+        // Made and locked under the lake's lock: another ingest's sweep must never see the
+        // folder before its owner holds it (it would take it for a dead one and remove it).
+        let _lock = Lock::take(lake)?;
         let dir = layout::staging_dir(lake).join(format!(
             "{}-{}",
             std::process::id(),
