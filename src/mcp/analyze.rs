@@ -14,6 +14,9 @@ use crate::query::analyze::{self, Analysis};
 use crate::render::{self, Format};
 use crate::units;
 
+/// Capture names an analyze result lists at most (a lake can hold thousands).
+const FILES_LISTED: usize = 50;
+
 impl NetqlServer {
     pub(crate) fn do_analyze(&self, a: AnalyzeArgs) -> CallToolResult {
         let started = Instant::now();
@@ -56,7 +59,8 @@ impl NetqlServer {
                 AnalyzeMode::File => "file",
             }
             .to_string(),
-            files: an.files.clone(),
+            files: an.files.iter().take(FILES_LISTED).cloned().collect(),
+            files_total: an.files.len() as u64,
             packets: an.packets,
             bytes: an.bytes,
             first_ts: an.first_ns.map(units::rfc3339_ns),

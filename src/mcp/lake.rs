@@ -23,6 +23,9 @@ use crate::table::lake::manifest::Entry;
 use crate::table::lake::scan::{LakeScope, LakeView};
 use crate::units;
 
+/// Captures list_captures shows of a lake at most (the newest).
+const LISTED: usize = 200;
+
 /// An error for a tool that reads captures files, not a lake.
 pub(crate) fn not_over_a_lake(tool: &str) -> CallToolResult {
     tool_error(format!(
@@ -127,7 +130,8 @@ impl NetqlServer {
         entries.sort_by_key(|e| std::cmp::Reverse((e.last_ns, e.ingested.clone())));
         let mut infos = Vec::new();
         let mut rows = Vec::new();
-        for e in &entries {
+        // A lake can hold thousands of captures: the newest are listed, all are counted.
+        for e in entries.iter().take(LISTED) {
             let span = match (e.first_ns, e.last_ns) {
                 (Some(a), Some(b)) => Some((b - a) as f64 / 1e9),
                 _ => None,
@@ -157,11 +161,15 @@ impl NetqlServer {
             });
         }
         let sensors: std::collections::BTreeSet<&str> = entries.iter().map(|e| e.sensor.as_str()).collect();
+        let more = match entries.len().saturating_sub(LISTED) {
+            0 => String::new(),
+            n => format!(" ({n} older ones not listed)"),
+        };
         let text = if entries.is_empty() {
             format!("No captures in the lake {} in this scope.", lake.dir.display())
         } else {
             format!(
-                "{} capture(s) from {} sensor(s) ({}) in the lake {}, newest first. run_query, run_script and \
+                "{} capture(s){more} from {} sensor(s) ({}) in the lake {}, newest first. run_query, run_script and \
                  analyze read them all by default; narrow with from/to/sensor or name captures.\n{}",
                 entries.len(),
                 sensors.len(),
@@ -177,7 +185,7 @@ impl NetqlServer {
         let out = CapturesOutput {
             captures_dir: lake.dir.display().to_string(),
             lake: Some(lake.dir.display().to_string()),
-            count: infos.len() as u64,
+            count: entries.len() as u64,
             captures: infos,
             elapsed_ms: ms(started.elapsed()),
         };

@@ -237,8 +237,9 @@ pub(crate) struct CapturesOutput {
     /// The lake the server reads, when it reads one (`netql mcp --lake`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) lake: Option<String>,
-    /// Newest first.
+    /// Newest first (of a lake, the newest 200).
     pub(crate) captures: Vec<CaptureInfo>,
+    /// Captures there are (all of them, listed or not).
     pub(crate) count: u64,
     pub(crate) elapsed_ms: u64,
 }
@@ -363,7 +364,9 @@ pub(crate) struct QueryErrorOut {
 #[derive(Debug, Serialize, JsonSchema)]
 pub(crate) struct AnalyzeOutput {
     pub(crate) mode: String,
+    /// The captures covered (the first 50 of a lake's; `files_total` counts them all).
     pub(crate) files: Vec<String>,
+    pub(crate) files_total: u64,
     pub(crate) packets: u64,
     pub(crate) bytes: u64,
     pub(crate) first_ts: Option<String>,

@@ -139,6 +139,7 @@ fn mcp_and_agent_answer_over_a_lake_as_the_cli_does() {
     let cli = fx.json(&["analyze", "--lake", lake.to_str().unwrap(), "--format", "json"]);
     let whole = &r(4)["structured"];
     assert_eq!(whole["mode"], "all");
+    assert_eq!(whole["files_total"], 8);
     assert_eq!(whole["packets"], cli["packets"]);
     assert_eq!(
         whole["findings_total"].as_u64().unwrap() as usize,
