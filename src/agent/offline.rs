@@ -138,11 +138,21 @@ fn summarize_captures(out: &ToolOutput) -> String {
     if list.is_empty() {
         return "There are no captures in the captures folder yet. Record one with `netql capture -i IFACE` or copy a .pcap file there.".into();
     }
-    let mut s = format!("{} capture(s), newest first:\n", list.len());
+    // Over a lake the list holds the newest captures; `count` says how many there are.
+    let st = out.structured.clone().unwrap_or_default();
+    let total = st.get("count").and_then(Value::as_u64).unwrap_or(list.len() as u64);
+    let mut s = match st.get("lake").and_then(Value::as_str) {
+        Some(lake) => format!("{total} capture(s) in the lake {lake}, newest first:\n"),
+        None => format!("{} capture(s), newest first:\n", list.len()),
+    };
     for c in &list {
         s.push_str(&format!(
-            "  - {} ({} packets, {} bytes{})\n",
+            "  - {}{} ({} packets, {} bytes{})\n",
             c["name"].as_str().unwrap_or("?"),
+            c["sensor"]
+                .as_str()
+                .map(|v| format!(" [sensor {v}]"))
+                .unwrap_or_default(),
             c["packets"].as_u64().map_or("?".into(), |n| n.to_string()),
             c["size"].as_u64().map_or("?".into(), |n| n.to_string()),
             c["first_ts"]

@@ -207,7 +207,11 @@ fn mcp_and_agent_answer_over_a_lake_as_the_cli_does() {
         stdout(&o)
     };
     let list = ask("list captures");
-    assert!(list.contains("gen2.pcap") && list.contains("synscan.pcapng"), "{list}");
+    assert!(list.contains("8 capture(s) in the lake"), "{list}");
+    assert!(
+        list.contains("gen2.pcap [sensor b]") && list.contains("synscan.pcapng [sensor a]"),
+        "{list}"
+    );
     let all = ask("analyze all");
     assert!(all.to_lowercase().contains("scan"), "{all}");
 }
