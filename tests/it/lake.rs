@@ -109,17 +109,25 @@ impl Fixture {
         (lake, other)
     }
 
-    /// The first flow's start in the generated capture of the folder (seconds).
-    pub(crate) fn gen1_start(&self) -> i64 {
-        let first = self.json(&[
+    /// `netql run -e SCRIPT --format json CAPTURE`, the capture loaded directly.
+    pub(crate) fn script_on(&self, script: &str, capture: &Path) -> Value {
+        self.json(&[
             "--no-cache",
             "run",
             "-e",
-            "flows().select([min(\"first_ts\").epoch_s().alias(\"t\")])",
+            script,
             "--format",
             "json",
-            self.caps.join("gen1.pcap").to_str().unwrap(),
-        ]);
+            capture.to_str().unwrap(),
+        ])
+    }
+
+    /// The first flow's start in the generated capture of the folder (seconds).
+    pub(crate) fn gen1_start(&self) -> i64 {
+        let first = self.script_on(
+            "flows().select([min(\"first_ts\").epoch_s().alias(\"t\")])",
+            &self.caps.join("gen1.pcap"),
+        );
         first[0]["t"].as_f64().unwrap().floor() as i64
     }
 
@@ -516,15 +524,7 @@ fn time_and_sensor_ranges_equal_the_same_filters_by_hand() {
     // Sensors: b alone is the second generated capture; both together are everything.
     let count = "flows().select([count().alias(\"n\")])";
     let b = fx.over_lake(&lake, &["-e", count], &["--sensor", "b"]);
-    let gen2 = fx.json(&[
-        "--no-cache",
-        "run",
-        "-e",
-        count,
-        "--format",
-        "json",
-        other.join("gen2.pcap").to_str().unwrap(),
-    ]);
+    let gen2 = fx.script_on(count, &other.join("gen2.pcap"));
     assert_eq!(b, gen2);
     let all = fx.over_lake(
         &lake,

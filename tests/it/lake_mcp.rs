@@ -123,15 +123,7 @@ fn mcp_and_agent_answer_over_a_lake_as_the_cli_does() {
     assert_eq!(r(2)["all_rows"], cli);
 
     // One capture by name = that capture loaded directly.
-    let gen2 = fx.json(&[
-        "--no-cache",
-        "run",
-        "-e",
-        count,
-        "--format",
-        "json",
-        other.join("gen2.pcap").to_str().unwrap(),
-    ]);
+    let gen2 = fx.script_on(count, &other.join("gen2.pcap"));
     assert_eq!(r(3)["structured"]["rows"], gen2);
 
     // analyze: the whole lake by default, as `netql analyze --lake`; "latest" is the capture
