@@ -115,6 +115,14 @@ pub fn lake_data(
     lake: &LakeArgs,
     captures: &[String],
 ) -> anyhow::Result<Option<std::sync::Arc<dyn netql::query::bindings::data::DataSource>>> {
+    Ok(lake_source(lake, captures)?.map(|l| l as std::sync::Arc<dyn netql::query::bindings::data::DataSource>))
+}
+
+/// [`lake_data`] as the lake itself (the shell lists its captures).
+pub fn lake_source(
+    lake: &LakeArgs,
+    captures: &[String],
+) -> anyhow::Result<Option<std::sync::Arc<netql::query::lake::LakeData>>> {
     let Some(dir) = &lake.lake else {
         return Ok(None);
     };

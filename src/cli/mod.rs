@@ -40,7 +40,7 @@ use crate::cli::context::Ctx;
 
 /// The shell, over captures or a lake.
 fn shell(ctx: &Ctx, files: &[String], lake: &context::LakeArgs) -> Result<Exit> {
-    let data = context::lake_data(lake, files)?;
+    let data = context::lake_source(lake, files)?;
     Ok(netql::shell::run(&ctx.cfg, &ctx.opts, ctx.shell_engine(), files, data)?)
 }
 

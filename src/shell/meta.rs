@@ -32,7 +32,7 @@ pub const META_COMMANDS: &[MetaSpec] = &[
     m(
         "captures",
         "",
-        "the captures folder, newest first (* marks the loaded ones)",
+        "the captures folder (or the lake's captures), newest first (* marks the loaded ones)",
     ),
     m(
         "load",

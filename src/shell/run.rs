@@ -39,7 +39,7 @@ pub fn run(
     opts: &LoadOptions,
     engine: ScriptEngine,
     files: &[String],
-    lake: Option<Arc<dyn crate::query::bindings::data::DataSource>>,
+    lake: Option<Arc<crate::query::lake::LakeData>>,
 ) -> std::io::Result<Exit> {
     let interactive = std::io::stdin().is_terminal();
     let color = interactive && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());

@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::query::analyze;
 use crate::query::canned;
 use crate::query::engine::{Captures, Output, Params, RunResult, ScriptEngine};
+use crate::query::lake::LakeData;
 use crate::render::{self, Format};
 use crate::shell::explain::explain;
 use crate::shell::help::{help_text, schema_text, wrap};
@@ -42,8 +43,9 @@ pub(crate) struct Session {
     pub(crate) opts: LoadOptions,
     pub(crate) engine: Arc<ScriptEngine>,
     pub(crate) data: Arc<Captures>,
-    /// A lake (`netql shell --lake DIR`): queries read it instead of loaded captures.
-    pub(crate) lake: Option<Arc<dyn crate::query::bindings::data::DataSource>>,
+    /// A lake (`netql shell --lake DIR`): queries read it instead of loaded captures (until
+    /// `.load` loads some).
+    pub(crate) lake: Option<Arc<LakeData>>,
     pub(crate) format: Format,
     pub(crate) timer: bool,
     pub(crate) max_rows: usize,
@@ -61,7 +63,7 @@ impl Session {
     /// What queries read: the lake when one was given, else the loaded captures.
     pub(crate) fn source(&self) -> Arc<dyn crate::query::bindings::data::DataSource> {
         match &self.lake {
-            Some(l) => l.clone(),
+            Some(l) => l.clone() as Arc<dyn crate::query::bindings::data::DataSource>,
             None => self.data.clone(),
         }
     }
@@ -181,6 +183,9 @@ impl Session {
         }
         self.data = Arc::new(Captures::new(loaded));
         self.last_script = None;
+        if self.lake.take().is_some() {
+            self.note("queries now read the loaded captures, not the lake");
+        }
         if self.interactive {
             let per: Vec<String> = self
                 .data
@@ -451,6 +456,9 @@ impl Session {
     }
 
     fn captures(&self) {
+        if let Some(lake) = &self.lake {
+            return lake_captures(lake);
+        }
         let files = match catalog::list(&self.cfg.captures_dir) {
             Ok(f) => f,
             Err(e) => {
@@ -550,4 +558,33 @@ impl Session {
             )),
         }
     }
+}
+
+/// `.captures` over a lake: the captures it holds in scope, newest first.
+fn lake_captures(lake: &LakeData) {
+    let mut entries: Vec<_> = lake.view.entries().collect();
+    entries.sort_by_key(|e| std::cmp::Reverse(e.last_ns));
+    let time = |ns: Option<i64>| ns.map_or("-".into(), |t| units::rfc3339_ns(t)[..19].replace('T', " "));
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            vec![
+                render::clean_cell(&e.file),
+                render::clean_cell(&e.sensor),
+                e.packets.to_string(),
+                time(e.first_ns),
+                time(e.last_ns),
+            ]
+        })
+        .collect();
+    println!(
+        "{} capture(s) in the lake {}\n{}",
+        entries.len(),
+        lake.view.dir.display(),
+        render::text_table(
+            &["capture", "sensor", "packets", "first (UTC)", "last (UTC)"],
+            &rows,
+            &[2]
+        )
+    );
 }

@@ -192,6 +192,27 @@ fn mcp_and_agent_answer_over_a_lake_as_the_cli_does() {
         s["results"][2]["text"]
     );
 
+    // The shell over the lake: `.captures` lists the lake's, scripts read it.
+    let mut shell = std::process::Command::new(env!("CARGO_BIN_EXE_netql"))
+        .args(["shell", "--lake", lake.to_str().unwrap()])
+        .current_dir(&fx.work)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = shell.stdin.take().unwrap();
+        writeln!(stdin, ".captures\n.format json\n{count}").unwrap();
+    }
+    let o = shell.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("8 capture(s) in the lake"), "{out}");
+    let n = fx.over_lake(&lake, &["-e", count], &[])[0]["n"].clone();
+    assert!(out.contains(&format!("\"n\": {n}")), "{n} in {out}");
+
     // The offline agent over the lake: its captures and the suite over all of them.
     let ask = |q: &str| {
         let o = fx.run(&["ask", "--offline", "--lake", lake.to_str().unwrap(), q]);
