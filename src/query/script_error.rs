@@ -105,14 +105,24 @@ impl ScriptError {
         };
         // Keep what names the operation ("filter: "), drop Polars' "not found: ".
         let op = before.trim_end_matches("not found: ").trim_end();
-        let known: Vec<&str> = TABLES.iter().flat_map(|t| t.columns).map(|d| d.name).collect();
-        let hint = known
+        // A name of another table's column says which tables have it; else the closest name.
+        let has: Vec<String> = TABLES
             .iter()
-            .map(|k| (edit_distance(name, k), *k))
-            .filter(|(d, _)| *d <= 2.max(name.len() / 3))
-            .min()
-            .map(|(_, k)| format!("; did you mean \"{k}\"?"))
-            .unwrap_or_default();
+            .filter(|t| t.columns.iter().any(|c| c.name == name))
+            .map(|t| format!("{}()", t.name))
+            .collect();
+        let known: Vec<&str> = TABLES.iter().flat_map(|t| t.columns).map(|d| d.name).collect();
+        let hint = if !has.is_empty() {
+            format!("; \"{name}\" is a column of {}", has.join(", "))
+        } else {
+            known
+                .iter()
+                .map(|k| (edit_distance(name, k), *k))
+                .filter(|(d, _)| *d <= 2.max(name.len() / 3))
+                .min()
+                .map(|(_, k)| format!("; did you mean \"{k}\"?"))
+                .unwrap_or_default()
+        };
         let lead = if op.is_empty() { String::new() } else { format!("{op} ") };
         let message = format!("{lead}no column named \"{name}\"{hint} ({COLUMNS_HINT})");
         let quoted = format!("\"{name}\"");
@@ -194,6 +204,18 @@ mod tests {
         assert!(shown.contains("2 | col(\"src_pi\") == 1)"), "{shown}");
         assert!(shown.contains("  |      ^^^^^^"), "{shown}");
         assert!(!shown.contains("valid columns"), "{shown}");
+    }
+
+    #[test]
+    fn another_tables_column_is_named_as_such_not_guessed() {
+        let src = "flows().select([col(\"ts\")])";
+        let e = err("unable to find column \"ts\"; valid columns: [\"file\"]", None, None).explain_missing_column(src);
+        let shown = e.to_string();
+        assert!(
+            shown.contains("\"ts\" is a column of packets(), dns(), http(), tls()"),
+            "{shown}"
+        );
+        assert!(!shown.contains("did you mean"), "{shown}");
     }
 
     #[test]
