@@ -12,6 +12,8 @@ use std::process::Command;
 use anyhow::{Result, anyhow, bail};
 use serde_json::{Value, json};
 
+use netql::table::lake::manifest::Manifest;
+
 use crate::cli::bench::{BenchOptions, Sample, generated, generated_as, measure};
 
 /// Files ingested at once, sensors of the big lake.
@@ -138,25 +140,16 @@ fn p(path: &Path) -> &str {
 
 /// Packets the lake's manifest holds (0 when there is no lake).
 fn fleet_size(lake: &Path) -> Result<u64> {
-    let m = lake.join("_netql/manifest.json");
-    if !m.is_file() {
-        return Ok(0);
-    }
-    let v: Value = serde_json::from_slice(&std::fs::read(&m)?)?;
-    Ok(v["captures"]
-        .as_array()
-        .map_or(0, |c| c.iter().filter_map(|e| e["packets"].as_u64()).sum()))
+    Ok(Manifest::read(lake)?.captures.iter().map(|e| e.packets).sum())
 }
 
 /// The first packet's time of `sensor`'s captures in the lake.
 fn fleet_first_ns(lake: &Path, sensor: &str) -> Result<i64> {
-    let v: Value = serde_json::from_slice(&std::fs::read(lake.join("_netql/manifest.json"))?)?;
-    v["captures"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|e| e["sensor"] == sensor)
-        .filter_map(|e| e["first_ns"].as_i64())
+    Manifest::read(lake)?
+        .captures
+        .iter()
+        .filter(|e| e.sensor == sensor)
+        .filter_map(|e| e.first_ns)
         .min()
         .ok_or_else(|| anyhow!("no capture of sensor {sensor} in {}", lake.display()))
 }

@@ -166,19 +166,11 @@ fn from_lake(ctx: &Ctx, a: &CarveArgs, dir: &Path) -> Result<Option<Wanted>> {
     if !a.files.is_empty() {
         bail!("over a lake, captures are named only with --frames; narrow a query with --sensor, --from and --to");
     }
-    let sources: BTreeMap<String, netql::Result<PathBuf>> = view
-        .entries()
-        .map(|e| (e.file.clone(), view.source_of(&e.file)))
-        .collect();
-    let path_of = |file: &str| -> Result<PathBuf> {
-        match sources.get(file) {
-            Some(Ok(p)) => Ok(p.clone()),
-            Some(Err(e)) => Err(anyhow::anyhow!("{e}")),
-            None => bail!("the result cites {file:?}, which is not a capture of the lake"),
-        }
-    };
     netql::query::lake::use_streaming_engine();
-    let data = Arc::new(netql::query::lake::LakeData::new(view));
+    let lake = Arc::new(netql::query::lake::LakeData::new(view));
+    // Only the captures the result cites are looked for (and checked) on disk.
+    let path_of = |file: &str| -> Result<PathBuf> { Ok(lake.view.source_of(file)?) };
+    let data: Arc<dyn DataSource> = lake.clone();
     cited_by(ctx, a, data, &path_of)
 }
 

@@ -83,8 +83,9 @@ impl NetqlServer {
         }
         files.dedup();
         if !files.is_empty() {
+            // The manifest is read once: the view already open is narrowed to those captures.
             scope.files = files.clone();
-            view = LakeView::open(&lake.dir, scope.clone())?;
+            view.scope = scope.clone();
         }
         let entries: Vec<&Entry> = view.entries().collect();
         if entries.is_empty() {

@@ -83,6 +83,24 @@ impl Fixture {
         self.json(&args)
     }
 
+    /// `netql ingest CAPS --lake LAKE --sensor s EXTRA...`, to run as the test needs (at once
+    /// with another, or killed part way).
+    pub(crate) fn ingest_command(&self, lake: &Path, extra: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_netql"));
+        c.args([
+            "--no-cache",
+            "ingest",
+            self.caps.to_str().unwrap(),
+            "--lake",
+            lake.to_str().unwrap(),
+        ])
+        .args(["--sensor", "s"])
+        .args(extra)
+        .env("NETQL_CACHE_DIR", &self.work)
+        .current_dir(&self.work);
+        c
+    }
+
     /// A lake of two sensors: the folder as sensor "a", and a second generated capture
     /// (`other/gen2.pcap`, seed 2) as sensor "b". Returns the lake and that other folder.
     pub(crate) fn two_sensors(&self) -> (PathBuf, PathBuf) {
@@ -383,23 +401,7 @@ fn concurrent_and_killed_ingests_leave_no_partial_part() {
     let Some(fx) = Fixture::new() else { return };
     // Two at once: each capture is in the manifest once, its parts once.
     let lake = fx.work.join("lake2");
-    let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_netql"))
-            .args([
-                "--no-cache",
-                "ingest",
-                fx.caps.to_str().unwrap(),
-                "--lake",
-                lake.to_str().unwrap(),
-                "--sensor",
-                "s",
-                "--format",
-                "json",
-            ])
-            .env("NETQL_CACHE_DIR", &fx.work)
-            .current_dir(&fx.work)
-            .output()
-    };
+    let spawn = || fx.ingest_command(&lake, &["--format", "json"]).output();
     let (a, b) = std::thread::scope(|s| {
         let a = s.spawn(spawn);
         let b = spawn();
@@ -431,21 +433,8 @@ fn concurrent_and_killed_ingests_leave_no_partial_part() {
     // nothing stray.
     let lake = fx.work.join("lake3");
     for delay_ms in [150u64, 400, 700, 1000, 1500, 2200] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_netql"))
-            .args([
-                "--no-cache",
-                "-q",
-                "ingest",
-                fx.caps.to_str().unwrap(),
-                "--lake",
-                lake.to_str().unwrap(),
-                "--sensor",
-                "s",
-                "--jobs",
-                "1",
-            ])
-            .env("NETQL_CACHE_DIR", &fx.work)
-            .current_dir(&fx.work)
+        let mut child = fx
+            .ingest_command(&lake, &["-q", "--jobs", "1"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -68,12 +68,6 @@ impl CaptureResult {
 /// The suite's findings for a loaded capture (the query layer supplies it).
 pub type FindingsOf<'a> = dyn Fn(&Loaded) -> Result<Vec<FindingRow>> + Sync + 'a;
 
-fn modified_ns(cap: &CaptureFile) -> i64 {
-    cap.modified
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
-}
-
 fn absolute(path: &Path) -> String {
     std::path::absolute(path)
         .unwrap_or_else(|_| path.to_path_buf())
@@ -155,7 +149,7 @@ fn ingest_one(
     // Same path, size and time as when ingested: the same bytes, without reading them again.
     if let Some(e) = known.at_path(&opts.sensor, &path)
         && e.size == cap.size
-        && e.modified_ns == modified_ns(cap)
+        && e.modified_ns == manifest::modified_ns(cap.modified)
     {
         r.known(e);
         return Ok(Outcome::Unchanged);
@@ -246,7 +240,7 @@ fn ingest_one(
         file: cap.name.clone(),
         path,
         size: cap.size,
-        modified_ns: modified_ns(cap),
+        modified_ns: manifest::modified_ns(cap.modified),
         packets: meta.packets,
         bytes: meta.bytes,
         first_ns: meta.first_ts,

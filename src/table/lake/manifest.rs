@@ -306,6 +306,13 @@ impl Drop for Staging {
     }
 }
 
+/// A file's modification time as the manifest records it (ns since the epoch; 0 if unknown).
+pub fn modified_ns(modified: std::time::SystemTime) -> i64 {
+    modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64)
+}
+
 /// SHA-256 of a file's bytes, hex.
 pub fn content_hash(path: &Path) -> Result<String> {
     use std::io::Read;

@@ -259,11 +259,7 @@ impl LakeView {
                 ),
             )
         })?;
-        let modified_ns = meta
-            .modified()
-            .ok()
-            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_nanos().min(i64::MAX as u128) as i64);
+        let modified_ns = meta.modified().map_or(0, crate::table::lake::manifest::modified_ns);
         let same = meta.len() == e.size
             && (modified_ns == e.modified_ns || crate::table::lake::manifest::content_hash(&path)? == e.hash);
         if !same {
