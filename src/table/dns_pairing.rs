@@ -8,9 +8,8 @@
 
 use std::collections::VecDeque;
 
-use crate::decode::DnsMessage;
-use crate::decode::dns_names::decode_netbios_name;
 use crate::decode::packet::FlowMap;
+use crate::table::dns_coded::{Answers, DnsCoded};
 use crate::table::messages::Seen;
 use crate::table::tx_conn::TxConn;
 
@@ -25,7 +24,8 @@ pub struct DnsTransaction {
     pub trans_id: u16,
     /// Nanoseconds from the query to the first answer record.
     pub rtt: Option<i64>,
-    pub query: Option<String>,
+    /// Text code of the query name (lower case, as dns.log writes it).
+    pub query: Option<u32>,
     pub qclass: Option<u16>,
     pub qtype: Option<u16>,
     pub rcode: Option<u8>,
@@ -34,7 +34,8 @@ pub struct DnsTransaction {
     pub rd: bool,
     pub ra: bool,
     pub z: u8,
-    pub answers: Vec<(String, u32)>,
+    /// Text codes of the answers, with their TTLs.
+    pub answers: Answers,
     pub rejected: bool,
     pub opcode: Option<u8>,
     pub netbios: bool,
@@ -127,7 +128,7 @@ pub struct DnsPairing {
 }
 
 impl DnsPairing {
-    fn new_transaction(&mut self, ctx: &Seen, msg: &DnsMessage) -> usize {
+    fn new_transaction(&mut self, ctx: &Seen, msg: &DnsCoded) -> usize {
         let t = DnsTransaction {
             conn: TxConn::at(ctx, !msg.response),
             l4: ctx.l4,
@@ -156,7 +157,7 @@ impl DnsPairing {
     }
 
     /// Zeek's `set_session`: the transaction this message belongs to.
-    fn session(&mut self, ctx: &Seen, msg: &DnsMessage) -> usize {
+    fn session(&mut self, ctx: &Seen, msg: &DnsCoded) -> usize {
         if ctx.multicast {
             let t = self.new_transaction(ctx, msg);
             if let Some(Some(x)) = self.slots.get_mut(t) {
@@ -203,7 +204,7 @@ impl DnsPairing {
     }
 
     /// Feed one message (in capture order).
-    pub fn message(&mut self, ctx: &Seen, msg: &mut DnsMessage) {
+    pub fn message(&mut self, ctx: &Seen, msg: &mut DnsCoded) {
         // Zeek tracks standard queries, notifies and dynamic updates only.
         if !matches!(msg.opcode, 0 | 4 | 5) {
             return;
@@ -225,7 +226,7 @@ impl DnsPairing {
         if let Some(e) = &msg.error {
             t.error.get_or_insert_with(|| e.clone());
         }
-        if let Some(q) = msg.query.as_mut() {
+        if let Some(q) = msg.query {
             if !msg.response {
                 // dns_request: the query's flags, class, type and (lower-cased) name.
                 t.rd = msg.rd;
@@ -233,24 +234,18 @@ impl DnsPairing {
                 t.qclass = msg.qclass;
                 t.qtype = msg.qtype;
                 t.z = msg.z;
-                let mut lower = std::mem::take(q);
-                lower.make_ascii_lowercase();
-                t.query = Some(if ctx.netbios {
-                    decode_netbios_name(&lower).unwrap_or(lower)
-                } else {
-                    lower
-                });
+                t.query = Some(q);
             } else if msg.ancount == 0 && msg.nscount == 0 && msg.arcount == 0 {
                 // dns_rejected: a reply with nothing in it.
                 t.rejected = true;
             }
         }
         if msg.response
-            && let Some(owner) = msg.answered.as_mut()
+            && let Some(owner) = msg.answered
         {
             // DNS::do_reply, for the answer records Zeek writes.
             if t.query.is_none() {
-                t.query = Some(std::mem::take(owner));
+                t.query = Some(owner);
             }
             t.aa = msg.aa;
             t.ra = msg.ra;
@@ -261,7 +256,7 @@ impl DnsPairing {
             if t.answers.is_empty() {
                 t.answers = std::mem::take(&mut msg.answers);
             } else {
-                t.answers.append(&mut msg.answers);
+                t.answers.extend(msg.answers.drain(..));
             }
         }
         // dns_end: only for a message read whole.
@@ -308,6 +303,7 @@ impl DnsPairing {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::table::interner::Interner;
 
     fn ctx(ts: i64, frame: u32, query: bool) -> Seen {
         Seen {
@@ -322,8 +318,8 @@ mod tests {
         }
     }
 
-    fn msg(id: u16, response: bool, answers: &[&str]) -> DnsMessage {
-        DnsMessage {
+    fn msg(id: u16, response: bool, answers: &[&str]) -> DnsCoded {
+        let m = crate::decode::DnsMessage {
             id,
             response,
             rd: true,
@@ -336,7 +332,8 @@ mod tests {
             answers: answers.iter().map(|a| (a.to_string(), 60)).collect(),
             answered: (!answers.is_empty()).then(|| "example.com".into()),
             ..Default::default()
-        }
+        };
+        DnsCoded::of(m, false, None, &mut Interner::default())
     }
 
     /// Found by `netql fuzz`: a reply timed 2^64 ns after its query (a damaged capture's times
@@ -359,7 +356,7 @@ mod tests {
         let rows = p.finish_all();
         assert_eq!(rows.len(), 1);
         let t = &rows[0];
-        assert_eq!(t.query.as_deref(), Some("example.com"));
+        assert_eq!(t.query, Some(Interner::default().text("example.com")));
         assert_eq!((t.rtt, t.query_frame, t.response_frame), (Some(250), Some(1), Some(2)));
         assert_eq!((t.conn.client_port, t.conn.server_port), (Some(40000), Some(53)));
         assert!(t.ra && t.rd);

@@ -65,7 +65,7 @@ impl DnsColumns {
         self.app.push(t.app);
         self.trans_id.push(t.trans_id);
         self.rtt.push(t.rtt.map(|ns| ns as f64 / 1e9));
-        self.query.push(t.query.as_deref().map(|q| it.text(q)));
+        self.query.push(t.query);
         self.qclass.push(t.qclass);
         self.qclass_name.push(t.qclass.map(|c| it.numbered(3, c, qclass_name)));
         self.qtype.push(t.qtype);
@@ -78,9 +78,9 @@ impl DnsColumns {
         self.rd.push(t.rd);
         self.ra.push(t.ra);
         self.z.push(t.z);
-        for (a, ttl) in &t.answers {
-            self.answers.push(it.text(a));
-            self.ttls.push(f64::from(*ttl));
+        for &(a, ttl) in &t.answers {
+            self.answers.push(a);
+            self.ttls.push(f64::from(ttl));
         }
         self.offsets.push(self.answers.len());
         self.rejected.push(t.rejected);

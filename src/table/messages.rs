@@ -2,8 +2,8 @@
 //! and the HTTP and TLS messages its TCP streams completed, in row order, each with where it
 //! was seen ([`Seen`]).
 
-use crate::decode::DnsMessage;
 use crate::decode::stream::StreamEvent;
+use crate::table::dns_coded::DnsCoded;
 
 /// Where a message was seen: its packet's time, frame, flow and endpoints.
 #[derive(Debug, Clone, Copy, Default)]
@@ -30,6 +30,6 @@ pub struct Seen {
 /// A chunk's messages for the transaction tables, in row order.
 #[derive(Debug, Default)]
 pub struct Messages {
-    pub dns: Vec<(Seen, DnsMessage)>,
+    pub dns: Vec<(Seen, DnsCoded)>,
     pub stream: Vec<(Seen, StreamEvent)>,
 }

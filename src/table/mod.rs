@@ -5,6 +5,7 @@ pub mod cache;
 pub mod catalog;
 pub mod column;
 pub mod community_id;
+pub mod dns_coded;
 pub mod dns_pairing;
 pub mod dns_table;
 pub mod events;

@@ -11,9 +11,10 @@ use crate::decode::reassembly::FragmentRow;
 use crate::decode::service::Service;
 use crate::decode::stream::Segment;
 use crate::decode::stream::StreamEvent;
-use crate::decode::{self, App, DnsMessage, L4, Packet, Proto};
+use crate::decode::{self, App, L4, Packet, Proto};
 use crate::error::Result;
 use crate::table::column::{Col, boolean, cat32, enum8, prim};
+use crate::table::dns_coded::DnsCoded;
 use crate::table::interner::Interner;
 use crate::table::messages::{Messages, Seen};
 use crate::table::schema::{APP_DTYPE, FRAG_DTYPE, L4_DTYPE, LINK_DTYPE, cat_dtype, col, flags_text_of};
@@ -78,7 +79,7 @@ pub struct PacketColumns {
     services: Vec<(u32, Service)>,
     /// The DNS messages of this batch (row, sent to a multicast group, message), for the dns
     /// table.
-    dns: Vec<(u32, bool, DnsMessage)>,
+    dns: Vec<(u32, bool, DnsCoded)>,
     /// HTTP and TLS messages the in-order pass read, by row, for the http and tls tables.
     stream_events: Vec<(u32, StreamEvent)>,
 }
@@ -229,12 +230,12 @@ impl PacketColumns {
         }
         self.payload_len.put(row, p.payload_len);
         self.app.put(row, p.app.map(|a| a as u8));
+        let nbns = p.app == Some(App::Nbns);
+        let mut qname = None;
         if let Some(d) = p.dns.as_ref() {
-            let netbios = (p.app == Some(App::Nbns))
-                .then(|| d.query.as_deref().and_then(decode_netbios_name))
-                .flatten();
-            let qname = netbios.as_deref().or(d.query.as_deref());
-            self.dns_qname.put(row, qname.map(|s| it.text(s)));
+            let netbios = nbns.then(|| d.query.as_deref().and_then(decode_netbios_name)).flatten();
+            qname = netbios.as_deref().or(d.query.as_deref()).map(|s| it.text(s));
+            self.dns_qname.put(row, qname);
             self.dns_qtype.put(row, d.qtype.map(|t| it.dns_type(t)));
             self.dns_rcode.put(row, d.response.then(|| it.dns_rcode(d.rcode)));
             self.dns_response.put(row, Some(d.response));
@@ -250,7 +251,8 @@ impl PacketColumns {
                     (224..=239).contains(&a.bytes[0])
                 }
             });
-            self.dns.push((row as u32, multicast, m));
+            let qname = qname.filter(|_| !nbns);
+            self.dns.push((row as u32, multicast, DnsCoded::of(m, nbns, qname, it)));
         }
         self.http_method.put(row, p.http_method.as_deref().map(|s| it.text(s)));
         self.http_host.put(row, p.http_host.as_deref().map(|s| it.text(s)));
@@ -356,7 +358,8 @@ impl PacketColumns {
             Fix::Dns { row, multicast, msg } => {
                 // A DNS message the packet's own decode could not see (in a reassembled
                 // datagram): its frame shows it as the others do.
-                self.dns_qname.set(row, msg.query.as_deref().map(|q| it.text(q)));
+                let qname = msg.query.as_deref().map(|q| it.text(q));
+                self.dns_qname.set(row, qname);
                 self.dns_qtype.set(row, msg.qtype.map(|t| it.dns_type(t)));
                 self.dns_rcode.set(row, msg.response.then(|| it.dns_rcode(msg.rcode)));
                 self.dns_response.set(row, Some(msg.response));
@@ -364,7 +367,9 @@ impl PacketColumns {
                 if msg.error.is_none() {
                     self.services.push((row as u32, Service::Dns));
                 }
-                self.dns.push((row as u32, multicast, msg));
+                let nbns = self.app.get(row) == Some(App::Nbns as u8);
+                self.dns
+                    .push((row as u32, multicast, DnsCoded::of(msg, nbns, qname, it)));
             }
             Fix::Hello {
                 row,
