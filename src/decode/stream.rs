@@ -142,14 +142,21 @@ impl Inflate {
 /// One direction's parser over its byte stream.
 #[derive(Debug, Default)]
 struct Framer {
-    /// Keep what the transaction tables read (TLS handshake records, HTTP heads, DNS
-    /// messages); without it only where PDUs complete is worked out.
-    collect: bool,
     next_seq: Option<u32>,
     mode: Mode,
     pending: Vec<u8>,
     /// The protocol was confirmed in this direction (a request head, a hello).
     confirmed: bool,
+    /// What the transaction tables read (TLS handshake records, HTTP heads, DNS messages) is
+    /// kept here; without it only where PDUs complete is worked out. Only the in-order parser
+    /// has it: the tshark-order parser of every direction of every TCP connection stays in
+    /// the tracker's map for the whole capture, and was two thirds fields it never used.
+    kept: Option<Box<Kept>>,
+}
+
+/// What a parser that keeps messages holds besides its framing.
+#[derive(Debug, Default)]
+struct Kept {
     /// Bytes of the PDU being collected (a TLS record's payload, a DNS message); `broken` when
     /// part of it was never captured.
     msg: Vec<u8>,
@@ -166,6 +173,12 @@ struct Framer {
     /// A record header was told after this direction changed cipher (see [`Dir::quiet`]).
     told_after_change: bool,
     events: Vec<StreamEvent>,
+}
+
+impl Framer {
+    fn collect(&self) -> bool {
+        self.kept.is_some()
+    }
 }
 
 /// What one segment did: completed a message or record (tshark then names the application on
@@ -229,7 +242,7 @@ impl OrderedSide {
     fn new(next_seq: Option<u32>) -> OrderedSide {
         OrderedSide {
             framer: Framer {
-                collect: true,
+                kept: Some(Box::default()),
                 next_seq,
                 ..Default::default()
             },
@@ -265,7 +278,7 @@ impl Tracker {
             return Segmented::default();
         }
         let told = |d: &Dir| match &d.ordered {
-            Ordered::Open(o) => o.framer.told_after_change,
+            Ordered::Open(o) => o.framer.kept.as_ref().is_some_and(|k| k.told_after_change),
             Ordered::Closed(_) => false,
             Ordered::Done => true,
         };
@@ -295,7 +308,9 @@ impl Tracker {
         }
         if let Ordered::Open(o) = &mut d.ordered {
             step_ordered(o, s, data);
-            events.append(&mut o.framer.events);
+            if let Some(k) = o.framer.kept.as_deref_mut() {
+                events.append(&mut k.events);
+            }
             if s.fin && o.held.is_empty() && matches!(o.framer.mode, Mode::Boundary) {
                 d.ordered = Ordered::Closed(o.framer.next_seq);
                 let other = self.dirs.get(&(s.flow, !s.from_lo));
@@ -404,11 +419,13 @@ fn step(d: &mut Framer, s: &Segment, data: &[u8]) -> bool {
 fn lose_framing(d: &mut Framer) {
     d.mode = Mode::Boundary;
     d.pending.clear();
-    d.msg.clear();
-    d.broken = false;
-    d.body = None;
-    d.inflate = None;
-    d.handshake.clear();
+    if let Some(k) = d.kept.as_deref_mut() {
+        k.msg.clear();
+        k.broken = false;
+        k.body = None;
+        k.inflate = None;
+        k.handshake.clear();
+    }
 }
 
 fn close(d: &mut Framer) -> bool {
@@ -418,19 +435,21 @@ fn close(d: &mut Framer) -> bool {
 }
 
 fn end_body(d: &mut Framer) {
-    let inflate = d.inflate.take();
-    if let Some(n) = d.body.take() {
+    let Some(k) = d.kept.as_deref_mut() else { return };
+    let inflate = k.inflate.take();
+    if let Some(n) = k.body.take() {
         let n = inflate.map_or(n, |i| i.decoded());
-        d.events.push(StreamEvent::HttpBodyEnd(n));
+        k.events.push(StreamEvent::HttpBodyEnd(n));
     }
 }
 
 /// Count body bytes (and decode them when the body is content-coded).
 fn body_bytes(d: &mut Framer, b: &[u8]) {
-    if let Some(n) = d.body.as_mut() {
+    let Some(k) = d.kept.as_deref_mut() else { return };
+    if let Some(n) = k.body.as_mut() {
         *n += b.len() as u64;
     }
-    if let Some(i) = d.inflate.as_mut() {
+    if let Some(i) = k.inflate.as_mut() {
         i.feed(b);
     }
 }
@@ -439,7 +458,7 @@ fn body_bytes(d: &mut Framer, b: &[u8]) {
 fn advance_blind(d: &mut Framer, n: u64) -> bool {
     match &mut d.mode {
         Mode::Skip(rem) => {
-            if let Some(b) = d.body.as_mut() {
+            if let Some(b) = d.kept.as_deref_mut().and_then(|k| k.body.as_mut()) {
                 *b += n.min(*rem);
             }
             if n >= *rem {
@@ -452,20 +471,25 @@ fn advance_blind(d: &mut Framer, n: u64) -> bool {
             }
         }
         Mode::Collect(rem) => {
-            // The PDU cannot be read now; skip the rest of it.
-            d.broken = true;
+            // The PDU cannot be read now; skip the rest of it (only a keeping parser collects).
+            let k = d.kept.as_deref_mut();
             if n >= *rem {
                 d.mode = Mode::Boundary;
-                d.msg.clear();
-                d.broken = false;
+                if let Some(k) = k {
+                    k.msg.clear();
+                    k.broken = false;
+                }
                 true
             } else {
+                if let Some(k) = k {
+                    k.broken = true;
+                }
                 *rem -= n;
                 false
             }
         }
         Mode::UntilClose => {
-            if let Some(b) = d.body.as_mut() {
+            if let Some(b) = d.kept.as_deref_mut().and_then(|k| k.body.as_mut()) {
                 *b += n;
             }
             false
@@ -480,6 +504,7 @@ fn advance_blind(d: &mut Framer, n: u64) -> bool {
 
 /// A collected PDU is whole: hand it on.
 fn collected(d: &mut Framer) {
+    let Some(d) = d.kept.as_deref_mut() else { return };
     let msg = std::mem::take(&mut d.msg);
     if std::mem::take(&mut d.broken) {
         return;
@@ -544,7 +569,9 @@ fn feed(d: &mut Framer, app: App, input: &[u8]) -> bool {
             Mode::Collect(rem) => {
                 let take = (*rem).min(b.len() as u64);
                 *rem -= take;
-                d.msg.extend_from_slice(&b[..take as usize]);
+                if let Some(k) = d.kept.as_deref_mut() {
+                    k.msg.extend_from_slice(&b[..take as usize]);
+                }
                 b = &b[take as usize..];
                 if *rem == 0 {
                     d.mode = Mode::Boundary;
@@ -583,18 +610,24 @@ fn feed(d: &mut Framer, app: App, input: &[u8]) -> bool {
                             d.confirmed = true;
                         }
                         let len = u16::from_be_bytes([b[3], b[4]]);
-                        if d.collect {
-                            d.told_after_change |= d.encrypted;
-                            d.events.push(StreamEvent::TlsRecord {
+                        let mut keep = false;
+                        if let Some(k) = d.kept.as_deref_mut() {
+                            k.told_after_change |= k.encrypted;
+                            k.events.push(StreamEvent::TlsRecord {
                                 content_type: b[0],
                                 len,
                             });
+                            keep = matches!(b[0], 21 | 22) && !k.encrypted;
+                            if keep {
+                                k.collecting = b[0];
+                            } else if b[0] == 20 {
+                                k.encrypted = true;
+                            }
                         }
                         let n = 5 + u64::from(len);
                         // Handshake and alert records are kept (until the cipher changes);
                         // the rest is skipped.
-                        if d.collect && matches!(b[0], 21 | 22) && !d.encrypted {
-                            d.collecting = b[0];
+                        if keep {
                             b = &b[5..];
                             d.mode = Mode::Collect(n - 5);
                             if n == 5 {
@@ -603,9 +636,6 @@ fn feed(d: &mut Framer, app: App, input: &[u8]) -> bool {
                                 done = true;
                             }
                         } else {
-                            if b[0] == 20 {
-                                d.encrypted = true;
-                            }
                             d.mode = Mode::Skip(n);
                         }
                     } else {
@@ -627,12 +657,12 @@ fn feed(d: &mut Framer, app: App, input: &[u8]) -> bool {
                     if !b.starts_with(b"HTTP/") {
                         d.confirmed = true;
                     }
-                    if d.collect {
-                        d.events.push(StreamEvent::HttpHead(b[..head_len].to_vec()));
-                        d.inflate = coding.map(|gzip| Box::new(Inflate::new(gzip)));
+                    if let Some(k) = d.kept.as_deref_mut() {
+                        k.events.push(StreamEvent::HttpHead(b[..head_len].to_vec()));
+                        k.inflate = coding.map(|gzip| Box::new(Inflate::new(gzip)));
+                        k.body = Some(0);
                     }
                     b = &b[head_len..];
-                    d.body = d.collect.then_some(0);
                     match body {
                         Body::None => {
                             end_body(d);
@@ -650,8 +680,10 @@ fn feed(d: &mut Framer, app: App, input: &[u8]) -> bool {
                     }
                     let n = u64::from(u16::from_be_bytes([b[0], b[1]]));
                     b = &b[2..];
-                    d.collecting = 0;
-                    d.mode = if d.collect { Mode::Collect(n) } else { Mode::Skip(n) };
+                    if let Some(k) = d.kept.as_deref_mut() {
+                        k.collecting = 0;
+                    }
+                    d.mode = if d.collect() { Mode::Collect(n) } else { Mode::Skip(n) };
                     if n == 0 {
                         d.mode = Mode::Boundary;
                     }

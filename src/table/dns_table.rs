@@ -22,14 +22,14 @@ pub struct DnsColumns {
     l4: Col<u8>,
     app: Col<u8>,
     trans_id: Vec<u16>,
-    rtt: Vec<Option<f64>>,
+    /// Nanoseconds.
+    rtt: Col<i64>,
     query: Col<u32>,
+    // The names of class, type, response code and opcode follow from the numbers: made when
+    // the table is (445k rows of the 10M capture held four codes each while decoding).
     qclass: Col<u16>,
-    qclass_name: Col<u32>,
     qtype: Col<u16>,
-    qtype_name: Col<u32>,
     rcode: Col<u16>,
-    rcode_name: Col<u32>,
     aa: Vec<bool>,
     tc: Vec<bool>,
     rd: Vec<bool>,
@@ -37,11 +37,10 @@ pub struct DnsColumns {
     z: Vec<u8>,
     /// Answers and TTLs of all rows back to back; `offsets[i]..offsets[i+1]` are row i's.
     answers: Vec<u32>,
-    ttls: Vec<f64>,
-    offsets: Vec<usize>,
+    ttls: Vec<u32>,
+    offsets: Vec<u32>,
     rejected: Vec<bool>,
     opcode: Col<u8>,
-    opcode_name: Col<u32>,
     query_frame: Col<u32>,
     response_frame: Col<u32>,
     error: Col<u32>,
@@ -57,6 +56,8 @@ impl DnsColumns {
     }
 
     pub fn push(&mut self, t: &DnsTransaction, it: &mut Interner) {
+        // Past 2^32 answers (48 GB of them) the offsets would wrap: not reachable in memory.
+        debug_assert!(self.answers.len() < u32::MAX as usize);
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
@@ -64,15 +65,11 @@ impl DnsColumns {
         self.l4.push(t.l4);
         self.app.push(t.app);
         self.trans_id.push(t.trans_id);
-        self.rtt.push(t.rtt.map(|ns| ns as f64 / 1e9));
+        self.rtt.push(t.rtt);
         self.query.push(t.query);
         self.qclass.push(t.qclass);
-        self.qclass_name.push(t.qclass.map(|c| it.numbered(3, c, qclass_name)));
         self.qtype.push(t.qtype);
-        self.qtype_name.push(t.qtype.map(|q| it.numbered(0, q, qtype_name)));
         self.rcode.push(t.rcode.map(u16::from));
-        self.rcode_name
-            .push(t.rcode.map(|r| it.numbered(1, u16::from(r), rcode_name)));
         self.aa.push(t.aa);
         self.tc.push(t.tc);
         self.rd.push(t.rd);
@@ -80,17 +77,11 @@ impl DnsColumns {
         self.z.push(t.z);
         for &(a, ttl) in &t.answers {
             self.answers.push(a);
-            self.ttls.push(f64::from(ttl));
+            self.ttls.push(ttl);
         }
-        self.offsets.push(self.answers.len());
+        self.offsets.push(self.answers.len() as u32);
         self.rejected.push(t.rejected);
         self.opcode.push(t.opcode);
-        let netbios = t.netbios;
-        self.opcode_name.push(t.opcode.map(|o| {
-            it.numbered(if netbios { 5 } else { 4 }, u16::from(o), |o| {
-                opcode_name(o as u8, netbios)
-            })
-        }));
         self.query_frame.push(t.query_frame);
         self.response_frame.push(t.response_frame);
         self.error.push(t.error.as_deref().map(|e| it.text(e)));
@@ -99,13 +90,44 @@ impl DnsColumns {
     /// The table, every row of it from the capture file `file_code` names.
     pub fn into_dataframe(self, file_code: u32) -> Result<DataFrame> {
         let n = self.conn.len();
+        // The names of the numbers, each named once.
+        let mut it = Interner::default();
+        let named = |c: &Col<u16>, it: &mut Interner, kind: u8, name: fn(u16) -> String| {
+            let mut out = Col::with_capacity(n);
+            for i in 0..n {
+                out.push(c.get(i).map(|v| it.numbered(kind, v, name)));
+            }
+            out
+        };
+        let qclass_names = named(&self.qclass, &mut it, 3, qclass_name);
+        let qtype_names = named(&self.qtype, &mut it, 0, qtype_name);
+        let rcode_names = named(&self.rcode, &mut it, 1, rcode_name);
+        let nbns = Some(crate::decode::App::Nbns as u8);
+        let mut opcode_names = Col::with_capacity(n);
+        for i in 0..n {
+            let netbios = self.app.get(i) == nbns;
+            opcode_names.push(self.opcode.get(i).map(|o| {
+                it.numbered(if netbios { 5 } else { 4 }, u16::from(o), |o| {
+                    opcode_name(o as u8, netbios)
+                })
+            }));
+        }
         let mut answers =
             ListPrimitiveChunkedBuilder::<UInt32Type>::new(dcol::ANSWERS.into(), n, self.answers.len(), cat_dtype());
         let mut ttls =
             ListPrimitiveChunkedBuilder::<Float64Type>::new(dcol::TTLS.into(), n, self.ttls.len(), DataType::Float64);
+        let mut row_ttls = Vec::new();
         for w in self.offsets.windows(2) {
-            answers.append_slice(&self.answers[w[0]..w[1]]);
-            ttls.append_slice(&self.ttls[w[0]..w[1]]);
+            let (from, to) = (w[0] as usize, w[1] as usize);
+            answers.append_slice(&self.answers[from..to]);
+            row_ttls.clear();
+            row_ttls.extend(self.ttls[from..to].iter().map(|&t| f64::from(t)));
+            ttls.append_slice(&row_ttls);
+        }
+        let rtt = self.rtt.rows(n);
+        let mut rtt_s = Col::with_capacity(n);
+        for i in 0..n {
+            rtt_s.push(rtt.get(i).map(|ns| ns as f64 / 1e9));
         }
         let bools = |name: &str, v: Vec<bool>| BooleanChunked::from_slice(name.into(), &v).into_column();
         let mut columns = self.conn.into_columns(file_code);
@@ -113,14 +135,14 @@ impl DnsColumns {
             enum8(dcol::L4, self.l4.rows(n), &L4_DTYPE),
             enum8(dcol::APP, self.app.rows(n), &APP_DTYPE),
             UInt16Chunked::from_vec(dcol::TRANS_ID.into(), self.trans_id).into_column(),
-            Float64Chunked::from_iter_options(dcol::RTT.into(), self.rtt.into_iter()).into_column(),
+            prim::<Float64Type>(dcol::RTT, rtt_s.rows(n)),
             cat32(dcol::QUERY, self.query.rows(n), cat_dtype()),
             prim::<UInt16Type>(dcol::QCLASS, self.qclass.rows(n)),
-            cat32(dcol::QCLASS_NAME, self.qclass_name.rows(n), cat_dtype()),
+            cat32(dcol::QCLASS_NAME, qclass_names.rows(n), cat_dtype()),
             prim::<UInt16Type>(dcol::QTYPE, self.qtype.rows(n)),
-            cat32(dcol::QTYPE_NAME, self.qtype_name.rows(n), cat_dtype()),
+            cat32(dcol::QTYPE_NAME, qtype_names.rows(n), cat_dtype()),
             prim::<UInt16Type>(dcol::RCODE, self.rcode.rows(n)),
-            cat32(dcol::RCODE_NAME, self.rcode_name.rows(n), cat_dtype()),
+            cat32(dcol::RCODE_NAME, rcode_names.rows(n), cat_dtype()),
             bools(dcol::AA, self.aa),
             bools(dcol::TC, self.tc),
             bools(dcol::RD, self.rd),
@@ -130,7 +152,7 @@ impl DnsColumns {
             ttls.finish().into_column(),
             bools(dcol::REJECTED, self.rejected),
             prim::<UInt8Type>(dcol::OPCODE, self.opcode.rows(n)),
-            cat32(dcol::OPCODE_NAME, self.opcode_name.rows(n), cat_dtype()),
+            cat32(dcol::OPCODE_NAME, opcode_names.rows(n), cat_dtype()),
             prim::<UInt32Type>(dcol::QUERY_FRAME, self.query_frame.rows(n)),
             prim::<UInt32Type>(dcol::RESPONSE_FRAME, self.response_frame.rows(n)),
             cat32(dcol::ERROR, self.error.rows(n), cat_dtype()),

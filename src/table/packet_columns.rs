@@ -369,7 +369,7 @@ impl PacketColumns {
                 }
                 let nbns = self.app.get(row) == Some(App::Nbns as u8);
                 self.dns
-                    .push((row as u32, multicast, DnsCoded::of(msg, nbns, qname, it)));
+                    .push((row as u32, multicast, DnsCoded::of(*msg, nbns, qname, it)));
             }
             Fix::Hello {
                 row,

@@ -229,6 +229,7 @@ pub(crate) fn decode_into(
     segment: Option<Segment>,
 ) -> Result<(Decoded, Option<CacheSink>)> {
     let started = std::time::Instant::now();
+    let _big_blocks = crate::allocator::BigBlocksMapped::start();
     let mut reader = CaptureReader::open(&capture.path)?;
     let threads = if opts.threads == 0 {
         std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
@@ -292,9 +293,10 @@ pub(crate) fn decode_into(
             mut interner,
         },
     ) = collected?;
-    let decoded = started.elapsed();
+    let debug = std::env::var_os("NETQL_DEBUG").is_some();
+    let decoded = (started.elapsed(), debug.then(resident_mib).flatten());
     let packets = packets.finish()?;
-    let packed = started.elapsed();
+    let packed = (started.elapsed(), debug.then(resident_mib).flatten());
     // The transaction rows are closed and made into tables while the flow table is made (both
     // wait for decoding to end); then they take their flow's view.
     let (flows, tx) = std::thread::scope(|s| {
@@ -306,13 +308,13 @@ pub(crate) fn decode_into(
         (flows, rows)
     });
     let (flows, tx) = (flows?, tx?);
-    let flowed = started.elapsed();
+    let flowed = (started.elapsed(), debug.then(resident_mib).flatten());
     let tx = tx.with_flows(&flows)?;
-    if std::env::var_os("NETQL_DEBUG").is_some() {
+    if debug {
+        let done = (started.elapsed(), resident_mib());
         eprintln!(
-            "load: {}: decoded in {decoded:.2?}, packet table done at {packed:.2?}, flow table at {flowed:.2?}, transaction tables at {:.2?}",
+            "load: {}: (time, resident MiB, peak MiB) decoded {decoded:.2?}, packet table done {packed:.2?}, flow table {flowed:.2?}, transaction tables {done:.2?}",
             capture.name,
-            started.elapsed()
         );
     }
     let mut ended = true;
@@ -340,6 +342,18 @@ pub(crate) fn decode_into(
         },
         sink,
     ))
+}
+
+/// This process's resident and peak resident memory in MiB (Linux; for `NETQL_DEBUG`).
+fn resident_mib() -> Option<(u64, u64)> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib = |key: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+    };
+    Some((kib("VmRSS:")? / 1024, kib("VmHWM:")? / 1024))
 }
 
 /// The cache writer's thread: chunks in, row groups out. On a write error it says so once and

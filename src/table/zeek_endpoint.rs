@@ -43,6 +43,9 @@ pub(crate) fn full_seq(seq: u32, wraps: u32) -> u64 {
     (u64::from(wraps) << 32) + u64::from(seq)
 }
 
+/// Ranges of relative sequence numbers, sorted and disjoint.
+pub(crate) type Ranges = smallvec::SmallVec<[(u64, u64); 2]>;
+
 /// One side of the connection (`TCP_Endpoint` with its reassembler's accounting).
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
@@ -71,7 +74,9 @@ pub(crate) struct Endpoint {
     /// but not yet acknowledged, as disjoint ranges of relative sequence numbers.
     pub(crate) last_reassem_seq: u64,
     pub(crate) trim_seq: u64,
-    pub(crate) blocks: Vec<(u64, u64)>,
+    /// Held inline: a connection rarely has more than one range unacknowledged, and a vector
+    /// per end kept ~130 bytes of heap per TCP connection for the whole capture.
+    pub(crate) blocks: Ranges,
     pub(crate) skip_deliveries: bool,
     pub(crate) missed: u64,
 }
@@ -99,7 +104,7 @@ impl Endpoint {
             did_eof: false,
             last_reassem_seq: 1,
             trim_seq: 1,
-            blocks: Vec::new(),
+            blocks: Ranges::new(),
             skip_deliveries: false,
             missed: 0,
         }

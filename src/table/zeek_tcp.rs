@@ -14,8 +14,8 @@
 //! numbers Zeek compares and logs come out of it.
 
 use crate::table::zeek_endpoint::{
-    ACK, EXCESSIVE_DATA_WITHOUT_ACKS, Endpoint, FIN, MAX_ABOVE_HOLE_WITHOUT_ACKS, MAX_INITIAL_WINDOW, RST, SYN, State,
-    TOO_LARGE_SEQ_DELTA, hist, segment_len, seq_delta,
+    ACK, EXCESSIVE_DATA_WITHOUT_ACKS, Endpoint, FIN, MAX_ABOVE_HOLE_WITHOUT_ACKS, MAX_INITIAL_WINDOW, RST, Ranges, SYN,
+    State, TOO_LARGE_SEQ_DELTA, hist, segment_len, seq_delta,
 };
 /// What one TCP segment says, as the model reads it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -531,7 +531,7 @@ impl TcpConn {
         let ep = &mut self.ends[e];
         if ep.no_data_acked() && ep.size(peer_state) > MAX_INITIAL_WINDOW {
             let delivered = ep.last_reassem_seq;
-            ep.blocks.retain(|&(_, end)| end > delivered);
+            ep.blocks.retain(|&mut (_, end)| end > delivered);
             ep.trim_seq = ep.trim_seq.max(delivered);
         }
         let undelivered = ep
@@ -571,7 +571,7 @@ impl TcpConn {
             self.undelivered(e, seq);
         }
         let ep = &mut self.ends[e];
-        ep.blocks.retain(|&(_, end)| end > seq);
+        ep.blocks.retain(|&mut (_, end)| end > seq);
         deliver_in_order(ep);
         if seq > ep.trim_seq {
             ep.trim_seq = seq;
@@ -669,7 +669,7 @@ fn rsts0_history(h: &str) -> bool {
 }
 
 /// Add [seq, upper) to sorted disjoint ranges, joining what it touches.
-fn insert_range(blocks: &mut Vec<(u64, u64)>, seq: u64, upper: u64) {
+fn insert_range(blocks: &mut Ranges, seq: u64, upper: u64) {
     if seq >= upper {
         return;
     }
@@ -688,7 +688,7 @@ fn insert_range(blocks: &mut Vec<(u64, u64)>, seq: u64, upper: u64) {
         return;
     }
     let (mut s, mut u) = (seq, upper);
-    let mut kept = Vec::with_capacity(blocks.len() + 1);
+    let mut kept = Ranges::with_capacity(blocks.len() + 1);
     for &(a, b) in blocks.iter() {
         if b < s || a > u {
             kept.push((a, b));
