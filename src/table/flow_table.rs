@@ -83,17 +83,9 @@ impl Sides<'_> {
 
 /// The history of a UDP flow: `D` for the originator's packets, `d` for the responder's, in
 /// the order each side was first seen, after `^` when Zeek flipped the roles at the start.
-fn udp_history(flipped: bool, first_is_orig: bool, two_sides: bool) -> String {
-    let mut h = String::new();
-    if flipped {
-        h.push('^');
-    }
-    let (a, b) = if first_is_orig { ('D', 'd') } else { ('d', 'D') };
-    h.push(a);
-    if two_sides {
-        h.push(b);
-    }
-    h
+fn udp_history(flipped: bool, first_is_orig: bool, two_sides: bool) -> &'static str {
+    const HISTORIES: [&str; 8] = ["d", "dD", "D", "Dd", "^d", "^dD", "^D", "^Dd"];
+    HISTORIES[usize::from(flipped) << 2 | usize::from(first_is_orig) << 1 | usize::from(two_sides)]
 }
 
 /// Zeek's UDP `conn_state`: which sides sent anything.
@@ -162,7 +154,8 @@ pub(crate) fn table_of(flows: &[Acc], seed: u16) -> Result<DataFrame> {
     let mut addr = |code: Option<u32>| -> Option<crate::decode::Addr> {
         *addrs.entry(code?).or_insert_with_key(|&c| addr_of(Some(c), &mapping))
     };
-    let mut texts: std::collections::HashMap<String, Option<u32>> = std::collections::HashMap::new();
+    // Fast-hashed, and looked up by &str: most flows are UDP with one of eight histories.
+    let mut texts: PlHashMap<String, Option<u32>> = PlHashMap::default();
     let mut text_code = |s: &str| match texts.get(s) {
         Some(c) => *c,
         None => {
@@ -265,18 +258,9 @@ pub(crate) fn table_of(flows: &[Acc], seed: u16) -> Result<DataFrame> {
         fin_rev.push(r.map_or(0, |d| d.fin));
         state.push(Some(states[counts.state()]));
         let (hist, cstate, sizes, gap) = match &acc.zeek {
-            Zeek::Tcp(m) => (
-                Some(std::borrow::Cow::Borrowed(m.history())),
-                m.conn_state(),
-                m.sizes(),
-                m.missed_bytes(),
-            ),
+            Zeek::Tcp(m) => (Some(m.history()), m.conn_state(), m.sizes(), m.missed_bytes()),
             Zeek::Udp { flipped } => (
-                Some(std::borrow::Cow::Owned(udp_history(
-                    *flipped,
-                    first_is_orig,
-                    second.is_some(),
-                ))),
+                Some(udp_history(*flipped, first_is_orig, second.is_some())),
                 udp_conn_state(o.is_some_and(|d| d.packets > 0), r.is_some_and(|d| d.packets > 0)),
                 (sides.sum(true, |d| d.payload), sides.sum(false, |d| d.payload)),
                 0,
@@ -288,7 +272,7 @@ pub(crate) fn table_of(flows: &[Acc], seed: u16) -> Result<DataFrame> {
                 0,
             ),
         };
-        history.push(hist.filter(|h| !h.is_empty()).and_then(|h| text_code(&h)));
+        history.push(hist.filter(|h| !h.is_empty()).and_then(&mut text_code));
         conn_state.push(text_code(cstate));
         orig_bytes.push(sizes.0);
         resp_bytes.push(sizes.1);
@@ -369,4 +353,28 @@ pub(crate) fn table_of(flows: &[Acc], seed: u16) -> Result<DataFrame> {
         .into_column(),
     ];
     Ok(DataFrame::new(n, columns)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The eight UDP histories, as the rule says: `^` first when flipped, then the first
+    /// sender's letter (`D` originator, `d` responder), then the other's when it sent too.
+    #[test]
+    fn udp_histories_follow_the_rule() {
+        for flipped in [false, true] {
+            for first_is_orig in [false, true] {
+                for two_sides in [false, true] {
+                    let (a, b) = if first_is_orig { ("D", "d") } else { ("d", "D") };
+                    let want = format!(
+                        "{}{a}{}",
+                        if flipped { "^" } else { "" },
+                        if two_sides { b } else { "" }
+                    );
+                    assert_eq!(udp_history(flipped, first_is_orig, two_sides), want);
+                }
+            }
+        }
+    }
 }
