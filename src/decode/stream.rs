@@ -262,10 +262,12 @@ impl Default for Dir {
     }
 }
 
-/// Per-direction stream state over a whole capture.
+/// Per-direction stream state over a whole capture, both directions of a connection in one
+/// entry: a segment finds its own direction and the other's (which the handshake and close
+/// checks read) with one lookup instead of up to three.
 #[derive(Default)]
 pub struct Tracker {
-    dirs: FlowMap<(u64, bool), Dir>,
+    conns: FlowMap<u64, [Option<Dir>; 2]>,
 }
 
 impl Tracker {
@@ -282,11 +284,13 @@ impl Tracker {
             Ordered::Closed(_) => false,
             Ordered::Done => true,
         };
-        let quiet = match self.dirs.get(&(s.flow, s.from_lo)) {
-            Some(d) if !d.quiet && told(d) => self.dirs.get(&(s.flow, !s.from_lo)).is_some_and(told),
+        let [lo, hi] = self.conns.entry(s.flow).or_default();
+        let (mine, other) = if s.from_lo { (lo, hi) } else { (hi, lo) };
+        let quiet = match mine.as_ref() {
+            Some(d) if !d.quiet && told(d) => other.as_ref().is_some_and(told),
             _ => false,
         };
-        let d = self.dirs.entry((s.flow, s.from_lo)).or_default();
+        let d = mine.get_or_insert_with(Dir::default);
         if quiet {
             // The TLS table logged this connection: its parser (and the room it holds) goes.
             d.quiet = true;
@@ -313,8 +317,7 @@ impl Tracker {
             }
             if s.fin && o.held.is_empty() && matches!(o.framer.mode, Mode::Boundary) {
                 d.ordered = Ordered::Closed(o.framer.next_seq);
-                let other = self.dirs.get(&(s.flow, !s.from_lo));
-                if other.is_some_and(|o| matches!(o.ordered, Ordered::Closed(_))) {
+                if other.as_ref().is_some_and(|o| matches!(o.ordered, Ordered::Closed(_))) {
                     events.push(StreamEvent::Closed);
                 }
             }
@@ -1007,7 +1010,13 @@ mod tests {
         assert_eq!(records(&later.events), 0);
         assert!(later.completes, "the capture-order parser still frames records");
         assert_eq!(records(&t.segment(&side(false, n as u32, 6), &data).events), 0);
-        assert!(t.dirs.values().all(|d| matches!(d.ordered, Ordered::Done)));
+        assert!(
+            t.conns
+                .values()
+                .flatten()
+                .flatten()
+                .all(|d| matches!(d.ordered, Ordered::Done))
+        );
     }
 
     #[test]

@@ -793,6 +793,11 @@ fn polars_errors_name_the_column_and_the_script_position() {
             r#"packets().filter(col("src_ip").is_in(["192.168.56.10"])).count()"#,
             r#"packets().filter(col("src_ip") == "192.168.56.10").count()"#,
         ),
+        // Text made once (`to_text()`), tested in one pass: the same rows.
+        (
+            r#"flows().filter(col("l4").to_text().is_in(["tcp", "udp", "no-such-protocol"])).count()"#,
+            r#"flows().filter(col("l4") == "tcp" || col("l4") == "udp").count()"#,
+        ),
     ] {
         let n = count(a);
         assert!(n > 0, "{a}");

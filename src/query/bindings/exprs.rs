@@ -297,7 +297,16 @@ fn is_in(e: PlExpr, values: &Array) -> RhaiResult<PlExpr> {
     if values.is_empty() {
         return Ok(lit(false));
     }
-    if values.iter().all(|v| v.is_string()) && values.len() <= 64 {
+    // Already text (`e.to_text()`): one membership test. Compared one by one, each comparison
+    // made the column text again (beaconing's eight names cast every flow's app eight times).
+    let text = matches!(
+        &e,
+        PlExpr::Cast {
+            dtype: DataTypeExpr::Literal(DataType::String),
+            ..
+        }
+    );
+    if values.iter().all(|v| v.is_string()) && values.len() <= 64 && !text {
         let mut texts = values.iter().map(|v| v.clone().into_string().unwrap_or_default());
         let first = texts.next().unwrap_or_default();
         let any = texts.fold(e.clone().eq(lit(first)), |acc, t| acc.or(e.clone().eq(lit(t))));
