@@ -342,7 +342,7 @@ mod tests {
         let dns = p.dns.unwrap();
         assert_eq!(dns.query.as_deref(), Some("example.com"));
         assert_eq!(dns_type_name(dns.qtype.unwrap()), "AAAA");
-        assert!(!dns.response);
+        assert!(!dns.head.response);
         assert_eq!(p.app, Some(App::Dns));
     }
 

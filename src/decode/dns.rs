@@ -25,9 +25,9 @@ pub struct Dns {
     pub answers: u16,
 }
 
-/// One DNS message, as the transactions pair and write it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DnsMessage {
+/// A DNS message's fixed header: id, flags and section counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DnsHeader {
     pub id: u16,
     pub response: bool,
     pub opcode: u8,
@@ -42,6 +42,12 @@ pub struct DnsMessage {
     pub ancount: u16,
     pub nscount: u16,
     pub arcount: u16,
+}
+
+/// One DNS message, as the transactions pair and write it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DnsMessage {
+    pub head: DnsHeader,
     /// The first question.
     pub query: Option<String>,
     pub qtype: Option<u16>,
@@ -64,9 +70,9 @@ impl DnsMessage {
             parsed: self.error.is_none(),
             qname: self.query.clone(),
             qtype: self.qtype,
-            rcode: self.response.then_some(self.rcode),
-            response: self.response,
-            answers: self.ancount,
+            rcode: self.head.response.then_some(self.head.rcode),
+            response: self.head.response,
+            answers: self.head.ancount,
         }
     }
 }
@@ -125,19 +131,21 @@ pub fn parse_message(msg: &[u8], nbns: bool) -> Option<DnsMessage> {
     let counts = m.header_counts();
     let flags = u16::from_be_bytes([msg[2], msg[3]]);
     let mut out = DnsMessage {
-        id: h.id(),
-        response: h.qr(),
-        opcode: h.opcode().to_int(),
-        aa: h.aa(),
-        tc: h.tc(),
-        rd: h.rd(),
-        ra: h.ra(),
-        z: ((flags >> 4) & 0x7) as u8,
-        rcode: h.rcode().to_int(),
-        qdcount: counts.qdcount(),
-        ancount: counts.ancount(),
-        nscount: counts.nscount(),
-        arcount: counts.arcount(),
+        head: DnsHeader {
+            id: h.id(),
+            response: h.qr(),
+            opcode: h.opcode().to_int(),
+            aa: h.aa(),
+            tc: h.tc(),
+            rd: h.rd(),
+            ra: h.ra(),
+            z: ((flags >> 4) & 0x7) as u8,
+            rcode: h.rcode().to_int(),
+            qdcount: counts.qdcount(),
+            ancount: counts.ancount(),
+            nscount: counts.nscount(),
+            arcount: counts.arcount(),
+        },
         ..Default::default()
     };
     let mut questions = m.question();
@@ -280,10 +288,13 @@ pub(crate) fn parse_dns(msg: &[u8], nbns: bool) -> Option<DnsMessage> {
         return None;
     }
     Some(parse_message(msg, nbns).unwrap_or_else(|| DnsMessage {
-        id: u16::from_be_bytes([msg[0], msg[1]]),
-        response: msg[2] & 0x80 != 0,
-        rcode: msg[3] & 0x0f,
-        ancount: u16::from_be_bytes([msg[6], msg[7]]),
+        head: DnsHeader {
+            id: u16::from_be_bytes([msg[0], msg[1]]),
+            response: msg[2] & 0x80 != 0,
+            rcode: msg[3] & 0x0f,
+            ancount: u16::from_be_bytes([msg[6], msg[7]]),
+            ..Default::default()
+        },
         error: Some("dns: message unreadable".into()),
         ..Default::default()
     }))
@@ -322,7 +333,7 @@ mod tests {
         .unwrap();
         assert_eq!(m.error, None);
         assert_eq!(m.query.as_deref(), Some("ECFCFHEDDAEDECDDDIDDEEDBEGDEDCAA"));
-        assert_eq!((m.qtype, m.qclass, m.rd, m.z), (Some(32), Some(1), true, 1));
+        assert_eq!((m.qtype, m.qclass, m.head.rd, m.head.z), (Some(32), Some(1), true, 1));
     }
 
     #[test]
@@ -330,7 +341,7 @@ mod tests {
         let whole =
             hex("ff6e011000010000000000002045434643464845444441454445434444444944444545444245474445444341410000200001");
         let m = parse_dns(&whole[..20], true).unwrap();
-        assert_eq!(m.id, 0xff6e);
+        assert_eq!(m.head.id, 0xff6e);
         assert!(m.error.is_some(), "{m:?}");
     }
 }

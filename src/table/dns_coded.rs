@@ -8,6 +8,7 @@
 use smallvec::SmallVec;
 
 use crate::decode::DnsMessage;
+use crate::decode::dns::DnsHeader;
 use crate::decode::dns_names::decode_netbios_name;
 use crate::table::interner::Interner;
 
@@ -17,19 +18,7 @@ pub type Answers = SmallVec<[(u32, u32); 2]>;
 /// A [`DnsMessage`] whose text is codes in the shared dictionary.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct DnsCoded {
-    pub id: u16,
-    pub response: bool,
-    pub opcode: u8,
-    pub aa: bool,
-    pub tc: bool,
-    pub rd: bool,
-    pub ra: bool,
-    pub z: u8,
-    pub rcode: u8,
-    pub qdcount: u16,
-    pub ancount: u16,
-    pub nscount: u16,
-    pub arcount: u16,
+    pub head: DnsHeader,
     /// The first question's name as dns.log writes it: lower case, a NetBIOS name decoded.
     pub query: Option<u32>,
     pub qtype: Option<u16>,
@@ -55,19 +44,7 @@ impl DnsCoded {
             }
         });
         DnsCoded {
-            id: m.id,
-            response: m.response,
-            opcode: m.opcode,
-            aa: m.aa,
-            tc: m.tc,
-            rd: m.rd,
-            ra: m.ra,
-            z: m.z,
-            rcode: m.rcode,
-            qdcount: m.qdcount,
-            ancount: m.ancount,
-            nscount: m.nscount,
-            arcount: m.arcount,
+            head: m.head,
             query,
             qtype: m.qtype,
             qclass: m.qclass,
@@ -95,7 +72,10 @@ mod tests {
 
     fn msg(query: &str) -> DnsMessage {
         DnsMessage {
-            id: 3,
+            head: DnsHeader {
+                id: 3,
+                ..Default::default()
+            },
             query: Some(query.into()),
             answers: vec![("192.0.2.1".into(), 60), ("a.example".into(), 5), ("x".into(), 1)],
             answered: Some("example.com".into()),

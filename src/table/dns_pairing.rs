@@ -130,10 +130,10 @@ pub struct DnsPairing {
 impl DnsPairing {
     fn new_transaction(&mut self, ctx: &Seen, msg: &DnsCoded) -> usize {
         let t = DnsTransaction {
-            conn: TxConn::at(ctx, !msg.response),
+            conn: TxConn::at(ctx, !msg.head.response),
             l4: ctx.l4,
             app: ctx.app,
-            trans_id: msg.id,
+            trans_id: msg.head.id,
             netbios: ctx.netbios,
             ..Default::default()
         };
@@ -169,30 +169,33 @@ impl DnsPairing {
         let mut st = self.flows.remove(&ctx.flow_id).unwrap_or_default();
         let slots = &self.slots;
         let id_of = |i: usize| slots.get(i).and_then(|s| s.as_ref()).map(|t| t.trans_id);
-        let t = if !msg.response {
-            match st.pending_replies.pop(msg.id) {
+        let t = if !msg.head.response {
+            match st.pending_replies.pop(msg.head.id) {
                 Some(t) => t,
                 None => {
                     let t = self.new_transaction(ctx, msg);
                     if st.pending_query.is_none() {
                         st.pending_query = Some(t);
                     } else {
-                        for d in st.pending_queries.push(msg.id, t) {
+                        for d in st.pending_queries.push(msg.head.id, t) {
                             self.finish(d);
                         }
                     }
                     t
                 }
             }
-        } else if let Some(q) = st.pending_query.filter(|&q| id_of(q) == Some(msg.id)) {
+        } else if let Some(q) = st.pending_query.filter(|&q| id_of(q) == Some(msg.head.id)) {
             // Refill the fast path, a query with this id first (keeps the queues' order).
-            st.pending_query = st.pending_queries.pop(msg.id).or_else(|| st.pending_queries.pop_any());
+            st.pending_query = st
+                .pending_queries
+                .pop(msg.head.id)
+                .or_else(|| st.pending_queries.pop_any());
             q
-        } else if let Some(q) = st.pending_queries.pop(msg.id) {
+        } else if let Some(q) = st.pending_queries.pop(msg.head.id) {
             q
         } else {
             let t = self.new_transaction(ctx, msg);
-            for d in st.pending_replies.push(msg.id, t) {
+            for d in st.pending_replies.push(msg.head.id, t) {
                 self.finish(d);
             }
             t
@@ -206,49 +209,49 @@ impl DnsPairing {
     /// Feed one message (in capture order).
     pub fn message(&mut self, ctx: &Seen, msg: &mut DnsCoded) {
         // Zeek tracks standard queries, notifies and dynamic updates only.
-        if !matches!(msg.opcode, 0 | 4 | 5) {
+        if !matches!(msg.head.opcode, 0 | 4 | 5) {
             return;
         }
         let i = self.session(ctx, msg);
         let Some(Some(t)) = self.slots.get_mut(i) else {
             return;
         };
-        if msg.response {
-            t.rcode = Some(msg.rcode);
-            if msg.rcode != 0 && msg.qdcount == 0 {
+        if msg.head.response {
+            t.rcode = Some(msg.head.rcode);
+            if msg.head.rcode != 0 && msg.head.qdcount == 0 {
                 t.rejected = true;
             }
             t.response_frame.get_or_insert(ctx.frame);
         } else {
             t.query_frame.get_or_insert(ctx.frame);
         }
-        t.opcode = Some(msg.opcode);
+        t.opcode = Some(msg.head.opcode);
         if let Some(e) = &msg.error {
             t.error.get_or_insert_with(|| e.clone());
         }
         if let Some(q) = msg.query {
-            if !msg.response {
+            if !msg.head.response {
                 // dns_request: the query's flags, class, type and (lower-cased) name.
-                t.rd = msg.rd;
-                t.tc = msg.tc;
+                t.rd = msg.head.rd;
+                t.tc = msg.head.tc;
                 t.qclass = msg.qclass;
                 t.qtype = msg.qtype;
-                t.z = msg.z;
+                t.z = msg.head.z;
                 t.query = Some(q);
-            } else if msg.ancount == 0 && msg.nscount == 0 && msg.arcount == 0 {
+            } else if msg.head.ancount == 0 && msg.head.nscount == 0 && msg.head.arcount == 0 {
                 // dns_rejected: a reply with nothing in it.
                 t.rejected = true;
             }
         }
-        if msg.response
+        if msg.head.response
             && let Some(owner) = msg.answered
         {
             // DNS::do_reply, for the answer records Zeek writes.
             if t.query.is_none() {
                 t.query = Some(owner);
             }
-            t.aa = msg.aa;
-            t.ra = msg.ra;
+            t.aa = msg.head.aa;
+            t.ra = msg.head.ra;
             if t.rtt.is_none() && ctx.ts > t.conn.ts {
                 // Checked: a damaged capture's times can be any 64-bit values (found by fuzzing).
                 t.rtt = ctx.ts.checked_sub(t.conn.ts);
@@ -261,7 +264,7 @@ impl DnsPairing {
         }
         // dns_end: only for a message read whole.
         if msg.error.is_none() {
-            if msg.response {
+            if msg.head.response {
                 t.saw_reply = true;
             } else {
                 t.saw_query = true;
@@ -320,12 +323,15 @@ mod tests {
 
     fn msg(id: u16, response: bool, answers: &[&str]) -> DnsCoded {
         let m = crate::decode::DnsMessage {
-            id,
-            response,
-            rd: true,
-            ra: response,
-            qdcount: 1,
-            ancount: answers.len() as u16,
+            head: crate::decode::dns::DnsHeader {
+                id,
+                response,
+                rd: true,
+                ra: response,
+                qdcount: 1,
+                ancount: answers.len() as u16,
+                ..Default::default()
+            },
             query: Some("Example.COM".into()),
             qtype: Some(1),
             qclass: Some(1),

@@ -237,9 +237,10 @@ impl PacketColumns {
             qname = netbios.as_deref().or(d.query.as_deref()).map(|s| it.text(s));
             self.dns_qname.put(row, qname);
             self.dns_qtype.put(row, d.qtype.map(|t| it.dns_type(t)));
-            self.dns_rcode.put(row, d.response.then(|| it.dns_rcode(d.rcode)));
-            self.dns_response.put(row, Some(d.response));
-            self.dns_answers.put(row, Some(d.ancount));
+            self.dns_rcode
+                .put(row, d.head.response.then(|| it.dns_rcode(d.head.rcode)));
+            self.dns_response.put(row, Some(d.head.response));
+            self.dns_answers.put(row, Some(d.head.ancount));
         }
         // DNS over TCP is read from the stream (a segment may hold part of a message or
         // several); the decoder's reading of one segment only fills the columns above.
@@ -361,9 +362,10 @@ impl PacketColumns {
                 let qname = msg.query.as_deref().map(|q| it.text(q));
                 self.dns_qname.set(row, qname);
                 self.dns_qtype.set(row, msg.qtype.map(|t| it.dns_type(t)));
-                self.dns_rcode.set(row, msg.response.then(|| it.dns_rcode(msg.rcode)));
-                self.dns_response.set(row, Some(msg.response));
-                self.dns_answers.set(row, Some(msg.ancount));
+                self.dns_rcode
+                    .set(row, msg.head.response.then(|| it.dns_rcode(msg.head.rcode)));
+                self.dns_response.set(row, Some(msg.head.response));
+                self.dns_answers.set(row, Some(msg.head.ancount));
                 if msg.error.is_none() {
                     self.services.push((row as u32, Service::Dns));
                 }
