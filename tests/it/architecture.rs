@@ -583,6 +583,42 @@ fn no_file_is_too_long_to_read() {
     );
 }
 
+/// The repository's top level holds the prescribed entries and nothing else (a stray file once
+/// sat there unnoticed for weeks). Reads what git tracks, so build output does not count.
+#[test]
+fn the_top_level_holds_only_the_prescribed_entries() {
+    const ALLOWED: [&str; 12] = [
+        "Cargo.toml",
+        "Cargo.lock",
+        "src",
+        "queries",
+        "captures",
+        "config",
+        "tests",
+        "README.md",
+        ".ci",
+        "build.rs",
+        ".gitignore",
+        ".rustfmt.toml",
+    ];
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new("git")
+        .args(["ls-files"])
+        .current_dir(root)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git ls-files: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tracked = String::from_utf8_lossy(&out.stdout).into_owned();
+    let top: BTreeSet<&str> = tracked.lines().filter_map(|l| l.split('/').next()).collect();
+    assert!(top.contains("src") && top.contains("Cargo.toml"), "git listed: {top:?}");
+    let stray: Vec<&&str> = top.iter().filter(|t| !ALLOWED.contains(t)).collect();
+    assert!(stray.is_empty(), "not prescribed at the top level: {stray:?}");
+}
+
 /// The test itself: a backwards use, a peer front-end and a cycle are each caught.
 #[test]
 fn the_rules_catch_what_they_are_for() {
