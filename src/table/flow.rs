@@ -20,6 +20,7 @@ use crate::decode::{App, L4, icmp_ports};
 use crate::error::Result;
 use crate::table::flow_acc::{Acc, Dir, NONE8, NONE32, Zeek};
 use crate::table::flow_table::table_of;
+use crate::table::messages::NO_ROW;
 use crate::table::schema::col;
 use crate::table::zeek_roles::flip_at_start;
 use crate::table::zeek_tcp::{Segment, TcpConn};
@@ -293,15 +294,24 @@ impl FlowBuilder {
 
     /// Add the packets of one chunk of a packet table (any subset of rows, in file order).
     pub fn add(&mut self, df: &DataFrame) -> Result<()> {
-        self.add_confirmed(df, &[]).map(|_| ())
+        self.add_confirmed(df, &[], &mut Vec::new()).map(|_| ())
     }
 
     /// [`FlowBuilder::add`] with the rows of the chunk that confirm a protocol on their flow
     /// (in row order): a TCP flow takes one only while Zeek would analyse its payload (not a
     /// connection whose start was missed). Returns the rows of such TCP connections, in order.
-    pub fn add_confirmed(&mut self, df: &DataFrame, confirmed: &[(u32, Service)]) -> Result<Vec<u32>> {
+    /// `rows` becomes each packet's flow row in the flow table [`FlowBuilder::finish`] makes
+    /// ([`NO_ROW`] for a packet of no flow): the transaction rows take their flow's view by it.
+    pub fn add_confirmed(
+        &mut self,
+        df: &DataFrame,
+        confirmed: &[(u32, Service)],
+        rows: &mut Vec<u32>,
+    ) -> Result<Vec<u32>> {
         let mut partial = Vec::new();
         let n = df.height();
+        rows.clear();
+        rows.resize(n, NO_ROW);
         if n == 0 {
             return Ok(partial);
         }
@@ -400,6 +410,8 @@ impl FlowBuilder {
                     k
                 }
             };
+            // Flows become rows in the order they were first seen (see `finish`).
+            rows[i] = k;
             let Some(acc) = self.flows.get_mut(k as usize) else {
                 continue;
             };

@@ -5,11 +5,14 @@
 use polars::prelude::*;
 
 use crate::error::Result;
+use crate::table::messages::NO_ROW;
 use crate::table::schema::{fcol, tcol};
 
 /// A flow's originator and Community ID, by flow id: what a transaction row takes from its flow.
 pub struct FlowViews {
-    rows: crate::decode::packet::FlowMap<u64, IdxSize>,
+    /// Flow rows by flow id; None when the transaction rows know their flow's row (a decode:
+    /// see [`flow_view_at`]), which spares a map of every flow at the load's memory peak.
+    rows: Option<crate::decode::packet::FlowMap<u64, IdxSize>>,
     src_ip: Vec<Option<u32>>,
     src_port: Vec<Option<u16>>,
     community_id: Column,
@@ -26,8 +29,15 @@ impl FlowViews {
                 rows.insert(id, i as IdxSize);
             }
         }
+        let mut views = FlowViews::by_row(flows)?;
+        views.rows = Some(rows);
+        Ok(views)
+    }
+
+    /// For transaction rows that carry their flow's row ([`flow_view_at`]).
+    pub fn by_row(flows: &DataFrame) -> Result<FlowViews> {
         Ok(FlowViews {
-            rows,
+            rows: None,
             src_ip: codes(flows.column(fcol::SRC_IP)?)?,
             src_port: flows.column(fcol::SRC_PORT)?.u16()?.iter().collect(),
             community_id: flows.column(fcol::COMMUNITY_ID)?.clone(),
@@ -54,6 +64,21 @@ pub fn finish_with_flows(table: DataFrame, flows: &FlowViews) -> Result<DataFram
 /// Looked up by hand rather than joined: a Polars join of each table with the flow table took a
 /// 10M-packet load's memory peak up by 120 MB.
 pub fn flow_view(table: DataFrame, flows: &FlowViews) -> Result<DataFrame> {
+    view(table, flows, None)
+}
+
+/// [`flow_view`] for rows whose flow rows are known (`rows[i]`, [`NO_ROW`] for none), as a
+/// decode knows them.
+pub fn flow_view_at(table: DataFrame, flows: &FlowViews, rows: &[u32]) -> Result<DataFrame> {
+    if rows.len() != table.height() {
+        return Err(crate::error::Error::Internal(
+            "transaction rows and their flow rows differ in number",
+        ));
+    }
+    view(table, flows, Some(rows))
+}
+
+fn view(table: DataFrame, flows: &FlowViews, rows: Option<&[u32]>) -> Result<DataFrame> {
     if table.height() == 0 {
         return Ok(table);
     }
@@ -63,7 +88,11 @@ pub fn flow_view(table: DataFrame, flows: &FlowViews) -> Result<DataFrame> {
     let mut swap = Vec::with_capacity(table.height());
     let mut flow_rows: Vec<Option<IdxSize>> = Vec::with_capacity(table.height());
     for (i, id) in ids.iter().enumerate() {
-        let k = id.and_then(|id| flows.rows.get(&id).copied());
+        let k = match (rows, &flows.rows) {
+            (Some(rows), _) => Some(rows[i]).filter(|&r| r != NO_ROW && (r as usize) < flows.src_ip.len()),
+            (None, Some(map)) => id.and_then(|id| map.get(&id).copied()),
+            (None, None) => None,
+        };
         flow_rows.push(k);
         // As Polars' null logic had it: the row swaps when its flow has an originator and the
         // row's client differs from it in address or port (a comparison with an unknown value
@@ -103,12 +132,23 @@ pub fn flow_view(table: DataFrame, flows: &FlowViews) -> Result<DataFrame> {
 /// The rows sorted by time (ties keep their order), one column at a time: sorting the frame
 /// whole held a second copy of every column at once.
 pub fn in_time_order(df: DataFrame) -> Result<DataFrame> {
+    in_time_order_with(df, &mut Vec::new())
+}
+
+/// [`in_time_order`], with `rows` (one per row of `df`, or none at all) put in the same order.
+pub fn in_time_order_with(df: DataFrame, rows: &mut Vec<u32>) -> Result<DataFrame> {
     let order = df
         .column(tcol::TS)?
         .as_materialized_series()
         .arg_sort(SortOptions::default().with_maintain_order(true));
     if order.iter().enumerate().all(|(i, r)| r == Some(i as IdxSize)) {
         return Ok(df);
+    }
+    if rows.len() == df.height() {
+        *rows = order
+            .iter()
+            .map(|i| i.and_then(|i| rows.get(i as usize).copied()).unwrap_or(NO_ROW))
+            .collect();
     }
     let height = df.height();
     let mut columns = Vec::with_capacity(df.width());

@@ -5,6 +5,9 @@
 use crate::decode::stream::StreamEvent;
 use crate::table::dns_coded::DnsCoded;
 
+/// No flow row (see [`Seen::flow_row`]).
+pub const NO_ROW: u32 = u32::MAX;
+
 /// Where a message was seen: its packet's time, frame, flow and endpoints.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Seen {
@@ -13,6 +16,9 @@ pub struct Seen {
     /// The packet's row in its chunk.
     pub row: u32,
     pub flow_id: u64,
+    /// The flow's row in the capture's flow table (set once the flow builder saw the packet;
+    /// None where the flows are made apart, as in a live window).
+    pub flow_row: Option<u32>,
     /// Sender and receiver: text codes of the addresses, and ports.
     pub src_ip: Option<u32>,
     pub src_port: Option<u16>,
@@ -32,4 +38,19 @@ pub struct Seen {
 pub struct Messages {
     pub dns: Vec<(Seen, DnsCoded)>,
     pub stream: Vec<(Seen, StreamEvent)>,
+}
+
+impl Messages {
+    /// Each message takes its packet's flow row (`rows`: by packet row of the chunk, as
+    /// [`crate::table::flow::FlowBuilder::add_confirmed`] gives them).
+    pub fn set_flow_rows(&mut self, rows: &[u32]) {
+        let seen = self
+            .dns
+            .iter_mut()
+            .map(|(s, _)| s)
+            .chain(self.stream.iter_mut().map(|(s, _)| s));
+        for s in seen {
+            s.flow_row = rows.get(s.row as usize).copied().filter(|&r| r != NO_ROW);
+        }
+    }
 }

@@ -407,6 +407,7 @@ impl PacketColumns {
             frame: self.frame.get(r).copied().unwrap_or(0),
             row: r as u32,
             flow_id: self.flow_id.get(r).unwrap_or(0),
+            flow_row: None,
             src_ip: self.src_ip.get(r),
             src_port: self.src_port.get(r),
             dst_ip: self.dst_ip.get(r),

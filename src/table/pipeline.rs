@@ -30,7 +30,7 @@ use crate::table::dns_pairing::DnsPairing;
 use crate::table::dns_table::DnsColumns;
 use crate::table::events::{event_mask, filter_here};
 use crate::table::flow::FlowBuilder;
-use crate::table::flow_view::{FlowViews, flow_view, in_time_order};
+use crate::table::flow_view::{FlowViews, flow_view_at, in_time_order_with};
 use crate::table::http_pairing::HttpPairing;
 use crate::table::http_table::HttpColumns;
 use crate::table::interner::Interner;
@@ -549,6 +549,7 @@ fn collect_in_order(
 ) -> Result<(FlowBuilder, CaptureMeta)> {
     let mut pending: BTreeMap<usize, (PacketColumns, Batch)> = BTreeMap::new();
     let mut next = 0usize;
+    let mut flow_rows = Vec::new();
     let mut order = InOrder::default();
     let mut interner = Interner::default();
     let mut meta = CaptureMeta::of_packets(&DataFrame::empty());
@@ -564,9 +565,10 @@ fn collect_in_order(
             batch.clear();
             let _ = pool.send(batch);
             let confirmed = cols.take_services();
-            let chunk_messages = cols.take_messages();
+            let mut chunk_messages = cols.take_messages();
             let df = cols.into_dataframe(file_code)?;
-            let partial = flows.add_confirmed(&df, &confirmed)?;
+            let partial = flows.add_confirmed(&df, &confirmed, &mut flow_rows)?;
+            chunk_messages.set_flow_rows(&flow_rows);
             // The transactions thread only stops early if it panicked, which `collect` reports.
             let _ = messages.send((chunk_messages, partial));
             meta.extend(CaptureMeta::of_packets(&df));
@@ -616,17 +618,6 @@ pub struct TransactionTables {
 impl TransactionTables {
     pub fn is_empty(&self) -> bool {
         self.dns.height() == 0 && self.http.height() == 0 && self.tls.height() == 0
-    }
-
-    /// Each row takes its flow's view (`flows`): client and server as the flow's originator
-    /// and responder, and its Community ID.
-    pub(crate) fn with_flows(self, flows: &DataFrame) -> Result<TransactionTables> {
-        let views = FlowViews::of(flows)?;
-        Ok(TransactionTables {
-            dns: flow_view(self.dns, &views)?,
-            http: flow_view(self.http, &views)?,
-            tls: flow_view(self.tls, &views)?,
-        })
     }
 
     /// Three empty tables with every column typed.
@@ -702,9 +693,9 @@ impl Transactions {
         }
     }
 
-    /// The tables, once every chunk was added, rows in time order (still without their flow's
-    /// view: see [`TransactionTables::with_flows`]).
-    pub(crate) fn finish(self, it: &mut Interner, file_code: u32) -> Result<TransactionTables> {
+    /// The tables, once every chunk was added, rows in time order, each row with its flow's row
+    /// (still without their flow's view: see [`Unviewed::with_flows`]).
+    pub(crate) fn finish(self, it: &mut Interner, file_code: u32) -> Result<Unviewed> {
         let Transactions {
             dns_pairing,
             mut dns,
@@ -725,10 +716,35 @@ impl Transactions {
         }
         // In time order now: this runs while the flow table is made; the flows' view then keeps
         // the order.
+        let mut flow_rows = [dns.take_flow_rows(), http.take_flow_rows(), tls.take_flow_rows()];
+        let [d, h, t] = &mut flow_rows;
+        let tables = TransactionTables {
+            dns: in_time_order_with(dns.into_dataframe(file_code)?, d)?,
+            http: in_time_order_with(http.into_dataframe(file_code)?, h)?,
+            tls: in_time_order_with(tls.into_dataframe(file_code)?, t)?,
+        };
+        Ok(Unviewed { tables, flow_rows })
+    }
+}
+
+/// A decode's transaction tables before their rows take their flow's view, with each row's
+/// flow row (dns, http, tls).
+pub(crate) struct Unviewed {
+    tables: TransactionTables,
+    flow_rows: [Vec<u32>; 3],
+}
+
+impl Unviewed {
+    /// Each row takes its flow's view (its originator as client, its Community ID), found by its flow
+    /// row: no map from flow ids to rows (a map of every flow was the 10M load's memory peak).
+    pub(crate) fn with_flows(self, flows: &DataFrame) -> Result<TransactionTables> {
+        let views = FlowViews::by_row(flows)?;
+        let Unviewed { tables, flow_rows } = self;
+        let [d, h, t] = &flow_rows;
         Ok(TransactionTables {
-            dns: in_time_order(dns.into_dataframe(file_code)?)?,
-            http: in_time_order(http.into_dataframe(file_code)?)?,
-            tls: in_time_order(tls.into_dataframe(file_code)?)?,
+            dns: flow_view_at(tables.dns, &views, d)?,
+            http: flow_view_at(tables.http, &views, h)?,
+            tls: flow_view_at(tables.tls, &views, t)?,
         })
     }
 }
@@ -739,4 +755,44 @@ fn pack_chunks(rx: Receiver<(DataFrame, BooleanChunked)>, mut table: PacketStore
         table.push_with_events(&df, &events)?;
     }
     Ok(table)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::table::flow_view::flow_view;
+    use crate::table::schema::tcol;
+
+    /// A decode gives each transaction row its flow's view by the flow row the collector
+    /// noted; looked up again by flow id, every row must come out the same (a wrong row would
+    /// swap endpoints or take another flow's Community ID).
+    #[test]
+    fn flow_rows_from_the_decode_give_the_view_flow_ids_give() {
+        let mut files = vec![crate::testdata::sample()];
+        files.extend(crate::testdata::shared_capture_files());
+        let opts = LoadOptions {
+            cache_dir: std::env::temp_dir(),
+            use_cache: false,
+            progress: false,
+            threads: 2,
+            community_id_seed: 0,
+        };
+        let mut rows = 0;
+        for file in files {
+            let Ok(d) = CaptureFile::stat(&file).and_then(|c| decode_file(&c, &opts)) else {
+                continue;
+            };
+            let views = FlowViews::of(&d.flows).unwrap();
+            for table in [&d.tx.dns, &d.tx.http, &d.tx.tls] {
+                let again = flow_view(table.clone(), &views).unwrap();
+                for c in table.get_column_names() {
+                    let (x, y) = (table.column(c).unwrap(), again.column(c).unwrap());
+                    assert!(x.equals_missing(y), "{}: {c}: {x:?} vs {y:?}", file.display());
+                }
+                rows += table.column(tcol::COMMUNITY_ID).unwrap().len()
+                    - table.column(tcol::COMMUNITY_ID).unwrap().null_count();
+            }
+        }
+        assert!(rows > 100, "transaction rows with a Community ID: {rows}");
+    }
 }

@@ -92,6 +92,7 @@ impl TlsSessions {
                 conn: TxConn {
                     ts: seen.ts,
                     flow_id: seen.flow_id,
+                    flow_row: seen.flow_row,
                     ..Default::default()
                 },
                 quic,

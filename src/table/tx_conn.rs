@@ -6,7 +6,7 @@
 use polars::prelude::*;
 
 use crate::table::column::{Col, cat32, prim};
-use crate::table::messages::Seen;
+use crate::table::messages::{NO_ROW, Seen};
 use crate::table::schema::{cat_dtype, tcol};
 
 /// A transaction's connection: time, flow, and the client's and server's address codes and
@@ -15,6 +15,8 @@ use crate::table::schema::{cat_dtype, tcol};
 pub struct TxConn {
     pub ts: i64,
     pub flow_id: u64,
+    /// The flow's row in the flow table, when known while decoding (see [`Seen::flow_row`]).
+    pub flow_row: Option<u32>,
     pub client_ip: Option<u32>,
     pub client_port: Option<u16>,
     pub server_ip: Option<u32>,
@@ -28,6 +30,7 @@ impl TxConn {
         let mut c = TxConn {
             ts: seen.ts,
             flow_id: seen.flow_id,
+            flow_row: seen.flow_row,
             ..Default::default()
         };
         c.set_ends(seen, sender_is_client);
@@ -53,6 +56,8 @@ impl TxConn {
 pub struct TxConnColumns {
     ts: Vec<i64>,
     flow_id: Vec<u64>,
+    /// Each row's flow row ([`NO_ROW`] for none): not a column of the table, taken apart.
+    flow_rows: Vec<u32>,
     src_ip: Col<u32>,
     src_port: Col<u16>,
     dst_ip: Col<u32>,
@@ -71,10 +76,16 @@ impl TxConnColumns {
     pub fn push(&mut self, c: &TxConn) {
         self.ts.push(c.ts);
         self.flow_id.push(c.flow_id);
+        self.flow_rows.push(c.flow_row.unwrap_or(NO_ROW));
         self.src_ip.push(c.client_ip);
         self.src_port.push(c.client_port);
         self.dst_ip.push(c.server_ip);
         self.dst_port.push(c.server_port);
+    }
+
+    /// Each row's flow row ([`NO_ROW`] for none), taken (call before [`Self::into_columns`]).
+    pub fn take_flow_rows(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.flow_rows)
     }
 
     /// The table's first columns, every row from the capture file `file_code` names: ts, file,
