@@ -11,7 +11,7 @@ use crate::table::schema::{fcol, tcol};
 /// A flow's originator and Community ID, by flow id: what a transaction row takes from its flow.
 pub struct FlowViews {
     /// Flow rows by flow id; None when the transaction rows know their flow's row (a decode:
-    /// see [`flow_view_at`]), which spares a map of every flow at the load's memory peak.
+    /// see [`flow_view_at`]), which spares making a map of every flow.
     rows: Option<crate::decode::packet::FlowMap<u64, IdxSize>>,
     src_ip: Vec<Option<u32>>,
     src_port: Vec<Option<u16>>,

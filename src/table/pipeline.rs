@@ -735,8 +735,9 @@ pub(crate) struct Unviewed {
 }
 
 impl Unviewed {
-    /// Each row takes its flow's view (its originator as client, its Community ID), found by its flow
-    /// row: no map from flow ids to rows (a map of every flow was the 10M load's memory peak).
+    /// Each row takes its flow's view (its originator as client, its Community ID), found by its
+    /// flow row: no map from flow ids to rows (making and reading one took 0.1 s of the 10M
+    /// load, after decoding, on one core).
     pub(crate) fn with_flows(self, flows: &DataFrame) -> Result<TransactionTables> {
         let views = FlowViews::by_row(flows)?;
         let Unviewed { tables, flow_rows } = self;
