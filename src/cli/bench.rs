@@ -302,13 +302,7 @@ pub fn run(o: &BenchOptions) -> Result<Value> {
 /// Work done inside a measured child process.
 pub fn worker(kind: &str, file: &Path) -> Result<()> {
     let cap = CaptureFile::stat(file)?;
-    let opts = LoadOptions {
-        cache_dir: std::env::temp_dir(),
-        use_cache: false,
-        progress: false,
-        threads: 0,
-        community_id_seed: 0,
-    };
+    let opts = LoadOptions::uncached(0);
     let started = Instant::now();
     let d = decode_file(&cap, &opts)?;
     let load = started.elapsed();
@@ -328,13 +322,7 @@ pub fn worker(kind: &str, file: &Path) -> Result<()> {
 /// the decoded `src_ip` column, against the same addresses as a plain string column.
 fn ip_representation(file: &Path) -> Result<Value> {
     let cap = CaptureFile::stat(file)?;
-    let opts = LoadOptions {
-        cache_dir: std::env::temp_dir(),
-        use_cache: false,
-        progress: false,
-        threads: 0,
-        community_id_seed: 0,
-    };
+    let opts = LoadOptions::uncached(0);
     let table = decode_file(&cap, &opts)?.packets;
     let df = table.lazy().select([col(col::SRC_IP)]).collect()?;
     let cat = df.column(col::SRC_IP)?.clone();

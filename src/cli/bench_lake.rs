@@ -207,13 +207,7 @@ mod tests {
         super::shifted_copy(&src, &dst, 7200).unwrap();
         let (a, b) = (std::fs::read(&src).unwrap(), std::fs::read(&dst).unwrap());
         assert_eq!(a.len(), b.len());
-        let opts = netql::table::pipeline::LoadOptions {
-            cache_dir: dir.path().into(),
-            use_cache: false,
-            progress: false,
-            threads: 0,
-            community_id_seed: 0,
-        };
+        let opts = netql::table::pipeline::LoadOptions::uncached(0);
         let meta = |p: &std::path::Path| {
             let f = netql::table::catalog::CaptureFile::stat(p).unwrap();
             netql::table::load::capture_meta(&f, &opts).unwrap()

@@ -57,7 +57,7 @@ impl DnsCoded {
 
 /// A question's name as Zeek's dns_request writes it: lower case, and a NetBIOS name decoded
 /// (when it decodes).
-pub fn dns_log_name(mut q: String, netbios: bool) -> String {
+fn dns_log_name(mut q: String, netbios: bool) -> String {
     q.make_ascii_lowercase();
     if netbios {
         decode_netbios_name(&q).unwrap_or(q)

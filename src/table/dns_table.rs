@@ -22,8 +22,8 @@ pub struct DnsColumns {
     l4: Col<u8>,
     app: Col<u8>,
     trans_id: Vec<u16>,
-    /// Nanoseconds.
-    rtt: Col<i64>,
+    /// Seconds.
+    rtt: Col<f64>,
     query: Col<u32>,
     // The names of class, type, response code and opcode follow from the numbers: made when
     // the table is (445k rows of the 10M capture held four codes each while decoding).
@@ -65,7 +65,7 @@ impl DnsColumns {
         self.l4.push(t.l4);
         self.app.push(t.app);
         self.trans_id.push(t.trans_id);
-        self.rtt.push(t.rtt);
+        self.rtt.push(t.rtt.map(|ns| ns as f64 / 1e9));
         self.query.push(t.query);
         self.qclass.push(t.qclass);
         self.qtype.push(t.qtype);
@@ -129,18 +129,13 @@ impl DnsColumns {
             row_ttls.extend(self.ttls[from..to].iter().map(|&t| f64::from(t)));
             ttls.append_slice(&row_ttls);
         }
-        let rtt = self.rtt.rows(n);
-        let mut rtt_s = Col::with_capacity(n);
-        for i in 0..n {
-            rtt_s.push(rtt.get(i).map(|ns| ns as f64 / 1e9));
-        }
         let bools = |name: &str, v: Vec<bool>| BooleanChunked::from_slice(name.into(), &v).into_column();
         let mut columns = self.conn.into_columns(file_code);
         columns.extend([
             enum8(dcol::L4, self.l4.rows(n), &L4_DTYPE),
             enum8(dcol::APP, self.app.rows(n), &APP_DTYPE),
             UInt16Chunked::from_vec(dcol::TRANS_ID.into(), self.trans_id).into_column(),
-            prim::<Float64Type>(dcol::RTT, rtt_s.rows(n)),
+            prim::<Float64Type>(dcol::RTT, self.rtt.rows(n)),
             cat32(dcol::QUERY, self.query.rows(n), cat_dtype()),
             prim::<UInt16Type>(dcol::QCLASS, self.qclass.rows(n)),
             cat32(dcol::QCLASS_NAME, qclass_names.rows(n), cat_dtype()),

@@ -262,13 +262,7 @@ mod tests {
     #[test]
     fn window_in_ticks_equals_the_loaded_capture() {
         let cap = CaptureFile::stat(&sample()).unwrap();
-        let opts = LoadOptions {
-            cache_dir: std::env::temp_dir(),
-            use_cache: false,
-            progress: false,
-            threads: 1,
-            community_id_seed: 0,
-        };
+        let opts = LoadOptions::uncached(1);
         let loaded = decode_file(&cap, &opts).unwrap().packets.to_dataframe().unwrap();
         for every in [1, 7, 100, 1_000_000] {
             let (d, w, _) = window_of_sample(every);
@@ -286,13 +280,7 @@ mod tests {
     #[test]
     fn window_transactions_equal_the_loaded_capture() {
         let cap = CaptureFile::stat(&sample()).unwrap();
-        let opts = LoadOptions {
-            cache_dir: std::env::temp_dir(),
-            use_cache: false,
-            progress: false,
-            threads: 1,
-            community_id_seed: 0,
-        };
+        let opts = LoadOptions::uncached(1);
         let loaded = decode_file(&cap, &opts).unwrap().tx;
         assert!(loaded.dns.height() > 0 && loaded.http.height() > 0 && loaded.tls.height() > 0);
         for every in [1, 7, 100, 1_000_000] {

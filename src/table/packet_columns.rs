@@ -252,7 +252,6 @@ impl PacketColumns {
                     (224..=239).contains(&a.bytes[0])
                 }
             });
-            let qname = qname.filter(|_| !nbns);
             self.dns.push((row as u32, multicast, DnsCoded::of(m, nbns, qname, it)));
         }
         self.http_method.put(row, p.http_method.as_deref().map(|s| it.text(s)));

@@ -62,6 +62,20 @@ pub struct LoadOptions {
     pub community_id_seed: u16,
 }
 
+impl LoadOptions {
+    /// Decode straight from the capture with `threads` decoders (0 = one per core): no cache
+    /// read or written, no progress bar, Community IDs with the default seed.
+    pub fn uncached(threads: usize) -> LoadOptions {
+        LoadOptions {
+            cache_dir: std::env::temp_dir(),
+            use_cache: false,
+            progress: false,
+            threads,
+            community_id_seed: 0,
+        }
+    }
+}
+
 /// What a fresh decode keeps in memory besides the flow table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keep {
@@ -771,13 +785,7 @@ mod tests {
     fn flow_rows_from_the_decode_give_the_view_flow_ids_give() {
         let mut files = vec![crate::testdata::sample()];
         files.extend(crate::testdata::shared_capture_files());
-        let opts = LoadOptions {
-            cache_dir: std::env::temp_dir(),
-            use_cache: false,
-            progress: false,
-            threads: 2,
-            community_id_seed: 0,
-        };
+        let opts = LoadOptions::uncached(2);
         let mut rows = 0;
         for file in files {
             let Ok(d) = CaptureFile::stat(&file).and_then(|c| decode_file(&c, &opts)) else {

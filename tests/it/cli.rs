@@ -200,13 +200,7 @@ fn second_load_comes_from_the_parquet_cache() {
 #[test]
 fn flows_summarise_tcp_state() {
     let Some(dir) = shared_captures() else { return };
-    let opts = LoadOptions {
-        cache_dir: std::env::temp_dir(),
-        use_cache: false,
-        progress: false,
-        threads: 2,
-        community_id_seed: 0,
-    };
+    let opts = LoadOptions::uncached(2);
     // synscan: 1000 probed ports on one host; open 22, 53, 80.
     let l = load(&CaptureFile::stat(&dir.join("synscan.pcapng")).unwrap(), &opts).unwrap();
     let flows = l.flows().unwrap().collect().unwrap();

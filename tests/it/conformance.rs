@@ -71,13 +71,7 @@ pub fn deliberate() -> HashMap<(&'static str, &'static str), (u64, u64, &'static
 }
 
 fn opts() -> LoadOptions {
-    LoadOptions {
-        cache_dir: std::env::temp_dir(),
-        use_cache: false,
-        progress: false,
-        threads: 2,
-        community_id_seed: 0,
-    }
+    LoadOptions::uncached(2)
 }
 
 fn strings(df: &DataFrame, name: &str) -> Vec<Option<String>> {

@@ -15,13 +15,7 @@ use crate::common::{netql, sample, shared_captures, stderr, stdout};
 use crate::conformance::{PROTOS, deliberate};
 
 pub(crate) fn opts() -> LoadOptions {
-    LoadOptions {
-        cache_dir: std::env::temp_dir(),
-        use_cache: false,
-        progress: false,
-        threads: 2,
-        community_id_seed: 0,
-    }
+    LoadOptions::uncached(2)
 }
 
 fn engine() -> ScriptEngine {

@@ -209,14 +209,8 @@ mod tests {
     use super::*;
 
     /// The bundled sample's packet table, as a load gives it.
-    fn sample_packets(dir: &Path) -> DataFrame {
-        let opts = crate::table::pipeline::LoadOptions {
-            cache_dir: dir.into(),
-            use_cache: false,
-            progress: false,
-            threads: 0,
-            community_id_seed: 0,
-        };
+    fn sample_packets() -> DataFrame {
+        let opts = crate::table::pipeline::LoadOptions::uncached(0);
         let cap = crate::table::catalog::CaptureFile::stat(&crate::testdata::sample()).unwrap();
         crate::table::load::load(&cap, &opts)
             .unwrap()
@@ -233,7 +227,7 @@ mod tests {
     #[test]
     fn rows_in_time_order_are_written_as_they_come_and_others_sorted() {
         let dir = tempfile::tempdir().unwrap();
-        let packets = sample_packets(dir.path());
+        let packets = sample_packets();
         let first_ns = 0;
         let target = PartTarget {
             staging: dir.path(),
