@@ -64,11 +64,13 @@ pub fn community_id(seed: u16, proto: u8, src: Addr, sport: u16, dst: Addr, dpor
         put(&ap.to_be_bytes());
         put(&bp.to_be_bytes());
     }
-    let digest = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, &input[..n]);
+    // RustCrypto's SHA-1 uses the CPU's SHA instructions where there are some (ring's is plain
+    // Rust: 190 ms of the 10M load's 531k flows, after decoding).
+    let digest = <sha1::Sha1 as sha1::Digest>::digest(&input[..n]);
     let mut out = [0u8; 30];
     out[..2].copy_from_slice(b"1:");
     // 20 bytes are 28 base64 characters (with one '='), which is exactly the room left.
-    let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest.as_ref(), &mut out[2..]);
+    let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest.as_slice(), &mut out[2..]);
     CommunityId(out)
 }
 
