@@ -126,9 +126,95 @@ pub struct Packet {
 
 impl Packet {
     pub(crate) fn reset(&mut self) {
-        // In place: taking the old value out first copied the whole packet (600 bytes) once
-        // more per packet.
-        *self = Packet::default();
+        // Field by field: `*self = Packet::default()` built a 608-byte default and copied it
+        // over the packet (a memset and a memcpy per packet, 10 % of a decoder's time); this
+        // writes each field's "none". Destructured, so a new field cannot be forgotten.
+        let Packet {
+            stack,
+            src_mac,
+            dst_mac,
+            vlan,
+            vlan_inner,
+            ether_type,
+            ip_version,
+            src_ip,
+            dst_ip,
+            ttl,
+            ip_proto,
+            ip_len,
+            fragment,
+            l4,
+            src_port,
+            dst_port,
+            tcp_flags,
+            tcp_seq,
+            tcp_ack,
+            tcp_window,
+            icmp_type,
+            icmp_code,
+            quoted,
+            payload_len,
+            app,
+            dns,
+            http_method,
+            http_host,
+            http_path,
+            http_status,
+            tls_sni,
+            tls_version,
+            arp_op,
+            arp_sender_ip,
+            arp_target_ip,
+            credential,
+            service,
+            error,
+            tcp_payload,
+            quic_initial,
+            fragment_data,
+            cut,
+        } = self;
+        *stack = Stack::default();
+        *src_mac = None;
+        *dst_mac = None;
+        *vlan = None;
+        *vlan_inner = None;
+        *ether_type = None;
+        *ip_version = None;
+        *src_ip = None;
+        *dst_ip = None;
+        *ttl = None;
+        *ip_proto = None;
+        *ip_len = None;
+        *fragment = None;
+        *l4 = None;
+        *src_port = None;
+        *dst_port = None;
+        *tcp_flags = None;
+        *tcp_seq = None;
+        *tcp_ack = None;
+        *tcp_window = None;
+        *icmp_type = None;
+        *icmp_code = None;
+        *quoted = None;
+        *payload_len = None;
+        *app = None;
+        *dns = None;
+        *http_method = None;
+        *http_host = None;
+        *http_path = None;
+        *http_status = None;
+        *tls_sni = None;
+        *tls_version = None;
+        *arp_op = None;
+        *arp_sender_ip = None;
+        *arp_target_ip = None;
+        *credential = None;
+        *service = None;
+        *error = None;
+        *tcp_payload = None;
+        *quic_initial = None;
+        *fragment_data = None;
+        *cut = false;
     }
 
     pub(crate) fn set_error(&mut self, msg: impl Into<String>) {

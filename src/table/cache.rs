@@ -75,6 +75,50 @@ struct LocalDict {
     texts: Vec<String>,
 }
 
+impl LocalDict {
+    /// The local code of global code `g` (given one on first sight).
+    fn local_code(&mut self, g: u32, mapping: &CategoricalMapping) -> u32 {
+        let at = g as usize;
+        if at >= self.local.len() {
+            self.local.resize(at + 1, 0);
+        }
+        if self.local[at] == 0 {
+            self.texts.push(mapping.cat_to_str(g).unwrap_or("").to_string());
+            self.local[at] = self.texts.len() as u32;
+        }
+        self.local[at] - 1
+    }
+}
+
+/// A list column of text codes (categorical or stored u32) with each code mapped by `f`, as
+/// `out` (a list of u32 or of the table's categorical): the lists' offsets and nulls are kept.
+fn map_list_codes(c: &Column, out: &DataType, mut f: impl FnMut(u32) -> u32) -> PolarsResult<Column> {
+    use polars_arrow::array::{ListArray, PrimitiveArray};
+    let ca = c.list()?.rechunk();
+    let mut chunks: Vec<ArrayRef> = Vec::new();
+    for arr in ca.downcast_iter() {
+        let values = arr
+            .values()
+            .as_any()
+            .downcast_ref::<PrimitiveArray<u32>>()
+            .ok_or_else(|| polars_err!(ComputeError: "column {} is not a list of text codes", c.name()))?;
+        let mapped: Vec<u32> = values.values().iter().map(|&g| f(g)).collect();
+        let mapped = PrimitiveArray::from_vec(mapped).with_validity(values.validity().cloned());
+        chunks.push(
+            ListArray::<i64>::new(
+                ListArray::<i64>::default_datatype(polars_arrow::datatypes::ArrowDataType::UInt32),
+                arr.offsets().clone(),
+                mapped.boxed(),
+                arr.validity().cloned(),
+            )
+            .boxed(),
+        );
+    }
+    // SAFETY: lists of u32 codes are the physical form of both a list of u32 and a list of
+    // categorical text; a categorical's codes come from its own mapping (the remap's).
+    Ok(unsafe { Series::from_chunks_and_dtype_unchecked(c.name().clone(), chunks, out) }.into_column())
+}
+
 /// Writes a table to the cache chunk by chunk, so the loader can stream decoded chunks into it
 /// while decoding, without a second copy of the whole table. Nothing is visible under `path`
 /// until [`CacheWriter::finish`]: the table goes to a temporary file, the dictionary is written
@@ -107,8 +151,8 @@ impl CacheWriter {
                     dicts.push(None);
                 }
                 other if is_text_list(other) => {
-                    stored.push(Field::new(c.name().clone(), DataType::List(Box::new(DataType::String))));
-                    dicts.push(None);
+                    stored.push(Field::new(c.name().clone(), DataType::List(Box::new(DataType::UInt32))));
+                    dicts.push(Some(LocalDict::default()));
                 }
                 other => {
                     stored.push(Field::new(c.name().clone(), other.clone()));
@@ -152,14 +196,7 @@ impl CacheWriter {
                     let ca = s.cat32().map_err(|e| cache_err(&self.path, e))?;
                     for arr in ca.physical().downcast_iter() {
                         for &g in arr.iter().flatten() {
-                            let g = g as usize;
-                            if g >= d.local.len() {
-                                d.local.resize(g + 1, 0);
-                            }
-                            if d.local[g] == 0 {
-                                d.texts.push(mapping.cat_to_str(g as u32).unwrap_or("").to_string());
-                                d.local[g] = d.texts.len() as u32;
-                            }
+                            d.local_code(g, mapping);
                         }
                     }
                     let local = &d.local;
@@ -169,8 +206,16 @@ impl CacheWriter {
                     cols.push(codes.with_name(c.name().clone()).into_column());
                 }
                 (DataType::Enum(..), _) => cols.push(c.to_physical_repr()),
-                // Lists of text are stored as text: rare enough that a dictionary is not worth it.
-                (dt, _) if is_text_list(dt) => cols.push(c.cast(&DataType::List(Box::new(DataType::String)))?),
+                // Lists of text (the DNS answers: 830k of them at 10M packets) as lists of
+                // codes into the same kind of dictionary: stored as text, reading them back
+                // hashed every one into the process's dictionary.
+                (DataType::List(inner), Some(d)) if is_text_list(c.dtype()) => {
+                    let DataType::Categorical(_, mapping) = &**inner else {
+                        unreachable!("is_text_list");
+                    };
+                    let stored = DataType::List(Box::new(DataType::UInt32));
+                    cols.push(map_list_codes(c, &stored, |g| d.local_code(g, mapping))?);
+                }
                 _ => cols.push(c.clone()),
             }
         }
@@ -287,6 +332,10 @@ fn read_remaps(path: &Path, template: &DataFrame) -> Result<Remaps> {
     let texts = dict.column("text")?.str()?.clone();
     let mapping = match template.columns().iter().find_map(|c| match c.dtype() {
         DataType::Categorical(_, m) => Some(m.clone()),
+        DataType::List(inner) => match &**inner {
+            DataType::Categorical(_, m) => Some(m.clone()),
+            _ => None,
+        },
         _ => None,
     }) {
         Some(m) => m,
@@ -295,7 +344,7 @@ fn read_remaps(path: &Path, template: &DataFrame) -> Result<Remaps> {
     let text_columns: Vec<&PlSmallStr> = template
         .columns()
         .iter()
-        .filter(|c| matches!(c.dtype(), DataType::Categorical(..)))
+        .filter(|c| matches!(c.dtype(), DataType::Categorical(..)) || is_text_list(c.dtype()))
         .map(|c| c.name())
         .collect();
     let mut maps: Vec<Vec<u32>> = vec![Vec::new(); text_columns.len()];
@@ -330,7 +379,10 @@ fn read_remaps(path: &Path, template: &DataFrame) -> Result<Remaps> {
 fn decode_column(c: Column, dtype: &DataType, remap: Option<&[u32]>) -> PolarsResult<Column> {
     let name = c.name().clone();
     match dtype {
-        dt if is_text_list(dt) => c.cast(dt),
+        dt if is_text_list(dt) => {
+            let remap = remap.unwrap_or(&[]);
+            map_list_codes(&c, dt, |l| remap.get(l as usize).copied().unwrap_or(0))
+        }
         DataType::Categorical(..) => {
             let remap = remap.unwrap_or(&[]);
             let phys = c.take_materialized_series().cast(&DataType::UInt32)?;
@@ -410,11 +462,7 @@ pub fn scan(path: &Path, table: Table) -> Result<LazyFrame> {
     let mut fixes = Vec::new();
     for t in template.columns() {
         let dtype = t.dtype().clone();
-        if is_text_list(&dtype) {
-            fixes.push(col(t.name().clone()).cast(dtype).alias(t.name().clone()));
-            continue;
-        }
-        if !matches!(dtype, DataType::Categorical(..) | DataType::Enum(..)) {
+        if !matches!(dtype, DataType::Categorical(..) | DataType::Enum(..)) && !is_text_list(&dtype) {
             continue;
         }
         let remap = maps.iter().find(|(n, _)| n == t.name()).map(|(_, v)| v.clone());
@@ -594,5 +642,46 @@ mod tests {
         drop(w);
         assert!(!other.exists());
         assert!(!other.with_extension("tmp").exists());
+    }
+}
+
+#[cfg(test)]
+mod list_tests {
+    use super::*;
+    use crate::table::pipeline::{LoadOptions, decode_file};
+
+    /// The transaction tables' lists of text (DNS answers, TLS names) come back from the cache as
+    /// written, read whole, scanned and column by column, also when streamed in chunks that cut
+    /// through the lists.
+    #[test]
+    fn lists_of_text_round_trip_as_codes() {
+        let sample = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/captures/sample.pcap"));
+        let capture = crate::table::catalog::CaptureFile::stat(sample).unwrap();
+        let decoded = decode_file(&capture, &LoadOptions::uncached(1)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        for (df, table, list) in [
+            (&decoded.tx.dns, Table::Dns, crate::table::schema::dcol::ANSWERS),
+            (&decoded.tx.tls, Table::Tls, "client_versions"),
+        ] {
+            let answers = df.column(list).unwrap().list().unwrap().get_inner();
+            assert!(answers.len() > 0, "{table:?}: the sample has no {list} to round-trip");
+            let path = dir.path().join(format!("{table:?}.parquet"));
+            let mut w = CacheWriter::create(&path, table).unwrap();
+            w.row_group = 7;
+            for off in (0..df.height()).step_by(5) {
+                w.push(&df.slice(off as i64, 5)).unwrap();
+            }
+            w.finish().unwrap();
+            let back = read(&path, table).unwrap();
+            assert!(df.equals_missing(&back), "{table:?} read whole");
+            let scanned = scan(&path, table).unwrap().collect().unwrap();
+            assert!(df.equals_missing(&scanned), "{table:?} scanned");
+            let reader = ColumnReader::open(&path, table).unwrap();
+            let one = reader.read(&[list.into()]).unwrap();
+            assert!(
+                one[0].equals_missing(df.column(list).unwrap()),
+                "{table:?} {list} read alone"
+            );
+        }
     }
 }

@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 use crate::table::schema::col;
 
 /// Bump when the decoded tables change shape or meaning, so old caches are ignored.
-pub const CACHE_VERSION: u32 = 8;
+pub const CACHE_VERSION: u32 = 9;
 
 /// File extensions treated as captures.
 pub const EXTENSIONS: [&str; 3] = ["pcap", "pcapng", "cap"];

@@ -181,7 +181,9 @@ fn take_list(c: &Column, order: &IdxCa) -> Result<Option<Column>> {
     let mut new_offsets = Vec::with_capacity(order.len() + 1);
     new_offsets.push(0i64);
     let mut at: Vec<IdxSize> = Vec::with_capacity(arr.values().len());
-    let mut validity = arr.validity().map(|_| polars_arrow::bitmap::MutableBitmap::with_capacity(order.len()));
+    let mut validity = arr
+        .validity()
+        .map(|_| polars_arrow::bitmap::MutableBitmap::with_capacity(order.len()));
     for r in order.into_no_null_iter() {
         let r = r as usize;
         at.extend((offsets[r]..offsets[r + 1]).map(|v| v as IdxSize));
@@ -191,9 +193,8 @@ fn take_list(c: &Column, order: &IdxCa) -> Result<Option<Column>> {
         }
     }
     // SAFETY: the values are the list array's own, so of the list's inner type.
-    let values = unsafe {
-        Series::from_chunks_and_dtype_unchecked(c.name().clone(), vec![arr.values().clone()], inner)
-    };
+    let values =
+        unsafe { Series::from_chunks_and_dtype_unchecked(c.name().clone(), vec![arr.values().clone()], inner) };
     let values = values.take_slice(&at)?.rechunk();
     let Some(values) = values.chunks().first().cloned() else {
         return Ok(None);
@@ -224,7 +225,10 @@ mod tests {
         let mut ttls = ListPrimitiveChunkedBuilder::<Float64Type>::new("ttls".into(), 5, 8, DataType::Float64);
         let mapping = crate::table::schema::text_mapping();
         let code = |s: &str| mapping.insert_cat(s).unwrap_or(0);
-        for (i, row) in [vec!["a", "b"], vec![], vec!["c"], vec!["d", "e", "f"], vec!["g"]].iter().enumerate() {
+        for (i, row) in [vec!["a", "b"], vec![], vec!["c"], vec!["d", "e", "f"], vec!["g"]]
+            .iter()
+            .enumerate()
+        {
             if i == 4 {
                 answers.append_null();
                 ttls.append_null();
@@ -239,15 +243,27 @@ mod tests {
         let order = IdxCa::from_vec("order".into(), vec![1, 3, 4, 2, 0]);
         for name in ["answers", "ttls"] {
             let c = df.column(name).unwrap();
-            let ours = take_list(c, &order).unwrap().expect("a list column of codes or numbers");
+            let ours = take_list(c, &order)
+                .unwrap()
+                .expect("a list column of codes or numbers");
             let polars = c.take(&order).unwrap();
             assert_eq!(ours.dtype(), polars.dtype(), "{name}");
-            assert!(ours.as_materialized_series().equals_missing(polars.as_materialized_series()), "{name}");
+            assert!(
+                ours.as_materialized_series()
+                    .equals_missing(polars.as_materialized_series()),
+                "{name}"
+            );
             assert_eq!(ours.null_count(), 1, "{name}");
         }
         let sorted = in_time_order(df).unwrap();
         // Row 3 (time 2) comes second.
-        let second = sorted.column("answers").unwrap().list().unwrap().get_as_series(1).unwrap();
+        let second = sorted
+            .column("answers")
+            .unwrap()
+            .list()
+            .unwrap()
+            .get_as_series(1)
+            .unwrap();
         let codes: Vec<Option<u32>> = second.to_physical_repr().u32().unwrap().iter().collect();
         assert_eq!(codes, [Some(code("d")), Some(code("e")), Some(code("f"))]);
         // Not a list of numbers: left to Polars.
