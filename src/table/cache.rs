@@ -180,6 +180,13 @@ impl CacheWriter {
         })
     }
 
+    /// Row groups of `rows` rows (tests: several groups from a small table).
+    #[cfg(test)]
+    pub(crate) fn with_row_group(mut self, rows: usize) -> CacheWriter {
+        self.row_group = rows;
+        self
+    }
+
     /// Add rows (any number, in table order).
     pub fn push(&mut self, df: &DataFrame) -> Result<()> {
         if df.height() == 0 {
@@ -642,46 +649,5 @@ mod tests {
         drop(w);
         assert!(!other.exists());
         assert!(!other.with_extension("tmp").exists());
-    }
-}
-
-#[cfg(test)]
-mod list_tests {
-    use super::*;
-    use crate::table::pipeline::{LoadOptions, decode_file};
-
-    /// The transaction tables' lists of text (DNS answers, TLS names) come back from the cache as
-    /// written, read whole, scanned and column by column, also when streamed in chunks that cut
-    /// through the lists.
-    #[test]
-    fn lists_of_text_round_trip_as_codes() {
-        let sample = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/captures/sample.pcap"));
-        let capture = crate::table::catalog::CaptureFile::stat(sample).unwrap();
-        let decoded = decode_file(&capture, &LoadOptions::uncached(1)).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        for (df, table, list) in [
-            (&decoded.tx.dns, Table::Dns, crate::table::schema::dcol::ANSWERS),
-            (&decoded.tx.tls, Table::Tls, "client_versions"),
-        ] {
-            let answers = df.column(list).unwrap().list().unwrap().get_inner();
-            assert!(answers.len() > 0, "{table:?}: the sample has no {list} to round-trip");
-            let path = dir.path().join(format!("{table:?}.parquet"));
-            let mut w = CacheWriter::create(&path, table).unwrap();
-            w.row_group = 7;
-            for off in (0..df.height()).step_by(5) {
-                w.push(&df.slice(off as i64, 5)).unwrap();
-            }
-            w.finish().unwrap();
-            let back = read(&path, table).unwrap();
-            assert!(df.equals_missing(&back), "{table:?} read whole");
-            let scanned = scan(&path, table).unwrap().collect().unwrap();
-            assert!(df.equals_missing(&scanned), "{table:?} scanned");
-            let reader = ColumnReader::open(&path, table).unwrap();
-            let one = reader.read(&[list.into()]).unwrap();
-            assert!(
-                one[0].equals_missing(df.column(list).unwrap()),
-                "{table:?} {list} read alone"
-            );
-        }
     }
 }

@@ -277,9 +277,10 @@ impl DnsPairing {
         }
     }
 
-    /// Transactions completed so far (taken).
-    pub fn take_done(&mut self) -> Vec<DnsTransaction> {
-        std::mem::take(&mut self.done)
+    /// Transactions completed so far, drained: the list keeps its room for the next chunk's
+    /// (taken whole, every chunk grew a new one, moving the rows at each step).
+    pub fn drain_done(&mut self) -> std::vec::Drain<'_, DnsTransaction> {
+        self.done.drain(..)
     }
 
     /// Every transaction still waiting, as Zeek logs them when the connection ends; the

@@ -281,9 +281,10 @@ impl HttpPairing {
         }
     }
 
-    /// Transactions completed so far (taken).
-    pub fn take_done(&mut self) -> Vec<HttpTransaction> {
-        std::mem::take(&mut self.done)
+    /// Transactions completed so far, drained: the list keeps its room for the next chunk's
+    /// (taken whole, every chunk grew a new one, moving the rows at each step).
+    pub fn drain_done(&mut self) -> std::vec::Drain<'_, HttpTransaction> {
+        self.done.drain(..)
     }
 
     /// Every transaction still open, as Zeek logs them when the connection ends, after the
@@ -399,15 +400,15 @@ mod tests {
         let mut p = HttpPairing::default();
         p.event(&seen(true, 1), &head("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
         p.event(&seen(true, 1), &StreamEvent::HttpBodyEnd(0));
-        assert!(p.take_done().is_empty());
+        assert!(p.drain_done().collect::<Vec<_>>().is_empty());
         p.close(1);
-        let done = p.take_done();
+        let done = p.drain_done().collect::<Vec<_>>();
         assert_eq!(done.len(), 1);
         assert_eq!(done[0].uri.as_deref(), Some("/a"));
         assert_eq!(done[0].status_code, None);
         assert!(p.flows.is_empty());
         p.close(1);
-        assert!(p.take_done().is_empty());
+        assert!(p.drain_done().collect::<Vec<_>>().is_empty());
         p.event(&seen(true, 7), &head("GET /b HTTP/1.1\r\nHost: x\r\n\r\n"));
         let rows = p.finish_all();
         assert_eq!(rows.len(), 1);

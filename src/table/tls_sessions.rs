@@ -137,9 +137,10 @@ impl TlsSessions {
         }
     }
 
-    /// Rows completed so far (taken).
-    pub fn take_done(&mut self) -> Vec<TlsSession> {
-        std::mem::take(&mut self.done)
+    /// Transactions completed so far, drained: the list keeps its room for the next chunk's
+    /// (taken whole, every chunk grew a new one, moving the rows at each step).
+    pub fn drain_done(&mut self) -> std::vec::Drain<'_, TlsSession> {
+        self.done.drain(..)
     }
 
     /// The connection ended: a handshake still open is logged as it stands (as Zeek logs it
