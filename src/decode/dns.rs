@@ -55,7 +55,7 @@ pub struct DnsMessage {
     /// Answer-section records as Zeek writes them (`208.80.152.3`, `upload.pmtpa.wikimedia.org`,
     /// `TXT 5 hello`, `<unknown type=99>`), each with its TTL in seconds. Records Zeek reads but
     /// does not write (HINFO, CAA, SVCB, ...) are left out.
-    pub answers: Vec<(String, u32)>,
+    pub answers: Vec<(Answer, u32)>,
     /// An answer record Zeek handles was seen: the name of the first one (the query of a
     /// response without a question, as mDNS sends them).
     pub answered: Option<String>,
@@ -78,6 +78,27 @@ impl DnsMessage {
 }
 
 /// A name as text: its labels' bytes joined by dots (as Zeek writes them), a byte that is not
+/// One answer record as dns.log writes it: an address (A, AAAA), kept as one so the loader codes
+/// it through its cache of addresses (formatting each of the 10M capture's 800k addresses, then
+/// hashing the text, was most of the decoders' DNS time), or the text of any other record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Addr(crate::decode::Addr),
+    Text(String),
+}
+
+impl Answer {
+    fn is_empty(&self) -> bool {
+        matches!(self, Answer::Text(t) if t.is_empty())
+    }
+}
+
+impl From<&str> for Answer {
+    fn from(t: &str) -> Answer {
+        Answer::Text(t.to_string())
+    }
+}
+
 /// UTF-8 shown as `\xHH`, optionally in lower case (Zeek lowers the names in answers).
 fn name_text<O: AsRef<[u8]>>(name: &ParsedName<O>, lower: bool) -> String {
     let mut bytes = Vec::with_capacity(64);
@@ -109,13 +130,6 @@ fn name_text<O: AsRef<[u8]>>(name: &ParsedName<O>, lower: bool) -> String {
 }
 
 /// An address as text, in one allocation of the right size.
-fn addr_text(ip: std::net::IpAddr) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::with_capacity(if ip.is_ipv4() { 15 } else { 39 });
-    let _ = write!(s, "{ip}");
-    s
-}
-
 fn bytes_text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
@@ -191,8 +205,24 @@ pub fn parse_message(msg: &[u8], nbns: bool) -> Option<DnsMessage> {
             }
         };
         let text: Option<String> = match data.data() {
-            AllRecordData::A(a) => Some(addr_text(a.addr().into())),
-            AllRecordData::Aaaa(a) => Some(addr_text(a.addr().into())),
+            AllRecordData::A(a) => {
+                push_answer(
+                    &mut out,
+                    Answer::Addr(crate::decode::Addr::v4(a.addr().octets())),
+                    ttl,
+                    owner,
+                );
+                continue;
+            }
+            AllRecordData::Aaaa(a) => {
+                push_answer(
+                    &mut out,
+                    Answer::Addr(crate::decode::Addr::v6(a.addr().octets())),
+                    ttl,
+                    owner,
+                );
+                continue;
+            }
             AllRecordData::Cname(n) => Some(name_text(n.cname(), true)),
             AllRecordData::Ns(n) => Some(name_text(n.nsdname(), true)),
             AllRecordData::Ptr(n) => Some(name_text(n.ptrdname(), true)),
@@ -250,15 +280,20 @@ pub fn parse_message(msg: &[u8], nbns: bool) -> Option<DnsMessage> {
             _ => raw_type_text(rtype, nbns, &[]),
         };
         let Some(text) = text else { continue };
-        if out.answered.is_none() {
-            out.answered = Some(owner());
-        }
-        // WKS answers count as answered but add no text.
-        if !text.is_empty() {
-            out.answers.push((text, ttl));
-        }
+        push_answer(&mut out, Answer::Text(text), ttl, owner);
     }
     Some(out)
+}
+
+/// A record Zeek writes: the message is answered (by the first one's owner), and its answer
+/// is listed unless empty (a WKS answer adds no text).
+fn push_answer(out: &mut DnsMessage, answer: Answer, ttl: u32, owner: impl FnOnce() -> String) {
+    if out.answered.is_none() {
+        out.answered = Some(owner());
+    }
+    if !answer.is_empty() {
+        out.answers.push((answer, ttl));
+    }
 }
 
 /// Zeek's text for the record types `domain` leaves as raw bytes (or that netql names only by

@@ -8,7 +8,7 @@
 use smallvec::SmallVec;
 
 use crate::decode::DnsMessage;
-use crate::decode::dns::DnsHeader;
+use crate::decode::dns::{Answer, DnsHeader};
 use crate::decode::dns_names::decode_netbios_name;
 use crate::table::interner::Interner;
 
@@ -48,7 +48,17 @@ impl DnsCoded {
             query,
             qtype: m.qtype,
             qclass: m.qclass,
-            answers: m.answers.iter().map(|(a, ttl)| (it.text(a), *ttl)).collect(),
+            answers: m
+                .answers
+                .iter()
+                .map(|(a, ttl)| {
+                    let code = match a {
+                        Answer::Addr(a) => it.addr(*a),
+                        Answer::Text(t) => it.text(t),
+                    };
+                    (code, *ttl)
+                })
+                .collect(),
             answered: m.answered.as_deref().map(|a| it.text(a)),
             error: m.error,
         }
@@ -77,7 +87,17 @@ mod tests {
                 ..Default::default()
             },
             query: Some(query.into()),
-            answers: vec![("192.0.2.1".into(), 60), ("a.example".into(), 5), ("x".into(), 1)],
+            answers: vec![
+                (Answer::Addr(crate::decode::Addr::v4([192, 0, 2, 1])), 60),
+                ("a.example".into(), 5),
+                ("x".into(), 1),
+                (
+                    Answer::Addr(crate::decode::Addr::v6([
+                        0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
+                    ])),
+                    9,
+                ),
+            ],
             answered: Some("example.com".into()),
             ..Default::default()
         }
@@ -88,7 +108,13 @@ mod tests {
         let mut it = Interner::default();
         let c = DnsCoded::of(msg("Example.COM"), false, Some(it.text("Example.COM")), &mut it);
         assert_eq!(c.query, Some(it.text("example.com")));
-        let want: Vec<(u32, u32)> = vec![(it.text("192.0.2.1"), 60), (it.text("a.example"), 5), (it.text("x"), 1)];
+        // An address answer codes as its text as dns.log writes it.
+        let want: Vec<(u32, u32)> = vec![
+            (it.text("192.0.2.1"), 60),
+            (it.text("a.example"), 5),
+            (it.text("x"), 1),
+            (it.text("2001:db8::1"), 9),
+        ];
         assert_eq!(c.answers.to_vec(), want);
         assert_eq!(c.answered, Some(it.text("example.com")));
     }

@@ -336,7 +336,10 @@ mod tests {
             query: Some("Example.COM".into()),
             qtype: Some(1),
             qclass: Some(1),
-            answers: answers.iter().map(|a| (a.to_string(), 60)).collect(),
+            answers: answers
+                .iter()
+                .map(|a| (crate::decode::dns::Answer::from(*a), 60))
+                .collect(),
             answered: (!answers.is_empty()).then(|| "example.com".into()),
             ..Default::default()
         };
