@@ -83,7 +83,7 @@ impl DnsMessage {
 /// hashing the text, was most of the decoders' DNS time), or the text of any other record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    Addr(crate::decode::Addr),
+    Addr(crate::decode::packet::Addr),
     Text(String),
 }
 
@@ -208,7 +208,7 @@ pub fn parse_message(msg: &[u8], nbns: bool) -> Option<DnsMessage> {
             AllRecordData::A(a) => {
                 push_answer(
                     &mut out,
-                    Answer::Addr(crate::decode::Addr::v4(a.addr().octets())),
+                    Answer::Addr(crate::decode::packet::Addr::v4(a.addr().octets())),
                     ttl,
                     owner,
                 );
@@ -217,7 +217,7 @@ pub fn parse_message(msg: &[u8], nbns: bool) -> Option<DnsMessage> {
             AllRecordData::Aaaa(a) => {
                 push_answer(
                     &mut out,
-                    Answer::Addr(crate::decode::Addr::v6(a.addr().octets())),
+                    Answer::Addr(crate::decode::packet::Addr::v6(a.addr().octets())),
                     ttl,
                     owner,
                 );
