@@ -83,7 +83,7 @@ impl DnsMessage {
 /// hashing the text, was most of the decoders' DNS time), or the text of any other record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
-    Addr(crate::decode::packet::Addr),
+    Addr(std::net::IpAddr),
     Text(String),
 }
 
@@ -206,21 +206,11 @@ pub fn parse_message(msg: &[u8], nbns: bool) -> Option<DnsMessage> {
         };
         let text: Option<String> = match data.data() {
             AllRecordData::A(a) => {
-                push_answer(
-                    &mut out,
-                    Answer::Addr(crate::decode::packet::Addr::v4(a.addr().octets())),
-                    ttl,
-                    owner,
-                );
+                push_answer(&mut out, Answer::Addr(a.addr().into()), ttl, owner);
                 continue;
             }
             AllRecordData::Aaaa(a) => {
-                push_answer(
-                    &mut out,
-                    Answer::Addr(crate::decode::packet::Addr::v6(a.addr().octets())),
-                    ttl,
-                    owner,
-                );
+                push_answer(&mut out, Answer::Addr(a.addr().into()), ttl, owner);
                 continue;
             }
             AllRecordData::Cname(n) => Some(name_text(n.cname(), true)),

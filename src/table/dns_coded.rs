@@ -53,7 +53,8 @@ impl DnsCoded {
                 .iter()
                 .map(|(a, ttl)| {
                     let code = match a {
-                        Answer::Addr(a) => it.addr(*a),
+                        Answer::Addr(std::net::IpAddr::V4(a)) => it.addr(crate::decode::Addr::v4(a.octets())),
+                        Answer::Addr(std::net::IpAddr::V6(a)) => it.addr(crate::decode::Addr::v6(a.octets())),
                         Answer::Text(t) => it.text(t),
                     };
                     (code, *ttl)
@@ -88,15 +89,10 @@ mod tests {
             },
             query: Some(query.into()),
             answers: vec![
-                (Answer::Addr(crate::decode::Addr::v4([192, 0, 2, 1])), 60),
+                (Answer::Addr([192, 0, 2, 1].into()), 60),
                 ("a.example".into(), 5),
                 ("x".into(), 1),
-                (
-                    Answer::Addr(crate::decode::Addr::v6([
-                        0x20, 1, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-                    ])),
-                    9,
-                ),
+                (Answer::Addr("2001:db8::1".parse().unwrap()), 9),
             ],
             answered: Some("example.com".into()),
             ..Default::default()
