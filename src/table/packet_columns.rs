@@ -79,7 +79,9 @@ pub struct PacketColumns {
     services: Vec<(u32, Service)>,
     /// The DNS messages of this batch (row, sent to a multicast group, message), for the dns
     /// table.
-    dns: Vec<(u32, bool, DnsCoded)>,
+    /// DNS messages with where they were seen (made where the row is pushed: read back from
+    /// the columns, each of the 10M capture's 876k messages cost the collector ten lookups).
+    dns: Vec<(Seen, DnsCoded)>,
     /// HTTP and TLS messages the in-order pass read, by row, for the http and tls tables.
     stream_events: Vec<(u32, StreamEvent)>,
 }
@@ -186,6 +188,11 @@ impl PacketColumns {
     fn push_impl(&mut self, rec: &RawRecord<'_>, frame: u32, p: &mut Packet, it: &mut Interner, at: Option<usize>) {
         let row = self.frame.len();
         let flow = p.flow();
+        // IPv6 fragments belong to no flow until one completes a datagram (the reassembly pass
+        // then gives that frame its flow), as tshark's conversation and endpoint tables count
+        // them; IPv4 fragments all count there.
+        let v6_fragment = p.fragment.is_some() && p.ip_version == Some(6);
+        let flow_id = flow.filter(|_| !v6_fragment).map(|(id, _)| id);
         self.frame.push(frame);
         self.ts.push(rec.ts_ns);
         self.wire_len.push(rec.wire_len);
@@ -206,8 +213,9 @@ impl PacketColumns {
         self.vlan_inner.put(row, p.vlan_inner);
         self.ether_type.put(row, p.ether_type);
         self.ip_version.put(row, p.ip_version);
-        self.src_ip.put(row, p.src_ip.map(|a| it.addr(a)));
-        self.dst_ip.put(row, p.dst_ip.map(|a| it.addr(a)));
+        let (src_ip, dst_ip) = (p.src_ip.map(|a| it.addr(a)), p.dst_ip.map(|a| it.addr(a)));
+        self.src_ip.put(row, src_ip);
+        self.dst_ip.put(row, dst_ip);
         self.ttl.put(row, p.ttl);
         self.ip_proto.put(row, p.ip_proto);
         self.ip_len.put(row, p.ip_len);
@@ -252,7 +260,22 @@ impl PacketColumns {
                     (224..=239).contains(&a.bytes[0])
                 }
             });
-            self.dns.push((row as u32, multicast, DnsCoded::of(m, nbns, qname, it)));
+            let seen = Seen {
+                ts: rec.ts_ns,
+                frame,
+                row: row as u32,
+                flow_id: flow_id.unwrap_or(0),
+                flow_row: None,
+                src_ip,
+                src_port: p.src_port,
+                dst_ip,
+                dst_port: p.dst_port,
+                l4: p.l4.map(|l| l as u8),
+                app: p.app.map(|a| a as u8),
+                multicast,
+                netbios: nbns,
+            };
+            self.dns.push((seen, DnsCoded::of(m, nbns, qname, it)));
         }
         self.http_method.put(row, p.http_method.as_deref().map(|s| it.text(s)));
         self.http_host.put(row, p.http_host.as_deref().map(|s| it.text(s)));
@@ -264,11 +287,7 @@ impl PacketColumns {
         self.arp_sender_ip.put(row, p.arp_sender_ip.map(|a| it.addr(a)));
         self.arp_target_ip.put(row, p.arp_target_ip.map(|a| it.addr(a)));
         self.credential.put(row, p.credential.as_deref().map(|s| it.text(s)));
-        // IPv6 fragments belong to no flow until one completes a datagram (the reassembly pass
-        // then gives that frame its flow), as tshark's conversation and endpoint tables count
-        // them; IPv4 fragments all count there.
-        let v6_fragment = p.fragment.is_some() && p.ip_version == Some(6);
-        self.flow_id.put(row, flow.filter(|_| !v6_fragment).map(|(id, _)| id));
+        self.flow_id.put(row, flow_id);
         if let Some(service) = p.service {
             self.services.push((row as u32, service));
         }
@@ -369,8 +388,9 @@ impl PacketColumns {
                     self.services.push((row as u32, Service::Dns));
                 }
                 let nbns = self.app.get(row) == Some(App::Nbns as u8);
-                self.dns
-                    .push((row as u32, multicast, DnsCoded::of(*msg, nbns, qname, it)));
+                // After the row's own fixes (a reassembled datagram's ports and flow come first).
+                let seen = self.seen(row, multicast);
+                self.dns.push((seen, DnsCoded::of(*msg, nbns, qname, it)));
             }
             Fix::Hello {
                 row,
@@ -422,14 +442,11 @@ impl PacketColumns {
     /// in-order pass, before [`PacketColumns::into_dataframe`]).
     pub fn take_messages(&mut self) -> Messages {
         let mut dns = std::mem::take(&mut self.dns);
-        dns.sort_by_key(|(row, _, _)| *row);
+        dns.sort_by_key(|(seen, _)| seen.row);
         let mut stream = std::mem::take(&mut self.stream_events);
         stream.sort_by_key(|(row, _)| *row);
         Messages {
-            dns: dns
-                .into_iter()
-                .map(|(row, multicast, m)| (self.seen(row as usize, multicast), m))
-                .collect(),
+            dns,
             stream: stream
                 .into_iter()
                 .map(|(row, e)| (self.seen(row as usize, false), e))
