@@ -1155,3 +1155,40 @@ fn analyze_gives_the_packets_to_a_suite_script_that_asks() {
         }
     }
 }
+
+/// The report does not depend on the order the captures are given in, nor on the order Polars
+/// happens to give groups in: each kind of finding comes in time order. (Before, two runs over
+/// the same set could list two UDP scans or two FTP logins either way round; the notice.log of
+/// `netql export zeek` changed with them.)
+#[test]
+fn analyze_lists_findings_in_the_same_order_whatever_the_order_of_the_captures() {
+    let files = netql::testdata::shared_capture_files();
+    assert!(files.len() > 10, "the shared captures are missing");
+    let dir = tempfile::tempdir().unwrap();
+    let titles = |files: &[std::path::PathBuf]| -> Vec<(String, String)> {
+        let mut args = vec!["analyze", "--format", "json"];
+        args.extend(files.iter().map(|f| f.to_str().unwrap()));
+        let o = netql(&args, dir.path());
+        let v: Value = serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}", stderr(&o)));
+        v["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| {
+                (
+                    f["query"].as_str().unwrap().to_string(),
+                    f["title"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let forward = titles(&files);
+    let reversed: Vec<_> = files.iter().rev().cloned().collect();
+    assert_eq!(forward, titles(&reversed));
+    // The set holds several findings of one kind, so the order is put to the test.
+    let count = |q: &str| forward.iter().filter(|(query, _)| query == q).count();
+    assert!(
+        count("port_scan") >= 3 && count("cleartext_credentials") >= 2,
+        "{forward:#?}"
+    );
+}
