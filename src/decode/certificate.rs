@@ -75,7 +75,7 @@ pub fn certificate(der: &[u8]) -> Option<CertFacts> {
         not_after: cert.validity().not_after.timestamp(),
         dns_names,
         self_signed: cert.subject().as_raw() == cert.issuer().as_raw(),
-        sha256: sha2::Sha256::digest(der).iter().map(|b| format!("{b:02x}")).collect(),
+        sha256: hex(&sha2::Sha256::digest(der)),
     })
 }
 
@@ -97,4 +97,32 @@ pub fn certificate_chain(msg: &[u8]) -> Vec<Vec<u8>> {
         at += 3 + n;
     }
     out
+}
+
+/// Bytes as lower-case hex, written into one string (a `format!` per byte made 32 small strings
+/// per certificate).
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(2 * bytes.len());
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A certificate's fingerprint is its SHA-256 as Zeek writes it: 64 lower-case hex digits
+    /// (FIPS 180-2's test vector for "abc").
+    #[test]
+    fn fingerprints_are_lower_case_hex() {
+        use sha2::Digest as _;
+        assert_eq!(
+            hex(&sha2::Sha256::digest(b"abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(hex(&[0x00, 0x0f, 0xf0]), "000ff0");
+    }
 }
