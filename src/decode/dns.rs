@@ -77,7 +77,6 @@ impl DnsMessage {
     }
 }
 
-/// A name as text: its labels' bytes joined by dots (as Zeek writes them), a byte that is not
 /// One answer record as dns.log writes it: an address (A, AAAA), kept as one so the loader codes
 /// it through its cache of addresses (formatting each of the 10M capture's 800k addresses, then
 /// hashing the text, was most of the decoders' DNS time), or the text of any other record.
@@ -99,6 +98,7 @@ impl From<&str> for Answer {
     }
 }
 
+/// A name as text: its labels' bytes joined by dots (as Zeek writes them), a byte that is not
 /// UTF-8 shown as `\xHH`, optionally in lower case (Zeek lowers the names in answers).
 fn name_text<O: AsRef<[u8]>>(name: &ParsedName<O>, lower: bool) -> String {
     let mut bytes = Vec::with_capacity(64);
@@ -129,7 +129,6 @@ fn name_text<O: AsRef<[u8]>>(name: &ParsedName<O>, lower: bool) -> String {
     }
 }
 
-/// An address as text, in one allocation of the right size.
 fn bytes_text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

@@ -29,6 +29,16 @@ impl Addr {
     }
 }
 
+/// The inverse of [`Addr::to_ip`].
+impl From<std::net::IpAddr> for Addr {
+    fn from(ip: std::net::IpAddr) -> Addr {
+        match ip {
+            std::net::IpAddr::V4(a) => Addr::v4(a.octets()),
+            std::net::IpAddr::V6(a) => Addr::v6(a.octets()),
+        }
+    }
+}
+
 /// Facts about an IP fragment, used by the frame builder to find the frame that completes a
 /// reassembly (tshark counts the reassembled packet's upper layers on that frame only).
 #[derive(Debug, Clone, Copy, Default)]

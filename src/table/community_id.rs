@@ -80,10 +80,7 @@ mod tests {
     use crate::decode::packet::icmp_ports;
 
     fn v4(s: &str) -> Addr {
-        match s.parse::<std::net::IpAddr>().unwrap() {
-            std::net::IpAddr::V4(a) => Addr::v4(a.octets()),
-            std::net::IpAddr::V6(a) => Addr::v6(a.octets()),
-        }
+        s.parse::<std::net::IpAddr>().unwrap().into()
     }
 
     /// The specification's test vectors, as Zeek's `bifs.community_id.v1` baseline lists them

@@ -53,8 +53,7 @@ impl DnsCoded {
                 .iter()
                 .map(|(a, ttl)| {
                     let code = match a {
-                        Answer::Addr(std::net::IpAddr::V4(a)) => it.addr(crate::decode::Addr::v4(a.octets())),
-                        Answer::Addr(std::net::IpAddr::V6(a)) => it.addr(crate::decode::Addr::v6(a.octets())),
+                        Answer::Addr(a) => it.addr((*a).into()),
                         Answer::Text(t) => it.text(t),
                     };
                     (code, *ttl)

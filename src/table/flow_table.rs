@@ -101,10 +101,7 @@ fn udp_conn_state(orig_active: bool, resp_active: bool) -> &'static str {
 /// An address as its text code says it, back to bytes (for the Community ID).
 fn addr_of(code: Option<u32>, mapping: &CategoricalMapping) -> Option<crate::decode::Addr> {
     let text = mapping.cat_to_str(code?)?;
-    match text.parse::<std::net::IpAddr>().ok()? {
-        std::net::IpAddr::V4(a) => Some(crate::decode::Addr::v4(a.octets())),
-        std::net::IpAddr::V6(a) => Some(crate::decode::Addr::v6(a.octets())),
-    }
+    text.parse::<std::net::IpAddr>().ok().map(Into::into)
 }
 
 /// The flow table rows of `flows`, in that order. `seed` is the Community ID seed.
