@@ -126,14 +126,9 @@ impl InOrder {
                         .get(8..)
                         .and_then(|m| parse_dns(m, first.app == Some(App::Nbns)))
                 {
-                    let multicast = if f.dst.v6 {
-                        f.dst.bytes[0] == 0xff
-                    } else {
-                        (224..=239).contains(&f.dst.bytes[0])
-                    };
                     fix(Fix::Dns {
                         row: done.row,
-                        multicast,
+                        multicast: f.dst.is_multicast(),
                         msg: Box::new(msg),
                     });
                 }

@@ -20,6 +20,15 @@ impl Addr {
         Addr { v6: true, bytes }
     }
 
+    /// A multicast group (224.0.0.0/4, ff00::/8).
+    pub fn is_multicast(self) -> bool {
+        if self.v6 {
+            self.bytes[0] == 0xff
+        } else {
+            (224..=239).contains(&self.bytes[0])
+        }
+    }
+
     pub fn to_ip(self) -> std::net::IpAddr {
         if self.v6 {
             std::net::IpAddr::from(self.bytes)

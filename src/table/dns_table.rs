@@ -87,12 +87,12 @@ impl DnsColumns {
         self.error.push(t.error.as_deref().map(|e| it.text(e)));
     }
 
-    /// The table, every row of it from the capture file `file_code` names.
     /// Each row's flow row (see [`TxConnColumns::take_flow_rows`]).
     pub fn take_flow_rows(&mut self) -> Vec<u32> {
         self.conn.take_flow_rows()
     }
 
+    /// The table, every row of it from the capture file `file_code` names.
     pub fn into_dataframe(self, file_code: u32) -> Result<DataFrame> {
         let n = self.conn.len();
         // The names of the numbers, each named once.

@@ -11,7 +11,7 @@ use crate::decode::reassembly::FragmentRow;
 use crate::decode::service::Service;
 use crate::decode::stream::Segment;
 use crate::decode::stream::StreamEvent;
-use crate::decode::{self, App, L4, Packet, Proto};
+use crate::decode::{self, Addr, App, L4, Packet, Proto};
 use crate::error::Result;
 use crate::table::column::{Col, boolean, cat32, enum8, prim};
 use crate::table::dns_coded::DnsCoded;
@@ -77,10 +77,9 @@ pub struct PacketColumns {
     /// Rows that confirm their flow speaks a protocol, in row order (the flow table's
     /// `service`; see [`crate::decode::service`]).
     services: Vec<(u32, Service)>,
-    /// The DNS messages of this batch (row, sent to a multicast group, message), for the dns
-    /// table.
-    /// DNS messages with where they were seen (made where the row is pushed: read back from
-    /// the columns, each of the 10M capture's 876k messages cost the collector ten lookups).
+    /// This batch's DNS messages, for the dns table, with where they were seen (made where the
+    /// row is pushed: read back from the columns, each of the 10M capture's 876k messages cost
+    /// the collector ten lookups).
     dns: Vec<(Seen, DnsCoded)>,
     /// HTTP and TLS messages the in-order pass read, by row, for the http and tls tables.
     stream_events: Vec<(u32, StreamEvent)>,
@@ -253,13 +252,7 @@ impl PacketColumns {
         // DNS over TCP is read from the stream (a segment may hold part of a message or
         // several); the decoder's reading of one segment only fills the columns above.
         if let Some(m) = p.dns.take().filter(|_| p.l4 != Some(L4::Tcp)) {
-            let multicast = p.dst_ip.is_some_and(|a| {
-                if a.v6 {
-                    a.bytes[0] == 0xff
-                } else {
-                    (224..=239).contains(&a.bytes[0])
-                }
-            });
+            let multicast = p.dst_ip.is_some_and(Addr::is_multicast);
             let seen = Seen {
                 ts: rec.ts_ns,
                 frame,

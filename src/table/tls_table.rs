@@ -93,12 +93,12 @@ impl TlsColumns {
         self.server_hello_frame.push(t.server_hello_frame);
     }
 
-    /// The table, every row of it from the capture file `file_code` names.
     /// Each row's flow row (see [`TxConnColumns::take_flow_rows`]).
     pub fn take_flow_rows(&mut self) -> Vec<u32> {
         self.conn.take_flow_rows()
     }
 
+    /// The table, every row of it from the capture file `file_code` names.
     pub fn into_dataframe(self, file_code: u32) -> Result<DataFrame> {
         let n = self.conn.len();
         let text = |name: &str, c: Col<u32>| cat32(name, c.rows(n), cat_dtype());
