@@ -15,33 +15,37 @@ use base64::Engine as _;
 
 use crate::decode::packet::FlowMap;
 use crate::decode::stream::StreamEvent;
+use crate::table::interner::intern;
 use crate::table::messages::Seen;
+use crate::table::schema::text_mapping;
 use crate::table::tx_conn::TxConn;
 
-/// One transaction, as http.log writes it (plus the frames and content types).
+/// One transaction, as http.log writes it (plus the frames and content types). Texts are codes
+/// in the shared text dictionary, made as the heads are read: as strings, each of ~100k
+/// transactions of the 10M capture made and freed ten of them before the table coded them.
 #[derive(Debug, Clone, Default)]
 pub struct HttpTransaction {
     /// When the first message was seen, its flow, its client and server.
     pub conn: TxConn,
     pub trans_depth: u32,
-    pub method: Option<String>,
-    pub host: Option<String>,
-    pub uri: Option<String>,
-    pub referrer: Option<String>,
-    pub version: Option<String>,
-    pub user_agent: Option<String>,
-    pub origin: Option<String>,
+    pub method: Option<u32>,
+    pub host: Option<u32>,
+    pub uri: Option<u32>,
+    pub referrer: Option<u32>,
+    pub version: Option<u32>,
+    pub user_agent: Option<u32>,
+    pub origin: Option<u32>,
     pub request_body_len: u64,
     pub response_body_len: u64,
     pub status_code: Option<u16>,
-    pub status_msg: Option<String>,
+    pub status_msg: Option<u32>,
     pub info_code: Option<u16>,
-    pub info_msg: Option<String>,
-    pub username: Option<String>,
+    pub info_msg: Option<u32>,
+    pub username: Option<u32>,
     /// Proxy headers seen ("VIA -> 1.1 proxy", as Zeek writes them).
     pub proxied: Vec<String>,
-    pub request_content_type: Option<String>,
-    pub response_content_type: Option<String>,
+    pub request_content_type: Option<u32>,
+    pub response_content_type: Option<u32>,
     pub request_frame: Option<u32>,
     pub response_frame: Option<u32>,
 }
@@ -206,16 +210,16 @@ impl Pending {
         Some(self.0.remove(i).1)
     }
 
-    /// The transaction numbered `n`, put in (in order) as `t` if there is none.
-    fn get_or_insert(&mut self, n: u32, t: HttpTransaction) -> &mut HttpTransaction {
+    /// The transaction numbered `n`, put in (in order) as `make` makes it if there is none.
+    fn get_or_insert_with(&mut self, n: u32, make: impl FnOnce() -> HttpTransaction) -> &mut HttpTransaction {
         let i = match self.0.iter().position(|(k, _)| *k >= n) {
             Some(i) if self.0[i].0 == n => i,
             Some(i) => {
-                self.0.insert(i, (n, t));
+                self.0.insert(i, (n, make()));
                 i
             }
             None => {
-                self.0.push((n, t));
+                self.0.push((n, make()));
                 self.0.len() - 1
             }
         };
@@ -224,10 +228,29 @@ impl Pending {
 }
 
 /// Pairs HTTP messages fed in capture order into transactions.
-#[derive(Default)]
 pub struct HttpPairing {
     flows: FlowMap<u64, FlowState>,
     done: Vec<HttpTransaction>,
+    texts: Texts,
+}
+
+impl Default for HttpPairing {
+    fn default() -> Self {
+        HttpPairing {
+            flows: FlowMap::default(),
+            done: Vec::new(),
+            texts: Texts(text_mapping()),
+        }
+    }
+}
+
+/// The text dictionary the transactions' codes are in.
+struct Texts(std::sync::Arc<polars::prelude::CategoricalMapping>);
+
+impl Texts {
+    fn code(&self, s: &str) -> Option<u32> {
+        Some(intern(&self.0, s))
+    }
 }
 
 impl HttpPairing {
@@ -244,9 +267,9 @@ impl HttpPairing {
                     (seen.src_ip, seen.src_port)
                 });
                 if is_reply {
-                    reply(st, seen, &h);
+                    reply(st, seen, &h, &self.texts);
                 } else {
-                    request(st, seen, &h);
+                    request(st, seen, &h, &self.texts);
                 }
             }
             StreamEvent::HttpBodyEnd(len) => {
@@ -298,43 +321,47 @@ impl HttpPairing {
     }
 }
 
-fn new_transaction(st: &mut FlowState, seen: &Seen, from_client: bool) -> HttpTransaction {
-    st.trans_depth += 1;
+/// A new transaction on a connection whose transactions so far number `depth`.
+fn new_transaction(depth: &mut u32, seen: &Seen, from_client: bool) -> HttpTransaction {
+    *depth += 1;
     HttpTransaction {
         conn: TxConn::at(seen, from_client),
-        trans_depth: st.trans_depth,
+        trans_depth: *depth,
         ..Default::default()
     }
 }
 
 /// `http_request` and the request's headers.
-fn request(st: &mut FlowState, seen: &Seen, h: &Head) {
+fn request(st: &mut FlowState, seen: &Seen, h: &Head, texts: &Texts) {
     if st.current_request < st.current_response {
         st.current_request = st.current_response;
     }
     st.current_request += 1;
     let n = st.current_request;
-    let t = new_transaction(st, seen, true);
-    let t = st.pending.get_or_insert(n, t);
-    t.method = Some(h.start[0].to_string());
-    t.uri = Some(unescape(&h.start[1]));
+    // The depth counts on even when the transaction is there already (as it always did here).
+    let mut depth = st.trans_depth;
+    let made = new_transaction(&mut depth, seen, true);
+    st.trans_depth = depth;
+    let t = st.pending.get_or_insert_with(n, || made);
+    t.method = texts.code(&h.start[0]);
+    t.uri = texts.code(&unescape(&h.start[1]));
     t.request_frame.get_or_insert(seen.frame);
     for (name, value) in &h.headers {
         let is = |n: &str| name.eq_ignore_ascii_case(n);
-        let owned = || Some(value.to_string());
+        let code = || texts.code(value);
         if is("REFERER") {
-            t.referrer = owned();
+            t.referrer = code();
         } else if is("HOST") {
-            t.host = owned();
+            t.host = code();
         } else if is("ORIGIN") {
-            t.origin = owned();
+            t.origin = code();
         } else if is("USER-AGENT") {
-            t.user_agent = owned();
+            t.user_agent = code();
         } else if is("CONTENT-TYPE") {
-            t.request_content_type = owned();
+            t.request_content_type = code();
         } else if is("AUTHORIZATION") || is("PROXY-AUTHORIZATION") {
             if let Some(user) = basic_user(value) {
-                t.username = Some(user);
+                t.username = texts.code(&user);
             }
         } else if let Some(p) = PROXY_HEADERS.iter().find(|p| is(p)) {
             t.proxied.push(format!("{p} -> {value}"));
@@ -344,29 +371,27 @@ fn request(st: &mut FlowState, seen: &Seen, h: &Head) {
 }
 
 /// `http_reply` and the reply's headers.
-fn reply(st: &mut FlowState, seen: &Seen, h: &Head) {
+fn reply(st: &mut FlowState, seen: &Seen, h: &Head, texts: &Texts) {
     let informational = |t: &HttpTransaction| t.status_code.is_some_and(|c| (100..200).contains(&c));
     match st.pending.get(st.current_response) {
         Some(t) if t.status_code.is_none() || informational(t) => {}
         _ => st.current_response += 1,
     }
     let n = st.current_response;
-    if st.pending.get(n).is_none() {
-        let t = new_transaction(st, seen, false);
-        st.pending.get_or_insert(n, t);
-    }
-    let Some(t) = st.pending.get_mut(n) else { return };
+    let t = st
+        .pending
+        .get_or_insert_with(n, || new_transaction(&mut st.trans_depth, seen, false));
     let code = h.start[1].trim().parse::<u16>().ok();
     t.status_code = code;
-    t.status_msg = Some(h.start[2].to_string());
-    t.version = h.start[0].strip_prefix("HTTP/").map(str::to_string);
+    t.status_msg = texts.code(&h.start[2]);
+    t.version = h.start[0].strip_prefix("HTTP/").and_then(|v| texts.code(v));
     if code.is_some_and(|c| (100..200).contains(&c)) {
         t.info_code = code;
-        t.info_msg = Some(h.start[2].to_string());
+        t.info_msg = t.status_msg;
     }
     t.response_frame = Some(seen.frame);
     if let Some((_, v)) = h.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("CONTENT-TYPE")) {
-        t.response_content_type = Some(v.to_string());
+        t.response_content_type = texts.code(v);
     }
     st.body_of[1] = Some(n);
 }
@@ -374,6 +399,11 @@ fn reply(st: &mut FlowState, seen: &Seen, h: &Head) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The text a code stands for.
+    fn txt(code: Option<u32>) -> Option<String> {
+        code.and_then(|c| text_mapping().cat_to_str(c).map(str::to_string))
+    }
 
     fn seen(client: bool, frame: u32) -> Seen {
         Seen {
@@ -404,7 +434,7 @@ mod tests {
         p.close(1);
         let done = p.drain_done().collect::<Vec<_>>();
         assert_eq!(done.len(), 1);
-        assert_eq!(done[0].uri.as_deref(), Some("/a"));
+        assert_eq!(txt(done[0].uri).as_deref(), Some("/a"));
         assert_eq!(done[0].status_code, None);
         assert!(p.flows.is_empty());
         p.close(1);
@@ -412,7 +442,7 @@ mod tests {
         p.event(&seen(true, 7), &head("GET /b HTTP/1.1\r\nHost: x\r\n\r\n"));
         let rows = p.finish_all();
         assert_eq!(rows.len(), 1);
-        assert_eq!((rows[0].uri.as_deref(), rows[0].trans_depth), (Some("/b"), 1));
+        assert_eq!((txt(rows[0].uri).as_deref(), rows[0].trans_depth), (Some("/b"), 1));
     }
 
     #[test]
@@ -436,12 +466,15 @@ mod tests {
         p.event(&seen(false, 5), &StreamEvent::HttpBodyEnd(3));
         let rows = p.finish_all();
         assert_eq!(rows.len(), 2);
-        assert_eq!((rows[0].uri.as_deref(), rows[0].status_code), (Some("/a"), Some(200)));
-        assert_eq!((rows[0].info_code, rows[0].response_body_len), (Some(100), 12));
-        assert_eq!(rows[0].response_content_type.as_deref(), Some("text/html"));
-        assert_eq!((rows[1].uri.as_deref(), rows[1].trans_depth), (Some("/b c"), 2));
         assert_eq!(
-            (rows[1].status_code, rows[1].version.as_deref()),
+            (txt(rows[0].uri).as_deref(), rows[0].status_code),
+            (Some("/a"), Some(200))
+        );
+        assert_eq!((rows[0].info_code, rows[0].response_body_len), (Some(100), 12));
+        assert_eq!(txt(rows[0].response_content_type).as_deref(), Some("text/html"));
+        assert_eq!((txt(rows[1].uri).as_deref(), rows[1].trans_depth), (Some("/b c"), 2));
+        assert_eq!(
+            (rows[1].status_code, txt(rows[1].version).as_deref()),
             (Some(404), Some("1.0"))
         );
     }
@@ -459,8 +492,12 @@ mod tests {
             ),
         );
         let t = &p.finish_all()[0];
-        assert_eq!(t.host.as_deref(), Some("example.org"));
-        assert_eq!(t.username.as_deref(), Some("alice"), "the user, never the password");
+        assert_eq!(txt(t.host).as_deref(), Some("example.org"));
+        assert_eq!(
+            txt(t.username).as_deref(),
+            Some("alice"),
+            "the user, never the password"
+        );
     }
 
     #[test]
@@ -470,7 +507,7 @@ mod tests {
         p.event(&seen(false, 1), &StreamEvent::HttpBodyEnd(5));
         let rows = p.finish_all();
         assert_eq!(rows.len(), 1);
-        assert_eq!((rows[0].method.as_deref(), rows[0].status_code), (None, Some(200)));
+        assert_eq!((txt(rows[0].method).as_deref(), rows[0].status_code), (None, Some(200)));
         assert_eq!(rows[0].conn.client_port, Some(40000));
     }
 }

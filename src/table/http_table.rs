@@ -47,25 +47,24 @@ impl HttpColumns {
     }
 
     pub fn push(&mut self, t: &HttpTransaction, it: &mut Interner) {
-        let text = |v: &Option<String>| v.as_deref().map(|s| it.text(s));
         self.conn.push(&t.conn);
         self.trans_depth.push(t.trans_depth);
-        self.method.push(text(&t.method));
-        self.host.push(text(&t.host));
-        self.uri.push(text(&t.uri));
-        self.referrer.push(text(&t.referrer));
-        self.version.push(text(&t.version));
-        self.user_agent.push(text(&t.user_agent));
-        self.origin.push(text(&t.origin));
+        self.method.push(t.method);
+        self.host.push(t.host);
+        self.uri.push(t.uri);
+        self.referrer.push(t.referrer);
+        self.version.push(t.version);
+        self.user_agent.push(t.user_agent);
+        self.origin.push(t.origin);
         self.request_body_len.push(t.request_body_len);
         self.response_body_len.push(t.response_body_len);
         self.status_code.push(t.status_code);
-        self.status_msg.push(text(&t.status_msg));
+        self.status_msg.push(t.status_msg);
         self.info_code.push(t.info_code);
-        self.info_msg.push(text(&t.info_msg));
-        self.username.push(text(&t.username));
-        self.request_content_type.push(text(&t.request_content_type));
-        self.response_content_type.push(text(&t.response_content_type));
+        self.info_msg.push(t.info_msg);
+        self.username.push(t.username);
+        self.request_content_type.push(t.request_content_type);
+        self.response_content_type.push(t.response_content_type);
         self.request_frame.push(t.request_frame);
         self.response_frame.push(t.response_frame);
         self.proxied.push(&t.proxied, it);

@@ -82,7 +82,7 @@ pub struct PacketColumns {
     /// the collector ten lookups).
     dns: Vec<(Seen, DnsCoded)>,
     /// HTTP and TLS messages the in-order pass read, by row, for the http and tls tables.
-    stream_events: Vec<(u32, StreamEvent)>,
+    stream_events: Vec<(Seen, StreamEvent)>,
 }
 
 impl PacketColumns {
@@ -366,7 +366,12 @@ impl PacketColumns {
             }
             Fix::Completes { row, stack } => self.protocols.set(row, it.stack(&stack)),
             Fix::Confirms { row, service } => self.services.push((row as u32, service)),
-            Fix::Stream { row, event } => self.stream_events.push((row as u32, event)),
+            Fix::Stream { row, event } => {
+                // Where it was seen, read now (the row's own fixes came first): made later, it
+                // was a second walk over the chunk's columns and a new list per chunk.
+                let seen = self.seen(row, false);
+                self.stream_events.push((seen, event));
+            }
             Fix::Dns { row, multicast, msg } => {
                 // A DNS message the packet's own decode could not see (in a reassembled
                 // datagram): its frame shows it as the others do.
@@ -435,16 +440,16 @@ impl PacketColumns {
     /// in-order pass, before [`PacketColumns::into_dataframe`]).
     pub fn take_messages(&mut self) -> Messages {
         let mut dns = std::mem::take(&mut self.dns);
-        dns.sort_by_key(|(seen, _)| seen.row);
         let mut stream = std::mem::take(&mut self.stream_events);
-        stream.sort_by_key(|(row, _)| *row);
-        Messages {
-            dns,
-            stream: stream
-                .into_iter()
-                .map(|(row, e)| (self.seen(row as usize, false), e))
-                .collect(),
+        // Mostly in order already (the decoders' DNS, then the in-order pass's few; the TCP
+        // streams' events, then QUIC's): a stable sort only when needed.
+        if !dns.is_sorted_by_key(|(seen, _)| seen.row) {
+            dns.sort_by_key(|(seen, _)| seen.row);
         }
+        if !stream.is_sorted_by_key(|(seen, _)| seen.row) {
+            stream.sort_by_key(|(seen, _)| seen.row);
+        }
+        Messages { dns, stream }
     }
 
     /// Correct the captured length of the last packet (the loader hands decoders only the first
