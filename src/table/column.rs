@@ -159,6 +159,15 @@ impl TextLists {
         self.offsets.push(self.values.len());
     }
 
+    /// A list already coded.
+    pub(crate) fn push_codes(&mut self, codes: &[u32]) {
+        if self.offsets.is_empty() {
+            self.offsets.push(0);
+        }
+        self.values.extend_from_slice(codes);
+        self.offsets.push(self.values.len());
+    }
+
     pub(crate) fn column(self, name: &str, n: usize) -> Column {
         let mut b = ListPrimitiveChunkedBuilder::<UInt32Type>::new(name.into(), n, self.values.len(), cat_dtype());
         for w in self.offsets.windows(2) {

@@ -12,26 +12,30 @@ use crate::decode::fingerprint::{ja3, ja3s, ja4};
 use crate::decode::packet::FlowMap;
 use crate::decode::stream::StreamEvent;
 use crate::decode::tls_hello::{ClientHello, ServerHello, client_hello, server_hello};
-use crate::decode::tls_names::{alert_name, cipher_name, group_name, is_grease, version_name};
+use crate::decode::tls_names::is_grease;
 use crate::table::messages::Seen;
 use crate::table::tx_conn::TxConn;
 
-/// One handshake, as the tls table writes it.
+/// One handshake, as the tls table writes it. Versions, cipher, curve and alert are kept as
+/// their numbers and named once per distinct number when the table is made (a string each,
+/// per handshake, was made and freed before).
 #[derive(Debug, Clone, Default)]
 pub struct TlsSession {
     /// When the first message was seen, its flow; client and server as the first hello says.
     pub conn: TxConn,
     pub quic: bool,
-    pub version: Option<String>,
-    pub client_versions: Vec<String>,
-    pub cipher: Option<String>,
-    pub curve: Option<String>,
+    pub version: Option<u16>,
+    pub client_versions: Vec<u16>,
+    pub cipher: Option<u16>,
+    /// A named group (from the ServerHello's key share or the ServerKeyExchange).
+    pub curve: Option<u16>,
     pub server_name: Option<String>,
     pub alpn: Vec<String>,
     pub next_protocol: Option<String>,
     pub established: bool,
     pub resumed: bool,
-    pub last_alert: Option<String>,
+    /// The last alert's description.
+    pub last_alert: Option<u8>,
     pub history: String,
     pub ja4: Option<String>,
     pub ja4_r: Option<String>,
@@ -124,7 +128,7 @@ impl TlsSessions {
             }
             StreamEvent::TlsAlert { description, .. } => {
                 letter(st, 'l');
-                st.s.last_alert = Some(alert_name(*description));
+                st.s.last_alert = Some(*description);
             }
             StreamEvent::TlsHandshake(msg) => handshake(st, seen, msg, from_client),
             _ => {}
@@ -221,7 +225,7 @@ fn handshake(st: &mut State, seen: &Seen, msg: &[u8], from_client: bool) {
             if msg.get(4) == Some(&3)
                 && let Some(g) = msg.get(5..7)
             {
-                st.s.curve = Some(group_name(u16::from_be_bytes([g[0], g[1]])));
+                st.s.curve = Some(u16::from_be_bytes([g[0], g[1]]));
             }
         }
         16 if from_client => st.client_key_exchange = true,
@@ -239,14 +243,9 @@ fn client(st: &mut State, seen: &Seen, ch: &ClientHello, quic: bool) {
         let (s, h) = ja3(ch);
         st.s.ja3 = Some(h);
         st.s.ja3_string = Some(s);
-        st.s.client_versions = ch
-            .versions
-            .iter()
-            .filter(|v| !is_grease(**v))
-            .map(|v| version_name(*v))
-            .collect();
+        st.s.client_versions = ch.versions.iter().copied().filter(|v| !is_grease(*v)).collect();
         if st.s.client_versions.is_empty() {
-            st.s.client_versions.push(version_name(ch.legacy_version));
+            st.s.client_versions.push(ch.legacy_version);
         }
         st.s.alpn = ch.alpn.iter().map(|a| text(a)).collect();
     }
@@ -276,10 +275,10 @@ fn server(st: &mut State, seen: &Seen, sh: &ServerHello) {
         st.retry_seen = false;
         st.s.server_hello_frame.get_or_insert(seen.frame);
     }
-    st.s.version = Some(version_name(sh.chosen_version()));
-    st.s.cipher = Some(cipher_name(sh.cipher));
+    st.s.version = Some(sh.chosen_version());
+    st.s.cipher = Some(sh.cipher);
     if let Some(g) = sh.group {
-        st.s.curve = Some(group_name(g));
+        st.s.curve = Some(g);
     }
     if let Some(a) = &sh.alpn {
         st.s.next_protocol = Some(text(a));

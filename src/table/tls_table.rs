@@ -3,6 +3,7 @@
 
 use polars::prelude::*;
 
+use crate::decode::tls_names::{alert_name, cipher_name, group_name, version_name};
 use crate::error::Result;
 use crate::table::column::{Col, TextLists, cat32, enum8, prim};
 use crate::table::interner::Interner;
@@ -53,7 +54,7 @@ impl TlsColumns {
     }
 
     pub fn push(&mut self, t: &TlsSession, it: &mut Interner) {
-        let text = |v: &Option<String>| v.as_deref().map(|s| it.text(s));
+        let text = |it: &Interner, v: &Option<String>| v.as_deref().map(|s| it.text(s));
         self.conn.push(&t.conn);
         let app = if t.quic {
             crate::decode::App::Quic
@@ -61,23 +62,32 @@ impl TlsColumns {
             crate::decode::App::Tls
         };
         self.app.push(Some(app as u8));
-        self.version.push(text(&t.version));
-        self.client_versions.push(&t.client_versions, it);
-        self.cipher.push(text(&t.cipher));
-        self.curve.push(text(&t.curve));
-        self.server_name.push(text(&t.server_name));
+        // Numbers named once each (the kinds keep them apart from the other named numbers).
+        self.version.push(t.version.map(|v| it.numbered(20, v, version_name)));
+        let versions: smallvec::SmallVec<[u32; 4]> = t
+            .client_versions
+            .iter()
+            .map(|&v| it.numbered(20, v, version_name))
+            .collect();
+        self.client_versions.push_codes(&versions);
+        self.cipher.push(t.cipher.map(|c| it.numbered(21, c, cipher_name)));
+        self.curve.push(t.curve.map(|g| it.numbered(22, g, group_name)));
+        self.server_name.push(text(it, &t.server_name));
         self.alpn.push(&t.alpn, it);
-        self.next_protocol.push(text(&t.next_protocol));
+        self.next_protocol.push(text(it, &t.next_protocol));
         self.established.push(t.established);
         self.resumed.push(t.resumed);
-        self.last_alert.push(text(&t.last_alert));
+        self.last_alert.push(
+            t.last_alert
+                .map(|d| it.numbered(23, u16::from(d), |d| alert_name(d as u8))),
+        );
         self.history.push((!t.history.is_empty()).then(|| it.text(&t.history)));
-        self.ja4.push(text(&t.ja4));
-        self.ja4_r.push(text(&t.ja4_r));
-        self.ja3.push(text(&t.ja3));
-        self.ja3_string.push(text(&t.ja3_string));
-        self.ja3s.push(text(&t.ja3s));
-        self.ja3s_string.push(text(&t.ja3s_string));
+        self.ja4.push(text(it, &t.ja4));
+        self.ja4_r.push(text(it, &t.ja4_r));
+        self.ja3.push(text(it, &t.ja3));
+        self.ja3_string.push(text(it, &t.ja3_string));
+        self.ja3s.push(text(it, &t.ja3s));
+        self.ja3s_string.push(text(it, &t.ja3s_string));
         let cert = t.cert.as_ref();
         self.cert_subject.push(cert.map(|c| it.text(&c.subject)));
         self.cert_issuer.push(cert.map(|c| it.text(&c.issuer)));
