@@ -31,8 +31,7 @@ impl BigBlocksMapped {
     pub fn start() -> BigBlocksMapped {
         if let Ok(mut n) = DECODING.lock() {
             if *n == 0 {
-                set_mmap_threshold(1 << 20);
-                set_trim_threshold(2 << 20);
+                set_thresholds(1 << 20, Some(2 << 20));
             }
             *n += 1;
         }
@@ -46,39 +45,33 @@ impl Drop for BigBlocksMapped {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 // glibc's dynamic threshold cannot be turned back on; its ceiling is the closest.
-                set_mmap_threshold(32 << 20);
+                set_thresholds(32 << 20, None);
             }
         }
     }
 }
 
+/// Set glibc's threshold for mapping a block on its own and, when given, its trim threshold: how
+/// much free memory at the top of a malloc heap is kept rather than given back. Setting the
+/// mapping threshold turns off glibc's rule that raises the trim threshold with it, leaving
+/// 128 KiB: the per-chunk buffers a decode makes and frees on different threads (a chunk's
+/// messages, its column vectors) then went back to the kernel and came back as fresh pages
+/// chunk after chunk (57k of the 10M load's 357k page faults). The decode's 2 MiB, twice its
+/// mapping threshold, is glibc's own rule for the pair; it is left in place after the decode.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn set_mmap_threshold(bytes: i32) {
+fn set_thresholds(mmap: i32, trim: Option<i32>) {
     // SAFETY: mallopt only sets a malloc parameter (under glibc's own lock); any value is valid.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, bytes);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, mmap);
+        if let Some(trim) = trim {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, trim);
+        }
     }
 }
 
+/// Only glibc has these parameters.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn set_mmap_threshold(_bytes: i32) {}
-
-/// How much free memory at the top of a malloc heap is kept rather than given back. Setting the
-/// mapping threshold turns off glibc's rule that raises this one with it, leaving 128 KiB: the
-/// per-chunk buffers a decode makes and frees on different threads (a chunk's messages, its
-/// column vectors) then went back to the kernel and came back as fresh pages chunk after chunk
-/// (57k of the 10M load's 357k page faults). 2 MiB, twice the mapping threshold, is glibc's own
-/// rule for the pair; it is left in place after the decode.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn set_trim_threshold(bytes: i32) {
-    // SAFETY: as `set_mmap_threshold`.
-    unsafe {
-        libc::mallopt(libc::M_TRIM_THRESHOLD, bytes);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn set_trim_threshold(_bytes: i32) {}
+fn set_thresholds(_mmap: i32, _trim: Option<i32>) {}
 
 // ---------------------------------------------------------------------------------------------
 // The memory budget of a query run in a process of its own (a command, a query worker)

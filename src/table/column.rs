@@ -152,19 +152,15 @@ pub(crate) struct TextLists {
 
 impl TextLists {
     pub(crate) fn push(&mut self, items: &[String], it: &Interner) {
-        if self.offsets.is_empty() {
-            self.offsets.push(0);
-        }
-        self.values.extend(items.iter().map(|s| it.text(s)));
-        self.offsets.push(self.values.len());
+        self.push_codes(items.iter().map(|s| it.text(s)));
     }
 
     /// A list already coded.
-    pub(crate) fn push_codes(&mut self, codes: &[u32]) {
+    pub(crate) fn push_codes(&mut self, codes: impl IntoIterator<Item = u32>) {
         if self.offsets.is_empty() {
             self.offsets.push(0);
         }
-        self.values.extend_from_slice(codes);
+        self.values.extend(codes);
         self.offsets.push(self.values.len());
     }
 

@@ -15,9 +15,8 @@ use base64::Engine as _;
 
 use crate::decode::packet::FlowMap;
 use crate::decode::stream::StreamEvent;
-use crate::table::interner::intern;
+use crate::table::interner::Interner;
 use crate::table::messages::Seen;
-use crate::table::schema::text_mapping;
 use crate::table::tx_conn::TxConn;
 
 /// One transaction, as http.log writes it (plus the frames and content types). Texts are codes
@@ -228,34 +227,15 @@ impl Pending {
 }
 
 /// Pairs HTTP messages fed in capture order into transactions.
+#[derive(Default)]
 pub struct HttpPairing {
     flows: FlowMap<u64, FlowState>,
     done: Vec<HttpTransaction>,
-    texts: Texts,
-}
-
-impl Default for HttpPairing {
-    fn default() -> Self {
-        HttpPairing {
-            flows: FlowMap::default(),
-            done: Vec::new(),
-            texts: Texts(text_mapping()),
-        }
-    }
-}
-
-/// The text dictionary the transactions' codes are in.
-struct Texts(std::sync::Arc<polars::prelude::CategoricalMapping>);
-
-impl Texts {
-    fn code(&self, s: &str) -> Option<u32> {
-        Some(intern(&self.0, s))
-    }
 }
 
 impl HttpPairing {
-    /// Feed one message of a flow's stream (in capture order).
-    pub fn event(&mut self, seen: &Seen, event: &StreamEvent) {
+    /// Feed one message of a flow's stream (in capture order); its texts are coded in `it`.
+    pub fn event(&mut self, seen: &Seen, event: &StreamEvent, it: &Interner) {
         let st = self.flows.entry(seen.flow_id).or_default();
         match event {
             StreamEvent::HttpHead(head) => {
@@ -267,9 +247,9 @@ impl HttpPairing {
                     (seen.src_ip, seen.src_port)
                 });
                 if is_reply {
-                    reply(st, seen, &h, &self.texts);
+                    reply(st, seen, &h, it);
                 } else {
-                    request(st, seen, &h, &self.texts);
+                    request(st, seen, &h, it);
                 }
             }
             StreamEvent::HttpBodyEnd(len) => {
@@ -332,23 +312,21 @@ fn new_transaction(depth: &mut u32, seen: &Seen, from_client: bool) -> HttpTrans
 }
 
 /// `http_request` and the request's headers.
-fn request(st: &mut FlowState, seen: &Seen, h: &Head, texts: &Texts) {
+fn request(st: &mut FlowState, seen: &Seen, h: &Head, it: &Interner) {
     if st.current_request < st.current_response {
         st.current_request = st.current_response;
     }
     st.current_request += 1;
     let n = st.current_request;
     // The depth counts on even when the transaction is there already (as it always did here).
-    let mut depth = st.trans_depth;
-    let made = new_transaction(&mut depth, seen, true);
-    st.trans_depth = depth;
+    let made = new_transaction(&mut st.trans_depth, seen, true);
     let t = st.pending.get_or_insert_with(n, || made);
-    t.method = texts.code(&h.start[0]);
-    t.uri = texts.code(&unescape(&h.start[1]));
+    t.method = Some(it.text(&h.start[0]));
+    t.uri = Some(it.text(&unescape(&h.start[1])));
     t.request_frame.get_or_insert(seen.frame);
     for (name, value) in &h.headers {
         let is = |n: &str| name.eq_ignore_ascii_case(n);
-        let code = || texts.code(value);
+        let code = || Some(it.text(value));
         if is("REFERER") {
             t.referrer = code();
         } else if is("HOST") {
@@ -361,7 +339,7 @@ fn request(st: &mut FlowState, seen: &Seen, h: &Head, texts: &Texts) {
             t.request_content_type = code();
         } else if is("AUTHORIZATION") || is("PROXY-AUTHORIZATION") {
             if let Some(user) = basic_user(value) {
-                t.username = texts.code(&user);
+                t.username = Some(it.text(&user));
             }
         } else if let Some(p) = PROXY_HEADERS.iter().find(|p| is(p)) {
             t.proxied.push(format!("{p} -> {value}"));
@@ -371,7 +349,7 @@ fn request(st: &mut FlowState, seen: &Seen, h: &Head, texts: &Texts) {
 }
 
 /// `http_reply` and the reply's headers.
-fn reply(st: &mut FlowState, seen: &Seen, h: &Head, texts: &Texts) {
+fn reply(st: &mut FlowState, seen: &Seen, h: &Head, it: &Interner) {
     let informational = |t: &HttpTransaction| t.status_code.is_some_and(|c| (100..200).contains(&c));
     match st.pending.get(st.current_response) {
         Some(t) if t.status_code.is_none() || informational(t) => {}
@@ -383,15 +361,15 @@ fn reply(st: &mut FlowState, seen: &Seen, h: &Head, texts: &Texts) {
         .get_or_insert_with(n, || new_transaction(&mut st.trans_depth, seen, false));
     let code = h.start[1].trim().parse::<u16>().ok();
     t.status_code = code;
-    t.status_msg = texts.code(&h.start[2]);
-    t.version = h.start[0].strip_prefix("HTTP/").and_then(|v| texts.code(v));
+    t.status_msg = Some(it.text(&h.start[2]));
+    t.version = h.start[0].strip_prefix("HTTP/").map(|v| it.text(v));
     if code.is_some_and(|c| (100..200).contains(&c)) {
         t.info_code = code;
         t.info_msg = t.status_msg;
     }
     t.response_frame = Some(seen.frame);
     if let Some((_, v)) = h.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("CONTENT-TYPE")) {
-        t.response_content_type = texts.code(v);
+        t.response_content_type = Some(it.text(v));
     }
     st.body_of[1] = Some(n);
 }
@@ -402,7 +380,7 @@ mod tests {
 
     /// The text a code stands for.
     fn txt(code: Option<u32>) -> Option<String> {
-        code.and_then(|c| text_mapping().cat_to_str(c).map(str::to_string))
+        code.and_then(|c| crate::table::schema::text_mapping().cat_to_str(c).map(str::to_string))
     }
 
     fn seen(client: bool, frame: u32) -> Seen {
@@ -428,8 +406,12 @@ mod tests {
     #[test]
     fn closing_logs_open_requests_and_forgets_the_connection() {
         let mut p = HttpPairing::default();
-        p.event(&seen(true, 1), &head("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
-        p.event(&seen(true, 1), &StreamEvent::HttpBodyEnd(0));
+        p.event(
+            &seen(true, 1),
+            &head("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"),
+            &Interner::default(),
+        );
+        p.event(&seen(true, 1), &StreamEvent::HttpBodyEnd(0), &Interner::default());
         assert!(p.drain_done().collect::<Vec<_>>().is_empty());
         p.close(1);
         let done = p.drain_done().collect::<Vec<_>>();
@@ -439,7 +421,11 @@ mod tests {
         assert!(p.flows.is_empty());
         p.close(1);
         assert!(p.drain_done().collect::<Vec<_>>().is_empty());
-        p.event(&seen(true, 7), &head("GET /b HTTP/1.1\r\nHost: x\r\n\r\n"));
+        p.event(
+            &seen(true, 7),
+            &head("GET /b HTTP/1.1\r\nHost: x\r\n\r\n"),
+            &Interner::default(),
+        );
         let rows = p.finish_all();
         assert_eq!(rows.len(), 1);
         assert_eq!((txt(rows[0].uri).as_deref(), rows[0].trans_depth), (Some("/b"), 1));
@@ -448,22 +434,36 @@ mod tests {
     #[test]
     fn pipelined_requests_pair_with_replies_in_order() {
         let mut p = HttpPairing::default();
-        p.event(&seen(true, 1), &head("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
-        p.event(&seen(true, 1), &StreamEvent::HttpBodyEnd(0));
+        p.event(
+            &seen(true, 1),
+            &head("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"),
+            &Interner::default(),
+        );
+        p.event(&seen(true, 1), &StreamEvent::HttpBodyEnd(0), &Interner::default());
         p.event(
             &seen(true, 2),
             &head("GET /b%20c HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"),
+            &Interner::default(),
         );
-        p.event(&seen(true, 2), &StreamEvent::HttpBodyEnd(0));
-        p.event(&seen(false, 3), &head("HTTP/1.1 100 Continue\r\n\r\n"));
-        p.event(&seen(false, 3), &StreamEvent::HttpBodyEnd(0));
+        p.event(&seen(true, 2), &StreamEvent::HttpBodyEnd(0), &Interner::default());
+        p.event(
+            &seen(false, 3),
+            &head("HTTP/1.1 100 Continue\r\n\r\n"),
+            &Interner::default(),
+        );
+        p.event(&seen(false, 3), &StreamEvent::HttpBodyEnd(0), &Interner::default());
         p.event(
             &seen(false, 4),
             &head("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n"),
+            &Interner::default(),
         );
-        p.event(&seen(false, 4), &StreamEvent::HttpBodyEnd(12));
-        p.event(&seen(false, 5), &head("HTTP/1.0 404 Not Found\r\n\r\n"));
-        p.event(&seen(false, 5), &StreamEvent::HttpBodyEnd(3));
+        p.event(&seen(false, 4), &StreamEvent::HttpBodyEnd(12), &Interner::default());
+        p.event(
+            &seen(false, 5),
+            &head("HTTP/1.0 404 Not Found\r\n\r\n"),
+            &Interner::default(),
+        );
+        p.event(&seen(false, 5), &StreamEvent::HttpBodyEnd(3), &Interner::default());
         let rows = p.finish_all();
         assert_eq!(rows.len(), 2);
         assert_eq!(
@@ -490,6 +490,7 @@ mod tests {
             &StreamEvent::HttpHead(
                 b"GET /a\x1bb HTTP/1.1\r\nHost: example.org\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n".to_vec(),
             ),
+            &Interner::default(),
         );
         let t = &p.finish_all()[0];
         assert_eq!(txt(t.host).as_deref(), Some("example.org"));
@@ -503,8 +504,8 @@ mod tests {
     #[test]
     fn a_reply_without_a_request_is_its_own_transaction() {
         let mut p = HttpPairing::default();
-        p.event(&seen(false, 1), &head("HTTP/1.1 200 OK\r\n\r\n"));
-        p.event(&seen(false, 1), &StreamEvent::HttpBodyEnd(5));
+        p.event(&seen(false, 1), &head("HTTP/1.1 200 OK\r\n\r\n"), &Interner::default());
+        p.event(&seen(false, 1), &StreamEvent::HttpBodyEnd(5), &Interner::default());
         let rows = p.finish_all();
         assert_eq!(rows.len(), 1);
         assert_eq!((txt(rows[0].method).as_deref(), rows[0].status_code), (None, Some(200)));

@@ -103,6 +103,24 @@ impl Interner {
         self.numbered(2, v, decode::tls_version_name)
     }
 
+    /// A TLS version as the tls table (Zeek's ssl.log) names it, apart from the packet column's
+    /// name ([`Interner::tls_version`]).
+    pub(crate) fn ssl_version(&mut self, v: u16) -> u32 {
+        self.numbered(20, v, decode::tls_names::version_name)
+    }
+
+    pub(crate) fn tls_cipher(&mut self, c: u16) -> u32 {
+        self.numbered(21, c, decode::tls_names::cipher_name)
+    }
+
+    pub(crate) fn tls_group(&mut self, g: u16) -> u32 {
+        self.numbered(22, g, decode::tls_names::group_name)
+    }
+
+    pub(crate) fn tls_alert(&mut self, description: u8) -> u32 {
+        self.numbered(23, description.into(), |d| decode::tls_names::alert_name(d as u8))
+    }
+
     pub(crate) fn addr(&mut self, a: Addr) -> u32 {
         let (lo, hi) = a.bytes.split_at(8);
         let fold = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or_default());

@@ -661,7 +661,7 @@ impl Transactions {
                 // hellos count wherever they are (every ClientHello gets its fingerprint).
                 StreamEvent::HttpHead(_) | StreamEvent::HttpBodyEnd(_) => {
                     if partial.binary_search(&seen.row).is_err() {
-                        self.http_pairing.event(seen, event);
+                        self.http_pairing.event(seen, event, it);
                     }
                 }
                 StreamEvent::Closed | StreamEvent::Reset => {

@@ -3,7 +3,6 @@
 
 use polars::prelude::*;
 
-use crate::decode::tls_names::{alert_name, cipher_name, group_name, version_name};
 use crate::error::Result;
 use crate::table::column::{Col, TextLists, cat32, enum8, prim};
 use crate::table::interner::Interner;
@@ -62,25 +61,18 @@ impl TlsColumns {
             crate::decode::App::Tls
         };
         self.app.push(Some(app as u8));
-        // Numbers named once each (the kinds keep them apart from the other named numbers).
-        self.version.push(t.version.map(|v| it.numbered(20, v, version_name)));
-        let versions: smallvec::SmallVec<[u32; 4]> = t
-            .client_versions
-            .iter()
-            .map(|&v| it.numbered(20, v, version_name))
-            .collect();
-        self.client_versions.push_codes(&versions);
-        self.cipher.push(t.cipher.map(|c| it.numbered(21, c, cipher_name)));
-        self.curve.push(t.curve.map(|g| it.numbered(22, g, group_name)));
+        // Numbers, named once each.
+        self.version.push(t.version.map(|v| it.ssl_version(v)));
+        self.client_versions
+            .push_codes(t.client_versions.iter().map(|&v| it.ssl_version(v)));
+        self.cipher.push(t.cipher.map(|c| it.tls_cipher(c)));
+        self.curve.push(t.curve.map(|g| it.tls_group(g)));
         self.server_name.push(text(it, &t.server_name));
         self.alpn.push(&t.alpn, it);
         self.next_protocol.push(text(it, &t.next_protocol));
         self.established.push(t.established);
         self.resumed.push(t.resumed);
-        self.last_alert.push(
-            t.last_alert
-                .map(|d| it.numbered(23, u16::from(d), |d| alert_name(d as u8))),
-        );
+        self.last_alert.push(t.last_alert.map(|d| it.tls_alert(d)));
         self.history.push((!t.history.is_empty()).then(|| it.text(&t.history)));
         self.ja4.push(text(it, &t.ja4));
         self.ja4_r.push(text(it, &t.ja4_r));
