@@ -345,9 +345,15 @@ impl PacketStoreBuilder {
                 // IP and payload lengths are a few header sizes below the frame's: stored as
                 // that difference they take a byte or less a row (IP lengths on their own took
                 // two: ~20 MB of the 10M table).
+                // Sequence and acknowledgement numbers are random per connection, 4 bytes a
+                // row in any layout of their own; stored after the last segment of the same
+                // direction (flow and sending port) in the chunk, they move by about a
+                // segment's size.
                 PackedTableBuilder::new(core.schema())
                     .below(col::IP_LEN, col::WIRE_LEN)
                     .below(col::PAYLOAD_LEN, col::WIRE_LEN)
+                    .after_key(col::TCP_SEQ, col::FLOW_ID, col::SRC_PORT)
+                    .after_key(col::TCP_ACK, col::FLOW_ID, col::SRC_PORT)
             })
             .push(&core)?;
         Ok(())

@@ -40,7 +40,8 @@ word!(u8, u16, u32, u64, i64);
 pub(crate) enum Offsets {
     /// Every offset is 0.
     Zero,
-    /// 1, 2 or 4 bits each, packed into words from the low bits up.
+    /// 1, 2, 4, 10, 12 or 21 bits each, packed into words from the low bits up (as many whole
+    /// values as a word holds).
     Bits {
         bits: u8,
         words: Vec<u64>,
@@ -63,6 +64,20 @@ impl Offsets {
             Offsets::U16(v) => v[i] as u64,
             Offsets::U32(v) => v[i] as u64,
         }
+    }
+
+    /// The first `n` values of a `Bits` layout in order, word by word (no division per value,
+    /// as [`Offsets::get`] needs for the widths that do not divide 64).
+    pub(crate) fn unpacked(&self, n: usize) -> impl Iterator<Item = u64> + '_ {
+        let (bits, words): (usize, &[u64]) = match self {
+            Offsets::Bits { bits, words } => (*bits as usize, words),
+            _ => (1, &[]),
+        };
+        let (per, mask) = (64 / bits, (1u64 << bits) - 1);
+        words
+            .iter()
+            .flat_map(move |&w| (0..per).map(move |j| (w >> (j * bits)) & mask))
+            .take(n)
     }
 
     pub(crate) fn bytes(&self) -> usize {
@@ -104,6 +119,20 @@ pub(crate) enum Packed {
     /// Row i holds the reference column's value less `diff`'s (which also says which rows are
     /// null): `payload_len` is `wire_len` less the headers, a few sizes.
     Below { diff: Box<Packed> },
+    /// Row 0 holds `first`, row i row i-1's value plus `scale` times the i-th of `steps`
+    /// (zigzagged; no nulls): packet times, ~0.4 ms apart here and whole microseconds in a
+    /// classic pcap, where offsets from a base per 1024 rows needed 32 bits.
+    Steps { first: u64, scale: u64, steps: Box<Packed> },
+    /// Each row with a value holds the value of the last row before it in the chunk with the
+    /// same key (see [`after_key`]) plus the next of `deltas` (zigzagged, plus 1), or, where
+    /// there is no such row or that delta is 0 (a jump), the next of `firsts`: TCP sequence and acknowledgement numbers are random per connection
+    /// but move by a segment's size or so from one segment of a direction to the next.
+    AfterKey {
+        len: usize,
+        validity: Option<Bitmap>,
+        firsts: Box<Packed>,
+        deltas: Box<Packed>,
+    },
 }
 
 impl Packed {
@@ -111,6 +140,8 @@ impl Packed {
         match self {
             Packed::Null { len } | Packed::Sequence { len, .. } | Packed::Same { len } => *len,
             Packed::Below { diff } => diff.len(),
+            Packed::AfterKey { len, .. } => *len,
+            Packed::Steps { steps, .. } => steps.len(),
             Packed::Offset { len, .. } | Packed::Dict { len, .. } => *len,
             Packed::Plain(a) => a.len(),
         }
@@ -121,6 +152,13 @@ impl Packed {
         match self {
             Packed::Null { .. } | Packed::Sequence { .. } | Packed::Same { .. } => 0,
             Packed::Below { diff } => diff.bytes(),
+            Packed::Steps { steps, .. } => 16 + steps.bytes(),
+            Packed::AfterKey {
+                validity,
+                firsts,
+                deltas,
+                ..
+            } => firsts.bytes() + deltas.bytes() + bits(validity),
             Packed::Offset {
                 bases,
                 offsets,
@@ -145,7 +183,11 @@ impl Packed {
             Packed::Sequence { first, .. } => first.wrapping_add(i as u64),
             Packed::Offset { bases, offsets, .. } => bases[i / BLOCK].wrapping_add(offsets.get(i)),
             Packed::Dict { values, codes, .. } => values[codes.get(i) as usize],
-            Packed::Plain(_) | Packed::Same { .. } | Packed::Below { .. } => {
+            Packed::Plain(_)
+            | Packed::Same { .. }
+            | Packed::Below { .. }
+            | Packed::AfterKey { .. }
+            | Packed::Steps { .. } => {
                 unreachable!("resolved before reading values")
             }
         }
@@ -168,6 +210,24 @@ impl Packed {
                 valid.extend_constant(n, false);
                 return;
             }
+            (Packed::Steps { first, scale, steps }, _) => {
+                let mut s: Vec<T> = Vec::with_capacity(steps.len());
+                steps.extend::<T>(None, &mut s, &mut MutableBitmap::new());
+                let mut at = *first;
+                let values: Vec<T> = s
+                    .iter()
+                    .map(|d| {
+                        at = at.wrapping_add(unzigzag::<T>(d.to_u64()).wrapping_mul(*scale));
+                        T::from_u64(at)
+                    })
+                    .collect();
+                match rows {
+                    None => out.extend_from_slice(&values),
+                    Some(rows) => out.extend(rows.iter().map(|&r| values[r as usize])),
+                }
+                valid.extend_constant(n, true);
+                return;
+            }
             (Packed::Plain(a), _) => {
                 let Some(a) = a.as_any().downcast_ref::<PrimitiveArray<T>>() else {
                     unreachable!("plain chunk of another type")
@@ -188,11 +248,18 @@ impl Packed {
                 Offsets::U8(o) => widen_into(bases, o, out),
                 Offsets::U16(o) => widen_into(bases, o, out),
                 Offsets::U32(o) => widen_into(bases, o, out),
-                _ => out.extend((0..n).map(|i| T::from_u64(self.value(i)))),
+                Offsets::Bits { .. } => out.extend(
+                    offsets
+                        .unpacked(n)
+                        .enumerate()
+                        .map(|(i, o)| T::from_u64(bases[i / BLOCK].wrapping_add(o))),
+                ),
+                Offsets::Zero => out.extend((0..n).map(|i| T::from_u64(self.value(i)))),
             },
             (Packed::Dict { values, codes, .. }, None) => match codes {
                 Offsets::U8(c) => out.extend(c.iter().map(|&c| T::from_u64(values[c as usize]))),
                 Offsets::U16(c) => out.extend(c.iter().map(|&c| T::from_u64(values[c as usize]))),
+                Offsets::Bits { .. } => out.extend(codes.unpacked(n).map(|c| T::from_u64(values[c as usize]))),
                 _ => out.extend((0..n).map(|i| T::from_u64(self.value(i)))),
             },
             (_, None) => out.extend((0..n).map(|i| T::from_u64(self.value(i)))),
@@ -234,6 +301,60 @@ impl Packed {
             (Some(b), Some(rows)) => rows.iter().for_each(|&r| valid.push(b.get_bit(r as usize))),
         }
     }
+}
+
+/// Differences (zigzagged) from this on are stored as whole values in [`Packed::AfterKey`]:
+/// the deltas then fit 16 bits.
+pub(crate) const AFTER_KEY_JUMP: u64 = 0xffff;
+
+/// A row's key for [`Packed::AfterKey`]: its flow and sending port (one direction of a TCP
+/// connection; both when the two ports are the same, which only costs room).
+pub(crate) type RowKey = (u64, u16);
+
+/// Slots of the table [`after_key`] finds a key's last row in (twice a chunk's rows).
+const KEY_SLOTS: usize = 1 << 14;
+
+/// For each row of a chunk, in order, the last row before it with the same key that has a
+/// value (`u32::MAX`: none). A row without a value, or without a key, links nowhere and is not
+/// linked to. The packer and the reader both call this, so both see the same links; the table
+/// is direct-mapped (a key whose slot another took links nowhere, which only costs room) and
+/// `slots` is reused between chunks (a hash map was most of the time).
+pub(crate) fn after_key(
+    n: usize,
+    has_value: impl Fn(usize) -> bool,
+    key: impl Fn(usize) -> Option<RowKey>,
+    slots: &mut Vec<(u64, u32)>,
+) -> Vec<u32> {
+    slots.clear();
+    slots.resize(KEY_SLOTS, (0, u32::MAX));
+    (0..n)
+        .map(|i| {
+            if !has_value(i) {
+                return u32::MAX;
+            }
+            let Some((flow, port)) = key(i) else { return u32::MAX };
+            // Flow ids are hashes already; the port is mixed into their top and bottom bits.
+            let k = flow ^ (u64::from(port) << 48 | u64::from(port));
+            let slot = (k.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - KEY_SLOTS.trailing_zeros())) as usize;
+            let (held, row) = std::mem::replace(&mut slots[slot], (k, i as u32));
+            if row != u32::MAX && held == k { row } else { u32::MAX }
+        })
+        .collect()
+}
+
+/// A difference between two values of `T`'s width as a small number whatever its sign (0, -1,
+/// 1, -2, ... as 0, 1, 2, 3, ...): a retransmission steps back.
+pub(crate) fn zigzag<T: Word>(d: u64) -> u64 {
+    let bits = 8 * size_of::<T>() as u32;
+    // Sign-extend from the type's width, then interleave.
+    let x = ((d << (64 - bits)) as i64) >> (64 - bits);
+    let z = ((x << 1) ^ (x >> 63)) as u64;
+    if bits == 64 { z } else { z & ((1u64 << bits) - 1) }
+}
+
+/// The difference [`zigzag`] stored (as a 64-bit pattern to add with wrapping).
+pub(crate) fn unzigzag<T: Word>(z: u64) -> u64 {
+    ((z >> 1) as i64 ^ -((z & 1) as i64)) as u64
 }
 
 /// Rows of an array Polars made (any type), through a Series of just that array.

@@ -7,7 +7,7 @@ use polars::prelude::*;
 use polars_arrow::array::{Array, PrimitiveArray};
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
-use crate::table::packed::layout::{Packed, Word, take_plain, with_word};
+use crate::table::packed::layout::{Packed, RowKey, Word, after_key, take_plain, unzigzag, with_word};
 use crate::table::packed::packer::{Packer, differences, same_values};
 
 /// One column of a packed table.
@@ -19,6 +19,9 @@ struct PackedColumn {
     arrow: ArrowDataType,
     /// An earlier column whose values this one's are stored below, where that is narrower.
     reference: Option<usize>,
+    /// The flow and port columns whose values key this one's rows, where storing each value
+    /// after the last of the same key ([`Packed::AfterKey`]) is narrower.
+    key: Option<(usize, usize)>,
     chunks: Vec<Packed>,
 }
 
@@ -45,6 +48,7 @@ impl PackedTableBuilder {
                 dtype: dtype.clone(),
                 arrow: dtype.to_physical().to_arrow(CompatLevel::newest()),
                 reference: None,
+                key: None,
                 chunks: Vec::new(),
             })
             .collect();
@@ -76,12 +80,32 @@ impl PackedTableBuilder {
         self
     }
 
+    /// Store `column` (a column of integers) after the last row with the same `flow` (a UInt64
+    /// column) and `port` (a UInt16 column) in the chunks where that is narrower.
+    pub fn after_key(mut self, column: &str, flow: &str, port: &str) -> PackedTableBuilder {
+        let cols = &self.table.columns;
+        let at = |name: &str| cols.iter().position(|c| c.name == name);
+        if let (Some(c), Some(f), Some(p)) = (at(column), at(flow), at(port))
+            && cols[f].arrow == ArrowDataType::UInt64
+            && cols[p].arrow == ArrowDataType::UInt16
+            && cols[f].key.is_none()
+            && cols[p].key.is_none()
+            && c != f
+            && c != p
+        {
+            self.table.columns[c].key = Some((f, p));
+        }
+        self
+    }
+
     /// Pack one frame (its columns in the builder's schema order); each of its columns' chunks
     /// becomes a chunk here.
     pub fn push(&mut self, df: &DataFrame) -> PolarsResult<()> {
         let rows = df.height();
         let mut lens = None;
         let mut previous: Vec<Series> = Vec::new();
+        // The keys of keyed columns, made once per frame (all keyed columns share them).
+        let mut keys: Option<(Series, Series)> = None;
         for (c, pc) in df.columns().iter().zip(self.table.columns.iter_mut()) {
             polars_ensure!(
                 c.name() == &pc.name && c.dtype() == &pc.dtype,
@@ -134,6 +158,50 @@ impl PackedTableBuilder {
                         },
                         packed
                     ),
+                    _ => packed,
+                };
+                // Times step from packet to packet by far less than they span in 1024 rows.
+                let packed = match arr.as_any().downcast_ref::<PrimitiveArray<i64>>() {
+                    Some(times) if !matches!(packed, Packed::Null { .. } | Packed::Sequence { .. }) => {
+                        match self.packer.steps(times) {
+                            Some(steps) if steps.bytes() < packed.bytes() => steps,
+                            _ => packed,
+                        }
+                    }
+                    _ => packed,
+                };
+                let packed = match pc.key {
+                    Some((f, p)) if !matches!(packed, Packed::Null { .. }) => {
+                        if keys.is_none() {
+                            let phys =
+                                |i: usize| df.columns()[i].as_materialized_series().to_physical_repr().into_owned();
+                            keys = Some((phys(f), phys(p)));
+                        }
+                        let (flows, ports) = keys.as_ref().expect("made just above");
+                        let flows = flows
+                            .chunks()
+                            .get(k)
+                            .and_then(|a| a.as_any().downcast_ref::<PrimitiveArray<u64>>());
+                        let ports = ports
+                            .chunks()
+                            .get(k)
+                            .and_then(|a| a.as_any().downcast_ref::<PrimitiveArray<u16>>());
+                        match (flows, ports) {
+                            (Some(flows), Some(ports)) if flows.len() == arr.len() && ports.len() == arr.len() => {
+                                with_word!(
+                                    arr.dtype(),
+                                    |T| {
+                                        let arr =
+                                            arr.as_any().downcast_ref::<PrimitiveArray<T>>().expect("physical type");
+                                        let keyed = self.packer.after_key(arr, flows, ports);
+                                        if keyed.bytes() < packed.bytes() { keyed } else { packed }
+                                    },
+                                    packed
+                                )
+                            }
+                            _ => packed,
+                        }
+                    }
                     _ => packed,
                 };
                 pc.chunks.push(packed);
@@ -318,8 +386,82 @@ impl PackedTable {
                     *o = T::from_u64(o.to_u64().wrapping_sub(d.to_u64()));
                 }
             }
+            (
+                Packed::AfterKey {
+                    len,
+                    validity,
+                    firsts,
+                    deltas,
+                },
+                _,
+            ) => {
+                let Some(key) = self.columns[j].key else {
+                    unreachable!("a chunk stored after its key belongs to a keyed column")
+                };
+                let values = self.after_key_values::<T>(key, k, *len, validity.as_ref(), firsts, deltas);
+                let has = |r: usize| validity.as_ref().is_none_or(|b| b.get_bit(r));
+                match rows {
+                    None => {
+                        out.extend_from_slice(&values);
+                        match validity {
+                            Some(b) => valid.extend_from_bitmap(b),
+                            None => valid.extend_constant(*len, true),
+                        }
+                    }
+                    Some(rows) => {
+                        out.extend(rows.iter().map(|&r| values[r as usize]));
+                        rows.iter().for_each(|&r| valid.push(has(r as usize)));
+                    }
+                }
+            }
             (p, _) => p.extend::<T>(rows, out, valid),
         }
+    }
+
+    /// Every value of chunk `k` of a column stored after its key (see [`Packed::AfterKey`]),
+    /// null rows as 0.
+    fn after_key_values<T: Word>(
+        &self,
+        (flow, port): (usize, usize),
+        k: usize,
+        len: usize,
+        validity: Option<&Bitmap>,
+        firsts: &Packed,
+        deltas: &Packed,
+    ) -> Vec<T> {
+        let (mut flows, mut flows_valid) = (Vec::<u64>::with_capacity(len), MutableBitmap::with_capacity(len));
+        self.extend_chunk::<u64>(flow, k, None, &mut flows, &mut flows_valid);
+        let (mut ports, mut ports_valid) = (Vec::<u16>::with_capacity(len), MutableBitmap::with_capacity(len));
+        self.extend_chunk::<u16>(port, k, None, &mut ports, &mut ports_valid);
+        let has = |r: usize| validity.is_none_or(|b| b.get_bit(r));
+        let key = |r: usize| -> Option<RowKey> {
+            flows_valid
+                .get(r)
+                .then(|| (flows[r], if ports_valid.get(r) { ports[r] } else { 0 }))
+        };
+        let links = after_key(len, has, key, &mut Vec::new());
+        let (mut f, mut d) = (Vec::<T>::new(), Vec::<T>::new());
+        firsts.extend::<T>(None, &mut f, &mut MutableBitmap::new());
+        deltas.extend::<T>(None, &mut d, &mut MutableBitmap::new());
+        let (mut f, mut d) = (f.into_iter(), d.into_iter());
+        let mut values = vec![T::from_u64(0); len];
+        for r in 0..len {
+            if !has(r) {
+                continue;
+            }
+            let delta = match links[r] {
+                u32::MAX => None,
+                p => d.next().map(|d| (p, d.to_u64())).filter(|&(_, d)| d != 0),
+            };
+            values[r] = match delta {
+                Some((p, d)) => Some(T::from_u64(
+                    values[p as usize].to_u64().wrapping_add(unzigzag::<T>(d - 1)),
+                )),
+                None => f.next(),
+            }
+            .unwrap_or(T::from_u64(0));
+        }
+        values
     }
 
     /// Split ascending table rows into per-chunk row lists (relative to each chunk's start).
@@ -358,7 +500,7 @@ impl PackedTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::packed::layout::Offsets;
+    use crate::table::packed::layout::{Offsets, zigzag};
 
     fn roundtrip(df: &DataFrame) -> Arc<PackedTable> {
         let mut b = PackedTableBuilder::new(df.schema())
@@ -377,11 +519,11 @@ mod tests {
         let seq: Vec<u32> = (7..7 + n as u32).collect();
         let constant = vec![4u8; n];
         let small: Vec<u16> = (0..n).map(|i| 1000 + (i % 200) as u16).collect();
-        // Timestamps: ~1 ms apart (32-bit offsets per block), with a jump between blocks.
+        // Timestamps: ~1 ms apart (steps from row to row), with a jump between blocks.
         let ts: Vec<i64> = (0..n)
             .map(|i| 1_700_000_000_000_000_000 + i as i64 * 1_000_123 + (i / 3072) as i64 * (1 << 40))
             .collect();
-        // Spread-out ids, few distinct: a dictionary.
+        // Spread-out ids, few distinct: a dictionary (300 values: 10-bit codes).
         let ids: Vec<Option<u64>> = (0..n)
             .map(|i| (i % 7 != 0).then(|| (i as u64 % 300).wrapping_mul(0x9e37_79b9_7f4a_7c15)))
             .collect();
@@ -394,13 +536,32 @@ mod tests {
                 Column::new("seq_again".into(), seq),
                 Column::new("constant".into(), constant),
                 Column::new("small".into(), small),
-                Column::new("ts".into(), ts)
+                Column::new("ts".into(), ts.clone())
                     .cast(&DataType::Datetime(
                         TimeUnit::Nanoseconds,
                         Some(polars::prelude::TimeZone::UTC),
                     ))
                     .unwrap(),
+                // Up to 2^31 later at random: steps wider than 32-bit offsets per block.
+                Column::new(
+                    "ts_jitter".into(),
+                    ts.iter()
+                        .enumerate()
+                        .map(|(i, &t)| {
+                            let x = (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                            let x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                            t + ((x ^ (x >> 27)) >> 54) as i64 * (1 << 21)
+                        })
+                        .collect::<Vec<_>>(),
+                ),
                 Column::new("ids".into(), ids),
+                // 4500 of them: 16-bit codes.
+                Column::new(
+                    "ids_many".into(),
+                    (0..n as u64)
+                        .map(|i| (i % 4500).wrapping_mul(0x9e37_79b9_7f4a_7c15))
+                        .collect::<Vec<_>>(),
+                ),
                 Column::new("wide".into(), wide),
                 // Few values far apart, within 65536 of each other: a dictionary without hashing.
                 Column::new(
@@ -442,6 +603,16 @@ mod tests {
                         .map(|i| 100 + (i * 7919 % 1400) as u32 - [42, 54, 66][i % 3])
                         .collect::<Vec<_>>(),
                 ),
+                // Spread over 40000: 16-bit offsets.
+                Column::new(
+                    "window".into(),
+                    (0..n).map(|i| (i * 7919 % 40_000) as u32).collect::<Vec<_>>(),
+                ),
+                // Spread over a million: 21-bit offsets, three to a word.
+                Column::new(
+                    "span".into(),
+                    (0..n).map(|i| (i * 7919 % 1_000_000) as u32).collect::<Vec<_>>(),
+                ),
                 Column::new("flag".into(), (0..n).map(|i| i % 2 == 0).collect::<Vec<_>>()),
             ],
         )
@@ -480,6 +651,8 @@ mod tests {
                 Packed::Plain(_) => "plain",
                 Packed::Same { .. } => "same",
                 Packed::Below { .. } => "below",
+                Packed::AfterKey { .. } => "after-key",
+                Packed::Steps { .. } => "steps",
             })
             .collect();
         assert_eq!(
@@ -489,17 +662,21 @@ mod tests {
                 "same",
                 "constant",
                 "offset8",
+                "steps",
                 "offset32",
+                "dictionary-bits",
                 "dictionary",
                 "plain",
                 "dictionary-bits",
                 "null",
                 "dictionary-bits",
                 "offset-bits",
-                "offset16",
+                "offset-bits",
                 "below",
                 "below",
                 "same",
+                "offset16",
+                "offset-bits",
                 "plain"
             ]
         );
@@ -521,5 +698,104 @@ mod tests {
         // A head reads only its rows.
         let head = t.frame(Some(&["ts".into()]), Some(10)).unwrap();
         assert!(head.equals_missing(&df.select(["ts"]).unwrap().head(Some(10))));
+    }
+
+    /// TCP-like numbers stored after their key read back exactly: several connections
+    /// interleaved in both directions, rows without a value or without a flow, a step back
+    /// (retransmission), a wrap past 2^32, a direction seen once, and two frames pushed so the
+    /// second chunk starts with no links.
+    #[test]
+    fn numbers_stored_after_their_key_read_back_exactly() {
+        let n = 3000usize;
+        let mut x = 7u64;
+        let mut next = || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x >> 33
+        };
+        let mut at: std::collections::HashMap<(u64, u16), u32> = Default::default();
+        let (mut flows, mut ports, mut seqs) = (Vec::new(), Vec::new(), Vec::new());
+        for i in 0..n {
+            let flow = next() % 40;
+            let port = if next() % 2 == 0 { 443 } else { 40000 + flow as u16 };
+            let flow = (flow != 39).then_some(flow.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let seq = at
+                .entry((flow.unwrap_or(0), port))
+                .or_insert(if i == 5 { u32::MAX - 10 } else { next() as u32 });
+            // Mostly forward by a segment, now and then back (a retransmission) or no value.
+            let step = match next() % 20 {
+                0 => (-1460i32) as u32,
+                1 => 0,
+                2 => next() as u32,
+                _ => (next() % 1461) as u32,
+            };
+            *seq = seq.wrapping_add(step);
+            flows.push(flow);
+            // A row without a port has no number either (not TCP); one without a flow has both.
+            let number = next() % 10 != 0;
+            ports.push((number || next() % 2 == 0).then_some(port));
+            seqs.push(number.then_some(*seq));
+        }
+        let df = df!(
+            "flow" => &flows,
+            "port" => &ports,
+            "seq" => &seqs,
+        )
+        .unwrap();
+        let mut b = PackedTableBuilder::new(df.schema()).after_key("seq", "flow", "port");
+        b.push(&df).unwrap();
+        b.push(&df.slice(1000, 1500)).unwrap();
+        let t = b.finish();
+        let seq = &t.columns[2];
+        assert!(
+            matches!(seq.chunks[0], Packed::AfterKey { .. }),
+            "the keyed layout is the narrower one here"
+        );
+        // Two bytes a row where four were: segments move a number by at most 1460 here.
+        assert!(
+            seq.chunks[0].bytes() < n * 4 * 6 / 10,
+            "{} bytes for {n} rows",
+            seq.chunks[0].bytes()
+        );
+        let whole = df.vstack(&df.slice(1000, 1500)).unwrap();
+        let back = t.frame(None, None).unwrap();
+        assert!(whole.equals_missing(&back), "{whole}\n{back}");
+        let rows = [0usize, 1, 5, 6, 999, 1500, 2999, 3000, 3001, 4499];
+        let by_chunk = t.rows_by_chunk(rows.iter().copied());
+        let idx = IdxCa::from_vec("i".into(), rows.iter().map(|&r| r as IdxSize).collect());
+        let got = t.gather("seq", &by_chunk).unwrap();
+        let want = whole.column("seq").unwrap().take(&idx).unwrap();
+        assert!(
+            got.as_materialized_series()
+                .equals_missing(want.as_materialized_series())
+        );
+    }
+
+    #[test]
+    fn zigzag_keeps_small_differences_small_at_every_width() {
+        for d in [0i64, 1, -1, 2, -2, 1460, -1460, i32::MAX as i64, i32::MIN as i64] {
+            let z = zigzag::<u32>(d as u64 & 0xffff_ffff);
+            assert!(z <= 2 * d.unsigned_abs(), "{d} -> {z}");
+            assert_eq!((unzigzag::<u32>(z) as u32), d as u32, "{d}");
+        }
+        for d in [0i64, -1, i64::MIN, i64::MAX] {
+            assert_eq!(unzigzag::<u64>(zigzag::<u64>(d as u64)) as i64, d);
+        }
+    }
+
+    /// Whole-microsecond times (a classic pcap's) step in microseconds: one back in time
+    /// included, they read back exactly at two bytes a row or less.
+    #[test]
+    fn microsecond_times_are_stored_as_small_steps() {
+        let ts: Vec<i64> = (0..4000i64)
+            .map(|i| 1_709_251_200_000_649_000 + i * 361_000 + (i % 7) * 1000 - if i == 100 { 5_000_000 } else { 0 })
+            .collect();
+        let df = df!("ts" => &ts).unwrap();
+        let mut b = PackedTableBuilder::new(df.schema());
+        b.push(&df).unwrap();
+        let t = b.finish();
+        let chunk = &t.columns[0].chunks[0];
+        assert!(matches!(chunk, Packed::Steps { scale: 1000, .. }));
+        assert!(chunk.bytes() <= 2 * ts.len(), "{} bytes", chunk.bytes());
+        assert!(t.frame(None, None).unwrap().equals_missing(&df));
     }
 }
