@@ -504,15 +504,29 @@ mod tests {
             return;
         }
         let mut seen = 0;
+        // Which layouts real captures' times and TCP numbers took (each must read back whole).
+        let mut kinds = std::collections::BTreeSet::new();
         for path in files {
             // Unreadable captures (a corrupt header) have their own tests.
             let Ok((name, full)) = crate::table::packet_columns::decode_whole(&path) else {
                 continue;
             };
-            reads_back_whole(&name, &full, 1000);
+            let pf = reads_back_whole(&name, &full, 1000);
+            if let Some(core) = &pf.core {
+                for c in [col::TS, col::TCP_SEQ, col::TCP_ACK] {
+                    kinds.extend(core.kinds(c).into_iter().map(|k| (c, k)));
+                }
+            }
             seen += 1;
         }
         assert!(seen >= 30, "only {seen} captures read");
+        for want in [
+            (col::TS, "steps"),
+            (col::TCP_SEQ, "after-key"),
+            (col::TCP_ACK, "after-key"),
+        ] {
+            assert!(kinds.contains(&want), "{want:?} in none of them: {kinds:?}");
+        }
     }
 
     #[test]

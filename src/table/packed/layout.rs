@@ -193,6 +193,44 @@ impl Packed {
         }
     }
 
+    /// The layout's name (tests check which layout a chunk took).
+    #[cfg(test)]
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Packed::Null { .. } => "null",
+            Packed::Sequence { .. } => "sequence",
+            Packed::Offset {
+                offsets: Offsets::Zero, ..
+            } => "constant",
+            Packed::Offset {
+                offsets: Offsets::Bits { .. },
+                ..
+            } => "offset-bits",
+            Packed::Offset {
+                offsets: Offsets::U8(_),
+                ..
+            } => "offset8",
+            Packed::Offset {
+                offsets: Offsets::U16(_),
+                ..
+            } => "offset16",
+            Packed::Offset {
+                offsets: Offsets::U32(_),
+                ..
+            } => "offset32",
+            Packed::Dict {
+                codes: Offsets::Bits { .. },
+                ..
+            } => "dictionary-bits",
+            Packed::Dict { .. } => "dictionary",
+            Packed::Plain(_) => "plain",
+            Packed::Same { .. } => "same",
+            Packed::Below { .. } => "below",
+            Packed::AfterKey { .. } => "after-key",
+            Packed::Steps { .. } => "steps",
+        }
+    }
+
     pub(crate) fn validity(&self) -> Option<&Bitmap> {
         match self {
             Packed::Offset { validity, .. } | Packed::Dict { validity, .. } => validity.as_ref(),

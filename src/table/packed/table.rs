@@ -418,6 +418,15 @@ impl PackedTable {
         }
     }
 
+    /// The layout of each chunk of the named column (tests check which layouts real captures
+    /// take).
+    #[cfg(test)]
+    pub(crate) fn kinds(&self, name: &str) -> Vec<&'static str> {
+        self.index_of(name)
+            .map(|i| self.columns[i].chunks.iter().map(Packed::kind).collect())
+            .unwrap_or_default()
+    }
+
     /// Every value of chunk `k` of a column stored after its key (see [`Packed::AfterKey`]),
     /// null rows as 0.
     fn after_key_values<T: Word>(
@@ -500,7 +509,7 @@ impl PackedTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::table::packed::layout::{Offsets, zigzag};
+    use crate::table::packed::layout::zigzag;
 
     fn roundtrip(df: &DataFrame) -> Arc<PackedTable> {
         let mut b = PackedTableBuilder::new(df.schema())
@@ -618,43 +627,7 @@ mod tests {
         )
         .unwrap();
         let t = roundtrip(&df);
-        let kinds: Vec<&str> = t
-            .columns
-            .iter()
-            .map(|c| match &c.chunks[0] {
-                Packed::Null { .. } => "null",
-                Packed::Sequence { .. } => "sequence",
-                Packed::Offset {
-                    offsets: Offsets::Zero, ..
-                } => "constant",
-                Packed::Offset {
-                    offsets: Offsets::Bits { .. },
-                    ..
-                } => "offset-bits",
-                Packed::Offset {
-                    offsets: Offsets::U8(_),
-                    ..
-                } => "offset8",
-                Packed::Offset {
-                    offsets: Offsets::U16(_),
-                    ..
-                } => "offset16",
-                Packed::Offset {
-                    offsets: Offsets::U32(_),
-                    ..
-                } => "offset32",
-                Packed::Dict {
-                    codes: Offsets::Bits { .. },
-                    ..
-                } => "dictionary-bits",
-                Packed::Dict { .. } => "dictionary",
-                Packed::Plain(_) => "plain",
-                Packed::Same { .. } => "same",
-                Packed::Below { .. } => "below",
-                Packed::AfterKey { .. } => "after-key",
-                Packed::Steps { .. } => "steps",
-            })
-            .collect();
+        let kinds: Vec<&str> = t.columns.iter().map(|c| c.chunks[0].kind()).collect();
         assert_eq!(
             kinds,
             [
