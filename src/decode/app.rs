@@ -44,7 +44,8 @@ fn app_by_port(l4: L4, port: u16) -> Option<App> {
     })
 }
 
-const HTTP_METHODS: [&[u8]; 9] = [
+/// The request methods an HTTP/1.x request line starts with (and a space).
+pub(crate) const HTTP_METHODS: [&[u8]; 9] = [
     b"GET ",
     b"POST ",
     b"HEAD ",

@@ -18,6 +18,7 @@ pub mod dns;
 pub mod dns_names;
 pub mod fingerprint;
 pub mod http;
+pub mod http_body;
 pub mod ip;
 pub mod login;
 pub mod order;

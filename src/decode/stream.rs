@@ -9,6 +9,9 @@
 //!   ClientHello with post-quantum key shares spans several), the kind of each TLS record, and
 //!   DNS messages framed by their length prefix.
 
+use crate::decode::http_body::{
+    Body, Chunk, Inflate, Step, chunked_step, find_head_end, http_body, looks_like_http_start,
+};
 use crate::decode::packet::FlowMap;
 use crate::decode::protocol::App;
 use crate::decode::service::Service;
@@ -66,77 +69,6 @@ enum Mode {
     Chunked(Chunk),
     /// An HTTP body that ends when the sender closes.
     UntilClose,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Chunk {
-    /// Reading a chunk-size line.
-    Size,
-    /// Inside chunk data (plus its CRLF).
-    Data(u64),
-    /// After the last (zero) chunk: reading trailer lines until an empty one.
-    Trailer,
-}
-
-/// A body's content coding being undone, only to count what it decodes to.
-struct Inflate {
-    gzip: bool,
-    decoder: Option<Box<dyn std::io::Write + Send>>,
-    out: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl std::fmt::Debug for Inflate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inflate").field("gzip", &self.gzip).finish()
-    }
-}
-
-/// Counts the bytes written to it.
-struct Count(std::sync::Arc<std::sync::atomic::AtomicU64>);
-
-impl std::io::Write for Count {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.0.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
-        Ok(b.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Inflate {
-    fn new(gzip: bool) -> Inflate {
-        let out = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let sink = Count(out.clone());
-        let decoder: Box<dyn std::io::Write + Send> = if gzip {
-            Box::new(flate2::write::GzDecoder::new(sink))
-        } else {
-            Box::new(flate2::write::ZlibDecoder::new(sink))
-        };
-        Inflate {
-            gzip,
-            decoder: Some(decoder),
-            out,
-        }
-    }
-
-    /// Feed coded bytes; a coding error ends the decoding (what came out so far counts).
-    fn feed(&mut self, b: &[u8]) {
-        if let Some(d) = self.decoder.as_mut()
-            && d.write_all(b).is_err()
-        {
-            self.decoder = None;
-        }
-    }
-
-    fn decoded(mut self) -> u64 {
-        if let Some(mut d) = self.decoder.take() {
-            let _ = d.flush();
-        }
-        let _ = self.gzip;
-        self.out.load(std::sync::atomic::Ordering::Relaxed)
-    }
 }
 
 /// One direction's parser over its byte stream.
@@ -214,6 +146,12 @@ struct Held {
 #[derive(Debug)]
 struct Dir {
     compat: Framer,
+    /// Until a segment arrives ahead of a gap (which the in-order parser holds back and tshark's
+    /// reads at once), or the in-order parser closes or stops, both parsers read the same bytes
+    /// in the same order and frame them alike: only the in-order one runs, and `compat` takes
+    /// its framing when they part (see [`Dir::part`]). Most connections never part, and running
+    /// both was a fifth of following streams.
+    synced: bool,
     ordered: Ordered,
     /// Both directions told a record header after changing cipher: the handshake is over (the
     /// TLS table logged the session at the later one and reads nothing more of the connection),
@@ -256,8 +194,29 @@ impl Default for Dir {
     fn default() -> Self {
         Dir {
             compat: Framer::default(),
+            synced: true,
             ordered: Ordered::Open(Box::new(OrderedSide::new(None))),
             quiet: false,
+        }
+    }
+}
+
+impl Dir {
+    /// The two parsers part: tshark's takes the in-order parser's framing as it stands (what
+    /// the latter keeps for the tables aside; framing does not depend on it).
+    fn part(&mut self) {
+        if !std::mem::replace(&mut self.synced, false) {
+            return;
+        }
+        if let Ordered::Open(o) = &self.ordered {
+            let f = &o.framer;
+            self.compat = Framer {
+                next_seq: f.next_seq,
+                mode: f.mode.clone(),
+                pending: f.pending.clone(),
+                confirmed: f.confirmed,
+                kept: None,
+            };
         }
     }
 }
@@ -293,15 +252,28 @@ impl Tracker {
         let d = mine.get_or_insert_with(Dir::default);
         if quiet {
             // The TLS table logged this connection: its parser (and the room it holds) goes.
+            d.part();
             d.quiet = true;
             d.ordered = Ordered::Done;
         }
-        let was_confirmed = d.compat.confirmed;
-        let completes = step(&mut d.compat, s, data);
-        let confirms = (d.compat.confirmed && !was_confirmed).then_some(match s.app {
+        if d.synced
+            && let Ordered::Open(o) = &d.ordered
+            && (!o.held.is_empty() || (!s.syn && o.framer.next_seq.is_some_and(|n| (s.seq.wrapping_sub(n) as i32) > 0)))
+        {
+            // The in-order parser would hold this segment back: tshark's reads it now.
+            d.part();
+        }
+        let service = match s.app {
             App::Http => Service::Http,
             _ => Service::Ssl,
-        });
+        };
+        let mut completes = false;
+        let mut confirms = None;
+        if !d.synced {
+            let was_confirmed = d.compat.confirmed;
+            completes = step(&mut d.compat, s, data);
+            confirms = (d.compat.confirmed && !was_confirmed).then_some(service);
+        }
         if let Ordered::Closed(next) = d.ordered {
             // New bytes after a clean close (or a new SYN): a new stream.
             let newer = s.syn || next.is_none_or(|n| (s.seq.wrapping_sub(n) as i32) > 0);
@@ -311,12 +283,22 @@ impl Tracker {
             }
         }
         if let Ordered::Open(o) = &mut d.ordered {
-            step_ordered(o, s, data);
+            if d.synced {
+                // Nothing held and nothing missing before this segment: step_ordered would
+                // step it straight away, as tshark's parser does.
+                let was_confirmed = o.framer.confirmed;
+                completes = step(&mut o.framer, s, data);
+                confirms = (o.framer.confirmed && !was_confirmed).then_some(service);
+            } else {
+                step_ordered(o, s, data);
+            }
             if let Some(k) = o.framer.kept.as_deref_mut() {
                 events.append(&mut k.events);
             }
             if s.fin && o.held.is_empty() && matches!(o.framer.mode, Mode::Boundary) {
-                d.ordered = Ordered::Closed(o.framer.next_seq);
+                let next = o.framer.next_seq;
+                d.part();
+                d.ordered = Ordered::Closed(next);
                 if other.as_ref().is_some_and(|o| matches!(o.ordered, Ordered::Closed(_))) {
                     events.push(StreamEvent::Closed);
                 }
@@ -706,126 +688,6 @@ fn stash(d: &mut Framer, b: &[u8]) {
     }
 }
 
-enum Step {
-    Need,
-    /// Bytes consumed, of which chunk data, and whether the body ended.
-    Consumed(usize, u64, bool),
-}
-
-fn chunked_step(c: &mut Chunk, b: &[u8]) -> Step {
-    match *c {
-        Chunk::Size => match httparse::parse_chunk_size(b) {
-            Ok(httparse::Status::Complete((n, size))) => {
-                *c = if size == 0 {
-                    Chunk::Trailer
-                } else {
-                    Chunk::Data(size + 2)
-                };
-                Step::Consumed(n, 0, false)
-            }
-            Ok(httparse::Status::Partial) => Step::Need,
-            // A broken size line: treat the rest as the end of the body.
-            Err(_) => Step::Consumed(b.len(), 0, true),
-        },
-        Chunk::Data(rem) => {
-            let take = rem.min(b.len() as u64);
-            // The last two bytes of each chunk are its CRLF, not data.
-            let data = take.min(rem.saturating_sub(2));
-            *c = if rem == take {
-                Chunk::Size
-            } else {
-                Chunk::Data(rem - take)
-            };
-            Step::Consumed(take as usize, data, false)
-        }
-        Chunk::Trailer => match b.windows(2).position(|w| w == b"\r\n") {
-            Some(0) => Step::Consumed(2, 0, true),
-            Some(i) => Step::Consumed(i + 2, 0, false),
-            None => Step::Need,
-        },
-    }
-}
-
-fn looks_like_http_start(b: &[u8]) -> bool {
-    const STARTS: [&[u8]; 10] = [
-        b"GET ",
-        b"POST ",
-        b"HEAD ",
-        b"PUT ",
-        b"DELETE ",
-        b"OPTIONS ",
-        b"CONNECT ",
-        b"PATCH ",
-        b"TRACE ",
-        b"HTTP/",
-    ];
-    STARTS.iter().any(|s| {
-        let n = s.len().min(b.len());
-        b[..n] == s[..n]
-    })
-}
-
-fn find_head_end(b: &[u8]) -> Option<usize> {
-    b.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
-}
-
-enum Body {
-    None,
-    Length(u64),
-    Chunked,
-    UntilClose,
-}
-
-/// How the body after this request or response head is framed (RFC 9112 section 6.3), and its
-/// content coding when gzip (true) or deflate (false). Read once per head, with no copies: every
-/// HTTP message of the capture passes here twice (the in-order and the capture-order parser).
-fn http_body(head: &[u8]) -> (Body, Option<bool>) {
-    // Control bytes masked: a stray ESC must not hide the framing (see `http::masked`).
-    let head = &*crate::decode::http::masked(head);
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    let is_response = head.starts_with(b"HTTP/");
-    let (parsed, status) = if is_response {
-        let mut r = httparse::Response::new(&mut headers);
-        let ok = r.parse(head).is_ok();
-        (ok, r.code.unwrap_or(0))
-    } else {
-        let mut r = httparse::Request::new(&mut headers);
-        (r.parse(head).is_ok(), 0)
-    };
-    if !parsed {
-        return (Body::None, None);
-    }
-    // httparse fills the slots it used and leaves the rest empty.
-    let hs = headers.iter().take_while(|h| !h.name.is_empty());
-    let value = |name: &str| {
-        hs.clone()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.trim_ascii())
-    };
-    let coding = match value("content-encoding") {
-        Some(v) if v.eq_ignore_ascii_case(b"gzip") || v.eq_ignore_ascii_case(b"x-gzip") => Some(true),
-        Some(v) if v.eq_ignore_ascii_case(b"deflate") => Some(false),
-        _ => None,
-    };
-    if is_response && ((100..200).contains(&status) || status == 204 || status == 304) {
-        return (Body::None, coding);
-    }
-    let chunked = value("transfer-encoding").is_some_and(|v| v.windows(7).any(|w| w.eq_ignore_ascii_case(b"chunked")));
-    if chunked {
-        return (Body::Chunked, coding);
-    }
-    let length = value("content-length")
-        .and_then(|v| std::str::from_utf8(v).ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let body = match length {
-        Some(0) => Body::None,
-        Some(n) => Body::Length(n),
-        None if is_response => Body::UntilClose,
-        None => Body::None,
-    };
-    (body, coding)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -862,6 +724,72 @@ mod tests {
             rst: false,
             app,
             wire_len: len as u32,
+        }
+    }
+
+    /// tshark's parser only runs apart once a segment arrives ahead of a gap: whatever the order
+    /// segments come in (in order, reordered, repeated, with gaps never filled, a FIN), what
+    /// the tracker says completes and confirms is what tshark's parser alone says.
+    #[test]
+    fn the_tracker_frames_as_tshark_whatever_the_order() {
+        let http: Vec<u8> =
+            b"GET /a HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /b HTTP/1.1\r\nHost: x\r\n\r\n".repeat(4);
+        let mut tls = Vec::new();
+        for (ct, n) in [(22u8, 300usize), (20, 1), (23, 500), (23, 40)].repeat(3) {
+            tls.extend([ct, 3, 3, (n >> 8) as u8, n as u8]);
+            tls.extend(std::iter::repeat_n(if ct == 22 { 1 } else { 0 }, n));
+        }
+        let mut x = 99u64;
+        let mut next = move |m: u64| {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (x >> 33) % m
+        };
+        // TLS in both directions: once both changed cipher, the in-order parser stops reading
+        // (the two parsers part mid-record there).
+        for (app, stream, sides) in [(App::Http, &http, 1), (App::Tls, &tls, 2)] {
+            for round in 0..40 {
+                // Per side: cut the stream into segments, then deliver them in an order with
+                // swaps, repeats and (some rounds) a segment never sent; the sides take turns.
+                let mut plan = Vec::new();
+                for side in 0..sides {
+                    let mut cuts = vec![0usize];
+                    while *cuts.last().unwrap() < stream.len() {
+                        let at = cuts.last().unwrap() + 1 + next(120) as usize;
+                        cuts.push(at.min(stream.len()));
+                    }
+                    let mut order: Vec<usize> = (0..cuts.len() - 1).collect();
+                    for _ in 0..next(4) {
+                        let i = next(order.len() as u64 - 1) as usize;
+                        order.swap(i, i + 1);
+                    }
+                    if round % 3 == 0 {
+                        let i = next(order.len() as u64) as usize;
+                        order.insert(i, order[i]);
+                    }
+                    if round % 5 == 0 {
+                        order.remove(next(order.len() as u64) as usize);
+                    }
+                    let last = order.len() - 1;
+                    for (k, i) in order.into_iter().enumerate() {
+                        plan.push((k * sides + side, side, cuts[i], cuts[i + 1], k == last));
+                    }
+                }
+                plan.sort_by_key(|p| p.0);
+                let mut tracker = Tracker::default();
+                let mut alone = [Framer::default(), Framer::default()];
+                for (n, &(_, side, from, to, fin)) in plan.iter().enumerate() {
+                    let mut s = seg(1000 + 7777 * side as u32 + from as u32, to - from, app);
+                    s.from_lo = side == 0;
+                    s.fin = fin;
+                    let data = &stream[from..to];
+                    let was = alone[side].confirmed;
+                    let want = step(&mut alone[side], &s, data);
+                    let got = tracker.segment_into(&s, data, &mut Vec::new());
+                    assert_eq!(got.completes, want, "{app:?} round {round}, segment {n}");
+                    let confirmed = alone[side].confirmed && !was;
+                    assert_eq!(got.confirms.is_some(), confirmed, "{app:?} round {round}, segment {n}");
+                }
+            }
         }
     }
 
