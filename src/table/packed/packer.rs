@@ -291,7 +291,6 @@ fn dict_of(values: Vec<u64>, codes: Vec<u16>, validity: Option<Bitmap>) -> Packe
     }
 }
 
-/// `reference - values` row by row (0 where `values` is null), with `values`' validity.
 impl Packer {
     /// `arr` stored after its key (see [`Packed::AfterKey`]): the key of row i is its flow and
     /// port in `flows` and `ports` (a row without a flow has no key).
@@ -315,8 +314,9 @@ impl Packer {
             }
             // A jump (a SYN's acknowledgement number of 0, then the peer's) would widen every
             // delta of its 1024 rows: the value is stored whole instead, delta 0 saying so.
+            // (Below the type's top too, so that d + 1 fits it.)
             let d = zigzag::<T>(v[i].to_u64().wrapping_sub(v[p as usize].to_u64()));
-            if d < AFTER_KEY_JUMP {
+            if d < AFTER_KEY_JUMP.min(T::MAX.to_u64()) {
                 deltas.push(T::from_u64(d + 1));
             } else {
                 deltas.push(T::from_u64(0));
@@ -332,9 +332,7 @@ impl Packer {
             deltas: Box::new(deltas),
         }
     }
-}
 
-impl Packer {
     /// `arr` (64-bit, no nulls) as steps from row to row (see [`Packed::Steps`]), in units of
     /// the largest power of ten that divides every value (a classic pcap's times are whole
     /// microseconds); None when it has nulls.
@@ -374,6 +372,7 @@ impl Packer {
     }
 }
 
+/// `reference - values` row by row (0 where `values` is null), with `values`' validity.
 pub(crate) fn differences<T: Word>(reference: &PrimitiveArray<T>, values: &PrimitiveArray<T>) -> PrimitiveArray<T> {
     let (r, v) = (reference.values().as_slice(), values.values().as_slice());
     let diff: Vec<T> = match values.validity() {
