@@ -120,13 +120,15 @@ pub(crate) enum Packed {
     /// null): `payload_len` is `wire_len` less the headers, a few sizes.
     Below { diff: Box<Packed> },
     /// Row 0 holds `first`, row i row i-1's value plus `scale` times the i-th of `steps`
-    /// (zigzagged; no nulls): packet times, ~0.4 ms apart here and whole microseconds in a
-    /// classic pcap, where offsets from a base per 1024 rows needed 32 bits.
+    /// (zigzagged; no nulls): packet times, whole microseconds in a classic pcap and ~0.4 ms
+    /// apart in the generated benchmark captures, where offsets from a base per 1024 rows
+    /// needed 32 bits.
     Steps { first: u64, scale: u64, steps: Box<Packed> },
     /// Each row with a value holds the value of the last row before it in the chunk with the
     /// same key (see [`after_key`]) plus the next of `deltas` (zigzagged, plus 1), or, where
-    /// there is no such row or that delta is 0 (a jump), the next of `firsts`: TCP sequence and acknowledgement numbers are random per connection
-    /// but move by a segment's size or so from one segment of a direction to the next.
+    /// there is no such row or that delta is 0 (a jump), the next of `firsts`: TCP sequence
+    /// and acknowledgement numbers are random per connection but move by a segment's size or
+    /// so from one segment of a direction to the next.
     AfterKey {
         len: usize,
         validity: Option<Bitmap>,
