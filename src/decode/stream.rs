@@ -258,21 +258,14 @@ impl Tracker {
         }
         if d.synced
             && let Ordered::Open(o) = &d.ordered
-            && (!o.held.is_empty() || (!s.syn && o.framer.next_seq.is_some_and(|n| (s.seq.wrapping_sub(n) as i32) > 0)))
+            && (!o.held.is_empty() || ahead_of(o.framer.next_seq, s) > 0)
         {
             // The in-order parser would hold this segment back: tshark's reads it now.
             d.part();
         }
-        let service = match s.app {
-            App::Http => Service::Http,
-            _ => Service::Ssl,
-        };
-        let mut completes = false;
-        let mut confirms = None;
+        let mut done = Segmented::default();
         if !d.synced {
-            let was_confirmed = d.compat.confirmed;
-            completes = step(&mut d.compat, s, data);
-            confirms = (d.compat.confirmed && !was_confirmed).then_some(service);
+            done = step_tshark(&mut d.compat, s, data);
         }
         if let Ordered::Closed(next) = d.ordered {
             // New bytes after a clean close (or a new SYN): a new stream.
@@ -286,9 +279,7 @@ impl Tracker {
             if d.synced {
                 // Nothing held and nothing missing before this segment: step_ordered would
                 // step it straight away, as tshark's parser does.
-                let was_confirmed = o.framer.confirmed;
-                completes = step(&mut o.framer, s, data);
-                confirms = (o.framer.confirmed && !was_confirmed).then_some(service);
+                done = step_tshark(&mut o.framer, s, data);
             } else {
                 step_ordered(o, s, data);
             }
@@ -304,18 +295,36 @@ impl Tracker {
                 }
             }
         }
-        Segmented { completes, confirms }
+        done
     }
+}
+
+/// How far `s` starts past the next byte expected (`next`): above 0 when bytes before it are
+/// missing. A SYN, or a stream whose next byte is not known yet, is never ahead.
+fn ahead_of(next: Option<u32>, s: &Segment) -> i32 {
+    match (s.syn, next) {
+        (false, Some(next)) => s.seq.wrapping_sub(next) as i32,
+        _ => 0,
+    }
+}
+
+/// One segment through the parser whose results tshark shows: whether a PDU completes, and
+/// whether this segment confirmed the protocol.
+fn step_tshark(f: &mut Framer, s: &Segment, data: &[u8]) -> Segmented {
+    let was_confirmed = f.confirmed;
+    let completes = step(f, s, data);
+    let confirms = (f.confirmed && !was_confirmed).then_some(match s.app {
+        App::Http => Service::Http,
+        _ => Service::Ssl,
+    });
+    Segmented { completes, confirms }
 }
 
 /// Feed the ordered parser: a segment ahead of a missing one waits (up to [`MAX_HELD`] bytes
 /// per direction) until the gap fills; past that, the gap is given up on.
 fn step_ordered(d: &mut OrderedSide, s: &Segment, data: &[u8]) {
     let f = &mut d.framer;
-    let ahead = match (s.syn, f.next_seq) {
-        (false, Some(next)) => s.seq.wrapping_sub(next) as i32,
-        _ => 0,
-    };
+    let ahead = ahead_of(f.next_seq, s);
     if s.syn {
         d.held.clear();
         d.held_bytes = 0;

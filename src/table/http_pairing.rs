@@ -406,12 +406,9 @@ mod tests {
     #[test]
     fn closing_logs_open_requests_and_forgets_the_connection() {
         let mut p = HttpPairing::default();
-        p.event(
-            &seen(true, 1),
-            &head("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"),
-            &Interner::default(),
-        );
-        p.event(&seen(true, 1), &StreamEvent::HttpBodyEnd(0), &Interner::default());
+        let it = Interner::default();
+        p.event(&seen(true, 1), &head("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"), &it);
+        p.event(&seen(true, 1), &StreamEvent::HttpBodyEnd(0), &it);
         assert!(p.drain_done().collect::<Vec<_>>().is_empty());
         p.close(1);
         let done = p.drain_done().collect::<Vec<_>>();
@@ -421,11 +418,7 @@ mod tests {
         assert!(p.flows.is_empty());
         p.close(1);
         assert!(p.drain_done().collect::<Vec<_>>().is_empty());
-        p.event(
-            &seen(true, 7),
-            &head("GET /b HTTP/1.1\r\nHost: x\r\n\r\n"),
-            &Interner::default(),
-        );
+        p.event(&seen(true, 7), &head("GET /b HTTP/1.1\r\nHost: x\r\n\r\n"), &it);
         let rows = p.finish_all();
         assert_eq!(rows.len(), 1);
         assert_eq!((txt(rows[0].uri).as_deref(), rows[0].trans_depth), (Some("/b"), 1));
@@ -434,36 +427,25 @@ mod tests {
     #[test]
     fn pipelined_requests_pair_with_replies_in_order() {
         let mut p = HttpPairing::default();
-        p.event(
-            &seen(true, 1),
-            &head("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"),
-            &Interner::default(),
-        );
-        p.event(&seen(true, 1), &StreamEvent::HttpBodyEnd(0), &Interner::default());
+        let it = Interner::default();
+        p.event(&seen(true, 1), &head("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"), &it);
+        p.event(&seen(true, 1), &StreamEvent::HttpBodyEnd(0), &it);
         p.event(
             &seen(true, 2),
             &head("GET /b%20c HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"),
-            &Interner::default(),
+            &it,
         );
-        p.event(&seen(true, 2), &StreamEvent::HttpBodyEnd(0), &Interner::default());
-        p.event(
-            &seen(false, 3),
-            &head("HTTP/1.1 100 Continue\r\n\r\n"),
-            &Interner::default(),
-        );
-        p.event(&seen(false, 3), &StreamEvent::HttpBodyEnd(0), &Interner::default());
+        p.event(&seen(true, 2), &StreamEvent::HttpBodyEnd(0), &it);
+        p.event(&seen(false, 3), &head("HTTP/1.1 100 Continue\r\n\r\n"), &it);
+        p.event(&seen(false, 3), &StreamEvent::HttpBodyEnd(0), &it);
         p.event(
             &seen(false, 4),
             &head("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\r\n"),
-            &Interner::default(),
+            &it,
         );
-        p.event(&seen(false, 4), &StreamEvent::HttpBodyEnd(12), &Interner::default());
-        p.event(
-            &seen(false, 5),
-            &head("HTTP/1.0 404 Not Found\r\n\r\n"),
-            &Interner::default(),
-        );
-        p.event(&seen(false, 5), &StreamEvent::HttpBodyEnd(3), &Interner::default());
+        p.event(&seen(false, 4), &StreamEvent::HttpBodyEnd(12), &it);
+        p.event(&seen(false, 5), &head("HTTP/1.0 404 Not Found\r\n\r\n"), &it);
+        p.event(&seen(false, 5), &StreamEvent::HttpBodyEnd(3), &it);
         let rows = p.finish_all();
         assert_eq!(rows.len(), 2);
         assert_eq!(
@@ -485,12 +467,13 @@ mod tests {
             read_head(b"GET /a\x1bb HTTP/1.1\r\nHost: example.org\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n");
         assert_eq!(h.start[1], "/a\u{1b}b");
         let mut p = HttpPairing::default();
+        let it = Interner::default();
         p.event(
             &seen(true, 1),
             &StreamEvent::HttpHead(
                 b"GET /a\x1bb HTTP/1.1\r\nHost: example.org\r\nAuthorization: Basic YWxpY2U6c2VjcmV0\r\n\r\n".to_vec(),
             ),
-            &Interner::default(),
+            &it,
         );
         let t = &p.finish_all()[0];
         assert_eq!(txt(t.host).as_deref(), Some("example.org"));
@@ -504,8 +487,9 @@ mod tests {
     #[test]
     fn a_reply_without_a_request_is_its_own_transaction() {
         let mut p = HttpPairing::default();
-        p.event(&seen(false, 1), &head("HTTP/1.1 200 OK\r\n\r\n"), &Interner::default());
-        p.event(&seen(false, 1), &StreamEvent::HttpBodyEnd(5), &Interner::default());
+        let it = Interner::default();
+        p.event(&seen(false, 1), &head("HTTP/1.1 200 OK\r\n\r\n"), &it);
+        p.event(&seen(false, 1), &StreamEvent::HttpBodyEnd(5), &it);
         let rows = p.finish_all();
         assert_eq!(rows.len(), 1);
         assert_eq!((txt(rows[0].method).as_deref(), rows[0].status_code), (None, Some(200)));

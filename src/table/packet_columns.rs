@@ -439,17 +439,18 @@ impl PacketColumns {
     /// This batch's messages for the transaction tables, in row order (taken: call after the
     /// in-order pass, before [`PacketColumns::into_dataframe`]).
     pub fn take_messages(&mut self) -> Messages {
-        let mut dns = std::mem::take(&mut self.dns);
-        let mut stream = std::mem::take(&mut self.stream_events);
         // Mostly in order already (the decoders' DNS, then the in-order pass's few; the TCP
         // streams' events, then QUIC's): a stable sort only when needed.
-        if !dns.is_sorted_by_key(|(seen, _)| seen.row) {
-            dns.sort_by_key(|(seen, _)| seen.row);
+        fn in_row_order<T>(mut v: Vec<(Seen, T)>) -> Vec<(Seen, T)> {
+            if !v.is_sorted_by_key(|(seen, _)| seen.row) {
+                v.sort_by_key(|(seen, _)| seen.row);
+            }
+            v
         }
-        if !stream.is_sorted_by_key(|(seen, _)| seen.row) {
-            stream.sort_by_key(|(seen, _)| seen.row);
+        Messages {
+            dns: in_row_order(std::mem::take(&mut self.dns)),
+            stream: in_row_order(std::mem::take(&mut self.stream_events)),
         }
-        Messages { dns, stream }
     }
 
     /// Correct the captured length of the last packet (the loader hands decoders only the first

@@ -10,6 +10,38 @@ use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 use crate::table::packed::layout::{Packed, RowKey, Word, after_key, take_plain, unzigzag, with_word};
 use crate::table::packed::packer::{Packer, differences, same_values};
 
+/// `candidate` where it takes fewer bytes than `packed`.
+fn narrower(packed: Packed, candidate: Option<Packed>) -> Packed {
+    match candidate {
+        Some(c) if c.bytes() < packed.bytes() => c,
+        _ => packed,
+    }
+}
+
+/// Chunk `k` of a keyed column stored after its key (see [`Packed::AfterKey`]); `keys` are the
+/// frame's flow and port columns. None where the key columns do not line up with it.
+fn after_key_chunk(
+    packer: &mut Packer,
+    arr: &dyn Array,
+    (flows, ports): &(Series, Series),
+    k: usize,
+) -> Option<Packed> {
+    let flows = flows.chunks().get(k)?.as_any().downcast_ref::<PrimitiveArray<u64>>()?;
+    let ports = ports.chunks().get(k)?.as_any().downcast_ref::<PrimitiveArray<u16>>()?;
+    if flows.len() != arr.len() || ports.len() != arr.len() {
+        return None;
+    }
+    with_word!(
+        arr.dtype(),
+        |T| Some(packer.after_key(
+            arr.as_any().downcast_ref::<PrimitiveArray<T>>().expect("physical type"),
+            flows,
+            ports
+        )),
+        None
+    )
+}
+
 /// One column of a packed table.
 struct PackedColumn {
     name: PlSmallStr,
@@ -144,66 +176,44 @@ impl PackedTableBuilder {
                     ),
                     Packed::Plain(arr.clone())
                 );
-                let reference = pc.reference.and_then(|r| previous.get(r)?.chunks().get(k));
-                let packed = match reference {
-                    Some(reference) if !matches!(packed, Packed::Null { .. }) => with_word!(
-                        arr.dtype(),
-                        |T| {
-                            let arr = arr.as_any().downcast_ref::<PrimitiveArray<T>>().expect("physical type");
-                            let reference = reference.as_any().downcast_ref::<PrimitiveArray<T>>();
-                            match reference.map(|r| self.packer.pack(&differences(r, arr), false, true)) {
-                                Some(diff) if diff.bytes() < packed.bytes() => Packed::Below { diff: Box::new(diff) },
-                                _ => packed,
-                            }
-                        },
-                        packed
-                    ),
-                    _ => packed,
-                };
+                // The narrower of that and the layouts relative to something else, where the
+                // column has one: below its reference, as steps (times), after its key.
+                let not_null = !matches!(packed, Packed::Null { .. });
+                let below = pc
+                    .reference
+                    .filter(|_| not_null)
+                    .and_then(|r| previous.get(r)?.chunks().get(k))
+                    .and_then(|reference| {
+                        with_word!(
+                            arr.dtype(),
+                            |T| {
+                                let arr = arr.as_any().downcast_ref::<PrimitiveArray<T>>().expect("physical type");
+                                let reference = reference.as_any().downcast_ref::<PrimitiveArray<T>>()?;
+                                let diff = self.packer.pack(&differences(reference, arr), false, true);
+                                Some(Packed::Below { diff: Box::new(diff) })
+                            },
+                            None
+                        )
+                    });
+                let packed = narrower(packed, below);
                 // Times step from packet to packet by far less than they span in 1024 rows.
-                let packed = match arr.as_any().downcast_ref::<PrimitiveArray<i64>>() {
-                    Some(times) if !matches!(packed, Packed::Null { .. } | Packed::Sequence { .. }) => {
-                        match self.packer.steps(times) {
-                            Some(steps) if steps.bytes() < packed.bytes() => steps,
-                            _ => packed,
-                        }
-                    }
-                    _ => packed,
+                let steps = match arr.as_any().downcast_ref::<PrimitiveArray<i64>>() {
+                    Some(times) if not_null && !matches!(packed, Packed::Sequence { .. }) => self.packer.steps(times),
+                    _ => None,
                 };
-                let packed = match pc.key {
-                    Some((f, p)) if !matches!(packed, Packed::Null { .. }) => {
-                        if keys.is_none() {
+                let packed = narrower(packed, steps);
+                let keyed = match pc.key {
+                    Some(key) if not_null => {
+                        let keys = keys.get_or_insert_with(|| {
                             let phys =
                                 |i: usize| df.columns()[i].as_materialized_series().to_physical_repr().into_owned();
-                            keys = Some((phys(f), phys(p)));
-                        }
-                        let (flows, ports) = keys.as_ref().expect("made just above");
-                        let flows = flows
-                            .chunks()
-                            .get(k)
-                            .and_then(|a| a.as_any().downcast_ref::<PrimitiveArray<u64>>());
-                        let ports = ports
-                            .chunks()
-                            .get(k)
-                            .and_then(|a| a.as_any().downcast_ref::<PrimitiveArray<u16>>());
-                        match (flows, ports) {
-                            (Some(flows), Some(ports)) if flows.len() == arr.len() && ports.len() == arr.len() => {
-                                with_word!(
-                                    arr.dtype(),
-                                    |T| {
-                                        let arr =
-                                            arr.as_any().downcast_ref::<PrimitiveArray<T>>().expect("physical type");
-                                        let keyed = self.packer.after_key(arr, flows, ports);
-                                        if keyed.bytes() < packed.bytes() { keyed } else { packed }
-                                    },
-                                    packed
-                                )
-                            }
-                            _ => packed,
-                        }
+                            (phys(key.0), phys(key.1))
+                        });
+                        after_key_chunk(&mut self.packer, arr.as_ref(), keys, k)
                     }
-                    _ => packed,
+                    _ => None,
                 };
+                let packed = narrower(packed, keyed);
                 pc.chunks.push(packed);
             }
             previous.push(phys.into_owned());
