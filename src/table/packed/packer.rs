@@ -292,20 +292,27 @@ fn dict_of(values: Vec<u64>, codes: Vec<u16>, validity: Option<Bitmap>) -> Packe
 }
 
 impl Packer {
-    /// `arr` stored after its key (see [`Packed::AfterKey`]): the key of row i is its flow and
-    /// port in `flows` and `ports` (a row without a flow has no key).
-    pub(crate) fn after_key<T: Word>(
+    /// For each row of `arr` with a value, the row before it with a value and the same key (its
+    /// flow and port in `flows` and `ports`; a row without a flow has no key), u32::MAX where
+    /// there is none: the links [`Packer::after_key`] stores values along.
+    pub(crate) fn links<T: Word>(
         &mut self,
         arr: &PrimitiveArray<T>,
         flows: &PrimitiveArray<u64>,
         ports: &PrimitiveArray<u16>,
-    ) -> Packed {
-        let n = arr.len();
+    ) -> Vec<u32> {
         let has = |i: usize| arr.is_valid(i);
         let key = |i: usize| flows.get(i).map(|f| (f, ports.get(i).unwrap_or(0)));
-        let links = after_key(n, has, key, &mut self.last_of_key);
+        after_key(arr.len(), has, key, &mut self.last_of_key)
+    }
+
+    /// `arr` stored after its key (see [`Packed::AfterKey`]), along `links` (see
+    /// [`Packer::links`]).
+    pub(crate) fn after_key<T: Word>(&mut self, arr: &PrimitiveArray<T>, links: &[u32]) -> Packed {
+        let n = arr.len();
+        let has = |i: usize| arr.is_valid(i);
         let v = arr.values();
-        let (mut firsts, mut deltas) = (Vec::new(), Vec::new());
+        let (mut firsts, mut deltas) = (Vec::new(), Vec::with_capacity(n));
         for i in (0..n).filter(|&i| has(i)) {
             let p = links[i];
             if p == u32::MAX {
@@ -337,39 +344,52 @@ impl Packer {
     /// the largest power of ten that divides every value (a classic pcap's times are whole
     /// microseconds); None when it has nulls.
     pub(crate) fn steps(&mut self, arr: &PrimitiveArray<i64>) -> Option<Packed> {
-        type T = i64;
         let v = arr.values().as_slice();
         if arr.null_count() > 0 || v.is_empty() {
             return None;
         }
-        let mut scale = 1_000_000_000u64;
-        for x in v {
-            while scale > 1 && !x.to_u64().is_multiple_of(scale) {
-                scale /= 10;
-            }
+        // Each power of ten a constant, so its divisions are a multiply and a shift (a division
+        // by a number known only at run time, twice per row, was most of the packing of times).
+        macro_rules! by_scale {
+            ($($s:literal)*) => {{
+                $(if all_multiples::<$s>(v) {
+                    return self.steps_of::<$s>(v);
+                })*
+                self.steps_of::<1>(v)
+            }};
         }
+        by_scale!(1_000_000_000 100_000_000 10_000_000 1_000_000 100_000 10_000 1_000 100 10)
+    }
+
+    /// [`Self::steps`] in units of `S`, which divides every value.
+    fn steps_of<const S: u64>(&mut self, v: &[i64]) -> Option<Packed> {
         // The first step is from 0 to the first value, which `first` holds.
-        let first = v[0].to_u64();
+        let first = v[0] as u64;
         let mut prev = first;
-        let mut steps: Vec<T> = Vec::with_capacity(v.len());
-        for x in v {
-            let x = x.to_u64();
+        let mut steps: Vec<i64> = Vec::with_capacity(v.len());
+        for &x in v {
+            let x = x as u64;
             let diff = x.wrapping_sub(prev);
-            let d = (diff as i64 / scale as i64) as u64;
+            let d = (diff as i64 / S as i64) as u64;
             // Not exact only where a damaged capture's times differ by more than 2^63.
-            if d.wrapping_mul(scale) != diff {
+            if d.wrapping_mul(S) != diff {
                 return None;
             }
             prev = x;
-            steps.push(T::from_u64(zigzag::<T>(d)));
+            steps.push(zigzag::<i64>(d) as i64);
         }
         let steps = self.pack(&PrimitiveArray::from_vec(steps), false, true);
         Some(Packed::Steps {
             first,
-            scale,
+            scale: S,
             steps: Box::new(steps),
         })
     }
+}
+
+/// Whether `S` divides every value (as a 64-bit pattern, as [`Packer::steps`] stores them).
+fn all_multiples<const S: u64>(v: &[i64]) -> bool {
+    v.iter().all(|&x| (x as u64).is_multiple_of(S))
 }
 
 /// `reference - values` row by row (0 where `values` is null), with `values`' validity.

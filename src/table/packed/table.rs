@@ -19,27 +19,53 @@ fn narrower(packed: Packed, candidate: Option<Packed>) -> Packed {
 }
 
 /// Chunk `k` of a keyed column stored after its key (see [`Packed::AfterKey`]); `keys` are the
-/// frame's flow and port columns. None where the key columns do not line up with it.
+/// frame's flow and port columns. None where the key columns do not line up with it. `links`
+/// keeps each chunk's links for the frame's next keyed column: sequence and acknowledgement
+/// numbers are present in the same rows, so they follow the same links (worked out once).
 fn after_key_chunk(
     packer: &mut Packer,
     arr: &dyn Array,
     (flows, ports): &(Series, Series),
     k: usize,
+    links: &mut Vec<Option<(Option<Bitmap>, Vec<u32>)>>,
 ) -> Option<Packed> {
     let flows = flows.chunks().get(k)?.as_any().downcast_ref::<PrimitiveArray<u64>>()?;
     let ports = ports.chunks().get(k)?.as_any().downcast_ref::<PrimitiveArray<u16>>()?;
     if flows.len() != arr.len() || ports.len() != arr.len() {
         return None;
     }
+    if links.len() <= k {
+        links.resize_with(k + 1, || None);
+    }
     with_word!(
         arr.dtype(),
-        |T| Some(packer.after_key(
-            arr.as_any().downcast_ref::<PrimitiveArray<T>>().expect("physical type"),
-            flows,
-            ports
-        )),
+        |T| {
+            let arr = arr.as_any().downcast_ref::<PrimitiveArray<T>>().expect("physical type");
+            let known = match &links[k] {
+                Some((valid, l)) if same_validity(valid.as_ref(), arr.validity()) && l.len() == arr.len() => Some(l),
+                _ => None,
+            };
+            let fresh = match known {
+                Some(_) => None,
+                None => Some(packer.links(arr, flows, ports)),
+            };
+            let packed = packer.after_key(arr, fresh.as_deref().or(known.map(Vec::as_slice))?);
+            if let Some(l) = fresh {
+                links[k] = Some((arr.validity().cloned(), l));
+            }
+            Some(packed)
+        },
         None
     )
+}
+
+/// Whether two validity masks (None: every row valid) mark the same rows.
+fn same_validity(a: Option<&Bitmap>, b: Option<&Bitmap>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => a.len() == b.len() && a.unset_bits() == b.unset_bits() && a.iter().eq(b.iter()),
+        (Some(v), None) | (None, Some(v)) => v.unset_bits() == 0,
+    }
 }
 
 /// One column of a packed table.
@@ -138,6 +164,7 @@ impl PackedTableBuilder {
         let mut previous: Vec<Series> = Vec::new();
         // The keys of keyed columns, made once per frame (all keyed columns share them).
         let mut keys: Option<(Series, Series)> = None;
+        let mut links = Vec::new();
         for (c, pc) in df.columns().iter().zip(self.table.columns.iter_mut()) {
             polars_ensure!(
                 c.name() == &pc.name && c.dtype() == &pc.dtype,
@@ -209,7 +236,7 @@ impl PackedTableBuilder {
                                 |i: usize| df.columns()[i].as_materialized_series().to_physical_repr().into_owned();
                             (phys(key.0), phys(key.1))
                         });
-                        after_key_chunk(&mut self.packer, arr.as_ref(), keys, k)
+                        after_key_chunk(&mut self.packer, arr.as_ref(), keys, k, &mut links)
                     }
                     _ => None,
                 };
@@ -718,13 +745,32 @@ mod tests {
             ports.push((number || next() % 2 == 0).then_some(port));
             seqs.push(number.then_some(*seq));
         }
+        // Acknowledgement numbers in the same rows follow the links worked out for the sequence
+        // numbers; a third keyed column, present in other rows, needs links of its own.
+        let acks: Vec<Option<u32>> = seqs.iter().map(|s| s.map(|s| s.wrapping_mul(3))).collect();
+        let others: Vec<Option<u32>> = seqs
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                if i % 3 == 0 {
+                    None
+                } else {
+                    Some(s.unwrap_or(7).wrapping_add(9))
+                }
+            })
+            .collect();
         let df = df!(
             "flow" => &flows,
             "port" => &ports,
             "seq" => &seqs,
+            "ack" => &acks,
+            "other" => &others,
         )
         .unwrap();
-        let mut b = PackedTableBuilder::new(df.schema()).after_key("seq", "flow", "port");
+        let mut b = PackedTableBuilder::new(df.schema())
+            .after_key("seq", "flow", "port")
+            .after_key("ack", "flow", "port")
+            .after_key("other", "flow", "port");
         b.push(&df).unwrap();
         b.push(&df.slice(1000, 1500)).unwrap();
         let t = b.finish();
@@ -745,12 +791,16 @@ mod tests {
         let rows = [0usize, 1, 5, 6, 999, 1500, 2999, 3000, 3001, 4499];
         let by_chunk = t.rows_by_chunk(rows.iter().copied());
         let idx = IdxCa::from_vec("i".into(), rows.iter().map(|&r| r as IdxSize).collect());
-        let got = t.gather("seq", &by_chunk).unwrap();
-        let want = whole.column("seq").unwrap().take(&idx).unwrap();
-        assert!(
-            got.as_materialized_series()
-                .equals_missing(want.as_materialized_series())
-        );
+        for name in ["seq", "ack", "other"] {
+            assert_eq!(t.kinds(name)[0], "after-key", "{name}");
+            let got = t.gather(name, &by_chunk).unwrap();
+            let want = whole.column(name).unwrap().take(&idx).unwrap();
+            assert!(
+                got.as_materialized_series()
+                    .equals_missing(want.as_materialized_series()),
+                "{name}"
+            );
+        }
     }
 
     #[test]
