@@ -9,7 +9,7 @@ use polars::prelude::*;
 
 use crate::decode::dns_names::{opcode_name, qclass_name, qtype_name, rcode_name};
 use crate::error::Result;
-use crate::table::column::{Col, cat32, enum8, prim};
+use crate::table::column::{Col, cat32, enum8, list_column, prim};
 use crate::table::dns_pairing::DnsTransaction;
 use crate::table::interner::Interner;
 use crate::table::schema::{APP_DTYPE, L4_DTYPE, cat_dtype, dcol};
@@ -97,10 +97,19 @@ impl DnsColumns {
         let n = self.conn.len();
         // The names of the numbers, each named once.
         let mut it = Interner::default();
+        // Rows mostly repeat the row before (class IN, type A, NOERROR): asked first.
         let named = |c: &Col<u16>, it: &mut Interner, kind: u8, name: fn(u16) -> String| {
             let mut out = Col::with_capacity(n);
+            let mut last: Option<(u16, u32)> = None;
             for i in 0..n {
-                out.push(c.get(i).map(|v| it.numbered(kind, v, name)));
+                out.push(c.get(i).map(|v| match last {
+                    Some((l, code)) if l == v => code,
+                    _ => {
+                        let code = it.numbered(kind, v, name);
+                        last = Some((v, code));
+                        code
+                    }
+                }));
             }
             out
         };
@@ -109,26 +118,27 @@ impl DnsColumns {
         let rcode_names = named(&self.rcode, &mut it, 1, rcode_name);
         let nbns = Some(crate::decode::App::Nbns as u8);
         let mut opcode_names = Col::with_capacity(n);
+        let mut last: Option<(u8, bool, u32)> = None;
         for i in 0..n {
             let netbios = self.app.get(i) == nbns;
-            opcode_names.push(self.opcode.get(i).map(|o| {
-                it.numbered(if netbios { 5 } else { 4 }, u16::from(o), |o| {
-                    opcode_name(o as u8, netbios)
-                })
+            opcode_names.push(self.opcode.get(i).map(|o| match last {
+                Some((l, b, code)) if (l, b) == (o, netbios) => code,
+                _ => {
+                    let code = it.numbered(if netbios { 5 } else { 4 }, u16::from(o), |o| {
+                        opcode_name(o as u8, netbios)
+                    });
+                    last = Some((o, netbios, code));
+                    code
+                }
             }));
         }
-        let mut answers =
-            ListPrimitiveChunkedBuilder::<UInt32Type>::new(dcol::ANSWERS.into(), n, self.answers.len(), cat_dtype());
-        let mut ttls =
-            ListPrimitiveChunkedBuilder::<Float64Type>::new(dcol::TTLS.into(), n, self.ttls.len(), DataType::Float64);
-        let mut row_ttls = Vec::new();
-        for w in self.offsets.windows(2) {
-            let (from, to) = (w[0] as usize, w[1] as usize);
-            answers.append_slice(&self.answers[from..to]);
-            row_ttls.clear();
-            row_ttls.extend(self.ttls[from..to].iter().map(|&t| f64::from(t)));
-            ttls.append_slice(&row_ttls);
-        }
+        let offsets: Vec<i64> = match self.offsets.is_empty() {
+            true => vec![0; n + 1],
+            false => self.offsets.iter().map(|&o| i64::from(o)).collect(),
+        };
+        let ttls: Vec<f64> = self.ttls.iter().map(|&t| f64::from(t)).collect();
+        let ttls = list_column(dcol::TTLS, offsets.clone(), ttls, DataType::Float64);
+        let answers = list_column(dcol::ANSWERS, offsets, self.answers, cat_dtype());
         let bools = |name: &str, v: Vec<bool>| BooleanChunked::from_slice(name.into(), &v).into_column();
         let mut columns = self.conn.into_columns(file_code);
         columns.extend([
@@ -148,8 +158,8 @@ impl DnsColumns {
             bools(dcol::RD, self.rd),
             bools(dcol::RA, self.ra),
             UInt8Chunked::from_vec(dcol::Z.into(), self.z).into_column(),
-            answers.finish().into_column(),
-            ttls.finish().into_column(),
+            answers,
+            ttls,
             bools(dcol::REJECTED, self.rejected),
             prim::<UInt8Type>(dcol::OPCODE, self.opcode.rows(n)),
             cat32(dcol::OPCODE_NAME, opcode_names.rows(n), cat_dtype()),

@@ -137,10 +137,22 @@ pub fn in_time_order(df: DataFrame) -> Result<DataFrame> {
 
 /// [`in_time_order`], with `rows` (one per row of `df`, or none at all) put in the same order.
 pub fn in_time_order_with(df: DataFrame, rows: &mut Vec<u32>) -> Result<DataFrame> {
-    let order = df
-        .column(tcol::TS)?
-        .as_materialized_series()
-        .arg_sort(SortOptions::default().with_maintain_order(true));
+    let ts = df.column(tcol::TS)?.as_materialized_series().to_physical_repr();
+    let order = match ts.i64().ok().filter(|t| t.null_count() == 0).map(|t| t.rechunk()) {
+        // Rows come nearly in time order (a transaction is written when it ends): a stable
+        // sort that takes runs as they are (Polars' arg_sort took 28 ms of the 10M load's 445k
+        // DNS rows; this a few).
+        Some(t) => {
+            let times = t.cont_slice()?;
+            if times.is_sorted() {
+                return Ok(df);
+            }
+            let mut order: Vec<IdxSize> = (0..times.len() as IdxSize).collect();
+            order.sort_by_key(|&i| times[i as usize]);
+            IdxCa::from_vec(PlSmallStr::EMPTY, order)
+        }
+        None => ts.arg_sort(SortOptions::default().with_maintain_order(true)),
+    };
     if order.iter().enumerate().all(|(i, r)| r == Some(i as IdxSize)) {
         return Ok(df);
     }
