@@ -345,6 +345,9 @@ impl PacketColumns {
     /// [`push`](Self::push).
     pub fn finish_in_order(&mut self, order: &mut InOrder, it: &mut Interner, batch: Option<&[u8]>) {
         let mut pending = std::mem::take(&mut self.pending);
+        // Most stream segments make an event (a TLS record, an HTTP head): room for one each
+        // up front, not grown (and copied) step by step as events come.
+        self.stream_events.reserve(pending.streams.len());
         order.run(&mut pending, batch, |fix| self.apply(fix, it));
         self.pending = pending;
     }
