@@ -41,19 +41,13 @@ fn after_key_chunk(
         arr.dtype(),
         |T| {
             let arr = arr.as_any().downcast_ref::<PrimitiveArray<T>>().expect("physical type");
-            let known = match &links[k] {
-                Some((valid, l)) if same_validity(valid.as_ref(), arr.validity()) && l.len() == arr.len() => Some(l),
-                _ => None,
-            };
-            let fresh = match known {
-                Some(_) => None,
-                None => Some(packer.links(arr, flows, ports)),
-            };
-            let packed = packer.after_key(arr, fresh.as_deref().or(known.map(Vec::as_slice))?);
-            if let Some(l) = fresh {
-                links[k] = Some((arr.validity().cloned(), l));
+            let reuse = matches!(&links[k], Some((valid, l))
+                if l.len() == arr.len() && same_validity(valid.as_ref(), arr.validity()));
+            if !reuse {
+                links[k] = Some((arr.validity().cloned(), packer.links(arr, flows, ports)));
             }
-            Some(packed)
+            let (_, chunk_links) = links[k].as_ref()?;
+            Some(packer.after_key(arr, chunk_links))
         },
         None
     )
