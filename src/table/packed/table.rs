@@ -156,9 +156,15 @@ impl PackedTableBuilder {
         let rows = df.height();
         let mut lens = None;
         let mut previous: Vec<Series> = Vec::new();
-        // The keys of keyed columns, made once per frame (all keyed columns share them).
-        let mut keys: Option<(Series, Series)> = None;
-        let mut links = Vec::new();
+        // The key columns of the last keyed column, with each chunk's links: made once per
+        // frame while the next keyed column has the same key (sequence and acknowledgement
+        // numbers share theirs), made again for another key.
+        type Keyed = (
+            (usize, usize),
+            (Series, Series),
+            Vec<Option<(Option<Bitmap>, Vec<u32>)>>,
+        );
+        let mut keyed_by: Option<Keyed> = None;
         for (c, pc) in df.columns().iter().zip(self.table.columns.iter_mut()) {
             polars_ensure!(
                 c.name() == &pc.name && c.dtype() == &pc.dtype,
@@ -225,12 +231,14 @@ impl PackedTableBuilder {
                 let packed = narrower(packed, steps);
                 let keyed = match pc.key {
                     Some(key) if not_null => {
-                        let keys = keys.get_or_insert_with(|| {
+                        if keyed_by.as_ref().is_none_or(|(made_for, ..)| *made_for != key) {
                             let phys =
                                 |i: usize| df.columns()[i].as_materialized_series().to_physical_repr().into_owned();
-                            (phys(key.0), phys(key.1))
-                        });
-                        after_key_chunk(&mut self.packer, arr.as_ref(), keys, k, &mut links)
+                            keyed_by = Some((key, (phys(key.0), phys(key.1)), Vec::new()));
+                        }
+                        keyed_by.as_mut().and_then(|(_, keys, links)| {
+                            after_key_chunk(&mut self.packer, arr.as_ref(), keys, k, links)
+                        })
                     }
                     _ => None,
                 };
@@ -753,18 +761,24 @@ mod tests {
                 }
             })
             .collect();
+        // A column in the same rows but keyed by another port column must not follow the links
+        // worked out for the first key.
+        let other_ports: Vec<Option<u16>> = ports.iter().map(|p| p.map(|p| p % 7)).collect();
         let df = df!(
             "flow" => &flows,
             "port" => &ports,
             "seq" => &seqs,
             "ack" => &acks,
+            "other_port" => &other_ports,
+            "by_other_port" => &acks,
             "other" => &others,
         )
         .unwrap();
         let mut b = PackedTableBuilder::new(df.schema())
             .after_key("seq", "flow", "port")
             .after_key("ack", "flow", "port")
-            .after_key("other", "flow", "port");
+            .after_key("other", "flow", "port")
+            .after_key("by_other_port", "flow", "other_port");
         b.push(&df).unwrap();
         b.push(&df.slice(1000, 1500)).unwrap();
         let t = b.finish();
@@ -785,7 +799,7 @@ mod tests {
         let rows = [0usize, 1, 5, 6, 999, 1500, 2999, 3000, 3001, 4499];
         let by_chunk = t.rows_by_chunk(rows.iter().copied());
         let idx = IdxCa::from_vec("i".into(), rows.iter().map(|&r| r as IdxSize).collect());
-        for name in ["seq", "ack", "other"] {
+        for name in ["seq", "ack", "other", "by_other_port"] {
             assert_eq!(t.kinds(name)[0], "after-key", "{name}");
             let got = t.gather(name, &by_chunk).unwrap();
             let want = whole.column(name).unwrap().take(&idx).unwrap();
