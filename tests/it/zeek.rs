@@ -656,3 +656,88 @@ fn notice_log_is_the_analyze_suites_findings() {
         }
     }
 }
+
+/// `any` and `all` test each item of a list column in place: the DNS rows they keep are those
+/// whose answers in Zeek's own dns.log pass the same test (wikipedia.pcap: names, CNAME targets
+/// and addresses in one list, rows with no answers).
+#[test]
+fn list_item_tests_keep_the_rows_zeeks_answers_say() {
+    let Some(captures) = crate::common::shared_captures() else {
+        netql::testdata::missing("captures");
+        return;
+    };
+    let Some(baseline) = truth("wikipedia.pcap/opt.basic/dns.log") else {
+        return;
+    };
+    let log = read_zeek_log(&baseline);
+    // In 208.80.152.0/22 (Wikimedia's servers in the capture).
+    fn in_net(a: &str) -> bool {
+        let net = u32::from(std::net::Ipv4Addr::new(208, 80, 152, 0)) >> 10;
+        a.parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| u32::from(ip) >> 10 == net)
+    }
+    type Test = (&'static str, fn(&[&str]) -> bool);
+    let cases: [Test; 4] = [
+        (r#"col("answers").any(|a| a.in_cidr("208.80.152.0/22"))"#, |v| {
+            v.iter().any(|a| in_net(a))
+        }),
+        (r#"col("answers").any(|a| a.contains("pmtpa"))"#, |v| {
+            v.iter().any(|a| a.contains("pmtpa"))
+        }),
+        // Every answer a name under wikimedia.org, among rows that have answers.
+        (
+            r#"col("answers").all(|a| a.contains("wikimedia")) && col("answers").any(|a| true)"#,
+            |v| !v.is_empty() && v.iter().all(|a| a.contains("wikimedia")),
+        ),
+        (r#"!col("answers").any(|a| a == "gemini.local")"#, |v| {
+            !v.contains(&"gemini.local")
+        }),
+    ];
+    assert!(in_net("208.80.152.3") && !in_net("208.80.156.1"));
+    let tmp = tempfile::tempdir().unwrap();
+    let capture = captures.join("wikipedia.pcap");
+    for (test, pass) in cases {
+        let mut theirs: Vec<(String, String)> = log
+            .records()
+            .into_iter()
+            .filter_map(|r| {
+                let answers = r.get("answers").cloned().unwrap_or_default();
+                let items: Vec<&str> = match answers.as_str() {
+                    "-" | "(empty)" => Vec::new(),
+                    a => a.split(',').collect(),
+                };
+                let shown = items.join(",");
+                pass(&items).then(|| (r.get("query").cloned().unwrap_or_default(), shown))
+            })
+            .collect();
+        theirs.sort();
+        let script = format!(
+            r#"dns().filter({test}).select([col("query").to_text().alias("query"), col("answers").join_text(",").alias("answers")])"#
+        );
+        let out = crate::common::netql(
+            &[
+                "-q",
+                "--no-cache",
+                "run",
+                "-e",
+                &script,
+                "--format",
+                "json",
+                capture.to_str().unwrap(),
+            ],
+            tmp.path(),
+        );
+        assert!(out.status.success(), "{test}: {}", crate::common::stderr(&out));
+        let rows: Vec<serde_json::Value> = serde_json::from_str(&crate::common::stdout(&out)).unwrap();
+        let mut ours: Vec<(String, String)> = rows
+            .iter()
+            .map(|r| {
+                let text = |k: &str| r[k].as_str().unwrap_or("-").to_string();
+                (text("query"), text("answers"))
+            })
+            .collect();
+        ours.sort();
+        assert!(!theirs.is_empty(), "{test}: Zeek's log has rows that pass");
+        assert_eq!(ours, theirs, "{test}");
+    }
+}

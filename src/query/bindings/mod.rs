@@ -14,6 +14,7 @@ pub mod data;
 pub mod exprs;
 pub mod findings;
 pub mod lang;
+pub mod lists;
 pub mod tables;
 pub mod text;
 pub mod time;
@@ -72,6 +73,7 @@ fn register_shared(lang: &mut lang::Lang) {
     time::register(lang);
     text::register(lang);
     address::register(lang);
+    lists::register(lang);
     tables::register(lang);
 }
 
