@@ -229,15 +229,69 @@ impl AnonymousScan for KeptScan {
         true
     }
 
+    /// A filter right on the table comes here (Polars hands over only filters that test each
+    /// row on its own) and is run on its own columns first: when no row passes, the other
+    /// columns are never made. `events().filter(col("credential").is_not_null())` on a capture
+    /// without credentials then reads one sparse column, not the join keys and facts of every
+    /// event row.
+    fn allows_predicate_pushdown(&self) -> bool {
+        true
+    }
+
     fn scan(&self, args: AnonymousScanArgs) -> PolarsResult<DataFrame> {
         let names: Vec<PlSmallStr> = match &args.with_columns {
             Some(names) => names.to_vec(),
             None => self.schema.iter_names().cloned().collect(),
         };
+        let Some(predicate) = &args.predicate else {
+            let df = DataFrame::new(self.rows, self.columns(&names)?)?;
+            return Ok(match args.n_rows {
+                Some(n) => df.head(Some(n)),
+                None => df,
+            });
+        };
+        // As Polars runs a filter it cannot hand over: the first n rows, then the filter.
+        let rows = args.n_rows.map_or(self.rows, |n| n.min(self.rows));
+        let mask = self.passing(predicate, rows)?;
+        let projected = Schema::from_iter(
+            names
+                .iter()
+                .filter_map(|n| self.schema.get(n).map(|dt| Field::new(n.clone(), dt.clone()))),
+        );
+        if !mask.any() {
+            return Ok(DataFrame::empty_with_schema(&projected));
+        }
         let df = DataFrame::new(self.rows, self.columns(&names)?)?;
-        Ok(match args.n_rows {
-            Some(n) => df.head(Some(n)),
-            None => df,
+        let df = if rows < self.rows { df.head(Some(rows)) } else { df };
+        df.filter(&mask)
+    }
+}
+
+impl KeptScan {
+    /// Which of the first `rows` rows pass `predicate`, worked out from the columns it names
+    /// alone (made and kept as any other).
+    fn passing(&self, predicate: &Expr, rows: usize) -> PolarsResult<BooleanChunked> {
+        let mut needed: Vec<PlSmallStr> = Vec::new();
+        for e in predicate {
+            if let Expr::Column(n) = e
+                && !needed.contains(n)
+            {
+                needed.push(n.clone());
+            }
+        }
+        let frame = DataFrame::new(self.rows, self.columns(&needed)?)?;
+        let frame = if rows < self.rows {
+            frame.head(Some(rows))
+        } else {
+            frame
+        };
+        let out = frame.lazy().select([predicate.clone().alias("passes")]).collect()?;
+        let mask = out.column("passes")?.bool()?.clone();
+        // A test of no column (a constant) gives one answer for every row.
+        Ok(if mask.len() == 1 && rows != 1 {
+            mask.new_from_index(0, rows)
+        } else {
+            mask
         })
     }
 }
@@ -264,6 +318,35 @@ mod tests {
             Field::new("b".into(), DataType::UInt32),
         ]);
         KeptScan::new(Box::new(Rows), "test", Arc::new(schema), 3)
+    }
+
+    /// A filter on the scan runs on its own columns first: when no row passes, the columns only
+    /// shown are never made; when some do, the rows are those Polars' own filter keeps.
+    #[test]
+    fn a_filter_that_keeps_no_row_makes_no_other_column() {
+        let s = scan();
+        let none = s
+            .lazy()
+            .filter(col("a").gt(lit(5u32)))
+            .select([col("b")])
+            .collect()
+            .unwrap();
+        assert_eq!(none.height(), 0);
+        assert_eq!(none.get_column_names(), ["b"]);
+        assert!(s.kept.lock().unwrap().get("b").is_none(), "b was made for no row");
+        let some = s
+            .lazy()
+            .filter(col("a").gt_eq(lit(1u32)))
+            .select([col("b")])
+            .collect()
+            .unwrap();
+        let want = Rows.make(&["b".into()], 3).unwrap()[0]
+            .filter(&BooleanChunked::from_slice("".into(), &[false, true, true]))
+            .unwrap();
+        assert_eq!(some.column("b").unwrap(), &want);
+        // The first rows, then the filter (not the first rows that pass).
+        let first = s.lazy().limit(2).filter(col("a").gt_eq(lit(1u32))).collect().unwrap();
+        assert_eq!(first.column("a").unwrap().u32().unwrap().to_vec(), [Some(1)]);
     }
 
     /// A query on a Polars worker thread that needs a column another query is making makes it
