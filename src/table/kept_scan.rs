@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use polars::prelude::*;
 
 use crate::table::cache::ColumnReader;
+use crate::table::scan_filter::user_filter;
 use crate::table::schema::{col, text_dtype, unavailable};
 
 /// Where a [`KeptScan`]'s columns come from.
@@ -243,7 +244,12 @@ impl AnonymousScan for KeptScan {
             Some(names) => names.to_vec(),
             None => self.schema.iter_names().cloned().collect(),
         };
-        let Some(predicate) = &args.predicate else {
+        // (A sort + head's "dynamic" predicate is only a hint, and cannot be evaluated.)
+        let predicate = match &args.predicate {
+            Some(p) => user_filter(p)?,
+            None => None,
+        };
+        let Some(predicate) = &predicate else {
             let df = DataFrame::new(self.rows, self.columns(&names)?)?;
             return Ok(match args.n_rows {
                 Some(n) => df.head(Some(n)),
@@ -344,6 +350,19 @@ mod tests {
             .filter(&BooleanChunked::from_slice("".into(), &[false, true, true]))
             .unwrap();
         assert_eq!(some.column("b").unwrap(), &want);
+        // A sort + head hands the scan a "dynamic" predicate beside (or instead of) the filter:
+        // only a hint, so the rows are the sort's own.
+        let desc = SortMultipleOptions::default().with_order_descending(true);
+        let top = s.lazy().sort(["a"], desc.clone()).limit(2).collect().unwrap();
+        assert_eq!(top.column("a").unwrap().u32().unwrap().to_vec(), [Some(2), Some(1)]);
+        let top = s
+            .lazy()
+            .filter(col("b").lt(lit(2u32)))
+            .sort(["a"], desc)
+            .limit(1)
+            .collect()
+            .unwrap();
+        assert_eq!(top.column("a").unwrap().u32().unwrap().to_vec(), [Some(1)]);
         // The first rows, then the filter (not the first rows that pass).
         let first = s.lazy().limit(2).filter(col("a").gt_eq(lit(1u32))).collect().unwrap();
         assert_eq!(first.column("a").unwrap().u32().unwrap().to_vec(), [Some(1)]);

@@ -25,6 +25,7 @@ pub mod packed;
 pub mod packet_columns;
 pub mod packet_store;
 pub mod pipeline;
+pub mod scan_filter;
 pub mod schema;
 pub mod stacks;
 pub mod tls_sessions;

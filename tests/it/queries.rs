@@ -1192,3 +1192,70 @@ fn analyze_lists_findings_in_the_same_order_whatever_the_order_of_the_captures()
         "{forward:#?}"
     );
 }
+
+/// The cached tables' scans take a filter or a sort + head from Polars (a sort + head hands them
+/// a "dynamic" predicate that is only a hint and cannot be run): every such query gives what the
+/// same query gives over the table collected first, from the cache and without it.
+#[test]
+fn sorted_heads_and_filters_over_cached_tables_equal_the_collected_tables() {
+    let Some(dir) = shared_captures() else {
+        netql::testdata::missing("captures");
+        return;
+    };
+    let capture = dir.join("wikipedia.pcap");
+    let tmp = tempfile::tempdir().unwrap();
+    let queries = [
+        (
+            r#"flows()"#,
+            r#".sort("bytes", true).head(3).select(["flow_id", "bytes"])"#,
+        ),
+        (
+            r#"events()"#,
+            r#".filter(col("l4") == "udp").sort("ts", true).head(3).select(["frame", "ts"])"#,
+        ),
+        (r#"dns()"#, r#".sort("rtt", true).head(3).select(["query", "rtt"])"#),
+        (
+            r#"http()"#,
+            r#".filter(col("status_code") >= 200).sort("request_frame", true).head(2).select(["uri"])"#,
+        ),
+        (
+            r#"flows()"#,
+            r#".filter(col("bytes") > 100000000000).select(["flow_id", "history"])"#,
+        ),
+        (
+            r#"events()"#,
+            r#".filter(col("credential").is_not_null()).select(["frame", "flow_id"])"#,
+        ),
+    ];
+    let run = |script: &str, cached: bool| -> Value {
+        let cache = tmp.path().join("cache");
+        let cache = cache.to_str().unwrap();
+        let mut args = vec!["-q", "run", "-e", script, "--format", "json", capture.to_str().unwrap()];
+        args.extend(if cached {
+            ["--cache-dir", cache]
+        } else {
+            ["--no-cache", "-q"]
+        });
+        let out = netql(&args, tmp.path());
+        assert!(out.status.success(), "{script}: {}", stderr(&out));
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    // The first cached run writes the cache; the ones after read it.
+    run("flows().count()", true);
+    let mut rows = 0;
+    for (table, query) in queries {
+        let want = run(&format!("{table}.collect(){query}"), false);
+        for cached in [false, true] {
+            assert_eq!(
+                run(&format!("{table}{query}"), cached),
+                want,
+                "{table}{query} (cached: {cached})"
+            );
+        }
+        rows += want.as_array().map_or(0, Vec::len);
+    }
+    assert_eq!(
+        rows, 11,
+        "three flows, three events, three DNS rows, two HTTP rows, none of the rest"
+    );
+}

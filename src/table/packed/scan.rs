@@ -9,6 +9,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 use crate::table::packed::table::PackedTable;
+use crate::table::scan_filter::user_filter;
 
 /// A packed table as a Polars scan: a query unpacks only the columns it names, and only as many
 /// rows as a `head` asks for.
@@ -59,42 +60,6 @@ impl AnonymousScan for PackedScan {
             None => self.0.frame(args.with_columns.as_deref(), args.n_rows),
         }
     }
-}
-
-/// The part of a pushed-down predicate the scan must apply. Polars also pushes "dynamic"
-/// predicates (a `sort(..).head(n)` narrowing its input as it goes): they reach an anonymous
-/// scan as a placeholder that cannot be evaluated (Polars panics on it), and are only a hint,
-/// so they are left out (the sort above still sees every row it needs). Returns `Ok(None)` when
-/// nothing is left to filter on, and an error for a predicate holding another placeholder.
-fn user_filter(predicate: &Expr) -> PolarsResult<Option<Expr>> {
-    fn conjuncts<'a>(e: &'a Expr, out: &mut Vec<&'a Expr>) {
-        match e {
-            Expr::BinaryExpr {
-                left,
-                op: Operator::And | Operator::LogicalAnd,
-                right,
-            } => {
-                conjuncts(left, out);
-                conjuncts(right, out);
-            }
-            other => out.push(other),
-        }
-    }
-    let mut parts = Vec::new();
-    conjuncts(predicate, &mut parts);
-    let kept: Vec<Expr> = parts
-        .into_iter()
-        .filter(|e| !matches!(e, Expr::Display { fmt_str, .. } if fmt_str.starts_with("dynamic_pred")))
-        .cloned()
-        .collect();
-    if kept
-        .iter()
-        .flat_map(|e| e.into_iter())
-        .any(|e| matches!(e, Expr::Display { .. }))
-    {
-        polars_bail!(ComputeError: "this filter cannot be run inside the packet table's scan; filter after a select or collect instead");
-    }
-    Ok(kept.into_iter().reduce(|a, b| a.and(b)))
 }
 
 impl PackedTable {
