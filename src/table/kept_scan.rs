@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use polars::prelude::*;
 
 use crate::table::cache::ColumnReader;
-use crate::table::scan_filter::user_filter;
+use crate::table::scan_filter::{columns_read, user_filter};
 use crate::table::schema::{col, text_dtype, unavailable};
 
 /// Where a [`KeptScan`]'s columns come from.
@@ -259,12 +259,12 @@ impl AnonymousScan for KeptScan {
         // As Polars runs a filter it cannot hand over: the first n rows, then the filter.
         let rows = args.n_rows.map_or(self.rows, |n| n.min(self.rows));
         let mask = self.passing(predicate, rows)?;
-        let projected = Schema::from_iter(
-            names
-                .iter()
-                .filter_map(|n| self.schema.get(n).map(|dt| Field::new(n.clone(), dt.clone()))),
-        );
         if !mask.any() {
+            let projected = Schema::from_iter(
+                names
+                    .iter()
+                    .filter_map(|n| self.schema.get(n).map(|dt| Field::new(n.clone(), dt.clone()))),
+            );
             return Ok(DataFrame::empty_with_schema(&projected));
         }
         let df = DataFrame::new(self.rows, self.columns(&names)?)?;
@@ -277,15 +277,7 @@ impl KeptScan {
     /// Which of the first `rows` rows pass `predicate`, worked out from the columns it names
     /// alone (made and kept as any other).
     fn passing(&self, predicate: &Expr, rows: usize) -> PolarsResult<BooleanChunked> {
-        let mut needed: Vec<PlSmallStr> = Vec::new();
-        for e in predicate {
-            if let Expr::Column(n) = e
-                && !needed.contains(n)
-            {
-                needed.push(n.clone());
-            }
-        }
-        let frame = DataFrame::new(self.rows, self.columns(&needed)?)?;
+        let frame = DataFrame::new(self.rows, self.columns(&columns_read(predicate))?)?;
         let frame = if rows < self.rows {
             frame.head(Some(rows))
         } else {

@@ -38,3 +38,17 @@ pub(crate) fn user_filter(predicate: &Expr) -> PolarsResult<Option<Expr>> {
     }
     Ok(kept.into_iter().reduce(|a, b| a.and(b)))
 }
+
+/// The columns `predicate` reads, each once, in the order it names them: what a scan makes
+/// first to test its rows.
+pub(crate) fn columns_read(predicate: &Expr) -> Vec<PlSmallStr> {
+    let mut read: Vec<PlSmallStr> = Vec::new();
+    for e in predicate {
+        if let Expr::Column(n) = e
+            && !read.contains(n)
+        {
+            read.push(n.clone());
+        }
+    }
+    read
+}

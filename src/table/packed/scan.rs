@@ -9,7 +9,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 use crate::table::packed::table::PackedTable;
-use crate::table::scan_filter::user_filter;
+use crate::table::scan_filter::{columns_read, user_filter};
 
 /// A packed table as a Polars scan: a query unpacks only the columns it names, and only as many
 /// rows as a `head` asks for.
@@ -75,14 +75,7 @@ impl PackedTable {
             Some(n) => n.to_vec(),
             None => self.schema().iter_names().cloned().collect(),
         };
-        let mut tested: Vec<PlSmallStr> = Vec::new();
-        for e in predicate {
-            if let Expr::Column(n) = e
-                && !tested.contains(n)
-            {
-                tested.push(n.clone());
-            }
-        }
+        let tested = columns_read(predicate);
         // Anything unusual (no column read, a mask of another length): filter as Polars would
         // have above the scan, over the columns asked for and the ones the filter reads.
         let whole = || -> PolarsResult<DataFrame> {
