@@ -16,22 +16,24 @@ use crate::query::bindings::types::Expr;
 const ITEM: &str = "item";
 
 pub fn register(lang: &mut Lang) {
-    lang.def(
-        Topic::Expressions,
-        "e.any(|x| test)",
-        "whether any item of a list passes the test (x: each item; false for an empty list)",
-    )
-    .with(|ctx: NativeCallContext, e: Expr, test: FnPtr| -> RhaiResult<Expr> {
-        Ok(Expr(items_test(e.0, item_test(&ctx, &test)?, Quantifier::Any)))
-    });
-    lang.def(
-        Topic::Expressions,
-        "e.all(|x| test)",
-        "whether every item of a list passes the test (true for an empty list)",
-    )
-    .with(|ctx: NativeCallContext, e: Expr, test: FnPtr| -> RhaiResult<Expr> {
-        Ok(Expr(items_test(e.0, item_test(&ctx, &test)?, Quantifier::All)))
-    });
+    for (q, signature, description) in [
+        (
+            Quantifier::Any,
+            "e.any(|x| test)",
+            "whether any item of a list passes the test (x: each item; false for an empty list)",
+        ),
+        (
+            Quantifier::All,
+            "e.all(|x| test)",
+            "whether every item of a list passes the test (true for an empty list)",
+        ),
+    ] {
+        lang.def(Topic::Expressions, signature, description).with(
+            move |ctx: NativeCallContext, e: Expr, test: FnPtr| -> RhaiResult<Expr> {
+                Ok(Expr(items_test(e.0, item_test(&ctx, &test)?, q)))
+            },
+        );
+    }
 }
 
 /// The script's test, called once with the item as a column: it builds the expression each
